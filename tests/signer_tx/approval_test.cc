@@ -1,0 +1,268 @@
+// Amount text, the approval digest (checked against an independent Python implementation of
+// docs/approval-digest.md) and the approver registry parser.
+#include <sodium.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "signer/tx/amount.h"
+#include "signer/tx/approval.h"
+#include "signer/tx/approver_registry.h"
+#include "tests/common/temp_dir.h"
+#include "tests/signer_tx/test_approvers.h"
+
+namespace ringfence::signer::tx {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ApproverEntries;
+using testing::MakeTestApprover;
+using testing::SignApproval;
+
+constexpr Amount kMax = ~static_cast<Amount>(0);
+
+TEST(AmountTest, ParsesCanonicalDecimal) {
+  EXPECT_EQ(*ParseAmount("0", "f"), 0u);
+  EXPECT_EQ(*ParseAmount("100000", "f"), 100000u);
+  EXPECT_EQ(*ParseAmount("340282366920938463463374607431768211455", "f"), kMax);
+  EXPECT_EQ(FormatAmount(kMax), "340282366920938463463374607431768211455");
+  EXPECT_EQ(FormatAmount(*ParseAmount("18446744073709551616", "f")), "18446744073709551616");
+}
+
+TEST(AmountTest, RejectsMalformedNegativeOverflowingText) {
+  struct Case {
+    const char* text;
+    const char* why;
+  } cases[] = {
+      {"", "empty"},
+      {"-1", "non-digit"},
+      {"+1", "non-digit"},
+      {"01", "leading zero"},
+      {"00", "leading zero"},
+      {"1.5", "non-digit"},
+      {" 1", "non-digit"},
+      {"1e3", "non-digit"},
+      {"0x10", "leading zero"}, {"1x0", "non-digit"},
+      {"340282366920938463463374607431768211456", "exceeds"},
+      {"9999999999999999999999999999999999999999", "digits"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseAmount(c.text, "intent.amount");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("intent.amount")) << c.text;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.why)) << c.text;
+  }
+}
+
+TEST(AmountTest, CheckedArithmetic) {
+  EXPECT_FALSE(CheckedAdd(kMax, 1).has_value());
+  EXPECT_EQ(*CheckedAdd(kMax - 1, 1), kMax);
+  EXPECT_FALSE(CheckedSub(1, 2).has_value());
+  EXPECT_EQ(*CheckedSub(2, 2), 0u);
+  EXPECT_FALSE(CheckedMul(kMax / 2 + 1, 2).has_value());
+  EXPECT_EQ(*CheckedMul(kMax / 3, 3), kMax / 3 * 3);
+}
+
+ApprovalSubject BaseSubject() {
+  ApprovalSubject s;
+  s.request_id = "wd-1";
+  s.chain = "bitcoin";
+  s.network = "regtest";
+  s.asset = "BTC";
+  s.amount = 100000;
+  s.destination = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+  s.fee_cap = 1000;
+  return s;
+}
+
+TEST(ApprovalDigestTest, EveryFieldChangesTheDigest) {
+  const auto base = *ApprovalDigest(BaseSubject());
+  std::vector<ApprovalSubject> variants(9, BaseSubject());
+  variants[0].request_id = "wd-2";
+  variants[1].chain = "ethereum";
+  variants[2].network = "testnet";
+  variants[3].asset = "ETH";
+  variants[4].amount = 100001;
+  variants[5].destination = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081";
+  variants[6].fee_cap = 1001;
+  // Moving a byte between adjacent text fields must not give the same digest.
+  variants[7].request_id = "wd-1b";
+  variants[7].chain = "itcoin";
+  variants[8].amount = static_cast<Amount>(100000) << 64;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    EXPECT_NE(*ApprovalDigest(variants[i]), base) << "variant " << i;
+  }
+}
+
+TEST(ApprovalDigestTest, RefusesEmptyAndOversizedFields) {
+  auto s = BaseSubject();
+  s.request_id = "";
+  EXPECT_THAT(std::string(ApprovalDigest(s).status().message()), HasSubstr("request_id"));
+  s = BaseSubject();
+  s.destination = std::string(kMaxApprovalFieldBytes + 1, 'a');
+  EXPECT_THAT(std::string(ApprovalDigest(s).status().message()), HasSubstr("intent.destination"));
+  s.destination = std::string(kMaxApprovalFieldBytes, 'a');
+  EXPECT_TRUE(ApprovalDigest(s).ok());
+}
+
+TEST(ApprovalDigestTest, SignatureVerifiesOnlyForItsDigestAndKey) {
+  auto alice = MakeTestApprover("alice", 1);
+  auto bob = MakeTestApprover("bob", 2);
+  auto subject = BaseSubject();
+  auto sig = SignApproval(alice, subject);
+  auto digest = *ApprovalDigest(subject);
+  EXPECT_TRUE(VerifyApprovalSignature(alice.public_key, sig, digest));
+  EXPECT_FALSE(VerifyApprovalSignature(bob.public_key, sig, digest));
+  subject.request_id = "wd-other";
+  EXPECT_FALSE(VerifyApprovalSignature(alice.public_key, sig, *ApprovalDigest(subject)));
+  auto bad = sig;
+  bad[10] ^= 1;
+  EXPECT_FALSE(VerifyApprovalSignature(alice.public_key, bad, digest));
+  bad = sig;
+  bad.push_back(0);
+  EXPECT_FALSE(VerifyApprovalSignature(alice.public_key, bad, digest));
+  bad.resize(63);
+  EXPECT_FALSE(VerifyApprovalSignature(alice.public_key, bad, digest));
+}
+
+// The digest and signatures agree with tests/signer_tx/check_approval_digest.py, an
+// independent implementation of docs/approval-digest.md (hashlib + PyNaCl).
+TEST(ApprovalDigestTest, AgreesWithIndependentImplementation) {
+  ringfence::testing::TempDir dir("approval_digest");
+  auto alice = MakeTestApprover("alice", 7);
+  nlohmann::json cases = nlohmann::json::array();
+  std::vector<ApprovalSubject> subjects = {BaseSubject()};
+  ApprovalSubject eth;
+  eth.request_id = "sweep/2026-11-22/\xc3\xa9t\xc3\xa9";  // UTF-8 bytes in a text field
+  eth.chain = "ethereum";
+  eth.network = "devnet";
+  eth.asset = "USDC-ETH";
+  eth.amount = kMax;
+  eth.destination = "0x52908400098527886E0F7030069857D2E4169EE7";
+  eth.fee_cap = static_cast<Amount>(21000) * 100000000000ull;
+  subjects.push_back(eth);
+  ApprovalSubject zero = BaseSubject();
+  zero.amount = 0;
+  zero.fee_cap = 0;
+  zero.request_id = std::string(kMaxApprovalFieldBytes, 'r');
+  subjects.push_back(zero);
+  for (const auto& s : subjects) {
+    auto digest = *ApprovalDigest(s);
+    auto sig = SignApproval(alice, s);
+    cases.push_back({{"request_id", s.request_id},
+                     {"chain", s.chain},
+                     {"network", s.network},
+                     {"asset", s.asset},
+                     {"amount", FormatAmount(s.amount)},
+                     {"destination", s.destination},
+                     {"fee_cap", FormatAmount(s.fee_cap)},
+                     {"digest", testing::HexOf(digest.data(), digest.size())},
+                     {"public_key", testing::HexOf(alice.public_key.data(), 32)},
+                     {"signature", testing::HexOf(sig.data(), sig.size())}});
+  }
+  const auto path = dir / "cases.json";
+  std::ofstream(path) << cases.dump();
+  const char* python = std::getenv("PYTHON");
+  const char* src = std::getenv("RINGFENCE_SOURCE_DIR");
+  ASSERT_NE(python, nullptr);
+  ASSERT_NE(src, nullptr);
+  const std::string cmd = std::string(python) + " " + src +
+                          "/tests/signer_tx/check_approval_digest.py " + path.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+constexpr char kQuorum[] = R"(
+[quorum.BTC]
+internal_sweep_approvals = 0
+tiers = [ { from = "0", approvals = 1 }, { from = "100000000", approvals = 2 } ]
+
+[[cold_address]]
+asset = "BTC"
+address = "bcrt1qcold"
+)";
+
+TEST(ApproverRegistryTest, ParsesApproversQuorumAndColdAddresses) {
+  auto a = MakeTestApprover("alice", 1), b = MakeTestApprover("bob", 2);
+  const std::string text = ApproverEntries({a, b}) + kQuorum;
+  auto reg = ApproverRegistry::Parse(text);
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->approver_count(), 2u);
+  ASSERT_NE(reg->FindApprover("bob"), nullptr);
+  EXPECT_EQ(*reg->FindApprover("bob"), b.public_key);
+  EXPECT_EQ(reg->FindApprover("carol"), nullptr);
+  EXPECT_EQ(*reg->RequiredApprovals("BTC", 99999999, false), 1);
+  EXPECT_EQ(*reg->RequiredApprovals("BTC", 100000000, false), 2);
+  EXPECT_EQ(*reg->RequiredApprovals("BTC", kMax, false), 2);
+  EXPECT_EQ(*reg->RequiredApprovals("BTC", kMax, true), 0);
+  EXPECT_EQ(reg->RequiredApprovals("ETH", 1, false).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(reg->IsColdAddress("BTC", "bcrt1qcold"));
+  EXPECT_FALSE(reg->IsColdAddress("ETH", "bcrt1qcold"));
+  std::array<uint8_t, 32> h;
+  crypto_hash_sha256(h.data(), reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  EXPECT_EQ(reg->sha256_hex(), testing::HexOf(h.data(), 32));
+}
+
+TEST(ApproverRegistryTest, RejectsBadRegistries) {
+  auto a = MakeTestApprover("alice", 1), b = MakeTestApprover("bob", 2);
+  const std::string ab = ApproverEntries({a, b});
+  auto b_as_carol = b;
+  b_as_carol.id = "carol";
+  struct Case {
+    std::string text;
+    const char* error;
+  } cases[] = {
+      {"", "at least one [[approver]]"},
+      {"[[approver]]\nid = \"x\"\n", "approver[0].public_key: missing"},
+      {"[[approver]]\nid = \"x\"\npublic_key = \"00\"\n", "64 hex digits"},
+      {"[[approver]]\nid = \"x\"\npublic_key = \"" + std::string(64, 'g') + "\"\n", "non-hex"},
+      {"[[approver]]\nid = \"a b\"\npublic_key = \"" + std::string(64, '1') + "\"\n", "approver[0].id"},
+      {"[[approver]]\nid = 5\npublic_key = \"" + std::string(64, '1') + "\"\n", "must be a string"},
+      {ab + ApproverEntries({a}), "duplicate approver \"alice\""},
+      {ab + ApproverEntries({b_as_carol}), "same key is registered"},
+      {ab + "extra = 1\n", "extra: unknown field"},
+      {ab + "[[approver]]\nid = \"z\"\npublic_key = \"" + std::string(64, '1') + "\"\nrole = \"x\"\n",
+       "approver[2].role: unknown field"},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = 0\ntiers = []\n", "quorum.BTC.tiers"},
+      {ab + "[quorum.BTC]\ntiers = [ { from = \"0\", approvals = 1 } ]\n",
+       "quorum.BTC.internal_sweep_approvals: missing"},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = 0\ntiers = [ { from = \"1\", approvals = 1 } ]\n",
+       "must start at \"0\""},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = 0\ntiers = [ { from = \"0\", approvals = 1 }, "
+            "{ from = \"0\", approvals = 2 } ]\n",
+       "strictly increasing"},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = 0\ntiers = [ { from = \"0\", approvals = 3 } ]\n",
+       "quorum.BTC.tiers[0].approvals: 3 is not within 0..2"},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = -1\ntiers = [ { from = \"0\", approvals = 1 } ]\n",
+       "internal_sweep_approvals: -1"},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = 0\ntiers = [ { from = \"-5\", approvals = 1 } ]\n",
+       "quorum.BTC.tiers[0].from"},
+      {ab + "[quorum.BTC]\ninternal_sweep_approvals = 0\ntiers = [ { from = \"0\", approvals = 1, "
+            "until = \"5\" } ]\n",
+       "until: unknown field"},
+      {ab + "[[cold_address]]\nasset = \"BTC\"\naddress = \"x\"\n[[cold_address]]\nasset = \"BTC\"\n"
+            "address = \"x\"\n",
+       "cold_address[1]: duplicate"},
+      {ab + "[[approver]\n", "TOML syntax error"},
+  };
+  for (const auto& c : cases) {
+    auto reg = ApproverRegistry::Parse(c.text);
+    ASSERT_FALSE(reg.ok()) << c.text;
+    EXPECT_EQ(reg.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(reg.status().message()), HasSubstr(c.error)) << c.text;
+  }
+}
+
+TEST(ApproverRegistryTest, LoadNamesTheFile) {
+  auto missing = ApproverRegistry::Load("/nonexistent/approvers.toml");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("/nonexistent/approvers.toml"));
+}
+
+}  // namespace
+}  // namespace ringfence::signer::tx

@@ -1,0 +1,47 @@
+#include "tests/signer_tx/test_approvers.h"
+
+#include <sodium.h>
+
+#include <cstdlib>
+
+namespace ringfence::signer::tx::testing {
+
+TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte) {
+  if (sodium_init() < 0) std::abort();
+  TestApprover a;
+  a.id = id;
+  std::array<uint8_t, 32> seed;
+  seed.fill(seed_byte);
+  crypto_sign_seed_keypair(a.public_key.data(), a.secret_key.data(), seed.data());
+  return a;
+}
+
+std::vector<uint8_t> SignApproval(const TestApprover& approver, const ApprovalSubject& subject) {
+  auto digest = ApprovalDigest(subject);
+  if (!digest.ok()) std::abort();
+  std::vector<uint8_t> sig(crypto_sign_BYTES);
+  crypto_sign_detached(sig.data(), nullptr, digest->data(), digest->size(),
+                       approver.secret_key.data());
+  return sig;
+}
+
+std::string HexOf(const uint8_t* data, size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 15]);
+  }
+  return out;
+}
+
+std::string ApproverEntries(const std::vector<TestApprover>& approvers) {
+  std::string out;
+  for (const auto& a : approvers) {
+    out += "[[approver]]\nid = \"" + a.id + "\"\npublic_key = \"" +
+           HexOf(a.public_key.data(), a.public_key.size()) + "\"\n\n";
+  }
+  return out;
+}
+
+}  // namespace ringfence::signer::tx::testing

@@ -1,0 +1,35 @@
+// Test approvers for signer_tx tests: deterministic Ed25519 key pairs (from a one-byte seed),
+// approval signatures over ApprovalDigest, and registry TOML text naming them.
+// Not thread-safe beyond what libsodium guarantees; test-only.
+#ifndef RINGFENCE_TESTS_SIGNER_TX_TEST_APPROVERS_H_
+#define RINGFENCE_TESTS_SIGNER_TX_TEST_APPROVERS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "signer/tx/approval.h"
+
+namespace ringfence::signer::tx::testing {
+
+struct TestApprover {
+  std::string id;
+  std::array<uint8_t, 32> public_key{};
+  std::array<uint8_t, 64> secret_key{};
+};
+
+TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte);
+
+// Ed25519 signature by `approver` over ApprovalDigest(subject). Aborts if the subject has no
+// digest (a broken test).
+std::vector<uint8_t> SignApproval(const TestApprover& approver, const ApprovalSubject& subject);
+
+std::string HexOf(const uint8_t* data, size_t size);
+
+// [[approver]] entries for `approvers`.
+std::string ApproverEntries(const std::vector<TestApprover>& approvers);
+
+}  // namespace ringfence::signer::tx::testing
+
+#endif  // RINGFENCE_TESTS_SIGNER_TX_TEST_APPROVERS_H_
