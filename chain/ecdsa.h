@@ -1,0 +1,61 @@
+// secp256k1 ECDSA signature handling that both chains share, for signatures produced
+// elsewhere (an HSM through PKCS#11, which returns r||s that may be high-S and carries no
+// recovery id): range checks, low-S normalisation, strict DER, recovery id, verification,
+// public key (de)compression. No private key ever passes through this header.
+//
+// Pure functions on caller-owned bytes, using libsecp256k1's static context (which needs no
+// randomisation because nothing here touches a secret); thread-safe.
+#ifndef RINGFENCE_CHAIN_ECDSA_H_
+#define RINGFENCE_CHAIN_ECDSA_H_
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ringfence::chain {
+
+// A compact signature: r (32 bytes, big-endian) followed by s (32 bytes, big-endian).
+using CompactSignature = std::array<uint8_t, 64>;
+
+// Checks 0 < r, s < n and returns the signature with s replaced by n - s when s > n/2.
+// On failure returns InvalidArgument ("r is zero", "s is not below the group order", ...).
+absl::StatusOr<CompactSignature> NormalizeLowS(std::span<const uint8_t> rs64);
+
+// True when s <= n/2. REQUIRES: `sig` passed NormalizeLowS's range checks.
+bool IsLowS(const CompactSignature& sig);
+
+// Strict DER (minimal integers, no padding, nothing after) of a compact signature.
+std::vector<uint8_t> EncodeDerSignature(const CompactSignature& sig);
+
+// Parses strict DER only (BIP-66 rules); returns InvalidArgument naming the rule broken.
+// Does not require low S: check with IsLowS where that matters.
+absl::StatusOr<CompactSignature> ParseDerSignature(std::span<const uint8_t> der);
+
+// Parses a 33-byte compressed or 65-byte uncompressed public key and returns it in the
+// other forms. InvalidArgument when not a point on the curve or of another length.
+absl::StatusOr<std::array<uint8_t, 33>> CompressPublicKey(std::span<const uint8_t> pubkey);
+absl::StatusOr<std::array<uint8_t, 65>> UncompressPublicKey(std::span<const uint8_t> pubkey);
+
+// Verifies `sig` over the 32-byte `digest` with `pubkey` (33 or 65 bytes). High-S
+// signatures are rejected (both chains require low S). Returns OK, or InvalidArgument /
+// PermissionDenied ("signature does not verify").
+absl::Status VerifyEcdsa(const std::array<uint8_t, 32>& digest, const CompactSignature& sig,
+                         std::span<const uint8_t> pubkey);
+
+// The recovery id (0 or 1; 2 and 3 are only possible with r >= n - p and are tried too) for
+// which recovery from (digest, sig) yields `pubkey`. NotFound if none does, meaning the
+// signature is not by this key over this digest.
+absl::StatusOr<int> ComputeRecoveryId(const std::array<uint8_t, 32>& digest, const CompactSignature& sig,
+                                      std::span<const uint8_t> pubkey);
+
+// Recovers the 65-byte uncompressed public key. Rejects high S and recid outside 0..3.
+absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const std::array<uint8_t, 32>& digest,
+                                                         const CompactSignature& sig, int recid);
+
+}  // namespace ringfence::chain
+
+#endif  // RINGFENCE_CHAIN_ECDSA_H_
