@@ -1,0 +1,170 @@
+#include "policy/amount.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/status/status.h"
+#include "policy/text.h"
+
+namespace ringfence::policy {
+namespace {
+
+constexpr Uint128 kMax128 = ~Uint128{0};
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Appends one decimal digit to `value`, failing on overflow.
+bool PushDigit(Uint128* value, char digit) {
+  const Uint128 d = static_cast<Uint128>(digit - '0');
+  if (*value > (kMax128 - d) / 10) return false;
+  *value = *value * 10 + d;
+  return true;
+}
+
+// A printable, bounded excerpt of outside text for error messages.
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text.substr(0, 48)) {
+    out += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
+  }
+  if (text.size() > 48) out += "...";
+  out += "\"";
+  return out;
+}
+
+}  // namespace
+
+std::optional<Amount> Amount::CheckedAdd(Amount other) const {
+  if (base_units_ > kMax128 - other.base_units_) return std::nullopt;
+  return Amount(base_units_ + other.base_units_);
+}
+
+std::optional<Amount> Amount::CheckedSub(Amount other) const {
+  if (other.base_units_ > base_units_) return std::nullopt;
+  return Amount(base_units_ - other.base_units_);
+}
+
+std::optional<Amount> Amount::CheckedMulRatio(uint64_t numerator, uint64_t denominator,
+                                              Rounding rounding) const {
+  bool rounded = false;
+  return CheckedMulRatio(numerator, denominator, rounding, &rounded);
+}
+
+std::optional<Amount> Amount::CheckedMulRatio(uint64_t numerator, uint64_t denominator,
+                                              Rounding rounding, bool* rounded) const {
+  if (denominator == 0) return std::nullopt;
+  const Uint128 q = base_units_ / denominator;
+  const Uint128 r = base_units_ % denominator;
+  // r < den < 2^64 and num < 2^64, so r * num < 2^128.
+  const Uint128 rn = r * numerator;
+  const Uint128 part = rn / denominator;
+  const bool inexact = (rn % denominator) != 0;
+  *rounded = inexact;
+  if (numerator != 0 && q > kMax128 / numerator) return std::nullopt;
+  Uint128 result = q * numerator;
+  if (result > kMax128 - part) return std::nullopt;
+  result += part;
+  if (inexact && rounding == Rounding::kUp) {
+    if (result == kMax128) return std::nullopt;
+    ++result;
+  }
+  return Amount(result);
+}
+
+std::string Amount::ToBaseUnitString() const { return Uint128ToString(base_units_); }
+
+Uint128 PowerOfTen(int exponent) {
+  Uint128 v = 1;
+  for (int i = 0; i < exponent; ++i) v *= 10;
+  return v;
+}
+
+std::string Uint128ToString(Uint128 value) {
+  if (value == 0) return "0";
+  std::string out;
+  while (value != 0) {
+    out.push_back(static_cast<char>('0' + static_cast<int>(value % 10)));
+    value /= 10;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<Amount> ParseBaseUnits(std::string_view text) {
+  if (text.empty()) return absl::InvalidArgumentError("amount is empty");
+  for (char c : text) {
+    if (!IsDigit(c)) {
+      return absl::InvalidArgumentError(
+          internal::Cat("amount ", Quote(text), " must be base units in plain decimal digits "
+                       "(no sign, point, exponent or whitespace)"));
+    }
+  }
+  if (text.size() > 1 && text[0] == '0') {
+    return absl::InvalidArgumentError(
+        internal::Cat("amount ", Quote(text), " has a leading zero (not canonical)"));
+  }
+  Uint128 value = 0;
+  for (char c : text) {
+    if (!PushDigit(&value, c)) {
+      return absl::OutOfRangeError(
+          internal::Cat("amount ", Quote(text), " exceeds 2^128-1 base units"));
+    }
+  }
+  return Amount(value);
+}
+
+absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals) {
+  if (decimals < 0 || decimals > kMaxDecimals) {
+    return absl::InvalidArgumentError(
+        internal::Cat("decimals ", decimals, " outside 0..", kMaxDecimals));
+  }
+  if (text.empty()) return absl::InvalidArgumentError("amount is empty");
+  const size_t dot = text.find('.');
+  std::string_view whole = text.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  for (char c : text) {
+    if (!IsDigit(c) && c != '.') {
+      return absl::InvalidArgumentError(
+          internal::Cat("amount ", Quote(text), " may contain only digits and one '.' "
+                       "(no sign, exponent or whitespace)"));
+    }
+  }
+  if (dot != std::string_view::npos) {
+    if (frac.find('.') != std::string_view::npos) {
+      return absl::InvalidArgumentError(internal::Cat("amount ", Quote(text), " has more than one '.'"));
+    }
+    if (whole.empty() || frac.empty()) {
+      return absl::InvalidArgumentError(
+          internal::Cat("amount ", Quote(text), " needs digits on both sides of '.'"));
+    }
+  }
+  if (frac.size() > static_cast<size_t>(decimals)) {
+    return absl::InvalidArgumentError(
+        internal::Cat("amount ", Quote(text), " has ", frac.size(),
+                     " decimal places but the asset has ", decimals, " (never rounded)"));
+  }
+  Uint128 value = 0;
+  bool ok = true;
+  for (char c : whole) ok = ok && PushDigit(&value, c);
+  for (char c : frac) ok = ok && PushDigit(&value, c);
+  for (size_t i = frac.size(); ok && i < static_cast<size_t>(decimals); ++i) ok = PushDigit(&value, '0');
+  if (!ok) {
+    return absl::OutOfRangeError(
+        internal::Cat("amount ", Quote(text), " exceeds 2^128-1 base units"));
+  }
+  return Amount(value);
+}
+
+std::string FormatDecimalAmount(Amount amount, int decimals) {
+  decimals = std::clamp(decimals, 0, kMaxDecimals);
+  const Uint128 scale = PowerOfTen(decimals);
+  std::string out = Uint128ToString(amount.base_units() / scale);
+  if (decimals == 0) return out;
+  std::string frac = Uint128ToString(amount.base_units() % scale);
+  frac.insert(0, static_cast<size_t>(decimals) - frac.size(), '0');
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  if (!frac.empty()) out += "." + frac;
+  return out;
+}
+
+}  // namespace ringfence::policy

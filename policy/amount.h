@@ -1,0 +1,99 @@
+// Amount: a count of an asset's base units (satoshi, wei, ...) as an unsigned 128-bit
+// integer, with checked arithmetic only, plus exact conversion from and to decimal text.
+//
+// There is deliberately no operator+ or operator-: every sum and difference goes through
+// CheckedAdd / CheckedSub, which return std::nullopt instead of wrapping. Scaling by a ratio
+// goes through MulRatio with an explicit rounding direction. An Amount carries no asset; the
+// caller keeps amounts of different assets apart (the policy module always keys them by
+// AssetId).
+//
+// Values are immutable and trivially copyable; safe to share between threads.
+#ifndef RINGFENCE_POLICY_AMOUNT_H_
+#define RINGFENCE_POLICY_AMOUNT_H_
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace ringfence::policy {
+
+using Uint128 = unsigned __int128;
+
+// The largest number of decimals an asset may declare: 10^38 < 2^128 - 1 < 10^39, so one
+// whole unit of a 38-decimal asset still fits.
+inline constexpr int kMaxDecimals = 38;
+
+// Which way a division that does not come out exact is rounded. Each call site names it,
+// and the direction is always the conservative one for that site (docs/policy.md).
+enum class Rounding { kDown, kUp };
+
+class Amount {
+ public:
+  constexpr Amount() = default;
+  constexpr explicit Amount(Uint128 base_units) : base_units_(base_units) {}
+
+  static constexpr Amount Zero() { return Amount(0); }
+  static constexpr Amount Max() { return Amount(~Uint128{0}); }
+
+  constexpr Uint128 base_units() const { return base_units_; }
+  constexpr bool is_zero() const { return base_units_ == 0; }
+
+  // Returns std::nullopt if the sum exceeds 2^128 - 1.
+  std::optional<Amount> CheckedAdd(Amount other) const;
+  // Returns std::nullopt if `other` is larger than this amount.
+  std::optional<Amount> CheckedSub(Amount other) const;
+  // this * numerator / denominator, rounded as asked. Returns std::nullopt if the result
+  // exceeds 2^128 - 1 or denominator is zero. Never overflows internally: the product is
+  // split as (q * den + r) * num / den = q * num + r * num / den.
+  std::optional<Amount> CheckedMulRatio(uint64_t numerator, uint64_t denominator,
+                                        Rounding rounding) const;
+  // Same as CheckedMulRatio, and reports whether the result had to be rounded.
+  std::optional<Amount> CheckedMulRatio(uint64_t numerator, uint64_t denominator,
+                                        Rounding rounding, bool* rounded) const;
+
+  // Base units in canonical decimal form: no sign, no leading zeros ("0" for zero).
+  std::string ToBaseUnitString() const;
+
+  friend constexpr auto operator<=>(const Amount&, const Amount&) = default;
+  friend constexpr bool operator==(const Amount&, const Amount&) = default;
+
+ private:
+  Uint128 base_units_ = 0;
+};
+
+// Smaller of two amounts (no arithmetic, so it cannot fail).
+constexpr Amount MinAmount(Amount a, Amount b) { return a < b ? a : b; }
+constexpr Amount MaxAmount(Amount a, Amount b) { return a < b ? b : a; }
+
+// Parses a count of base units written in canonical decimal form: ASCII digits only, no sign,
+// no whitespace, no exponent, no leading zeros (except "0" itself), at most 2^128 - 1.
+// Returns InvalidArgument naming the rule broken (or OutOfRange on overflow).
+absl::StatusOr<Amount> ParseBaseUnits(std::string_view text);
+
+// Parses an amount written in the asset's display unit ("0.5" with decimals = 8 is
+// 50000000 base units). Accepted: digits, optionally one '.' followed by at least one digit;
+// at most `decimals` digits after the point. Leading zeros in the integer part are accepted
+// ("00.5"); trailing zeros after the point count against `decimals`. Rejected with
+// InvalidArgument: empty text, any sign, whitespace, exponents, a bare or trailing '.', more
+// fractional digits than `decimals`; OutOfRange: a value above 2^128 - 1 base units.
+// REQUIRES: 0 <= decimals <= kMaxDecimals (otherwise InvalidArgument).
+absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals);
+
+// Formats in the display unit with the shortest exact form: no trailing fractional zeros and
+// no '.' for whole amounts ("0.5", "12", "0.00000001"). ParseDecimalAmount reads it back to
+// the same amount. REQUIRES: 0 <= decimals <= kMaxDecimals.
+std::string FormatDecimalAmount(Amount amount, int decimals);
+
+// 10^exponent as a 128-bit value. REQUIRES: 0 <= exponent <= kMaxDecimals.
+Uint128 PowerOfTen(int exponent);
+
+// Decimal digits of a 128-bit value (used for printing amounts and values).
+std::string Uint128ToString(Uint128 value);
+
+}  // namespace ringfence::policy
+
+#endif  // RINGFENCE_POLICY_AMOUNT_H_
