@@ -101,6 +101,13 @@ bool EcdsaSign(std::span<const uint8_t, kSecp256k1SecretSize> secret,
                                                                  &out->recovery_id, &sig) == 1;
 }
 
+bool Rfc6979Nonce(std::span<const uint8_t, kSecp256k1SecretSize> secret,
+                  std::span<const uint8_t, 32> digest, unsigned attempt,
+                  std::span<uint8_t, 32> out) {
+  return secp256k1_nonce_function_rfc6979(out.data(), digest.data(), secret.data(), nullptr,
+                                          nullptr, attempt) == 1;
+}
+
 bool EcdsaVerifyCompact(std::span<const uint8_t> public_key, std::span<const uint8_t> digest32,
                         std::span<const uint8_t> signature) {
   if (digest32.size() != 32 || signature.size() != kEcdsaCompactSize) return false;

@@ -49,6 +49,11 @@ bool Secp256k1PublicKey(std::span<const uint8_t, kSecp256k1SecretSize> secret,
 bool EcdsaSign(std::span<const uint8_t, kSecp256k1SecretSize> secret,
                std::span<const uint8_t, 32> digest, const uint8_t* extra_entropy,
                EcdsaSignature* out);
+// The RFC 6979 nonce candidate number `attempt` (0 = the first) that EcdsaSign draws for
+// this key and digest; exposed so tests can check the nonce derivation itself.
+bool Rfc6979Nonce(std::span<const uint8_t, kSecp256k1SecretSize> secret,
+                  std::span<const uint8_t, 32> digest, unsigned attempt,
+                  std::span<uint8_t, 32> out);
 // Strict verification of r || s: 0 < r, s < n, s <= n/2, against a 33- or 65-byte SEC1 key.
 // False for any malformed input.
 bool EcdsaVerifyCompact(std::span<const uint8_t> public_key, std::span<const uint8_t> digest32,

@@ -202,6 +202,12 @@ absl::StatusOr<int> ApproverRegistry::RequiredApprovals(std::string_view asset, 
   return needed;
 }
 
+std::vector<std::string> ApproverRegistry::QuorumAssets() const {
+  std::vector<std::string> out;
+  for (const auto& [asset, rule] : quorum_) out.push_back(asset);
+  return out;
+}
+
 bool ApproverRegistry::IsColdAddress(std::string_view asset, std::string_view address) const {
   return cold_addresses_.count({std::string(asset), std::string(address)}) != 0;
 }

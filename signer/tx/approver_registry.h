@@ -56,6 +56,8 @@ class ApproverRegistry {
   const std::set<std::pair<std::string, std::string>>& cold_addresses() const {
     return cold_addresses_;
   }
+  // Assets that have a quorum rule.
+  std::vector<std::string> QuorumAssets() const;
   size_t approver_count() const { return approvers_.size(); }
   // Lowercase hex SHA-256 of the registry text as read.
   const std::string& sha256_hex() const { return sha256_hex_; }
