@@ -1,0 +1,674 @@
+#include "tools/reserves/exporter.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "tools/reserves/status_macros.h"
+#include "tools/reserves/amount.h"
+#include "tools/reserves/liabilities_csv.h"
+#include "tools/reserves/ownership.h"
+#include "tools/reserves/tree.h"
+
+namespace ringfence::reserves {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+
+constexpr char kPrivateMagic[8] = {'C', 'P', 'O', 'R', '1', 'P', 'R', 'V'};
+constexpr size_t kPrivateRecord = 32 + 32 + 2 + 2;
+
+absl::Status Errno(std::string_view what) {
+  return absl::UnavailableError(Cat(what, ": ", std::strerror(errno)));
+}
+
+bool PWriteAll(int fd, const void* data, size_t len, uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t w = pwrite(fd, p, len, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    len -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+bool PReadAll(int fd, void* data, size_t len, uint64_t offset) {
+  char* p = static_cast<char*>(data);
+  while (len > 0) {
+    ssize_t r = pread(fd, p, len, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    len -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
+  return true;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+absl::Status WriteNewFile(const fs::path& path, std::string_view data, mode_t mode) {
+  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (fd.get() < 0) return Errno(path.string());
+  if (!PWriteAll(fd.get(), data.data(), data.size(), 0) || fdatasync(fd.get()) != 0) return Errno(path.string());
+  return absl::OkStatus();
+}
+
+// Removes what a failed export created.
+class Cleanup {
+ public:
+  ~Cleanup() {
+    if (dismissed_) return;
+    std::error_code ec;
+    for (const auto& p : paths_) fs::remove_all(p, ec);
+  }
+  void Add(fs::path p) { paths_.push_back(std::move(p)); }
+  void Dismiss() { dismissed_ = true; }
+
+ private:
+  std::vector<fs::path> paths_;
+  bool dismissed_ = false;
+};
+
+// A CSPRNG stream: ChaCha20 output under fresh 32-byte seeds from the operating system.
+class RandomStream {
+ public:
+  RandomStream() : buf_(kSize) { Refill(); }
+  ~RandomStream() { sodium_memzero(buf_.data(), buf_.size()); }
+  uint64_t Next() {
+    if (pos_ + 8 > buf_.size()) Refill();
+    uint64_t v;
+    std::memcpy(&v, buf_.data() + pos_, 8);
+    pos_ += 8;
+    return v;
+  }
+  // Uniform in [0, bound) (Lemire's method, rejection keeps it unbiased). REQUIRES: bound > 0.
+  uint64_t Below(uint64_t bound) {
+    u128 m = static_cast<u128>(Next()) * bound;
+    uint64_t low = static_cast<uint64_t>(m);
+    if (low < bound) {
+      uint64_t threshold = (0 - bound) % bound;
+      while (low < threshold) {
+        m = static_cast<u128>(Next()) * bound;
+        low = static_cast<uint64_t>(m);
+      }
+    }
+    return static_cast<uint64_t>(m >> 64);
+  }
+
+ private:
+  static constexpr size_t kSize = size_t{1} << 16;
+  void Refill() {
+    uint8_t seed[randombytes_SEEDBYTES];
+    randombytes_buf(seed, sizeof(seed));
+    randombytes_buf_deterministic(buf_.data(), buf_.size(), seed);
+    sodium_memzero(seed, sizeof(seed));
+    pos_ = 0;
+  }
+  std::vector<uint8_t> buf_;
+  size_t pos_ = 0;
+};
+
+// The amount of part `p` of `parts` of a liability: random cut points from a keyed stream, so
+// every part can be recomputed independently by whichever thread meets it first.
+u128 PartAmount(u128 amount, int parts, int p, const uint8_t* key, uint64_t nonce) {
+  if (parts == 1) return amount;
+  uint8_t stream[16 * (kMaxParts - 1)];
+  uint8_t n8[crypto_stream_chacha20_NONCEBYTES];
+  std::memcpy(n8, &nonce, sizeof(n8));
+  crypto_stream_chacha20(stream, 16 * (parts - 1), n8, key);
+  u128 cuts[kMaxParts + 1];
+  cuts[0] = 0;
+  for (int k = 0; k < parts - 1; ++k) {
+    u128 r = GetU128(stream + 16 * k);
+    cuts[k + 1] = amount == ~static_cast<u128>(0) ? r : r % (amount + 1);
+  }
+  std::sort(cuts + 1, cuts + parts);
+  cuts[parts] = amount;
+  sodium_memzero(stream, sizeof(stream));
+  return cuts[p + 1] - cuts[p];
+}
+
+absl::StatusOr<std::map<std::string, std::vector<ReserveEntry>>> ReadReservesInput(const ExportOptions& o) {
+  RF_ASSIGN(std::string text, ReadSmallFile(o.reserves_path, size_t{256} << 20));
+  RF_ASSIGN(Json j, ParseStrictJson(text, o.reserves_path));
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError(Cat(o.reserves_path, ": must be an object of asset id -> entries"));
+  }
+  std::map<std::string, std::vector<ReserveEntry>> out;
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& asset = it.key();
+    if (!IsValidId(asset)) {
+      return absl::InvalidArgumentError(Cat(o.reserves_path, ": asset id \"", asset.substr(0, 64),
+                                                     "\" is not [A-Za-z0-9._:-]{1,64}"));
+    }
+    if (!it.value().is_array()) {
+      return absl::InvalidArgumentError(Cat(o.reserves_path, ".", asset, ": must be an array"));
+    }
+    std::vector<ReserveEntry> entries;
+    for (size_t i = 0; i < it.value().size(); ++i) {
+      std::string where = Cat(o.reserves_path, ".", asset, "[", i, "]");
+      RF_ASSIGN(ReserveEntry e, ParseReserveEntry(it.value()[i], where));
+      std::string expected = OwnershipMessage(o.custodian_id, o.snapshot_id, o.challenge, e.chain, e.address);
+      absl::Status st = VerifyOwnership(e, expected);
+      if (!st.ok()) return absl::InvalidArgumentError(Cat(where, ": ", st.message()));
+      if (!seen.emplace(e.chain, e.token, e.address).second) {
+        return absl::InvalidArgumentError(Cat(where, ": (", e.chain, ", ", e.token, ", ", e.address,
+                                                       ") is listed twice (an address is counted once)"));
+      }
+      entries.push_back(std::move(e));
+    }
+    std::sort(entries.begin(), entries.end(), EntryLess);
+    if (entries.size() > 0xFFFFFFFFu) return absl::InvalidArgumentError("too many reserve entries");
+    out[asset] = std::move(entries);
+  }
+  return out;
+}
+
+// The custodian's seed, in locked, wiped memory.
+class Seed {
+ public:
+  Seed() : p_(static_cast<uint8_t*>(sodium_malloc(32))) {}
+  ~Seed() { sodium_free(p_); }
+  Seed(const Seed&) = delete;
+  Seed& operator=(const Seed&) = delete;
+  uint8_t* data() { return p_; }
+
+ private:
+  uint8_t* p_;
+};
+
+absl::Status ReadSeed(const std::string& path, Seed* seed) {
+  RF_ASSIGN(std::string text, ReadSmallFile(path, 4096));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  bool ok = text.size() == 64;
+  for (size_t i = 0; ok && i < 32; ++i) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = nib(text[2 * i]), lo = nib(text[2 * i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    if (ok) seed->data()[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  sodium_memzero(text.data(), text.size());
+  if (!ok) return absl::InvalidArgumentError(Cat(path, ": must hold the 32-byte Ed25519 seed as 64 hex characters"));
+  return absl::OkStatus();
+}
+
+// What --inclusion-files needs of one asset after its tree is built.
+struct AssetProofState {
+  TreeLevels levels;
+  std::vector<uint32_t> pos_of;  // source leaf (row * parts + part) -> index
+  std::vector<Hash32> salts;     // by index
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return errno == ENOENT ? absl::NotFoundError(Cat(path, ": no such file")) : Errno(path);
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Errno(path);
+  if (!S_ISREG(st.st_mode)) return absl::UnavailableError(Cat(path, ": not a regular file"));
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return absl::InvalidArgumentError(Cat(path, ": larger than ", max_bytes, " bytes"));
+  }
+  std::string out(static_cast<size_t>(st.st_size), '\0');
+  if (!out.empty() && !PReadAll(fd.get(), out.data(), out.size(), 0)) return Errno(path);
+  return out;
+}
+
+absl::StatusOr<Manifest> Export(const ExportOptions& o) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  if (!IsValidId(o.custodian_id)) {
+    return absl::InvalidArgumentError("--custodian-id must be 1 to 64 characters of [A-Za-z0-9._:-]");
+  }
+  if (o.parts < 1 || o.parts > kMaxParts) return absl::InvalidArgumentError("--parts must be 1..16");
+  if (o.depth && (*o.depth < 1 || *o.depth > kMaxDepth)) return absl::InvalidArgumentError("--depth must be 1..48");
+  for (const auto& [asset, d] : o.decimals) {
+    if (!IsValidId(asset)) return absl::InvalidArgumentError(Cat("--decimals: bad asset id \"", asset, "\""));
+    if (d < 0 || d > 255) return absl::InvalidArgumentError(Cat("--decimals ", asset, ": must be 0..255"));
+  }
+  uint64_t snapshot_time = o.time ? *o.time : static_cast<uint64_t>(std::time(nullptr));
+  if (snapshot_time > kMaxJsonInteger) return absl::InvalidArgumentError("--time must be at most 2^53");
+  const int threads = std::max(1, o.threads);
+  fs::path out_dir = fs::absolute(o.out_dir).lexically_normal();
+  if (out_dir.filename().empty()) out_dir = out_dir.parent_path();
+  fs::path private_path = o.private_path.empty() ? fs::path(out_dir.string() + ".private")
+                                                 : fs::absolute(o.private_path).lexically_normal();
+  {
+    auto rel = private_path.lexically_relative(out_dir);
+    if (!rel.empty() && *rel.begin() != "..") {
+      return absl::InvalidArgumentError("--private must be outside the package directory");
+    }
+  }
+  std::error_code ec;
+  if (fs::exists(out_dir, ec)) return absl::AlreadyExistsError(Cat(out_dir.string(), ": already exists"));
+  if (fs::exists(private_path, ec)) {
+    return absl::AlreadyExistsError(Cat(private_path.string(), ": already exists"));
+  }
+
+  Seed seed;
+  RF_RETURN_IF_ERROR(ReadSeed(o.custodian_key_path, &seed));
+  RF_ASSIGN(auto reserves, ReadReservesInput(o));
+  Liabilities liabilities;
+  {
+    CsvOptions csv;
+    csv.keep_ids = o.inclusion_files;
+    csv.threads = threads;
+    std::error_code size_ec;
+    auto csv_size = fs::file_size(o.liabilities_path, size_ec);
+    Progress progress("reading liabilities", size_ec ? 0 : csv_size);
+    csv.progress = &progress;
+    RF_ASSIGN(liabilities, ReadLiabilitiesCsv(o.liabilities_path, csv));
+  }
+  // Every asset needs decimals and reserves, and nothing may name an asset without liabilities.
+  std::set<std::string> assets;
+  for (const AssetRows& a : liabilities.assets) {
+    assets.insert(a.asset_id);
+    if (!o.decimals.count(a.asset_id)) {
+      return absl::InvalidArgumentError(Cat("asset ", a.asset_id, " is in the liabilities but has no --decimals"));
+    }
+    auto r = reserves.find(a.asset_id);
+    if (r == reserves.end() || (r->second.empty() && a.total > 0)) {
+      return absl::InvalidArgumentError(Cat("asset ", a.asset_id, " has liabilities but no reserve entries"));
+    }
+  }
+  for (const auto& [asset, d] : o.decimals) {
+    if (!assets.count(asset)) return absl::InvalidArgumentError(Cat("--decimals ", asset, ": asset has no liabilities"));
+  }
+  for (const auto& [asset, e] : reserves) {
+    if (!assets.count(asset)) {
+      return absl::InvalidArgumentError(Cat("reserves for asset ", asset, " which has no liabilities"));
+    }
+  }
+
+  Cleanup cleanup;
+  fs::path parent = out_dir.parent_path();
+  std::string tmpl = (parent / ("." + out_dir.filename().string() + ".tmp-XXXXXX")).string();
+  if (mkdtemp(tmpl.data()) == nullptr) return Errno(tmpl);
+  fs::path tmp_dir = tmpl;
+  cleanup.Add(tmp_dir);
+  chmod(tmp_dir.c_str(), 0755);
+  for (const char* sub : {"reserves", "liabilities"}) {
+    if (mkdir((tmp_dir / sub).c_str(), 0755) != 0) return Errno((tmp_dir / sub).string());
+  }
+  if (o.inclusion_files && mkdir((tmp_dir / "inclusion").c_str(), 0700) != 0) return Errno("inclusion");
+  std::string ptmpl = (private_path.parent_path() / ("." + private_path.filename().string() + ".tmp-XXXXXX")).string();
+  Fd private_fd(mkstemp(ptmpl.data()));
+  if (private_fd.get() < 0) return Errno(ptmpl);
+  fs::path private_tmp = ptmpl;
+  cleanup.Add(private_tmp);
+  fchmod(private_fd.get(), 0600);
+
+  Manifest m;
+  m.custodian_id = o.custodian_id;
+  m.snapshot_id = o.snapshot_id;
+  m.snapshot_time = snapshot_time;
+  m.auditor_challenge = o.challenge;
+
+  // Private file header; the manifest digest is filled in at the end.
+  ByteWriter ph;
+  ph.Bytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kPrivateMagic), 8));
+  ph.Bytes(Hash32{}).Bytes(o.snapshot_id).Str(o.custodian_id).U32(static_cast<uint32_t>(liabilities.assets.size()));
+  uint64_t private_off = ph.data().size();
+  if (!PWriteAll(private_fd.get(), ph.data().data(), ph.data().size(), 0)) return Errno(private_tmp.string());
+
+  uint8_t* split_key = static_cast<uint8_t*>(sodium_malloc(crypto_stream_chacha20_KEYBYTES));
+  randombytes_buf(split_key, crypto_stream_chacha20_KEYBYTES);
+  struct KeyFree {
+    uint8_t* k;
+    ~KeyFree() { sodium_free(k); }
+  } key_free{split_key};
+
+  std::vector<AssetProofState> proof_states(o.inclusion_files ? liabilities.assets.size() : 0);
+  for (size_t ai = 0; ai < liabilities.assets.size(); ++ai) {
+    AssetRows& rows = liabilities.assets[ai];
+    const std::string& asset = rows.asset_id;
+    const uint64_t parts = static_cast<uint64_t>(o.parts);
+    const uint64_t real = rows.size() * parts;
+    const uint64_t n = real + o.decoys;
+    if (n > 0xFFFFFFFFull) return absl::InvalidArgumentError(Cat("asset ", asset, ": more than 2^32-1 leaves"));
+    int depth = MinDepth(n);
+    if (o.depth) {
+      if (*o.depth < depth) {
+        return absl::InvalidArgumentError(Cat("--depth ", *o.depth, " is too small for the ", n,
+                                                       " leaves of asset ", asset, " (needs ", depth, ")"));
+      }
+      depth = *o.depth;
+    }
+    // Index order: a CSPRNG Fisher-Yates shuffle of the source leaves (real parts, then decoys).
+    std::vector<uint32_t> perm(n);
+    std::iota(perm.begin(), perm.end(), 0u);
+    {
+      RandomStream rng;
+      for (uint64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.Below(i + 1)]);
+    }
+    if (o.inclusion_files) {
+      proof_states[ai].pos_of.assign(real, 0);
+      for (uint64_t pos = 0; pos < n; ++pos) {
+        if (perm[pos] < real) proof_states[ai].pos_of[perm[pos]] = static_cast<uint32_t>(pos);
+      }
+      proof_states[ai].salts.resize(n);
+    }
+
+    fs::path tree_path = tmp_dir / "liabilities" / (asset + ".tree");
+    Fd tree_fd(open(tree_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (tree_fd.get() < 0) return Errno(tree_path.string());
+    std::vector<uint8_t> tree_header = TreeFileHeader(o.snapshot_id, asset, depth, n);
+    ByteWriter section;
+    section.Str(asset).U64(n);
+    if (!PWriteAll(tree_fd.get(), tree_header.data(), tree_header.size(), 0) ||
+        !PWriteAll(private_fd.get(), section.data().data(), section.data().size(), private_off)) {
+      return Errno("writing headers");
+    }
+    private_off += section.data().size();
+
+    TreeHasher hasher(o.snapshot_id, asset);
+    std::vector<Node> leaves(n);
+    {
+      Progress progress(Cat("hashing leaves ", asset), n);
+      std::vector<char> ok(threads, 1);
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t) {
+        uint64_t a = n * t / threads, b = n * (t + 1) / threads;
+        pool.emplace_back([&, t, a, b] {
+          constexpr size_t kBlock = 4096;
+          std::vector<uint8_t> tree_buf(kBlock * 48), priv_buf(kBlock * kPrivateRecord), rnd(kBlock * 64);
+          for (uint64_t blk = a; blk < b && ok[t]; blk += kBlock) {
+            size_t count = static_cast<size_t>(std::min<uint64_t>(kBlock, b - blk));
+            uint8_t seed32[randombytes_SEEDBYTES];
+            randombytes_buf(seed32, sizeof(seed32));
+            randombytes_buf_deterministic(rnd.data(), count * 64, seed32);
+            sodium_memzero(seed32, sizeof(seed32));
+            for (size_t k = 0; k < count; ++k) {
+              uint64_t pos = blk + k;
+              uint64_t src = perm[pos];
+              const uint8_t* salt = rnd.data() + 64 * k;
+              const uint8_t* ref;
+              uint16_t part_index = 0, part_count = 1;
+              u128 amount = 0;
+              if (src < real) {
+                const LiabilityRow& row = rows[src / parts];
+                ref = row.client_ref;
+                part_index = static_cast<uint16_t>(src % parts);
+                part_count = static_cast<uint16_t>(parts);
+                amount = PartAmount(row.amount, o.parts, part_index, split_key, (uint64_t{ai} << 40) | (src / parts));
+              } else {
+                ref = rnd.data() + 64 * k + 32;  // decoy: random client_ref
+              }
+              Node& leaf = leaves[pos];
+              hasher.Leaf(ref, part_index, part_count, salt, amount, leaf.hash);
+              leaf.sum = amount;
+              EncodeTreeRecord(leaf, tree_buf.data() + 48 * k);
+              uint8_t* rec = priv_buf.data() + kPrivateRecord * k;
+              std::memcpy(rec, ref, 32);
+              std::memcpy(rec + 32, salt, 32);
+              PutU16(rec + 64, part_index);
+              PutU16(rec + 66, part_count);
+              if (o.inclusion_files) std::memcpy(proof_states[ai].salts[pos].data(), salt, 32);
+            }
+            if (!PWriteAll(tree_fd.get(), tree_buf.data(), count * 48, tree_header.size() + blk * 48) ||
+                !PWriteAll(private_fd.get(), priv_buf.data(), count * kPrivateRecord, private_off + blk * kPrivateRecord)) {
+              ok[t] = 0;
+            }
+            AddProgress(&progress, count);
+          }
+          sodium_memzero(rnd.data(), rnd.size());
+          sodium_memzero(priv_buf.data(), priv_buf.size());
+        });
+      }
+      for (auto& th : pool) th.join();
+      for (char c : ok) {
+        if (!c) return Errno("writing leaves");
+      }
+    }
+    private_off += n * kPrivateRecord;
+    perm = std::vector<uint32_t>();
+    if (fdatasync(tree_fd.get()) != 0) return Errno(tree_path.string());
+
+    AssetCommit commit;
+    commit.asset_id = asset;
+    commit.decimals = o.decimals.at(asset);
+    commit.depth = depth;
+    commit.n_leaves = n;
+    Node root;
+    if (o.inclusion_files) {
+      RF_ASSIGN(proof_states[ai].levels, BuildTreeLevels(hasher, std::move(leaves), depth, threads));
+      root = proof_states[ai].levels.root;
+    } else {
+      Progress progress(Cat("building tree ", asset), n);
+      BuildOptions bo;
+      bo.threads = threads;
+      bo.progress = &progress;
+      RF_ASSIGN(root, BuildTree(hasher, leaves, depth, bo));
+      leaves = std::vector<Node>();
+    }
+    std::memcpy(commit.root_hash.data(), root.hash, 32);
+    commit.root_sum = root.sum;
+    if (commit.root_sum != rows.total) return absl::InternalError("tree root sum differs from the liabilities total");
+    const std::vector<ReserveEntry>& entries = reserves[asset];
+    u128 total = 0;
+    for (const ReserveEntry& e : entries) {
+      auto s = CheckedAdd(total, e.balance);
+      if (!s) return absl::InvalidArgumentError(Cat("reserves of asset ", asset, " add up to more than 2^128-1"));
+      total = *s;
+    }
+    commit.reserves_total = total;
+    commit.reserves_digest = ReservesDigest(o.snapshot_id, asset, entries);
+    RF_RETURN_IF_ERROR(WriteNewFile(tmp_dir / "reserves" / (asset + ".json"), ReserveEntriesToJson(entries), 0644));
+    m.assets.push_back(std::move(commit));
+  }
+
+  m.manifest_digest = ComputeManifestDigest(m);
+  {
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    uint8_t* sk = static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES));
+    crypto_sign_seed_keypair(pk, sk, seed.data());
+    crypto_sign_detached(m.signature.data(), nullptr, m.manifest_digest.data(), m.manifest_digest.size(), sk);
+    sodium_free(sk);
+    std::memcpy(m.public_key.data(), pk, 32);
+  }
+  RF_RETURN_IF_ERROR(WriteNewFile(tmp_dir / "manifest.json", ManifestToJson(m), 0644));
+
+  if (o.inclusion_files) {
+    std::map<std::string, std::vector<std::pair<size_t, size_t>>> by_client;
+    for (size_t ai = 0; ai < liabilities.assets.size(); ++ai) {
+      const AssetRows& rows = liabilities.assets[ai];
+      for (size_t r = 0; r < rows.size(); ++r) by_client[rows.account_id(r)].emplace_back(ai, r);
+    }
+    for (const auto& [client, list] : by_client) {
+      InclusionProof proof;
+      proof.custodian_id = m.custodian_id;
+      proof.snapshot_id = m.snapshot_id;
+      proof.manifest_digest = m.manifest_digest;
+      proof.client_account_id = client;
+      for (auto [ai, r] : list) {
+        const AssetCommit& c = m.assets[ai];
+        const AssetProofState& ps = proof_states[ai];
+        ProofEntry e;
+        e.asset_id = c.asset_id;
+        e.decimals = c.decimals;
+        e.depth = c.depth;
+        e.n_leaves = c.n_leaves;
+        e.root_hash = c.root_hash;
+        e.root_sum = c.root_sum;
+        for (int p = 0; p < o.parts; ++p) {
+          ProofPart part;
+          part.index = ps.pos_of[r * o.parts + p];
+          part.part_index = p;
+          part.part_count = o.parts;
+          part.salt = ps.salts[part.index];
+          part.amount = ps.levels.nodes[0][part.index].sum;
+          part.path = PathFromLevels(ps.levels, part.index);
+          e.parts.push_back(std::move(part));
+        }
+        proof.entries.push_back(std::move(e));
+      }
+      RF_RETURN_IF_ERROR(WriteNewFile(tmp_dir / "inclusion" / (client + ".json"), InclusionProofToJson(proof), 0600));
+    }
+    for (AssetProofState& ps : proof_states) sodium_memzero(ps.salts.data(), ps.salts.size() * 32);
+  }
+
+  if (!PWriteAll(private_fd.get(), m.manifest_digest.data(), 32, 8) || fdatasync(private_fd.get()) != 0) {
+    return Errno(private_tmp.string());
+  }
+  if (renameat2(AT_FDCWD, tmp_dir.c_str(), AT_FDCWD, out_dir.c_str(), RENAME_NOREPLACE) != 0) {
+    return Errno(out_dir.string());
+  }
+  if (renameat2(AT_FDCWD, private_tmp.c_str(), AT_FDCWD, private_path.c_str(), RENAME_NOREPLACE) != 0) {
+    absl::Status st = Errno(private_path.string());
+    fs::remove_all(out_dir, ec);
+    return st;
+  }
+  cleanup.Dismiss();
+  return m;
+}
+
+absl::StatusOr<InclusionProof> Prove(const std::string& package_dir, const std::string& private_path,
+                                     std::string_view account_id, int threads) {
+  if (!IsValidId(account_id)) {
+    return absl::InvalidArgumentError("--account must be 1 to 64 characters of [A-Za-z0-9._:-]");
+  }
+  fs::path dir(package_dir);
+  RF_ASSIGN(std::string manifest_text, ReadSmallFile((dir / "manifest.json").string(), size_t{64} << 20));
+  RF_ASSIGN(Manifest m, ParseManifest(manifest_text));
+  Fd fd(open(private_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno == ENOENT ? absl::NotFoundError(Cat(private_path, ": no such file")) : Errno(private_path);
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(Cat(private_path, ": ", why));
+  };
+  uint8_t head[8 + 32 + 32 + 2];
+  if (!PReadAll(fd.get(), head, sizeof(head), 0) || std::memcmp(head, kPrivateMagic, 8) != 0) {
+    return corrupt("not a reserves private file");
+  }
+  if (std::memcmp(head + 8, m.manifest_digest.data(), 32) != 0 || std::memcmp(head + 40, m.snapshot_id.data(), 32) != 0) {
+    return absl::InvalidArgumentError("the private file belongs to another package (manifest digest differs)");
+  }
+  uint64_t off = sizeof(head) + GetU16(head + 72) + 4;
+  Hash32 ref = ClientRef(account_id);
+  InclusionProof proof;
+  proof.custodian_id = m.custodian_id;
+  proof.snapshot_id = m.snapshot_id;
+  proof.manifest_digest = m.manifest_digest;
+  proof.client_account_id = std::string(account_id);
+  for (const AssetCommit& c : m.assets) {
+    uint8_t sec[2 + 64 + 8];
+    if (!PReadAll(fd.get(), sec, 2, off)) return corrupt("truncated");
+    uint16_t len = GetU16(sec);
+    if (len < 1 || len > 64 || !PReadAll(fd.get(), sec + 2, len + 8u, off + 2)) return corrupt("truncated");
+    if (std::string_view(reinterpret_cast<char*>(sec + 2), len) != c.asset_id || GetU64(sec + 2 + len) != c.n_leaves) {
+      return corrupt(Cat("section for ", c.asset_id, " does not match the manifest"));
+    }
+    off += 2 + len + 8;
+    // Scan this asset's records for the client's leaves.
+    struct Hit {
+      uint64_t index;
+      uint16_t part_index, part_count;
+      Hash32 salt;
+    };
+    std::vector<Hit> hits;
+    constexpr size_t kBatch = size_t{1} << 16;
+    std::vector<uint8_t> buf(kBatch * kPrivateRecord);
+    for (uint64_t i = 0; i < c.n_leaves; i += kBatch) {
+      size_t count = static_cast<size_t>(std::min<uint64_t>(kBatch, c.n_leaves - i));
+      if (!PReadAll(fd.get(), buf.data(), count * kPrivateRecord, off + i * kPrivateRecord)) return corrupt("truncated");
+      for (size_t k = 0; k < count; ++k) {
+        const uint8_t* rec = buf.data() + k * kPrivateRecord;
+        if (std::memcmp(rec, ref.data(), 32) != 0) continue;
+        Hit h;
+        h.index = i + k;
+        h.part_index = GetU16(rec + 64);
+        h.part_count = GetU16(rec + 66);
+        std::memcpy(h.salt.data(), rec + 32, 32);
+        hits.push_back(h);
+      }
+    }
+    sodium_memzero(buf.data(), buf.size());
+    off += c.n_leaves * kPrivateRecord;
+    if (hits.empty()) continue;
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.part_index < b.part_index; });
+    Progress read_progress(Cat("reading tree ", c.asset_id), c.n_leaves);
+    RF_ASSIGN(TreeFile tree, ReadTreeFile((dir / "liabilities" / (c.asset_id + ".tree")).string(), c.n_leaves,
+                                          &read_progress));
+    if (tree.n != c.n_leaves || tree.depth != c.depth || tree.snapshot_id != m.snapshot_id) {
+      return absl::InvalidArgumentError(Cat("tree of ", c.asset_id, " does not match the manifest"));
+    }
+    TreeHasher hasher(m.snapshot_id, c.asset_id);
+    ProofEntry e;
+    e.asset_id = c.asset_id;
+    e.decimals = c.decimals;
+    e.depth = c.depth;
+    e.n_leaves = c.n_leaves;
+    e.root_hash = c.root_hash;
+    e.root_sum = c.root_sum;
+    std::vector<uint64_t> track;
+    for (const Hit& h : hits) {
+      const Node& leaf = tree.leaves[h.index];
+      uint8_t check[32];
+      hasher.Leaf(ref.data(), h.part_index, h.part_count, h.salt.data(), leaf.sum, check);
+      if (std::memcmp(check, leaf.hash, 32) != 0) return corrupt(Cat("leaf ", h.index, " of ", c.asset_id, " does not match the tree file"));
+      ProofPart part;
+      part.index = h.index;
+      part.part_index = h.part_index;
+      part.part_count = h.part_count;
+      part.salt = h.salt;
+      part.amount = leaf.sum;
+      e.parts.push_back(std::move(part));
+      track.push_back(h.index);
+    }
+    Progress build_progress(Cat("building tree ", c.asset_id), c.n_leaves);
+    BuildOptions bo;
+    bo.threads = threads;
+    bo.progress = &build_progress;
+    bo.track = &track;
+    std::vector<std::vector<Node>> paths;
+    bo.paths = &paths;
+    RF_ASSIGN(Node root, BuildTree(hasher, tree.leaves, c.depth, bo));
+    if (std::memcmp(root.hash, c.root_hash.data(), 32) != 0 || root.sum != c.root_sum) {
+      return absl::InvalidArgumentError(Cat("tree of ", c.asset_id, " does not match the manifest root"));
+    }
+    for (size_t k = 0; k < e.parts.size(); ++k) e.parts[k].path = std::move(paths[k]);
+    proof.entries.push_back(std::move(e));
+  }
+  if (proof.entries.empty()) {
+    return absl::NotFoundError(Cat("account ", account_id, " has no leaf in this snapshot"));
+  }
+  return proof;
+}
+
+}  // namespace ringfence::reserves

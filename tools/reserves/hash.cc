@@ -1,0 +1,163 @@
+#include "tools/reserves/hash.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace ringfence::reserves {
+
+namespace {
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "reserves: broken invariant: %s\n", what);
+  std::abort();
+}
+
+}  // namespace
+
+Hash32 Sha256(std::span<const uint8_t> data) {
+  Hash32 out;
+  SHA256(data.data(), data.size(), out.data());
+  return out;
+}
+
+bool IsStrEncodable(std::string_view s) {
+  if (s.empty() || s.size() > 1024) return false;
+  for (unsigned char c : s) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+bool IsValidId(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (unsigned char c : s) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+ByteWriter& ByteWriter::U8(uint8_t v) {
+  buf_.push_back(v);
+  return *this;
+}
+ByteWriter& ByteWriter::U16(uint16_t v) {
+  uint8_t b[2];
+  PutU16(b, v);
+  buf_.insert(buf_.end(), b, b + 2);
+  return *this;
+}
+ByteWriter& ByteWriter::U32(uint32_t v) {
+  uint8_t b[4];
+  PutU32(b, v);
+  buf_.insert(buf_.end(), b, b + 4);
+  return *this;
+}
+ByteWriter& ByteWriter::U64(uint64_t v) {
+  uint8_t b[8];
+  PutU64(b, v);
+  buf_.insert(buf_.end(), b, b + 8);
+  return *this;
+}
+ByteWriter& ByteWriter::U128(u128 v) {
+  uint8_t b[16];
+  PutU128(b, v);
+  buf_.insert(buf_.end(), b, b + 16);
+  return *this;
+}
+ByteWriter& ByteWriter::Bytes(std::span<const uint8_t> b) {
+  buf_.insert(buf_.end(), b.begin(), b.end());
+  return *this;
+}
+ByteWriter& ByteWriter::Str(std::string_view s) {
+  if (!IsStrEncodable(s)) Die("str() of a string outside 1..1024 printable ASCII bytes");
+  U16(static_cast<uint16_t>(s.size()));
+  buf_.insert(buf_.end(), s.begin(), s.end());
+  return *this;
+}
+ByteWriter& ByteWriter::Blob(std::span<const uint8_t> b) {
+  if (b.size() > 0xFFFFFFFFu) Die("blob() longer than 2^32-1 bytes");
+  U32(static_cast<uint32_t>(b.size()));
+  return Bytes(b);
+}
+
+TaggedHasher::TaggedHasher(std::string_view tag) {
+  Hash32 t;
+  SHA256(reinterpret_cast<const uint8_t*>(tag.data()), tag.size(), t.data());
+  SHA256_Init(&mid_);
+  SHA256_Update(&mid_, t.data(), t.size());
+  SHA256_Update(&mid_, t.data(), t.size());
+}
+
+TaggedHasher TaggedHasher::Prefixed(std::span<const uint8_t> prefix) const {
+  TaggedHasher out;
+  out.mid_ = mid_;
+  SHA256_Update(&out.mid_, prefix.data(), prefix.size());
+  return out;
+}
+
+Hash32 TaggedHasher::Hash(std::span<const uint8_t> m) const {
+  Hash32 out;
+  HashInto(m.data(), m.size(), out.data());
+  return out;
+}
+
+void TaggedHasher::HashInto(const uint8_t* m, size_t len, uint8_t* out) const {
+  SHA256_CTX ctx = mid_;
+  SHA256_Update(&ctx, m, len);
+  SHA256_Final(out, &ctx);
+}
+
+#define RINGFENCE_TAG(fn, text)           \
+  const TaggedHasher& fn() {              \
+    static const TaggedHasher kTag(text); \
+    return kTag;                          \
+  }
+RINGFENCE_TAG(ClientTag, "por/v1/client")
+RINGFENCE_TAG(LeafTag, "por/v1/leaf")
+RINGFENCE_TAG(PadTag, "por/v1/pad")
+RINGFENCE_TAG(NodeTag, "por/v1/node")
+RINGFENCE_TAG(RootTag, "por/v1/root")
+RINGFENCE_TAG(ReserveEntryTag, "por/v1/reserve-entry")
+RINGFENCE_TAG(OwnershipTag, "por/v1/ownership")
+RINGFENCE_TAG(ReservesTag, "por/v1/reserves")
+RINGFENCE_TAG(ManifestTag, "por/v1/manifest")
+#undef RINGFENCE_TAG
+
+Hash32 ClientRef(std::string_view client_account_id) {
+  if (!IsValidId(client_account_id)) Die("client_ref of an invalid account id");
+  uint8_t buf[2 + 64];
+  PutU16(buf, static_cast<uint16_t>(client_account_id.size()));
+  for (size_t i = 0; i < client_account_id.size(); ++i) buf[2 + i] = static_cast<uint8_t>(client_account_id[i]);
+  Hash32 out;
+  ClientTag().HashInto(buf, 2 + client_account_id.size(), out.data());
+  return out;
+}
+
+std::string Hex(std::span<const uint8_t> b) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(b.size() * 2, '0');
+  for (size_t i = 0; i < b.size(); ++i) {
+    out[2 * i] = kDigits[b[i] >> 4];
+    out[2 * i + 1] = kDigits[b[i] & 15];
+  }
+  return out;
+}
+
+bool ParseLowerHex(std::string_view hex, std::span<uint8_t> out) {
+  if (hex.size() != out.size() * 2) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+}  // namespace ringfence::reserves

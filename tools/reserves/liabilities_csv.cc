@@ -1,0 +1,324 @@
+#include "tools/reserves/liabilities_csv.h"
+#include "tools/reserves/status_macros.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include "tools/reserves/amount.h"
+
+namespace ringfence::reserves {
+
+void RowBlocks::Push(const LiabilityRow& row) {
+  if ((size_ & (kBlock - 1)) == 0) blocks_.push_back(std::make_unique<LiabilityRow[]>(kBlock));
+  blocks_.back()[size_ & (kBlock - 1)] = row;
+  ++size_;
+}
+
+void AssetRows::AddSegment(RowBlocks rows, std::vector<std::string> ids) {
+  size_ += rows.size();
+  segments_.push_back(std::move(rows));
+  for (auto& id : ids) ids_.push_back(std::move(id));
+}
+
+namespace {
+
+constexpr std::string_view kHeader = "client_account_id,asset_id,amount";
+constexpr size_t kMaxLine = 1024;
+constexpr size_t kReadChunk = size_t{4} << 20;
+
+using ReadAt = std::function<ssize_t(uint64_t offset, char* buf, size_t len)>;
+
+struct Segment {
+  std::string asset_id;
+  RowBlocks rows;
+  std::vector<std::string> ids;
+  u128 total = 0;
+};
+
+struct ThreadResult {
+  std::map<std::string, size_t> index;  // asset id -> segment
+  std::vector<Segment> segments;
+  uint64_t lines = 0;
+  bool failed = false;
+  uint64_t error_line = 0;  // relative to this thread's first line
+  std::string error;
+  bool io_error = false;
+};
+
+struct ParsedLine {
+  std::string_view account, asset, amount;
+};
+
+// Splits and checks one data line; on failure returns the message (without the line number).
+std::string ParseLine(std::string_view line, ParsedLine* out) {
+  size_t c1 = line.find(',');
+  size_t c2 = c1 == std::string_view::npos ? c1 : line.find(',', c1 + 1);
+  if (c2 == std::string_view::npos || line.find(',', c2 + 1) != std::string_view::npos) {
+    return "expected 3 comma-separated fields: client_account_id,asset_id,amount";
+  }
+  out->account = line.substr(0, c1);
+  out->asset = line.substr(c1 + 1, c2 - c1 - 1);
+  out->amount = line.substr(c2 + 1);
+  if (!IsValidId(out->account)) return "client_account_id must be 1 to 64 characters of [A-Za-z0-9._:-]";
+  if (!IsValidId(out->asset)) return "asset_id must be 1 to 64 characters of [A-Za-z0-9._:-]";
+  return "";
+}
+
+// Calls `on_line(text, relative_line)` for every line whose first byte lies in [begin, end);
+// stops early when it returns false. Returns false on a read error.
+bool ForEachLine(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t end, Progress* progress,
+                 const std::function<bool(std::string_view, uint64_t)>& on_line, bool* too_long, uint64_t* line_no) {
+  std::string carry;
+  std::vector<char> buf(kReadChunk);
+  uint64_t offset = begin == 0 ? 0 : begin - 1;
+  bool skipping = begin != 0;
+  uint64_t line_start = offset;
+  *line_no = 0;
+  *too_long = false;
+  while (offset < size) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - offset));
+    ssize_t got = read_at(offset, buf.data(), want);
+    if (got <= 0) return false;
+    AddProgress(progress, static_cast<uint64_t>(got));
+    size_t i = 0;
+    while (i < static_cast<size_t>(got)) {
+      const char* nl = static_cast<const char*>(std::memchr(buf.data() + i, '\n', got - i));
+      size_t stop = nl ? static_cast<size_t>(nl - buf.data()) : static_cast<size_t>(got);
+      if (skipping) {
+        if (nl) {
+          skipping = false;
+          line_start = offset + stop + 1;
+        }
+      } else {
+        if (line_start >= end) return true;
+        if (carry.size() + (stop - i) > kMaxLine + 1) {
+          *too_long = true;
+          ++*line_no;
+          return true;
+        }
+        carry.append(buf.data() + i, stop - i);
+        if (nl) {
+          ++*line_no;
+          std::string_view text(carry);
+          if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+          if (text.size() > kMaxLine) {
+            *too_long = true;
+            return true;
+          }
+          if (!on_line(text, *line_no)) return true;
+          carry.clear();
+          line_start = offset + stop + 1;
+        }
+      }
+      i = stop + 1;
+    }
+    offset += static_cast<uint64_t>(got);
+  }
+  if (!skipping && !carry.empty() && line_start < end) {
+    ++*line_no;
+    std::string_view text(carry);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    on_line(text, *line_no);
+  }
+  return true;
+}
+
+void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t end, bool first, const CsvOptions& opt,
+                ThreadResult* r) {
+  auto fail = [&](uint64_t line, std::string msg) {
+    r->failed = true;
+    r->error_line = line;
+    r->error = std::move(msg);
+    return false;
+  };
+  bool too_long = false;
+  uint64_t line_no = 0;
+  bool ok = ForEachLine(
+      read_at, size, begin, end, opt.progress,
+      [&](std::string_view text, uint64_t rel) -> bool {
+        if (first && rel == 1) {
+          if (text != kHeader) return fail(rel, Cat("header must be exactly \"", kHeader, "\""));
+          return true;
+        }
+        if (text.empty()) return fail(rel, "empty line");
+        ParsedLine p;
+        std::string err = ParseLine(text, &p);
+        if (!err.empty()) return fail(rel, err);
+        auto amount = ParseAmount(p.amount, "amount");
+        if (!amount.ok()) return fail(rel, std::string(amount.status().message()));
+        auto it = r->index.find(std::string(p.asset));
+        if (it == r->index.end()) {
+          it = r->index.emplace(std::string(p.asset), r->segments.size()).first;
+          r->segments.emplace_back();
+          r->segments.back().asset_id = std::string(p.asset);
+        }
+        Segment& seg = r->segments[it->second];
+        auto total = CheckedAdd(seg.total, *amount);
+        if (!total) {
+          return fail(rel, Cat("the liabilities of asset ", p.asset, " add up to more than 2^128-1"));
+        }
+        seg.total = *total;
+        LiabilityRow row;
+        Hash32 ref = ClientRef(p.account);
+        std::memcpy(row.client_ref, ref.data(), 32);
+        row.amount = *amount;
+        seg.rows.Push(row);
+        if (opt.keep_ids) seg.ids.emplace_back(p.account);
+        return true;
+      },
+      &too_long, &line_no);
+  r->lines = line_no;
+  if (!ok) {
+    r->io_error = true;
+    r->failed = true;
+    r->error = "read failed";
+    return;
+  }
+  if (too_long && !r->failed) fail(line_no, Cat("line longer than ", kMaxLine, " bytes"));
+  if (first && line_no == 0 && !r->failed) fail(1, Cat("missing header \"", kHeader, "\""));
+}
+
+// Finds the lines of the first two rows for (asset, client_ref): only on the error path.
+std::pair<uint64_t, uint64_t> FindDuplicateLines(const ReadAt& read_at, uint64_t size, std::string_view asset,
+                                                 const uint8_t ref[32]) {
+  std::pair<uint64_t, uint64_t> lines{0, 0};
+  bool too_long = false;
+  uint64_t line_no = 0;
+  ForEachLine(
+      read_at, size, 0, size, nullptr,
+      [&](std::string_view text, uint64_t rel) -> bool {
+        ParsedLine p;
+        if (rel == 1 || !ParseLine(text, &p).empty() || p.asset != asset) return true;
+        if (std::memcmp(ClientRef(p.account).data(), ref, 32) != 0) return true;
+        if (lines.first == 0) {
+          lines.first = rel;
+          return true;
+        }
+        lines.second = rel;
+        return false;
+      },
+      &too_long, &line_no);
+  return lines;
+}
+
+absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const std::string& what,
+                                  const CsvOptions& opt) {
+  int threads = std::max(1, opt.threads);
+  if (size < (uint64_t{1} << 20)) threads = 1;
+  std::vector<ThreadResult> results(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    uint64_t begin = size * t / threads, end = size * (t + 1) / threads;
+    if (t + 1 == threads) end = size + 1;  // also owns a final line without a newline
+    pool.emplace_back([&, t, begin, end] { ParseRange(read_at, size, begin, end, t == 0, opt, &results[t]); });
+  }
+  for (auto& th : pool) th.join();
+  uint64_t line_base = 0;
+  for (int t = 0; t < threads; ++t) {
+    const ThreadResult& r = results[t];
+    if (r.io_error) return absl::UnavailableError(Cat(what, ": ", r.error));
+    if (r.failed) {
+      return absl::InvalidArgumentError(Cat(what, ": line ", line_base + r.error_line, ": ", r.error));
+    }
+    line_base += r.lines;
+  }
+  // Merge the threads' segments per asset, in file order.
+  std::map<std::string, AssetRows> merged;
+  for (ThreadResult& r : results) {
+    for (Segment& seg : r.segments) {
+      AssetRows& a = merged[seg.asset_id];
+      a.asset_id = seg.asset_id;
+      auto total = CheckedAdd(a.total, seg.total);
+      if (!total) {
+        return absl::InvalidArgumentError(
+            Cat(what, ": the liabilities of asset ", seg.asset_id, " add up to more than 2^128-1"));
+      }
+      a.total = *total;
+      a.AddSegment(std::move(seg.rows), std::move(seg.ids));
+    }
+  }
+  results.clear();
+  Liabilities out;
+  for (auto& [id, rows] : merged) out.assets.push_back(std::move(rows));
+  if (out.assets.empty()) return absl::InvalidArgumentError(Cat(what, ": no liability rows"));
+
+  // Duplicate (client, asset) rows: open addressing over all rows, keyed by the client_ref
+  // (already a collision-resistant hash of the account id) and the asset.
+  size_t total_rows = 0;
+  for (const AssetRows& a : out.assets) total_rows += a.size();
+  size_t cap = 16;
+  while (cap < total_rows * 2) cap <<= 1;
+  std::vector<uint64_t> table(cap, 0);
+  for (size_t ai = 0; ai < out.assets.size(); ++ai) {
+    const AssetRows& a = out.assets[ai];
+    for (size_t i = 0; i < a.size(); ++i) {
+      const LiabilityRow& row = a[i];
+      uint64_t h;
+      std::memcpy(&h, row.client_ref, 8);
+      h ^= (ai + 1) * 0x9E3779B97F4A7C15ULL;
+      size_t slot = static_cast<size_t>(h) & (cap - 1);
+      uint64_t value = (uint64_t{ai + 1} << 40) | i;
+      while (table[slot] != 0) {
+        uint64_t other = table[slot];
+        if ((other >> 40) == ai + 1 &&
+            std::memcmp(a[other & ((uint64_t{1} << 40) - 1)].client_ref, row.client_ref, 32) == 0) {
+          auto lines = FindDuplicateLines(read_at, size, a.asset_id, row.client_ref);
+          return absl::InvalidArgumentError(Cat(what, ": line ", lines.second,
+                                                         ": duplicate row for the same client and asset ", a.asset_id,
+                                                         " (first on line ", lines.first, ")"));
+        }
+        slot = (slot + 1) & (cap - 1);
+      }
+      table[slot] = value;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Liabilities> ReadLiabilitiesCsv(const std::string& path, const CsvOptions& options) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ENOENT ? absl::NotFoundError(Cat(path, ": no such file"))
+                           : absl::UnavailableError(Cat(path, ": ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::UnavailableError(Cat(path, ": not a regular file"));
+  }
+  ReadAt read_at = [fd](uint64_t offset, char* buf, size_t len) -> ssize_t {
+    size_t done = 0;
+    while (done < len) {
+      ssize_t r = pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return done > 0 ? static_cast<ssize_t>(done) : -1;
+      done += static_cast<size_t>(r);
+    }
+    return static_cast<ssize_t>(done);
+  };
+  auto out = Parse(read_at, static_cast<uint64_t>(st.st_size), path, options);
+  close(fd);
+  return out;
+}
+
+absl::StatusOr<Liabilities> ParseLiabilitiesCsv(std::string_view text, const CsvOptions& options) {
+  ReadAt read_at = [text](uint64_t offset, char* buf, size_t len) -> ssize_t {
+    if (offset >= text.size()) return -1;
+    size_t n = std::min<size_t>(len, text.size() - offset);
+    std::memcpy(buf, text.data() + offset, n);
+    return static_cast<ssize_t>(n);
+  };
+  return Parse(read_at, text.size(), "liabilities", options);
+}
+
+}  // namespace ringfence::reserves
