@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "chain/bitcoin_tx.h"
+#include "chain/eth_tx.h"
 #include "signer/tx/amount.h"
 #include "signer/tx/approver_registry.h"
 #include "signer/tx/tx_config.h"
@@ -113,7 +114,9 @@ struct CheckedTx {
   std::vector<SignJob> jobs;  // Bitcoin: one per input, in order; Ethereum: one
   chain::Transaction bitcoin_tx;
   std::vector<chain::OutPoint> outpoints;  // Bitcoin
-  std::optional<EthNonceClaim> nonce;  // Ethereum
+  std::optional<chain::Eip1559Tx> eip1559;  // Ethereum, type 2
+  std::optional<chain::LegacyTx> legacy;    // Ethereum, EIP-155
+  std::optional<EthNonceClaim> nonce;       // Ethereum
   Amount amount = 0;
   Amount fee = 0;
   bool internal_sweep = false;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "chain/bech32.h"
+#include "chain/erc20.h"
 #include "chain/eth_address.h"
 #include "chain/hashes.h"
 #include "tests/signer_tx/test_keys.h"
@@ -117,6 +118,45 @@ BitcoinCase ValidBitcoinRequest(const World& world, const std::string& request_i
   SetTx(&c.request, c.tx);
   c.request.bitcoin_inputs = {{100000, world.own_keys[0].first}};
   c.request.intent = {"BTC", "60000", P2wpkhAddressOf(TestPublicKey(kForeignKeySeed)), "1500"};
+  Approve(&c.request, {world.approvers[0], world.approvers[1]});
+  return c;
+}
+
+void SetEthTx(EthereumCase* c) {
+  c->request.unsigned_tx = c->form == EthForm::kLegacy ? chain::EncodeUnsignedLegacy(c->legacy)
+                                                        : chain::EncodeUnsignedEip1559(c->eip1559);
+}
+
+EthereumCase ValidEthereumRequest(const World& world, EthForm form, const std::string& request_id) {
+  EthereumCase c;
+  c.form = form;
+  const auto dest = OrDie(chain::EthAddressFromPubkeyBytes(TestPublicKey(kForeignKeySeed)), "dest");
+  const auto contract = OrDie(chain::ParseEthAddress(world.erc20_contract), "contract");
+  c.eip1559.chain_id = kEthChainId;
+  c.eip1559.nonce = 7;
+  c.eip1559.max_priority_fee_per_gas = chain::U256::FromU128(1);
+  c.eip1559.max_fee_per_gas = chain::U256::FromU128(2);
+  c.eip1559.gas_limit = 60000;
+  if (form == EthForm::kErc20) {
+    c.eip1559.to = contract;
+    c.eip1559.data = chain::EncodeErc20Transfer({dest, chain::U256::FromU128(60000)});
+  } else {
+    c.eip1559.to = dest;
+    c.eip1559.value = chain::U256::FromU128(60000);
+  }
+  c.legacy.chain_id = kEthChainId;
+  c.legacy.nonce = 7;
+  c.legacy.gas_price = chain::U256::FromU128(2);
+  c.legacy.gas_limit = 60000;
+  c.legacy.to = dest;
+  c.legacy.value = chain::U256::FromU128(60000);
+  c.request.request_id = request_id;
+  c.request.chain = "ethereum";
+  c.request.network = "devnet";
+  c.request.ethereum_key_id = world.own_keys[2].first;
+  SetEthTx(&c);
+  c.request.intent = {form == EthForm::kErc20 ? "USDC-ETH" : "ETH", "60000",
+                      chain::EthChecksumAddress(dest), "150000"};
   Approve(&c.request, {world.approvers[0], world.approvers[1]});
   return c;
 }

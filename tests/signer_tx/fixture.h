@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chain/bitcoin_tx.h"
+#include "chain/eth_tx.h"
 #include "signer/tx/approver_registry.h"
 #include "signer/tx/tx_check.h"
 #include "signer/tx/tx_config.h"
@@ -62,6 +63,21 @@ struct BitcoinCase {
 BitcoinCase ValidBitcoinRequest(const World& world, const std::string& request_id = "wd-btc-1");
 // Re-serialises `tx` into the request (approvals unchanged).
 void SetTx(TxRequest* request, const chain::Transaction& tx);
+
+// Valid Ethereum requests from the eth key (nonce 7) to a foreign address, approved by alice
+// and bob. kEip1559 / kLegacy: 60,000 wei of ETH; kErc20: 60,000 base units of USDC-ETH (an
+// EIP-1559 call of the token contract). Gas limit 60,000 at a max fee of 2 wei per gas
+// (legacy: gas price 2), fee cap 150,000 wei.
+enum class EthForm { kEip1559, kLegacy, kErc20 };
+struct EthereumCase {
+  EthForm form = EthForm::kEip1559;
+  chain::Eip1559Tx eip1559;
+  chain::LegacyTx legacy;
+  TxRequest request;
+};
+EthereumCase ValidEthereumRequest(const World& world, EthForm form, const std::string& request_id = "wd-eth-1");
+// Re-encodes the case's transaction into its request (approvals unchanged).
+void SetEthTx(EthereumCase* c);
 
 }  // namespace ringfence::signer::tx::testing
 

@@ -1,5 +1,6 @@
 // The pure checks of SignTransaction, table-driven: a valid request passes, and each rule of
 // the issue, broken alone, refuses it with its gRPC code and rule name.
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -8,6 +9,8 @@
 
 #include "chain/bech32.h"
 #include "chain/ecdsa.h"
+#include "chain/erc20.h"
+#include "chain/eth_tx.h"
 #include "chain/hashes.h"
 #include "signer/tx/tx_check.h"
 #include "tests/signer_tx/fixture.h"
@@ -286,6 +289,223 @@ TEST_F(BitcoinCheckTest, AssembledTransactionCarriesAVerifyingWitness) {
   EXPECT_EQ(signed_tx->txid, chain::DisplayHex(chain::Txid(c.tx)));
   EXPECT_FALSE(AssembleSignedTx(*checked, {}).ok());
 }
+
+class EthereumCheckTest : public ::testing::TestWithParam<EthForm> {
+ protected:
+  World world_ = MakeWorld();
+};
+
+TEST_P(EthereumCheckTest, ValidRequestYieldsTheSigningHashAndNonceClaim) {
+  auto c = ValidEthereumRequest(world_, GetParam());
+  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  ASSERT_EQ(checked->jobs.size(), 1u);
+  EXPECT_EQ(checked->jobs[0].key_id, "key-eth");
+  const auto expected = GetParam() == EthForm::kLegacy ? chain::LegacySigningHash(c.legacy)
+                                                        : chain::Eip1559SigningHash(c.eip1559);
+  EXPECT_EQ(checked->jobs[0].digest, expected);
+  ASSERT_TRUE(checked->nonce.has_value());
+  EXPECT_EQ(checked->nonce->nonce, 7u);
+  EXPECT_EQ(checked->nonce->chain_id, kEthChainId);
+  EXPECT_EQ(chain::EthChecksumAddress(checked->nonce->sender), EthAddressOf(TestPublicKey(kEthKeySeed)));
+  EXPECT_EQ(checked->fee, 120000u);
+  EXPECT_TRUE(checked->outpoints.empty());
+
+  // The assembled transaction recovers to the key's address.
+  JobSignature sig;
+  TestSign(kEthKeySeed, checked->jobs[0].digest, &sig.compact, &sig.recovery_id);
+  auto signed_tx = AssembleSignedTx(*checked, std::span(&sig, 1));
+  ASSERT_TRUE(signed_tx.ok()) << signed_tx.status();
+  absl::StatusOr<chain::EthAddress> sender;
+  if (GetParam() == EthForm::kLegacy) {
+    auto decoded = chain::DecodeSignedLegacy(signed_tx->bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->tx, c.legacy);
+    sender = chain::RecoverSender(*decoded);
+  } else {
+    auto decoded = chain::DecodeSignedEip1559(signed_tx->bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->tx, c.eip1559);
+    sender = chain::RecoverSender(*decoded);
+  }
+  ASSERT_TRUE(sender.ok());
+  EXPECT_EQ(chain::EthChecksumAddress(*sender), EthAddressOf(TestPublicKey(kEthKeySeed)));
+}
+
+struct EthRefusal {
+  const char* name;
+  std::vector<EthForm> forms;
+  std::function<void(const World&, EthereumCase*)> mutate;
+  absl::StatusCode code;
+  const char* rule;
+  const char* detail;
+};
+
+std::vector<EthRefusal> EthereumRefusals() {
+  using C = absl::StatusCode;
+  const auto other = *chain::EthAddressFromPubkeyBytes(TestPublicKey(kOtherForeignKeySeed));
+  const std::vector<EthForm> all = {EthForm::kEip1559, EthForm::kLegacy, EthForm::kErc20};
+  const std::vector<EthForm> native = {EthForm::kEip1559, EthForm::kLegacy};
+  auto each = [](EthereumCase* c, const std::function<void(chain::Eip1559Tx&)>& f1559,
+                 const std::function<void(chain::LegacyTx&)>& flegacy) {
+    f1559(c->eip1559);
+    flegacy(c->legacy);
+    SetEthTx(c);
+  };
+  return {
+      {"another destination", native,
+       [=](const World&, EthereumCase* c) {
+         each(c, [&](auto& t) { t.to = other; }, [&](auto& t) { t.to = other; });
+       },
+       C::kFailedPrecondition, "destination_mismatch", "the transaction pays 0x"},
+      {"another token recipient", {EthForm::kErc20},
+       [=](const World&, EthereumCase* c) {
+         c->eip1559.data = chain::EncodeErc20Transfer({other, chain::U256::FromU128(60000)});
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "destination_mismatch", "the token transfer pays 0x"},
+      {"changed amount", native,
+       [=](const World&, EthereumCase* c) {
+         each(c, [](auto& t) { t.value = chain::U256::FromU128(60001); },
+              [](auto& t) { t.value = chain::U256::FromU128(60001); });
+       },
+       C::kFailedPrecondition, "amount_mismatch", "sends 60001 wei, the intent amount is 60000"},
+      {"changed token amount", {EthForm::kErc20},
+       [](const World&, EthereumCase* c) {
+         auto t = *chain::DecodeErc20Transfer(c->eip1559.data);
+         t.amount = chain::U256::FromU128(70000);
+         c->eip1559.data = chain::EncodeErc20Transfer(t);
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "amount_mismatch", "moves 70000 base units"},
+      {"fee above cap", all,
+       [=](const World&, EthereumCase* c) {
+         each(c, [](auto& t) { t.max_fee_per_gas = chain::U256::FromU128(3); },
+              [](auto& t) { t.gas_price = chain::U256::FromU128(3); });
+       },
+       C::kFailedPrecondition, "fee_above_cap", "180000 wei"},
+      {"gas limit raises the fee above cap", all,
+       [=](const World&, EthereumCase* c) {
+         each(c, [](auto& t) { t.gas_limit = 75001; }, [](auto& t) { t.gas_limit = 75001; });
+       },
+       C::kFailedPrecondition, "fee_above_cap", "150002 wei"},
+      {"wrong chain id", all,
+       [=](const World&, EthereumCase* c) {
+         each(c, [](auto& t) { t.chain_id = 1; }, [](auto& t) { t.chain_id = 1; });
+       },
+       C::kFailedPrecondition, "chain_id_mismatch", "chain id 1, signerd signs for chain id 1337"},
+      {"wrong network name", all,
+       [](const World& w, EthereumCase* c) {
+         c->request.network = "mainnet";
+         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+       },
+       C::kFailedPrecondition, "network_mismatch", "configured for devnet"},
+      {"trailing bytes", all,
+       [](const World&, EthereumCase* c) { c->request.unsigned_tx.push_back(0x80); },
+       C::kFailedPrecondition, "tx_decode", "unsigned_tx: "},
+      {"unsupported transaction type", all,
+       [](const World&, EthereumCase* c) { c->request.unsigned_tx[0] = 0x01; },
+       C::kFailedPrecondition, "tx_decode", "unsigned_tx: "},
+      {"calldata on a plain transfer", native,
+       [=](const World&, EthereumCase* c) {
+         each(c, [](auto& t) { t.data = {0xde, 0xad}; }, [](auto& t) { t.data = {0xde, 0xad}; });
+       },
+       C::kFailedPrecondition, "calldata_present", "2 bytes of calldata"},
+      {"contract creation", native,
+       [=](const World&, EthereumCase* c) {
+         each(c, [](auto& t) { t.to.reset(); }, [](auto& t) { t.to.reset(); });
+       },
+       C::kFailedPrecondition, "destination_missing", "creates a contract"},
+      {"token transfer to another contract", {EthForm::kErc20},
+       [=](const World&, EthereumCase* c) {
+         c->eip1559.to = other;
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "token_contract_mismatch", "the USDC-ETH contract is 0x"},
+      {"value sent with a token transfer", {EthForm::kErc20},
+       [](const World&, EthereumCase* c) {
+         c->eip1559.value = chain::U256::FromU128(1);
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "value_with_token_transfer", "also sends 1 wei"},
+      {"calldata not a transfer", {EthForm::kErc20},
+       [](const World&, EthereumCase* c) {
+         c->eip1559.data[0] = 0x09;  // approve(address,uint256) is 095ea7b3
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "calldata_malformed", "calldata: "},
+      {"calldata with trailing bytes", {EthForm::kErc20},
+       [](const World&, EthereumCase* c) {
+         c->eip1559.data.push_back(0);
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "calldata_malformed", "calldata: "},
+      {"access list", {EthForm::kEip1559, EthForm::kErc20},
+       [=](const World&, EthereumCase* c) {
+         c->eip1559.access_list.push_back({other, {}});
+         SetEthTx(c);
+       },
+       C::kFailedPrecondition, "access_list_present", "access list"},
+      {"sender not signerd's", all,
+       [](const World&, EthereumCase* c) { c->request.ethereum_key_id = "key-nobody"; },
+       C::kFailedPrecondition, "sender_key_unknown", "\"key-nobody\""},
+      {"destination not checksummed", all,
+       [](const World& w, EthereumCase* c) {
+         std::string lower = c->request.intent.destination;
+         for (char& ch : lower) ch = static_cast<char>(std::tolower(ch));
+         c->request.intent.destination = lower;
+         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+       },
+       C::kFailedPrecondition, "destination_malformed", "EIP-55"},
+      {"bitcoin inputs on an ethereum request", all,
+       [](const World&, EthereumCase* c) { c->request.bitcoin_inputs.push_back({1, "key-input"}); },
+       C::kFailedPrecondition, "request_malformed", "bitcoin_inputs"},
+      {"approval replayed from another request", all,
+       [](const World& w, EthereumCase* c) {
+         TxRequest other_request = c->request;
+         other_request.request_id = "wd-eth-other";
+         Approve(&other_request, {w.approvers[0], w.approvers[1]});
+         c->request.approvals = other_request.approvals;
+       },
+       C::kPermissionDenied, "approval_signature", "approvals[0]"},
+      {"approver not in registry", all,
+       [](const World& w, EthereumCase* c) { Approve(&c->request, {w.mallory, w.approvers[1]}); },
+       C::kPermissionDenied, "approver_unknown", "\"mallory\""},
+      {"same approver twice", all,
+       [](const World& w, EthereumCase* c) { Approve(&c->request, {w.approvers[1], w.approvers[1]}); },
+       C::kPermissionDenied, "approver_duplicate", "\"bob\""},
+      {"too few approvals", all,
+       [](const World& w, EthereumCase* c) { Approve(&c->request, {w.approvers[2]}); },
+       C::kPermissionDenied, "quorum_not_met", "needs 2"},
+  };
+}
+
+TEST_P(EthereumCheckTest, EachBrokenRuleIsRefusedWithItsReason) {
+  int applied = 0;
+  for (const EthRefusal& rc : EthereumRefusals()) {
+    if (std::find(rc.forms.begin(), rc.forms.end(), GetParam()) == rc.forms.end()) continue;
+    ++applied;
+    SCOPED_TRACE(rc.name);
+    auto c = ValidEthereumRequest(world_, GetParam());
+    rc.mutate(world_, &c);
+    auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+    ASSERT_FALSE(checked.ok());
+    EXPECT_EQ(checked.status().code(), rc.code) << checked.status();
+    EXPECT_THAT(std::string(checked.status().message()), StartsWith(std::string(rc.rule) + ": "));
+    EXPECT_THAT(std::string(checked.status().message()), HasSubstr(rc.detail));
+  }
+  EXPECT_GE(applied, 15);
+}
+
+INSTANTIATE_TEST_SUITE_P(Forms, EthereumCheckTest,
+                         ::testing::Values(EthForm::kEip1559, EthForm::kLegacy, EthForm::kErc20),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case EthForm::kEip1559: return std::string("Eip1559");
+                             case EthForm::kLegacy: return std::string("Legacy");
+                             default: return std::string("Erc20");
+                           }
+                         });
 
 }  // namespace
 }  // namespace ringfence::signer::tx
