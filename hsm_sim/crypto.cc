@@ -18,6 +18,9 @@ void InitOnce() {
   if (sodium_init() < 0) return;
   secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
   if (ctx == nullptr) return;
+  // A library loaded into someone else's process must not abort it: an illegal argument
+  // makes the libsecp256k1 call return 0, which every caller here treats as failure.
+  secp256k1_context_set_illegal_callback(ctx, [](const char*, void*) {}, nullptr);
   // Randomising the context blinds the signing multiplication against side channels.
   uint8_t seed[32];
   randombytes_buf(seed, sizeof(seed));
@@ -34,6 +37,12 @@ void InitOnce() {
 }
 
 const secp256k1_context* Ctx() { return g_secp_ctx; }
+
+// libsodium is handed a valid pointer even for an empty message.
+const uint8_t* NonNull(std::span<const uint8_t> s) {
+  static const uint8_t kEmpty = 0;
+  return s.data() == nullptr ? &kEmpty : s.data();
+}
 
 constexpr uint8_t kSecp256k1Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
 constexpr uint8_t kEd25519Oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
@@ -111,6 +120,8 @@ bool Rfc6979Nonce(std::span<const uint8_t, kSecp256k1SecretSize> secret,
 bool EcdsaVerifyCompact(std::span<const uint8_t> public_key, std::span<const uint8_t> digest32,
                         std::span<const uint8_t> signature) {
   if (digest32.size() != 32 || signature.size() != kEcdsaCompactSize) return false;
+  // libsecp256k1 aborts on a NULL key pointer, so lengths are checked here first.
+  if (public_key.size() != 33 && public_key.size() != kSecp256k1UncompressedSize) return false;
   secp256k1_pubkey pub;
   if (!secp256k1_ec_pubkey_parse(Ctx(), &pub, public_key.data(), public_key.size())) {
     return false;
@@ -142,7 +153,7 @@ void Ed25519KeyPair(std::span<const uint8_t, kEd25519SeedSize> seed,
 
 void Ed25519Sign(std::span<const uint8_t, kEd25519SecretSize> secret,
                  std::span<const uint8_t> message, std::span<uint8_t, kEd25519SignatureSize> out) {
-  crypto_sign_ed25519_detached(out.data(), nullptr, message.data(), message.size(),
+  crypto_sign_ed25519_detached(out.data(), nullptr, NonNull(message), message.size(),
                                secret.data());
 }
 
@@ -151,7 +162,7 @@ bool Ed25519Verify(std::span<const uint8_t> public_key, std::span<const uint8_t>
   if (public_key.size() != kEd25519PublicSize || signature.size() != kEd25519SignatureSize) {
     return false;
   }
-  return crypto_sign_ed25519_verify_detached(signature.data(), message.data(), message.size(),
+  return crypto_sign_ed25519_verify_detached(signature.data(), NonNull(message), message.size(),
                                              public_key.data()) == 0;
 }
 
