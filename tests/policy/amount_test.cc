@@ -1,0 +1,117 @@
+#include "policy/amount.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "policy/ratio.h"
+
+namespace ringfence::policy {
+namespace {
+
+constexpr const char* kMaxText = "340282366920938463463374607431768211455";  // 2^128 - 1
+
+TEST(Amount, ParsesDisplayUnitsExactly) {
+  EXPECT_EQ(*ParseDecimalAmount("0.5", 8), Amount(50000000));
+  EXPECT_EQ(*ParseDecimalAmount("1", 8), Amount(100000000));
+  EXPECT_EQ(*ParseDecimalAmount("0.00000001", 8), Amount(1));
+  EXPECT_EQ(*ParseDecimalAmount("12.34", 2), Amount(1234));
+  EXPECT_EQ(*ParseDecimalAmount("007.50", 2), Amount(750));
+  EXPECT_EQ(*ParseDecimalAmount("0", 0), Amount(0));
+  EXPECT_EQ(*ParseDecimalAmount("1000", 18), Amount(Uint128{1000} * PowerOfTen(18)));
+  EXPECT_EQ(*ParseDecimalAmount(kMaxText, 0), Amount::Max());
+  EXPECT_EQ(*ParseDecimalAmount("3.40282366920938463463374607431768211455", 38), Amount::Max());
+}
+
+TEST(Amount, RejectsMalformedDisplayUnits) {
+  for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1e8", "1E8", ".5", "5.", "1.2.3", "0x10", "1,5", "١",
+                          "--1", "1\n", "NaN", "inf"}) {
+    absl::StatusOr<Amount> a = ParseDecimalAmount(bad, 8);
+    EXPECT_FALSE(a.ok()) << "accepted \"" << bad << "\"";
+    if (!a.ok()) {
+      EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    }
+  }
+}
+
+TEST(Amount, NeverRoundsExtraDecimals) {
+  absl::StatusOr<Amount> a = ParseDecimalAmount("0.123456789", 8);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("decimal places"), std::string::npos);
+  EXPECT_FALSE(ParseDecimalAmount("1.0", 0).ok());
+  EXPECT_FALSE(ParseDecimalAmount("0.100000000", 8).ok()) << "trailing zeros still count";
+  EXPECT_FALSE(ParseDecimalAmount("1", -1).ok());
+  EXPECT_FALSE(ParseDecimalAmount("1", 39).ok());
+}
+
+TEST(Amount, RejectsOverflow) {
+  absl::StatusOr<Amount> a = ParseDecimalAmount("340282366920938463463374607431768211456", 0);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_FALSE(ParseDecimalAmount("3.40282366920938463463374607431768211456", 38).ok());
+  EXPECT_FALSE(ParseDecimalAmount("4", 38).ok());
+  EXPECT_FALSE(ParseDecimalAmount(std::string(200, '9'), 0).ok());
+  EXPECT_FALSE(ParseBaseUnits("340282366920938463463374607431768211456").ok());
+}
+
+TEST(Amount, BaseUnitsAreCanonical) {
+  EXPECT_EQ(*ParseBaseUnits("0"), Amount(0));
+  EXPECT_EQ(*ParseBaseUnits(kMaxText), Amount::Max());
+  for (const char* bad : {"", "00", "01", "-1", "+1", "1.0", " 1", "1e3"}) {
+    EXPECT_FALSE(ParseBaseUnits(bad).ok()) << bad;
+  }
+}
+
+TEST(Amount, FormatsShortestExactForm) {
+  EXPECT_EQ(FormatDecimalAmount(Amount(50000000), 8), "0.5");
+  EXPECT_EQ(FormatDecimalAmount(Amount(100000000), 8), "1");
+  EXPECT_EQ(FormatDecimalAmount(Amount(1), 8), "0.00000001");
+  EXPECT_EQ(FormatDecimalAmount(Amount(0), 8), "0");
+  EXPECT_EQ(FormatDecimalAmount(Amount(1234), 0), "1234");
+  EXPECT_EQ(FormatDecimalAmount(Amount::Max(), 38), "3.40282366920938463463374607431768211455");
+  EXPECT_EQ(Amount::Max().ToBaseUnitString(), kMaxText);
+}
+
+TEST(Amount, CheckedArithmetic) {
+  EXPECT_EQ(*Amount(2).CheckedAdd(Amount(3)), Amount(5));
+  EXPECT_FALSE(Amount::Max().CheckedAdd(Amount(1)).has_value());
+  EXPECT_EQ(*Amount::Max().CheckedAdd(Amount(0)), Amount::Max());
+  EXPECT_EQ(*Amount(5).CheckedSub(Amount(5)), Amount(0));
+  EXPECT_FALSE(Amount(5).CheckedSub(Amount(6)).has_value());
+}
+
+TEST(Amount, MulRatioRoundsAsAsked) {
+  bool rounded = false;
+  EXPECT_EQ(*Amount(10).CheckedMulRatio(1, 3, Rounding::kDown, &rounded), Amount(3));
+  EXPECT_TRUE(rounded);
+  EXPECT_EQ(*Amount(10).CheckedMulRatio(1, 3, Rounding::kUp), Amount(4));
+  EXPECT_EQ(*Amount(9).CheckedMulRatio(1, 3, Rounding::kUp, &rounded), Amount(3));
+  EXPECT_FALSE(rounded);
+  EXPECT_EQ(*Amount::Max().CheckedMulRatio(1, 1, Rounding::kUp), Amount::Max());
+  EXPECT_FALSE(Amount::Max().CheckedMulRatio(2, 1, Rounding::kDown).has_value());
+  EXPECT_FALSE(Amount(1).CheckedMulRatio(1, 0, Rounding::kDown).has_value());
+  // Max * (2^64-1)/(2^64-1) exercises the split without overflowing.
+  EXPECT_EQ(*Amount::Max().CheckedMulRatio(~uint64_t{0}, ~uint64_t{0}, Rounding::kDown), Amount::Max());
+  EXPECT_FALSE(Amount::Max().CheckedMulRatio(1, 2, Rounding::kUp, &rounded) == Amount::Max());
+}
+
+TEST(Ratio, ParsesAndApplies) {
+  EXPECT_EQ(Ratio::Parse("0.02")->ppm(), 20000u);
+  EXPECT_EQ(Ratio::Parse("1")->ppm(), 1000000u);
+  EXPECT_EQ(Ratio::Parse("0")->ppm(), 0u);
+  EXPECT_EQ(Ratio::Parse("0.000001")->ppm(), 1u);
+  for (const char* bad : {"1.000001", "2", "-0.1", "0.0000001", "", "0.5 ", "5e-1", "+0.5"}) {
+    EXPECT_FALSE(Ratio::Parse(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(Ratio::FromPpm(1000001).ok());
+  const Ratio half = *Ratio::Parse("0.5");
+  bool rounded = false;
+  EXPECT_EQ(half.Apply(Amount(3), Rounding::kUp, &rounded), Amount(2));
+  EXPECT_TRUE(rounded);
+  EXPECT_EQ(half.Apply(Amount(3), Rounding::kDown), Amount(1));
+  EXPECT_EQ(Ratio::Parse("1")->Apply(Amount::Max(), Rounding::kUp), Amount::Max());
+  EXPECT_EQ(half.ToString(), "0.5");
+}
+
+}  // namespace
+}  // namespace ringfence::policy
