@@ -19,6 +19,7 @@
 #include "tools/reserves/amount.h"
 #include "tools/reserves/liabilities_csv.h"
 #include "tools/reserves/ownership.h"
+#include "tools/reserves/sha256_batch.h"
 #include "tools/reserves/tree.h"
 
 namespace ringfence::reserves {
@@ -415,33 +416,43 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
             randombytes_buf(seed32, sizeof(seed32));
             randombytes_buf_deterministic(rnd.data(), count * 64, seed32);
             sodium_memzero(seed32, sizeof(seed32));
-            for (size_t k = 0; k < count; ++k) {
-              uint64_t pos = blk + k;
-              uint64_t src = perm[pos];
-              const uint8_t* salt = rnd.data() + 64 * k;
-              const uint8_t* ref;
-              uint16_t part_index = 0, part_count = 1;
-              u128 amount = 0;
-              if (src < real) {
-                const LiabilityRow& row = rows[src / parts];
-                ref = row.client_ref;
-                part_index = static_cast<uint16_t>(src % parts);
-                part_count = static_cast<uint16_t>(parts);
-                amount = PartAmount(row.amount, o.parts, part_index, split_key, (uint64_t{ai} << 40) | (src / parts));
-              } else {
-                ref = rnd.data() + 64 * k + 32;  // decoy: random client_ref
+            uint8_t msgs[kBatchLanes][TreeHasher::kLeafMessageBytes];
+            const uint8_t* msg_ptrs[kBatchLanes];
+            uint8_t* out_ptrs[kBatchLanes];
+            for (size_t k0 = 0; k0 < count; k0 += kBatchLanes) {
+              size_t lanes = std::min(kBatchLanes, count - k0);
+              for (size_t q = 0; q < lanes; ++q) {
+                size_t k = k0 + q;
+                uint64_t pos = blk + k;
+                uint64_t src = perm[pos];
+                const uint8_t* salt = rnd.data() + 64 * k;
+                const uint8_t* ref;
+                uint16_t part_index = 0, part_count = 1;
+                u128 amount = 0;
+                if (src < real) {
+                  const LiabilityRow& row = rows[src / parts];
+                  ref = row.client_ref;
+                  part_index = static_cast<uint16_t>(src % parts);
+                  part_count = static_cast<uint16_t>(parts);
+                  amount = PartAmount(row.amount, o.parts, part_index, split_key, (uint64_t{ai} << 40) | (src / parts));
+                } else {
+                  ref = rnd.data() + 64 * k + 32;  // decoy: random client_ref
+                }
+                TreeHasher::EncodeLeaf(ref, part_index, part_count, salt, amount, msgs[q]);
+                msg_ptrs[q] = msgs[q];
+                out_ptrs[q] = leaves[pos].hash;
+                leaves[pos].sum = amount;
+                uint8_t* rec = priv_buf.data() + kPrivateRecord * k;
+                std::memcpy(rec, ref, 32);
+                std::memcpy(rec + 32, salt, 32);
+                PutU16(rec + 64, part_index);
+                PutU16(rec + 66, part_count);
+                if (o.inclusion_files) std::memcpy(proof_states[ai].salts[pos].data(), salt, 32);
               }
-              Node& leaf = leaves[pos];
-              hasher.Leaf(ref, part_index, part_count, salt, amount, leaf.hash);
-              leaf.sum = amount;
-              EncodeTreeRecord(leaf, tree_buf.data() + 48 * k);
-              uint8_t* rec = priv_buf.data() + kPrivateRecord * k;
-              std::memcpy(rec, ref, 32);
-              std::memcpy(rec + 32, salt, 32);
-              PutU16(rec + 64, part_index);
-              PutU16(rec + 66, part_count);
-              if (o.inclusion_files) std::memcpy(proof_states[ai].salts[pos].data(), salt, 32);
+              hasher.LeafBatch(lanes, msg_ptrs, out_ptrs);
+              for (size_t q = 0; q < lanes; ++q) EncodeTreeRecord(leaves[blk + k0 + q], tree_buf.data() + 48 * (k0 + q));
             }
+            sodium_memzero(msgs, sizeof(msgs));
             if (!PWriteAll(tree_fd.get(), tree_buf.data(), count * 48, tree_header.size() + blk * 48) ||
                 !PWriteAll(private_fd.get(), priv_buf.data(), count * kPrivateRecord, private_off + blk * kPrivateRecord)) {
               ok[t] = 0;

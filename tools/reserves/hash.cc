@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace ringfence::reserves {
 
@@ -88,13 +89,41 @@ TaggedHasher::TaggedHasher(std::string_view tag) {
   SHA256_Init(&mid_);
   SHA256_Update(&mid_, t.data(), t.size());
   SHA256_Update(&mid_, t.data(), t.size());
+  for (int i = 0; i < 8; ++i) tag_mid_.h[i] = mid_.h[i];
+  tag_mid_.bytes = 64;
 }
 
 TaggedHasher TaggedHasher::Prefixed(std::span<const uint8_t> prefix) const {
   TaggedHasher out;
   out.mid_ = mid_;
   SHA256_Update(&out.mid_, prefix.data(), prefix.size());
+  out.tag_mid_ = tag_mid_;
+  out.prefix_ = prefix_;
+  out.prefix_.insert(out.prefix_.end(), prefix.begin(), prefix.end());
   return out;
+}
+
+void TaggedHasher::HashBatch(size_t count, const uint8_t* const msgs[], size_t len, uint8_t* const outs[]) const {
+  if (prefix_.size() + len > kBatchMaxLen || count > kBatchLanes) {
+    for (size_t k = 0; k < count; ++k) HashInto(msgs[k], len, outs[k]);
+    return;
+  }
+  if (prefix_.empty()) {
+    size_t lens[kBatchLanes];
+    for (size_t k = 0; k < count; ++k) lens[k] = len;
+    Sha256FinishBatch(tag_mid_, count, msgs, lens, outs);
+    return;
+  }
+  uint8_t bufs[kBatchLanes][kBatchMaxLen];
+  const uint8_t* ptrs[kBatchLanes];
+  size_t lens[kBatchLanes];
+  for (size_t k = 0; k < count; ++k) {
+    std::memcpy(bufs[k], prefix_.data(), prefix_.size());
+    std::memcpy(bufs[k] + prefix_.size(), msgs[k], len);
+    ptrs[k] = bufs[k];
+    lens[k] = prefix_.size() + len;
+  }
+  Sha256FinishBatch(tag_mid_, count, ptrs, lens, outs);
 }
 
 Hash32 TaggedHasher::Hash(std::span<const uint8_t> m) const {
@@ -133,6 +162,32 @@ Hash32 ClientRef(std::string_view client_account_id) {
   Hash32 out;
   ClientTag().HashInto(buf, 2 + client_account_id.size(), out.data());
   return out;
+}
+
+void ClientRefBatch(size_t count, const std::string_view ids[], uint8_t* const outs[]) {
+  uint8_t bufs[kBatchLanes][2 + 64];
+  const uint8_t* ptrs[kBatchLanes];
+  size_t lens[kBatchLanes];
+  for (size_t k = 0; k < count; ++k) {
+    if (!IsValidId(ids[k])) Die("client_ref of an invalid account id");
+    PutU16(bufs[k], static_cast<uint16_t>(ids[k].size()));
+    std::memcpy(bufs[k] + 2, ids[k].data(), ids[k].size());
+    ptrs[k] = bufs[k];
+    lens[k] = 2 + ids[k].size();
+  }
+  // The batch needs the bare tag state, which ClientTag() has (it carries no prefix).
+  static const Sha256Mid kMid = [] {
+    Sha256Mid m;
+    Hash32 t = Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("por/v1/client"), 13));
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, t.data(), 32);
+    SHA256_Update(&ctx, t.data(), 32);
+    for (int i = 0; i < 8; ++i) m.h[i] = ctx.h[i];
+    m.bytes = 64;
+    return m;
+  }();
+  Sha256FinishBatch(kMid, count, ptrs, lens, outs);
 }
 
 std::string Hex(std::span<const uint8_t> b) {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/reserves/sha256_batch.h"
+
 namespace ringfence::reserves {
 
 using u128 = unsigned __int128;
@@ -88,10 +90,14 @@ class TaggedHasher {
   Hash32 Hash(std::span<const uint8_t> m) const;
   // Hashes `m` into `out` without allocating.
   void HashInto(const uint8_t* m, size_t len, uint8_t* out) const;
+  // outs[k] = Hash(msgs[k][0 .. len)) for k < count <= 8, computed side by side.
+  void HashBatch(size_t count, const uint8_t* const msgs[], size_t len, uint8_t* const outs[]) const;
 
  private:
   TaggedHasher() = default;
-  SHA256_CTX mid_;
+  SHA256_CTX mid_;            // tag block and prefix, for single hashes
+  Sha256Mid tag_mid_;         // state after the 64-byte tag block alone
+  std::vector<uint8_t> prefix_;  // bytes after the tag block common to every message
 };
 
 // The tags of custody-por/1, built once.
@@ -107,6 +113,8 @@ const TaggedHasher& ManifestTag();      // "por/v1/manifest"
 
 // client_ref = TH("por/v1/client", str(client_account_id)). REQUIRES: IsValidId(id).
 Hash32 ClientRef(std::string_view client_account_id);
+// The same for up to 8 ids at once. REQUIRES: count <= 8, each IsValidId.
+void ClientRefBatch(size_t count, const std::string_view ids[], uint8_t* const outs[]);
 
 // Lowercase hex.
 std::string Hex(std::span<const uint8_t> b);

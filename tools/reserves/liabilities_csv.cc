@@ -139,6 +139,34 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
     r->error = std::move(msg);
     return false;
   };
+  // Rows wait in groups of 8 so that their client_refs are hashed side by side.
+  struct Pending {
+    size_t segment;
+    char id[64];
+    size_t id_len;
+    u128 amount;
+  };
+  Pending pending[kBatchLanes];
+  size_t n_pending = 0;
+  auto flush = [&] {
+    std::string_view ids[kBatchLanes];
+    LiabilityRow rows[kBatchLanes];
+    uint8_t* outs[kBatchLanes];
+    for (size_t k = 0; k < n_pending; ++k) {
+      ids[k] = std::string_view(pending[k].id, pending[k].id_len);
+      outs[k] = rows[k].client_ref;
+      rows[k].amount = pending[k].amount;
+    }
+    ClientRefBatch(n_pending, ids, outs);
+    for (size_t k = 0; k < n_pending; ++k) {
+      Segment& seg = r->segments[pending[k].segment];
+      seg.rows.Push(rows[k]);
+      if (opt.keep_ids) seg.ids.emplace_back(ids[k]);
+    }
+    n_pending = 0;
+  };
+  std::string last_asset;
+  size_t last_segment = 0;
   bool too_long = false;
   uint64_t line_no = 0;
   bool ok = ForEachLine(
@@ -154,27 +182,32 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
         if (!err.empty()) return fail(rel, err);
         auto amount = ParseAmount(p.amount, "amount");
         if (!amount.ok()) return fail(rel, std::string(amount.status().message()));
-        auto it = r->index.find(std::string(p.asset));
-        if (it == r->index.end()) {
-          it = r->index.emplace(std::string(p.asset), r->segments.size()).first;
-          r->segments.emplace_back();
-          r->segments.back().asset_id = std::string(p.asset);
+        if (p.asset != last_asset || r->segments.empty()) {
+          auto it = r->index.find(std::string(p.asset));
+          if (it == r->index.end()) {
+            it = r->index.emplace(std::string(p.asset), r->segments.size()).first;
+            r->segments.emplace_back();
+            r->segments.back().asset_id = std::string(p.asset);
+          }
+          last_asset = std::string(p.asset);
+          last_segment = it->second;
         }
-        Segment& seg = r->segments[it->second];
+        Segment& seg = r->segments[last_segment];
         auto total = CheckedAdd(seg.total, *amount);
         if (!total) {
           return fail(rel, Cat("the liabilities of asset ", p.asset, " add up to more than 2^128-1"));
         }
         seg.total = *total;
-        LiabilityRow row;
-        Hash32 ref = ClientRef(p.account);
-        std::memcpy(row.client_ref, ref.data(), 32);
-        row.amount = *amount;
-        seg.rows.Push(row);
-        if (opt.keep_ids) seg.ids.emplace_back(p.account);
+        Pending& q = pending[n_pending++];
+        q.segment = last_segment;
+        std::memcpy(q.id, p.account.data(), p.account.size());
+        q.id_len = p.account.size();
+        q.amount = *amount;
+        if (n_pending == kBatchLanes) flush();
         return true;
       },
       &too_long, &line_no);
+  flush();
   r->lines = line_no;
   if (!ok) {
     r->io_error = true;

@@ -29,10 +29,17 @@ bool ComputeParents(int level, const Node* src, Node* dst, size_t dst_base, size
   constexpr size_t kChunk = size_t{1} << 16;
   for (size_t start = a; start < b; start += kChunk) {
     size_t end = std::min(b, start + kChunk);
-    for (size_t j = start; j < end; ++j) {
-      Node parent;
-      ok &= TreeHasher::Combine(level, src[2 * j], src[2 * j + 1], &parent);
-      dst[j - dst_base] = parent;
+    for (size_t j = start; j < end; j += kBatchLanes) {
+      size_t count = std::min(kBatchLanes, end - j);
+      const Node* ls[kBatchLanes];
+      const Node* rs[kBatchLanes];
+      Node* outs[kBatchLanes];
+      for (size_t k = 0; k < count; ++k) {
+        ls[k] = &src[2 * (j + k)];
+        rs[k] = &src[2 * (j + k) + 1];
+        outs[k] = &dst[j + k - dst_base];
+      }
+      ok &= TreeHasher::CombineBatch(level, count, ls, rs, outs);
     }
     AddProgress(progress, end - start);
   }
@@ -93,15 +100,57 @@ TreeHasher::TreeHasher(const Hash32& snapshot_id, std::string_view asset_id)
     : leaf_(LeafTag().Prefixed(TreePrefix(snapshot_id, asset_id))),
       pad_(PadTag().Prefixed(TreePrefix(snapshot_id, asset_id))) {}
 
-void TreeHasher::Leaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count,
-                      const uint8_t salt[32], u128 amount, uint8_t out[32]) const {
-  uint8_t m[32 + 2 + 2 + 32 + 16];
+void TreeHasher::EncodeLeaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count,
+                            const uint8_t salt[32], u128 amount, uint8_t m[kLeafMessageBytes]) {
   std::memcpy(m, client_ref, 32);
   PutU16(m + 32, part_index);
   PutU16(m + 34, part_count);
   std::memcpy(m + 36, salt, 32);
   PutU128(m + 68, amount);
+}
+
+void TreeHasher::Leaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count,
+                      const uint8_t salt[32], u128 amount, uint8_t out[32]) const {
+  uint8_t m[kLeafMessageBytes];
+  EncodeLeaf(client_ref, part_index, part_count, salt, amount, m);
   leaf_.HashInto(m, sizeof(m), out);
+}
+
+void TreeHasher::LeafBatch(size_t count, const uint8_t* const msgs[], uint8_t* const outs[]) const {
+  leaf_.HashBatch(count, msgs, kLeafMessageBytes, outs);
+}
+
+namespace {
+void EncodeNode(int level, const Node& l, const Node& r, uint8_t m[97]) {
+  m[0] = static_cast<uint8_t>(level);
+  std::memcpy(m + 1, l.hash, 32);
+  PutU128(m + 33, l.sum);
+  std::memcpy(m + 49, r.hash, 32);
+  PutU128(m + 81, r.sum);
+}
+}  // namespace
+
+bool TreeHasher::CombineBatch(int level, size_t count, const Node* const ls[], const Node* const rs[],
+                              Node* const outs[]) {
+  uint8_t msgs[kBatchLanes][97];
+  const uint8_t* ptrs[kBatchLanes];
+  uint8_t hashes[kBatchLanes][32];
+  uint8_t* hash_ptrs[kBatchLanes];
+  u128 sums[kBatchLanes];
+  bool ok = true;
+  for (size_t k = 0; k < count; ++k) {
+    EncodeNode(level, *ls[k], *rs[k], msgs[k]);
+    sums[k] = ls[k]->sum + rs[k]->sum;
+    ok &= sums[k] >= ls[k]->sum;
+    ptrs[k] = msgs[k];
+    hash_ptrs[k] = hashes[k];
+  }
+  NodeTag().HashBatch(count, ptrs, 97, hash_ptrs);
+  for (size_t k = 0; k < count; ++k) {
+    std::memcpy(outs[k]->hash, hashes[k], 32);
+    outs[k]->sum = sums[k];
+  }
+  return ok;
 }
 
 void TreeHasher::Pad(uint64_t i, uint8_t out[32]) const {
@@ -111,23 +160,34 @@ void TreeHasher::Pad(uint64_t i, uint8_t out[32]) const {
 }
 
 bool TreeHasher::Combine(int level, const Node& l, const Node& r, Node* out) {
-  uint8_t m[1 + 32 + 16 + 32 + 16];
-  m[0] = static_cast<uint8_t>(level);
-  std::memcpy(m + 1, l.hash, 32);
-  PutU128(m + 33, l.sum);
-  std::memcpy(m + 49, r.hash, 32);
-  PutU128(m + 81, r.sum);
+  uint8_t m[97];
+  EncodeNode(level, l, r, m);
+  u128 sum = l.sum + r.sum;
+  bool ok = sum >= l.sum;
   NodeTag().HashInto(m, sizeof(m), out->hash);
-  out->sum = l.sum + r.sum;
-  return out->sum >= l.sum;
+  out->sum = sum;
+  return ok;
 }
 
 Node TreeHasher::PadRoot(int level, uint64_t j, int threads) const {
-  if (level == 0) {
-    Node n;
-    Pad(j, n.hash);
-    n.sum = 0;
-    return n;
+  if (level <= 3) {
+    // The 2^level padding leaves at once, then fold them.
+    size_t count = size_t{1} << level;
+    uint8_t msgs[kBatchLanes][8];
+    const uint8_t* ptrs[kBatchLanes];
+    Node nodes[kBatchLanes];
+    uint8_t* outs[kBatchLanes];
+    for (size_t k = 0; k < count; ++k) {
+      PutU64(msgs[k], (j << level) + k);
+      ptrs[k] = msgs[k];
+      outs[k] = nodes[k].hash;
+      nodes[k].sum = 0;
+    }
+    pad_.HashBatch(count, ptrs, 8, outs);
+    for (int l = 1; l <= level; ++l) {
+      for (size_t k = 0; k < (count >> l); ++k) Combine(l, nodes[2 * k], nodes[2 * k + 1], &nodes[k]);
+    }
+    return nodes[0];
   }
   Node l, r, out;
   if (threads > 1 && level >= 14) {

@@ -41,10 +41,18 @@ class TreeHasher {
   //                || u16 part_count || salt || u128 amount)
   void Leaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count, const uint8_t salt[32],
             u128 amount, uint8_t out[32]) const;
+  // client_ref || u16 || u16 || salt || u128: the leaf message bytes after the prefix.
+  static constexpr size_t kLeafMessageBytes = 32 + 2 + 2 + 32 + 16;
+  // The leaf message bytes after the prefix, and up to 8 leaf hashes of such messages at once.
+  static void EncodeLeaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count, const uint8_t salt[32],
+                         u128 amount, uint8_t m[kLeafMessageBytes]);
+  void LeafBatch(size_t count, const uint8_t* const msgs[], uint8_t* const outs[]) const;
   // pad_hash(i) = TH("por/v1/pad", snapshot_id || str(asset_id) || u64 i)
   void Pad(uint64_t i, uint8_t out[32]) const;
   // The node at `level` (1..D) over children l and r. Returns false if the sums overflow.
   static bool Combine(int level, const Node& l, const Node& r, Node* out);
+  // Up to 8 nodes of one level at once; outs may alias the inputs. False on any overflow.
+  static bool CombineBatch(int level, size_t count, const Node* const ls[], const Node* const rs[], Node* const outs[]);
   // Root of the subtree at (level, j), all of whose leaves are padding. Splits the work over
   // `threads` threads when the subtree is large.
   Node PadRoot(int level, uint64_t j, int threads = 1) const;

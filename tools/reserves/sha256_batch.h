@@ -1,0 +1,35 @@
+// Batched SHA-256: finishes up to eight hashes that share a starting state (a tag midstate)
+// at once. With AVX2 the eight run in the lanes of 256-bit registers (one message schedule
+// and one compression per block for all of them); without it each runs through OpenSSL.
+// The Merkle-sum tree spends nearly all its time here, so this is what sets export speed.
+//
+// Pure functions on caller-owned memory; thread-safe.
+#ifndef RINGFENCE_TOOLS_RESERVES_SHA256_BATCH_H_
+#define RINGFENCE_TOOLS_RESERVES_SHA256_BATCH_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ringfence::reserves {
+
+// The SHA-256 chaining state after `bytes` bytes of input (a multiple of 64).
+struct Sha256Mid {
+  uint32_t h[8];
+  uint64_t bytes;
+};
+
+inline constexpr size_t kBatchLanes = 8;
+// Longest message a lane may carry (so that it pads into at most 4 blocks).
+inline constexpr size_t kBatchMaxLen = 4 * 64 - 9;
+
+// outs[k] = SHA-256 of (the input behind `mid`) || msgs[k][0 .. lens[k]) for k < count.
+// REQUIRES: count <= 8, lens[k] <= kBatchMaxLen.
+void Sha256FinishBatch(const Sha256Mid& mid, size_t count, const uint8_t* const msgs[], const size_t lens[],
+                       uint8_t* const outs[]);
+
+// True when the AVX2 path is in use (reported by the benchmark).
+bool Sha256BatchIsVectorized();
+
+}  // namespace ringfence::reserves
+
+#endif  // RINGFENCE_TOOLS_RESERVES_SHA256_BATCH_H_
