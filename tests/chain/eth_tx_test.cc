@@ -243,6 +243,9 @@ TEST(Erc20, EncodeDecode) {
   std::vector<uint8_t> longer = data;
   longer.push_back(0);
   ExpectError(DecodeErc20Transfer(longer), "exactly 68 bytes");
+  std::vector<uint8_t> twice = data;  // a second transfer appended must not be ignored
+  twice.insert(twice.end(), data.begin(), data.end());
+  ExpectError(DecodeErc20Transfer(twice), "exactly 68 bytes");
   ExpectError(DecodeErc20Transfer(std::span<const uint8_t>(data).first(67)), "exactly 68 bytes");
   ExpectError(DecodeErc20Transfer(std::span<const uint8_t>(data).first(3)), "no selector");
   std::vector<uint8_t> approve = data;

@@ -184,6 +184,31 @@ std::map<std::string, std::string> Verdicts(const std::string& out) {
   return v;
 }
 
+// A legacy EIP-155 transfer on Ethereum mainnet; ethers derives the chain id from v.
+nlohmann::json LegacyCase() {
+  EthAddress sender = *EthAddressFromPubkeyBytes(testing::UncompressedPubkey(kEthKey));
+  LegacyTx tx;
+  tx.nonce = 9;
+  tx.gas_price = U256::FromU128(25'000'000'000ULL);
+  tx.gas_limit = 21'000;
+  tx.to = *ParseEthAddress("0x3535353535353535353535353535353535353535");
+  tx.value = U256::FromU128(777);
+  tx.chain_id = 1;
+  std::array<uint8_t, 32> digest = LegacySigningHash(tx);
+  absl::StatusOr<std::vector<uint8_t>> raw = EncodeSignedLegacy(tx, SignEth(digest));
+  EXPECT_TRUE(raw.ok()) << raw.status();
+  return {{"name", "eth_legacy_eip155"},
+          {"chain", "ethereum"},
+          {"type", 0},
+          {"raw", Hex0x(*raw)},
+          {"chain_id", tx.chain_id},
+          {"sender", EthChecksumAddress(sender)},
+          {"to", EthChecksumAddress(*tx.to)},
+          {"value", tx.value.ToDecimal()},
+          {"data", "0x"},
+          {"signing_hash", Hex0x(digest)}};
+}
+
 TEST(ChainInterop, BitcoinjsAndEthersAcceptOurTransactions) {
   Erc20Transfer transfer{*ParseEthAddress("0x00000000219ab540356cBB839Cbe05303d7705Fa"),
                          U256::FromU128(static_cast<unsigned __int128>(250) * 1'000'000)};
@@ -191,15 +216,15 @@ TEST(ChainInterop, BitcoinjsAndEthersAcceptOurTransactions) {
       {"cases",
        {BitcoinCase("btc_p2wpkh", 0), BitcoinCase("btc_wrong_amount_signed", 1),
         EthereumCase({"eth_eip1559", std::nullopt, false}), EthereumCase({"eth_erc20", transfer, false}),
-        EthereumCase({"eth_signed_for_other_chain", std::nullopt, true})}}};
+        EthereumCase({"eth_signed_for_other_chain", std::nullopt, true}), LegacyCase()}}};
   ringfence::testing::TempDir dir("chain-interop");
   std::filesystem::path file = dir / "cases.json";
   std::ofstream(file) << input.dump(1);
   std::string out = RunChecker(file);
   std::map<std::string, std::string> v = Verdicts(out);
-  ASSERT_EQ(v.size(), 5u) << out;
-  EXPECT_NE(out.find("CHECKED 5"), std::string::npos) << out;
-  for (const char* good : {"btc_p2wpkh", "eth_eip1559", "eth_erc20"}) {
+  ASSERT_EQ(v.size(), 6u) << out;
+  EXPECT_NE(out.find("CHECKED 6"), std::string::npos) << out;
+  for (const char* good : {"btc_p2wpkh", "eth_eip1559", "eth_erc20", "eth_legacy_eip155"}) {
     EXPECT_EQ(v[good].rfind("OK ", 0), 0u) << good << ": " << v[good];
   }
   EXPECT_EQ(v["btc_wrong_amount_signed"].rfind("FAIL ", 0), 0u) << v["btc_wrong_amount_signed"];
