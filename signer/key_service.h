@@ -1,0 +1,74 @@
+// KeyService: the signer's key operations on top of one token and the store.
+//
+// Keys are generated inside the token (CKA_ID = 16 random bytes, shown as 32 hex characters,
+// the key id), registered in the store and logged in the same transaction. Signing methods
+// are for signerd's own request checks (transaction signing builds on them); no RPC signs a
+// caller's digest. Each signature is normalised and verified (Pkcs11Token) and then logged
+// before it is returned, so a signature that is not in the log is never handed out.
+//
+// Borrows the token and the store, which must outlive it. Thread-safe.
+#ifndef RINGFENCE_SIGNER_KEY_SERVICE_H_
+#define RINGFENCE_SIGNER_KEY_SERVICE_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "signer/crypto.h"
+#include "signer/pkcs11_client.h"
+#include "signer/store.h"
+
+namespace ringfence::signer {
+
+using Clock = std::function<int64_t()>;  // Unix milliseconds.
+Clock SystemClock();
+
+inline constexpr size_t kMaxPurposeLength = 128;
+
+// InvalidArgument unless `key_id` is 32 lowercase hex characters.
+absl::Status ValidateKeyId(const std::string& key_id);
+// InvalidArgument unless `purpose` is 1..kMaxPurposeLength printable ASCII characters.
+absl::Status ValidatePurpose(const std::string& purpose);
+
+class KeyService {
+ public:
+  KeyService(Pkcs11Token* token, SignerStore* store, Clock clock = SystemClock())
+      : token_(token), store_(store), clock_(std::move(clock)) {}
+
+  // Errors: InvalidArgument for a bad purpose; the token's error if generation fails.
+  absl::StatusOr<KeyRecord> CreateKey(KeyType type, const std::string& purpose);
+  // InvalidArgument for a malformed id, NotFound for an unknown one.
+  absl::StatusOr<KeyRecord> GetKey(const std::string& key_id);
+  // Keys matching the filters (nullopt / empty match all), in creation order.
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(std::optional<KeyType> type,
+                                                  const std::string& purpose);
+
+  // Signs a 32-byte digest with a secp256k1 key and logs a "signature" entry whose fields are
+  // `context` plus digest, signature and recovery_id. FailedPrecondition if the key is not
+  // secp256k1; the token's error (the entry is not written) if signing fails.
+  absl::StatusOr<EcdsaSignature> SignDigest(const std::string& key_id,
+                                            std::span<const uint8_t, 32> digest,
+                                            const LogFields& context);
+  // Same for an Ed25519 key over `message`; the entry holds the message's SHA-256.
+  absl::StatusOr<std::array<uint8_t, 64>> SignMessage(const std::string& key_id,
+                                                      std::span<const uint8_t> message,
+                                                      const LogFields& context);
+
+  SignerStore& store() { return *store_; }
+
+ private:
+  absl::StatusOr<KeyRecord> KeyOfType(const std::string& key_id, KeyType type);
+
+  Pkcs11Token* token_;
+  SignerStore* store_;
+  Clock clock_;
+};
+
+}  // namespace ringfence::signer
+
+#endif  // RINGFENCE_SIGNER_KEY_SERVICE_H_

@@ -1,0 +1,136 @@
+#include "signer/server.h"
+
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "signer/pin.h"
+
+namespace ringfence::signer {
+namespace {
+
+absl::Status CheckSocketPath(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "socket path '", path,
+        "' already exists; another signerd may be using it (remove it only if none is running)"));
+  }
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(parent, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("socket directory '", parent.string(), "' does not exist"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SecretBytes> ReadPin(const Pkcs11Config& config) {
+  if (!config.pin_file.empty()) return ReadPinFile(config.pin_file);
+  return ReadPinEnv(config.pin_env);
+}
+
+absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
+  return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(const Config& config) {
+  std::unique_ptr<Signerd> d(new Signerd());
+  d->config_ = config;
+  if (absl::Status s = CheckSocketPath(config.server.socket); !s.ok()) return s;
+
+  absl::StatusOr<std::shared_ptr<Pkcs11Module>> module = Pkcs11Module::Load(config.pkcs11.module);
+  if (!module.ok()) return Annotate(module.status(), "pkcs11: ");
+  d->module_ = *module;
+  absl::StatusOr<SecretBytes> pin = ReadPin(config.pkcs11);
+  if (!pin.ok()) return Annotate(pin.status(), "pkcs11: ");
+  absl::StatusOr<std::unique_ptr<Pkcs11Token>> token = Pkcs11Token::Open(
+      d->module_, config.pkcs11.token_label, *std::move(pin), config.pkcs11.session_pool_size);
+  if (!token.ok()) return Annotate(token.status(), "pkcs11: ");
+  d->token_ = *std::move(token);
+
+  absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(config.server.database);
+  if (!store.ok()) return store.status();
+  d->store_ = *std::move(store);
+  d->keys_ = std::make_unique<KeyService>(d->token_.get(), d->store_.get());
+  d->service_ = std::make_unique<SignerServiceImpl>(d->keys_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat("unix:", config.server.socket),
+                           grpc::InsecureServerCredentials());
+  builder.RegisterService(d->service_.get());
+  // The socket is born 0600: no window in which another user could connect.
+  mode_t old_umask = umask(0177);
+  d->server_ = builder.BuildAndStart();
+  umask(old_umask);
+  if (d->server_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on unix:", config.server.socket));
+  }
+  d->socket_created_ = true;
+  struct stat st {};
+  if (stat(config.server.socket.c_str(), &st) != 0 || (st.st_mode & 0777) != 0600) {
+    if (chmod(config.server.socket.c_str(), 0600) != 0) {
+      return absl::InternalError(absl::StrCat("cannot set mode 0600 on socket '",
+                                              config.server.socket, "': ", std::strerror(errno)));
+    }
+  }
+  d->server_->GetHealthCheckService()->SetServingStatus("ringfence.signer.v1.Signer", true);
+  return d;
+}
+
+void Signerd::Shutdown() {
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    server_->Wait();
+    server_.reset();
+  }
+  if (socket_created_) {
+    unlink(config_.server.socket.c_str());
+    socket_created_ = false;
+  }
+}
+
+Signerd::~Signerd() { Shutdown(); }
+
+absl::Status RunSignerd(const Config& config) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  // Blocked before gRPC starts its threads, so that they inherit the mask and only sigwait
+  // below sees the signals.
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
+    return absl::InternalError("cannot block SIGTERM and SIGINT");
+  }
+  absl::StatusOr<std::unique_ptr<Signerd>> d = Signerd::Start(config);
+  if (!d.ok()) return d.status();
+  std::fprintf(stderr, "signerd: serving on unix:%s\n", config.server.socket.c_str());
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  std::fprintf(stderr, "signerd: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*d)->Shutdown();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> VerifySignLog(const Config& config) {
+  absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(config.server.database);
+  if (!store.ok()) return store.status();
+  return (*store)->VerifyLog();
+}
+
+}  // namespace ringfence::signer

@@ -1,0 +1,514 @@
+#include "signer/store.h"
+
+#include <sqlite3.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace ringfence::signer {
+namespace {
+
+constexpr char kHashDomain[] = "ringfence.signer.sign_log.v1";
+
+// Schema migrations, applied in order; entry i takes the schema from version i to i + 1.
+// Append new ones at the end, never edit a released one.
+constexpr const char* kMigrations[] = {
+    // 1: key registry and sign log.
+    R"sql(
+      CREATE TABLE keys (
+        key_id TEXT PRIMARY KEY NOT NULL CHECK (length(key_id) = 32),
+        key_type TEXT NOT NULL CHECK (key_type IN ('secp256k1', 'ed25519')),
+        purpose TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        created_unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE sign_log (
+        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        time_unix_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        fields BLOB NOT NULL,
+        prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),
+        hash BLOB NOT NULL CHECK (length(hash) = 32)
+      ) STRICT;
+      CREATE INDEX sign_log_key ON sign_log (key_id, seq);
+      CREATE TRIGGER sign_log_no_update BEFORE UPDATE ON sign_log
+        BEGIN SELECT RAISE(ABORT, 'sign_log is append-only'); END;
+      CREATE TRIGGER sign_log_no_delete BEFORE DELETE ON sign_log
+        BEGIN SELECT RAISE(ABORT, 'sign_log is append-only'); END;
+      CREATE TRIGGER keys_no_update BEFORE UPDATE ON keys
+        BEGIN SELECT RAISE(ABORT, 'the key registry is append-only'); END;
+      CREATE TRIGGER keys_no_delete BEFORE DELETE ON keys
+        BEGIN SELECT RAISE(ABORT, 'the key registry is append-only'); END;
+    )sql",
+};
+
+absl::Status SqlError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db)));
+}
+
+// Finalises on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() const { return stmt_; }
+  void BindText(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void BindBlob(int i, std::span<const uint8_t> b) {
+    // A zero-length blob must still be a blob, not NULL.
+    static const uint8_t kEmpty = 0;
+    sqlite3_bind_blob(stmt_, i, b.empty() ? &kEmpty : b.data(), static_cast<int>(b.size()),
+                      SQLITE_TRANSIENT);
+  }
+  void BindInt(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  int Step() { return sqlite3_step(stmt_); }
+  std::string Text(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(t),
+                                      static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  std::vector<uint8_t> Blob(int col) const {
+    const uint8_t* b = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+    int n = sqlite3_column_bytes(stmt_, col);
+    return b == nullptr ? std::vector<uint8_t>() : std::vector<uint8_t>(b, b + n);
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err != nullptr ? err : sqlite3_errmsg(db);
+    sqlite3_free(err);
+    return absl::InternalError(absl::StrCat("sqlite: ", message));
+  }
+  return absl::OkStatus();
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+void PutU32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void PutU64(std::vector<uint8_t>& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void PutBytes(std::vector<uint8_t>& out, std::span<const uint8_t> b) {
+  PutU32(out, static_cast<uint32_t>(b.size()));
+  out.insert(out.end(), b.begin(), b.end());
+}
+void PutString(std::vector<uint8_t>& out, const std::string& s) {
+  PutBytes(out, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+std::array<uint8_t, 32> ToHash(const std::vector<uint8_t>& v) {
+  std::array<uint8_t, 32> out{};
+  if (v.size() == 32) std::memcpy(out.data(), v.data(), 32);
+  return out;
+}
+
+KeyRecord ReadKeyRow(const Stmt& s) {
+  KeyRecord k;
+  k.key_id = s.Text(0);
+  absl::StatusOr<KeyType> type = ParseKeyTypeName(s.Text(1));
+  // The CHECK constraint admits only the two names.
+  k.type = type.ok() ? *type : KeyType::kSecp256k1;
+  k.purpose = s.Text(2);
+  k.public_key = s.Blob(3);
+  k.created_unix_ms = s.Int(4);
+  return k;
+}
+
+absl::StatusOr<LogEntry> Append(sqlite3* db, int64_t time_unix_ms, const std::string& kind,
+                                const std::string& key_id, const LogFields& fields) {
+  if (!ValidName(kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log entry kind '", kind, "' must be 1..64 characters of [a-z0-9_]"));
+  }
+  LogEntry entry;
+  entry.seq = 1;
+  {
+    Stmt head(db, "SELECT seq, hash FROM sign_log ORDER BY seq DESC LIMIT 1");
+    if (!head.ok()) return SqlError(db, "reading the log head");
+    int rc = head.Step();
+    if (rc == SQLITE_ROW) {
+      entry.seq = static_cast<uint64_t>(head.Int(0)) + 1;
+      entry.prev_hash = ToHash(head.Blob(1));
+    } else if (rc != SQLITE_DONE) {
+      return SqlError(db, "reading the log head");
+    }
+  }
+  entry.time_unix_ms = time_unix_ms;
+  entry.kind = kind;
+  entry.key_id = key_id;
+  entry.fields = fields;
+  absl::StatusOr<std::array<uint8_t, 32>> hash = ComputeLogEntryHash(entry);
+  if (!hash.ok()) return hash.status();
+  entry.hash = *hash;
+  Stmt insert(db,
+              "INSERT INTO sign_log (seq, time_unix_ms, kind, key_id, fields, prev_hash, hash) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!insert.ok()) return SqlError(db, "appending to the log");
+  insert.BindInt(1, static_cast<int64_t>(entry.seq));
+  insert.BindInt(2, entry.time_unix_ms);
+  insert.BindText(3, entry.kind);
+  insert.BindText(4, entry.key_id);
+  insert.BindBlob(5, EncodeLogFields(entry.fields));
+  insert.BindBlob(6, entry.prev_hash);
+  insert.BindBlob(7, entry.hash);
+  if (insert.Step() != SQLITE_DONE) return SqlError(db, "appending to the log");
+  return entry;
+}
+
+}  // namespace
+
+std::vector<uint8_t> EncodeLogFields(const LogFields& fields) {
+  std::vector<uint8_t> out;
+  PutU32(out, static_cast<uint32_t>(fields.size()));
+  for (const auto& [name, value] : fields) {
+    PutString(out, name);
+    PutBytes(out, value);
+  }
+  return out;
+}
+
+absl::StatusOr<LogFields> DecodeLogFields(std::span<const uint8_t> data) {
+  size_t pos = 0;
+  auto read_u32 = [&](uint32_t& v) {
+    if (data.size() - pos < 4) return false;
+    v = (uint32_t{data[pos]} << 24) | (uint32_t{data[pos + 1]} << 16) |
+        (uint32_t{data[pos + 2]} << 8) | uint32_t{data[pos + 3]};
+    pos += 4;
+    return true;
+  };
+  auto read_bytes = [&](std::vector<uint8_t>& v) {
+    uint32_t n;
+    if (!read_u32(n) || data.size() - pos < n) return false;
+    v.assign(data.begin() + pos, data.begin() + pos + n);
+    pos += n;
+    return true;
+  };
+  uint32_t count;
+  if (!read_u32(count)) return absl::InvalidArgumentError("log fields: truncated count");
+  LogFields fields;
+  std::string previous;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::vector<uint8_t> name_bytes, value;
+    if (!read_bytes(name_bytes) || !read_bytes(value)) {
+      return absl::InvalidArgumentError(absl::StrCat("log fields: field ", i, " is truncated"));
+    }
+    std::string name(name_bytes.begin(), name_bytes.end());
+    if (!ValidName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("log fields: field ", i, " has an invalid name"));
+    }
+    if (i > 0 && name <= previous) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("log fields: field '", name, "' is out of order or repeated"));
+    }
+    previous = name;
+    fields.emplace(std::move(name), std::move(value));
+  }
+  if (pos != data.size()) return absl::InvalidArgumentError("log fields: trailing bytes");
+  return fields;
+}
+
+absl::StatusOr<std::array<uint8_t, 32>> ComputeLogEntryHash(const LogEntry& entry) {
+  for (const auto& [name, value] : entry.fields) {
+    if (!ValidName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("log field name '", name, "' must be 1..64 characters of [a-z0-9_]"));
+    }
+  }
+  std::vector<uint8_t> msg(kHashDomain, kHashDomain + sizeof(kHashDomain));  // Includes the NUL.
+  PutU64(msg, entry.seq);
+  PutU64(msg, static_cast<uint64_t>(entry.time_unix_ms));
+  PutString(msg, entry.kind);
+  PutString(msg, entry.key_id);
+  std::vector<uint8_t> fields = EncodeLogFields(entry.fields);
+  msg.insert(msg.end(), fields.begin(), fields.end());
+  msg.insert(msg.end(), entry.prev_hash.begin(), entry.prev_hash.end());
+  return Sha256(msg);
+}
+
+int SignerStore::LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+absl::StatusOr<std::unique_ptr<SignerStore>> SignerStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open database '", path, "': ", message));
+  }
+  std::unique_ptr<SignerStore> store(new SignerStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  // journal_mode returns a row, so read it to be sure WAL took effect.
+  {
+    Stmt wal(db, "PRAGMA journal_mode=WAL");
+    if (!wal.ok() || wal.Step() != SQLITE_ROW) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("database '", path, "' is not a usable SQLite database: ", sqlite3_errmsg(db)));
+    }
+    if (wal.Text(0) != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("database '", path, "' cannot use WAL mode (got '", wal.Text(0), "')"));
+    }
+  }
+  if (absl::Status s = Exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("database '", path, "': ", s.message()));
+  }
+  {
+    Stmt check(db, "PRAGMA quick_check");
+    if (!check.ok() || check.Step() != SQLITE_ROW || check.Text(0) != "ok") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database '", path, "' fails its integrity check: ",
+          check.ok() ? check.Text(0) : std::string(sqlite3_errmsg(db))));
+    }
+  }
+  if (absl::Status s = store->Migrate(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("database '", path, "': ", s.message()));
+  }
+  return store;
+}
+
+SignerStore::~SignerStore() { sqlite3_close(db_); }
+
+int SignerStore::schema_version() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "PRAGMA user_version");
+  return s.ok() && s.Step() == SQLITE_ROW ? static_cast<int>(s.Int(0)) : -1;
+}
+
+absl::Status SignerStore::Migrate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+  int version;
+  {
+    Stmt s(db_, "PRAGMA user_version");
+    if (!s.ok() || s.Step() != SQLITE_ROW) {
+      Exec(db_, "ROLLBACK").IgnoreError();
+      return SqlError(db_, "reading the schema version");
+    }
+    version = static_cast<int>(s.Int(0));
+  }
+  if (version > LatestSchemaVersion() || version < 0) {
+    Exec(db_, "ROLLBACK").IgnoreError();
+    return absl::FailedPreconditionError(
+        absl::StrCat("schema version ", version, " is newer than this signerd knows (",
+                     LatestSchemaVersion(), ")"));
+  }
+  for (int v = version; v < LatestSchemaVersion(); ++v) {
+    absl::Status s = Exec(db_, kMigrations[v]);
+    if (s.ok()) s = Exec(db_, absl::StrCat("PRAGMA user_version=", v + 1).c_str());
+    if (!s.ok()) {
+      Exec(db_, "ROLLBACK").IgnoreError();
+      return absl::Status(s.code(), absl::StrCat("migration to version ", v + 1, " failed: ",
+                                                 s.message()));
+    }
+  }
+  return Exec(db_, "COMMIT");
+}
+
+absl::Status SignerStore::Transact(const std::function<absl::Status(Txn&)>& body) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot start a transaction: ", s.message()));
+  }
+  Txn txn(db_);
+  absl::Status result;
+  try {
+    result = body(txn);
+  } catch (const std::exception& e) {
+    result = absl::InternalError(absl::StrCat("exception in transaction: ", e.what()));
+  } catch (...) {
+    result = absl::InternalError("unknown exception in transaction");
+  }
+  if (!result.ok()) {
+    Exec(db_, "ROLLBACK").IgnoreError();
+    return result;
+  }
+  if (absl::Status s = Exec(db_, "COMMIT"); !s.ok()) {
+    Exec(db_, "ROLLBACK").IgnoreError();
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogEntry> SignerStore::Txn::AppendLog(int64_t time_unix_ms, const std::string& kind,
+                                                     const std::string& key_id,
+                                                     const LogFields& fields) {
+  return Append(db_, time_unix_ms, kind, key_id, fields);
+}
+
+absl::Status SignerStore::Txn::InsertKey(const KeyRecord& key) {
+  Stmt s(db_,
+         "INSERT INTO keys (key_id, key_type, purpose, public_key, created_unix_ms) "
+         "VALUES (?, ?, ?, ?, ?)");
+  if (!s.ok()) return SqlError(db_, "registering a key");
+  s.BindText(1, key.key_id);
+  s.BindText(2, std::string(KeyTypeName(key.type)));
+  s.BindText(3, key.purpose);
+  s.BindBlob(4, key.public_key);
+  s.BindInt(5, key.created_unix_ms);
+  int rc = s.Step();
+  if (rc == SQLITE_CONSTRAINT) {
+    return absl::AlreadyExistsError(absl::StrCat("key id ", key.key_id, " is already registered"));
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "registering a key");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogEntry> SignerStore::RegisterKey(const KeyRecord& key) {
+  LogEntry logged;
+  absl::Status s = Transact([&](Txn& txn) -> absl::Status {
+    if (absl::Status k = txn.InsertKey(key); !k.ok()) return k;
+    LogFields fields;
+    fields["key_type"].assign(KeyTypeName(key.type).begin(), KeyTypeName(key.type).end());
+    fields["public_key"] = key.public_key;
+    fields["purpose"].assign(key.purpose.begin(), key.purpose.end());
+    absl::StatusOr<LogEntry> e = txn.AppendLog(key.created_unix_ms, "key_created", key.key_id, fields);
+    if (!e.ok()) return e.status();
+    logged = *std::move(e);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return logged;
+}
+
+absl::StatusOr<LogEntry> SignerStore::AppendLog(int64_t time_unix_ms, const std::string& kind,
+                                                const std::string& key_id,
+                                                const LogFields& fields) {
+  LogEntry logged;
+  absl::Status s = Transact([&](Txn& txn) -> absl::Status {
+    absl::StatusOr<LogEntry> e = txn.AppendLog(time_unix_ms, kind, key_id, fields);
+    if (!e.ok()) return e.status();
+    logged = *std::move(e);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return logged;
+}
+
+absl::StatusOr<KeyRecord> SignerStore::GetKey(const std::string& key_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "SELECT key_id, key_type, purpose, public_key, created_unix_ms FROM keys WHERE key_id = ?");
+  if (!s.ok()) return SqlError(db_, "reading a key");
+  s.BindText(1, key_id);
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("no key with key_id '", key_id, "'"));
+  if (rc != SQLITE_ROW) return SqlError(db_, "reading a key");
+  return ReadKeyRow(s);
+}
+
+absl::StatusOr<std::vector<KeyRecord>> SignerStore::ListKeys() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "SELECT key_id, key_type, purpose, public_key, created_unix_ms FROM keys "
+         "ORDER BY rowid");
+  if (!s.ok()) return SqlError(db_, "listing keys");
+  std::vector<KeyRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadKeyRow(s));
+  if (rc != SQLITE_DONE) return SqlError(db_, "listing keys");
+  return out;
+}
+
+absl::StatusOr<std::vector<LogEntry>> SignerStore::ReadLog() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_,
+         "SELECT seq, time_unix_ms, kind, key_id, fields, prev_hash, hash FROM sign_log "
+         "ORDER BY seq");
+  if (!s.ok()) return SqlError(db_, "reading the log");
+  std::vector<LogEntry> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    LogEntry e;
+    e.seq = static_cast<uint64_t>(s.Int(0));
+    e.time_unix_ms = s.Int(1);
+    e.kind = s.Text(2);
+    e.key_id = s.Text(3);
+    std::vector<uint8_t> fields = s.Blob(4);
+    absl::StatusOr<LogFields> decoded = DecodeLogFields(fields);
+    if (!decoded.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("sign log entry ", e.seq, ": ", decoded.status().message()));
+    }
+    e.fields = *std::move(decoded);
+    std::vector<uint8_t> prev = s.Blob(5), hash = s.Blob(6);
+    if (prev.size() != 32 || hash.size() != 32) {
+      return absl::DataLossError(absl::StrCat("sign log entry ", e.seq, ": hash is not 32 bytes"));
+    }
+    e.prev_hash = ToHash(prev);
+    e.hash = ToHash(hash);
+    out.push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "reading the log");
+  return out;
+}
+
+absl::StatusOr<uint64_t> SignerStore::VerifyLog() {
+  absl::StatusOr<std::vector<LogEntry>> log = ReadLog();
+  if (!log.ok()) return log.status();
+  std::array<uint8_t, 32> prev{};
+  uint64_t expected_seq = 1;
+  std::map<std::string, const LogEntry*> created;
+  for (const LogEntry& e : *log) {
+    if (e.seq != expected_seq) {
+      return absl::DataLossError(absl::StrCat("sign log: entry ", expected_seq,
+                                              " is missing (found ", e.seq, " instead)"));
+    }
+    if (e.prev_hash != prev) {
+      return absl::DataLossError(
+          absl::StrCat("sign log: entry ", e.seq, " does not link to entry ", e.seq - 1));
+    }
+    absl::StatusOr<std::array<uint8_t, 32>> hash = ComputeLogEntryHash(e);
+    if (!hash.ok() || *hash != e.hash) {
+      return absl::DataLossError(
+          absl::StrCat("sign log: entry ", e.seq, " does not match its hash"));
+    }
+    if (e.kind == "key_created") created[e.key_id] = &e;
+    prev = e.hash;
+    ++expected_seq;
+  }
+  absl::StatusOr<std::vector<KeyRecord>> keys = ListKeys();
+  if (!keys.ok()) return keys.status();
+  for (const KeyRecord& k : *keys) {
+    auto it = created.find(k.key_id);
+    if (it == created.end()) {
+      return absl::DataLossError(
+          absl::StrCat("sign log: registered key ", k.key_id, " has no key_created entry"));
+    }
+    auto pk = it->second->fields.find("public_key");
+    if (pk == it->second->fields.end() || pk->second != k.public_key) {
+      return absl::DataLossError(absl::StrCat(
+          "sign log: registered key ", k.key_id, " differs from its key_created entry"));
+    }
+  }
+  return log->size();
+}
+
+}  // namespace ringfence::signer

@@ -1,0 +1,128 @@
+// SignerStore: signerd's own SQLite database: the key registry and the sign log.
+//
+// The sign log is append-only and hash-chained: every entry carries the previous entry's
+// hash, and its own hash covers its content and that link (format and digest in
+// docs/sign_log.md). Every key created and every signature made is an entry. Triggers
+// refuse UPDATE and DELETE on the log and the registry, so a bug cannot rewrite history
+// through this connection; VerifyLog detects rewriting through any other.
+//
+// The database runs in WAL mode with synchronous=FULL. Its schema is versioned in code
+// (PRAGMA user_version); Open applies the missing migrations in order and refuses a
+// database newer than this build. Owns its sqlite3 connection; all methods are thread-safe
+// (one connection behind a mutex, each write one transaction).
+#ifndef RINGFENCE_SIGNER_STORE_H_
+#define RINGFENCE_SIGNER_STORE_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "signer/crypto.h"
+
+struct sqlite3;
+
+namespace ringfence::signer {
+
+struct KeyRecord {
+  std::string key_id;  // 32 lowercase hex characters: the token's CKA_ID in hex.
+  KeyType type = KeyType::kSecp256k1;
+  std::string purpose;
+  std::vector<uint8_t> public_key;
+  int64_t created_unix_ms = 0;
+};
+
+// A log entry's named values. Names are lowercase [a-z0-9_], 1..64 characters; the map
+// keeps them sorted, which is the order they are hashed in.
+using LogFields = std::map<std::string, std::vector<uint8_t>>;
+
+struct LogEntry {
+  uint64_t seq = 0;  // 1, 2, 3, ... without gaps.
+  int64_t time_unix_ms = 0;
+  std::string kind;    // "key_created", "signature", ... (lowercase [a-z0-9_]).
+  std::string key_id;  // The key the entry is about; may be empty for kinds without one.
+  LogFields fields;
+  std::array<uint8_t, 32> prev_hash{};  // Zero for the first entry.
+  std::array<uint8_t, 32> hash{};
+};
+
+// The entry hash of docs/sign_log.md. InvalidArgument if a name breaks the rules above.
+absl::StatusOr<std::array<uint8_t, 32>> ComputeLogEntryHash(const LogEntry& entry);
+
+// The canonical encoding of `fields` stored in the database (docs/sign_log.md).
+std::vector<uint8_t> EncodeLogFields(const LogFields& fields);
+// Inverse of EncodeLogFields; InvalidArgument if `data` is not exactly one canonical encoding.
+absl::StatusOr<LogFields> DecodeLogFields(std::span<const uint8_t> data);
+
+class SignerStore {
+ public:
+  // The newest schema version this build knows.
+  static int LatestSchemaVersion();
+
+  // Opens or creates the database at `path` and migrates it. FailedPrecondition if the file
+  // is not a database, fails its integrity check, or has a newer schema; Unavailable if it
+  // cannot be opened.
+  static absl::StatusOr<std::unique_ptr<SignerStore>> Open(const std::string& path);
+  ~SignerStore();
+  SignerStore(const SignerStore&) = delete;
+  SignerStore& operator=(const SignerStore&) = delete;
+
+  // A write transaction in progress: log appends made through it commit or roll back with
+  // the caller's own writes. Valid only inside Transact's callback.
+  class Txn {
+   public:
+    // Appends an entry after the current head. InvalidArgument for a bad kind or field name.
+    absl::StatusOr<LogEntry> AppendLog(int64_t time_unix_ms, const std::string& kind,
+                                       const std::string& key_id, const LogFields& fields);
+    // Inserts a key registry row. AlreadyExists if the key id is taken.
+    absl::Status InsertKey(const KeyRecord& key);
+    // The raw connection, for tables later migrations add.
+    sqlite3* db() const { return db_; }
+
+   private:
+    friend class SignerStore;
+    explicit Txn(sqlite3* db) : db_(db) {}
+    sqlite3* db_;
+  };
+
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it returns an error.
+  absl::Status Transact(const std::function<absl::Status(Txn&)>& body);
+
+  // Registers `key` and logs its creation ("key_created") in one transaction.
+  absl::StatusOr<LogEntry> RegisterKey(const KeyRecord& key);
+  // Appends one entry in its own transaction.
+  absl::StatusOr<LogEntry> AppendLog(int64_t time_unix_ms, const std::string& kind,
+                                     const std::string& key_id, const LogFields& fields);
+
+  // NotFound if no key has this id.
+  absl::StatusOr<KeyRecord> GetKey(const std::string& key_id);
+  // Every key in creation order.
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys();
+  // Every log entry in order.
+  absl::StatusOr<std::vector<LogEntry>> ReadLog();
+
+  // Checks the whole chain: sequence without gaps from 1, each prev_hash equal to the
+  // previous entry's hash, each hash recomputed, and every registered key matched by its
+  // key_created entry. Returns the number of entries; DataLoss naming the first bad entry.
+  absl::StatusOr<uint64_t> VerifyLog();
+
+  int schema_version();
+
+ private:
+  explicit SignerStore(sqlite3* db) : db_(db) {}
+  absl::Status Migrate();
+
+  std::mutex mu_;
+  sqlite3* db_;  // Guarded by mu_.
+};
+
+}  // namespace ringfence::signer
+
+#endif  // RINGFENCE_SIGNER_STORE_H_
