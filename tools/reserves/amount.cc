@@ -21,11 +21,19 @@ absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field) 
   }
   if (text.size() > 1 && text[0] == '0') return fail("has a leading zero");
   if (text.size() > 39) return fail("is above 2^128-1");
+  if (text.size() <= 19) {
+    // Fits 64 bits: no overflow check needed (the common case, and the hot one on big ledgers).
+    uint64_t small = 0;
+    for (char c : text) small = small * 10 + static_cast<unsigned>(c - '0');
+    return static_cast<u128>(small);
+  }
   u128 v = 0;
   const u128 kMax = ~static_cast<u128>(0);
+  const u128 kMaxDiv10 = kMax / 10;
+  const unsigned kMaxLastDigit = static_cast<unsigned>(kMax % 10);
   for (char c : text) {
     unsigned d = static_cast<unsigned>(c - '0');
-    if (v > (kMax - d) / 10) return fail("is above 2^128-1");
+    if (v > kMaxDiv10 || (v == kMaxDiv10 && d > kMaxLastDigit)) return fail("is above 2^128-1");
     v = v * 10 + d;
   }
   return v;
