@@ -109,7 +109,7 @@ BitcoinCase ValidBitcoinRequest(const World& world, const std::string& request_i
   in.sequence = 0xfffffffd;
   c.tx.inputs.push_back(in);
   const auto dest = chain::Hash160(TestPublicKey(kForeignKeySeed));
-  const auto change = chain::Hash160(TestPublicKey(kChangeKeySeed));
+  const auto change = chain::Hash160(world.own_keys[1].second);
   c.tx.outputs.push_back({60000, chain::P2wpkhScriptPubKey(dest)});
   c.tx.outputs.push_back({39000, chain::P2wpkhScriptPubKey(change)});
   c.request.request_id = request_id;

@@ -1,0 +1,67 @@
+// GroupCommitter: many writers, one durable SQLite commit per batch.
+//
+// Each Submit() hands a write (a function run inside a SignerStore transaction: state rows
+// and sign log entries) to one writer thread and blocks until the transaction holding it has
+// committed (WAL, synchronous=FULL: fsync'ed) or failed. The writer takes every write queued
+// while the previous commit was running, runs each inside its own SAVEPOINT (so one failing
+// write rolls back alone), and commits them together: one fsync for the whole batch, and every
+// caller still answers only after its own write is durable.
+//
+// Borrows the SignerStore, which must outlive it. Submit is thread-safe; the destructor
+// drains the queue and joins the writer.
+#ifndef RINGFENCE_SIGNER_TX_GROUP_COMMIT_H_
+#define RINGFENCE_SIGNER_TX_GROUP_COMMIT_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "signer/store.h"
+
+namespace ringfence::signer::tx {
+
+class GroupCommitter {
+ public:
+  using Write = std::function<absl::Status(SignerStore::Txn&)>;
+
+  // `max_batch` bounds the writes in one transaction (>= 1).
+  explicit GroupCommitter(SignerStore* store, size_t max_batch = 512);
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  // Runs `write` in the next batch and returns once it is durable: OK, the write's own error
+  // (its changes rolled back), or the commit's error (Unavailable/Internal; nothing written).
+  absl::Status Submit(Write write);
+
+  // Batches committed and writes in them so far (for the benchmark's report).
+  uint64_t batches() const;
+  uint64_t writes() const;
+
+ private:
+  struct Pending {
+    Write write;
+    absl::Status result;
+    bool done = false;
+  };
+  void Run();
+
+  SignerStore* store_;
+  const size_t max_batch_;
+  mutable std::mutex mu_;
+  std::condition_variable queued_;
+  std::condition_variable finished_;
+  std::deque<Pending*> queue_;  // Guarded by mu_.
+  bool stopping_ = false;       // Guarded by mu_.
+  uint64_t batches_ = 0;        // Guarded by mu_.
+  uint64_t writes_ = 0;         // Guarded by mu_.
+  std::thread writer_;
+};
+
+}  // namespace ringfence::signer::tx
+
+#endif  // RINGFENCE_SIGNER_TX_GROUP_COMMIT_H_

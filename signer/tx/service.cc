@@ -1,0 +1,54 @@
+#include "signer/tx/service.h"
+
+#include <exception>
+
+namespace ringfence::signer::tx {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace
+
+TxRequest FromProto(const v1::SignTransactionRequest& p) {
+  TxRequest r;
+  r.request_id = p.request_id();
+  r.chain = p.chain();
+  r.network = p.network();
+  r.unsigned_tx.assign(p.unsigned_tx().begin(), p.unsigned_tx().end());
+  for (const auto& in : p.bitcoin_inputs()) r.bitcoin_inputs.push_back({in.amount(), in.key_id()});
+  r.ethereum_key_id = p.ethereum_key_id();
+  r.intent = {p.intent().asset(), p.intent().amount(), p.intent().destination(), p.intent().fee_cap()};
+  for (const auto& a : p.approvals()) {
+    r.approvals.push_back({a.approver_id(), std::vector<uint8_t>(a.signature().begin(), a.signature().end())});
+  }
+  return r;
+}
+
+grpc::Status TransactionSignerService::SignTransaction(grpc::ServerContext*,
+                                                       const v1::SignTransactionRequest* request,
+                                                       v1::SignTransactionResponse* response) {
+  try {
+    auto result = signer_->Sign(FromProto(*request));
+    if (!result.ok()) return ToGrpc(result.status());
+    response->set_signed_tx(std::string(result->signed_tx.bytes.begin(), result->signed_tx.bytes.end()));
+    response->set_txid(result->signed_tx.txid);
+    response->set_replayed(result->replayed);
+    response->set_log_sequence(result->log_sequence);
+    return grpc::Status::OK;
+  } catch (const std::exception& e) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string("SignTransaction: ") + e.what());
+  } catch (...) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "SignTransaction: unknown exception");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Service>> MakeTransactionSignerService(
+    const std::string& tx_config_path, Pkcs11Token* token, SignerStore* store) {
+  auto signer = TransactionSigner::Open(tx_config_path, token, store);
+  if (!signer.ok()) return signer.status();
+  return std::unique_ptr<grpc::Service>(new TransactionSignerService(std::move(*signer)));
+}
+
+}  // namespace ringfence::signer::tx

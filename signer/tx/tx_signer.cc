@@ -1,0 +1,260 @@
+#include "signer/tx/tx_signer.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "chain/hashes.h"
+#include "chain/hex.h"
+#include "signer/tx/text.h"
+
+namespace ringfence::signer::tx {
+namespace {
+
+std::vector<uint8_t> Bytes(std::string_view s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(Cat(what, " ", path.string(), ": cannot be read"));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (buffer.str().size() > (1u << 20)) {
+    return absl::InvalidArgumentError(Cat(what, " ", path.string(), ": larger than 1 MiB"));
+  }
+  return buffer.str();
+}
+
+std::string Sha256Hex(std::string_view text) {
+  return chain::HexEncode(chain::Sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+}
+
+std::string RuleOf(const absl::Status& status) {
+  const absl::string_view m = status.message();
+  const size_t colon = m.find(':');
+  return colon == absl::string_view::npos ? std::string("error") : std::string(m.substr(0, colon));
+}
+
+// Key ids are the token's CKA_ID in lowercase hex.
+absl::StatusOr<std::vector<uint8_t>> CkaId(const std::string& key_id) {
+  auto id = chain::HexDecode(key_id, "key_id");
+  if (!id.ok()) return absl::InternalError(Cat("key id ", key_id, " is not hex"));
+  return *id;
+}
+
+// Rules whose cause may be a key created after the last snapshot of signerd's keys.
+bool MayBeNewKey(const std::string& rule) {
+  return rule == "input_key_unknown" || rule == "output_foreign" || rule == "sender_key_unknown";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TransactionSigner>> TransactionSigner::Open(
+    const std::string& config_path, Pkcs11Token* token, SignerStore* store,
+    std::function<int64_t()> clock) {
+  std::unique_ptr<TransactionSigner> s(new TransactionSigner());
+  s->token_ = token;
+  s->store_ = store;
+  s->clock_ = clock ? std::move(clock) : [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  auto config_text = ReadFile(config_path, "transaction config");
+  if (!config_text.ok()) return config_text.status();
+  auto config = ParseTxConfig(*config_text, std::filesystem::path(config_path).parent_path());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(Cat("transaction config ", config_path, ": ", config.status().message()));
+  }
+  s->config_ = std::move(*config);
+  auto registry = ApproverRegistry::Load(s->config_.approver_registry_path);
+  if (!registry.ok()) return registry.status();
+  s->registry_ = std::move(*registry);
+  if (auto st = ValidateRegistryAgainstConfig(s->registry_, s->config_); !st.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("approver registry ", s->config_.approver_registry_path.string(), ": ", st.message()));
+  }
+  auto state = TxState::Open(store);
+  if (!state.ok()) return state.status();
+  s->state_ = std::move(*state);
+  if (auto st = s->LoadKeys(); !st.ok()) return st;
+  s->committer_ = std::make_unique<GroupCommitter>(store);
+
+  LogFields fields;
+  fields["approver_registry"] = Bytes(s->config_.approver_registry_path.string());
+  fields["approver_registry_sha256"] = Bytes(s->registry_.sha256_hex());
+  fields["config"] = Bytes(config_path);
+  fields["config_sha256"] = Bytes(Sha256Hex(*config_text));
+  if (s->config_.bitcoin) fields["bitcoin_network"] = Bytes(s->config_.bitcoin->network);
+  if (s->config_.ethereum) {
+    fields["ethereum_network"] = Bytes(s->config_.ethereum->network);
+    fields["ethereum_chain_id"] = Bytes(std::to_string(s->config_.ethereum->chain_id));
+  }
+  const int64_t now = s->clock_();
+  auto logged = s->committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
+    return txn.AppendLog(now, "tx_signer_started", "", fields).status();
+  });
+  if (!logged.ok()) return logged;
+  return s;
+}
+
+TransactionSigner::~TransactionSigner() = default;
+
+absl::Status TransactionSigner::LoadKeys() {
+  auto records = store_->ListKeys();
+  if (!records.ok()) return records.status();
+  std::vector<std::pair<std::string, std::array<uint8_t, 33>>> keys;
+  for (const KeyRecord& k : *records) {
+    if (k.type != KeyType::kSecp256k1 || k.public_key.size() != 33) continue;
+    std::array<uint8_t, 33> pub;
+    std::copy(k.public_key.begin(), k.public_key.end(), pub.begin());
+    keys.emplace_back(k.key_id, pub);
+  }
+  auto own = OwnKeys::Build(keys);
+  if (!own.ok()) return own.status();
+  auto snapshot = std::make_shared<const OwnKeys>(std::move(*own));
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  keys_ = std::move(snapshot);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const OwnKeys> TransactionSigner::Keys() {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  return keys_;
+}
+
+absl::Status TransactionSigner::LogRefusal(const TxRequest& r, const absl::Status& refusal) {
+  LogFields fields;
+  fields["decision"] = Bytes("refused");
+  fields["request_id"] = Bytes(r.request_id.substr(0, 256));
+  fields["chain"] = Bytes(r.chain.substr(0, 64));
+  fields["network"] = Bytes(r.network.substr(0, 64));
+  fields["unsigned_tx_sha256"] = Bytes(chain::HexEncode(chain::Sha256(r.unsigned_tx)));
+  fields["intent_asset"] = Bytes(r.intent.asset.substr(0, 64));
+  fields["intent_amount"] = Bytes(r.intent.amount.substr(0, 64));
+  fields["intent_destination"] = Bytes(r.intent.destination.substr(0, 256));
+  fields["intent_fee_cap"] = Bytes(r.intent.fee_cap.substr(0, 64));
+  fields["code"] = Bytes(absl::StatusCodeToString(refusal.code()));
+  fields["rule"] = Bytes(RuleOf(refusal));
+  fields["reason"] = Bytes(std::string(refusal.message()));
+  const int64_t now = clock_();
+  return committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
+    return txn.AppendLog(now, "tx_refused", "", fields).status();
+  });
+}
+
+absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
+  auto keys = Keys();
+  auto checked = CheckTransaction(request, config_, registry_, *keys);
+  if (!checked.ok() && MayBeNewKey(RuleOf(checked.status()))) {
+    if (auto st = LoadKeys(); !st.ok()) return absl::UnavailableError(Cat("reading keys: ", st.message()));
+    keys = Keys();
+    checked = CheckTransaction(request, config_, registry_, *keys);
+  }
+  if (!checked.ok()) {
+    if (auto st = LogRefusal(request, checked.status()); !st.ok()) return st;
+    return checked.status();
+  }
+
+  auto decision = state_->Reserve(*checked);
+  if (!decision.ok()) {
+    if (auto st = LogRefusal(request, decision.status()); !st.ok()) return st;
+    return decision.status();
+  }
+  if (decision->replay) {
+    const SignedRecord& rec = *decision->replay;
+    LogFields fields;
+    fields["decision"] = Bytes("replayed");
+    fields["request_id"] = Bytes(request.request_id);
+    fields["fingerprint"] = std::vector<uint8_t>(rec.fingerprint.begin(), rec.fingerprint.end());
+    fields["txid"] = Bytes(rec.txid);
+    fields["signed_seq"] = Bytes(std::to_string(rec.log_sequence));
+    const int64_t now = clock_();
+    auto st = committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
+      return txn.AppendLog(now, "tx_replayed", "", fields).status();
+    });
+    if (!st.ok()) return st;
+    SignResult result;
+    result.signed_tx = {rec.signed_tx, rec.txid};
+    result.replayed = true;
+    result.log_sequence = rec.log_sequence;
+    return result;
+  }
+
+  std::vector<JobSignature> signatures;
+  for (const SignJob& job : checked->jobs) {
+    auto id = CkaId(job.key_id);
+    absl::StatusOr<EcdsaSignature> sig =
+        id.ok() ? token_->SignEcdsa(*id, job.digest, job.public_key) : absl::StatusOr<EcdsaSignature>(id.status());
+    if (!sig.ok()) {
+      state_->Release(*checked);
+      const absl::Status failure = absl::UnavailableError(
+          Cat("token_error: signing with key ", job.key_id, " failed: ", sig.status().message()));
+      if (auto st = LogRefusal(request, failure); !st.ok()) return st;
+      return failure;
+    }
+    signatures.push_back({sig->compact, sig->recovery_id});
+  }
+  auto signed_tx = AssembleSignedTx(*checked, signatures);
+  if (!signed_tx.ok()) {
+    state_->Release(*checked);
+    return absl::InternalError(Cat("assembling the signed transaction: ", signed_tx.status().message()));
+  }
+
+  LogFields fields;
+  fields["decision"] = Bytes("signed");
+  fields["request_id"] = Bytes(request.request_id);
+  fields["chain"] = Bytes(request.chain);
+  fields["network"] = Bytes(request.network);
+  fields["intent_asset"] = Bytes(request.intent.asset);
+  fields["intent_amount"] = Bytes(request.intent.amount);
+  fields["intent_destination"] = Bytes(request.intent.destination);
+  fields["intent_fee_cap"] = Bytes(request.intent.fee_cap);
+  fields["fee"] = Bytes(FormatAmount(checked->fee));
+  fields["fingerprint"] = std::vector<uint8_t>(checked->fingerprint.begin(), checked->fingerprint.end());
+  fields["internal_sweep"] = Bytes(checked->internal_sweep ? "true" : "false");
+  fields["approvals_required"] = Bytes(std::to_string(checked->approvals_required));
+  std::string approvers, key_ids, input_amounts;
+  for (const auto& a : checked->approvers) approvers += (approvers.empty() ? "" : ",") + a;
+  for (const auto& j : checked->jobs) key_ids += (key_ids.empty() ? "" : ",") + j.key_id;
+  for (const auto& in : request.bitcoin_inputs) {
+    input_amounts += (input_amounts.empty() ? "" : ",") + std::to_string(in.amount);
+  }
+  fields["approvers"] = Bytes(approvers);
+  fields["key_ids"] = Bytes(key_ids);
+  if (!input_amounts.empty()) fields["input_amounts"] = Bytes(input_amounts);
+  std::vector<uint8_t> digests, sigs;
+  for (size_t i = 0; i < signatures.size(); ++i) {
+    digests.insert(digests.end(), checked->jobs[i].digest.begin(), checked->jobs[i].digest.end());
+    sigs.insert(sigs.end(), signatures[i].compact.begin(), signatures[i].compact.end());
+    sigs.push_back(static_cast<uint8_t>(signatures[i].recovery_id));
+  }
+  fields["digests"] = std::move(digests);
+  fields["signatures"] = std::move(sigs);  // 65 bytes each: r || s || recovery id
+  fields["signed_tx"] = signed_tx->bytes;
+  fields["txid"] = Bytes(signed_tx->txid);
+
+  SignedRecord record;
+  record.fingerprint = checked->fingerprint;
+  record.signed_tx = signed_tx->bytes;
+  record.txid = signed_tx->txid;
+  const int64_t now = clock_();
+  const std::string& first_key = checked->jobs.empty() ? std::string() : checked->jobs[0].key_id;
+  auto st = committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
+    auto entry = txn.AppendLog(now, "tx_signed", first_key, fields);
+    if (!entry.ok()) return entry.status();
+    record.log_sequence = entry->seq;
+    return TxState::WriteRows(txn, *checked, record);
+  });
+  if (!st.ok()) {
+    state_->Release(*checked);
+    return absl::UnavailableError(Cat("log_error: the signature could not be logged, so it is withheld: ",
+                                      st.message()));
+  }
+  state_->Commit(*checked, record);
+  SignResult result;
+  result.signed_tx = std::move(*signed_tx);
+  result.log_sequence = record.log_sequence;
+  return result;
+}
+
+}  // namespace ringfence::signer::tx

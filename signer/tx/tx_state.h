@@ -1,0 +1,84 @@
+// TxState: the state rules of SignTransaction, kept in signerd's SQLite database (tables
+// tx_request, tx_eth_nonce, tx_btc_outpoint; docs/sign_transaction.md) and mirrored in memory.
+//
+// - A request id is signed for one transaction only: the same transaction again gets the
+//   stored signed transaction back; another one is refused (request_conflict).
+// - An Ethereum nonce of a sender on a chain id is used by one request only (nonce_reused).
+// - A Bitcoin outpoint is spent by one request only (outpoint_spent).
+//
+// Reserve() decides under a mutex against what is committed and what is in flight, and holds
+// the claims while the caller signs; Commit() writes the rows (through the caller's
+// GroupCommitter write, so they are durable together with the sign log entry) and Release()
+// drops the claims of a request that was not signed. A second request for an id that is in
+// flight with the same transaction waits for the first to finish. Thread-safe.
+#ifndef RINGFENCE_SIGNER_TX_TX_STATE_H_
+#define RINGFENCE_SIGNER_TX_TX_STATE_H_
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "signer/store.h"
+#include "signer/tx/tx_check.h"
+
+namespace ringfence::signer::tx {
+
+// What a signed request left behind.
+struct SignedRecord {
+  std::array<uint8_t, 32> fingerprint{};
+  std::vector<uint8_t> signed_tx;
+  std::string txid;
+  uint64_t log_sequence = 0;
+};
+
+class TxState {
+ public:
+  // Creates the tables if missing (inside `store`'s transaction) and loads them.
+  // Unavailable/Internal on a database error.
+  static absl::StatusOr<std::unique_ptr<TxState>> Open(SignerStore* store);
+
+  struct Decision {
+    // Set when the request id was already signed for this very transaction.
+    std::optional<SignedRecord> replay;
+  };
+
+  // Claims the request id, nonce and outpoints of `checked` for this caller, or returns the
+  // stored result of an identical earlier request. FailedPrecondition "request_conflict: ...",
+  // "nonce_reused: ..." or "outpoint_spent: ..." naming the other request otherwise. When no
+  // replay is returned the caller must end with Commit (after a durable write) or Release.
+  absl::StatusOr<Decision> Reserve(const CheckedTx& checked);
+
+  // Inside the durable write: inserts the rows for `checked`. Errors are SQLite's.
+  static absl::Status WriteRows(SignerStore::Txn& txn, const CheckedTx& checked,
+                                const SignedRecord& record);
+  // After the write is durable: the claims become permanent.
+  void Commit(const CheckedTx& checked, const SignedRecord& record);
+  // The request was not signed (token or log failure): frees its claims.
+  void Release(const CheckedTx& checked);
+
+ private:
+  using NonceKey = std::tuple<uint64_t, std::array<uint8_t, 20>, uint64_t>;
+  using OutpointKey = std::pair<std::array<uint8_t, 32>, uint32_t>;
+
+  TxState() = default;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, SignedRecord> signed_;                       // Guarded by mu_.
+  std::map<std::string, std::array<uint8_t, 32>> in_flight_;         // Guarded by mu_.
+  std::map<NonceKey, std::string> nonces_;                           // Guarded by mu_.
+  std::map<OutpointKey, std::string> outpoints_;                     // Guarded by mu_.
+};
+
+}  // namespace ringfence::signer::tx
+
+#endif  // RINGFENCE_SIGNER_TX_TX_STATE_H_

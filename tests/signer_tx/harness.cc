@@ -1,0 +1,155 @@
+#include "tests/signer_tx/harness.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "signer/key_service.h"
+#include "signer/tx/service.h"
+
+namespace ringfence::signer::tx::testing {
+namespace {
+
+constexpr char kLabel[] = "ringfence-tx";
+constexpr char kSoPin[] = "so-pin-4321";
+constexpr char kUserPin[] = "user-pin-1234";
+
+[[noreturn]] void Die(const std::string& what, const absl::Status& status) {
+  std::cerr << "signer_tx harness: " << what << ": " << status << "\n";
+  std::abort();
+}
+
+template <typename T>
+T OrDie(absl::StatusOr<T> v, const std::string& what) {
+  if (!v.ok()) Die(what, v.status());
+  return std::move(*v);
+}
+
+SecretBytes Pin(const char* text) {
+  SecretBytes pin(std::strlen(text));
+  std::memcpy(pin.data(), text, pin.size());
+  return pin;
+}
+
+void WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) {
+    std::cerr << "signer_tx harness: cannot write " << path << "\n";
+    std::abort();
+  }
+}
+
+}  // namespace
+
+std::string TokenKindName(TokenKind kind) { return kind == TokenKind::kHsmSim ? "hsm_sim" : "softhsm"; }
+
+TokenKind ParseTokenKind(const std::string& name) {
+  if (name == "hsm_sim") return TokenKind::kHsmSim;
+  if (name == "softhsm") return TokenKind::kSoftHsm;
+  std::cerr << "signer_tx harness: unknown token kind \"" << name << "\" (hsm_sim or softhsm)\n";
+  std::abort();
+}
+
+std::string SignerHarness::module_path() const {
+  return kind_ == TokenKind::kHsmSim ? std::string(RINGFENCE_HSM_SIM_MODULE)
+                                     : std::string("/usr/lib/softhsm/libsofthsm2.so");
+}
+
+SignerHarness::SignerHarness(TokenKind kind, const std::filesystem::path& dir, size_t pool_size)
+    : kind_(kind), dir_(dir), socket_(dir / "signer.sock") {
+  if (kind == TokenKind::kHsmSim) {
+    setenv("HSM_SIM_DIR", (dir / "hsm").c_str(), 1);
+    setenv("HSM_SIM_ARGON2_OPSLIMIT", "1", 1);
+    setenv("HSM_SIM_ARGON2_MEMLIMIT_KIB", "8", 1);
+  } else {
+    std::filesystem::create_directories(dir / "softhsm-tokens");
+    WriteFile(dir / "softhsm2.conf", "directories.tokendir = " + (dir / "softhsm-tokens").string() +
+                                         "\nobjectstore.backend = file\nlog.level = ERROR\n");
+    setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
+  }
+  module_ = OrDie(Pkcs11Module::Load(module_path()), "loading " + module_path());
+  OrDie(module_->InitToken(kLabel, kSoPin, kUserPin), "initialising the token");
+  token_ = OrDie(Pkcs11Token::Open(module_, kLabel, Pin(kUserPin), pool_size), "logging in");
+  store_ = OrDie(SignerStore::Open((dir / "signer.db").string()), "opening the database");
+
+  KeyService keys(token_.get(), store_.get());
+  std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> own;
+  const char* purposes[] = {"hot-input", "hot-change", "hot-eth"};
+  for (int i = 0; i < 3; ++i) {
+    KeyRecord k = OrDie(keys.CreateKey(KeyType::kSecp256k1, purposes[i]), "creating a key");
+    own[i].first = k.key_id;
+    std::copy(k.public_key.begin(), k.public_key.end(), own[i].second.begin());
+  }
+  world_ = MakeWorld(&own);
+  WriteFile(dir / "signer_tx.toml", world_.config_toml);
+  WriteFile(dir / "approvers.toml", world_.registry_toml);
+  StartServing();
+}
+
+SignerHarness::~SignerHarness() {
+  StopServing();
+  token_.reset();
+  store_.reset();
+}
+
+void SignerHarness::StartServing() {
+  service_ = OrDie(MakeTransactionSignerService((dir_ / "signer_tx.toml").string(), token_.get(),
+                                                store_.get()),
+                   "opening the transaction signer");
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_.string(), grpc::InsecureServerCredentials());
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_) {
+    std::cerr << "signer_tx harness: cannot serve on " << socket_ << "\n";
+    std::abort();
+  }
+  stub_ = ringfence::signer::v1::TransactionSigner::NewStub(
+      grpc::CreateChannel("unix:" + socket_.string(), grpc::InsecureChannelCredentials()));
+}
+
+void SignerHarness::StopServing() {
+  stub_.reset();
+  if (server_) {
+    server_->Shutdown();
+    server_->Wait();
+    server_.reset();
+  }
+  service_.reset();
+  std::filesystem::remove(socket_);
+}
+
+void SignerHarness::Restart() {
+  StopServing();
+  store_.reset();
+  store_ = OrDie(SignerStore::Open((dir_ / "signer.db").string()), "reopening the database");
+  StartServing();
+}
+
+ringfence::signer::v1::SignTransactionRequest ToProto(const TxRequest& r) {
+  ringfence::signer::v1::SignTransactionRequest p;
+  p.set_request_id(r.request_id);
+  p.set_chain(r.chain);
+  p.set_network(r.network);
+  p.set_unsigned_tx(std::string(r.unsigned_tx.begin(), r.unsigned_tx.end()));
+  for (const auto& in : r.bitcoin_inputs) {
+    auto* x = p.add_bitcoin_inputs();
+    x->set_amount(in.amount);
+    x->set_key_id(in.key_id);
+  }
+  p.set_ethereum_key_id(r.ethereum_key_id);
+  p.mutable_intent()->set_asset(r.intent.asset);
+  p.mutable_intent()->set_amount(r.intent.amount);
+  p.mutable_intent()->set_destination(r.intent.destination);
+  p.mutable_intent()->set_fee_cap(r.intent.fee_cap);
+  for (const auto& a : r.approvals) {
+    auto* x = p.add_approvals();
+    x->set_approver_id(a.approver_id);
+    x->set_signature(std::string(a.signature.begin(), a.signature.end()));
+  }
+  return p;
+}
+
+}  // namespace ringfence::signer::tx::testing
