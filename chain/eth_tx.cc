@@ -324,4 +324,21 @@ absl::StatusOr<EthSignature> MakeEthSignature(std::span<const uint8_t> rs64, int
   return sig;
 }
 
+absl::StatusOr<EthSignature> EthSignatureForKey(const std::array<uint8_t, 32>& digest, std::span<const uint8_t> rs64,
+                                                std::span<const uint8_t> pubkey) {
+  absl::StatusOr<CompactSignature> low = NormalizeLowS(rs64);
+  if (!low.ok()) return low.status();
+  absl::StatusOr<int> recid = ComputeRecoveryId(digest, *low, pubkey);
+  if (!recid.ok()) return recid.status();
+  if (*recid > 1) {
+    // Ids 2 and 3 mean r overflowed the field order; Ethereum's y parity cannot express them.
+    return absl::InvalidArgumentError("signature: recovery id above 1 cannot be encoded as y parity");
+  }
+  EthSignature sig;
+  sig.y_parity = static_cast<uint8_t>(*recid);
+  std::copy(low->begin(), low->begin() + 32, sig.r.begin());
+  std::copy(low->begin() + 32, low->end(), sig.s.begin());
+  return sig;
+}
+
 }  // namespace ringfence::chain

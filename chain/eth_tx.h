@@ -124,6 +124,13 @@ absl::StatusOr<unsigned __int128> MaxFeeWei(const LegacyTx& tx);
 // accepted. InvalidArgument for r or s out of range or recid outside 0..1.
 absl::StatusOr<EthSignature> MakeEthSignature(std::span<const uint8_t> rs64, int recid);
 
+// For tokens that return r||s without a recovery id (PKCS#11 CKM_ECDSA): normalises to low
+// S, finds the recovery id that yields `pubkey` (33 or 65 bytes) and so proves the signature
+// is by that key over `digest`. InvalidArgument for a malformed signature or key, NotFound
+// if no recovery id yields the key (wrong key or digest).
+absl::StatusOr<EthSignature> EthSignatureForKey(const std::array<uint8_t, 32>& digest, std::span<const uint8_t> rs64,
+                                                std::span<const uint8_t> pubkey);
+
 }  // namespace ringfence::chain
 
 #endif  // RINGFENCE_CHAIN_ETH_TX_H_

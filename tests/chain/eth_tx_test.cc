@@ -176,6 +176,16 @@ TEST(Eip1559, RejectsBadSignatureFields) {
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ(*fixed, sig);
   ExpectError(MakeEthSignature(high_rs, 2), "recovery id");
+
+  // A token's high-S r||s without recovery id becomes the same low-S signature.
+  std::array<uint8_t, 65> pubkey = testing::UncompressedPubkey(kKey);
+  absl::StatusOr<EthSignature> from_token = EthSignatureForKey(Eip1559SigningHash(tx), high_rs, pubkey);
+  ASSERT_TRUE(from_token.ok()) << from_token.status();
+  EXPECT_EQ(*from_token, sig);
+  std::array<uint8_t, 33> other_key = testing::CompressedPubkey(std::vector<uint8_t>(32, 0x01));
+  ExpectError(EthSignatureForKey(Eip1559SigningHash(tx), high_rs, other_key), "no recovery id");
+  ExpectError(EthSignatureForKey(Eip1559SigningHash(tx), std::span<const uint8_t>(high_rs).first(63), pubkey),
+              "64 bytes");
 }
 
 TEST(Eip155, SignDecodeRecoverAndVRules) {
