@@ -65,6 +65,9 @@ absl::StatusOr<WithdrawalDecision> DecideWithdrawal(const Policy& policy, const 
     return absl::NotFoundError(
         internal::Cat("request.asset: asset \"", input.request.asset.value(), "\" is not in the policy"));
   }
+  if (input.request.amount.is_zero()) {
+    return absl::InvalidArgumentError("request.amount: must be greater than zero");
+  }
   if (absl::Status s = ValidateTimestamp(input.now, "now"); !s.ok()) return s;
   if (input.whitelist_entry) {
     if (absl::Status s = ValidateTimestamp(input.whitelist_entry->added_at, "whitelist_entry.added_at"); !s.ok()) {

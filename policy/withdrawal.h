@@ -90,9 +90,9 @@ struct WithdrawalDecision {
   std::vector<std::string> matched_rules;
 };
 
-// Returns NotFound if the request's asset is not in the policy, InvalidArgument if a time is
-// out of range. The velocity sums saturate at 2^128 - 1 (which then exceeds any limit) rather
-// than fail, so an absurd history denies instead of erroring.
+// Returns NotFound if the request's asset is not in the policy, InvalidArgument if the amount
+// is zero or a time is out of range. The velocity sums saturate at 2^128 - 1 (which then
+// exceeds any limit) rather than fail, so an absurd history denies instead of erroring.
 absl::StatusOr<WithdrawalDecision> DecideWithdrawal(const Policy& policy, const WithdrawalInput& input);
 
 }  // namespace ringfence::policy
