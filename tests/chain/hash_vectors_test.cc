@@ -20,7 +20,7 @@ std::string Strip0x(const std::string& s) { return s.rfind("0x", 0) == 0 ? s.sub
 TEST(KeccakVectors, PublishedAndBoundaryCases) {
   nlohmann::json doc = nlohmann::json::parse(ReadVectorFile("ethereum/keccak256_vectors.json"));
   const auto& vectors = doc.at("vectors");
-  ASSERT_GE(vectors.size(), 5u);
+  ASSERT_EQ(vectors.size(), 8u);
   size_t checked = 0;
   for (const auto& v : vectors) {
     std::vector<uint8_t> input = HexToBytes(v.at("input_hex").get<std::string>());
