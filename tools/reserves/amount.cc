@@ -8,7 +8,7 @@ namespace ringfence::reserves {
 
 absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field) {
   auto fail = [&](std::string_view rule) {
-    return absl::InvalidArgumentError(Cat(field, ": amount \"", text.substr(0, 60),
+    return absl::InvalidArgumentError(Cat(field, " \"", text.substr(0, 60),
                                                    text.size() > 60 ? "..." : "", "\" ", rule));
   };
   if (text.empty()) return fail("is empty");
