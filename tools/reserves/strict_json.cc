@@ -163,9 +163,10 @@ absl::StatusOr<std::string> GetId(const Json& j, std::string_view key, std::stri
 absl::StatusOr<uint64_t> GetInteger(const Json& j, std::string_view key, std::string_view where, uint64_t max) {
   auto f = Field(j, key, where);
   if (!f.ok()) return f.status();
-  if (!(*f)->is_number_unsigned()) {
-    return absl::InvalidArgumentError(Cat(Where(where, key), ": must be a JSON integer"));
-  }
+  // The strict parser only produces unsigned integers; documents built in code may hold
+  // non-negative signed ones.
+  bool ok = (*f)->is_number_unsigned() || ((*f)->is_number_integer() && (*f)->get<int64_t>() >= 0);
+  if (!ok) return absl::InvalidArgumentError(Cat(Where(where, key), ": must be a non-negative JSON integer"));
   uint64_t v = (*f)->get<uint64_t>();
   if (v > max) return absl::InvalidArgumentError(Cat(Where(where, key), ": ", v, " is above ", max));
   return v;
