@@ -43,15 +43,15 @@ absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const Asset
     return absl::InvalidArgumentError(internal::Cat(
         "assets[", h.asset.value(), "].pending_withdrawals: exceeds the asset's client holdings"));
   }
-  a.total = *all->CheckedSub(pending);
+  a.total = AmountOrDie(all->CheckedSub(pending));
   Amount deficit;  // what pending withdrawals need beyond everything hot will hold
   if (pending > *hot_eff) {
-    deficit = *pending.CheckedSub(*hot_eff);
+    deficit = AmountOrDie(pending.CheckedSub(*hot_eff));
     a.hot_projected = Amount::Zero();
   } else {
-    a.hot_projected = *hot_eff->CheckedSub(pending);
+    a.hot_projected = AmountOrDie(hot_eff->CheckedSub(pending));
   }
-  *settled_free = h.hot > pending ? *h.hot.CheckedSub(pending) : Amount::Zero();
+  *settled_free = h.hot > pending ? AmountOrDie(h.hot.CheckedSub(pending)) : Amount::Zero();
   // Rounded down: the cap and target are the largest whole amounts not above the exact share.
   a.cap_amount = policy.hot_cap.Apply(a.total, Rounding::kDown);
   a.target_amount = policy.hot_target.Apply(a.total, Rounding::kDown);
@@ -62,7 +62,8 @@ absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const Asset
   if (!deficit.is_zero() || a.hot_projected < floor) {
     std::optional<Amount> need = desired.CheckedAdd(deficit);
     if (!need) return Overflow(h.asset, "top-up need");
-    need = need->CheckedSub(a.hot_projected);  // desired >= floor > hot_projected, or hot_projected == 0
+    // desired >= floor > hot_projected, or hot_projected == 0.
+    need = AmountOrDie(need->CheckedSub(a.hot_projected));
     const Amount amount = MinAmount(*need, h.cold);
     a.reason = *need > h.cold ? AllocationReason::kTopUpLimitedByCold : AllocationReason::kTopUpToTarget;
     if (!amount.is_zero()) {
@@ -71,17 +72,17 @@ absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const Asset
       a.approvals = policy.top_up_approvals;
     }
     // hot_projected is zero whenever deficit is not.
-    const Amount raised = *a.hot_projected.CheckedAdd(amount);
-    a.hot_after = raised > deficit ? *raised.CheckedSub(deficit) : Amount::Zero();
+    const Amount raised = AmountOrDie(a.hot_projected.CheckedAdd(amount));
+    a.hot_after = raised > deficit ? AmountOrDie(raised.CheckedSub(deficit)) : Amount::Zero();
   } else if (a.hot_projected > a.cap_amount) {
     if (a.hot_projected <= floor) {
       a.reason = AllocationReason::kFloorPreventsSweep;
     } else {
       // desired <= max(cap, floor) < hot_projected, so the subtraction cannot fail.
-      Amount sweep = *a.hot_projected.CheckedSub(desired);
+      Amount sweep = AmountOrDie(a.hot_projected.CheckedSub(desired));
       a.reason = AllocationReason::kSweepToTarget;
       if (sweep < policy.min_sweep) {
-        if (*a.hot_projected.CheckedSub(floor) >= policy.min_sweep) {
+        if (AmountOrDie(a.hot_projected.CheckedSub(floor)) >= policy.min_sweep) {
           sweep = policy.min_sweep;
           a.reason = AllocationReason::kSweepMinimum;
         } else {
@@ -96,7 +97,7 @@ absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const Asset
       if (!sweep.is_zero()) {
         a.action = AllocationAction::kSweep;
         a.amount = sweep;
-        a.hot_after = *a.hot_projected.CheckedSub(sweep);
+        a.hot_after = AmountOrDie(a.hot_projected.CheckedSub(sweep));
       }
     }
   } else {
@@ -183,21 +184,22 @@ absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const 
     const Price& p = *input.assets[i].price;
     if (a.action == AllocationAction::kTopUp || p.numerator == 0 || a.hot_after <= ap.hot_floor) continue;
     const Amount swept = a.action == AllocationAction::kSweep ? a.amount : Amount::Zero();
-    const Amount room = MinAmount(*a.hot_after.CheckedSub(ap.hot_floor),
-                                  settled_free[i] > swept ? *settled_free[i].CheckedSub(swept) : Amount::Zero());
-    const Amount excess = *d.aggregate_hot_value.CheckedSub(d.aggregate_cap_value);
+    const Amount settled_left =
+        settled_free[i] > swept ? AmountOrDie(settled_free[i].CheckedSub(swept)) : Amount::Zero();
+    const Amount room = MinAmount(AmountOrDie(a.hot_after.CheckedSub(ap.hot_floor)), settled_left);
+    const Amount excess = AmountOrDie(d.aggregate_hot_value.CheckedSub(d.aggregate_cap_value));
     // Rounded up: sweeping a base unit too much keeps the cap; one too few would not.
     const Amount need = excess.CheckedMulRatio(p.denominator, p.numerator, Rounding::kUp).value_or(Amount::Max());
     Amount extra = MinAmount(need, room);
-    const Amount total_sweep = *swept.CheckedAdd(extra);  // <= settled_free
+    const Amount total_sweep = AmountOrDie(swept.CheckedAdd(extra));  // <= settled_free
     if (total_sweep < ap.min_sweep) {
-      if (*swept.CheckedAdd(room) < ap.min_sweep) continue;
-      extra = *ap.min_sweep.CheckedSub(swept);
+      if (AmountOrDie(swept.CheckedAdd(room)) < ap.min_sweep) continue;
+      extra = AmountOrDie(ap.min_sweep.CheckedSub(swept));
     }
     if (extra.is_zero()) continue;
     a.action = AllocationAction::kSweep;
-    a.amount = *swept.CheckedAdd(extra);
-    a.hot_after = *a.hot_after.CheckedSub(extra);
+    a.amount = AmountOrDie(swept.CheckedAdd(extra));
+    a.hot_after = AmountOrDie(a.hot_after.CheckedSub(extra));
     a.reason = AllocationReason::kAggregateSweep;
     a.within_cap = a.hot_after <= a.cap_amount;
     if (absl::Status s = AggregateValues(d.assets, input.assets, &d.aggregate_hot_value, &d.aggregate_total_value);
@@ -224,7 +226,7 @@ absl::StatusOr<CoverageDecision> DecideCoverage(const Policy& policy, const Cove
     if (!required) return Overflow(h.asset, "required cover");
     c.required = *required;
     c.configured = ap.configured_cover;
-    c.shortfall = c.required > c.configured ? *c.required.CheckedSub(c.configured) : Amount::Zero();
+    c.shortfall = c.required > c.configured ? AmountOrDie(c.required.CheckedSub(c.configured)) : Amount::Zero();
     c.covered = c.shortfall.is_zero();
     d.all_covered = d.all_covered && c.covered;
     d.assets.push_back(std::move(c));

@@ -1,6 +1,7 @@
 #include "policy/amount.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "absl/status/status.h"
@@ -69,6 +70,11 @@ std::optional<Amount> Amount::CheckedMulRatio(uint64_t numerator, uint64_t denom
     ++result;
   }
   return Amount(result);
+}
+
+Amount AmountOrDie(std::optional<Amount> amount) {
+  if (!amount.has_value()) std::abort();
+  return *amount;
 }
 
 std::string Amount::ToBaseUnitString() const { return Uint128ToString(base_units_); }

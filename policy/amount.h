@@ -65,6 +65,12 @@ class Amount {
   Uint128 base_units_ = 0;
 };
 
+// Unwraps checked arithmetic that the caller has shown cannot fail (a difference of a larger
+// and a smaller amount, say). If that reasoning is ever wrong the process aborts, in every
+// build: a broken invariant about money must stop, never continue with a wrapped value. Never
+// use it on sums of outside input; return an error for those.
+Amount AmountOrDie(std::optional<Amount> amount);
+
 // Smaller of two amounts (no arithmetic, so it cannot fail).
 constexpr Amount MinAmount(Amount a, Amount b) { return a < b ? a : b; }
 constexpr Amount MaxAmount(Amount a, Amount b) { return a < b ? b : a; }

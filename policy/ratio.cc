@@ -31,7 +31,7 @@ Amount Ratio::Apply(Amount amount, Rounding rounding, bool* rounded) const {
   // ppm <= 10^6 = denominator, so the product never exceeds `amount` and cannot overflow.
   std::optional<Amount> out = amount.CheckedMulRatio(ppm_, kPpmPerUnit, rounding, &inexact);
   if (rounded != nullptr) *rounded = inexact;
-  return *out;
+  return AmountOrDie(out);
 }
 
 std::string Ratio::ToString() const { return FormatDecimalAmount(Amount(ppm_), 6); }

@@ -2,6 +2,7 @@
 // two reference rows measured in the same run: a trivial baseline (one checked addition per
 // iteration, the floor any decision pays) and the SHA-256 policy hash over the canonical
 // policy text (what identifying the policy version costs once per policy load).
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -141,4 +142,14 @@ BENCHMARK(BM_Allocation);
 }  // namespace
 }  // namespace ringfence::policy
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::printf(
+      "bench_policy: rows are decisions per second (items_per_second).\n"
+      "  reference rows: BM_Baseline_CheckedAdd = one checked 128-bit addition (the floor of any\n"
+      "  decision); BM_PolicyHash_Sha256Canonical = canonical JSON + SHA-256 of a 3-asset policy.\n");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
