@@ -1,0 +1,27 @@
+// Fuzz target: the liabilities CSV parser. Any input must either parse into rows that obey
+// the rules or be refused with a status; never crash or overflow.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "tools/reserves/liabilities_csv.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace ringfence::reserves;
+  CsvOptions opt;
+  opt.keep_ids = true;
+  opt.threads = 1;
+  auto parsed = ParseLiabilitiesCsv(std::string_view(reinterpret_cast<const char*>(data), size), opt);
+  if (parsed.ok()) {
+    for (const AssetRows& a : parsed->assets) {
+      if (!IsValidId(a.asset_id) || a.size() == 0) std::abort();
+      u128 total = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (!IsValidId(a.account_id(i))) std::abort();
+        total += a[i].amount;
+      }
+      if (total != a.total) std::abort();
+    }
+  }
+  return 0;
+}
