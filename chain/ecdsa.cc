@@ -86,6 +86,10 @@ absl::Status ReadDerInteger(std::span<const uint8_t> der, size_t& pos, const cha
     return absl::InvalidArgumentError(absl::StrCat("DER signature: ", name, " has a superfluous leading zero"));
   }
   if (len == 33) {
+    // Only a sign-padding zero may make it 33 bytes; anything else is a value of 2^256 or more.
+    if (p[0] != 0x00) {
+      return absl::InvalidArgumentError(absl::StrCat("DER signature: ", name, " is larger than 256 bits"));
+    }
     ++p;
     --len;
   }

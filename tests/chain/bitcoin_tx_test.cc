@@ -222,6 +222,13 @@ TEST(Ecdsa, StrictDer) {
   std::vector<uint8_t> negative = der;
   negative[4] = 0x81;
   EXPECT_FALSE(ParseDerSignature(negative).ok());
+  // r written in 33 bytes with a non-zero first byte is 2^256 or more, not r.
+  std::vector<uint8_t> wide = {0x30, 0x26, 0x02, 0x21, 0x01};
+  wide.insert(wide.end(), 32, 0x11);
+  wide.insert(wide.end(), {0x02, 0x01, 0x05});
+  absl::StatusOr<CompactSignature> wide_r = ParseDerSignature(wide);
+  ASSERT_FALSE(wide_r.ok());
+  EXPECT_NE(wide_r.status().ToString().find("larger than 256 bits"), std::string::npos) << wide_r.status();
   EXPECT_FALSE(NormalizeLowS(std::vector<uint8_t>(64, 0)).ok());
   EXPECT_FALSE(NormalizeLowS(std::vector<uint8_t>(64, 0xff)).ok());
   EXPECT_FALSE(NormalizeLowS(std::vector<uint8_t>(63, 1)).ok());

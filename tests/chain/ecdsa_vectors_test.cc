@@ -1,0 +1,96 @@
+// Wycheproof's Bitcoin-flavoured ECDSA secp256k1/SHA-256 cases against the strict DER parser
+// and low-S verification signerd relies on, and BIP-84/BIP-86 addresses from their keys.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "chain/bech32.h"
+#include "chain/ecdsa.h"
+#include "chain/hashes.h"
+#include "chain/hex.h"
+#include "tests/common/vectors.h"
+
+namespace ringfence::chain {
+namespace {
+
+using ::ringfence::testing::HexToBytes;
+using ::ringfence::testing::ReadVectorFile;
+
+// Valid only if the DER parses strictly, s is low and the signature verifies.
+bool Accepts(const std::vector<uint8_t>& pubkey, const std::vector<uint8_t>& msg, const std::vector<uint8_t>& der) {
+  absl::StatusOr<CompactSignature> sig = ParseDerSignature(der);
+  if (!sig.ok()) return false;
+  return VerifyEcdsa(Sha256(msg), *sig, pubkey).ok();
+}
+
+TEST(WycheproofVectors, EcdsaSecp256k1Sha256Bitcoin) {
+  nlohmann::json doc =
+      nlohmann::json::parse(ReadVectorFile("wycheproof/v1_ecdsa_secp256k1_sha256_bitcoin_test.json"));
+  size_t total = 0;
+  size_t valid = 0;
+  for (const auto& group : doc.at("testGroups")) {
+    ASSERT_EQ(group.at("sha").get<std::string>(), "SHA-256");
+    std::vector<uint8_t> pubkey = HexToBytes(group.at("publicKey").at("uncompressed").get<std::string>());
+    for (const auto& t : group.at("tests")) {
+      bool want = t.at("result").get<std::string>() == "valid";
+      bool got = Accepts(pubkey, HexToBytes(t.at("msg").get<std::string>()), HexToBytes(t.at("sig").get<std::string>()));
+      EXPECT_EQ(got, want) << "tcId " << t.at("tcId") << " " << t.at("comment");
+      ++total;
+      valid += want ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(total, 463u);
+  EXPECT_EQ(valid, 162u);
+}
+
+TEST(WycheproofVectors, EcdsaSecp256k1Sha256AfterNormalisation) {
+  // The plain file allows high S; after NormalizeLowS every valid case must verify, which
+  // is what signerd does with a token's signature before it assembles a transaction.
+  nlohmann::json doc = nlohmann::json::parse(ReadVectorFile("wycheproof/v1_ecdsa_secp256k1_sha256_test.json"));
+  size_t total = 0;
+  for (const auto& group : doc.at("testGroups")) {
+    std::vector<uint8_t> pubkey = HexToBytes(group.at("publicKey").at("uncompressed").get<std::string>());
+    for (const auto& t : group.at("tests")) {
+      bool want = t.at("result").get<std::string>() == "valid";
+      absl::StatusOr<CompactSignature> sig = ParseDerSignature(HexToBytes(t.at("sig").get<std::string>()));
+      bool got = false;
+      if (sig.ok()) {
+        absl::StatusOr<CompactSignature> low = NormalizeLowS(*sig);
+        got = low.ok() && VerifyEcdsa(Sha256(HexToBytes(t.at("msg").get<std::string>())), *low, pubkey).ok();
+      }
+      EXPECT_EQ(got, want) << "tcId " << t.at("tcId") << " " << t.at("comment");
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 463u);
+}
+
+TEST(Bip84Bip86Vectors, AddressesFromKeys) {
+  nlohmann::json doc = nlohmann::json::parse(ReadVectorFile("bip/bip84_bip86_vectors.json"));
+  size_t p2wpkh = 0;
+  for (const auto& d : doc.at("bip84").at("derivations")) {
+    if (!d.contains("address")) continue;
+    std::vector<uint8_t> pubkey = HexToBytes(d.at("pubkey").get<std::string>());
+    absl::StatusOr<std::string> addr = P2wpkhAddress("bc", Hash160(pubkey));
+    ASSERT_TRUE(addr.ok());
+    EXPECT_EQ(*addr, d.at("address").get<std::string>());
+    ++p2wpkh;
+  }
+  EXPECT_EQ(p2wpkh, 3u);
+  size_t p2tr = 0;
+  for (const auto& d : doc.at("bip86").at("derivations")) {
+    if (!d.contains("address")) continue;
+    std::vector<uint8_t> key = HexToBytes(d.at("output_key").get<std::string>());
+    absl::StatusOr<std::string> addr = EncodeSegwitAddress({"bc", 1, key});
+    ASSERT_TRUE(addr.ok());
+    EXPECT_EQ(*addr, d.at("address").get<std::string>());
+    absl::StatusOr<std::vector<uint8_t>> spk = ScriptPubKeyForAddress(*addr);
+    ASSERT_TRUE(spk.ok());
+    EXPECT_EQ(HexEncode(*spk), d.at("scriptPubKey").get<std::string>());
+    ++p2tr;
+  }
+  EXPECT_EQ(p2tr, 3u);
+}
+
+}  // namespace
+}  // namespace ringfence::chain
