@@ -6,8 +6,11 @@
 
 #include "chain/bech32.h"
 #include "chain/ecdsa.h"
+#include "chain/eth_address.h"
+#include "chain/eth_tx.h"
 #include "chain/hashes.h"
 #include "chain/hex.h"
+#include "tests/chain/test_signing.h"
 #include "tests/common/vectors.h"
 
 namespace ringfence::chain {
@@ -63,6 +66,39 @@ TEST(WycheproofVectors, EcdsaSecp256k1Sha256AfterNormalisation) {
     }
   }
   EXPECT_EQ(total, 463u);
+}
+
+TEST(TinySecp256k1Vectors, RecoveryIdAndVerification) {
+  // d, m (a 32-byte digest) -> low-S r||s and recovery id. The key comes from d; our code
+  // must verify the signature, find the same recovery id without being told, and recover
+  // the key's Ethereum address.
+  nlohmann::json doc = nlohmann::json::parse(ReadVectorFile("secp256k1/tiny-secp256k1_ecdsa.json"));
+  const auto& valid = doc.at("valid");
+  ASSERT_EQ(valid.size(), 2020u);
+  size_t checked = 0;
+  for (const auto& v : valid) {
+    std::array<uint8_t, 33> pubkey = testing::CompressedPubkey(HexToBytes(v.at("d").get<std::string>()));
+    std::vector<uint8_t> m = HexToBytes(v.at("m").get<std::string>());
+    ASSERT_EQ(m.size(), 32u);
+    std::array<uint8_t, 32> digest;
+    std::copy(m.begin(), m.end(), digest.begin());
+    std::vector<uint8_t> rs = HexToBytes(v.at("signature").get<std::string>());
+    CompactSignature sig;
+    std::copy(rs.begin(), rs.end(), sig.begin());
+    ASSERT_TRUE(VerifyEcdsa(digest, sig, pubkey).ok()) << v.at("signature");
+    absl::StatusOr<int> recid = ComputeRecoveryId(digest, sig, pubkey);
+    ASSERT_TRUE(recid.ok()) << recid.status();
+    EXPECT_EQ(*recid, v.at("recoveryId").get<int>()) << v.at("signature");
+    absl::StatusOr<EthSignature> eth = EthSignatureForKey(digest, rs, pubkey);
+    ASSERT_TRUE(eth.ok()) << eth.status();
+    std::vector<uint8_t> sig65(rs);
+    sig65.push_back(eth->y_parity);
+    absl::StatusOr<EthAddress> recovered = RecoverEthAddress(digest, sig65);
+    ASSERT_TRUE(recovered.ok()) << recovered.status();
+    EXPECT_EQ(*recovered, *EthAddressFromPubkeyBytes(pubkey));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2020u);
 }
 
 TEST(Bip84Bip86Vectors, AddressesFromKeys) {
