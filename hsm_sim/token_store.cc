@@ -124,7 +124,7 @@ absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& 
 }
 
 TokenStore::~TokenStore() {
-  if (db_ != nullptr) sqlite3_close(db_);
+  if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
 absl::Status TokenStore::Error(const std::string& what) const {
@@ -149,13 +149,13 @@ absl::Status TokenStore::OpenDatabase(bool create) {
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
+    sqlite3_close_v2(db);
     return absl::DataLossError(absl::StrCat(path, ": cannot open: ", msg));
   }
   db_ = db;
   sqlite3_busy_timeout(db_, 5000);
   if (absl::Status s = Exec("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"); !s.ok()) {
-    sqlite3_close(db_);
+    sqlite3_close_v2(db_);
     db_ = nullptr;
     return s;
   }
@@ -165,14 +165,14 @@ absl::Status TokenStore::OpenDatabase(bool create) {
     Stmt check(db_, "PRAGMA quick_check");
     if (!check.ok() || check.Step() != SQLITE_ROW) {
       absl::Status s = Error("not a readable token database");
-      sqlite3_close(db_);
+      sqlite3_close_v2(db_);
       db_ = nullptr;
       return s;
     }
     const std::vector<uint8_t> result = check.Blob(0);
     if (std::string(result.begin(), result.end()) != "ok") {
       absl::Status s = absl::DataLossError(absl::StrCat(db_path_, ": integrity check failed"));
-      sqlite3_close(db_);
+      sqlite3_close_v2(db_);
       db_ = nullptr;
       return s;
     }
@@ -184,7 +184,7 @@ absl::Status TokenStore::OpenDatabase(bool create) {
     absl::Status s = absl::DataLossError(absl::StrCat(
         db_path_, ": token format version ", version, " is not the supported version ",
         kTokenFormatVersion, " (missing or damaged meta table)"));
-    sqlite3_close(db_);
+    sqlite3_close_v2(db_);
     db_ = nullptr;
     return s;
   }
@@ -368,7 +368,7 @@ absl::Status TokenStore::Initialize(const TokenMeta& meta, const PinRecord& so_p
   if (!status.ok()) {
     Exec("ROLLBACK").IgnoreError();
     if (fresh) {
-      sqlite3_close(db_);
+      sqlite3_close_v2(db_);
       db_ = nullptr;
       ::unlink((db_path_ + ".new").c_str());
     }
@@ -376,7 +376,7 @@ absl::Status TokenStore::Initialize(const TokenMeta& meta, const PinRecord& so_p
   }
   if (absl::Status s = Exec("COMMIT"); !s.ok()) return s;
   if (fresh) {
-    sqlite3_close(db_);
+    sqlite3_close_v2(db_);
     db_ = nullptr;
     const std::string tmp = db_path_ + ".new";
     if (::rename(tmp.c_str(), db_path_.c_str()) != 0) {

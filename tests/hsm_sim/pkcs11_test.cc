@@ -470,8 +470,9 @@ TEST_F(Pkcs11Test, Ed25519SignsPureEdDsaThatVerifiesIndependently) {
       Bytes sig;
       ASSERT_EQ(SignWith(s, CKM_EDDSA, priv, msg, &sig), CKR_OK) << len;
       ASSERT_EQ(sig.size(), 64u);
-      EXPECT_EQ(crypto_sign_ed25519_verify_detached(sig.data(), msg.data(), msg.size(),
-                                                    point.data()),
+      const uint8_t dummy = 0;
+      EXPECT_EQ(crypto_sign_ed25519_verify_detached(sig.data(), msg.empty() ? &dummy : msg.data(),
+                                                    msg.size(), point.data()),
                 0)
           << len;
       CK_MECHANISM m{CKM_EDDSA, nullptr, 0};
@@ -555,6 +556,7 @@ TEST_F(Pkcs11Test, KeyTemplatesAreCheckedAndRejectionsChangeNothing) {
     return CK_ATTRIBUTE{CKA_EC_PARAMS, const_cast<uint8_t*>(p.data()), p.size()};
   };
   const CK_ATTRIBUTE k1 = params(kSecp256k1Params);
+  const Bytes truncated(kSecp256k1Params.begin(), kSecp256k1Params.end() - 1);
   CK_OBJECT_HANDLE pub, priv;
   struct Case {
     const char* what;
@@ -565,7 +567,7 @@ TEST_F(Pkcs11Test, KeyTemplatesAreCheckedAndRejectionsChangeNothing) {
   const std::vector<Case> cases = {
       {"no EC params", CKM_EC_KEY_PAIR_GEN, {}, {}, CKR_TEMPLATE_INCOMPLETE},
       {"P-256", CKM_EC_KEY_PAIR_GEN, {params(kP256Params)}, {}, CKR_CURVE_NOT_SUPPORTED},
-      {"truncated OID", CKM_EC_KEY_PAIR_GEN, {params(Bytes(kSecp256k1Params.begin(), kSecp256k1Params.end() - 1))}, {}, CKR_CURVE_NOT_SUPPORTED},
+      {"truncated OID", CKM_EC_KEY_PAIR_GEN, {params(truncated)}, {}, CKR_CURVE_NOT_SUPPORTED},
       {"Ed25519 params with EC mechanism", CKM_EC_KEY_PAIR_GEN, {params(kEd25519Oid)}, {}, CKR_TEMPLATE_INCONSISTENT},
       {"secp256k1 params with Edwards mechanism", CKM_EC_EDWARDS_KEY_PAIR_GEN, {k1}, {}, CKR_TEMPLATE_INCONSISTENT},
       {"mismatched params", CKM_EC_KEY_PAIR_GEN, {k1}, {params(kP256Params)}, CKR_TEMPLATE_INCONSISTENT},
