@@ -7,7 +7,10 @@
 #include <secp256k1.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -1000,6 +1003,56 @@ TEST_F(Pkcs11Test, TwoThreadsSignConcurrentlyInTheirOwnSessions) {
   b.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(good.load(), 2 * kPerThread);
+}
+
+TEST_F(Pkcs11Test, KillingAWriterMidKeygenLeavesAConsistentToken) {
+  InitAll();
+  ASSERT_EQ(f_->C_Finalize(nullptr), CKR_OK);
+  size_t total_pairs = 0;
+  for (int round = 0; round < 3; ++round) {
+    int pipe_fds[2];
+    ASSERT_EQ(pipe(pipe_fds), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      // The child generates keys until it is killed, reporting each finished pair.
+      close(pipe_fds[0]);
+      if (Init() != CKR_OK) _exit(2);
+      const CK_SESSION_HANDLE s = UserSession();
+      for (int i = 0;; ++i) {
+        CK_OBJECT_HANDLE pub, priv;
+        Generate(s, i % 2 == 0, "crash", &pub, &priv);
+        const char done = 'k';
+        if (write(pipe_fds[1], &done, 1) != 1) _exit(3);
+      }
+    }
+    close(pipe_fds[1]);
+    // Kill it while it is inside its next C_GenerateKeyPair (after a few completed ones).
+    char c;
+    for (int i = 0; i < 3 + round; ++i) ASSERT_EQ(read(pipe_fds[0], &c, 1), 1);
+    ASSERT_EQ(kill(child, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+    close(pipe_fds[0]);
+
+    // The token opens, every pair is whole and every sealed key unseals and signs.
+    ASSERT_EQ(Init(), CKR_OK);
+    const CK_SESSION_HANDLE s = UserSession();
+    CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+    const auto pubs = Find(s, {{CKA_CLASS, &pub_class, sizeof(pub_class)}});
+    const auto privs = Find(s, {{CKA_CLASS, &priv_class, sizeof(priv_class)}});
+    EXPECT_EQ(pubs.size(), privs.size());
+    EXPECT_GE(privs.size(), total_pairs + 3 + round);
+    total_pairs = privs.size();
+    for (CK_OBJECT_HANDLE priv : privs) {
+      CK_KEY_TYPE kt;
+      std::memcpy(&kt, Attribute(s, priv, CKA_KEY_TYPE).data(), sizeof(kt));
+      Bytes sig;
+      EXPECT_EQ(SignWith(s, kt == CKK_EC ? CKM_ECDSA : CKM_EDDSA, priv, Bytes(32, 5), &sig), CKR_OK);
+    }
+    ASSERT_EQ(f_->C_Finalize(nullptr), CKR_OK);
+  }
 }
 
 }  // namespace
