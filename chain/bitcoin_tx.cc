@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "chain/ecdsa.h"
 #include "chain/hex.h"
+#include "chain/status_macros.h"
 
 namespace ringfence::chain {
 namespace {
@@ -171,19 +172,6 @@ class Reader {
   size_t pos_ = 0;
 };
 
-#define RF_ASSIGN(lhs, expr)              \
-  do {                                    \
-    auto rf_tmp = (expr);                 \
-    if (!rf_tmp.ok()) return rf_tmp.status(); \
-    lhs = std::move(*rf_tmp);             \
-  } while (0)
-
-#define RF_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    absl::Status rf_st = (expr);            \
-    if (!rf_st.ok()) return rf_st;          \
-  } while (0)
-
 }  // namespace
 
 bool Transaction::HasWitness() const {
@@ -209,7 +197,7 @@ absl::StatusOr<Transaction> ParseTransaction(std::span<const uint8_t> bytes) {
   }
   Reader r(bytes);
   Transaction tx;
-  RF_ASSIGN(tx.version, r.U32("version"));
+  RF_ASSIGN_OR_RETURN(tx.version, r.U32("version"));
   bool segwit = false;
   if (r.left() >= 1 && r.Peek(0) == 0x00) {
     // A zero input count is how BIP-144 marks the extended form; a real transaction always
@@ -223,7 +211,7 @@ absl::StatusOr<Transaction> ParseTransaction(std::span<const uint8_t> bytes) {
     segwit = true;
   }
   uint64_t n_in;
-  RF_ASSIGN(n_in, r.Count("input count", kMinInputSize));
+  RF_ASSIGN_OR_RETURN(n_in, r.Count("input count", kMinInputSize));
   if (n_in == 0) return absl::InvalidArgumentError("bitcoin tx: input count is zero");
   tx.inputs.resize(n_in);
   std::set<OutPoint> spent;
@@ -231,9 +219,9 @@ absl::StatusOr<Transaction> ParseTransaction(std::span<const uint8_t> bytes) {
     TxIn& in = tx.inputs[i];
     std::string f = absl::StrCat("input ", i);
     RF_RETURN_IF_ERROR(r.Fixed(in.prevout.txid.data(), 32, f + " prevout txid"));
-    RF_ASSIGN(in.prevout.vout, r.U32(f + " prevout index"));
-    RF_ASSIGN(in.script_sig, r.Bytes(f + " scriptSig"));
-    RF_ASSIGN(in.sequence, r.U32(f + " sequence"));
+    RF_ASSIGN_OR_RETURN(in.prevout.vout, r.U32(f + " prevout index"));
+    RF_ASSIGN_OR_RETURN(in.script_sig, r.Bytes(f + " scriptSig"));
+    RF_ASSIGN_OR_RETURN(in.sequence, r.U32(f + " sequence"));
     if (!spent.insert(in.prevout).second) {
       return absl::InvalidArgumentError(absl::StrCat("bitcoin tx: ", f, " spends the same outpoint ",
                                                      DisplayHex(in.prevout.txid), ":", in.prevout.vout,
@@ -241,14 +229,14 @@ absl::StatusOr<Transaction> ParseTransaction(std::span<const uint8_t> bytes) {
     }
   }
   uint64_t n_out;
-  RF_ASSIGN(n_out, r.Count("output count", kMinOutputSize));
+  RF_ASSIGN_OR_RETURN(n_out, r.Count("output count", kMinOutputSize));
   if (n_out == 0) return absl::InvalidArgumentError("bitcoin tx: output count is zero");
   tx.outputs.resize(n_out);
   uint64_t total = 0;
   for (uint64_t i = 0; i < n_out; ++i) {
     TxOut& o = tx.outputs[i];
     std::string f = absl::StrCat("output ", i);
-    RF_ASSIGN(o.value, r.U64(f + " value"));
+    RF_ASSIGN_OR_RETURN(o.value, r.U64(f + " value"));
     if (o.value > kMaxMoney) {
       return absl::InvalidArgumentError(
           absl::StrCat("bitcoin tx: ", f, " value ", o.value, " exceeds 21,000,000 BTC (or is a negative int64)"));
@@ -257,23 +245,23 @@ absl::StatusOr<Transaction> ParseTransaction(std::span<const uint8_t> bytes) {
     if (total > kMaxMoney) {
       return absl::InvalidArgumentError(absl::StrCat("bitcoin tx: outputs up to ", f, " sum above 21,000,000 BTC"));
     }
-    RF_ASSIGN(o.script_pubkey, r.Bytes(f + " scriptPubKey"));
+    RF_ASSIGN_OR_RETURN(o.script_pubkey, r.Bytes(f + " scriptPubKey"));
   }
   if (segwit) {
     for (uint64_t i = 0; i < n_in; ++i) {
       std::string f = absl::StrCat("input ", i, " witness");
       uint64_t n_items;
-      RF_ASSIGN(n_items, r.Count(f + " item count", 1));
+      RF_ASSIGN_OR_RETURN(n_items, r.Count(f + " item count", 1));
       tx.inputs[i].witness.resize(n_items);
       for (uint64_t j = 0; j < n_items; ++j) {
-        RF_ASSIGN(tx.inputs[i].witness[j], r.Bytes(absl::StrCat(f, " item ", j)));
+        RF_ASSIGN_OR_RETURN(tx.inputs[i].witness[j], r.Bytes(absl::StrCat(f, " item ", j)));
       }
     }
     if (!tx.HasWitness()) {
       return absl::InvalidArgumentError("bitcoin tx: segwit marker present but every witness is empty");
     }
   }
-  RF_ASSIGN(tx.locktime, r.U32("locktime"));
+  RF_ASSIGN_OR_RETURN(tx.locktime, r.U32("locktime"));
   if (r.left() != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("bitcoin tx: ", r.left(), " trailing bytes after locktime at offset ", r.pos()));

@@ -6,6 +6,7 @@
 #include "chain/ecdsa.h"
 #include "chain/keccak.h"
 #include "chain/rlp.h"
+#include "chain/status_macros.h"
 
 namespace ringfence::chain {
 namespace {
@@ -110,13 +111,6 @@ absl::StatusOr<std::vector<AccessListEntry>> DecodeAccessList(const RlpItem& ite
   }
   return out;
 }
-
-#define RF_ASSIGN_OR_RETURN(lhs, expr)          \
-  do {                                          \
-    auto rf_tmp = (expr);                       \
-    if (!rf_tmp.ok()) return rf_tmp.status();   \
-    lhs = std::move(*rf_tmp);                   \
-  } while (0)
 
 absl::StatusOr<Eip1559Tx> DecodeEip1559Fields(const RlpItem& list) {
   Eip1559Tx tx;
