@@ -1,26 +1,12 @@
 #include "signer/tx/group_commit.h"
 
-#include <sqlite3.h>
-
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "signer/tx/text.h"
 
 namespace ringfence::signer::tx {
-namespace {
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = err ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    return absl::InternalError(Cat(sql, ": ", message));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 GroupCommitter::GroupCommitter(SignerStore* store, size_t max_batch)
     : store_(store), max_batch_(max_batch == 0 ? 1 : max_batch), writer_([this] { Run(); }) {}
@@ -50,6 +36,11 @@ uint64_t GroupCommitter::batches() const {
   return batches_;
 }
 
+double GroupCommitter::busy_seconds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return busy_seconds_;
+}
+
 uint64_t GroupCommitter::writes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return writes_;
@@ -67,27 +58,36 @@ void GroupCommitter::Run() {
         queue_.pop_front();
       }
     }
+    const auto started = std::chrono::steady_clock::now();
     absl::Status commit = store_->Transact([&](SignerStore::Txn& txn) -> absl::Status {
       for (Pending* p : batch) {
-        if (auto st = Exec(txn.db(), "SAVEPOINT tx_write"); !st.ok()) return st;
         p->result = p->write(txn);
-        if (p->result.ok()) {
-          if (auto st = Exec(txn.db(), "RELEASE tx_write"); !st.ok()) return st;
-        } else {
-          if (auto st = Exec(txn.db(), "ROLLBACK TO tx_write"); !st.ok()) return st;
-          if (auto st = Exec(txn.db(), "RELEASE tx_write"); !st.ok()) return st;
-        }
+        if (!p->result.ok()) return p->result;
       }
       return absl::OkStatus();
     });
+    if (!commit.ok() && batch.size() > 1) {
+      // Something in the batch failed and the whole transaction rolled back. Run each write in
+      // its own transaction so that only the failing one fails. Rare: writes fail only on
+      // database errors, since the state rules were decided before the write.
+      for (Pending* p : batch) {
+        absl::Status alone = store_->Transact([&](SignerStore::Txn& txn) { return p->write(txn); });
+        p->result = alone;
+      }
+      commit = absl::OkStatus();
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Pending* p : batch) {
-        if (!commit.ok()) p->result = absl::UnavailableError(Cat("sign log commit failed: ", commit.message()));
+        if (!commit.ok() || !p->result.ok()) {
+          p->result = absl::UnavailableError(
+              Cat("sign log write failed: ", (commit.ok() ? p->result : commit).message()));
+        }
         p->done = true;
       }
       ++batches_;
       writes_ += batch.size();
+      busy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
     finished_.notify_all();
     batch.clear();

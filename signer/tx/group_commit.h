@@ -3,9 +3,10 @@
 // Each Submit() hands a write (a function run inside a SignerStore transaction: state rows
 // and sign log entries) to one writer thread and blocks until the transaction holding it has
 // committed (WAL, synchronous=FULL: fsync'ed) or failed. The writer takes every write queued
-// while the previous commit was running, runs each inside its own SAVEPOINT (so one failing
-// write rolls back alone), and commits them together: one fsync for the whole batch, and every
-// caller still answers only after its own write is durable.
+// while the previous commit was running and commits them together: one fsync for the whole
+// batch, and every caller still answers only after its own write is durable. If any write of a
+// batch fails, the batch rolls back and each write is retried in its own transaction, so only
+// the failing one fails.
 //
 // Borrows the SignerStore, which must outlive it. Submit is thread-safe; the destructor
 // drains the queue and joins the writer.
@@ -34,13 +35,16 @@ class GroupCommitter {
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-  // Runs `write` in the next batch and returns once it is durable: OK, the write's own error
-  // (its changes rolled back), or the commit's error (Unavailable/Internal; nothing written).
+  // Runs `write` in the next batch and returns once it is durable: OK, or Unavailable naming
+  // the write's own error or the commit's (its changes rolled back, nothing of it written).
+  // `write` may run twice (after a rollback); it must not depend on having run before.
   absl::Status Submit(Write write);
 
   // Batches committed and writes in them so far (for the benchmark's report).
   uint64_t batches() const;
   uint64_t writes() const;
+  // Wall-clock seconds the writer spent in transactions (writes and commits).
+  double busy_seconds() const;
 
  private:
   struct Pending {
@@ -59,6 +63,7 @@ class GroupCommitter {
   bool stopping_ = false;       // Guarded by mu_.
   uint64_t batches_ = 0;        // Guarded by mu_.
   uint64_t writes_ = 0;         // Guarded by mu_.
+  double busy_seconds_ = 0;     // Guarded by mu_.
   std::thread writer_;
 };
 

@@ -243,7 +243,7 @@ absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
     auto entry = txn.AppendLog(now, "tx_signed", first_key, fields);
     if (!entry.ok()) return entry.status();
     record.log_sequence = entry->seq;
-    return TxState::WriteRows(txn, *checked, record);
+    return state_->WriteRows(txn, *checked, record);
   });
   if (!st.ok()) {
     state_->Release(*checked);

@@ -176,40 +176,66 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
   return Decision{};
 }
 
+TxState::~TxState() {
+  for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+}
+
+absl::StatusOr<sqlite3_stmt*> TxState::Statement(sqlite3* db, int slot, const char* sql) {
+  if (statements_db_ != db) {
+    for (sqlite3_stmt*& stmt : statements_) {
+      sqlite3_finalize(stmt);
+      stmt = nullptr;
+    }
+    statements_db_ = db;
+  }
+  sqlite3_stmt*& stmt = statements_[slot];
+  if (stmt == nullptr && sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(Cat("preparing \"", sql, "\": ", sqlite3_errmsg(db)));
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return stmt;
+}
+
 absl::Status TxState::WriteRows(SignerStore::Txn& txn, const CheckedTx& checked,
                                 const SignedRecord& record) {
   sqlite3* db = txn.db();
+  auto step = [&](sqlite3_stmt* stmt, std::string_view what) -> absl::Status {
+    const int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) return absl::InternalError(Cat(what, ": ", sqlite3_errmsg(db)));
+    return absl::OkStatus();
+  };
   {
-    Stmt s(db, "INSERT INTO tx_request (request_id, fingerprint, chain, signed_tx, txid, log_seq) "
-               "VALUES (?, ?, ?, ?, ?, ?)");
-    if (!s.ok()) return s.Error("inserting tx_request");
-    s.Text(1, checked.request_id);
-    s.Blob(2, record.fingerprint.data(), 32);
-    s.Text(3, std::string(ChainName(checked.chain)));
-    s.Blob(4, record.signed_tx.data(), record.signed_tx.size());
-    s.Text(5, record.txid);
-    s.Int(6, static_cast<int64_t>(record.log_sequence));
-    if (sqlite3_step(s.get()) != SQLITE_DONE) return s.Error("inserting tx_request");
+    auto s = Statement(db, 0,
+                       "INSERT INTO tx_request (request_id, fingerprint, chain, signed_tx, txid, log_seq) "
+                       "VALUES (?, ?, ?, ?, ?, ?)");
+    if (!s.ok()) return s.status();
+    const std::string chain(ChainName(checked.chain));
+    sqlite3_bind_text(*s, 1, checked.request_id.data(), static_cast<int>(checked.request_id.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(*s, 2, record.fingerprint.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_text(*s, 3, chain.data(), static_cast<int>(chain.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(*s, 4, record.signed_tx.data(), static_cast<int>(record.signed_tx.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(*s, 5, record.txid.data(), static_cast<int>(record.txid.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(*s, 6, static_cast<int64_t>(record.log_sequence));
+    if (auto st = step(*s, "inserting tx_request"); !st.ok()) return st;
   }
   if (checked.nonce) {
-    Stmt s(db, "INSERT INTO tx_eth_nonce (chain_id, sender, nonce, request_id) VALUES (?, ?, ?, ?)");
-    if (!s.ok()) return s.Error("inserting tx_eth_nonce");
-    s.Int(1, static_cast<int64_t>(checked.nonce->chain_id));
-    s.Blob(2, checked.nonce->sender.data(), 20);
-    s.Int(3, static_cast<int64_t>(checked.nonce->nonce));
-    s.Text(4, checked.request_id);
-    if (sqlite3_step(s.get()) != SQLITE_DONE) return s.Error("inserting tx_eth_nonce");
+    auto s = Statement(db, 1, "INSERT INTO tx_eth_nonce (chain_id, sender, nonce, request_id) VALUES (?, ?, ?, ?)");
+    if (!s.ok()) return s.status();
+    sqlite3_bind_int64(*s, 1, static_cast<int64_t>(checked.nonce->chain_id));
+    sqlite3_bind_blob(*s, 2, checked.nonce->sender.data(), 20, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(*s, 3, static_cast<int64_t>(checked.nonce->nonce));
+    sqlite3_bind_text(*s, 4, checked.request_id.data(), static_cast<int>(checked.request_id.size()), SQLITE_TRANSIENT);
+    if (auto st = step(*s, "inserting tx_eth_nonce"); !st.ok()) return st;
   }
-  if (!checked.outpoints.empty()) {
-    Stmt s(db, "INSERT INTO tx_btc_outpoint (txid, vout, request_id) VALUES (?, ?, ?)");
-    if (!s.ok()) return s.Error("inserting tx_btc_outpoint");
-    for (const chain::OutPoint& o : checked.outpoints) {
-      sqlite3_reset(s.get());
-      s.Blob(1, o.txid.data(), 32);
-      s.Int(2, o.vout);
-      s.Text(3, checked.request_id);
-      if (sqlite3_step(s.get()) != SQLITE_DONE) return s.Error("inserting tx_btc_outpoint");
-    }
+  for (const chain::OutPoint& o : checked.outpoints) {
+    auto s = Statement(db, 2, "INSERT INTO tx_btc_outpoint (txid, vout, request_id) VALUES (?, ?, ?)");
+    if (!s.ok()) return s.status();
+    sqlite3_bind_blob(*s, 1, o.txid.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(*s, 2, o.vout);
+    sqlite3_bind_text(*s, 3, checked.request_id.data(), static_cast<int>(checked.request_id.size()), SQLITE_TRANSIENT);
+    if (auto st = step(*s, "inserting tx_btc_outpoint"); !st.ok()) return st;
   }
   return absl::OkStatus();
 }

@@ -30,6 +30,9 @@
 #include "signer/store.h"
 #include "signer/tx/tx_check.h"
 
+struct sqlite3;
+struct sqlite3_stmt;
+
 namespace ringfence::signer::tx {
 
 // What a signed request left behind.
@@ -58,8 +61,10 @@ class TxState {
   absl::StatusOr<Decision> Reserve(const CheckedTx& checked);
 
   // Inside the durable write: inserts the rows for `checked`. Errors are SQLite's.
-  static absl::Status WriteRows(SignerStore::Txn& txn, const CheckedTx& checked,
-                                const SignedRecord& record);
+  // REQUIRES: called from one thread at a time (the log writer); it keeps its prepared
+  // statements between calls.
+  absl::Status WriteRows(SignerStore::Txn& txn, const CheckedTx& checked, const SignedRecord& record);
+  ~TxState();
   // After the write is durable: the claims become permanent.
   void Commit(const CheckedTx& checked, const SignedRecord& record);
   // The request was not signed (token or log failure): frees its claims.
@@ -70,6 +75,8 @@ class TxState {
   using OutpointKey = std::pair<std::array<uint8_t, 32>, uint32_t>;
 
   TxState() = default;
+  // The cached statement for `sql` on `db` (prepared on first use), reset and unbound.
+  absl::StatusOr<sqlite3_stmt*> Statement(sqlite3* db, int slot, const char* sql);
 
   std::mutex mu_;
   std::condition_variable changed_;
@@ -77,6 +84,10 @@ class TxState {
   std::map<std::string, std::array<uint8_t, 32>> in_flight_;         // Guarded by mu_.
   std::map<NonceKey, std::string> nonces_;                           // Guarded by mu_.
   std::map<OutpointKey, std::string> outpoints_;                     // Guarded by mu_.
+
+  // Prepared statements of WriteRows; used by the log writer thread only.
+  sqlite3* statements_db_ = nullptr;
+  std::array<sqlite3_stmt*, 3> statements_{};
 };
 
 }  // namespace ringfence::signer::tx

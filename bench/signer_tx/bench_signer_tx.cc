@@ -1,0 +1,276 @@
+// bench_signer_tx: SignTransaction throughput end to end over the Unix socket, with the
+// durable sign log, 32 requests in flight, on hsm_sim and on SoftHSM2, beside the raw PKCS#11
+// ECDSA sign rate of the same token measured in the same run.
+//
+// Each request is a fresh, fully checked transfer (its own request id, outpoint or nonce,
+// two Ed25519 approvals), so every one is decoded, digested, approved, state-checked, signed
+// through PKCS#11 and logged durably before its answer. Approvals are made before the clock
+// starts: they are the approvers' work, not signerd's.
+//
+// Usage: bench_signer_tx [--quick] [--seconds S] [--inflight N] [--token hsm_sim|softhsm|all]
+//                        [--pool N]
+// --quick runs a few hundred requests per token (the ctest smoke run); figures from it mean
+// nothing. scripts/bench.sh runs it at full length.
+#include <grpcpp/grpcpp.h>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/signer_tx.grpc.pb.h"
+#include "signer/tx/service.h"
+#include "tests/common/temp_dir.h"
+#include "tests/signer_tx/harness.h"
+
+namespace {
+
+using namespace ringfence::signer::tx;
+using namespace ringfence::signer::tx::testing;
+namespace v1 = ringfence::signer::v1;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  bool quick = false;
+  double seconds = 3.0;
+  int inflight = 32;
+  size_t pool = 8;
+  std::vector<TokenKind> tokens = {TokenKind::kHsmSim, TokenKind::kSoftHsm};
+};
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// CPU seconds used by this process (all threads: server, token, log writer and client).
+double ProcessCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Raw PKCS#11 rate: SignEcdsa (C_Sign + low-S normalisation + recovery id + verification)
+// over a fixed digest, from `threads` threads for `seconds`.
+struct Rate {
+  double per_second = 0;
+  double cpu_us_each = 0;  // process CPU microseconds per operation
+};
+
+Rate RawSignRate(ringfence::signer::Pkcs11Token& token, const World& world, int threads, double seconds) {
+  const auto& key = world.own_keys[0];
+  std::vector<uint8_t> id;
+  for (size_t i = 0; i < key.first.size(); i += 2) id.push_back(static_cast<uint8_t>(std::stoi(key.first.substr(i, 2), nullptr, 16)));
+  std::array<uint8_t, 32> digest;
+  digest.fill(0x5a);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> count{0};
+  std::vector<std::thread> workers;
+  const double cpu0 = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        auto sig = token.SignEcdsa(id, digest, key.second);
+        if (!sig.ok()) {
+          std::fprintf(stderr, "raw sign failed: %s\n", std::string(sig.status().message()).c_str());
+          std::abort();
+        }
+        ++n;
+      }
+      count += n;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& w : workers) w.join();
+  const double n = static_cast<double>(count.load());
+  return {n / Seconds(Clock::now() - start), (ProcessCpuSeconds() - cpu0) * 1e6 / n};
+}
+
+// Fresh valid requests: Bitcoin spends distinct outpoints, Ethereum uses distinct nonces.
+std::vector<v1::SignTransactionRequest> MakeRequests(const World& world, bool bitcoin, size_t n,
+                                                     const std::string& prefix) {
+  std::vector<v1::SignTransactionRequest> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string id = prefix + std::to_string(i);
+    if (bitcoin) {
+      auto c = ValidBitcoinRequest(world, id);
+      std::memcpy(c.tx.inputs[0].prevout.txid.data(), &i, sizeof(i));
+      c.tx.inputs[0].prevout.txid[31] = static_cast<uint8_t>(prefix.size());
+      SetTx(&c.request, c.tx);
+      Approve(&c.request, {world.approvers[0], world.approvers[1]});
+      out.push_back(ToProto(c.request));
+    } else {
+      auto c = ValidEthereumRequest(world, EthForm::kEip1559, id);
+      c.eip1559.nonce = 1000000 * prefix.size() + i;
+      SetEthTx(&c);
+      Approve(&c.request, {world.approvers[0], world.approvers[1]});
+      out.push_back(ToProto(c.request));
+    }
+  }
+  return out;
+}
+
+// Single-threaded CPU cost of the pure checks alone (decode, digests, intent, approvals).
+void PrintCheckCost(const std::string& name, const World& world, double cores) {
+  for (bool bitcoin : {true, false}) {
+    TxRequest request = bitcoin ? ValidBitcoinRequest(world, "cost").request
+                                : ValidEthereumRequest(world, EthForm::kEip1559, "cost").request;
+    const int n = 300;
+    const double cpu0 = ProcessCpuSeconds();
+    for (int i = 0; i < n; ++i) {
+      auto checked = CheckTransaction(request, world.config, world.registry, world.keys);
+      if (!checked.ok()) std::abort();
+    }
+    const double us = (ProcessCpuSeconds() - cpu0) * 1e6 / n;
+    char what[96];
+    std::snprintf(what, sizeof what, "CheckTransaction %s (2 approvals)", bitcoin ? "bitcoin" : "ethereum");
+    std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores\n", name.c_str(), what,
+                1e6 / us, us, cores * 1e6 / us, cores);
+  }
+}
+
+struct RunResult {
+  double rate = 0;
+  double cpu_us_each = 0;
+  size_t done = 0;
+  size_t failed = 0;
+  double seconds = 0;
+};
+
+// Sends `requests` with at most `inflight` outstanding on one channel (async client), until
+// all are answered or `seconds` have passed (then it stops sending and drains).
+RunResult Drive(const std::string& socket, const std::vector<v1::SignTransactionRequest>& requests,
+                int inflight, double seconds) {
+  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+  auto stub = v1::TransactionSigner::NewStub(channel);
+  grpc::CompletionQueue cq;
+  struct Call {
+    grpc::ClientContext context;
+    v1::SignTransactionResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SignTransactionResponse>> reader;
+  };
+  size_t next = 0, outstanding = 0;
+  RunResult r;
+  const double cpu0 = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  auto send = [&] {
+    auto* call = new Call();
+    call->reader = stub->AsyncSignTransaction(&call->context, requests[next++], &cq);
+    call->reader->Finish(&call->response, &call->status, call);
+    ++outstanding;
+  };
+  while (outstanding < static_cast<size_t>(inflight) && next < requests.size()) send();
+  void* tag;
+  bool ok;
+  while (outstanding > 0 && cq.Next(&tag, &ok)) {
+    auto* call = static_cast<Call*>(tag);
+    --outstanding;
+    if (ok && call->status.ok() && !call->response.signed_tx().empty()) {
+      ++r.done;
+    } else {
+      if (r.failed == 0) std::fprintf(stderr, "request failed: %s\n", call->status.error_message().c_str());
+      ++r.failed;
+    }
+    delete call;
+    if (next < requests.size() && Clock::now() < deadline) send();
+  }
+  r.seconds = Seconds(Clock::now() - start);
+  r.rate = static_cast<double>(r.done) / r.seconds;
+  r.cpu_us_each = (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(std::max<size_t>(r.done, 1));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return r;
+}
+
+int RunToken(TokenKind kind, const Options& opt) {
+  ringfence::testing::TempDir dir("bench_signer_tx");
+  SignerHarness harness(kind, dir.path(), opt.pool);
+  const std::string name = TokenKindName(kind);
+  const double raw_seconds = opt.quick ? 0.05 : std::max(1.0, opt.seconds / 2);
+  const Rate raw1 = RawSignRate(harness.token(), harness.world(), 1, raw_seconds);
+  const Rate raw2 = RawSignRate(harness.token(), harness.world(), 2, raw_seconds);
+  const double cores = std::thread::hardware_concurrency();
+  std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores\n", name.c_str(),
+              "raw PKCS#11 ECDSA sign, 1 thread", raw1.per_second, raw1.cpu_us_each, cores * 1e6 / raw1.cpu_us_each, cores);
+  std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores\n", name.c_str(),
+              "raw PKCS#11 ECDSA sign, 2 threads", raw2.per_second, raw2.cpu_us_each, cores * 1e6 / raw2.cpu_us_each, cores);
+  PrintCheckCost(name, harness.world(), cores);
+  int failures = 0;
+  for (bool bitcoin : {true, false}) {
+    // Enough requests to keep the pipe full for the whole run at a generous rate.
+    const size_t n = opt.quick ? 200 : static_cast<size_t>(std::max(2000.0, opt.seconds * (kind == TokenKind::kHsmSim ? 9000 : 3000)));
+    auto requests = MakeRequests(harness.world(), bitcoin, n, bitcoin ? "b" : "ee");
+    std::fprintf(stderr, "%s: %zu requests ready\n", name.c_str(), requests.size());
+    const auto& committer =
+        static_cast<TransactionSignerService&>(harness.service()).signer().committer();
+    const uint64_t batches0 = committer.batches(), writes0 = committer.writes();
+    const double busy0 = committer.busy_seconds();
+    RunResult r = Drive(harness.socket_path().string(), requests, opt.inflight, opt.quick ? 10.0 : opt.seconds);
+    const uint64_t batches = committer.batches() - batches0, writes = committer.writes() - writes0;
+    const double busy = committer.busy_seconds() - busy0;
+    char what[96];
+    std::snprintf(what, sizeof what, "SignTransaction %s, %d in flight",
+                  bitcoin ? "bitcoin P2WPKH" : "ethereum EIP-1559", opt.inflight);
+    std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores  (%.0f%% of raw 2-thread; %zu in %.2f s; %.1f log entries per commit, log writer busy %.0f%%)\n",
+                name.c_str(), what, r.rate, r.cpu_us_each, cores * 1e6 / r.cpu_us_each, cores,
+                100.0 * r.rate / raw2.per_second, r.done, r.seconds,
+                batches ? static_cast<double>(writes) / static_cast<double>(batches) : 0.0,
+                100.0 * busy / r.seconds);
+    if (r.failed != 0) {
+      std::fprintf(stderr, "%s: %zu requests failed\n", name.c_str(), r.failed);
+      ++failures;
+    }
+  }
+  auto verified = harness.store().VerifyLog();
+  if (!verified.ok()) {
+    std::fprintf(stderr, "%s: sign log does not verify: %s\n", name.c_str(), std::string(verified.status().message()).c_str());
+    ++failures;
+  }
+  return failures;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--quick") opt.quick = true;
+    else if (arg == "--seconds") opt.seconds = std::stod(value());
+    else if (arg == "--inflight") opt.inflight = std::stoi(value());
+    else if (arg == "--pool") opt.pool = static_cast<size_t>(std::stoul(value()));
+    else if (arg == "--token") {
+      const std::string t = value();
+      opt.tokens = t == "all" ? std::vector<TokenKind>{TokenKind::kHsmSim, TokenKind::kSoftHsm}
+                              : std::vector<TokenKind>{ParseTokenKind(t)};
+    } else {
+      std::fprintf(stderr, "usage: bench_signer_tx [--quick] [--seconds S] [--inflight N] [--pool N] "
+                           "[--token hsm_sim|softhsm|all]\n");
+      return 2;
+    }
+  }
+  std::printf("bench_signer_tx: %u hardware threads%s\n", std::thread::hardware_concurrency(),
+              opt.quick ? " (smoke run: figures are not meaningful)" : "");
+  int failures = 0;
+  for (TokenKind kind : opt.tokens) failures += RunToken(kind, opt);
+  return failures == 0 ? 0 : 1;
+}
