@@ -465,6 +465,16 @@ uint64_t Weight(const Transaction& tx) {
 
 uint64_t VirtualSize(const Transaction& tx) { return (Weight(tx) + 3) / 4; }
 
+uint64_t MaxSignedP2wpkhWeight(const Transaction& unsigned_tx) {
+  // Per input: item count (1), signature length (1) + at most 72, key length (1) + 33.
+  constexpr uint64_t kMaxP2wpkhWitness = 1 + 1 + 72 + 1 + 33;
+  constexpr uint64_t kMarkerAndFlag = 2;
+  return 4 * SerializeWithoutWitness(unsigned_tx).size() + kMarkerAndFlag +
+         kMaxP2wpkhWitness * unsigned_tx.inputs.size();
+}
+
+uint64_t MaxSignedP2wpkhVsize(const Transaction& unsigned_tx) { return (MaxSignedP2wpkhWeight(unsigned_tx) + 3) / 4; }
+
 absl::StatusOr<uint64_t> Fee(const Transaction& tx, std::span<const uint64_t> input_amounts) {
   if (input_amounts.size() != tx.inputs.size()) {
     return absl::InvalidArgumentError(absl::StrCat("fee: ", input_amounts.size(), " input amounts given for ",

@@ -125,6 +125,13 @@ uint64_t Weight(const Transaction& tx);
 // Virtual size: weight / 4 rounded up.
 uint64_t VirtualSize(const Transaction& tx);
 
+// Upper bound on the weight / virtual size of `unsigned_tx` once every input carries a
+// P2WPKH witness (a low-S DER signature is at most 71 bytes plus the sighash byte, the key
+// 33 bytes), for custodyd to size fees before signing. Existing witnesses are replaced by
+// the estimate, not added to it.
+uint64_t MaxSignedP2wpkhWeight(const Transaction& unsigned_tx);
+uint64_t MaxSignedP2wpkhVsize(const Transaction& unsigned_tx);
+
 // Inputs minus outputs. `input_amounts` holds the spent amount of each input, in order.
 // InvalidArgument if the count differs from the inputs, an amount or a sum exceeds
 // kMaxMoney, or the outputs exceed the inputs.

@@ -203,6 +203,26 @@ TEST(BitcoinTx, SignAndAssembleP2wpkhWitness) {
   EXPECT_FALSE(SetP2wpkhWitness(tx, 0, not_der, pk).ok());
 }
 
+TEST(BitcoinTx, SignedWeightEstimateIsAnUpperBound) {
+  std::vector<uint8_t> secret(32, 0x44);
+  std::array<uint8_t, 33> pk = testing::CompressedPubkey(secret);
+  std::array<uint8_t, 20> h = Hash160(pk);
+  for (size_t n_in = 1; n_in <= 5; ++n_in) {
+    Transaction tx = SampleTx(n_in, 2);
+    uint64_t bound = MaxSignedP2wpkhWeight(tx);
+    for (size_t i = 0; i < n_in; ++i) {
+      absl::StatusOr<std::array<uint8_t, 32>> digest = Bip143Sighash(tx, i, P2wpkhScriptCode(h), 10'000, kSighashAll);
+      ASSERT_TRUE(digest.ok());
+      ASSERT_TRUE(SetP2wpkhWitness(tx, i, P2wpkhSignatureItem(testing::SignDigest(secret, *digest).rs), pk).ok());
+    }
+    EXPECT_LE(Weight(tx), bound);
+    // Signatures are 71 or 72 bytes with their sighash byte, rarely shorter.
+    EXPECT_GE(Weight(tx) + 2 * n_in, bound);
+    EXPECT_LE(VirtualSize(tx), MaxSignedP2wpkhVsize(tx));
+    EXPECT_EQ(MaxSignedP2wpkhWeight(tx), bound);  // existing witnesses do not count twice
+  }
+}
+
 TEST(Ecdsa, StrictDer) {
   CompactSignature sig{};
   sig[31] = 1;   // r = 1
