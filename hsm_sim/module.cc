@@ -563,7 +563,7 @@ CK_RV Module::InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len
   if (CK_RV rv = WrapMasterKey(PinRole::kUser, pin, pin_len, master_key_, &rec); rv != CKR_OK) {
     return rv;
   }
-  if (absl::Status st = store_->PutPin(PinRole::kUser, rec); !st.ok()) return DeviceError(st);
+  if (absl::Status st = store_->PutPin(PinRole::kUser, rec, token_.meta.serial); !st.ok()) return DeviceError(st);
   token_.user_pin = std::move(rec);
   token_.has_user_pin = true;
   return CKR_OK;
@@ -585,7 +585,7 @@ CK_RV Module::SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_
   if (CK_RV rv = VerifyPinLocked(role, old_pin, old_len, &master); rv != CKR_OK) return rv;
   PinRecord rec;
   if (CK_RV rv = WrapMasterKey(role, new_pin, new_len, master, &rec); rv != CKR_OK) return rv;
-  if (absl::Status st = store_->PutPin(role, rec); !st.ok()) return DeviceError(st);
+  if (absl::Status st = store_->PutPin(role, rec, token_.meta.serial); !st.ok()) return DeviceError(st);
   (role == PinRole::kSo ? token_.so_pin : token_.user_pin) = std::move(rec);
   return CKR_OK;
 }
@@ -782,7 +782,7 @@ CK_RV Module::GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATT
   priv_o.sealed_secret = Seal(std::span<const uint8_t, kSealKeySize>(master_key_.data(), kSealKeySize),
                               std::span<const uint8_t>(sealed_material.data(), sealed_material.size()),
                               KeyAd(priv_o));
-  if (absl::Status st = store_->InsertKeyPair(&pub_o, &priv_o); !st.ok()) return DeviceError(st);
+  if (absl::Status st = store_->InsertKeyPair(&pub_o, &priv_o, token_.meta.serial); !st.ok()) return DeviceError(st);
   auto pub_obj = std::make_shared<Object>();
   pub_obj->stored = std::move(pub_o);
   auto priv_obj = std::make_shared<Object>();

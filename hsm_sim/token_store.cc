@@ -388,18 +388,39 @@ absl::Status TokenStore::Initialize(const TokenMeta& meta, const PinRecord& so_p
   return absl::OkStatus();
 }
 
-absl::Status TokenStore::PutPin(PinRole role, const PinRecord& record) {
-  Stmt p(db_,
-         "INSERT OR REPLACE INTO pins(role, salt, opslimit, memlimit, wrapped, failures) "
-         "VALUES(?, ?, ?, ?, ?, 0)");
-  if (!p.ok()) return Error("writing PIN");
-  p.Bind(1, static_cast<int64_t>(role));
-  p.Bind(2, std::vector<uint8_t>(record.salt.begin(), record.salt.end()));
-  p.Bind(3, static_cast<int64_t>(record.cost.opslimit));
-  p.Bind(4, static_cast<int64_t>(record.cost.memlimit));
-  p.Bind(5, record.wrapped_master_key);
-  if (p.Step() != SQLITE_DONE) return Error("writing PIN");
+absl::Status TokenStore::CheckSerial(const std::string& serial) {
+  Stmt q(db_, "SELECT value FROM meta WHERE key = 'serial'");
+  if (!q.ok() || q.Step() != SQLITE_ROW) return Error("reading serial");
+  const std::vector<uint8_t> v = q.Blob(0);
+  if (std::string(v.begin(), v.end()) != serial) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        db_path_, ": the token was re-initialised by another process (serial ", serial,
+        " is now ", std::string(v.begin(), v.end()), "); call C_Finalize and C_Initialize"));
+  }
   return absl::OkStatus();
+}
+
+absl::Status TokenStore::PutPin(PinRole role, const PinRecord& record, const std::string& serial) {
+  if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  absl::Status status = [&]() -> absl::Status {
+    if (absl::Status s = CheckSerial(serial); !s.ok()) return s;
+    Stmt p(db_,
+           "INSERT OR REPLACE INTO pins(role, salt, opslimit, memlimit, wrapped, failures) "
+           "VALUES(?, ?, ?, ?, ?, 0)");
+    if (!p.ok()) return Error("writing PIN");
+    p.Bind(1, static_cast<int64_t>(role));
+    p.Bind(2, std::vector<uint8_t>(record.salt.begin(), record.salt.end()));
+    p.Bind(3, static_cast<int64_t>(record.cost.opslimit));
+    p.Bind(4, static_cast<int64_t>(record.cost.memlimit));
+    p.Bind(5, record.wrapped_master_key);
+    if (p.Step() != SQLITE_DONE) return Error("writing PIN");
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    return status;
+  }
+  return Exec("COMMIT");
 }
 
 absl::StatusOr<uint32_t> TokenStore::CountFailure(PinRole role) {
@@ -420,8 +441,13 @@ absl::Status TokenStore::ResetFailures(PinRole role) {
   return absl::OkStatus();
 }
 
-absl::Status TokenStore::InsertKeyPair(StoredObject* public_key, StoredObject* private_key) {
+absl::Status TokenStore::InsertKeyPair(StoredObject* public_key, StoredObject* private_key,
+                                       const std::string& serial) {
   if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  if (absl::Status s = CheckSerial(serial); !s.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
   for (StoredObject* o : {public_key, private_key}) {
     Stmt p(db_,
            "INSERT INTO objects(class, curve, label, ckaid, ec_params, public_key, sign, verify, "

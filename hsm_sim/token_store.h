@@ -89,12 +89,17 @@ class TokenStore {
   // Creates token.db if needed and replaces the whole token (meta, SO PIN; no user PIN, no
   // objects) in one transaction.
   absl::Status Initialize(const TokenMeta& meta, const PinRecord& so_pin);
-  absl::Status PutPin(PinRole role, const PinRecord& record);
+  // The writes below that depend on the master key (PutPin, InsertKeyPair) take the serial the
+  // caller's state was loaded with and fail with kFailedPrecondition if the file now holds
+  // another serial: the token was re-initialised by another process, and writing a record
+  // sealed under the old master key would leave it unusable.
+  absl::Status PutPin(PinRole role, const PinRecord& record, const std::string& serial);
   // Adds one to the failure count and returns the new count, atomically.
   absl::StatusOr<uint32_t> CountFailure(PinRole role);
   absl::Status ResetFailures(PinRole role);
   // Inserts both halves of a key pair in one transaction; sets their ids.
-  absl::Status InsertKeyPair(StoredObject* public_key, StoredObject* private_key);
+  absl::Status InsertKeyPair(StoredObject* public_key, StoredObject* private_key,
+                             const std::string& serial);
   absl::Status UpdateLabelAndId(uint64_t id, const std::vector<uint8_t>& label,
                                 const std::vector<uint8_t>& ckaid);
   absl::Status DeleteObject(uint64_t id);
@@ -103,6 +108,8 @@ class TokenStore {
   TokenStore(std::string dir, std::string db_path) : dir_(std::move(dir)), db_path_(std::move(db_path)) {}
   absl::Status OpenDatabase(bool create);
   absl::Status Exec(const char* sql);
+  // REQUIRES: inside a transaction.
+  absl::Status CheckSerial(const std::string& serial);
   absl::Status Error(const std::string& what) const;
 
   std::string dir_;

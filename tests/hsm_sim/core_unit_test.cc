@@ -219,9 +219,16 @@ TEST_F(CoreTest, TokenStoreRoundTripsAndCountsFailures) {
   priv.object_class = ObjectClass::kPrivateKey;
   priv.sealed_secret.assign(32 + kSealOverhead, 1);
   priv.label = {'k'};
-  ASSERT_TRUE((*store)->InsertKeyPair(&pub, &priv).ok());
+  ASSERT_TRUE((*store)->InsertKeyPair(&pub, &priv, meta.serial).ok());
   EXPECT_NE(pub.id, priv.id);
-  ASSERT_TRUE((*store)->PutPin(PinRole::kUser, SomePin()).ok());
+  ASSERT_TRUE((*store)->PutPin(PinRole::kUser, SomePin(), meta.serial).ok());
+  // A writer whose state predates a re-initialisation (another serial) is refused.
+  StoredObject stale_pub = pub, stale_priv = priv;
+  EXPECT_EQ((*store)->InsertKeyPair(&stale_pub, &stale_priv, "fedcba9876543210").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*store)->PutPin(PinRole::kSo, SomePin(), "fedcba9876543210").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*store)->Load()->objects.size(), 2u);
   EXPECT_EQ(*(*store)->CountFailure(PinRole::kUser), 1u);
   EXPECT_EQ(*(*store)->CountFailure(PinRole::kUser), 2u);
   store->reset();
@@ -247,7 +254,7 @@ TEST_F(CoreTest, TokenStoreRoundTripsAndCountsFailures) {
   EXPECT_TRUE(state->objects.empty());
   EXPECT_FALSE(state->has_user_pin);
   StoredObject p2 = pub, k2 = priv;
-  ASSERT_TRUE((*again)->InsertKeyPair(&p2, &k2).ok());
+  ASSERT_TRUE((*again)->InsertKeyPair(&p2, &k2, meta.serial).ok());
   EXPECT_GT(p2.id, priv.id);
 }
 
@@ -265,7 +272,7 @@ TEST_F(CoreTest, TokenStoreRefusesDamagedRecordsNamingThem) {
     priv = pub;
     priv.object_class = ObjectClass::kPrivateKey;
     priv.sealed_secret.assign(32 + kSealOverhead, 1);
-    ASSERT_TRUE((*store)->InsertKeyPair(&pub, &priv).ok());
+    ASSERT_TRUE((*store)->InsertKeyPair(&pub, &priv, "0123456789abcdef").ok());
   }
   std::string pristine;
   {

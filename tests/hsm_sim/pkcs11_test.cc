@@ -1005,6 +1005,32 @@ TEST_F(Pkcs11Test, TwoThreadsSignConcurrentlyInTheirOwnSessions) {
   EXPECT_EQ(good.load(), 2 * kPerThread);
 }
 
+TEST_F(Pkcs11Test, WritesAfterAnotherProcessReinitialisedTheTokenAreRefused) {
+  InitAll();
+  CK_SESSION_HANDLE s = UserSession();
+  CK_OBJECT_HANDLE pub, priv;
+  Generate(s, true, "before", &pub, &priv);
+  // Another process re-initialises the token: the file now carries another serial.
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open((TokenDir() / "token.db").c_str(), &h), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h, "UPDATE meta SET value = 'ffffffffffffffff' WHERE key = 'serial'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(h);
+  }
+  CK_BBOOL t = CK_TRUE;
+  std::vector<CK_ATTRIBUTE> pub_t = {
+      {CKA_EC_PARAMS, const_cast<uint8_t*>(kSecp256k1Params.data()), kSecp256k1Params.size()},
+      {CKA_TOKEN, &t, sizeof(t)}};
+  CK_OBJECT_HANDLE p2, k2;
+  EXPECT_EQ(GenerateWith(s, CKM_EC_KEY_PAIR_GEN, pub_t, {}, &p2, &k2), CKR_DEVICE_ERROR);
+  const char* next = "another-pin";
+  EXPECT_EQ(f_->C_SetPIN(s, Pin(kUserPin), std::strlen(kUserPin), Pin(next), std::strlen(next)),
+            CKR_DEVICE_ERROR);
+  EXPECT_EQ(Find(s, {}).size(), 2u);
+}
+
 TEST_F(Pkcs11Test, KillingAWriterMidKeygenLeavesAConsistentToken) {
   InitAll();
   ASSERT_EQ(f_->C_Finalize(nullptr), CKR_OK);
