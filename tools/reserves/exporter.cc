@@ -421,6 +421,11 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
             uint8_t* out_ptrs[kBatchLanes];
             for (size_t k0 = 0; k0 < count; k0 += kBatchLanes) {
               size_t lanes = std::min(kBatchLanes, count - k0);
+              // The rows are read in shuffled order: fetch the next batch's rows early.
+              for (size_t q = 0; q < kBatchLanes; ++q) {
+                uint64_t ahead = blk + k0 + kBatchLanes * 2 + q;
+                if (ahead < b && perm[ahead] < real) __builtin_prefetch(&rows[perm[ahead] / parts]);
+              }
               for (size_t q = 0; q < lanes; ++q) {
                 size_t k = k0 + q;
                 uint64_t pos = blk + k;

@@ -169,7 +169,7 @@ void ClientRefBatch(size_t count, const std::string_view ids[], uint8_t* const o
   const uint8_t* ptrs[kBatchLanes];
   size_t lens[kBatchLanes];
   for (size_t k = 0; k < count; ++k) {
-    if (!IsValidId(ids[k])) Die("client_ref of an invalid account id");
+    if (ids[k].empty() || ids[k].size() > 64) Die("client_ref of an invalid account id");
     PutU16(bufs[k], static_cast<uint16_t>(ids[k].size()));
     std::memcpy(bufs[k] + 2, ids[k].data(), ids[k].size());
     ptrs[k] = bufs[k];

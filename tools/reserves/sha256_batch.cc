@@ -4,7 +4,9 @@
 #include <immintrin.h>
 #include <openssl/sha.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace ringfence::reserves {
 
@@ -93,10 +95,11 @@ RF_AVX2 void Compress8(__m256i s[8], const __m256i block[16]) {
 
 RF_AVX2 void FinishAvx2(const Sha256Mid& mid, size_t count, const uint8_t* const msgs[], const size_t lens[],
                         uint8_t* const outs[]) {
-  alignas(32) uint8_t bufs[kBatchLanes][4 * 64];
-  size_t blocks[kBatchLanes];
+  constexpr size_t kLanes = 8;
+  alignas(32) uint8_t bufs[kLanes][4 * 64];
+  size_t blocks[kLanes];
   size_t max_blocks = 0;
-  for (size_t k = 0; k < kBatchLanes; ++k) {
+  for (size_t k = 0; k < kLanes; ++k) {
     // Idle lanes repeat lane 0's message; their results are dropped.
     size_t src = k < count ? k : 0;
     blocks[k] = PadTail(msgs[src], lens[src], mid.bytes, bufs[k]);
@@ -111,7 +114,7 @@ RF_AVX2 void FinishAvx2(const Sha256Mid& mid, size_t count, const uint8_t* const
     __m256i w[16];
     for (int i = 0; i < 16; i += 1) {
       uint32_t lanes[8];
-      for (size_t k = 0; k < kBatchLanes; ++k) std::memcpy(&lanes[k], bufs[k] + b * 64 + 4 * i, 4);
+      for (size_t k = 0; k < kLanes; ++k) std::memcpy(&lanes[k], bufs[k] + b * 64 + 4 * i, 4);
       w[i] = _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes)), bswap);
     }
     __m256i before[8];
@@ -120,7 +123,7 @@ RF_AVX2 void FinishAvx2(const Sha256Mid& mid, size_t count, const uint8_t* const
     // Lanes whose message ended in an earlier block keep their state.
     alignas(32) int32_t done[8];
     bool any_done = false;
-    for (size_t k = 0; k < kBatchLanes; ++k) {
+    for (size_t k = 0; k < kLanes; ++k) {
       done[k] = blocks[k] <= b ? -1 : 0;
       any_done |= done[k] != 0;
     }
@@ -142,20 +145,151 @@ RF_AVX2 void FinishAvx2(const Sha256Mid& mid, size_t count, const uint8_t* const
   }
 }
 
-bool HaveAvx2() {
-  static const bool kHave = __builtin_cpu_supports("avx2");
-  return kHave;
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized inside their own intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define RF_AVX512 __attribute__((target("avx512f")))
+
+// The same compression on 16 lanes; rotations are native and the three-input boolean
+// functions are single ternary-logic instructions.
+RF_AVX512 void Compress16(__m512i s[8], const __m512i block[16]) {
+  __m512i w[16];
+  for (int i = 0; i < 16; ++i) w[i] = block[i];
+  __m512i a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
+  for (int t = 0; t < 64; ++t) {
+    __m512i wt;
+    if (t < 16) {
+      wt = w[t];
+    } else {
+      __m512i w15 = w[(t - 15) & 15], w2 = w[(t - 2) & 15];
+      __m512i s0 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(w15, 7), _mm512_ror_epi32(w15, 18),
+                                             _mm512_srli_epi32(w15, 3), 0x96);
+      __m512i s1 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(w2, 17), _mm512_ror_epi32(w2, 19),
+                                             _mm512_srli_epi32(w2, 10), 0x96);
+      wt = _mm512_add_epi32(_mm512_add_epi32(w[t & 15], s0), _mm512_add_epi32(w[(t - 7) & 15], s1));
+      w[t & 15] = wt;
+    }
+    __m512i big_s1 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(e, 6), _mm512_ror_epi32(e, 11), _mm512_ror_epi32(e, 25), 0x96);
+    __m512i ch = _mm512_ternarylogic_epi32(e, f, g, 0xca);  // e ? f : g
+    __m512i t1 = _mm512_add_epi32(_mm512_add_epi32(h, big_s1),
+                                  _mm512_add_epi32(_mm512_add_epi32(ch, _mm512_set1_epi32(static_cast<int>(kK[t]))), wt));
+    __m512i big_s0 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(a, 2), _mm512_ror_epi32(a, 13), _mm512_ror_epi32(a, 22), 0x96);
+    __m512i maj = _mm512_ternarylogic_epi32(a, b, c, 0xe8);  // majority
+    __m512i t2 = _mm512_add_epi32(big_s0, maj);
+    h = g;
+    g = f;
+    f = e;
+    e = _mm512_add_epi32(d, t1);
+    d = c;
+    c = b;
+    b = a;
+    a = _mm512_add_epi32(t1, t2);
+  }
+  s[0] = _mm512_add_epi32(s[0], a);
+  s[1] = _mm512_add_epi32(s[1], b);
+  s[2] = _mm512_add_epi32(s[2], c);
+  s[3] = _mm512_add_epi32(s[3], d);
+  s[4] = _mm512_add_epi32(s[4], e);
+  s[5] = _mm512_add_epi32(s[5], f);
+  s[6] = _mm512_add_epi32(s[6], g);
+  s[7] = _mm512_add_epi32(s[7], h);
+}
+
+RF_AVX512 void FinishAvx512(const Sha256Mid& mid, size_t count, const uint8_t* const msgs[], const size_t lens[],
+                            uint8_t* const outs[]) {
+  constexpr size_t kLanes = 16;
+  alignas(64) uint8_t bufs[kLanes][4 * 64];
+  size_t blocks[kLanes];
+  size_t max_blocks = 0;
+  for (size_t k = 0; k < kLanes; ++k) {
+    size_t src = k < count ? k : 0;
+    blocks[k] = PadTail(msgs[src], lens[src], mid.bytes, bufs[k]);
+    if (blocks[k] > max_blocks) max_blocks = blocks[k];
+  }
+  __m512i s[8];
+  for (int i = 0; i < 8; ++i) s[i] = _mm512_set1_epi32(static_cast<int>(mid.h[i]));
+  for (size_t b = 0; b < max_blocks; ++b) {
+    __m512i w[16];
+    for (int i = 0; i < 16; ++i) {
+      alignas(64) uint32_t lanes[kLanes];
+      for (size_t k = 0; k < kLanes; ++k) {
+        const uint8_t* p = bufs[k] + b * 64 + 4 * i;
+        lanes[k] = uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+      }
+      w[i] = _mm512_load_si512(lanes);
+    }
+    __m512i before[8];
+    for (int i = 0; i < 8; ++i) before[i] = s[i];
+    Compress16(s, w);
+    // Lanes whose message ended in an earlier block keep their state.
+    __mmask16 done = 0;
+    for (size_t k = 0; k < kLanes; ++k) done |= static_cast<__mmask16>((blocks[k] <= b ? 1u : 0u) << k);
+    if (done != 0) {
+      for (int i = 0; i < 8; ++i) s[i] = _mm512_mask_mov_epi32(s[i], done, before[i]);
+    }
+  }
+  alignas(64) uint32_t words[8][kLanes];
+  for (int i = 0; i < 8; ++i) _mm512_store_si512(words[i], s[i]);
+  for (size_t k = 0; k < count; ++k) {
+    for (int i = 0; i < 8; ++i) {
+      uint32_t v = words[i][k];
+      outs[k][4 * i] = static_cast<uint8_t>(v >> 24);
+      outs[k][4 * i + 1] = static_cast<uint8_t>(v >> 16);
+      outs[k][4 * i + 2] = static_cast<uint8_t>(v >> 8);
+      outs[k][4 * i + 3] = static_cast<uint8_t>(v);
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+
+enum class Path { kScalar, kAvx2, kAvx512 };
+
+Path ChosenPath() {
+  static const Path kPath = [] {
+    // RINGFENCE_SHA256_PATH=avx2|scalar narrows the choice (tests compare the paths).
+    const char* force = std::getenv("RINGFENCE_SHA256_PATH");
+    std::string f = force ? force : "";
+    if (f != "avx2" && f != "scalar" && __builtin_cpu_supports("avx512f")) return Path::kAvx512;
+    if (f != "scalar" && __builtin_cpu_supports("avx2")) return Path::kAvx2;
+    return Path::kScalar;
+  }();
+  return kPath;
 }
 
 }  // namespace
 
-bool Sha256BatchIsVectorized() { return HaveAvx2(); }
+bool Sha256BatchIsVectorized() { return ChosenPath() != Path::kScalar; }
+
+const char* Sha256BatchPath() {
+  switch (ChosenPath()) {
+    case Path::kAvx512:
+      return "AVX-512 x16";
+    case Path::kAvx2:
+      return "AVX2 x8";
+    case Path::kScalar:
+      break;
+  }
+  return "scalar";
+}
 
 void Sha256FinishBatch(const Sha256Mid& mid, size_t count, const uint8_t* const msgs[], const size_t lens[],
                        uint8_t* const outs[]) {
   if (count == 0) return;
-  if (HaveAvx2() && count > 1) {
-    FinishAvx2(mid, count, msgs, lens, outs);
+  Path path = ChosenPath();
+  if (path == Path::kAvx512 && count > 8) {
+    FinishAvx512(mid, count, msgs, lens, outs);
+    return;
+  }
+  if (path != Path::kScalar && count > 1) {
+    for (size_t k = 0; k < count; k += 8) {
+      size_t n = count - k < 8 ? count - k : 8;
+      if (n == 1) {
+        FinishScalar(mid, msgs[k], lens[k], outs[k]);
+      } else {
+        FinishAvx2(mid, n, msgs + k, lens + k, outs + k);
+      }
+    }
     return;
   }
   for (size_t k = 0; k < count; ++k) FinishScalar(mid, msgs[k], lens[k], outs[k]);

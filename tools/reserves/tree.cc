@@ -170,7 +170,7 @@ bool TreeHasher::Combine(int level, const Node& l, const Node& r, Node* out) {
 }
 
 Node TreeHasher::PadRoot(int level, uint64_t j, int threads) const {
-  if (level <= 3) {
+  if (level <= 4) {
     // The 2^level padding leaves at once, then fold them.
     size_t count = size_t{1} << level;
     uint8_t msgs[kBatchLanes][8];
