@@ -16,8 +16,8 @@ absl::Status ReadNumber(const char* name, uint64_t min, uint64_t max, uint64_t* 
   if (raw == nullptr) return absl::OkStatus();
   uint64_t v = 0;
   if (!absl::SimpleAtoi(raw, &v) || v < min || v > max) {
-    return absl::InvalidArgumentError(absl::StrCat(name, "=\"", raw, "\": must be an integer from ",
-                                                   min, " to ", max));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, "=\"", raw, "\": must be an integer from ", min, " to ", max));
   }
   *out = v;
   return absl::OkStatus();
@@ -39,8 +39,8 @@ absl::StatusOr<Config> Config::FromEnvironment() {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ReadNumber("HSM_SIM_ARGON2_MEMLIMIT_KIB",
-                                  crypto_pwhash_MEMLIMIT_MIN / 1024, 4 * 1024 * 1024, &mem_kib);
+  if (absl::Status s = ReadNumber("HSM_SIM_ARGON2_MEMLIMIT_KIB", crypto_pwhash_MEMLIMIT_MIN / 1024,
+                                  4 * 1024 * 1024, &mem_kib);
       !s.ok()) {
     return s;
   }

@@ -12,11 +12,11 @@
 namespace ringfence::hsm_sim {
 
 struct Config {
-  std::string dir;              // HSM_SIM_DIR
-  KdfCost kdf_cost;             // HSM_SIM_ARGON2_OPSLIMIT, HSM_SIM_ARGON2_MEMLIMIT_KIB
-  uint32_t max_pin_tries = 5;   // HSM_SIM_MAX_PIN_TRIES, stored in the token at C_InitToken
-  uint64_t latency_us = 0;      // HSM_SIM_LATENCY_US, added to every C_Sign that signs
-  uint64_t fail_sign_every = 0;          // HSM_SIM_FAIL_SIGN_EVERY: every Nth C_Sign fails
+  std::string dir;               // HSM_SIM_DIR
+  KdfCost kdf_cost;              // HSM_SIM_ARGON2_OPSLIMIT, HSM_SIM_ARGON2_MEMLIMIT_KIB
+  uint32_t max_pin_tries = 5;    // HSM_SIM_MAX_PIN_TRIES, stored in the token at C_InitToken
+  uint64_t latency_us = 0;       // HSM_SIM_LATENCY_US, added to every C_Sign that signs
+  uint64_t fail_sign_every = 0;  // HSM_SIM_FAIL_SIGN_EVERY: every Nth C_Sign fails
   uint64_t fail_open_session_every = 0;  // HSM_SIM_FAIL_OPEN_SESSION: every Nth open fails
 
   // Reads the variables. Fails with kInvalidArgument naming the variable and its rule when

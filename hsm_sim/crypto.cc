@@ -20,7 +20,8 @@ void InitOnce() {
   if (ctx == nullptr) return;
   // A library loaded into someone else's process must not abort it: an illegal argument
   // makes the libsecp256k1 call return 0, which every caller here treats as failure.
-  secp256k1_context_set_illegal_callback(ctx, [](const char*, void*) {}, nullptr);
+  secp256k1_context_set_illegal_callback(
+      ctx, [](const char*, void*) {}, nullptr);
   // Randomising the context blinds the signing multiplication against side channels.
   uint8_t seed[32];
   randombytes_buf(seed, sizeof(seed));
@@ -48,8 +49,8 @@ constexpr uint8_t kSecp256k1Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
 constexpr uint8_t kEd25519Oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 constexpr uint8_t kEd25519GnuOid[] = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x04,
                                       0x01, 0xda, 0x47, 0x0f, 0x01};
-constexpr uint8_t kEdwards25519String[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd',
-                                           's',  '2',  '5', '5', '1', '9'};
+constexpr uint8_t kEdwards25519String[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                           'd',  's',  '2', '5', '5', '1', '9'};
 
 template <size_t N>
 bool SpanEquals(std::span<const uint8_t> a, const uint8_t (&b)[N]) {
@@ -92,8 +93,8 @@ bool Secp256k1PublicKey(std::span<const uint8_t, kSecp256k1SecretSize> secret,
   secp256k1_pubkey pub;
   if (!secp256k1_ec_pubkey_create(Ctx(), &pub, secret.data())) return false;
   size_t len = out.size();
-  return secp256k1_ec_pubkey_serialize(Ctx(), out.data(), &len, &pub,
-                                       SECP256K1_EC_UNCOMPRESSED) == 1 &&
+  return secp256k1_ec_pubkey_serialize(Ctx(), out.data(), &len, &pub, SECP256K1_EC_UNCOMPRESSED) ==
+             1 &&
          len == kSecp256k1UncompressedSize;
 }
 
@@ -222,9 +223,8 @@ bool DerivePinKey(std::span<const uint8_t> pin, std::span<const uint8_t, kKdfSal
     return false;
   }
   SecureBuffer key(32);
-  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(pin.data()),
-                    pin.size(), salt.data(), cost.opslimit, cost.memlimit,
-                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(pin.data()), pin.size(),
+                    salt.data(), cost.opslimit, cost.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return false;
   }
   *out = std::move(key);

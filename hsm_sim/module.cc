@@ -54,7 +54,9 @@ CK_KEY_TYPE KeyTypeOf(Curve c) { return c == Curve::kSecp256k1 ? CKK_EC : CKK_EC
 CK_MECHANISM_TYPE GenMechanismOf(Curve c) {
   return c == Curve::kSecp256k1 ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
 }
-CK_MECHANISM_TYPE SignMechanismOf(Curve c) { return c == Curve::kSecp256k1 ? CKM_ECDSA : CKM_EDDSA; }
+CK_MECHANISM_TYPE SignMechanismOf(Curve c) {
+  return c == Curve::kSecp256k1 ? CKM_ECDSA : CKM_EDDSA;
+}
 
 // What one half of a GenerateKeyPair template asks for.
 struct KeyTemplate {
@@ -199,9 +201,9 @@ std::vector<uint8_t> Module::MasterKeyAd(PinRole role) const {
 
 std::vector<uint8_t> Module::KeyAd(const StoredObject& o) const {
   // Binds a sealed private key to its token, curve and public key.
-  const std::string prefix = absl::StrCat("ringfence.hsm_sim.key.v1|", token_.meta.serial, "|",
-                                          o.curve == Curve::kSecp256k1 ? "secp256k1" : "ed25519",
-                                          "|");
+  const std::string prefix =
+      absl::StrCat("ringfence.hsm_sim.key.v1|", token_.meta.serial, "|",
+                   o.curve == Curve::kSecp256k1 ? "secp256k1" : "ed25519", "|");
   std::vector<uint8_t> ad(prefix.begin(), prefix.end());
   ad.insert(ad.end(), o.public_key.begin(), o.public_key.end());
   return ad;
@@ -296,8 +298,7 @@ CK_RV Module::VerifyPinLocked(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_le
   if (!length_ok) return CKR_PIN_INCORRECT;
   SecureBuffer mk(kSealKeySize);
   if (!Open(std::span<const uint8_t, kSealKeySize>(kek.data(), kSealKeySize),
-            rec->wrapped_master_key, MasterKeyAd(role),
-            std::span<uint8_t>(mk.data(), mk.size()))) {
+            rec->wrapped_master_key, MasterKeyAd(role), std::span<uint8_t>(mk.data(), mk.size()))) {
     return CKR_PIN_INCORRECT;
   }
   if (absl::Status s = store_->ResetFailures(role); !s.ok()) return DeviceError(s);
@@ -439,8 +440,8 @@ CK_RV Module::GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
                        CKF_SO_PIN_LOCKED);
     if (token_.has_user_pin) {
       flags |= CKF_USER_PIN_INITIALIZED;
-      flags |= pin_flags(token_.user_pin.failures, CKF_USER_PIN_COUNT_LOW,
-                         CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);
+      flags |= pin_flags(token_.user_pin.failures, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY,
+                         CKF_USER_PIN_LOCKED);
     }
   }
   info->flags = flags;
@@ -480,7 +481,8 @@ CK_RV Module::GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_U
   return CKR_OK;
 }
 
-CK_RV Module::GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info) {
+CK_RV Module::GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                               CK_MECHANISM_INFO_PTR info) {
   std::shared_lock lock(mu_);
   if (!initialized_) return CKR_CRYPTOKI_NOT_INITIALIZED;
   if (slot != kSlotId) return CKR_SLOT_ID_INVALID;
@@ -563,7 +565,8 @@ CK_RV Module::InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len
   if (CK_RV rv = WrapMasterKey(PinRole::kUser, pin, pin_len, master_key_, &rec); rv != CKR_OK) {
     return rv;
   }
-  if (absl::Status st = store_->PutPin(PinRole::kUser, rec, token_.meta.serial); !st.ok()) return DeviceError(st);
+  if (absl::Status st = store_->PutPin(PinRole::kUser, rec, token_.meta.serial); !st.ok())
+    return DeviceError(st);
   token_.user_pin = std::move(rec);
   token_.has_user_pin = true;
   return CKR_OK;
@@ -585,7 +588,8 @@ CK_RV Module::SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_
   if (CK_RV rv = VerifyPinLocked(role, old_pin, old_len, &master); rv != CKR_OK) return rv;
   PinRecord rec;
   if (CK_RV rv = WrapMasterKey(role, new_pin, new_len, master, &rec); rv != CKR_OK) return rv;
-  if (absl::Status st = store_->PutPin(role, rec, token_.meta.serial); !st.ok()) return DeviceError(st);
+  if (absl::Status st = store_->PutPin(role, rec, token_.meta.serial); !st.ok())
+    return DeviceError(st);
   (role == PinRole::kSo ? token_.so_pin : token_.user_pin) = std::move(rec);
   return CKR_OK;
 }
@@ -772,17 +776,19 @@ CK_RV Module::GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATT
     randombytes_buf(seed.data(), seed.size());
     SecureBuffer sk(kEd25519SecretSize);
     pub_o.public_key.resize(kEd25519PublicSize);
-    Ed25519KeyPair(std::span<const uint8_t, kEd25519SeedSize>(seed.data(), kEd25519SeedSize),
-                   std::span<uint8_t, kEd25519PublicSize>(pub_o.public_key.data(), kEd25519PublicSize),
-                   std::span<uint8_t, kEd25519SecretSize>(sk.data(), kEd25519SecretSize));
+    Ed25519KeyPair(
+        std::span<const uint8_t, kEd25519SeedSize>(seed.data(), kEd25519SeedSize),
+        std::span<uint8_t, kEd25519PublicSize>(pub_o.public_key.data(), kEd25519PublicSize),
+        std::span<uint8_t, kEd25519SecretSize>(sk.data(), kEd25519SecretSize));
     sealed_material = std::move(seed);
     secret->bytes = std::move(sk);
   }
   priv_o.public_key = pub_o.public_key;
-  priv_o.sealed_secret = Seal(std::span<const uint8_t, kSealKeySize>(master_key_.data(), kSealKeySize),
-                              std::span<const uint8_t>(sealed_material.data(), sealed_material.size()),
-                              KeyAd(priv_o));
-  if (absl::Status st = store_->InsertKeyPair(&pub_o, &priv_o, token_.meta.serial); !st.ok()) return DeviceError(st);
+  priv_o.sealed_secret =
+      Seal(std::span<const uint8_t, kSealKeySize>(master_key_.data(), kSealKeySize),
+           std::span<const uint8_t>(sealed_material.data(), sealed_material.size()), KeyAd(priv_o));
+  if (absl::Status st = store_->InsertKeyPair(&pub_o, &priv_o, token_.meta.serial); !st.ok())
+    return DeviceError(st);
   auto pub_obj = std::make_shared<Object>();
   pub_obj->stored = std::move(pub_o);
   auto priv_obj = std::make_shared<Object>();
@@ -801,49 +807,95 @@ namespace {
 CK_RV AttributeOf(const StoredObject& o, CK_ATTRIBUTE_TYPE type, std::vector<uint8_t>* out) {
   const bool priv = o.object_class == ObjectClass::kPrivateKey;
   switch (type) {
-    case CKA_CLASS: *out = Ulong(priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY); return CKR_OK;
-    case CKA_TOKEN: *out = Bool(true); return CKR_OK;
-    case CKA_PRIVATE: *out = Bool(priv); return CKR_OK;
-    case CKA_MODIFIABLE: *out = Bool(true); return CKR_OK;
-    case CKA_COPYABLE: *out = Bool(false); return CKR_OK;
-    case CKA_DESTROYABLE: *out = Bool(true); return CKR_OK;
-    case CKA_LABEL: *out = o.label; return CKR_OK;
-    case CKA_ID: *out = o.ckaid; return CKR_OK;
-    case CKA_KEY_TYPE: *out = Ulong(KeyTypeOf(o.curve)); return CKR_OK;
+    case CKA_CLASS:
+      *out = Ulong(priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY);
+      return CKR_OK;
+    case CKA_TOKEN:
+      *out = Bool(true);
+      return CKR_OK;
+    case CKA_PRIVATE:
+      *out = Bool(priv);
+      return CKR_OK;
+    case CKA_MODIFIABLE:
+      *out = Bool(true);
+      return CKR_OK;
+    case CKA_COPYABLE:
+      *out = Bool(false);
+      return CKR_OK;
+    case CKA_DESTROYABLE:
+      *out = Bool(true);
+      return CKR_OK;
+    case CKA_LABEL:
+      *out = o.label;
+      return CKR_OK;
+    case CKA_ID:
+      *out = o.ckaid;
+      return CKR_OK;
+    case CKA_KEY_TYPE:
+      *out = Ulong(KeyTypeOf(o.curve));
+      return CKR_OK;
     case CKA_START_DATE:
     case CKA_END_DATE:
-    case CKA_SUBJECT: out->clear(); return CKR_OK;
-    case CKA_DERIVE: *out = Bool(false); return CKR_OK;
-    case CKA_LOCAL: *out = Bool(true); return CKR_OK;
-    case CKA_KEY_GEN_MECHANISM: *out = Ulong(GenMechanismOf(o.curve)); return CKR_OK;
-    case CKA_ALLOWED_MECHANISMS: *out = Ulong(SignMechanismOf(o.curve)); return CKR_OK;
-    case CKA_EC_PARAMS: *out = o.ec_params; return CKR_OK;
-    default: break;
+    case CKA_SUBJECT:
+      out->clear();
+      return CKR_OK;
+    case CKA_DERIVE:
+      *out = Bool(false);
+      return CKR_OK;
+    case CKA_LOCAL:
+      *out = Bool(true);
+      return CKR_OK;
+    case CKA_KEY_GEN_MECHANISM:
+      *out = Ulong(GenMechanismOf(o.curve));
+      return CKR_OK;
+    case CKA_ALLOWED_MECHANISMS:
+      *out = Ulong(SignMechanismOf(o.curve));
+      return CKR_OK;
+    case CKA_EC_PARAMS:
+      *out = o.ec_params;
+      return CKR_OK;
+    default:
+      break;
   }
   if (!priv) {
     switch (type) {
       case CKA_ENCRYPT:
       case CKA_WRAP:
       case CKA_VERIFY_RECOVER:
-      case CKA_TRUSTED: *out = Bool(false); return CKR_OK;
-      case CKA_VERIFY: *out = Bool(o.verify); return CKR_OK;
-      case CKA_EC_POINT: *out = EncodeEcPoint(o.public_key); return CKR_OK;
-      default: return CKR_ATTRIBUTE_TYPE_INVALID;
+      case CKA_TRUSTED:
+        *out = Bool(false);
+        return CKR_OK;
+      case CKA_VERIFY:
+        *out = Bool(o.verify);
+        return CKR_OK;
+      case CKA_EC_POINT:
+        *out = EncodeEcPoint(o.public_key);
+        return CKR_OK;
+      default:
+        return CKR_ATTRIBUTE_TYPE_INVALID;
     }
   }
   switch (type) {
     case CKA_SENSITIVE:
     case CKA_ALWAYS_SENSITIVE:
-    case CKA_NEVER_EXTRACTABLE: *out = Bool(true); return CKR_OK;
+    case CKA_NEVER_EXTRACTABLE:
+      *out = Bool(true);
+      return CKR_OK;
     case CKA_EXTRACTABLE:
     case CKA_DECRYPT:
     case CKA_UNWRAP:
     case CKA_SIGN_RECOVER:
     case CKA_WRAP_WITH_TRUSTED:
-    case CKA_ALWAYS_AUTHENTICATE: *out = Bool(false); return CKR_OK;
-    case CKA_SIGN: *out = Bool(o.sign); return CKR_OK;
-    case CKA_VALUE: return CKR_ATTRIBUTE_SENSITIVE;
-    default: return CKR_ATTRIBUTE_TYPE_INVALID;
+    case CKA_ALWAYS_AUTHENTICATE:
+      *out = Bool(false);
+      return CKR_OK;
+    case CKA_SIGN:
+      *out = Bool(o.sign);
+      return CKR_OK;
+    case CKA_VALUE:
+      return CKR_ATTRIBUTE_SENSITIVE;
+    default:
+      return CKR_ATTRIBUTE_TYPE_INVALID;
   }
 }
 
@@ -1055,9 +1107,9 @@ CK_RV Module::Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG data_len, CK_
   if (latency_us != 0) std::this_thread::sleep_for(std::chrono::microseconds(latency_us));
   if (mechanism == CKM_ECDSA) {
     EcdsaSignature out;
-    if (!EcdsaSign(std::span<const uint8_t, kSecp256k1SecretSize>(key->bytes.data(),
-                                                                   kSecp256k1SecretSize),
-                   std::span<const uint8_t, 32>(data, 32), nullptr, &out)) {
+    if (!EcdsaSign(
+            std::span<const uint8_t, kSecp256k1SecretSize>(key->bytes.data(), kSecp256k1SecretSize),
+            std::span<const uint8_t, 32>(data, 32), nullptr, &out)) {
       return CKR_GENERAL_ERROR;
     }
     std::memcpy(sig, out.compact.data(), out.compact.size());

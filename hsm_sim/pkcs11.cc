@@ -34,9 +34,15 @@ CK_RV NotSupported(Args...) {
   return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
-CK_RV Initialize(CK_VOID_PTR a) { return Guard([&] { return TheModule().Initialize(a); }); }
-CK_RV Finalize(CK_VOID_PTR r) { return Guard([&] { return TheModule().Finalize(r); }); }
-CK_RV GetInfo(CK_INFO_PTR i) { return Guard([&] { return TheModule().GetInfo(i); }); }
+CK_RV Initialize(CK_VOID_PTR a) {
+  return Guard([&] { return TheModule().Initialize(a); });
+}
+CK_RV Finalize(CK_VOID_PTR r) {
+  return Guard([&] { return TheModule().Finalize(r); });
+}
+CK_RV GetInfo(CK_INFO_PTR i) {
+  return Guard([&] { return TheModule().GetInfo(i); });
+}
 CK_RV GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 CK_RV GetSlotList(CK_BBOOL p, CK_SLOT_ID_PTR l, CK_ULONG_PTR c) {
   return Guard([&] { return TheModule().GetSlotList(p, l, c); });
@@ -66,15 +72,21 @@ CK_RV OpenSession(CK_SLOT_ID s, CK_FLAGS f, CK_VOID_PTR, CK_NOTIFY, CK_SESSION_H
   // Notification callbacks are never called: this token raises no surrender events.
   return Guard([&] { return TheModule().OpenSession(s, f, h); });
 }
-CK_RV CloseSession(CK_SESSION_HANDLE h) { return Guard([&] { return TheModule().CloseSession(h); }); }
-CK_RV CloseAllSessions(CK_SLOT_ID s) { return Guard([&] { return TheModule().CloseAllSessions(s); }); }
+CK_RV CloseSession(CK_SESSION_HANDLE h) {
+  return Guard([&] { return TheModule().CloseSession(h); });
+}
+CK_RV CloseAllSessions(CK_SLOT_ID s) {
+  return Guard([&] { return TheModule().CloseAllSessions(s); });
+}
 CK_RV GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR i) {
   return Guard([&] { return TheModule().GetSessionInfo(h, i); });
 }
 CK_RV Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG n) {
   return Guard([&] { return TheModule().Login(h, u, p, n); });
 }
-CK_RV Logout(CK_SESSION_HANDLE h) { return Guard([&] { return TheModule().Logout(h); }); }
+CK_RV Logout(CK_SESSION_HANDLE h) {
+  return Guard([&] { return TheModule().Logout(h); });
+}
 CK_RV GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pt, CK_ULONG pc,
                       CK_ATTRIBUTE_PTR vt, CK_ULONG vc, CK_OBJECT_HANDLE_PTR po,
                       CK_OBJECT_HANDLE_PTR vo) {

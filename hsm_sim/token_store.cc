@@ -83,9 +83,9 @@ absl::Status SyncDirectory(const std::string& dir) {
 
 absl::Status CheckPin(const std::string& where, const PinRecord& pin) {
   if (pin.wrapped_master_key.size() != kSealKeySize + kSealOverhead) {
-    return absl::DataLossError(
-        absl::StrCat(where, ": wrapped master key has ", pin.wrapped_master_key.size(),
-                     " bytes, expected ", kSealKeySize + kSealOverhead));
+    return absl::DataLossError(absl::StrCat(where, ": wrapped master key has ",
+                                            pin.wrapped_master_key.size(), " bytes, expected ",
+                                            kSealKeySize + kSealOverhead));
   }
   if (pin.cost.opslimit == 0 || pin.cost.memlimit == 0) {
     return absl::DataLossError(absl::StrCat(where, ": Argon2id cost is zero"));
@@ -146,7 +146,8 @@ absl::Status TokenStore::OpenDatabase(bool create) {
   const std::string path = create ? db_path_ + ".new" : db_path_;
   if (create) ::unlink(path.c_str());
   sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close_v2(db);
@@ -181,9 +182,9 @@ absl::Status TokenStore::OpenDatabase(bool create) {
   int64_t version = -1;
   if (format.ok() && format.Step() == SQLITE_ROW) version = format.Int(0);
   if (version != kTokenFormatVersion) {
-    absl::Status s = absl::DataLossError(absl::StrCat(
-        db_path_, ": token format version ", version, " is not the supported version ",
-        kTokenFormatVersion, " (missing or damaged meta table)"));
+    absl::Status s = absl::DataLossError(
+        absl::StrCat(db_path_, ": token format version ", version, " is not the supported version ",
+                     kTokenFormatVersion, " (missing or damaged meta table)"));
     sqlite3_close_v2(db_);
     db_ = nullptr;
     return s;
@@ -217,9 +218,10 @@ absl::StatusOr<TokenState> TokenStore::Load() {
     }
     if (rc != SQLITE_DONE) return Error("reading meta");
     if (!have_label || !have_serial || !have_tries) {
-      return absl::DataLossError(absl::StrCat(
-          db_path_, ": meta table lacks a valid label (32 bytes), serial (16 bytes) or "
-                    "max_pin_tries (1..1000)"));
+      return absl::DataLossError(
+          absl::StrCat(db_path_,
+                       ": meta table lacks a valid label (32 bytes), serial (16 bytes) or "
+                       "max_pin_tries (1..1000)"));
     }
   }
   bool have_so = false;
@@ -267,7 +269,8 @@ absl::StatusOr<TokenState> TokenStore::Load() {
       o.id = static_cast<uint64_t>(q.Int(0));
       const std::string where = absl::StrCat(db_path_, ": object ", o.id);
       const int64_t cls = q.Int(1), curve = q.Int(2);
-      if (cls != 0 && cls != 1) return absl::DataLossError(absl::StrCat(where, ": bad class ", cls));
+      if (cls != 0 && cls != 1)
+        return absl::DataLossError(absl::StrCat(where, ": bad class ", cls));
       if (curve != 0 && curve != 1) {
         return absl::DataLossError(absl::StrCat(where, ": bad curve ", curve));
       }
@@ -313,8 +316,8 @@ absl::StatusOr<PinRecord> TokenStore::LoadPin(PinRole role) {
   q.Bind(1, static_cast<int64_t>(role));
   const int rc = q.Step();
   if (rc == SQLITE_DONE) {
-    return absl::NotFoundError(absl::StrCat(db_path_, ": no PIN record for role ",
-                                            static_cast<int>(role)));
+    return absl::NotFoundError(
+        absl::StrCat(db_path_, ": no PIN record for role ", static_cast<int>(role)));
   }
   if (rc != SQLITE_ROW) return Error("reading pins");
   PinRecord pin;
@@ -339,17 +342,30 @@ absl::Status TokenStore::Initialize(const TokenMeta& meta, const PinRecord& so_p
   if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   absl::Status status = [&]() -> absl::Status {
     if (absl::Status s = Exec(kSchema); !s.ok()) return s;
-    if (absl::Status s = Exec("DELETE FROM meta; DELETE FROM pins; DELETE FROM objects;"); !s.ok()) {
+    if (absl::Status s = Exec("DELETE FROM meta; DELETE FROM pins; DELETE FROM objects;");
+        !s.ok()) {
       return s;
     }
     for (int i = 0; i < 4; ++i) {
       Stmt ins(db_, "INSERT INTO meta(key, value) VALUES(?, ?)");
       if (!ins.ok()) return Error("writing meta");
       switch (i) {
-        case 0: ins.BindText(1, "format"); ins.Bind(2, int64_t{kTokenFormatVersion}); break;
-        case 1: ins.BindText(1, "label"); ins.Bind(2, meta.label); break;
-        case 2: ins.BindText(1, "serial"); ins.Bind(2, meta.serial); break;
-        default: ins.BindText(1, "max_pin_tries"); ins.Bind(2, int64_t{meta.max_pin_tries}); break;
+        case 0:
+          ins.BindText(1, "format");
+          ins.Bind(2, int64_t{kTokenFormatVersion});
+          break;
+        case 1:
+          ins.BindText(1, "label");
+          ins.Bind(2, meta.label);
+          break;
+        case 2:
+          ins.BindText(1, "serial");
+          ins.Bind(2, meta.serial);
+          break;
+        default:
+          ins.BindText(1, "max_pin_tries");
+          ins.Bind(2, int64_t{meta.max_pin_tries});
+          break;
       }
       if (ins.Step() != SQLITE_DONE) return Error("writing meta");
     }
@@ -394,8 +410,8 @@ absl::Status TokenStore::CheckSerial(const std::string& serial) {
   const std::vector<uint8_t> v = q.Blob(0);
   if (std::string(v.begin(), v.end()) != serial) {
     return absl::FailedPreconditionError(absl::StrCat(
-        db_path_, ": the token was re-initialised by another process (serial ", serial,
-        " is now ", std::string(v.begin(), v.end()), "); call C_Finalize and C_Initialize"));
+        db_path_, ": the token was re-initialised by another process (serial ", serial, " is now ",
+        std::string(v.begin(), v.end()), "); call C_Finalize and C_Initialize"));
   }
   return absl::OkStatus();
 }

@@ -35,7 +35,7 @@ struct PinRecord {
   std::array<uint8_t, kKdfSaltSize> salt{};
   KdfCost cost;
   std::vector<uint8_t> wrapped_master_key;  // Seal() output under the PIN-derived key
-  uint32_t failures = 0;                     // consecutive wrong PINs since the last success
+  uint32_t failures = 0;                    // consecutive wrong PINs since the last success
 };
 
 struct TokenMeta {
@@ -105,7 +105,8 @@ class TokenStore {
   absl::Status DeleteObject(uint64_t id);
 
  private:
-  TokenStore(std::string dir, std::string db_path) : dir_(std::move(dir)), db_path_(std::move(db_path)) {}
+  TokenStore(std::string dir, std::string db_path)
+      : dir_(std::move(dir)), db_path_(std::move(db_path)) {}
   absl::Status OpenDatabase(bool create);
   absl::Status Exec(const char* sql);
   // REQUIRES: inside a transaction.

@@ -56,7 +56,7 @@ TEST_F(CoreTest, DerSignatureParserAcceptsOnlyStrictDer) {
       {"long-form sequence length", "308106020101020102"},
       {"trailing byte", "300602010102010200"},
       {"r not an integer", "3006030101020102"},
-      {"zero-length r", "30050200020102" },
+      {"zero-length r", "30050200020102"},
       {"negative r", "3006020181020102"},
       {"needless leading zero", "300702020001020102"},
       {"needless leading zero on s", "30070201010202000a"},
@@ -81,7 +81,7 @@ TEST_F(CoreTest, EcParamsNameOnlyTheSupportedCurves) {
   EXPECT_EQ(CurveFromEcParams(Der("130c656477617264733235353138")), std::nullopt);
   EXPECT_EQ(CurveFromEcParams(Der("06082a8648ce3d030107")), std::nullopt);  // P-256
   EXPECT_EQ(CurveFromEcParams(Der("06052b8104000a00")), std::nullopt);
-  EXPECT_EQ(CurveFromEcParams(Der("06052b81040022")), std::nullopt);       // P-384
+  EXPECT_EQ(CurveFromEcParams(Der("06052b81040022")), std::nullopt);  // P-384
   EXPECT_EQ(CurveFromEcParams(Der("0c0c656477617264733235353139")), std::nullopt);
   EXPECT_EQ(CurveFromEcParams(Bytes()), std::nullopt);
   EXPECT_EQ(Secp256k1EcParams(), Der("06052b8104000a"));
@@ -154,8 +154,12 @@ TEST_F(CoreTest, PinKeyDerivationDependsOnPinAndSalt) {
 }
 
 TEST_F(CoreTest, ConfigNamesTheVariableAndItsRule) {
-  const char* vars[] = {"HSM_SIM_DIR", "HSM_SIM_ARGON2_OPSLIMIT", "HSM_SIM_ARGON2_MEMLIMIT_KIB",
-                        "HSM_SIM_MAX_PIN_TRIES", "HSM_SIM_LATENCY_US", "HSM_SIM_FAIL_SIGN_EVERY",
+  const char* vars[] = {"HSM_SIM_DIR",
+                        "HSM_SIM_ARGON2_OPSLIMIT",
+                        "HSM_SIM_ARGON2_MEMLIMIT_KIB",
+                        "HSM_SIM_MAX_PIN_TRIES",
+                        "HSM_SIM_LATENCY_US",
+                        "HSM_SIM_FAIL_SIGN_EVERY",
                         "HSM_SIM_FAIL_OPEN_SESSION"};
   for (const char* v : vars) unsetenv(v);
   EXPECT_FALSE(Config::FromEnvironment().ok());
@@ -168,10 +172,14 @@ TEST_F(CoreTest, ConfigNamesTheVariableAndItsRule) {
   EXPECT_EQ(c->kdf_cost.opslimit, crypto_pwhash_OPSLIMIT_INTERACTIVE);
   EXPECT_EQ(c->fail_sign_every, 0u);
   const std::vector<std::pair<const char*, const char*>> bad = {
-      {"HSM_SIM_MAX_PIN_TRIES", "0"},          {"HSM_SIM_MAX_PIN_TRIES", "1001"},
-      {"HSM_SIM_LATENCY_US", "-5"},            {"HSM_SIM_LATENCY_US", "99999999999"},
-      {"HSM_SIM_FAIL_SIGN_EVERY", "2x"},       {"HSM_SIM_FAIL_OPEN_SESSION", ""},
-      {"HSM_SIM_ARGON2_OPSLIMIT", "0"},        {"HSM_SIM_ARGON2_MEMLIMIT_KIB", "7"},
+      {"HSM_SIM_MAX_PIN_TRIES", "0"},
+      {"HSM_SIM_MAX_PIN_TRIES", "1001"},
+      {"HSM_SIM_LATENCY_US", "-5"},
+      {"HSM_SIM_LATENCY_US", "99999999999"},
+      {"HSM_SIM_FAIL_SIGN_EVERY", "2x"},
+      {"HSM_SIM_FAIL_OPEN_SESSION", ""},
+      {"HSM_SIM_ARGON2_OPSLIMIT", "0"},
+      {"HSM_SIM_ARGON2_MEMLIMIT_KIB", "7"},
       {"HSM_SIM_FAIL_SIGN_EVERY", "99999999999999999999999"}};
   for (const auto& [name, value] : bad) {
     setenv(name, value, 1);
@@ -265,7 +273,8 @@ TEST_F(CoreTest, TokenStoreRefusesDamagedRecordsNamingThem) {
   {
     auto store = TokenStore::Open(dir);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->Initialize({std::string(32, ' '), "0123456789abcdef", 5}, SomePin()).ok());
+    ASSERT_TRUE(
+        (*store)->Initialize({std::string(32, ' '), "0123456789abcdef", 5}, SomePin()).ok());
     StoredObject pub, priv;
     pub.ec_params = Secp256k1EcParams();
     pub.public_key.assign(65, 4);

@@ -92,8 +92,8 @@ TEST_F(CryptoVectorsTest, BitcoinjsRfc6979SignaturesAndNonces) {
     EXPECT_EQ(BytesToHex(k.data(), k.size()), v.at("k").get<std::string>());
     EcdsaSignature sig;
     ASSERT_TRUE(EcdsaSign(d, digest, nullptr, &sig));
-    const std::string want = v.at("signature").at("r").get<std::string>() +
-                             v.at("signature").at("s").get<std::string>();
+    const std::string want =
+        v.at("signature").at("r").get<std::string>() + v.at("signature").at("s").get<std::string>();
     EXPECT_EQ(BytesToHex(sig.compact.data(), sig.compact.size()), want);
     EXPECT_TRUE(EcdsaVerifyCompact(PublicKey(d), digest, sig.compact));
     ++ran;
@@ -166,8 +166,10 @@ TEST_F(CryptoVectorsTest, TinySecp256k1SignaturesAndRecoveryIds) {
     one[31] = 1;
     max.fill(0xff);
     const auto n = Scalar("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
-    for (const auto& [field, extra] : {std::pair{"extraEntropy0", zero}, {"extraEntropy1", one},
-                                       {"extraEntropyN", n}, {"extraEntropyMax", max}}) {
+    for (const auto& [field, extra] : {std::pair{"extraEntropy0", zero},
+                                       {"extraEntropy1", one},
+                                       {"extraEntropyN", n},
+                                       {"extraEntropyMax", max}}) {
       ASSERT_TRUE(EcdsaSign(d, digest, extra.data(), &sig));
       EXPECT_EQ(BytesToHex(sig.compact.data(), 64), v.at(field).get<std::string>()) << field;
       ++entropy;

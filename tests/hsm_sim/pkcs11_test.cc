@@ -53,7 +53,8 @@ constexpr char kSoPin[] = "so-secret-1";
 constexpr char kUserPin[] = "user-pin-1";
 const Bytes kSecp256k1Params = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
 const Bytes kEd25519Oid = {0x06, 0x03, 0x2b, 0x65, 0x70};
-const Bytes kEdwardsString = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'};
+const Bytes kEdwardsString = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                              'd',  's',  '2', '5', '5', '1', '9'};
 const Bytes kP256Params = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 // secp256k1's group order n, big-endian.
 const Bytes kOrder = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -139,8 +140,8 @@ class Pkcs11Test : public ::testing::Test {
                                  priv_h);
   }
   // Generates a key pair the way pkcs11-tool does, with the given CKA_ID.
-  void Generate(CK_SESSION_HANDLE s, bool secp256k1, const std::string& id,
-                CK_OBJECT_HANDLE* pub_h, CK_OBJECT_HANDLE* priv_h) {
+  void Generate(CK_SESSION_HANDLE s, bool secp256k1, const std::string& id, CK_OBJECT_HANDLE* pub_h,
+                CK_OBJECT_HANDLE* priv_h) {
     CK_BBOOL t = CK_TRUE;
     const Bytes& params = secp256k1 ? kSecp256k1Params : kEdwardsString;
     std::vector<CK_ATTRIBUTE> pub = {
@@ -163,7 +164,8 @@ class Pkcs11Test : public ::testing::Test {
     if (CK_RV rv = f_->C_SignInit(s, &m, key); rv != CKR_OK) return rv;
     sig->assign(64, 0);
     CK_ULONG len = sig->size();
-    const CK_RV rv = f_->C_Sign(s, const_cast<uint8_t*>(data.data()), data.size(), sig->data(), &len);
+    const CK_RV rv =
+        f_->C_Sign(s, const_cast<uint8_t*>(data.data()), data.size(), sig->data(), &len);
     sig->resize(rv == CKR_OK ? len : 0);
     return rv;
   }
@@ -290,7 +292,8 @@ TEST_F(Pkcs11Test, SlotTokenAndMechanismListsUseTheTwoCallConvention) {
   EXPECT_EQ(f_->C_GetMechanismList(slot, mechs.data(), &small), CKR_BUFFER_TOO_SMALL);
   EXPECT_EQ(small, 4u);
   ASSERT_EQ(f_->C_GetMechanismList(slot, mechs.data(), &n), CKR_OK);
-  for (CK_MECHANISM_TYPE m : {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA}) {
+  for (CK_MECHANISM_TYPE m :
+       {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA}) {
     EXPECT_NE(std::find(mechs.begin(), mechs.end(), m), mechs.end()) << m;
   }
   CK_MECHANISM_INFO mi;
@@ -330,7 +333,8 @@ TEST_F(Pkcs11Test, SessionAndLoginStates) {
   EXPECT_EQ(f_->C_GetSessionInfo(rw, nullptr), CKR_ARGUMENTS_BAD);
 
   EXPECT_EQ(f_->C_Logout(rw), CKR_USER_NOT_LOGGED_IN);
-  EXPECT_EQ(f_->C_Login(rw, CKU_SO, Pin(kSoPin), std::strlen(kSoPin)), CKR_SESSION_READ_ONLY_EXISTS);
+  EXPECT_EQ(f_->C_Login(rw, CKU_SO, Pin(kSoPin), std::strlen(kSoPin)),
+            CKR_SESSION_READ_ONLY_EXISTS);
   EXPECT_EQ(f_->C_Login(rw, 7, Pin(kUserPin), std::strlen(kUserPin)), CKR_USER_TYPE_INVALID);
   EXPECT_EQ(f_->C_Login(rw, CKU_USER, nullptr, 0), CKR_ARGUMENTS_BAD);
   EXPECT_EQ(f_->C_Login(rw + 100, CKU_USER, Pin(kUserPin), std::strlen(kUserPin)),
@@ -571,24 +575,92 @@ TEST_F(Pkcs11Test, KeyTemplatesAreCheckedAndRejectionsChangeNothing) {
       {"no EC params", CKM_EC_KEY_PAIR_GEN, {}, {}, CKR_TEMPLATE_INCOMPLETE},
       {"P-256", CKM_EC_KEY_PAIR_GEN, {params(kP256Params)}, {}, CKR_CURVE_NOT_SUPPORTED},
       {"truncated OID", CKM_EC_KEY_PAIR_GEN, {params(truncated)}, {}, CKR_CURVE_NOT_SUPPORTED},
-      {"Ed25519 params with EC mechanism", CKM_EC_KEY_PAIR_GEN, {params(kEd25519Oid)}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"secp256k1 params with Edwards mechanism", CKM_EC_EDWARDS_KEY_PAIR_GEN, {k1}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"mismatched params", CKM_EC_KEY_PAIR_GEN, {k1}, {params(kP256Params)}, CKR_TEMPLATE_INCONSISTENT},
-      {"insensitive", CKM_EC_KEY_PAIR_GEN, {k1}, {{CKA_SENSITIVE, &f, sizeof(f)}}, CKR_TEMPLATE_INCONSISTENT},
-      {"extractable", CKM_EC_KEY_PAIR_GEN, {k1}, {{CKA_EXTRACTABLE, &t, sizeof(t)}}, CKR_TEMPLATE_INCONSISTENT},
-      {"public private key", CKM_EC_KEY_PAIR_GEN, {k1}, {{CKA_PRIVATE, &f, sizeof(f)}}, CKR_TEMPLATE_INCONSISTENT},
-      {"session object", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_TOKEN, &f, sizeof(f)}}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"wrong class", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_CLASS, &priv_class, sizeof(priv_class)}}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"wrong private class", CKM_EC_KEY_PAIR_GEN, {k1}, {{CKA_CLASS, &pub_class, sizeof(pub_class)}}, CKR_TEMPLATE_INCONSISTENT},
-      {"wrong key type", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_KEY_TYPE, &rsa, sizeof(rsa)}}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"Edwards key type CKK_EC", CKM_EC_EDWARDS_KEY_PAIR_GEN, {params(kEd25519Oid), {CKA_KEY_TYPE, &ec, sizeof(ec)}}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"decrypting key", CKM_EC_KEY_PAIR_GEN, {k1}, {{CKA_DECRYPT, &t, sizeof(t)}}, CKR_TEMPLATE_INCONSISTENT},
+      {"Ed25519 params with EC mechanism",
+       CKM_EC_KEY_PAIR_GEN,
+       {params(kEd25519Oid)},
+       {},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"secp256k1 params with Edwards mechanism",
+       CKM_EC_EDWARDS_KEY_PAIR_GEN,
+       {k1},
+       {},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"mismatched params",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {params(kP256Params)},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"insensitive",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {{CKA_SENSITIVE, &f, sizeof(f)}},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"extractable",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {{CKA_EXTRACTABLE, &t, sizeof(t)}},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"public private key",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {{CKA_PRIVATE, &f, sizeof(f)}},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"session object",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_TOKEN, &f, sizeof(f)}},
+       {},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"wrong class",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_CLASS, &priv_class, sizeof(priv_class)}},
+       {},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"wrong private class",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {{CKA_CLASS, &pub_class, sizeof(pub_class)}},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"wrong key type",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_KEY_TYPE, &rsa, sizeof(rsa)}},
+       {},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"Edwards key type CKK_EC",
+       CKM_EC_EDWARDS_KEY_PAIR_GEN,
+       {params(kEd25519Oid), {CKA_KEY_TYPE, &ec, sizeof(ec)}},
+       {},
+       CKR_TEMPLATE_INCONSISTENT},
+      {"decrypting key",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {{CKA_DECRYPT, &t, sizeof(t)}},
+       CKR_TEMPLATE_INCONSISTENT},
       {"duplicate attribute", CKM_EC_KEY_PAIR_GEN, {k1, k1}, {}, CKR_TEMPLATE_INCONSISTENT},
-      {"unknown attribute", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_MODULUS_BITS, &bits, sizeof(bits)}}, {}, CKR_ATTRIBUTE_TYPE_INVALID},
-      {"sign on public half", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_SIGN, &t, sizeof(t)}}, {}, CKR_ATTRIBUTE_TYPE_INVALID},
-      {"bool of wrong size", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_TOKEN, &bits, sizeof(bits)}}, {}, CKR_ATTRIBUTE_VALUE_INVALID},
-      {"bool out of range", CKM_EC_KEY_PAIR_GEN, {k1}, {{CKA_SIGN, &two, 1}}, CKR_ATTRIBUTE_VALUE_INVALID},
-      {"oversized label", CKM_EC_KEY_PAIR_GEN, {k1, {CKA_LABEL, &bits, 5000}}, {}, CKR_ATTRIBUTE_VALUE_INVALID},
+      {"unknown attribute",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_MODULUS_BITS, &bits, sizeof(bits)}},
+       {},
+       CKR_ATTRIBUTE_TYPE_INVALID},
+      {"sign on public half",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_SIGN, &t, sizeof(t)}},
+       {},
+       CKR_ATTRIBUTE_TYPE_INVALID},
+      {"bool of wrong size",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_TOKEN, &bits, sizeof(bits)}},
+       {},
+       CKR_ATTRIBUTE_VALUE_INVALID},
+      {"bool out of range",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1},
+       {{CKA_SIGN, &two, 1}},
+       CKR_ATTRIBUTE_VALUE_INVALID},
+      {"oversized label",
+       CKM_EC_KEY_PAIR_GEN,
+       {k1, {CKA_LABEL, &bits, 5000}},
+       {},
+       CKR_ATTRIBUTE_VALUE_INVALID},
       {"RSA mechanism", CKM_RSA_PKCS_KEY_PAIR_GEN, {k1}, {}, CKR_MECHANISM_INVALID},
   };
   for (const Case& c : cases) {
@@ -664,7 +736,8 @@ TEST_F(Pkcs11Test, FindSetAndDestroyObjects) {
   EXPECT_EQ(Find(s, {{CKA_ID, id.data(), id.size()}}).size(), 2u);
   CK_KEY_TYPE edwards = CKK_EC_EDWARDS;
   CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
-  EXPECT_EQ(Find(s, {{CKA_KEY_TYPE, &edwards, sizeof(edwards)}, {CKA_CLASS, &pub_class, sizeof(pub_class)}}),
+  EXPECT_EQ(Find(s, {{CKA_KEY_TYPE, &edwards, sizeof(edwards)},
+                     {CKA_CLASS, &pub_class, sizeof(pub_class)}}),
             std::vector<CK_OBJECT_HANDLE>{b_pub});
 
   CK_OBJECT_HANDLE out[1];
@@ -683,7 +756,8 @@ TEST_F(Pkcs11Test, FindSetAndDestroyObjects) {
   ASSERT_EQ(f_->C_FindObjectsFinal(s), CKR_OK);
 
   std::string label = "renamed", new_id = "zz";
-  CK_ATTRIBUTE set[] = {{CKA_LABEL, label.data(), label.size()}, {CKA_ID, new_id.data(), new_id.size()}};
+  CK_ATTRIBUTE set[] = {{CKA_LABEL, label.data(), label.size()},
+                        {CKA_ID, new_id.data(), new_id.size()}};
   ASSERT_EQ(f_->C_SetAttributeValue(s, a_priv, set, 2), CKR_OK);
   const Bytes got = Attribute(s, a_priv, CKA_LABEL);
   EXPECT_EQ(std::string(got.begin(), got.end()), label);
@@ -706,8 +780,10 @@ TEST_F(Pkcs11Test, FindSetAndDestroyObjects) {
   ASSERT_EQ(Init(), CKR_OK);
   s = UserSession();
   EXPECT_EQ(Find(s, {}).size(), 3u);
-  EXPECT_EQ(Find(s, {{CKA_ID, new_id.data(), new_id.size()}}), std::vector<CK_OBJECT_HANDLE>{a_priv});
-  EXPECT_TRUE(Find(s, {{CKA_ID, id.data(), id.size()}, {CKA_CLASS, &pub_class, sizeof(pub_class)}}).empty());
+  EXPECT_EQ(Find(s, {{CKA_ID, new_id.data(), new_id.size()}}),
+            std::vector<CK_OBJECT_HANDLE>{a_priv});
+  EXPECT_TRUE(Find(s, {{CKA_ID, id.data(), id.size()}, {CKA_CLASS, &pub_class, sizeof(pub_class)}})
+                  .empty());
 }
 
 TEST_F(Pkcs11Test, KeysPersistAcrossFinalizeAndSignTheSame) {
@@ -727,7 +803,8 @@ TEST_F(Pkcs11Test, KeysPersistAcrossFinalizeAndSignTheSame) {
   s = UserSession();
   std::string id = "k";
   CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
-  const auto found = Find(s, {{CKA_ID, id.data(), id.size()}, {CKA_CLASS, &priv_class, sizeof(priv_class)}});
+  const auto found =
+      Find(s, {{CKA_ID, id.data(), id.size()}, {CKA_CLASS, &priv_class, sizeof(priv_class)}});
   ASSERT_EQ(found, std::vector<CK_OBJECT_HANDLE>{k_priv});
   Bytes again;
   ASSERT_EQ(SignWith(s, CKM_ECDSA, k_priv, digest, &again), CKR_OK);
@@ -812,9 +889,11 @@ TEST_F(Pkcs11Test, SetPinRewrapsTheMasterKey) {
   EXPECT_EQ(f_->C_SetPIN(ro, Pin(kUserPin), std::strlen(kUserPin), Pin(next), std::strlen(next)),
             CKR_SESSION_READ_ONLY);
   EXPECT_EQ(f_->C_SetPIN(s, Pin(kUserPin), std::strlen(kUserPin), Pin("ab"), 2), CKR_PIN_LEN_RANGE);
-  EXPECT_EQ(f_->C_SetPIN(s, Pin("bad-old-pin"), 11, Pin(next), std::strlen(next)), CKR_PIN_INCORRECT);
+  EXPECT_EQ(f_->C_SetPIN(s, Pin("bad-old-pin"), 11, Pin(next), std::strlen(next)),
+            CKR_PIN_INCORRECT);
   EXPECT_EQ(f_->C_SetPIN(s, nullptr, 0, Pin(next), std::strlen(next)), CKR_ARGUMENTS_BAD);
-  ASSERT_EQ(f_->C_SetPIN(s, Pin(kUserPin), std::strlen(kUserPin), Pin(next), std::strlen(next)), CKR_OK);
+  ASSERT_EQ(f_->C_SetPIN(s, Pin(kUserPin), std::strlen(kUserPin), Pin(next), std::strlen(next)),
+            CKR_OK);
   ASSERT_EQ(f_->C_Logout(s), CKR_OK);
   EXPECT_EQ(f_->C_Login(s, CKU_USER, Pin(kUserPin), std::strlen(kUserPin)), CKR_PIN_INCORRECT);
   ASSERT_EQ(f_->C_Login(s, CKU_USER, Pin(next), std::strlen(next)), CKR_OK);
@@ -825,7 +904,8 @@ TEST_F(Pkcs11Test, SetPinRewrapsTheMasterKey) {
   const char* so_next = "next-so-pin";
   ASSERT_EQ(f_->C_CloseSession(ro), CKR_OK);
   ASSERT_EQ(f_->C_Login(s, CKU_SO, Pin(kSoPin), std::strlen(kSoPin)), CKR_OK);
-  ASSERT_EQ(f_->C_SetPIN(s, Pin(kSoPin), std::strlen(kSoPin), Pin(so_next), std::strlen(so_next)), CKR_OK);
+  ASSERT_EQ(f_->C_SetPIN(s, Pin(kSoPin), std::strlen(kSoPin), Pin(so_next), std::strlen(so_next)),
+            CKR_OK);
   ASSERT_EQ(f_->C_Logout(s), CKR_OK);
   EXPECT_EQ(f_->C_Login(s, CKU_SO, Pin(kSoPin), std::strlen(kSoPin)), CKR_PIN_INCORRECT);
   EXPECT_EQ(f_->C_Login(s, CKU_SO, Pin(so_next), std::strlen(so_next)), CKR_OK);
@@ -889,7 +969,8 @@ TEST_F(Pkcs11Test, CorruptOrMissingStateIsAnErrorAndNeverReset) {
   {
     sqlite3* h = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(h, "DELETE FROM pins WHERE role = 0", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h, "DELETE FROM pins WHERE role = 0", nullptr, nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(h);
   }
   EXPECT_EQ(Init(), CKR_DEVICE_ERROR);
@@ -925,7 +1006,7 @@ TEST_F(Pkcs11Test, CorruptOrMissingStateIsAnErrorAndNeverReset) {
 TEST_F(Pkcs11Test, FaultInjectionFailsEveryNthSignAndOpenSession) {
   setenv("HSM_SIM_FAIL_SIGN_EVERY", "3", 1);
   setenv("HSM_SIM_FAIL_OPEN_SESSION", "4", 1);
-  InitAll();  // opens one session: call 1
+  InitAll();                            // opens one session: call 1
   CK_SESSION_HANDLE s = UserSession();  // call 2
   CK_OBJECT_HANDLE pub, priv;
   Generate(s, true, "k", &pub, &priv);
@@ -933,7 +1014,7 @@ TEST_F(Pkcs11Test, FaultInjectionFailsEveryNthSignAndOpenSession) {
   std::vector<CK_RV> results;
   for (int i = 0; i < 6; ++i) results.push_back(SignWith(s, CKM_ECDSA, priv, digest, &sig));
   EXPECT_EQ(results, (std::vector<CK_RV>{CKR_OK, CKR_OK, CKR_DEVICE_ERROR, CKR_OK, CKR_OK,
-                                          CKR_DEVICE_ERROR}));
+                                         CKR_DEVICE_ERROR}));
   // A failed C_Sign ends the operation; the next one starts clean.
   CK_MECHANISM m{CKM_ECDSA, nullptr, 0};
   CK_ULONG len = 64;
@@ -945,9 +1026,9 @@ TEST_F(Pkcs11Test, FaultInjectionFailsEveryNthSignAndOpenSession) {
   EXPECT_EQ(f_->C_Sign(s, digest.data(), 32, out.data(), &len), CKR_OK);
 
   CK_SESSION_HANDLE h;
-  EXPECT_EQ(f_->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &h), CKR_OK);  // 3
+  EXPECT_EQ(f_->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &h), CKR_OK);            // 3
   EXPECT_EQ(f_->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &h), CKR_DEVICE_ERROR);  // 4
-  EXPECT_EQ(f_->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &h), CKR_OK);  // 5
+  EXPECT_EQ(f_->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &h), CKR_OK);            // 5
   ASSERT_EQ(f_->C_Finalize(nullptr), CKR_OK);
 
   setenv("HSM_SIM_FAIL_OPEN_SESSION", "1", 1);
@@ -990,10 +1071,9 @@ TEST_F(Pkcs11Test, TwoThreadsSignConcurrentlyInTheirOwnSessions) {
         ++bad;
         continue;
       }
-      const bool ok =
-          ecdsa ? VerifySecp256k1(k_point, digest, sig)
-                : crypto_sign_ed25519_verify_detached(sig.data(), digest.data(), 32,
-                                                      e_point.data()) == 0;
+      const bool ok = ecdsa ? VerifySecp256k1(k_point, digest, sig)
+                            : crypto_sign_ed25519_verify_detached(sig.data(), digest.data(), 32,
+                                                                  e_point.data()) == 0;
       ++(ok ? good : bad);
     }
     f_->C_CloseSession(mine);
@@ -1075,7 +1155,8 @@ TEST_F(Pkcs11Test, KillingAWriterMidKeygenLeavesAConsistentToken) {
       CK_KEY_TYPE kt;
       std::memcpy(&kt, Attribute(s, priv, CKA_KEY_TYPE).data(), sizeof(kt));
       Bytes sig;
-      EXPECT_EQ(SignWith(s, kt == CKK_EC ? CKM_ECDSA : CKM_EDDSA, priv, Bytes(32, 5), &sig), CKR_OK);
+      EXPECT_EQ(SignWith(s, kt == CKK_EC ? CKM_ECDSA : CKM_EDDSA, priv, Bytes(32, 5), &sig),
+                CKR_OK);
     }
     ASSERT_EQ(f_->C_Finalize(nullptr), CKR_OK);
   }
