@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "hsm_sim/templates.h"
 
 namespace ringfence::hsm_sim {
 namespace {
@@ -31,129 +32,12 @@ std::vector<uint8_t> Ulong(CK_ULONG v) {
   return out;
 }
 
-std::vector<uint8_t> Bytes(const CK_ATTRIBUTE& a) {
-  const auto* p = static_cast<const uint8_t*>(a.pValue);
-  return p == nullptr ? std::vector<uint8_t>() : std::vector<uint8_t>(p, p + a.ulValueLen);
-}
-
-CK_RV ReadBool(const CK_ATTRIBUTE& a, bool* out) {
-  if (a.pValue == nullptr || a.ulValueLen != sizeof(CK_BBOOL)) return CKR_ATTRIBUTE_VALUE_INVALID;
-  const CK_BBOOL v = *static_cast<const CK_BBOOL*>(a.pValue);
-  if (v != CK_TRUE && v != CK_FALSE) return CKR_ATTRIBUTE_VALUE_INVALID;
-  *out = v == CK_TRUE;
-  return CKR_OK;
-}
-
-CK_RV ReadUlong(const CK_ATTRIBUTE& a, CK_ULONG* out) {
-  if (a.pValue == nullptr || a.ulValueLen != sizeof(CK_ULONG)) return CKR_ATTRIBUTE_VALUE_INVALID;
-  std::memcpy(out, a.pValue, sizeof(CK_ULONG));
-  return CKR_OK;
-}
-
 CK_KEY_TYPE KeyTypeOf(Curve c) { return c == Curve::kSecp256k1 ? CKK_EC : CKK_EC_EDWARDS; }
 CK_MECHANISM_TYPE GenMechanismOf(Curve c) {
   return c == Curve::kSecp256k1 ? CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
 }
 CK_MECHANISM_TYPE SignMechanismOf(Curve c) {
   return c == Curve::kSecp256k1 ? CKM_ECDSA : CKM_EDDSA;
-}
-
-// What one half of a GenerateKeyPair template asks for.
-struct KeyTemplate {
-  std::vector<uint8_t> label;
-  std::vector<uint8_t> ckaid;
-  std::optional<std::vector<uint8_t>> ec_params;
-  bool usage = true;  // CKA_SIGN or CKA_VERIFY
-};
-
-// Parses one half of a key pair template. The token honours only what it can keep: token
-// objects, sensitive non-extractable private keys used for signing alone. Anything else is
-// refused rather than silently ignored.
-CK_RV ParseKeyTemplate(const CK_ATTRIBUTE* tmpl, CK_ULONG count, bool is_private,
-                       CK_KEY_TYPE key_type, KeyTemplate* out) {
-  if (tmpl == nullptr && count > 0) return CKR_ARGUMENTS_BAD;
-  std::set<CK_ATTRIBUTE_TYPE> seen;
-  for (CK_ULONG i = 0; i < count; ++i) {
-    const CK_ATTRIBUTE& a = tmpl[i];
-    if (!seen.insert(a.type).second) return CKR_TEMPLATE_INCONSISTENT;
-    // Boolean attributes whose value is fixed for this token: true if it must be set.
-    std::optional<bool> fixed;
-    switch (a.type) {
-      case CKA_CLASS: {
-        CK_ULONG v;
-        if (CK_RV rv = ReadUlong(a, &v); rv != CKR_OK) return rv;
-        if (v != (is_private ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY)) return CKR_TEMPLATE_INCONSISTENT;
-        continue;
-      }
-      case CKA_KEY_TYPE: {
-        CK_ULONG v;
-        if (CK_RV rv = ReadUlong(a, &v); rv != CKR_OK) return rv;
-        if (v != key_type) return CKR_TEMPLATE_INCONSISTENT;
-        continue;
-      }
-      case CKA_LABEL:
-      case CKA_ID:
-        if (a.pValue == nullptr && a.ulValueLen > 0) return CKR_ATTRIBUTE_VALUE_INVALID;
-        if (a.ulValueLen > kMaxLabelOrIdLen) return CKR_ATTRIBUTE_VALUE_INVALID;
-        (a.type == CKA_LABEL ? out->label : out->ckaid) = Bytes(a);
-        continue;
-      case CKA_EC_PARAMS:
-        if (a.pValue == nullptr || a.ulValueLen == 0 || a.ulValueLen > 64) {
-          return CKR_ATTRIBUTE_VALUE_INVALID;
-        }
-        out->ec_params = Bytes(a);
-        continue;
-      case CKA_SIGN:
-      case CKA_VERIFY:
-        if ((a.type == CKA_SIGN) != is_private) return CKR_ATTRIBUTE_TYPE_INVALID;
-        if (CK_RV rv = ReadBool(a, &out->usage); rv != CKR_OK) return rv;
-        continue;
-      case CKA_TOKEN:
-      case CKA_MODIFIABLE:
-      case CKA_DESTROYABLE:
-        fixed = true;
-        break;
-      case CKA_COPYABLE:
-        fixed = false;
-        break;
-      case CKA_DERIVE: {
-        // OpenSC's pkcs11-tool asks for derivation on every EC key. The token has no
-        // derivation mechanism, so the request is accepted and the key reads CKA_DERIVE false.
-        bool ignored;
-        if (CK_RV rv = ReadBool(a, &ignored); rv != CKR_OK) return rv;
-        continue;
-      }
-      case CKA_PRIVATE:
-        fixed = is_private;
-        break;
-      case CKA_ENCRYPT:
-      case CKA_WRAP:
-      case CKA_VERIFY_RECOVER:
-      case CKA_TRUSTED:
-        if (is_private) return CKR_ATTRIBUTE_TYPE_INVALID;
-        fixed = false;
-        break;
-      case CKA_SENSITIVE:
-        if (!is_private) return CKR_ATTRIBUTE_TYPE_INVALID;
-        fixed = true;
-        break;
-      case CKA_EXTRACTABLE:
-      case CKA_DECRYPT:
-      case CKA_UNWRAP:
-      case CKA_SIGN_RECOVER:
-      case CKA_ALWAYS_AUTHENTICATE:
-      case CKA_WRAP_WITH_TRUSTED:
-        if (!is_private) return CKR_ATTRIBUTE_TYPE_INVALID;
-        fixed = false;
-        break;
-      default:
-        return CKR_ATTRIBUTE_TYPE_INVALID;
-    }
-    bool v;
-    if (CK_RV rv = ReadBool(a, &v); rv != CKR_OK) return rv;
-    if (v != *fixed) return CKR_TEMPLATE_INCONSISTENT;
-  }
-  return CKR_OK;
 }
 
 }  // namespace
@@ -955,7 +839,7 @@ CK_RV Module::SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTR
       if ((a.pValue == nullptr && a.ulValueLen > 0) || a.ulValueLen > kMaxLabelOrIdLen) {
         return CKR_ATTRIBUTE_VALUE_INVALID;
       }
-      (a.type == CKA_LABEL ? label : ckaid) = Bytes(a);
+      (a.type == CKA_LABEL ? label : ckaid) = AttributeBytes(a);
       continue;
     }
     const CK_RV known = AttributeOf(obj->stored, a.type, &ignored);

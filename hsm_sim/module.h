@@ -28,6 +28,7 @@
 #include "hsm_sim/config.h"
 #include "hsm_sim/crypto.h"
 #include "hsm_sim/secure_buffer.h"
+#include "hsm_sim/templates.h"
 #include "hsm_sim/token_store.h"
 
 namespace ringfence::hsm_sim {
@@ -35,7 +36,6 @@ namespace ringfence::hsm_sim {
 inline constexpr CK_SLOT_ID kSlotId = 0;
 inline constexpr size_t kMinPinLen = 4;
 inline constexpr size_t kMaxPinLen = 255;
-inline constexpr size_t kMaxLabelOrIdLen = 1024;
 
 class Module {
  public:
