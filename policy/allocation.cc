@@ -156,6 +156,7 @@ std::string_view AllocationReasonCode(AllocationReason reason) {
 absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const AllocationInput& input) {
   if (absl::Status s = CheckOrder(input.assets, policy); !s.ok()) return s;
   AllocationDecision d;
+  d.policy_hash = policy.hash;
   std::vector<Amount> settled_free(input.assets.size());
   bool all_priced = !input.assets.empty();
   for (size_t i = 0; i < input.assets.size(); ++i) {
@@ -214,6 +215,7 @@ absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const 
 absl::StatusOr<CoverageDecision> DecideCoverage(const Policy& policy, const CoverageInput& input) {
   if (absl::Status s = CheckOrder(input.assets, policy); !s.ok()) return s;
   CoverageDecision d;
+  d.policy_hash = policy.hash;
   d.all_covered = true;
   for (const CoverageHoldings& h : input.assets) {
     const AssetPolicy& ap = *policy.FindAsset(h.asset);

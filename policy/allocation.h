@@ -79,6 +79,7 @@ struct AssetAllocation {
 };
 
 struct AllocationDecision {
+  std::string policy_hash;  // the policy version this was decided under
   std::vector<AssetAllocation> assets;
   // Aggregate cap, evaluated only when every asset has a price.
   bool aggregate_evaluated = false;
@@ -112,6 +113,7 @@ struct AssetCoverage {
 };
 
 struct CoverageDecision {
+  std::string policy_hash;  // the policy version this was decided under
   std::vector<AssetCoverage> assets;
   bool all_covered = false;
 };

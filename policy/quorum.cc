@@ -55,6 +55,7 @@ absl::StatusOr<QuorumDecision> DecideQuorum(const Policy& policy, const QuorumIn
     }
   }
   QuorumDecision d;
+  d.policy_hash = policy.hash;
   d.rule = input.rule;
   std::set<PrincipalId> counted;
   for (size_t i = 0; i < input.approvals.size(); ++i) {
@@ -90,6 +91,7 @@ absl::StatusOr<WhitelistChangeDecision> DecideWhitelistChange(const Policy& poli
   }
   if (absl::Status s = ValidateTimestamp(input.now, "now"); !s.ok()) return s;
   WhitelistChangeDecision d;
+  d.policy_hash = policy.hash;
   if (input.kind == WhitelistChangeKind::kRemove) {
     d.effective = true;
     return d;

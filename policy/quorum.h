@@ -55,6 +55,7 @@ struct RejectedApproval {
 };
 
 struct QuorumDecision {
+  std::string policy_hash;  // the policy version this was decided under
   bool met = false;
   ApprovalRule rule;
   std::vector<PrincipalId> counted;  // in input order
@@ -78,6 +79,7 @@ struct WhitelistChangeInput {
 };
 
 struct WhitelistChangeDecision {
+  std::string policy_hash;  // the policy version this was decided under
   bool effective = false;  // a removal always; an addition once its quorum is met
   std::optional<QuorumDecision> quorum;   // additions only
   std::optional<int64_t> added_at;        // additions that are effective: now

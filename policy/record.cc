@@ -189,7 +189,11 @@ Json QuorumJson(const QuorumDecision& d) {
                         {"index", r.index},
                         {"reason", std::string(ApprovalRejectionCode(r.reason))}});
   }
-  return {{"counted", counted}, {"met", d.met}, {"rejected", rejected}, {"rule", RuleJson(d.rule)}};
+  return {{"counted", counted},
+          {"met", d.met},
+          {"policy_hash", d.policy_hash},
+          {"rejected", rejected},
+          {"rule", RuleJson(d.rule)}};
 }
 
 // --- typed input readers (throw RecordError) ---
@@ -484,7 +488,8 @@ std::string WithdrawalDecisionJson(const WithdrawalDecision& d) {
             {"approvals", OptRuleJson(d.approvals)},
             {"denials", denials},
             {"matched_rules", d.matched_rules},
-            {"not_before", OptTime(d.not_before)}};
+            {"not_before", OptTime(d.not_before)},
+            {"policy_hash", d.policy_hash}};
   return j.dump();
 }
 
@@ -493,6 +498,7 @@ std::string QuorumDecisionJson(const QuorumDecision& d) { return QuorumJson(d).d
 std::string WhitelistChangeDecisionJson(const WhitelistChangeDecision& d) {
   Json j = {{"added_at", OptTime(d.added_at)},
             {"effective", d.effective},
+            {"policy_hash", d.policy_hash},
             {"quorum", d.quorum ? QuorumJson(*d.quorum) : Json(nullptr)},
             {"usable_from", OptTime(d.usable_from)}};
   return j.dump();
@@ -520,7 +526,7 @@ std::string AllocationDecisionJson(const AllocationDecision& d) {
                  {"total_value", A(d.aggregate_total_value)},
                  {"within_cap", d.aggregate_within_cap}};
   }
-  return Json{{"aggregate", aggregate}, {"assets", assets}}.dump();
+  return Json{{"aggregate", aggregate}, {"assets", assets}, {"policy_hash", d.policy_hash}}.dump();
 }
 
 std::string CoverageDecisionJson(const CoverageDecision& d) {
@@ -535,7 +541,7 @@ std::string CoverageDecisionJson(const CoverageDecision& d) {
                       {"required", A(c.required)},
                       {"shortfall", A(c.shortfall)}});
   }
-  return Json{{"all_covered", d.all_covered}, {"assets", assets}}.dump();
+  return Json{{"all_covered", d.all_covered}, {"assets", assets}, {"policy_hash", d.policy_hash}}.dump();
 }
 
 absl::StatusOr<std::string> EvaluateJson(const Policy& policy, std::string_view kind, std::string_view input_json) {

@@ -90,6 +90,7 @@ absl::StatusOr<WithdrawalDecision> DecideWithdrawal(const Policy& policy, const 
   const std::string base = internal::Cat("assets.", asset->id.value());
   const Amount amount = input.request.amount;
   WithdrawalDecision d;
+  d.policy_hash = policy.hash;
   auto deny = [&](DenyReason reason, std::string rule, std::optional<int64_t> until = std::nullopt) {
     d.denials.push_back(Denial{reason, std::move(rule), until});
   };

@@ -80,6 +80,7 @@ struct Denial {
 };
 
 struct WithdrawalDecision {
+  std::string policy_hash;  // the policy version this was decided under
   bool allowed = false;
   std::vector<Denial> denials;  // empty iff allowed; in DenyReason order
   // Approvals required when allowed; k == 0 (and no group) means none.

@@ -113,6 +113,7 @@ void RunTable(const std::string& file, std::vector<Json>* outputs) {
     }
     const Json actual = Json::parse(*out);
     EXPECT_EQ(SubsetMismatch(c.at("expect"), actual, "output"), "");
+    EXPECT_EQ(actual.at("policy_hash"), TestPolicy().hash) << "every decision names its policy version";
     outputs->push_back(actual);
   }
 }
