@@ -22,6 +22,9 @@ expect() {  # expect CODE DESCRIPTION COMMAND...
 
 expect 0 "check a valid policy" "$tool" check "$data/policy.toml"
 grep -Eq '^policy_hash [0-9a-f]{64}$' "$work/out" || { echo "FAIL: no hash printed"; fail=1; }
+hash=$(sed -n 's/^policy_hash //p' "$work/out")
+expect 0 "check --canonical" "$tool" check --canonical "$data/policy.toml"
+tail -n 1 "$work/out" | tr -d '\n' | sha256sum | grep -q "^$hash " || { echo "FAIL: hash is not SHA-256 of the canonical text"; fail=1; }
 printf 'version = 1\n[groups.g]\nmembers = []\n' >"$work/bad.toml"
 expect 1 "check an invalid policy" "$tool" check "$work/bad.toml"
 grep -q 'groups.g.members' "$work/err" || { echo "FAIL: error does not name the field"; fail=1; }

@@ -1,5 +1,5 @@
 // policy: command-line access to the policy engine.
-//   policy check FILE                     validate a policy file, print its canonical hash
+//   policy check [--canonical] FILE       validate a policy file, print its canonical hash
 //   policy decide --policy FILE --decision KIND [--embed-policy] INPUT
 //                                         evaluate an input (JSON) and print the decision record
 //   policy replay [--policy FILE] RECORD  re-evaluate a recorded decision and report differences
@@ -37,7 +37,7 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return buffer.str();
 }
 
-int Check(const std::string& path) {
+int Check(const std::string& path, bool canonical) {
   std::optional<std::string> text = ReadFile(path);
   if (!text) return kUsageOrIo;
   absl::StatusOr<ringfence::policy::Policy> policy = ringfence::policy::ParsePolicy(*text);
@@ -48,6 +48,7 @@ int Check(const std::string& path) {
   std::cout << "ok version=" << policy->version << " assets=" << policy->assets.size()
             << " groups=" << policy->groups.size() << "\n"
             << "policy_hash " << policy->hash << "\n";
+  if (canonical) std::cout << ringfence::policy::CanonicalPolicyJson(*policy) << "\n";
   return kOk;
 }
 
@@ -102,6 +103,8 @@ int main(int argc, char** argv) {
   std::string check_path;
   CLI::App* check = app.add_subcommand("check", "Validate a policy file and print its canonical hash");
   check->add_option("FILE", check_path, "policy file (TOML)")->required();
+  bool canonical = false;
+  check->add_flag("--canonical", canonical, "also print the canonical JSON the hash is taken over");
 
   std::string decide_policy, decide_kind, decide_input;
   bool embed = false;
@@ -123,7 +126,7 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kOk : kUsageOrIo;
   }
-  if (check->parsed()) return Check(check_path);
+  if (check->parsed()) return Check(check_path, canonical);
   if (decide->parsed()) return Decide(decide_policy, decide_kind, decide_input, embed);
   if (replay->parsed()) return ReplayRecord(replay_record, replay_policy);
   return kUsageOrIo;
