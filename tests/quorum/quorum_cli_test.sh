@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# End to end: quorum keygen seals a key, approve signs the approval digest, and an independent
+# implementation (Python: hashlib for the digest of docs/approval-digest.md, PyNaCl for the
+# signature) checks both. Bad inputs fail with a clear message and create nothing.
+set -euo pipefail
+quorum=$1
+py=${PYTHON:-/usr/bin/python3}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+printf 'a long enough passphrase\n' > "$dir/pass"
+pk=$("$quorum" keygen --out "$dir/alice.key" --passphrase-file "$dir/pass" --kdf-opslimit 1 --kdf-memlimit-mib 8)
+[[ $pk =~ ^[0-9a-f]{64}$ ]] || fail "keygen printed '$pk'"
+[ "$(stat -c %a "$dir/alice.key")" = 600 ] || fail "key file mode is not 0600"
+[ "$("$quorum" pubkey "$dir/alice.key")" = "$pk" ] || fail "pubkey differs from keygen's"
+grep -q "$(printf 'a long enough')" "$dir/alice.key" && fail "passphrase stored in key file"
+
+args=(--request-id wd-42 --chain bitcoin --network regtest --asset BTC --amount 150000000
+      --destination bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-cap 2000)
+out=$("$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${args[@]}" 2>"$dir/err")
+grep -q "approving wd-42: 150000000 BTC on bitcoin/regtest" "$dir/err" || fail "approve did not show what it signs"
+digest=$("$quorum" digest "${args[@]}")
+
+"$py" - "$pk" "$out" "$digest" <<'PY'
+import hashlib, json, sys
+import nacl.signing
+pk, out, digest = bytes.fromhex(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+def text(s):
+    b = s.encode()
+    return len(b).to_bytes(4, "big") + b
+def u128(v):
+    return v.to_bytes(16, "big")
+tag = hashlib.sha256(b"ringfence/approval/v1").digest()
+body = (text("wd-42") + text("bitcoin") + text("regtest") + text("BTC") + u128(150000000)
+        + text("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080") + u128(2000))
+expect = hashlib.sha256(tag + tag + body).hexdigest()
+assert digest == expect, (digest, expect)
+assert out["digest"] == expect and out["approver_id"] == "alice", out
+nacl.signing.VerifyKey(pk).verify(bytes.fromhex(expect), bytes.fromhex(out["signature"]))
+print("python: digest and signature verified")
+PY
+
+# Wrong passphrase: refused, nothing printed on stdout.
+printf 'another long passphrase\n' > "$dir/wrong"
+if out=$("$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/wrong" "${args[@]}" 2>"$dir/err"); then
+  fail "wrong passphrase accepted"
+fi
+[ -z "$out" ] || fail "wrong passphrase printed '$out'"
+grep -q "wrong passphrase" "$dir/err" || fail "wrong passphrase message: $(cat "$dir/err")"
+
+# Existing key file is never overwritten.
+before=$(sha256sum "$dir/alice.key")
+if "$quorum" keygen --out "$dir/alice.key" --passphrase-file "$dir/pass" --kdf-opslimit 1 --kdf-memlimit-mib 8 2>"$dir/err"; then
+  fail "keygen overwrote an existing key"
+fi
+[ "$(sha256sum "$dir/alice.key")" = "$before" ] || fail "existing key changed"
+
+# Bad amounts: negative, fractional, overflowing, leading zero.
+for bad in -1 1.5 340282366920938463463374607431768211456 0100 ""; do
+  if "$quorum" digest --request-id r --chain bitcoin --network regtest --asset BTC --amount "$bad" \
+       --destination x --fee-cap 1 >/dev/null 2>"$dir/err"; then
+    fail "amount '$bad' accepted"
+  fi
+  grep -q -- "--amount" "$dir/err" || fail "amount '$bad' error does not name the flag: $(cat "$dir/err")"
+done
+
+# No passphrase source at all.
+if env -u RINGFENCE_QUORUM_PASSPHRASE "$quorum" keygen --out "$dir/bob.key" 2>"$dir/err"; then
+  fail "keygen without a passphrase succeeded"
+fi
+grep -q "no passphrase" "$dir/err" || fail "missing passphrase message: $(cat "$dir/err")"
+[ ! -e "$dir/bob.key" ] || fail "keygen without passphrase created a file"
+echo "quorum CLI: all checks passed"
