@@ -112,6 +112,12 @@ absl::StatusOr<std::vector<AccessListEntry>> DecodeAccessList(const RlpItem& ite
   return out;
 }
 
+// EIP-2681: a nonce of 2^64 - 1 can never be used, since the account's nonce would overflow.
+absl::Status CheckNonce(uint64_t nonce) {
+  if (nonce == UINT64_MAX) return absl::InvalidArgumentError("nonce: 2^64 - 1 is not allowed (EIP-2681)");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Eip1559Tx> DecodeEip1559Fields(const RlpItem& list) {
   Eip1559Tx tx;
   const auto& f = list.items;
@@ -125,6 +131,7 @@ absl::StatusOr<Eip1559Tx> DecodeEip1559Fields(const RlpItem& list) {
   RF_ASSIGN_OR_RETURN(tx.data, RlpToBytes(f[7], "data"));
   RF_ASSIGN_OR_RETURN(tx.access_list, DecodeAccessList(f[8]));
   if (tx.chain_id == 0) return absl::InvalidArgumentError("chain_id: must not be zero");
+  if (absl::Status st = CheckNonce(tx.nonce); !st.ok()) return st;
   return tx;
 }
 
@@ -137,6 +144,7 @@ absl::StatusOr<LegacyTx> DecodeLegacyBase(const RlpItem& list) {
   RF_ASSIGN_OR_RETURN(tx.to, DecodeTo(f[3]));
   RF_ASSIGN_OR_RETURN(tx.value, RlpToU256(f[4], "value"));
   RF_ASSIGN_OR_RETURN(tx.data, RlpToBytes(f[5], "data"));
+  if (absl::Status st = CheckNonce(tx.nonce); !st.ok()) return st;
   return tx;
 }
 

@@ -118,6 +118,8 @@ TEST(Eip1559, RejectsMalformed) {
   ExpectError(DecodeUnsignedEip1559(AppendField(raw, RlpEncodeUint(1), true)), "expected 9 fields, got 10");
   ExpectError(DecodeUnsignedEip1559(ReplaceField(raw, 1, {0x82, 0x00, 0x07}, true)), "nonce: integer has a leading zero");
   ExpectError(DecodeUnsignedEip1559(ReplaceField(raw, 0, RlpEncodeUint(0), true)), "chain_id: must not be zero");
+  ExpectError(DecodeUnsignedEip1559(ReplaceField(raw, 1, RlpEncodeUint(UINT64_MAX), true)), "EIP-2681");
+  EXPECT_TRUE(DecodeUnsignedEip1559(ReplaceField(raw, 1, RlpEncodeUint(UINT64_MAX - 1), true)).ok());
   ExpectError(DecodeUnsignedEip1559(ReplaceField(raw, 4, RlpEncodeBytes(std::vector<uint8_t>(9, 1)), true)),
               "gas_limit: integer of 9 bytes");
   ExpectError(DecodeUnsignedEip1559(ReplaceField(raw, 6, RlpEncodeBytes(std::vector<uint8_t>(33, 1)), true)),
@@ -217,6 +219,7 @@ TEST(Eip155, SignDecodeRecoverAndVRules) {
   ExpectError(DecodeUnsignedLegacy(ReplaceField(unsigned_raw, 7, RlpEncodeUint(1), false)), "must be empty");
   ExpectError(DecodeUnsignedLegacy(EncodeUnsignedEip1559(SampleEip1559())), "not an RLP list");
   ExpectError(DecodeUnsignedLegacy(ReplaceField(unsigned_raw, 1, {0x82, 0x00, 0x01}, false)), "gas_price");
+  ExpectError(DecodeUnsignedLegacy(ReplaceField(unsigned_raw, 0, RlpEncodeUint(UINT64_MAX), false)), "EIP-2681");
 }
 
 TEST(EthTx, MaxFeeIsChecked) {
