@@ -176,6 +176,17 @@ absl::StatusOr<Pkcs11Config> ParsePkcs11(const toml::table& table) {
   return out;
 }
 
+absl::StatusOr<TransactionsConfig> ParseTransactions(const toml::table& table) {
+  Section s(table, "transactions");
+  TransactionsConfig out;
+  absl::StatusOr<std::string> config = s.String("config", true);
+  if (!config.ok()) return config.status();
+  if (absl::Status c = CheckAbsolutePath(*config, s.Path("config")); !c.ok()) return c;
+  out.config = *config;
+  if (absl::Status f = s.Finish(); !f.ok()) return f;
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view source) {
@@ -195,7 +206,7 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
   }
   Config config;
   for (const auto& [key, node] : root) {
-    if (key.str() != "server" && key.str() != "pkcs11") {
+    if (key.str() != "server" && key.str() != "pkcs11" && key.str() != "transactions") {
       return absl::InvalidArgumentError(absl::StrCat("config: unknown field '", Absl(key.str()), "'"));
     }
   }
@@ -210,6 +221,14 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, absl::string_view sou
   absl::StatusOr<Pkcs11Config> parsed_pkcs11 = ParsePkcs11(**pkcs11);
   if (!parsed_pkcs11.ok()) return parsed_pkcs11.status();
   config.pkcs11 = *std::move(parsed_pkcs11);
+
+  if (root.contains("transactions")) {
+    absl::StatusOr<const toml::table*> tx = RequiredTable(root, "transactions");
+    if (!tx.ok()) return tx.status();
+    absl::StatusOr<TransactionsConfig> parsed_tx = ParseTransactions(**tx);
+    if (!parsed_tx.ok()) return parsed_tx.status();
+    config.transactions = *std::move(parsed_tx);
+  }
   return config;
 }
 

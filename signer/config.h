@@ -2,12 +2,13 @@
 //
 // Every field is checked: an unknown or missing field, a wrong type or a value out of range
 // is an InvalidArgument error naming the field ("pkcs11.session_pool_size") and the rule.
-// Sections for later features (approvers, networks) get their own struct and parser here;
-// until then they are unknown and refused. Plain values, thread-compatible.
+// Sections for later features get their own struct and parser here; until then they are
+// unknown and refused. Plain values, thread-compatible.
 #ifndef RINGFENCE_SIGNER_CONFIG_H_
 #define RINGFENCE_SIGNER_CONFIG_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -31,9 +32,16 @@ struct Pkcs11Config {
   size_t session_pool_size = 4;  // 1..kMaxSessionPoolSize; optional, default 4.
 };
 
+// Optional [transactions] section: turns on transaction signing (signer/tx), whose own
+// configuration (networks, approvers, limits) lives in the file named here.
+struct TransactionsConfig {
+  std::string config;  // Absolute path.
+};
+
 struct Config {
   ServerConfig server;
   Pkcs11Config pkcs11;
+  std::optional<TransactionsConfig> transactions;
 };
 
 // Parses TOML text. `source` names the text in error messages (usually the file path).

@@ -45,7 +45,8 @@ absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(const Config& config) {
+absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(
+    const Config& config, const std::vector<ServiceFactory>& extra_services) {
   std::unique_ptr<Signerd> d(new Signerd());
   d->config_ = config;
   if (absl::Status s = CheckSocketPath(config.server.socket); !s.ok()) return s;
@@ -65,12 +66,21 @@ absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(const Config& config) {
   d->store_ = *std::move(store);
   d->keys_ = std::make_unique<KeyService>(d->token_.get(), d->store_.get());
   d->service_ = std::make_unique<SignerServiceImpl>(d->keys_.get());
+  SignerdParts parts{&d->config_, d->token_.get(), d->store_.get(), d->keys_.get()};
+  for (const ServiceFactory& factory : extra_services) {
+    absl::StatusOr<std::unique_ptr<grpc::Service>> service = factory(parts);
+    if (!service.ok()) return service.status();
+    d->extra_services_.push_back(*std::move(service));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", config.server.socket),
                            grpc::InsecureServerCredentials());
   builder.RegisterService(d->service_.get());
+  for (const std::unique_ptr<grpc::Service>& service : d->extra_services_) {
+    builder.RegisterService(service.get());
+  }
   // The socket is born 0600: no window in which another user could connect.
   mode_t old_umask = umask(0177);
   d->server_ = builder.BuildAndStart();
@@ -106,7 +116,7 @@ void Signerd::Shutdown() {
 
 Signerd::~Signerd() { Shutdown(); }
 
-absl::Status RunSignerd(const Config& config) {
+absl::Status RunSignerd(const Config& config, const std::vector<ServiceFactory>& extra_services) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -116,7 +126,7 @@ absl::Status RunSignerd(const Config& config) {
   if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
     return absl::InternalError("cannot block SIGTERM and SIGINT");
   }
-  absl::StatusOr<std::unique_ptr<Signerd>> d = Signerd::Start(config);
+  absl::StatusOr<std::unique_ptr<Signerd>> d = Signerd::Start(config, extra_services);
   if (!d.ok()) return d.status();
   std::fprintf(stderr, "signerd: serving on unix:%s\n", config.server.socket.c_str());
   int sig = 0;

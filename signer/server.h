@@ -10,8 +10,10 @@
 
 #include <grpcpp/server.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "signer/config.h"
@@ -22,11 +24,25 @@
 
 namespace ringfence::signer {
 
+// What an additional service is built from. The parts outlive every service.
+struct SignerdParts {
+  const Config* config;
+  Pkcs11Token* token;
+  SignerStore* store;
+  KeyService* keys;
+};
+// Builds one more gRPC service for signerd to serve beside Signer (e.g. transaction
+// signing, which lives above signer_core and is wired in by main). An error stops start-up.
+using ServiceFactory =
+    std::function<absl::StatusOr<std::unique_ptr<grpc::Service>>(const SignerdParts&)>;
+
 class Signerd {
  public:
   // Errors name the failing part: the socket path, the module, the PIN source, the token
-  // (wrong or locked PIN), the database. Nothing is left listening on failure.
-  static absl::StatusOr<std::unique_ptr<Signerd>> Start(const Config& config);
+  // (wrong or locked PIN), the database, an extra service. Nothing is left listening on
+  // failure.
+  static absl::StatusOr<std::unique_ptr<Signerd>> Start(
+      const Config& config, const std::vector<ServiceFactory>& extra_services = {});
   ~Signerd();  // Shuts down if still running.
   Signerd(const Signerd&) = delete;
   Signerd& operator=(const Signerd&) = delete;
@@ -44,6 +60,8 @@ class Signerd {
   std::unique_ptr<SignerStore> store_;
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<SignerServiceImpl> service_;
+  // Destroyed before the parts they borrow, after the server.
+  std::vector<std::unique_ptr<grpc::Service>> extra_services_;
   std::unique_ptr<grpc::Server> server_;
   bool socket_created_ = false;
 };
@@ -51,7 +69,8 @@ class Signerd {
 // Starts signerd and serves until SIGTERM or SIGINT, then shuts down gracefully.
 // REQUIRES: called from main before any other thread exists (it blocks those signals for
 // every thread and waits for them with sigwait).
-absl::Status RunSignerd(const Config& config);
+absl::Status RunSignerd(const Config& config,
+                        const std::vector<ServiceFactory>& extra_services = {});
 
 // Opens the configured database and verifies its sign log; returns the number of entries.
 absl::StatusOr<uint64_t> VerifySignLog(const Config& config);

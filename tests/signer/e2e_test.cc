@@ -327,6 +327,15 @@ TEST_F(SignerdTest, ServesKeysOverTheUnixSocketAndLogsThem) {
   Process verify({Signerd(), "--config", config.string(), "--verify-log"}, sandbox_->dir(), "verify");
   EXPECT_EQ(verify.Wait(), 0) << verify.Stderr();
   EXPECT_THAT(verify.Stdout(), HasSubstr("sign log verified: 2 entries"));
+  // An independent implementation of docs/sign_log.md agrees.
+  const char* python = std::getenv("PYTHON");
+  const char* source = std::getenv("RINGFENCE_SOURCE_DIR");
+  ASSERT_NE(python, nullptr);
+  ASSERT_NE(source, nullptr);
+  Process py({python, std::string(source) + "/tests/signer/check_sign_log.py", database_.string()},
+             sandbox_->dir(), "check_sign_log");
+  EXPECT_EQ(py.Wait(), 0) << py.Stdout() << py.Stderr();
+  EXPECT_THAT(py.Stdout(), HasSubstr("ok 2 "));
 
   // The database was written with the keys; a restarted signerd serves them again.
   std::unique_ptr<Process> again = StartServing(config);
@@ -437,6 +446,15 @@ TEST_F(SignerdTest, RefusesConfigsWithUnknownOrMissingFields) {
   std::tie(code, err) = RunFailing(sandbox_->dir() / "absent.toml");
   EXPECT_EQ(code, 2);
   EXPECT_THAT(err, HasSubstr("absent.toml' does not exist"));
+}
+
+TEST_F(SignerdTest, RefusesAMissingTransactionsConfig) {
+  std::filesystem::path tx = sandbox_->dir() / "absent-tx.toml";
+  auto [code, err] = RunFailing(
+      WriteConfig(Config() + "\n[transactions]\nconfig = \"" + tx.string() + "\"\n"));
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(err, HasSubstr(tx.string()));
+  EXPECT_FALSE(std::filesystem::exists(socket_));
 }
 
 TEST_F(SignerdTest, RefusesACorruptDatabase) {

@@ -257,6 +257,24 @@ TEST(ConfigTest, ParsesAGoodConfig) {
   EXPECT_EQ(c->pkcs11.pin_env, "SIGNER_PIN");
 }
 
+TEST(ConfigTest, OptionalTransactionsSection) {
+  absl::StatusOr<Config> c = ParseConfig(kGoodConfig, "test.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->transactions.has_value());
+  c = ParseConfig(std::string(kGoodConfig) + "[transactions]\nconfig = \"/etc/ringfence/tx.toml\"\n",
+                  "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->transactions.has_value());
+  EXPECT_EQ(c->transactions->config, "/etc/ringfence/tx.toml");
+  EXPECT_THAT(ConfigError(std::string(kGoodConfig) + "[transactions]\n"),
+              HasSubstr("missing required field 'transactions.config'"));
+  EXPECT_THAT(ConfigError(std::string(kGoodConfig) + "[transactions]\nconfig = \"tx.toml\"\n"),
+              HasSubstr("'transactions.config' must be an absolute path"));
+  EXPECT_THAT(ConfigError(std::string(kGoodConfig) +
+                          "[transactions]\nconfig = \"/tx.toml\"\nnetworks = []\n"),
+              HasSubstr("unknown field 'transactions.networks'"));
+}
+
 TEST(ConfigTest, UnknownFieldsAreNamed) {
   EXPECT_THAT(ConfigError(std::string(kGoodConfig) + "[approvers]\nx = 1\n"),
               HasSubstr("unknown field 'approvers'"));
