@@ -120,6 +120,24 @@ TEST(Cli, UsageAndIoErrorsExitThree) {
                         " --pubkey " + Hex(c.pubkey()) + " --account A")
                 .exit_code,
             3);
+  // Export inputs that cannot be read are I/O errors, not refused input.
+  c.WriteReserves({{"BTC", {{"bitcoin-sim", "native", 10, 1}}}});
+  EXPECT_EQ(RunReserves(Args(c, "pkg", "--decimals BTC=8")).exit_code, 3);  // no liabilities.csv
+  EXPECT_FALSE(fs::exists(c.dir() / "pkg"));
+}
+
+TEST(Cli, LongRunsShowProgressOnStderr) {
+  Custodian c;
+  std::vector<Row> rows;
+  for (int i = 0; i < 120000; ++i) rows.push_back({"client-" + std::to_string(i), "BTC", 1});
+  c.WriteLedger(rows);
+  c.WriteReserves({{"BTC", {{"bitcoin-sim", "native", 120000, 1}}}});
+  // Not a terminal here, so plain lines rather than a redrawn bar.
+  CommandResult r = RunReserves(Args(c, "pkg", "--decimals BTC=8"), /*quiet=*/false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("reserves: reading liabilities 50%"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reserves: reading liabilities 100%"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos);
 }
 
 struct BadCsv {

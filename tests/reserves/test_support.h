@@ -151,10 +151,10 @@ struct CommandResult {
 };
 
 // Runs `reserves` with `args` (already shell-quoted where needed); stdout and stderr together.
-inline CommandResult RunReserves(const std::string& args) {
+inline CommandResult RunReserves(const std::string& args, bool quiet = true) {
   const char* bin_dir = std::getenv("RINGFENCE_BINARY_DIR");
   std::string bin = std::string(bin_dir ? bin_dir : ".") + "/tools/reserves/reserves";
-  std::string cmd = bin + " --quiet " + args + " 2>&1";
+  std::string cmd = bin + (quiet ? " --quiet " : " ") + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return {-1, "popen failed"};
   std::string out;

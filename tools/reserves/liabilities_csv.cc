@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "tools/reserves/amount.h"
@@ -283,35 +284,51 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
   for (auto& [id, rows] : merged) out.assets.push_back(std::move(rows));
   if (out.assets.empty()) return absl::InvalidArgumentError(Cat(what, ": no liability rows"));
 
-  // Duplicate (client, asset) rows: open addressing over all rows, keyed by the client_ref
-  // (already a collision-resistant hash of the account id) and the asset.
+  // Duplicate (client, asset) rows: open addressing keyed by the client_ref (already a
+  // collision-resistant hash of the account id) and the asset. Each thread owns the rows whose
+  // client_ref falls in its share, so the tables are independent.
   size_t total_rows = 0;
   for (const AssetRows& a : out.assets) total_rows += a.size();
-  size_t cap = 16;
-  while (cap < total_rows * 2) cap <<= 1;
-  std::vector<uint64_t> table(cap, 0);
-  for (size_t ai = 0; ai < out.assets.size(); ++ai) {
-    const AssetRows& a = out.assets[ai];
-    for (size_t i = 0; i < a.size(); ++i) {
-      const LiabilityRow& row = a[i];
-      uint64_t h;
-      std::memcpy(&h, row.client_ref, 8);
-      h ^= (ai + 1) * 0x9E3779B97F4A7C15ULL;
-      size_t slot = static_cast<size_t>(h) & (cap - 1);
-      uint64_t value = (uint64_t{ai + 1} << 40) | i;
-      while (table[slot] != 0) {
-        uint64_t other = table[slot];
-        if ((other >> 40) == ai + 1 &&
-            std::memcmp(a[other & ((uint64_t{1} << 40) - 1)].client_ref, row.client_ref, 32) == 0) {
-          auto lines = FindDuplicateLines(read_at, size, a.asset_id, row.client_ref);
-          return absl::InvalidArgumentError(Cat(what, ": line ", lines.second,
-                                                         ": duplicate row for the same client and asset ", a.asset_id,
-                                                         " (first on line ", lines.first, ")"));
+  const int parts = total_rows < (size_t{1} << 16) ? 1 : threads;
+  std::vector<std::optional<std::pair<size_t, size_t>>> dups(parts);
+  auto dedup = [&](int t) {
+    size_t cap = 16;
+    while (cap < total_rows * 2 / parts + 16) cap <<= 1;
+    std::vector<uint64_t> table(cap, 0);
+    for (size_t ai = 0; ai < out.assets.size() && !dups[t]; ++ai) {
+      const AssetRows& a = out.assets[ai];
+      for (size_t i = 0; i < a.size(); ++i) {
+        const LiabilityRow& row = a[i];
+        if (row.client_ref[31] % parts != static_cast<unsigned>(t)) continue;
+        uint64_t h;
+        std::memcpy(&h, row.client_ref, 8);
+        h ^= (ai + 1) * 0x9E3779B97F4A7C15ULL;
+        size_t slot = static_cast<size_t>(h) & (cap - 1);
+        while (table[slot] != 0) {
+          uint64_t other = table[slot];
+          if ((other >> 40) == ai + 1 &&
+              std::memcmp(a[other & ((uint64_t{1} << 40) - 1)].client_ref, row.client_ref, 32) == 0) {
+            dups[t] = std::make_pair(ai, i);
+            return;
+          }
+          slot = (slot + 1) & (cap - 1);
         }
-        slot = (slot + 1) & (cap - 1);
+        table[slot] = (uint64_t{ai + 1} << 40) | i;
       }
-      table[slot] = value;
     }
+  };
+  {
+    std::vector<std::thread> dedup_pool;
+    for (int t = 1; t < parts; ++t) dedup_pool.emplace_back(dedup, t);
+    dedup(0);
+    for (auto& th : dedup_pool) th.join();
+  }
+  for (const auto& d : dups) {
+    if (!d) continue;
+    const AssetRows& a = out.assets[d->first];
+    auto lines = FindDuplicateLines(read_at, size, a.asset_id, a[d->second].client_ref);
+    return absl::InvalidArgumentError(Cat(what, ": line ", lines.second, ": duplicate row for the same client and asset ",
+                                          a.asset_id, " (first on line ", lines.first, ")"));
   }
   return out;
 }
@@ -321,7 +338,7 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
 absl::StatusOr<Liabilities> ReadLiabilitiesCsv(const std::string& path, const CsvOptions& options) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return errno == ENOENT ? absl::NotFoundError(Cat(path, ": no such file"))
+    return errno == ENOENT ? absl::UnavailableError(Cat(path, ": no such file"))
                            : absl::UnavailableError(Cat(path, ": ", std::strerror(errno)));
   }
   struct stat st;
