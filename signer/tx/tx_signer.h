@@ -1,7 +1,8 @@
 // TransactionSigner: SignTransaction without the transport. For each request it runs the pure
 // checks (CheckTransaction), applies the state rules (TxState), signs every digest through
-// PKCS#11 (Pkcs11Token::SignEcdsa: low S, recovery id, verified against the key), assembles the
-// signed transaction, and records the request, the decision and the result in signerd's
+// PKCS#11 (CKM_ECDSA, normalised to low S, checked against the key: verified for Bitcoin,
+// recovered for Ethereum, which also gives the recovery id), assembles the signed transaction,
+// and records the request, the decision and the result in signerd's
 // hash-chained sign log, durably (GroupCommitter), before returning. A refusal is logged the
 // same way before it is returned.
 //
