@@ -399,6 +399,32 @@ TEST(TokenFaultTest, FailedSignIsAClearErrorAndTheNextSignSucceeds) {
   EXPECT_EQ(succeeded_after_failure, 3);
 }
 
+TEST(TokenFaultTest, KeyServiceLogsOnlySignaturesThatWereMade) {
+  if (!IsHsmSim()) GTEST_SKIP() << "fault injection is an hsm_sim feature";
+  TokenSandbox sandbox;
+  sandbox.Reload({{"HSM_SIM_FAIL_SIGN_EVERY", "2"}});
+  absl::StatusOr<std::unique_ptr<Pkcs11Token>> token = sandbox.OpenToken();
+  ASSERT_TRUE(token.ok()) << token.status();
+  absl::StatusOr<std::unique_ptr<SignerStore>> store =
+      SignerStore::Open((sandbox.dir() / "signer.db").string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  KeyService keys(token->get(), store->get());
+  absl::StatusOr<KeyRecord> key = keys.CreateKey(KeyType::kSecp256k1, "faulty");
+  ASSERT_TRUE(key.ok()) << key.status();
+  std::array<uint8_t, 32> digest = RandomDigest();
+  ASSERT_TRUE(keys.SignDigest(key->key_id, digest, {}).ok());  // C_Sign #1
+  absl::StatusOr<EcdsaSignature> failed = keys.SignDigest(key->key_id, digest, {});  // #2 fails
+  ASSERT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(failed.status().message(), HasSubstr("C_Sign failed: CKR_DEVICE_ERROR"));
+  absl::StatusOr<EcdsaSignature> next = keys.SignDigest(key->key_id, digest, {});  // #3
+  ASSERT_TRUE(next.ok()) << next.status();
+  ExpectRecoverable(*next, digest, key->public_key);
+  // key_created plus the two signatures actually made; the failure left no entry.
+  absl::StatusOr<uint64_t> n = (*store)->VerifyLog();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3u);
+}
+
 TEST(TokenFaultTest, FailedOpenSessionIsAClearErrorAndRecovers) {
   if (!IsHsmSim()) GTEST_SKIP() << "fault injection is an hsm_sim feature";
   // Every 2nd C_OpenSession fails: after the restart the login session is the 1st, the first
