@@ -1,0 +1,261 @@
+// SignTransaction through a real signerd process: the test provisions a private token
+// (TokenSandbox; hsm_sim or SoftHSM2 per RINGFENCE_SIGNER_MODULE), writes signerd's config with
+// a [transactions] section naming the transaction config and approver registry, starts the
+// signerd binary, waits on its gRPC health service, creates signerd's keys over the Signer
+// service, signs Bitcoin and ERC-20 transactions over the Unix socket (checked by
+// check_signed_tx.js), restarts signerd and checks that the request-id rule survived, and
+// finally verifies the sign log with `signerd --verify-log`.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "chain/hex.h"
+#include "proto/signer.grpc.pb.h"
+#include "proto/signer_tx.grpc.pb.h"
+#include "tests/signer/token_sandbox.h"
+#include "tests/signer_tx/fixture.h"
+#include "tests/signer_tx/harness.h"
+
+extern char** environ;
+
+namespace ringfence::signer::tx {
+namespace {
+
+using ::testing::StartsWith;
+using namespace ringfence::signer::tx::testing;
+namespace v1 = ringfence::signer::v1;
+
+std::string SignerdPath() {
+  const char* path = std::getenv("SIGNERD");
+  if (path == nullptr) {
+    std::fprintf(stderr, "SIGNERD is not set: run this test through ctest\n");
+    std::abort();
+  }
+  return path;
+}
+
+// A child process with stdout/stderr in files; killed on destruction if still running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::filesystem::path& log_prefix)
+      : err_(log_prefix.string() + ".err") {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, (log_prefix.string() + ".out").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+  bool started() const { return pid_ > 0; }
+  bool Exited() {
+    if (exited_) return true;
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return exited_;
+  }
+  int Wait() {
+    if (!exited_) {
+      int status;
+      waitpid(pid_, &status, 0);
+      exited_ = true;
+      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return code_;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string Stderr() const {
+    std::ifstream in(err_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  std::string err_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int code_ = -1;
+};
+
+// grpc.health.v1.Health/Check with an empty request; SERVING is the reply bytes 08 01.
+bool Serving(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  grpc::CompletionQueue cq;
+  grpc::Slice empty;
+  grpc::ByteBuffer request(&empty, 1), response;
+  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&response, &status, nullptr);
+  void* tag;
+  bool ok;
+  if (!cq.Next(&tag, &ok) || !ok || !status.ok()) return false;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes == std::string("\x08\x01", 2);
+}
+
+class SignerdProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sandbox_ = std::make_unique<ringfence::signer::testing::TokenSandbox>();
+    sandbox_->ReleaseModule();  // signerd owns the token from here
+    const auto dir = sandbox_->dir();
+    // The world's config and registry do not depend on the keys, which signerd creates later.
+    const World world = MakeWorld();
+    std::ofstream(dir / "signer_tx.toml") << world.config_toml;
+    std::ofstream(dir / "approvers.toml") << world.registry_toml;
+    config_ = dir / "signerd.toml";
+    std::ofstream(config_) << "[server]\nsocket = \"" << (dir / "signerd.sock").string()
+                           << "\"\ndatabase = \"" << (dir / "signer.db").string()
+                           << "\"\n\n[pkcs11]\nmodule = \"" << ringfence::signer::testing::ModulePath()
+                           << "\"\ntoken_label = \"" << ringfence::signer::testing::kTokenLabel
+                           << "\"\npin_file = \"" << sandbox_->pin_file().string()
+                           << "\"\nsession_pool_size = 4\n\n[transactions]\nconfig = \""
+                           << (dir / "signer_tx.toml").string() << "\"\n";
+  }
+
+  std::unique_ptr<Child> Start() {
+    auto child = std::make_unique<Child>(std::vector<std::string>{SignerdPath(), "--config", config_.string()},
+                                         sandbox_->dir() / ("signerd" + std::to_string(++starts_)));
+    EXPECT_TRUE(child->started());
+    channel_ = grpc::CreateChannel("unix:" + (sandbox_->dir() / "signerd.sock").string(),
+                                   grpc::InsecureChannelCredentials());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (child->Exited()) {
+        ADD_FAILURE() << "signerd exited: " << child->Stderr();
+        return nullptr;
+      }
+      if (Serving(channel_)) return child;
+    }
+    ADD_FAILURE() << "signerd did not become healthy: " << child->Stderr();
+    return nullptr;
+  }
+
+  int Stop(Child& child) {
+    channel_.reset();
+    child.Signal(SIGTERM);
+    return child.Wait();
+  }
+
+  grpc::Status Sign(const TxRequest& request, v1::SignTransactionResponse* response) {
+    grpc::ClientContext ctx;
+    return v1::TransactionSigner::NewStub(channel_)->SignTransaction(&ctx, ToProto(request), response);
+  }
+
+  std::unique_ptr<ringfence::signer::testing::TokenSandbox> sandbox_;
+  std::filesystem::path config_;
+  std::shared_ptr<grpc::Channel> channel_;
+  int starts_ = 0;
+};
+
+TEST_F(SignerdProcessTest, SignsOverTheSocketAndKeepsItsStateAcrossARestart) {
+  auto signerd = Start();
+  ASSERT_NE(signerd, nullptr);
+  std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> keys;
+  auto keys_stub = v1::Signer::NewStub(channel_);
+  for (auto& k : keys) {
+    grpc::ClientContext ctx;
+    v1::CreateKeyRequest req;
+    req.set_key_type(v1::KEY_TYPE_SECP256K1);
+    req.set_purpose("tx-test");
+    v1::CreateKeyResponse resp;
+    grpc::Status s = keys_stub->CreateKey(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.key().public_key().size(), 33u);
+    k.first = resp.key().key_id();
+    std::copy(resp.key().public_key().begin(), resp.key().public_key().end(), k.second.begin());
+  }
+  const World world = MakeWorld(&keys);
+
+  auto btc = ValidBitcoinRequest(world, "wd-process-btc");
+  v1::SignTransactionResponse btc_signed;
+  grpc::Status s = Sign(btc.request, &btc_signed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  auto erc20 = ValidEthereumRequest(world, EthForm::kErc20, "wd-process-erc20");
+  v1::SignTransactionResponse erc20_signed;
+  s = Sign(erc20.request, &erc20_signed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  auto foreign = ValidBitcoinRequest(world, "wd-process-refused");
+  foreign.request.unsigned_tx.push_back(0);
+  v1::SignTransactionResponse refused;
+  s = Sign(foreign.request, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), StartsWith("tx_decode: "));
+
+  nlohmann::json cases = nlohmann::json::array();
+  cases.push_back({{"chain", "bitcoin"},
+                   {"signed_tx", chain::HexEncode(std::vector<uint8_t>(btc_signed.signed_tx().begin(), btc_signed.signed_tx().end()))},
+                   {"unsigned_tx", chain::HexEncode(btc.request.unsigned_tx)},
+                   {"txid", btc_signed.txid()},
+                   {"inputs", {{{"amount", 100000}, {"pubkey", chain::HexEncode(keys[0].second)}}}}});
+  cases.push_back({{"chain", "ethereum"},
+                   {"type", 2},
+                   {"signed_tx", "0x" + chain::HexEncode(std::vector<uint8_t>(erc20_signed.signed_tx().begin(), erc20_signed.signed_tx().end()))},
+                   {"hash", erc20_signed.txid()},
+                   {"from", EthAddressOf(keys[2].second)},
+                   {"chain_id", kEthChainId},
+                   {"nonce", 7},
+                   {"to", world.erc20_contract},
+                   {"value", "0"},
+                   {"token_recipient", erc20.request.intent.destination},
+                   {"token_amount", "60000"}});
+  const auto path = sandbox_->dir() / "signed.json";
+  std::ofstream(path) << cases.dump();
+  const std::string cmd = std::string("node ") + std::getenv("RINGFENCE_SOURCE_DIR") +
+                          "/tests/signer_tx/check_signed_tx.js " + path.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+
+  EXPECT_EQ(Stop(*signerd), 0) << signerd->Stderr();
+  signerd = Start();
+  ASSERT_NE(signerd, nullptr);
+  v1::SignTransactionResponse again;
+  s = Sign(btc.request, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.signed_tx(), btc_signed.signed_tx());
+  auto other = btc;
+  other.tx.outputs[1].value -= 1;
+  SetTx(&other.request, other.tx);
+  s = Sign(other.request, &again);
+  EXPECT_THAT(s.error_message(), StartsWith("request_conflict: "));
+  EXPECT_EQ(Stop(*signerd), 0) << signerd->Stderr();
+
+  Child verify({SignerdPath(), "--config", config_.string(), "--verify-log"}, sandbox_->dir() / "verify");
+  EXPECT_EQ(verify.Wait(), 0) << verify.Stderr();
+}
+
+}  // namespace
+}  // namespace ringfence::signer::tx
