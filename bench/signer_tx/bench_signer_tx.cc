@@ -137,6 +137,39 @@ void PrintCheckCost(const std::string& name, const World& world, double cores) {
   }
 }
 
+// The durable log alone: `batch` tx_signed-sized entries per commit through the GroupCommitter's
+// store, single-threaded, as CPU per entry and entries per second.
+void PrintLogCost(const std::string& name, ringfence::signer::SignerStore& store, double cores, int batch, int batches) {
+  ringfence::signer::LogFields fields;
+  const char* names[] = {"decision", "request_id", "chain", "network", "intent_asset", "intent_amount",
+                         "intent_destination", "intent_fee_cap", "fee", "internal_sweep", "approvals_required",
+                         "approvers", "key_ids", "input_amounts", "txid"};
+  for (const char* n : names) fields[n] = std::vector<uint8_t>(24, 'x');
+  fields["fingerprint"] = std::vector<uint8_t>(32, 1);
+  fields["digests"] = std::vector<uint8_t>(32, 2);
+  fields["signatures"] = std::vector<uint8_t>(65, 3);
+  fields["signed_tx"] = std::vector<uint8_t>(222, 4);
+  const double cpu0 = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  for (int b = 0; b < batches; ++b) {
+    auto st = store.Transact([&](ringfence::signer::SignerStore::Txn& txn) -> absl::Status {
+      for (int i = 0; i < batch; ++i) {
+        auto e = txn.AppendLog(1, "bench_entry", "", fields);
+        if (!e.ok()) return e.status();
+      }
+      return absl::OkStatus();
+    });
+    if (!st.ok()) std::abort();
+  }
+  const double n = static_cast<double>(batch) * batches;
+  const double us = (ProcessCpuSeconds() - cpu0) * 1e6 / n;
+  char what[96];
+  std::snprintf(what, sizeof what, "sign log append, %d entries per commit", batch);
+  std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each (one writer thread: at most %.0f /s)\n", name.c_str(), what,
+              n / Seconds(Clock::now() - start), us, 1e6 / us);
+  (void)cores;
+}
+
 struct RunResult {
   double rate = 0;
   double cpu_us_each = 0;
@@ -206,6 +239,8 @@ int RunToken(TokenKind kind, const Options& opt) {
   std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores\n", name.c_str(),
               "raw PKCS#11 ECDSA sign, 2 threads", raw2.per_second, raw2.cpu_us_each, cores * 1e6 / raw2.cpu_us_each, cores);
   PrintCheckCost(name, harness.world(), cores);
+  PrintLogCost(name, harness.store(), cores, 1, opt.quick ? 5 : 50);
+  PrintLogCost(name, harness.store(), cores, 16, opt.quick ? 2 : 50);
   int failures = 0;
   for (bool bitcoin : {true, false}) {
     // Enough requests to keep the pipe full for the whole run at a generous rate.
