@@ -1111,6 +1111,41 @@ TEST_F(Pkcs11Test, WritesAfterAnotherProcessReinitialisedTheTokenAreRefused) {
   EXPECT_EQ(Find(s, {}).size(), 2u);
 }
 
+TEST_F(Pkcs11Test, SigningRacesWithLogoutAndLoginSafely) {
+  InitAll();
+  const CK_SESSION_HANDLE admin = UserSession();
+  CK_OBJECT_HANDLE pub, priv;
+  Generate(admin, true, "k", &pub, &priv);
+  const Bytes point = Point(admin, pub);
+  std::atomic<bool> stop{false};
+  std::atomic<int> signed_ok{0}, bad_signature{0}, unexpected{0};
+  auto signer = [&] {
+    const CK_SESSION_HANDLE mine = OpenRo();
+    Bytes digest(32, 0x21), sig;
+    while (!stop) {
+      const CK_RV rv = SignWith(mine, CKM_ECDSA, priv, digest, &sig);
+      if (rv == CKR_OK) {
+        ++(VerifySecp256k1(point, digest, sig) ? signed_ok : bad_signature);
+      } else if (rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_OPERATION_NOT_INITIALIZED &&
+                 rv != CKR_KEY_HANDLE_INVALID) {
+        ++unexpected;
+      }
+    }
+  };
+  std::thread a(signer), b(signer);
+  // Logging out wipes the unsealed keys while the other threads may be signing with them.
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(f_->C_Logout(admin), CKR_OK);
+    EXPECT_EQ(f_->C_Login(admin, CKU_USER, Pin(kUserPin), std::strlen(kUserPin)), CKR_OK);
+  }
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(bad_signature.load(), 0);
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_GT(signed_ok.load(), 0);
+}
+
 TEST_F(Pkcs11Test, KillingAWriterMidKeygenLeavesAConsistentToken) {
   InitAll();
   ASSERT_EQ(f_->C_Finalize(nullptr), CKR_OK);
