@@ -6,7 +6,7 @@
 // signerd's own keys; the fee is within the cap; the chain id or network is the configured
 // one), and verifies the approvals against signerd's approver registry and quorum rule. It
 // returns what to sign and what the request claims in signerd's state (request id, Ethereum
-// nonce, Bitcoin outpoints); the state rules themselves are applied by TxStateStore.
+// nonce, Bitcoin outpoints); the state rules themselves are applied by TxState.
 //
 // Every refusal is a Status: PermissionDenied for approvals, FailedPrecondition for anything
 // else, with a message that starts with a stable rule name ("output_foreign: ...", see
