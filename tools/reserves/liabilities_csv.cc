@@ -88,7 +88,8 @@ bool ForEachLine(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t 
     size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - offset));
     ssize_t got = read_at(offset, buf.data(), want);
     if (got <= 0) return false;
-    AddProgress(progress, static_cast<uint64_t>(got));
+    // Count only this thread's share; the last chunk may run past it.
+    if (offset < end) AddProgress(progress, std::min<uint64_t>(static_cast<uint64_t>(got), end - offset));
     size_t i = 0;
     while (i < static_cast<size_t>(got)) {
       const char* nl = static_cast<const char*>(std::memchr(buf.data() + i, '\n', got - i));
