@@ -373,7 +373,10 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
       depth = *o.depth;
     }
     // Index order: a CSPRNG Fisher-Yates shuffle of the source leaves (real parts, then decoys).
-    std::vector<uint32_t> perm(n);
+    std::vector<uint32_t> perm;
+    perm.reserve(n);
+    AdviseHugePages(perm.data(), n * sizeof(uint32_t));  // the shuffle swaps at random
+    perm.resize(n);
     std::iota(perm.begin(), perm.end(), 0u);
     {
       RandomStream rng;

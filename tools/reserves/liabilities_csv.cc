@@ -2,12 +2,15 @@
 #include "tools/reserves/status_macros.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <functional>
 #include <map>
 #include <optional>
@@ -17,8 +20,23 @@
 
 namespace ringfence::reserves {
 
+void AdviseHugePages(void* p, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{1} << 21;
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+void RowBlocks::FreeDeleter::operator()(LiabilityRow* p) const { std::free(p); }
+
 void RowBlocks::Push(const LiabilityRow& row) {
-  if ((size_ & (kBlock - 1)) == 0) blocks_.push_back(std::make_unique<LiabilityRow[]>(kBlock));
+  if ((size_ & (kBlock - 1)) == 0) {
+    constexpr size_t kBytes = kBlock * sizeof(LiabilityRow);
+    void* mem = std::aligned_alloc(size_t{1} << 21, kBytes);
+    if (mem == nullptr) throw std::bad_alloc();
+    AdviseHugePages(mem, kBytes);
+    blocks_.emplace_back(static_cast<LiabilityRow*>(mem));
+  }
   blocks_.back()[size_ & (kBlock - 1)] = row;
   ++size_;
 }
@@ -295,7 +313,10 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
   auto dedup = [&](int t) {
     size_t cap = 16;
     while (cap < total_rows * 2 / parts + 16) cap <<= 1;
-    std::vector<uint64_t> table(cap, 0);
+    std::vector<uint64_t> table;
+    table.reserve(cap);
+    AdviseHugePages(table.data(), cap * sizeof(uint64_t));
+    table.assign(cap, 0);
     for (size_t ai = 0; ai < out.assets.size() && !dups[t]; ++ai) {
       const AssetRows& a = out.assets[ai];
       for (size_t i = 0; i < a.size(); ++i) {
