@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ringfence_install "${RINGFENCE_BUILD_PACKAGES[@]}" opensc python3 python3-cryptography
-ringfence_build
+ringfence_build signerd hsm_sim quorum ringfence_demo policy_tool reserves
 B=$RINGFENCE_BUILD
 work=$(mktemp -d /tmp/ringfence-demo.XXXXXX)
 chmod 700 "$work"
@@ -92,11 +92,10 @@ kill "$signerd_pid"; wait "$signerd_pid" || true; signerd_pid=
 "$B/signer/signerd" --config "$work/signerd.toml" --verify-log | sed 's/^/  /'
 
 step "6a. policy: a withdrawal decision, recorded and replayed"
-policy_dir=$RINGFENCE_ROOT/tests/policy/data
 "$B/tools/policy/policy" check "$RINGFENCE_ROOT/scripts/demo/policy.toml" | sed 's/^/  /'
 "$B/tools/policy/policy" decide --policy "$RINGFENCE_ROOT/scripts/demo/policy.toml" --decision withdrawal \
   "$RINGFENCE_ROOT/scripts/demo/withdrawal.json" > "$work/decision.json"
-sed 's/^/  /' "$work/decision.json" | cut -c1-160
+echo "  6 BTC to a whitelisted address, 1 BTC already out today: $(grep -o '"allowed":[a-z]*,"approvals":{[^}]*}' "$work/decision.json")"
 "$B/tools/policy/policy" replay --policy "$RINGFENCE_ROOT/scripts/demo/policy.toml" "$work/decision.json" | sed 's/^/  /'
 
 step "6b. proof of reserves: export, audit, and one client's check"

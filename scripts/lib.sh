@@ -37,10 +37,12 @@ ringfence_install() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ringfence_build [CMAKE_ARGS...]: configure (once) and build with two jobs.
+# ringfence_build [TARGET...]: configure and build those targets (all when none) with two jobs.
 ringfence_build() {
-  cmake -S "$RINGFENCE_ROOT" -B "$RINGFENCE_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$RINGFENCE_BUILD" -j2
+  cmake -S "$RINGFENCE_ROOT" -B "$RINGFENCE_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  local targets=()
+  [ $# -gt 0 ] && targets=(--target "$@")
+  cmake --build "$RINGFENCE_BUILD" -j2 "${targets[@]}"
 }
 
 # ringfence_npm: install the pinned test-only npm checkers into tests/js/node_modules (ignored).
