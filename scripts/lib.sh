@@ -17,8 +17,12 @@ RINGFENCE_BUILD_PACKAGES=(
 # Packages the tests use as independent checkers and interop peers.
 RINGFENCE_TEST_PACKAGES=(
   softhsm2 opensc python3 python3-cryptography python3-ecdsa python3-nacl
-  nodejs npm clang libclang-rt-14-dev chromium
+  clang libclang-rt-14-dev chromium
 )
+# Node.js and npm run the npm checkers; Debian's packages only where no node/npm is installed
+# (a machine with its own Node.js build would conflict with Debian's npm package).
+command -v node >/dev/null 2>&1 || RINGFENCE_TEST_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || RINGFENCE_TEST_PACKAGES+=(npm)
 
 ringfence_log() { printf '== %s\n' "$*" >&2; }
 
