@@ -257,5 +257,61 @@ TEST_F(SignerdProcessTest, SignsOverTheSocketAndKeepsItsStateAcrossARestart) {
   EXPECT_EQ(verify.Wait(), 0) << verify.Stderr();
 }
 
+// The token fails in the middle of a signature (hsm_sim's fault injection: every second
+// signing C_Sign returns CKR_DEVICE_ERROR). signerd answers with a clear error, stays up, and
+// the next request, here the same one retried, is signed: the failure left no claim behind.
+TEST_F(SignerdProcessTest, TokenFailingMidSignIsAClearErrorAndSignerdStaysUp) {
+  if (ringfence::signer::testing::ModulePath().find("hsm_sim") == std::string::npos) {
+    GTEST_SKIP() << "fault injection exists only in hsm_sim";
+  }
+  setenv("HSM_SIM_FAIL_SIGN_EVERY", "2", 1);
+  auto signerd = Start();
+  unsetenv("HSM_SIM_FAIL_SIGN_EVERY");
+  ASSERT_NE(signerd, nullptr);
+  std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> keys;
+  auto keys_stub = v1::Signer::NewStub(channel_);
+  for (auto& k : keys) {
+    grpc::ClientContext ctx;
+    v1::CreateKeyRequest req;
+    req.set_key_type(v1::KEY_TYPE_SECP256K1);
+    req.set_purpose("tx-fault");
+    v1::CreateKeyResponse resp;
+    grpc::Status s = keys_stub->CreateKey(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    k.first = resp.key().key_id();
+    std::copy(resp.key().public_key().begin(), resp.key().public_key().end(), k.second.begin());
+  }
+  const World world = MakeWorld(&keys);
+
+  // Signature 1 succeeds.
+  auto erc20 = ValidEthereumRequest(world, EthForm::kErc20, "wd-fault-erc20");
+  v1::SignTransactionResponse first;
+  grpc::Status s = Sign(erc20.request, &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // Signature 2 fails inside the token.
+  auto btc = ValidBitcoinRequest(world, "wd-fault-btc");
+  v1::SignTransactionResponse failed;
+  s = Sign(btc.request, &failed);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::INTERNAL)
+      << s.error_code() << " " << s.error_message();
+  EXPECT_NE(s.error_message().find("CKR_DEVICE_ERROR"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(failed.signed_tx().empty());
+  EXPECT_FALSE(signerd->Exited()) << signerd->Stderr();
+  EXPECT_TRUE(Serving(channel_));
+
+  // Signature 3: the same request again is signed, and it verifies.
+  v1::SignTransactionResponse retried;
+  s = Sign(btc.request, &retried);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(retried.replayed());
+  EXPECT_FALSE(retried.signed_tx().empty());
+
+  EXPECT_EQ(Stop(*signerd), 0) << signerd->Stderr();
+  Child verify({SignerdPath(), "--config", config_.string(), "--verify-log"}, sandbox_->dir() / "verify");
+  EXPECT_EQ(verify.Wait(), 0) << verify.Stderr();
+}
+
 }  // namespace
 }  // namespace ringfence::signer::tx
