@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -188,7 +189,11 @@ int main(int argc, char** argv) {
   if (sodium_init() < 0) return 1;
   rr::Progress::SetEnabled(false);
   std::string tmpl = (base / "bench-reserves-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) return 1;
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::fprintf(stderr, "bench_reserves: cannot create a work directory under %s: %s\n", base.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
   fs::path dir = tmpl;
 
   Rates rates = MeasureSha256(threads);
