@@ -170,6 +170,23 @@ class SignerdProcessTest : public ::testing::Test {
     return child.Wait();
   }
 
+  // Has signerd create one secp256k1 key per slot of `keys` over the Signer service.
+  void CreateKeys(std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3>* keys) {
+    auto stub = v1::Signer::NewStub(channel_);
+    for (auto& k : *keys) {
+      grpc::ClientContext ctx;
+      v1::CreateKeyRequest req;
+      req.set_key_type(v1::KEY_TYPE_SECP256K1);
+      req.set_purpose("tx-test");
+      v1::CreateKeyResponse resp;
+      grpc::Status s = stub->CreateKey(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(resp.key().public_key().size(), 33u);
+      k.first = resp.key().key_id();
+      std::copy(resp.key().public_key().begin(), resp.key().public_key().end(), k.second.begin());
+    }
+  }
+
   grpc::Status Sign(const TxRequest& request, v1::SignTransactionResponse* response) {
     grpc::ClientContext ctx;
     return v1::TransactionSigner::NewStub(channel_)->SignTransaction(&ctx, ToProto(request), response);
@@ -185,19 +202,7 @@ TEST_F(SignerdProcessTest, SignsOverTheSocketAndKeepsItsStateAcrossARestart) {
   auto signerd = Start();
   ASSERT_NE(signerd, nullptr);
   std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> keys;
-  auto keys_stub = v1::Signer::NewStub(channel_);
-  for (auto& k : keys) {
-    grpc::ClientContext ctx;
-    v1::CreateKeyRequest req;
-    req.set_key_type(v1::KEY_TYPE_SECP256K1);
-    req.set_purpose("tx-test");
-    v1::CreateKeyResponse resp;
-    grpc::Status s = keys_stub->CreateKey(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(resp.key().public_key().size(), 33u);
-    k.first = resp.key().key_id();
-    std::copy(resp.key().public_key().begin(), resp.key().public_key().end(), k.second.begin());
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateKeys(&keys));
   const World world = MakeWorld(&keys);
 
   auto btc = ValidBitcoinRequest(world, "wd-process-btc");
@@ -269,18 +274,7 @@ TEST_F(SignerdProcessTest, TokenFailingMidSignIsAClearErrorAndSignerdStaysUp) {
   unsetenv("HSM_SIM_FAIL_SIGN_EVERY");
   ASSERT_NE(signerd, nullptr);
   std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> keys;
-  auto keys_stub = v1::Signer::NewStub(channel_);
-  for (auto& k : keys) {
-    grpc::ClientContext ctx;
-    v1::CreateKeyRequest req;
-    req.set_key_type(v1::KEY_TYPE_SECP256K1);
-    req.set_purpose("tx-fault");
-    v1::CreateKeyResponse resp;
-    grpc::Status s = keys_stub->CreateKey(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    k.first = resp.key().key_id();
-    std::copy(resp.key().public_key().begin(), resp.key().public_key().end(), k.second.begin());
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateKeys(&keys));
   const World world = MakeWorld(&keys);
 
   // Signature 1 succeeds.
