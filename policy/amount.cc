@@ -1,6 +1,7 @@
 #include "policy/amount.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -11,6 +12,16 @@ namespace ringfence::policy {
 namespace {
 
 constexpr Uint128 kMax128 = ~Uint128{0};
+constexpr std::string_view kMax128Text = "340282366920938463463374607431768211455";
+constexpr size_t kMaxBaseUnitDigits = kMax128Text.size();
+constexpr uint64_t kTenPow19 = 10'000'000'000'000'000'000u;
+
+// Value of 1 to 19 ASCII digits; cannot overflow since 10^19 - 1 < 2^64.
+uint64_t ParseDigits64(std::string_view digits) {
+  uint64_t v = 0;
+  for (char c : digits) v = v * 10 + static_cast<uint64_t>(c - '0');
+  return v;
+}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -86,37 +97,67 @@ Uint128 PowerOfTen(int exponent) {
 }
 
 std::string Uint128ToString(Uint128 value) {
-  if (value == 0) return "0";
-  std::string out;
-  while (value != 0) {
-    out.push_back(static_cast<char>('0' + static_cast<int>(value % 10)));
-    value /= 10;
+  // Peels off 19-digit chunks with one 128-bit division each, then prints 64-bit words, rather
+  // than dividing the 128-bit value once per digit (each such division is a library call).
+  char buffer[kMaxBaseUnitDigits];
+  char* const end = buffer + sizeof(buffer);
+  char* p = end;
+  while (value > UINT64_MAX) {
+    uint64_t chunk = static_cast<uint64_t>(value % kTenPow19);
+    value /= kTenPow19;
+    for (int i = 0; i < 19; ++i) {
+      *--p = static_cast<char>('0' + chunk % 10);
+      chunk /= 10;
+    }
   }
-  std::reverse(out.begin(), out.end());
-  return out;
+  uint64_t rest = static_cast<uint64_t>(value);
+  do {
+    *--p = static_cast<char>('0' + rest % 10);
+    rest /= 10;
+  } while (rest != 0);
+  return std::string(p, end);
+}
+
+BaseUnitsScan ScanBaseUnits(std::string_view text) {
+  const size_t n = text.size();
+  if (n == 0) return {.error = BaseUnitsError::kEmpty};
+  for (size_t i = 0; i < n; ++i) {
+    // Unsigned wrap-around makes every byte outside '0'..'9' (non-ASCII included) compare > 9.
+    if (static_cast<unsigned char>(text[i] - '0') > 9) {
+      return {.error = BaseUnitsError::kNonDigit, .position = i};
+    }
+  }
+  if (n > 1 && text[0] == '0') return {.error = BaseUnitsError::kLeadingZero};
+  if (n > kMaxBaseUnitDigits) return {.error = BaseUnitsError::kTooManyDigits};
+  // Same length and no leading zeros, so comparing the text compares the values.
+  if (n == kMaxBaseUnitDigits && text > kMax128Text) return {.error = BaseUnitsError::kAboveMax};
+  // From here the value fits, so no step needs an overflow check: a first chunk of 1 to 19
+  // digits, then whole 19-digit chunks (at most two), each read in 64-bit arithmetic.
+  size_t chunk = n % 19 == 0 ? 19 : n % 19;
+  Uint128 value = ParseDigits64(text.substr(0, chunk));
+  for (size_t i = chunk; i < n; i += 19) value = value * kTenPow19 + ParseDigits64(text.substr(i, 19));
+  return {.value = value};
 }
 
 absl::StatusOr<Amount> ParseBaseUnits(std::string_view text) {
-  if (text.empty()) return absl::InvalidArgumentError("amount is empty");
-  for (char c : text) {
-    if (!IsDigit(c)) {
+  const BaseUnitsScan scan = ScanBaseUnits(text);
+  switch (scan.error) {
+    case BaseUnitsError::kNone:
+      return Amount(scan.value);
+    case BaseUnitsError::kEmpty:
+      return absl::InvalidArgumentError("amount is empty");
+    case BaseUnitsError::kNonDigit:
       return absl::InvalidArgumentError(
           internal::Cat("amount ", Quote(text), " must be base units in plain decimal digits "
                        "(no sign, point, exponent or whitespace)"));
-    }
+    case BaseUnitsError::kLeadingZero:
+      return absl::InvalidArgumentError(
+          internal::Cat("amount ", Quote(text), " has a leading zero (not canonical)"));
+    case BaseUnitsError::kTooManyDigits:
+    case BaseUnitsError::kAboveMax:
+      break;
   }
-  if (text.size() > 1 && text[0] == '0') {
-    return absl::InvalidArgumentError(
-        internal::Cat("amount ", Quote(text), " has a leading zero (not canonical)"));
-  }
-  Uint128 value = 0;
-  for (char c : text) {
-    if (!PushDigit(&value, c)) {
-      return absl::OutOfRangeError(
-          internal::Cat("amount ", Quote(text), " exceeds 2^128-1 base units"));
-    }
-  }
-  return Amount(value);
+  return absl::OutOfRangeError(internal::Cat("amount ", Quote(text), " exceeds 2^128-1 base units"));
 }
 
 absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals) {

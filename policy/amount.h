@@ -12,6 +12,7 @@
 #define RINGFENCE_POLICY_AMOUNT_H_
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -75,9 +76,35 @@ Amount AmountOrDie(std::optional<Amount> amount);
 constexpr Amount MinAmount(Amount a, Amount b) { return a < b ? a : b; }
 constexpr Amount MaxAmount(Amount a, Amount b) { return a < b ? b : a; }
 
-// Parses a count of base units written in canonical decimal form: ASCII digits only, no sign,
-// no whitespace, no exponent, no leading zeros (except "0" itself), at most 2^128 - 1.
-// Returns InvalidArgument naming the rule broken (or OutOfRange on overflow).
+// The canonical base-unit grammar, written once for every module that reads amounts as text
+// (policy files and records here, signerd's transaction intents and approvals, the quorum
+// tool, proof-of-reserves packages): ^(0|[1-9][0-9]{0,38})$ with a value of at most
+// 2^128 - 1. ASCII digits only, so no sign, point, exponent, whitespace or non-ASCII digit.
+//
+// ScanBaseUnits reports the first rule a text breaks, in the order of this enum, so that each
+// caller can word its own error (with its own field name and status code) without repeating
+// the grammar. It never allocates: the proof-of-reserves exporter calls it once per ledger row.
+enum class BaseUnitsError : uint8_t {
+  kNone,           // canonical; `value` holds it
+  kEmpty,          // no characters at all
+  kNonDigit,       // `position` is the first byte that is not an ASCII digit
+  kLeadingZero,    // all digits, more than one, the first a '0'
+  kTooManyDigits,  // all digits, canonical, more than 39 of them: at least 10^39 > 2^128 - 1
+  kAboveMax,       // 39 canonical digits above 2^128 - 1
+};
+
+struct BaseUnitsScan {
+  BaseUnitsError error = BaseUnitsError::kNone;
+  size_t position = 0;  // set for kNonDigit only
+  Uint128 value = 0;    // set for kNone only
+
+  bool ok() const { return error == BaseUnitsError::kNone; }
+};
+
+BaseUnitsScan ScanBaseUnits(std::string_view text);
+
+// Parses a count of base units in the canonical grammar above. Returns InvalidArgument naming
+// the rule broken, or OutOfRange for a value above 2^128 - 1.
 absl::StatusOr<Amount> ParseBaseUnits(std::string_view text);
 
 // Parses an amount written in the asset's display unit ("0.5" with decimals = 8 is
@@ -97,7 +124,9 @@ std::string FormatDecimalAmount(Amount amount, int decimals);
 // 10^exponent as a 128-bit value. REQUIRES: 0 <= exponent <= kMaxDecimals.
 Uint128 PowerOfTen(int exponent);
 
-// Decimal digits of a 128-bit value (used for printing amounts and values).
+// Decimal digits of a 128-bit value in the canonical grammar above: the one printer of base
+// units (Amount::ToBaseUnitString, signer::tx::FormatAmount and reserves::FormatAmount all
+// call it). ScanBaseUnits reads the result back to the same value.
 std::string Uint128ToString(Uint128 value);
 
 }  // namespace ringfence::policy

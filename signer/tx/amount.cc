@@ -1,50 +1,35 @@
 #include "signer/tx/amount.h"
 
-#include <algorithm>
-
+#include "policy/amount.h"
 #include "signer/tx/text.h"
 
 namespace ringfence::signer::tx {
 
 absl::StatusOr<Amount> ParseAmount(std::string_view text, std::string_view field) {
-  if (text.empty()) {
-    return absl::InvalidArgumentError(Cat(field, ": amount is empty"));
+  const policy::BaseUnitsScan scan = policy::ScanBaseUnits(text);
+  switch (scan.error) {
+    case policy::BaseUnitsError::kNone:
+      return scan.value;
+    case policy::BaseUnitsError::kEmpty:
+      return absl::InvalidArgumentError(Cat(field, ": amount is empty"));
+    case policy::BaseUnitsError::kNonDigit:
+      return absl::InvalidArgumentError(Cat(field, ": amount has a non-digit at position ", scan.position,
+                                            " (only decimal digits allowed)"));
+    case policy::BaseUnitsError::kLeadingZero:
+      // All digits by now, so safe to echo; bounded because the text may be long.
+      return absl::InvalidArgumentError(Cat(field, ": amount \"", text.substr(0, 48),
+                                            text.size() > 48 ? "...\"" : "\"",
+                                            " has a leading zero (not canonical)"));
+    case policy::BaseUnitsError::kTooManyDigits:
+      return absl::InvalidArgumentError(
+          Cat(field, ": amount has ", text.size(), " digits; at most 39 fit 128 bits"));
+    case policy::BaseUnitsError::kAboveMax:
+      break;
   }
-  if (text.size() > 39) {
-    return absl::InvalidArgumentError(
-        Cat(field, ": amount has ", text.size(), " digits; at most 39 fit 128 bits"));
-  }
-  if (text.size() > 1 && text[0] == '0') {
-    return absl::InvalidArgumentError(
-        Cat(field, ": amount \"", text, "\" has a leading zero (not canonical)"));
-  }
-  Amount value = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c < '0' || c > '9') {
-      return absl::InvalidArgumentError(Cat(
-          field, ": amount has a non-digit at position ", i, " (only decimal digits allowed)"));
-    }
-    auto times_ten = CheckedMul(value, 10);
-    auto next = times_ten ? CheckedAdd(*times_ten, static_cast<Amount>(c - '0')) : std::nullopt;
-    if (!next) {
-      return absl::InvalidArgumentError(Cat(field, ": amount exceeds 2^128 - 1"));
-    }
-    value = *next;
-  }
-  return value;
+  return absl::InvalidArgumentError(Cat(field, ": amount exceeds 2^128 - 1"));
 }
 
-std::string FormatAmount(Amount value) {
-  if (value == 0) return "0";
-  std::string out;
-  while (value != 0) {
-    out.push_back(static_cast<char>('0' + static_cast<int>(value % 10)));
-    value /= 10;
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
-}
+std::string FormatAmount(Amount value) { return policy::Uint128ToString(value); }
 
 std::array<uint8_t, 16> AmountToBigEndian(Amount value) {
   std::array<uint8_t, 16> out{};

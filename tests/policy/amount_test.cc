@@ -1,6 +1,8 @@
 #include "policy/amount.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -60,6 +62,116 @@ TEST(Amount, BaseUnitsAreCanonical) {
   for (const char* bad : {"", "00", "01", "-1", "+1", "1.0", " 1", "1e3"}) {
     EXPECT_FALSE(ParseBaseUnits(bad).ok()) << bad;
   }
+}
+
+// The grammar every module's amount text goes through (signer::tx and reserves wrap it), so
+// each rule and each boundary is pinned here, including which rule is reported first.
+TEST(Amount, ScanBaseUnitsReportsTheFirstRuleBroken) {
+  struct Case {
+    std::string text;
+    BaseUnitsError error;
+    size_t position;
+  };
+  const Case cases[] = {
+      {"", BaseUnitsError::kEmpty, 0},
+      {"-1", BaseUnitsError::kNonDigit, 0},
+      {"-0", BaseUnitsError::kNonDigit, 0},
+      {"+1", BaseUnitsError::kNonDigit, 0},
+      {" 1", BaseUnitsError::kNonDigit, 0},
+      {"1 ", BaseUnitsError::kNonDigit, 1},
+      {"12\n", BaseUnitsError::kNonDigit, 2},
+      {"1.0", BaseUnitsError::kNonDigit, 1},
+      {"1e3", BaseUnitsError::kNonDigit, 1},
+      {"0x10", BaseUnitsError::kNonDigit, 1},  // a non-digit outranks the leading zero
+      {"\xd9\xa1", BaseUnitsError::kNonDigit, 0},          // ARABIC-INDIC DIGIT ONE
+      {"1\xef\xbc\x91", BaseUnitsError::kNonDigit, 1},     // FULLWIDTH DIGIT ONE
+      {std::string("1\0", 2), BaseUnitsError::kNonDigit, 1},
+      {"\xff", BaseUnitsError::kNonDigit, 0},
+      {std::string(200, '9') + "x", BaseUnitsError::kNonDigit, 200},
+      {"00", BaseUnitsError::kLeadingZero, 0},
+      {"01", BaseUnitsError::kLeadingZero, 0},
+      {std::string(40, '0'), BaseUnitsError::kLeadingZero, 0},  // outranks the length
+      {"0" + std::string(kMaxText), BaseUnitsError::kLeadingZero, 0},
+      {"1" + std::string(39, '0'), BaseUnitsError::kTooManyDigits, 0},
+      {std::string(200, '9'), BaseUnitsError::kTooManyDigits, 0},
+      {"340282366920938463463374607431768211456", BaseUnitsError::kAboveMax, 0},  // 2^128
+      {"340282366920938463463374607431768211460", BaseUnitsError::kAboveMax, 0},
+      {"400000000000000000000000000000000000000", BaseUnitsError::kAboveMax, 0},
+      {std::string(39, '9'), BaseUnitsError::kAboveMax, 0},
+  };
+  for (const Case& c : cases) {
+    const BaseUnitsScan scan = ScanBaseUnits(c.text);
+    EXPECT_FALSE(scan.ok()) << c.text;
+    EXPECT_EQ(scan.error, c.error) << c.text;
+    if (c.error == BaseUnitsError::kNonDigit) {
+      EXPECT_EQ(scan.position, c.position) << c.text;
+    }
+    EXPECT_EQ(scan.value, Uint128{0}) << c.text;
+  }
+}
+
+// Independent of Uint128ToString's chunked algorithm: one 128-bit division per digit.
+std::string DigitByDigit(Uint128 v) {
+  std::string out;
+  do {
+    out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return out;
+}
+
+// Values at every digit count and at the 64-bit and 19-digit chunk boundaries, where a
+// chunked reader or printer would go wrong.
+std::vector<Uint128> BoundaryValues() {
+  std::vector<Uint128> out = {0, 1, 9, 10, Uint128{UINT64_MAX}, Uint128{UINT64_MAX} + 1, ~Uint128{0},
+                              ~Uint128{0} - 1, ~Uint128{0} / 10, ~Uint128{0} / 10 + 1};
+  for (int e = 0; e <= kMaxDecimals; ++e) {
+    const Uint128 p = PowerOfTen(e);
+    out.insert(out.end(), {p - 1, p, p + 1, p * 9 + (p - 1)});
+  }
+  for (int k = 0; k < 128; ++k) {
+    const Uint128 p = Uint128{1} << k;
+    out.insert(out.end(), {p - 1, p, p + 1});
+  }
+  return out;
+}
+
+TEST(Amount, BaseUnitsRoundTripAtEveryBoundary) {
+  for (Uint128 v : BoundaryValues()) {
+    const std::string text = DigitByDigit(v);
+    EXPECT_EQ(Uint128ToString(v), text);
+    EXPECT_EQ(Amount(v).ToBaseUnitString(), text);
+    const BaseUnitsScan scan = ScanBaseUnits(text);
+    ASSERT_TRUE(scan.ok()) << text;
+    EXPECT_EQ(scan.value, v) << text;
+    EXPECT_EQ(*ParseBaseUnits(text), Amount(v)) << text;
+  }
+}
+
+TEST(Amount, ParseBaseUnitsNamesTheRuleAndCode) {
+  struct Case {
+    std::string text;
+    absl::StatusCode code;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"", absl::StatusCode::kInvalidArgument, "empty"},
+      {"-5", absl::StatusCode::kInvalidArgument, "plain decimal digits"},
+      {"007", absl::StatusCode::kInvalidArgument, "leading zero"},
+      {"340282366920938463463374607431768211456", absl::StatusCode::kOutOfRange, "exceeds 2^128-1"},
+      {"1" + std::string(60, '0'), absl::StatusCode::kOutOfRange, "exceeds 2^128-1"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Amount> a = ParseBaseUnits(c.text);
+    ASSERT_FALSE(a.ok()) << c.text;
+    EXPECT_EQ(a.status().code(), c.code) << c.text;
+    EXPECT_NE(a.status().message().find(c.says), std::string::npos) << a.status();
+  }
+  // Outside text is quoted bounded and printable.
+  absl::StatusOr<Amount> long_bad = ParseBaseUnits(std::string(5000, '7') + "\n");
+  ASSERT_FALSE(long_bad.ok());
+  EXPECT_LT(long_bad.status().message().size(), 200u);
+  EXPECT_EQ(long_bad.status().message().find('\n'), std::string::npos);
 }
 
 TEST(Amount, FormatsShortestExactForm) {

@@ -1,6 +1,6 @@
 // Fuzz target: the decimal amount parsers. The first byte picks the number of decimals; the
 // rest is the text. Anything accepted must print back to an equivalent text that parses to the
-// same amount, and base-unit text must be canonical.
+// same amount, and base-unit text must be canonical and match the grammar written out here.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -23,6 +23,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   absl::StatusOr<ringfence::policy::Amount> b = ringfence::policy::ParseBaseUnits(text);
   if (b.ok() && b->ToBaseUnitString() != text) std::abort();
+  // ScanBaseUnits against the grammar written out directly: ^(0|[1-9][0-9]{0,38})$ and, at 39
+  // digits, no larger than 2^128 - 1 (same-length digit strings compare like their values).
+  bool digits = !text.empty();
+  for (char c : text) digits = digits && c >= '0' && c <= '9';
+  const bool canonical = digits && (text.size() == 1 || text[0] != '0') && text.size() <= 39 &&
+                         (text.size() < 39 || text <= "340282366920938463463374607431768211455");
+  const ringfence::policy::BaseUnitsScan scan = ringfence::policy::ScanBaseUnits(text);
+  if (scan.ok() != canonical || b.ok() != canonical) std::abort();
+  if (scan.ok() && scan.value != b->base_units()) std::abort();
+  if (scan.error == ringfence::policy::BaseUnitsError::kNonDigit) {
+    const char c = text[scan.position];
+    if (c >= '0' && c <= '9') std::abort();
+    for (size_t i = 0; i < scan.position; ++i) {
+      if (text[i] < '0' || text[i] > '9') std::abort();
+    }
+  }
   absl::StatusOr<ringfence::policy::Ratio> r = ringfence::policy::Ratio::Parse(text);
   if (r.ok() && r->ppm() > ringfence::policy::kPpmPerUnit) std::abort();
   return 0;

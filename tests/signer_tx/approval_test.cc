@@ -5,11 +5,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "policy/amount.h"
 #include "signer/tx/amount.h"
 #include "signer/tx/approval.h"
 #include "signer/tx/approver_registry.h"
@@ -47,15 +49,50 @@ TEST(AmountTest, RejectsMalformedNegativeOverflowingText) {
       {"1.5", "non-digit"},
       {" 1", "non-digit"},
       {"1e3", "non-digit"},
-      {"0x10", "leading zero"}, {"1x0", "non-digit"},
+      // The grammar (policy::ScanBaseUnits) names a non-digit before a leading zero.
+      {"0x10", "non-digit at position 1"}, {"1x0", "non-digit at position 1"},
+      {"\xd9\xa1", "non-digit at position 0"},  // ARABIC-INDIC DIGIT ONE
+      {"12\xef\xbc\x91", "non-digit at position 2"},  // FULLWIDTH DIGIT ONE
+      {"0000000000000000000000000000000000000000", "leading zero"},
       {"340282366920938463463374607431768211456", "exceeds"},
-      {"9999999999999999999999999999999999999999", "digits"},
+      {"999999999999999999999999999999999999999", "exceeds"},
+      {"9999999999999999999999999999999999999999", "40 digits"},
   };
   for (const auto& c : cases) {
     auto r = ParseAmount(c.text, "intent.amount");
     ASSERT_FALSE(r.ok()) << c.text;
+    // InvalidArgument for every rule, overflow included (policy says OutOfRange for that).
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
     EXPECT_THAT(std::string(r.status().message()), HasSubstr("intent.amount")) << c.text;
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.why)) << c.text;
+  }
+  // A long text is echoed bounded.
+  auto long_zero = ParseAmount("0" + std::string(10000, '1'), "fee_cap");
+  ASSERT_FALSE(long_zero.ok());
+  EXPECT_THAT(std::string(long_zero.status().message()), HasSubstr("leading zero"));
+  EXPECT_LT(long_zero.status().message().size(), 200u);
+}
+
+// signerd and the quorum tool (policy::ParseBaseUnits) must read every amount text alike, or an
+// approval could be signed for one value and checked against another.
+TEST(AmountTest, AgreesWithPolicyGrammarAndRoundTrips) {
+  std::vector<std::string> texts = {"", "0", "00", "1", "-1", "+1", " 1", "1.0", "1e3",
+                                    "18446744073709551615", "18446744073709551616",
+                                    "9999999999999999999", "10000000000000000000",
+                                    "340282366920938463463374607431768211455",
+                                    "340282366920938463463374607431768211456",
+                                    "1000000000000000000000000000000000000000"};
+  for (int k = 0; k < 128; ++k) {
+    Amount v = static_cast<Amount>(1) << k;
+    for (Amount w : {v - 1, v, v + 1}) texts.push_back(policy::Amount(w).ToBaseUnitString());
+  }
+  for (const std::string& text : texts) {
+    auto mine = ParseAmount(text, "f");
+    auto theirs = policy::ParseBaseUnits(text);
+    ASSERT_EQ(mine.ok(), theirs.ok()) << text;
+    if (!mine.ok()) continue;
+    EXPECT_EQ(*mine, theirs->base_units()) << text;
+    EXPECT_EQ(FormatAmount(*mine), text);
   }
 }
 
