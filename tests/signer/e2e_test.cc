@@ -1,9 +1,10 @@
 // End to end: the real signerd process on a private token, reached over its Unix socket.
-// Waits on the gRPC health service, never on a timer.
+// Waits on the gRPC health service, never on a timer; HealthClientTest covers that wait itself
+// (signer/health_client.h) against an in-process server.
 #include <fcntl.h>
 #include <grpcpp/create_channel.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -14,11 +15,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "proto/signer.grpc.pb.h"
+#include "signer/health_client.h"
 #include "signer/store.h"
 #include "tests/signer/token_sandbox.h"
 
@@ -105,33 +108,6 @@ class Process {
   int exit_code_ = -1;
 };
 
-// One call to grpc.health.v1.Health/Check for the overall server (empty request). The reply
-// HealthCheckResponse{status: SERVING} is the two bytes 08 01.
-bool HealthServing(const std::shared_ptr<grpc::Channel>& channel, std::chrono::milliseconds wait) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_wait_for_ready(true);
-  ctx.set_deadline(std::chrono::system_clock::now() + wait);
-  grpc::CompletionQueue cq;
-  grpc::ByteBuffer request;
-  grpc::Slice empty;
-  request = grpc::ByteBuffer(&empty, 1);
-  grpc::ByteBuffer response;
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
-  call->StartCall();
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  if (!cq.Next(&tag, &ok) || !ok || !status.ok()) return false;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes == std::string("\x08\x01", 2);
-}
-
 class SignerdTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -165,17 +141,14 @@ class SignerdTest : public ::testing::Test {
     auto p = std::make_unique<Process>(std::vector<std::string>{Signerd(), "--config", config.string()},
                                        sandbox_->dir(), "signerd");
     channel_.reset();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (p->Exited()) {
-        ADD_FAILURE() << "signerd exited early with " << p->Wait() << ": " << p->Stderr();
-        return nullptr;
-      }
-      // wait_for_ready blocks in gRPC until the socket accepts or the short deadline passes;
-      // the loop only re-checks that signerd is still alive in between.
-      if (HealthServing(Channel(), std::chrono::milliseconds(500))) return p;
-    }
-    ADD_FAILURE() << "signerd did not become healthy: " << p->Stderr();
+    auto still_running = [&p] {
+      if (!p->Exited()) return absl::OkStatus();
+      return absl::FailedPreconditionError("signerd exited early with " + std::to_string(p->Wait()));
+    };
+    absl::Status serving =
+        WaitForServing(Channel(), pb::Signer::service_full_name(), std::chrono::seconds(60), still_running);
+    if (serving.ok()) return p;
+    ADD_FAILURE() << "signerd did not become healthy: " << serving << "\n" << p->Stderr();
     return nullptr;
   }
 
@@ -463,6 +436,78 @@ TEST_F(SignerdTest, RefusesACorruptDatabase) {
   EXPECT_EQ(code, 1);
   EXPECT_THAT(err, HasSubstr("database '" + database_.string() + "'"));
   EXPECT_FALSE(std::filesystem::exists(socket_));
+}
+
+// WaitForServing against an in-process server whose health statuses the test sets, so each
+// answer the client must wait through (NOT_SERVING, an unknown service, no socket yet, a
+// server that went away) is produced for certain.
+class HealthClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix:" + socket_.string(), grpc::InsecureServerCredentials());
+    // A synchronous server needs one synchronous service; every method of this one answers
+    // UNIMPLEMENTED, and only the health service is asked.
+    builder.RegisterService(&unimplemented_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    health_ = server_->GetHealthCheckService();
+    health_->SetServingStatus("test.Ready", true);
+    health_->SetServingStatus("test.Down", false);
+    channel_ = grpc::CreateChannel("unix:" + socket_.string(), grpc::InsecureChannelCredentials());
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+  }
+
+  ringfence::testing::TempDir dir_{"health"};
+  std::filesystem::path socket_ = dir_ / "h.sock";
+  pb::Signer::Service unimplemented_;
+  std::unique_ptr<grpc::Server> server_;
+  grpc::HealthCheckServiceInterface* health_ = nullptr;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(HealthClientTest, ServingServiceAndServer) {
+  EXPECT_TRUE(WaitForServing(channel_, "", std::chrono::seconds(10)).ok());
+  EXPECT_TRUE(WaitForServing(channel_, "test.Ready", std::chrono::seconds(10)).ok());
+}
+
+TEST_F(HealthClientTest, NotServingOrUnknownRunsOutNamingTheAnswer) {
+  absl::Status down = WaitForServing(channel_, "test.Down", std::chrono::milliseconds(300));
+  EXPECT_EQ(down.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(down.message()), HasSubstr("test.Down"));
+  EXPECT_THAT(std::string(down.message()), HasSubstr("NOT_SERVING"));
+  absl::Status unknown = WaitForServing(channel_, "test.Nobody", std::chrono::milliseconds(300));
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("test.Nobody"));
+}
+
+TEST_F(HealthClientTest, WaitsForAServiceThatComesUp) {
+  std::thread later([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    health_->SetServingStatus("test.Down", true);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status up = WaitForServing(channel_, "test.Down", std::chrono::seconds(10));
+  later.join();
+  EXPECT_TRUE(up.ok()) << up;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+}
+
+TEST_F(HealthClientTest, NoSocketRunsOutAndStillRunningStopsTheWait) {
+  auto nowhere =
+      grpc::CreateChannel("unix:" + (dir_ / "none.sock").string(), grpc::InsecureChannelCredentials());
+  absl::Status none = WaitForServing(nowhere, "", std::chrono::milliseconds(300));
+  EXPECT_EQ(none.code(), absl::StatusCode::kDeadlineExceeded) << none;
+  int calls = 0;
+  absl::Status stopped = WaitForServing(nowhere, "", std::chrono::seconds(60), [&calls] {
+    return ++calls < 2 ? absl::OkStatus() : absl::FailedPreconditionError("server exited with 3");
+  });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stopped.message(), "server exited with 3");
+  EXPECT_EQ(calls, 2);
 }
 
 }  // namespace

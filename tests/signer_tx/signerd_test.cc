@@ -16,7 +16,6 @@
 #include <sstream>
 #include <thread>
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -25,6 +24,7 @@
 #include "chain/hex.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_tx.grpc.pb.h"
+#include "signer/health_client.h"
 #include "tests/signer/token_sandbox.h"
 #include "tests/signer_tx/fixture.h"
 #include "tests/signer_tx/harness.h"
@@ -103,29 +103,6 @@ class Child {
   int code_ = -1;
 };
 
-// grpc.health.v1.Health/Check with an empty request; SERVING is the reply bytes 08 01.
-bool Serving(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_wait_for_ready(true);
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-  grpc::CompletionQueue cq;
-  grpc::Slice empty;
-  grpc::ByteBuffer request(&empty, 1), response;
-  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
-  call->StartCall();
-  grpc::Status status;
-  call->Finish(&response, &status, nullptr);
-  void* tag;
-  bool ok;
-  if (!cq.Next(&tag, &ok) || !ok || !status.ok()) return false;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes == std::string("\x08\x01", 2);
-}
-
 class SignerdProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -152,15 +129,15 @@ class SignerdProcessTest : public ::testing::Test {
     EXPECT_TRUE(child->started());
     channel_ = grpc::CreateChannel("unix:" + (sandbox_->dir() / "signerd.sock").string(),
                                    grpc::InsecureChannelCredentials());
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (child->Exited()) {
-        ADD_FAILURE() << "signerd exited: " << child->Stderr();
-        return nullptr;
-      }
-      if (Serving(channel_)) return child;
-    }
-    ADD_FAILURE() << "signerd did not become healthy: " << child->Stderr();
+    Child* c = child.get();
+    auto still_running = [c] {
+      if (!c->Exited()) return absl::OkStatus();
+      return absl::FailedPreconditionError("signerd exited with " + std::to_string(c->Wait()));
+    };
+    absl::Status serving = ringfence::signer::WaitForServing(channel_, v1::Signer::service_full_name(),
+                                                             std::chrono::seconds(60), still_running);
+    if (serving.ok()) return child;
+    ADD_FAILURE() << "signerd did not become healthy: " << serving << "\n" << child->Stderr();
     return nullptr;
   }
 
@@ -293,7 +270,9 @@ TEST_F(SignerdProcessTest, TokenFailingMidSignIsAClearErrorAndSignerdStaysUp) {
   EXPECT_NE(s.error_message().find("CKR_DEVICE_ERROR"), std::string::npos) << s.error_message();
   EXPECT_TRUE(failed.signed_tx().empty());
   EXPECT_FALSE(signerd->Exited()) << signerd->Stderr();
-  EXPECT_TRUE(Serving(channel_));
+  absl::Status still_serving = ringfence::signer::WaitForServing(channel_, v1::Signer::service_full_name(),
+                                                                 std::chrono::milliseconds(500));
+  EXPECT_TRUE(still_serving.ok()) << still_serving;
 
   // Signature 3: the same request again is signed, and it verifies.
   v1::SignTransactionResponse retried;

@@ -2,7 +2,6 @@
 // custodyd exists. It asks signerd for keys, builds an unsigned Bitcoin withdrawal with the
 // chain codecs, and sends it to signerd with the approvals the `quorum` tool produced; then it
 // shows signerd refusing a tampered transaction and a short quorum. It holds no key itself.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -20,6 +19,7 @@
 #include "chain/hashes.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_tx.grpc.pb.h"
+#include "signer/health_client.h"
 
 namespace {
 
@@ -40,30 +40,6 @@ std::vector<uint8_t> Unhex(const std::string& hex) {
   std::vector<uint8_t> out;
   for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
-}
-
-// Blocks until signerd's standard health service answers SERVING (grpc.health.v1.Health/Check
-// with an empty request; the reply {status: SERVING} is the bytes 08 01) or the deadline passes.
-bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, int seconds) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_wait_for_ready(true);
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  grpc::CompletionQueue cq;
-  grpc::Slice empty;
-  grpc::ByteBuffer request(&empty, 1), response;
-  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
-  call->StartCall();
-  grpc::Status status;
-  call->Finish(&response, &status, nullptr);
-  void* tag = nullptr;
-  bool ok = false;
-  if (!cq.Next(&tag, &ok) || !ok || !status.ok()) return false;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes == std::string("\x08\x01", 2);
 }
 
 struct Withdrawal {
@@ -98,8 +74,11 @@ grpc::Status Sign(v1::TransactionSigner::Stub& stub, const v1::SignTransactionRe
 
 int Run(const std::string& socket, const Withdrawal& w) {
   auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
-  if (!WaitServing(channel, 30)) {
-    std::fprintf(stderr, "ringfence_demo: signerd at %s is not serving\n", socket.c_str());
+  absl::Status serving =
+      ringfence::signer::WaitForServing(channel, v1::Signer::service_full_name(), std::chrono::seconds(30));
+  if (!serving.ok()) {
+    std::fprintf(stderr, "ringfence_demo: signerd at %s is not serving: %s\n", socket.c_str(),
+                 std::string(serving.message()).c_str());
     return 1;
   }
   auto keys = v1::Signer::NewStub(channel);
