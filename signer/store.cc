@@ -140,23 +140,77 @@ KeyRecord ReadKeyRow(const Stmt& s) {
   return k;
 }
 
-absl::StatusOr<LogEntry> Append(sqlite3* db, int64_t time_unix_ms, const std::string& kind,
-                                const std::string& key_id, const LogFields& fields) {
+// Borrows a statement prepared once for the store's life; resets it and clears its bindings
+// on scope exit, so the next use starts clean whatever happened in this one.
+class Reused {
+ public:
+  explicit Reused(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Reused() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Reused(const Reused&) = delete;
+  Reused& operator=(const Reused&) = delete;
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+absl::Status BindBlob(sqlite3_stmt* stmt, int i, std::span<const uint8_t> b) {
+  static const uint8_t kEmpty = 0;  // a zero-length blob must still be a blob, not NULL
+  return sqlite3_bind_blob(stmt, i, b.empty() ? &kEmpty : b.data(), static_cast<int>(b.size()),
+                           SQLITE_TRANSIENT) == SQLITE_OK
+             ? absl::OkStatus()
+             : absl::InternalError("binding a log column");
+}
+
+}  // namespace
+
+SignerStore::LogStatements::~LogStatements() {
+  sqlite3_finalize(head);
+  sqlite3_finalize(insert);
+}
+
+absl::Status SignerStore::PrepareLogStatements() {
+  if (log_statements_ != nullptr) return absl::OkStatus();
+  auto statements = std::make_unique<LogStatements>();
+  if (sqlite3_prepare_v3(db_, "SELECT seq, hash FROM sign_log ORDER BY seq DESC LIMIT 1", -1,
+                         SQLITE_PREPARE_PERSISTENT, &statements->head, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v3(db_,
+                         "INSERT INTO sign_log (seq, time_unix_ms, kind, key_id, fields, prev_hash, hash) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         -1, SQLITE_PREPARE_PERSISTENT, &statements->insert, nullptr) != SQLITE_OK) {
+    return SqlError(db_, "preparing the log statements");
+  }
+  log_statements_ = std::move(statements);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogEntry> SignerStore::Txn::AppendLog(int64_t time_unix_ms, const std::string& kind,
+                                                     const std::string& key_id,
+                                                     const LogFields& fields) {
   if (!ValidName(kind)) {
     return absl::InvalidArgumentError(
         absl::StrCat("log entry kind '", kind, "' must be 1..64 characters of [a-z0-9_]"));
   }
+  if (absl::Status s = store_->PrepareLogStatements(); !s.ok()) return s;
+  const LogStatements& statements = *store_->log_statements_;
   LogEntry entry;
   entry.seq = 1;
   {
-    Stmt head(db, "SELECT seq, hash FROM sign_log ORDER BY seq DESC LIMIT 1");
-    if (!head.ok()) return SqlError(db, "reading the log head");
-    int rc = head.Step();
+    // The head is read inside the transaction every time rather than cached: a batch that
+    // rolls back leaves no stale head behind.
+    Reused head(statements.head);
+    int rc = sqlite3_step(head.get());
     if (rc == SQLITE_ROW) {
-      entry.seq = static_cast<uint64_t>(head.Int(0)) + 1;
-      entry.prev_hash = ToHash(head.Blob(1));
+      entry.seq = static_cast<uint64_t>(sqlite3_column_int64(head.get(), 0)) + 1;
+      const auto* hash = static_cast<const uint8_t*>(sqlite3_column_blob(head.get(), 1));
+      if (hash != nullptr && sqlite3_column_bytes(head.get(), 1) == 32) {
+        std::memcpy(entry.prev_hash.data(), hash, 32);
+      }
     } else if (rc != SQLITE_DONE) {
-      return SqlError(db, "reading the log head");
+      return SqlError(db_, "reading the log head");
     }
   }
   entry.time_unix_ms = time_unix_ms;
@@ -166,22 +220,20 @@ absl::StatusOr<LogEntry> Append(sqlite3* db, int64_t time_unix_ms, const std::st
   absl::StatusOr<std::array<uint8_t, 32>> hash = ComputeLogEntryHash(entry);
   if (!hash.ok()) return hash.status();
   entry.hash = *hash;
-  Stmt insert(db,
-              "INSERT INTO sign_log (seq, time_unix_ms, kind, key_id, fields, prev_hash, hash) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?)");
-  if (!insert.ok()) return SqlError(db, "appending to the log");
-  insert.BindInt(1, static_cast<int64_t>(entry.seq));
-  insert.BindInt(2, entry.time_unix_ms);
-  insert.BindText(3, entry.kind);
-  insert.BindText(4, entry.key_id);
-  insert.BindBlob(5, EncodeLogFields(entry.fields));
-  insert.BindBlob(6, entry.prev_hash);
-  insert.BindBlob(7, entry.hash);
-  if (insert.Step() != SQLITE_DONE) return SqlError(db, "appending to the log");
+  const std::vector<uint8_t> encoded = EncodeLogFields(entry.fields);
+  Reused insert(statements.insert);
+  sqlite3_stmt* st = insert.get();
+  absl::Status bound = absl::OkStatus();
+  if (sqlite3_bind_int64(st, 1, static_cast<int64_t>(entry.seq)) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 2, entry.time_unix_ms) != SQLITE_OK ||
+      sqlite3_bind_text(st, 3, entry.kind.data(), static_cast<int>(entry.kind.size()), SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_text(st, 4, entry.key_id.data(), static_cast<int>(entry.key_id.size()), SQLITE_TRANSIENT) != SQLITE_OK ||
+      !BindBlob(st, 5, encoded).ok() || !BindBlob(st, 6, entry.prev_hash).ok() || !BindBlob(st, 7, entry.hash).ok()) {
+    return SqlError(db_, "appending to the log");
+  }
+  if (sqlite3_step(st) != SQLITE_DONE) return SqlError(db_, "appending to the log");
   return entry;
 }
-
-}  // namespace
 
 std::vector<uint8_t> EncodeLogFields(const LogFields& fields) {
   std::vector<uint8_t> out;
@@ -294,7 +346,10 @@ absl::StatusOr<std::unique_ptr<SignerStore>> SignerStore::Open(const std::string
   return store;
 }
 
-SignerStore::~SignerStore() { sqlite3_close(db_); }
+SignerStore::~SignerStore() {
+  log_statements_.reset();  // finalised before the connection closes
+  sqlite3_close(db_);
+}
 
 int SignerStore::schema_version() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -337,7 +392,7 @@ absl::Status SignerStore::Transact(const std::function<absl::Status(Txn&)>& body
   if (absl::Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot start a transaction: ", s.message()));
   }
-  Txn txn(db_);
+  Txn txn(this, db_);
   absl::Status result;
   try {
     result = body(txn);
@@ -357,11 +412,6 @@ absl::Status SignerStore::Transact(const std::function<absl::Status(Txn&)>& body
   return absl::OkStatus();
 }
 
-absl::StatusOr<LogEntry> SignerStore::Txn::AppendLog(int64_t time_unix_ms, const std::string& kind,
-                                                     const std::string& key_id,
-                                                     const LogFields& fields) {
-  return Append(db_, time_unix_ms, kind, key_id, fields);
-}
 
 absl::Status SignerStore::Txn::InsertKey(const KeyRecord& key) {
   Stmt s(db_,

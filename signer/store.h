@@ -29,6 +29,8 @@
 
 struct sqlite3;
 
+struct sqlite3_stmt;
+
 namespace ringfence::signer {
 
 struct KeyRecord {
@@ -88,7 +90,8 @@ class SignerStore {
 
    private:
     friend class SignerStore;
-    explicit Txn(sqlite3* db) : db_(db) {}
+    Txn(SignerStore* store, sqlite3* db) : store_(store), db_(db) {}
+    SignerStore* store_;
     sqlite3* db_;
   };
 
@@ -116,11 +119,22 @@ class SignerStore {
   int schema_version();
 
  private:
+  // The sign log's two hot statements, prepared on first use and kept until the store
+  // closes: an append is on the path of every signature, and preparing them anew each time
+  // cost more than running them.
+  struct LogStatements {
+    sqlite3_stmt* head = nullptr;
+    sqlite3_stmt* insert = nullptr;
+    ~LogStatements();
+  };
   explicit SignerStore(sqlite3* db) : db_(db) {}
   absl::Status Migrate();
+  // Prepares log_statements_ once; called with mu_ held (inside Transact).
+  absl::Status PrepareLogStatements();
 
   std::mutex mu_;
   sqlite3* db_;  // Guarded by mu_.
+  std::unique_ptr<LogStatements> log_statements_;  // Guarded by mu_.
 };
 
 }  // namespace ringfence::signer

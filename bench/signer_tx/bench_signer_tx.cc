@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,9 +95,14 @@ Rate RawSignRate(ringfence::signer::Pkcs11Token& token, const World& world, int 
 }
 
 // Fresh valid requests: Bitcoin spends distinct outpoints, Ethereum uses distinct nonces.
-std::vector<v1::SignTransactionRequest> MakeRequests(const World& world, bool bitcoin, size_t n,
-                                                     const std::string& prefix) {
-  std::vector<v1::SignTransactionRequest> out;
+// With `approvals` 2 each moves 60,000 base units (the fixture's 2-approval tier starts at
+// 50,000) and carries two approvals; with 1 it moves 40,000 and carries one.
+std::vector<TxRequest> MakeRequests(const World& world, bool bitcoin, int approvals, size_t n,
+                                    const std::string& prefix) {
+  const uint64_t amount = approvals >= 2 ? 60000 : 40000;
+  std::vector<TestApprover> approvers = {world.approvers[0], world.approvers[1]};
+  approvers.resize(static_cast<size_t>(approvals));
+  std::vector<TxRequest> out;
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const std::string id = prefix + std::to_string(i);
@@ -104,18 +110,66 @@ std::vector<v1::SignTransactionRequest> MakeRequests(const World& world, bool bi
       auto c = ValidBitcoinRequest(world, id);
       std::memcpy(c.tx.inputs[0].prevout.txid.data(), &i, sizeof(i));
       c.tx.inputs[0].prevout.txid[31] = static_cast<uint8_t>(prefix.size());
+      c.tx.inputs[0].prevout.txid[30] = static_cast<uint8_t>(approvals);
+      c.tx.outputs[0].value = amount;
+      c.tx.outputs[1].value = 99000 - amount;  // the fee stays 1,000 sat
+      c.request.intent.amount = std::to_string(amount);
       SetTx(&c.request, c.tx);
-      Approve(&c.request, {world.approvers[0], world.approvers[1]});
-      out.push_back(ToProto(c.request));
+      Approve(&c.request, approvers);
+      out.push_back(std::move(c.request));
     } else {
       auto c = ValidEthereumRequest(world, EthForm::kEip1559, id);
-      c.eip1559.nonce = 1000000 * prefix.size() + i;
+      c.eip1559.nonce = 1000000 * (10 * prefix.size() + static_cast<size_t>(approvals)) + i;
+      c.eip1559.value = ringfence::chain::U256::FromU128(amount);
+      c.request.intent.amount = std::to_string(amount);
       SetEthTx(&c);
-      Approve(&c.request, {world.approvers[0], world.approvers[1]});
-      out.push_back(ToProto(c.request));
+      Approve(&c.request, approvers);
+      out.push_back(std::move(c.request));
     }
   }
   return out;
+}
+
+std::vector<v1::SignTransactionRequest> ToProtos(const std::vector<TxRequest>& requests) {
+  std::vector<v1::SignTransactionRequest> out;
+  out.reserve(requests.size());
+  for (const TxRequest& r : requests) out.push_back(ToProto(r));
+  return out;
+}
+
+// The signing work alone, from `threads` threads: CheckTransaction (decode, digests, intent,
+// approvals) and each digest signed through the token and checked, exactly as SignTransaction
+// does, but without gRPC, the state rules or the log. On this machine the end-to-end rate
+// cannot beat this; it is the raw limit the SignTransaction rows are set against.
+Rate WorkAloneRate(ringfence::signer::Pkcs11Token& token, const World& world,
+                   const std::vector<TxRequest>& requests, int threads, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  const double cpu0 = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        const size_t i = next.fetch_add(1);
+        if (i >= requests.size()) break;
+        auto checked = CheckTransaction(requests[i], world.config, world.registry, world.keys);
+        if (!checked.ok()) {
+          std::fprintf(stderr, "work alone: check failed: %s\n", std::string(checked.status().message()).c_str());
+          std::abort();
+        }
+        for (const SignJob& job : checked->jobs) {
+          if (!SignJobOnToken(token, checked->chain, job).ok()) std::abort();
+        }
+      }
+    });
+  }
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < deadline && next.load() < requests.size()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  for (auto& w : workers) w.join();
+  const double n = static_cast<double>(std::min(next.load(), requests.size()));
+  return {n / Seconds(Clock::now() - start), (ProcessCpuSeconds() - cpu0) * 1e6 / n};
 }
 
 // Single-threaded CPU cost of the pure checks alone (decode, digests, intent, approvals).
@@ -226,6 +280,41 @@ RunResult Drive(const std::string& socket, const std::vector<v1::SignTransaction
   return r;
 }
 
+// The transport alone: the same client against a TransactionSigner that answers every request
+// at once with a fixed response, on its own Unix socket in the same process. The end-to-end
+// rows can never beat this.
+class AnswerAtOnce final : public v1::TransactionSigner::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* SignTransaction(grpc::CallbackServerContext* context, const v1::SignTransactionRequest*,
+                               v1::SignTransactionResponse* response) override {
+    response->set_signed_tx(std::string(222, 'x'));
+    response->set_txid(std::string(64, 'a'));
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+void PrintTransportFloor(const std::filesystem::path& dir, const std::vector<v1::SignTransactionRequest>& requests,
+                         const Options& opt, double cores) {
+  AnswerAtOnce service;
+  grpc::ServerBuilder builder;
+  const std::string socket = (dir / "floor.sock").string();
+  builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server) {
+    std::fprintf(stderr, "cannot start the transport-floor server on %s\n", socket.c_str());
+    std::exit(1);
+  }
+  RunResult r = Drive(socket, requests, opt.inflight, opt.quick ? 10.0 : std::max(1.0, opt.seconds / 2));
+  char what[96];
+  std::snprintf(what, sizeof what, "gRPC round trip alone, %d in flight", opt.inflight);
+  std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores\n", "-", what, r.rate,
+              r.cpu_us_each, cores * 1e6 / r.cpu_us_each, cores);
+  server->Shutdown();
+}
+
 int RunToken(TokenKind kind, const Options& opt) {
   ringfence::testing::TempDir dir("bench_signer_tx");
   SignerHarness harness(kind, dir.path(), opt.pool);
@@ -242,29 +331,46 @@ int RunToken(TokenKind kind, const Options& opt) {
   PrintLogCost(name, harness.store(), cores, 1, opt.quick ? 5 : 50);
   PrintLogCost(name, harness.store(), cores, 16, opt.quick ? 2 : 50);
   int failures = 0;
-  for (bool bitcoin : {true, false}) {
-    // Enough requests to keep the pipe full for the whole run at a generous rate.
-    const size_t n = opt.quick ? 200 : static_cast<size_t>(std::max(2000.0, opt.seconds * (kind == TokenKind::kHsmSim ? 9000 : 3000)));
-    auto requests = MakeRequests(harness.world(), bitcoin, n, bitcoin ? "b" : "ee");
-    std::fprintf(stderr, "%s: %zu requests ready\n", name.c_str(), requests.size());
-    const auto& committer =
-        static_cast<TransactionSignerService&>(harness.service()).signer().committer();
-    const uint64_t batches0 = committer.batches(), writes0 = committer.writes();
-    const double busy0 = committer.busy_seconds();
-    RunResult r = Drive(harness.socket_path().string(), requests, opt.inflight, opt.quick ? 10.0 : opt.seconds);
-    const uint64_t batches = committer.batches() - batches0, writes = committer.writes() - writes0;
-    const double busy = committer.busy_seconds() - busy0;
-    char what[96];
-    std::snprintf(what, sizeof what, "SignTransaction %s, %d in flight",
-                  bitcoin ? "bitcoin P2WPKH" : "ethereum EIP-1559", opt.inflight);
-    std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores  (%.0f%% of raw 2-thread; %zu in %.2f s; %.1f log entries per commit, log writer busy %.0f%%)\n",
-                name.c_str(), what, r.rate, r.cpu_us_each, cores * 1e6 / r.cpu_us_each, cores,
-                100.0 * r.rate / raw2.per_second, r.done, r.seconds,
-                batches ? static_cast<double>(writes) / static_cast<double>(batches) : 0.0,
-                100.0 * busy / r.seconds);
-    if (r.failed != 0) {
-      std::fprintf(stderr, "%s: %zu requests failed\n", name.c_str(), r.failed);
-      ++failures;
+  bool floor_printed = false;
+  for (int approvals : {2, 1}) {
+    for (bool bitcoin : {true, false}) {
+      // Enough requests to keep the pipe full for the whole run at a generous rate.
+      const size_t n = opt.quick ? 200 : static_cast<size_t>(std::max(2000.0, opt.seconds * (kind == TokenKind::kHsmSim ? 9000 : 3000)));
+      const std::string prefix = std::string(bitcoin ? "b" : "e") + std::to_string(approvals);
+      auto requests = MakeRequests(harness.world(), bitcoin, approvals, n, prefix);
+      auto protos = ToProtos(requests);
+      std::fprintf(stderr, "%s: %zu requests ready\n", name.c_str(), requests.size());
+      if (!floor_printed && kind == opt.tokens.front()) {
+        PrintTransportFloor(dir.path(), protos, opt, cores);
+        floor_printed = true;
+      }
+      const char* chain_name = bitcoin ? "bitcoin P2WPKH" : "ethereum EIP-1559";
+      char what[96];
+      // The work-alone run uses its own copies of the requests: no state is kept, so the same
+      // ids can be signed end to end afterwards.
+      const Rate alone = WorkAloneRate(harness.token(), harness.world(), requests, 2,
+                                       opt.quick ? 0.05 : std::max(1.0, opt.seconds / 2));
+      std::snprintf(what, sizeof what, "signing work alone %s, %d appr., 2 thr", chain_name, approvals);
+      std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores\n", name.c_str(), what,
+                  alone.per_second, alone.cpu_us_each, cores * 1e6 / alone.cpu_us_each, cores);
+      const auto& committer =
+          static_cast<TransactionSignerService&>(harness.service()).signer().committer();
+      const uint64_t batches0 = committer.batches(), writes0 = committer.writes();
+      const double busy0 = committer.busy_seconds();
+      RunResult r = Drive(harness.socket_path().string(), protos, opt.inflight, opt.quick ? 10.0 : opt.seconds);
+      const uint64_t batches = committer.batches() - batches0, writes = committer.writes() - writes0;
+      const double busy = committer.busy_seconds() - busy0;
+      std::snprintf(what, sizeof what, "SignTransaction %s, %d appr., %d in flight", chain_name, approvals,
+                    opt.inflight);
+      std::printf("%-8s %-44s %8.0f /s  cpu %6.0f us each -> %6.0f /s on %.0f cores  (%.0f%% of work alone; %zu in %.2f s; %.1f log entries per commit, log writer busy %.0f%%)\n",
+                  name.c_str(), what, r.rate, r.cpu_us_each, cores * 1e6 / r.cpu_us_each, cores,
+                  100.0 * r.rate / alone.per_second, r.done, r.seconds,
+                  batches ? static_cast<double>(writes) / static_cast<double>(batches) : 0.0,
+                  100.0 * busy / r.seconds);
+      if (r.failed != 0) {
+        std::fprintf(stderr, "%s: %zu requests failed\n", name.c_str(), r.failed);
+        ++failures;
+      }
     }
   }
   auto verified = harness.store().VerifyLog();

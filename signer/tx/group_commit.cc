@@ -21,14 +21,31 @@ GroupCommitter::~GroupCommitter() {
 }
 
 absl::Status GroupCommitter::Submit(Write write) {
-  Pending pending;
-  pending.write = std::move(write);
-  std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_) return absl::UnavailableError("sign log writer is stopping");
-  queue_.push_back(&pending);
-  queued_.notify_one();
-  finished_.wait(lock, [&] { return pending.done; });
-  return pending.result;
+  std::mutex mu;
+  std::condition_variable finished;
+  bool done = false;
+  absl::Status result;
+  SubmitAsync(std::move(write), [&](absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(status);
+    done = true;
+    finished.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  finished.wait(lock, [&] { return done; });
+  return result;
+}
+
+void GroupCommitter::SubmitAsync(Write write, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(write), std::move(done), absl::OkStatus()});
+      queued_.notify_one();
+      return;
+    }
+  }
+  done(absl::UnavailableError("sign log writer is stopping"));
 }
 
 uint64_t GroupCommitter::batches() const {
@@ -47,22 +64,22 @@ uint64_t GroupCommitter::writes() const {
 }
 
 void GroupCommitter::Run() {
-  std::vector<Pending*> batch;
+  std::vector<Pending> batch;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(queue_.front());
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     const auto started = std::chrono::steady_clock::now();
     absl::Status commit = store_->Transact([&](SignerStore::Txn& txn) -> absl::Status {
-      for (Pending* p : batch) {
-        p->result = p->write(txn);
-        if (!p->result.ok()) return p->result;
+      for (Pending& p : batch) {
+        p.result = p.write(txn);
+        if (!p.result.ok()) return p.result;
       }
       return absl::OkStatus();
     });
@@ -70,26 +87,24 @@ void GroupCommitter::Run() {
       // Something in the batch failed and the whole transaction rolled back. Run each write in
       // its own transaction so that only the failing one fails. Rare: writes fail only on
       // database errors, since the state rules were decided before the write.
-      for (Pending* p : batch) {
-        absl::Status alone = store_->Transact([&](SignerStore::Txn& txn) { return p->write(txn); });
-        p->result = alone;
+      for (Pending& p : batch) {
+        p.result = store_->Transact([&](SignerStore::Txn& txn) { return p.write(txn); });
       }
       commit = absl::OkStatus();
     }
+    for (Pending& p : batch) {
+      if (!commit.ok() || !p.result.ok()) {
+        p.result = absl::UnavailableError(
+            Cat("sign log write failed: ", (commit.ok() ? p.result : commit).message()));
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (Pending* p : batch) {
-        if (!commit.ok() || !p->result.ok()) {
-          p->result = absl::UnavailableError(
-              Cat("sign log write failed: ", (commit.ok() ? p->result : commit).message()));
-        }
-        p->done = true;
-      }
       ++batches_;
       writes_ += batch.size();
       busy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
-    finished_.notify_all();
+    for (Pending& p : batch) p.done(std::move(p.result));
     batch.clear();
   }
 }

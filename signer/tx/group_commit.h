@@ -1,15 +1,17 @@
 // GroupCommitter: many writers, one durable SQLite commit per batch.
 //
-// Each Submit() hands a write (a function run inside a SignerStore transaction: state rows
-// and sign log entries) to one writer thread and blocks until the transaction holding it has
-// committed (WAL, synchronous=FULL: fsync'ed) or failed. The writer takes every write queued
+// Each SubmitAsync() hands a write (a function run inside a SignerStore transaction: state
+// rows and sign log entries) to one writer thread, which calls the write's `done` once the
+// transaction holding it has committed (WAL, synchronous=FULL: fsync'ed) or failed; Submit()
+// does the same and blocks until then. The writer takes every write queued
 // while the previous commit was running and commits them together: one fsync for the whole
 // batch, and every caller still answers only after its own write is durable. If any write of a
 // batch fails, the batch rolls back and each write is retried in its own transaction, so only
 // the failing one fails.
 //
-// Borrows the SignerStore, which must outlive it. Submit is thread-safe; the destructor
-// drains the queue and joins the writer.
+// `done` callbacks run on the writer thread, between batches: they must be short and must not
+// submit and wait (Submit) themselves. Borrows the SignerStore, which must outlive it. Submit
+// and SubmitAsync are thread-safe; the destructor drains the queue and joins the writer.
 #ifndef RINGFENCE_SIGNER_TX_GROUP_COMMIT_H_
 #define RINGFENCE_SIGNER_TX_GROUP_COMMIT_H_
 
@@ -28,6 +30,7 @@ namespace ringfence::signer::tx {
 class GroupCommitter {
  public:
   using Write = std::function<absl::Status(SignerStore::Txn&)>;
+  using Done = std::function<void(absl::Status)>;
 
   // `max_batch` bounds the writes in one transaction (>= 1).
   explicit GroupCommitter(SignerStore* store, size_t max_batch = 512);
@@ -39,6 +42,9 @@ class GroupCommitter {
   // the write's own error or the commit's (its changes rolled back, nothing of it written).
   // `write` may run twice (after a rollback); it must not depend on having run before.
   absl::Status Submit(Write write);
+  // The same without waiting: `done` gets what Submit would return, on the writer thread (or,
+  // if the writer is stopping, at once on the caller's thread).
+  void SubmitAsync(Write write, Done done);
 
   // Batches committed and writes in them so far (for the benchmark's report).
   uint64_t batches() const;
@@ -49,8 +55,8 @@ class GroupCommitter {
  private:
   struct Pending {
     Write write;
+    Done done;
     absl::Status result;
-    bool done = false;
   };
   void Run();
 
@@ -58,8 +64,7 @@ class GroupCommitter {
   const size_t max_batch_;
   mutable std::mutex mu_;
   std::condition_variable queued_;
-  std::condition_variable finished_;
-  std::deque<Pending*> queue_;  // Guarded by mu_.
+  std::deque<Pending> queue_;   // Guarded by mu_.
   bool stopping_ = false;       // Guarded by mu_.
   uint64_t batches_ = 0;        // Guarded by mu_.
   uint64_t writes_ = 0;         // Guarded by mu_.

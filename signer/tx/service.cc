@@ -1,6 +1,9 @@
 #include "signer/tx/service.h"
 
+#include <algorithm>
+#include <atomic>
 #include <exception>
+#include <thread>
 
 namespace ringfence::signer::tx {
 namespace {
@@ -26,22 +29,43 @@ TxRequest FromProto(const v1::SignTransactionRequest& p) {
   return r;
 }
 
-grpc::Status TransactionSignerService::SignTransaction(grpc::ServerContext*,
-                                                       const v1::SignTransactionRequest* request,
-                                                       v1::SignTransactionResponse* response) {
-  try {
-    auto result = signer_->Sign(FromProto(*request));
-    if (!result.ok()) return ToGrpc(result.status());
-    response->set_signed_tx(std::string(result->signed_tx.bytes.begin(), result->signed_tx.bytes.end()));
-    response->set_txid(result->signed_tx.txid);
-    response->set_replayed(result->replayed);
-    response->set_log_sequence(result->log_sequence);
-    return grpc::Status::OK;
-  } catch (const std::exception& e) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string("SignTransaction: ") + e.what());
-  } catch (...) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "SignTransaction: unknown exception");
+TransactionSignerService::TransactionSignerService(std::unique_ptr<TransactionSigner> signer, size_t workers)
+    : signer_(std::move(signer)),
+      pool_(std::make_unique<WorkerPool>(workers != 0 ? workers : std::max(1u, std::thread::hardware_concurrency()),
+                                         kMaxQueued)) {}
+
+TransactionSignerService::~TransactionSignerService() { pool_.reset(); }
+
+grpc::ServerUnaryReactor* TransactionSignerService::SignTransaction(grpc::CallbackServerContext* context,
+                                                                    const v1::SignTransactionRequest* request,
+                                                                    v1::SignTransactionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Set by whoever finishes the call, so that an exception after the answer cannot answer twice.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [reactor, answered](const grpc::Status& status) {
+    if (!answered->exchange(true)) reactor->Finish(status);
+  };
+  auto work = [this, request, response, finish] {
+    try {
+      signer_->SignAsync(FromProto(*request), [response, finish](absl::StatusOr<SignResult> result) {
+        if (!result.ok()) return finish(ToGrpc(result.status()));
+        response->set_signed_tx(std::string(result->signed_tx.bytes.begin(), result->signed_tx.bytes.end()));
+        response->set_txid(result->signed_tx.txid);
+        response->set_replayed(result->replayed);
+        response->set_log_sequence(result->log_sequence);
+        finish(grpc::Status::OK);
+      });
+    } catch (const std::exception& e) {
+      finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("SignTransaction: ") + e.what()));
+    } catch (...) {
+      finish(grpc::Status(grpc::StatusCode::INTERNAL, "SignTransaction: unknown exception"));
+    }
+  };
+  if (!pool_->TrySubmit(std::move(work))) {
+    finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "overloaded: too many SignTransaction requests are waiting; retry later"));
   }
+  return reactor;
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Service>> MakeTransactionSignerService(

@@ -1,6 +1,10 @@
 #include "signer/tx/tx_signer.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -36,13 +40,18 @@ std::string RuleOf(const absl::Status& status) {
   return colon == absl::string_view::npos ? std::string("error") : std::string(m.substr(0, colon));
 }
 
-// Signs one digest through the token (key ids are the token's CKA_ID in lowercase hex).
+// Rules whose cause may be a key created after the last snapshot of signerd's keys.
+bool MayBeNewKey(const std::string& rule) {
+  return rule == "input_key_unknown" || rule == "output_foreign" || rule == "sender_key_unknown";
+}
+
+}  // namespace
+
 // Pkcs11Token::SignEcdsa always finds the recovery id by public-key recovery and then also
 // verifies; a Bitcoin witness needs no recovery id, and for Ethereum the recovery that finds the
 // id already proves the signature (the recovered key is the signer's key only if the signature
 // verifies under it). So each chain runs just the check it needs, which roughly halves the
-// software work per signature. As in signer_core, a
-// well-formed signature that fails its check is a broken invariant and aborts.
+// software work per signature.
 absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain, const SignJob& job) {
   auto id = chain::HexDecode(job.key_id, "key_id");
   if (!id.ok()) return absl::InternalError(Cat("key id ", job.key_id, " is not hex"));
@@ -65,12 +74,6 @@ absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain,
   return out;
 }
 
-// Rules whose cause may be a key created after the last snapshot of signerd's keys.
-bool MayBeNewKey(const std::string& rule) {
-  return rule == "input_key_unknown" || rule == "output_foreign" || rule == "sender_key_unknown";
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<TransactionSigner>> TransactionSigner::Open(
     const std::string& config_path, Pkcs11Token* token, SignerStore* store,
@@ -146,7 +149,7 @@ std::shared_ptr<const OwnKeys> TransactionSigner::Keys() {
   return keys_;
 }
 
-absl::Status TransactionSigner::LogRefusal(const TxRequest& r, const absl::Status& refusal) {
+LogFields TransactionSigner::RefusalFields(const TxRequest& r, const absl::Status& refusal) {
   LogFields fields;
   fields["decision"] = Bytes("refused");
   fields["request_id"] = Bytes(r.request_id.substr(0, 256));
@@ -160,48 +163,70 @@ absl::Status TransactionSigner::LogRefusal(const TxRequest& r, const absl::Statu
   fields["code"] = Bytes(absl::StatusCodeToString(refusal.code()));
   fields["rule"] = Bytes(RuleOf(refusal));
   fields["reason"] = Bytes(std::string(refusal.message()));
+  return fields;
+}
+
+void TransactionSigner::Refuse(const TxRequest& request, absl::Status refusal, const SignDone& done) {
+  auto fields = std::make_shared<const LogFields>(RefusalFields(request, refusal));
   const int64_t now = clock_();
-  return committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
-    return txn.AppendLog(now, "tx_refused", "", fields).status();
-  });
+  committer_->SubmitAsync(
+      [fields, now](SignerStore::Txn& txn) -> absl::Status {
+        return txn.AppendLog(now, "tx_refused", "", *fields).status();
+      },
+      [refusal = std::move(refusal), done](absl::Status logged) {
+        // A refusal that could not be logged is still a refusal; the caller learns both.
+        done(logged.ok() ? refusal : logged);
+      });
 }
 
 absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
+  std::mutex mu;
+  std::condition_variable finished;
+  std::optional<absl::StatusOr<SignResult>> outcome;
+  SignAsync(request, [&](absl::StatusOr<SignResult> result) {
+    std::lock_guard<std::mutex> lock(mu);
+    outcome = std::move(result);
+    finished.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  finished.wait(lock, [&] { return outcome.has_value(); });
+  return *std::move(outcome);
+}
+
+void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   auto keys = Keys();
   auto checked = CheckTransaction(request, config_, registry_, *keys);
   if (!checked.ok() && MayBeNewKey(RuleOf(checked.status()))) {
-    if (auto st = LoadKeys(); !st.ok()) return absl::UnavailableError(Cat("reading keys: ", st.message()));
+    if (auto st = LoadKeys(); !st.ok()) return done(absl::UnavailableError(Cat("reading keys: ", st.message())));
     keys = Keys();
     checked = CheckTransaction(request, config_, registry_, *keys);
   }
-  if (!checked.ok()) {
-    if (auto st = LogRefusal(request, checked.status()); !st.ok()) return st;
-    return checked.status();
-  }
+  if (!checked.ok()) return Refuse(request, checked.status(), done);
 
   auto decision = state_->Reserve(*checked);
-  if (!decision.ok()) {
-    if (auto st = LogRefusal(request, decision.status()); !st.ok()) return st;
-    return decision.status();
-  }
+  if (!decision.ok()) return Refuse(request, decision.status(), done);
   if (decision->replay) {
     const SignedRecord& rec = *decision->replay;
-    LogFields fields;
-    fields["decision"] = Bytes("replayed");
-    fields["request_id"] = Bytes(request.request_id);
-    fields["fingerprint"] = std::vector<uint8_t>(rec.fingerprint.begin(), rec.fingerprint.end());
-    fields["txid"] = Bytes(rec.txid);
-    fields["signed_seq"] = Bytes(std::to_string(rec.log_sequence));
-    const int64_t now = clock_();
-    auto st = committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
-      return txn.AppendLog(now, "tx_replayed", "", fields).status();
-    });
-    if (!st.ok()) return st;
+    auto fields = std::make_shared<LogFields>();
+    (*fields)["decision"] = Bytes("replayed");
+    (*fields)["request_id"] = Bytes(request.request_id);
+    (*fields)["fingerprint"] = std::vector<uint8_t>(rec.fingerprint.begin(), rec.fingerprint.end());
+    (*fields)["txid"] = Bytes(rec.txid);
+    (*fields)["signed_seq"] = Bytes(std::to_string(rec.log_sequence));
     SignResult result;
     result.signed_tx = {rec.signed_tx, rec.txid};
     result.replayed = true;
     result.log_sequence = rec.log_sequence;
-    return result;
+    const int64_t now = clock_();
+    committer_->SubmitAsync(
+        [fields, now](SignerStore::Txn& txn) -> absl::Status {
+          return txn.AppendLog(now, "tx_replayed", "", *fields).status();
+        },
+        [result = std::move(result), done](absl::Status logged) {
+          if (!logged.ok()) return done(logged);
+          done(result);
+        });
+    return;
   }
 
   std::vector<JobSignature> signatures;
@@ -209,20 +234,28 @@ absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
     auto sig = SignJobOnToken(*token_, checked->chain, job);
     if (!sig.ok()) {
       state_->Release(*checked);
-      const absl::Status failure = absl::UnavailableError(
-          Cat("token_error: signing with key ", job.key_id, " failed: ", sig.status().message()));
-      if (auto st = LogRefusal(request, failure); !st.ok()) return st;
-      return failure;
+      return Refuse(request,
+                    absl::UnavailableError(Cat("token_error: signing with key ", job.key_id,
+                                               " failed: ", sig.status().message())),
+                    done);
     }
     signatures.push_back(*sig);
   }
   auto signed_tx = AssembleSignedTx(*checked, signatures);
   if (!signed_tx.ok()) {
     state_->Release(*checked);
-    return absl::InternalError(Cat("assembling the signed transaction: ", signed_tx.status().message()));
+    return done(absl::InternalError(Cat("assembling the signed transaction: ", signed_tx.status().message())));
   }
 
-  LogFields fields;
+  // What the log write and its completion share; the write may run twice (batch retry).
+  struct Signing {
+    CheckedTx checked;
+    LogFields fields;
+    SignedRecord record;
+    SignResult result;
+  };
+  auto signing = std::make_shared<Signing>();
+  LogFields& fields = signing->fields;
   fields["decision"] = Bytes("signed");
   fields["request_id"] = Bytes(request.request_id);
   fields["chain"] = Bytes(request.chain);
@@ -255,28 +288,30 @@ absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
   fields["signed_tx"] = signed_tx->bytes;
   fields["txid"] = Bytes(signed_tx->txid);
 
-  SignedRecord record;
-  record.fingerprint = checked->fingerprint;
-  record.signed_tx = signed_tx->bytes;
-  record.txid = signed_tx->txid;
+  signing->record.fingerprint = checked->fingerprint;
+  signing->record.signed_tx = signed_tx->bytes;
+  signing->record.txid = signed_tx->txid;
+  signing->result.signed_tx = *std::move(signed_tx);
+  signing->checked = *std::move(checked);
   const int64_t now = clock_();
-  const std::string& first_key = checked->jobs.empty() ? std::string() : checked->jobs[0].key_id;
-  auto st = committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
-    auto entry = txn.AppendLog(now, "tx_signed", first_key, fields);
-    if (!entry.ok()) return entry.status();
-    record.log_sequence = entry->seq;
-    return state_->WriteRows(txn, *checked, record);
-  });
-  if (!st.ok()) {
-    state_->Release(*checked);
-    return absl::UnavailableError(Cat("log_error: the signature could not be logged, so it is withheld: ",
-                                      st.message()));
-  }
-  state_->Commit(*checked, record);
-  SignResult result;
-  result.signed_tx = std::move(*signed_tx);
-  result.log_sequence = record.log_sequence;
-  return result;
+  committer_->SubmitAsync(
+      [this, signing, now](SignerStore::Txn& txn) -> absl::Status {
+        const std::string& first_key = signing->checked.jobs.empty() ? std::string() : signing->checked.jobs[0].key_id;
+        auto entry = txn.AppendLog(now, "tx_signed", first_key, signing->fields);
+        if (!entry.ok()) return entry.status();
+        signing->record.log_sequence = entry->seq;
+        return state_->WriteRows(txn, signing->checked, signing->record);
+      },
+      [this, signing, done](absl::Status logged) {
+        if (!logged.ok()) {
+          state_->Release(signing->checked);
+          return done(absl::UnavailableError(
+              Cat("log_error: the signature could not be logged, so it is withheld: ", logged.message())));
+        }
+        state_->Commit(signing->checked, signing->record);
+        signing->result.log_sequence = signing->record.log_sequence;
+        done(std::move(signing->result));
+      });
 }
 
 }  // namespace ringfence::signer::tx

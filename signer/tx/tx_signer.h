@@ -35,6 +35,13 @@ struct SignResult {
   uint64_t log_sequence = 0;
 };
 
+// Signs one digest of a checked transaction through the token (key ids are the token's CKA_ID
+// in lowercase hex), normalises it to low S and checks it against the key: verified for
+// Bitcoin, recovered for Ethereum (which also gives the recovery id). A well-formed signature
+// that fails its check is a broken invariant and aborts, as in signer_core. Errors: the
+// token's (Unavailable etc.) or a malformed signature from the token (Unavailable).
+absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain, const SignJob& job);
+
 class TransactionSigner {
  public:
   // Loads the transaction config at `config_path` and the approver registry it names, checks
@@ -51,6 +58,13 @@ class TransactionSigner {
   // (Unavailable etc.); nothing is signed or claimed. Log failures: Unavailable.
   absl::StatusOr<SignResult> Sign(const TxRequest& request);
 
+  // Sign without waiting for the log: runs the checks and the token signature on the calling
+  // thread, then hands the log write to the log writer and returns. `done` gets exactly what
+  // Sign would return, once: on the log writer's thread after the entry is durable (or on the
+  // calling thread if the request ends before reaching the log). `done` must be short.
+  using SignDone = std::function<void(absl::StatusOr<SignResult>)>;
+  void SignAsync(const TxRequest& request, SignDone done);
+
   const ApproverRegistry& registry() const { return registry_; }
   const GroupCommitter& committer() const { return *committer_; }
 
@@ -58,7 +72,9 @@ class TransactionSigner {
   TransactionSigner() = default;
   absl::Status LoadKeys();
   std::shared_ptr<const OwnKeys> Keys();
-  absl::Status LogRefusal(const TxRequest& request, const absl::Status& refusal);
+  static LogFields RefusalFields(const TxRequest& request, const absl::Status& refusal);
+  // Logs the refusal, then calls `done` with it (or with the log's error if logging failed).
+  void Refuse(const TxRequest& request, absl::Status refusal, const SignDone& done);
 
   Pkcs11Token* token_ = nullptr;
   SignerStore* store_ = nullptr;
