@@ -8,8 +8,13 @@
 
 namespace ringfence::signer::tx {
 
-GroupCommitter::GroupCommitter(SignerStore* store, size_t max_batch)
-    : store_(store), max_batch_(max_batch == 0 ? 1 : max_batch), writer_([this] { Run(); }) {}
+GroupCommitter::GroupCommitter(SignerStore* store, size_t max_batch, std::chrono::microseconds linger,
+                               size_t fill)
+    : store_(store),
+      max_batch_(max_batch == 0 ? 1 : max_batch),
+      linger_(linger),
+      fill_(fill),
+      writer_([this] { Run(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -68,8 +73,14 @@ void GroupCommitter::Run() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      const bool loaded = !queue_.empty();
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
+      if (loaded && linger_.count() > 0 && queue_.size() < fill_ && !stopping_) {
+        lock.unlock();
+        std::this_thread::sleep_for(linger_);
+        lock.lock();
+      }
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
