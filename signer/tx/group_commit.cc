@@ -70,10 +70,13 @@ uint64_t GroupCommitter::writes() const {
 
 void GroupCommitter::Run() {
   std::vector<Pending> batch;
+  // Whether writes arrived while the last batch was being committed: the sign of load. It is
+  // read before the batch's callers are answered, so a lone caller's next write (sent after its
+  // answer) never counts as load.
+  bool loaded = false;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      const bool loaded = !queue_.empty();
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       if (loaded && linger_.count() > 0 && queue_.size() < fill_ && !stopping_) {
@@ -114,6 +117,7 @@ void GroupCommitter::Run() {
       ++batches_;
       writes_ += batch.size();
       busy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      loaded = !queue_.empty();
     }
     for (Pending& p : batch) p.done(std::move(p.result));
     batch.clear();

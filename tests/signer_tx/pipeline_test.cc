@@ -350,6 +350,23 @@ TEST_F(GroupCommitTest, ALoneWriteDoesNotWaitForTheLinger) {
   EXPECT_EQ(Numbers(*store_).size(), 3u);
 }
 
+TEST_F(GroupCommitTest, OneCallerWritingBackToBackNeverPaysTheLinger) {
+  // One caller sends its next write as soon as the previous one is answered. That is no load:
+  // each write must be committed at once. (The writer once judged load after answering, and
+  // then saw this caller's next write queued and lingered on nearly every one.)
+  constexpr auto kLinger = std::chrono::milliseconds(50);
+  constexpr int kWrites = 40;
+  GroupCommitter committer(store_.get(), 512, kLinger, 16);
+  const auto start = Clock::now();
+  for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(committer.Submit(Append(i)).ok());
+  const auto took = Clock::now() - start;
+  // Paying the linger on even a third of the writes would take 650 ms.
+  EXPECT_LT(took, kLinger * kWrites / 3)
+      << kWrites << " back-to-back writes took "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_EQ(Numbers(*store_).size(), static_cast<size_t>(kWrites));
+}
+
 TEST_F(GroupCommitTest, ABurstIsCommittedInBatchesOfSeveralWrites) {
   constexpr int kThreads = 8;
   constexpr int kEach = 25;
