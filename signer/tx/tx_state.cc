@@ -47,36 +47,6 @@ constexpr char kSchema[] = R"sql(
     BEGIN SELECT RAISE(ABORT, 'tx_btc_outpoint is append-only'); END;
 )sql";
 
-// A prepared statement, finalised on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return stmt_; }
-  absl::Status Error(std::string_view what) const {
-    return absl::InternalError(Cat(what, ": ", sqlite3_errmsg(db_)));
-  }
-  void Text(int i, const std::string& s) { sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
-  void Blob(int i, const uint8_t* p, size_t n) { sqlite3_bind_blob(stmt_, i, p, static_cast<int>(n), SQLITE_TRANSIENT); }
-  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  std::vector<uint8_t> ColumnBlob(int i) {
-    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, i));
-    return std::vector<uint8_t>(p, p + sqlite3_column_bytes(stmt_, i));
-  }
-  std::string ColumnText(int i) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-    return std::string(p ? p : "", sqlite3_column_bytes(stmt_, i));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
 template <size_t N>
 std::array<uint8_t, N> ToArray(const std::vector<uint8_t>& v) {
   std::array<uint8_t, N> out{};
@@ -92,6 +62,7 @@ std::string OutpointText(const chain::OutPoint& o) {
 
 absl::StatusOr<std::unique_ptr<TxState>> TxState::Open(SignerStore* store) {
   std::unique_ptr<TxState> state(new TxState());
+  std::string path;
   absl::Status st = store->Transact([&](SignerStore::Txn& txn) -> absl::Status {
     char* err = nullptr;
     if (sqlite3_exec(txn.db(), kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -99,75 +70,82 @@ absl::StatusOr<std::unique_ptr<TxState>> TxState::Open(SignerStore* store) {
       sqlite3_free(err);
       return absl::InternalError(Cat("creating the transaction tables: ", message));
     }
-    {
-      Stmt s(txn.db(), "SELECT request_id, fingerprint, signed_tx, txid, log_seq FROM tx_request");
-      if (!s.ok()) return s.Error("reading tx_request");
-      while (sqlite3_step(s.get()) == SQLITE_ROW) {
-        SignedRecord r;
-        r.fingerprint = ToArray<32>(s.ColumnBlob(1));
-        r.signed_tx = s.ColumnBlob(2);
-        r.txid = s.ColumnText(3);
-        r.log_sequence = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 4));
-        state->signed_.emplace(s.ColumnText(0), std::move(r));
-      }
+    const char* name = sqlite3_db_filename(txn.db(), "main");
+    if (name == nullptr || *name == '\0') {
+      return absl::InternalError("the signer database has no file name; the transaction state needs one to read it");
     }
-    {
-      Stmt s(txn.db(), "SELECT chain_id, sender, nonce, request_id FROM tx_eth_nonce");
-      if (!s.ok()) return s.Error("reading tx_eth_nonce");
-      while (sqlite3_step(s.get()) == SQLITE_ROW) {
-        state->nonces_.emplace(NonceKey{static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
-                                        ToArray<20>(s.ColumnBlob(1)),
-                                        static_cast<uint64_t>(sqlite3_column_int64(s.get(), 2))},
-                               s.ColumnText(3));
-      }
-    }
-    {
-      Stmt s(txn.db(), "SELECT txid, vout, request_id FROM tx_btc_outpoint");
-      if (!s.ok()) return s.Error("reading tx_btc_outpoint");
-      while (sqlite3_step(s.get()) == SQLITE_ROW) {
-        state->outpoints_.emplace(
-            OutpointKey{ToArray<32>(s.ColumnBlob(0)), static_cast<uint32_t>(sqlite3_column_int64(s.get(), 1))},
-            s.ColumnText(2));
-      }
-    }
+    path = name;
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  // Read-only, and guarded by TxState's own mutex, hence NOMUTEX. WAL lets it read while the
+  // log writer writes, and each lookup (a statement reset after use) sees every committed batch.
+  const int rc = sqlite3_open_v2(path.c_str(), &state->read_db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = state->read_db_ != nullptr ? sqlite3_errmsg(state->read_db_) : sqlite3_errstr(rc);
+    return absl::UnavailableError(Cat("opening '", path, "' for reading the transaction state: ", message));
+  }
+  sqlite3_busy_timeout(state->read_db_, 5000);
   return state;
 }
 
+// Why reading the database and the claims in flight under mu_ is enough: Commit() is called
+// only after the batch holding the request's rows is durable, so a request leaves in_flight_
+// only once its rows are visible to read_db_ (WAL: a read started after a commit sees it).
+// Reserve holds mu_ from its look at in_flight_ through its database reads, and Commit needs
+// mu_ to drop the claims; so a request that Reserve does not find in flight has either
+// committed before (and the reads, started later, find its rows) or was released or never
+// reserved. A Reserve racing with a Commit thus sees the other request in flight or in the
+// database, never neither. Its rows may be visible while it is still in flight; both places
+// then name the same request, so the answer is the same.
 absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
   std::unique_lock<std::mutex> lock(mu_);
   const std::string& id = checked.request_id;
-  for (;;) {
-    if (auto it = signed_.find(id); it != signed_.end()) {
-      if (it->second.fingerprint == checked.fingerprint) return Decision{it->second};
-      return absl::FailedPreconditionError(
-          Cat("request_conflict: request ", id, " was already signed for another transaction (",
-              it->second.txid, "); a request id is signed once"));
-    }
-    auto flying = in_flight_.find(id);
-    if (flying == in_flight_.end()) break;
+  for (auto flying = in_flight_.find(id); flying != in_flight_.end(); flying = in_flight_.find(id)) {
     if (flying->second != checked.fingerprint) {
       return absl::FailedPreconditionError(
           Cat("request_conflict: request ", id, " is being signed for another transaction"));
     }
     changed_.wait(lock);  // the identical request in flight: take its outcome
   }
+  auto signed_before = LookupRequest(id);
+  if (!signed_before.ok()) return signed_before.status();
+  if (*signed_before) {
+    if ((*signed_before)->fingerprint == checked.fingerprint) return Decision{std::move(**signed_before)};
+    return absl::FailedPreconditionError(
+        Cat("request_conflict: request ", id, " was already signed for another transaction (",
+            (*signed_before)->txid, "); a request id is signed once"));
+  }
   std::optional<NonceKey> nonce_key;
   if (checked.nonce) {
     nonce_key = NonceKey{checked.nonce->chain_id, checked.nonce->sender, checked.nonce->nonce};
-    if (auto it = nonces_.find(*nonce_key); it != nonces_.end() && it->second != id) {
+    std::optional<std::string> holder;
+    if (auto it = nonces_.find(*nonce_key); it != nonces_.end()) {
+      holder = it->second;
+    } else {
+      auto stored = LookupNonce(*checked.nonce);
+      if (!stored.ok()) return stored.status();
+      holder = std::move(*stored);
+    }
+    if (holder && *holder != id) {
       return absl::FailedPreconditionError(
           Cat("nonce_reused: nonce ", checked.nonce->nonce, " of ",
               chain::EthChecksumAddress(checked.nonce->sender), " on chain id ",
-              checked.nonce->chain_id, " was already signed for request ", it->second));
+              checked.nonce->chain_id, " was already signed for request ", *holder));
     }
   }
   for (const chain::OutPoint& o : checked.outpoints) {
-    if (auto it = outpoints_.find({o.txid, o.vout}); it != outpoints_.end() && it->second != id) {
+    std::optional<std::string> holder;
+    if (auto it = outpoints_.find({o.txid, o.vout}); it != outpoints_.end()) {
+      holder = it->second;
+    } else {
+      auto stored = LookupOutpoint(o);
+      if (!stored.ok()) return stored.status();
+      holder = std::move(*stored);
+    }
+    if (holder && *holder != id) {
       return absl::FailedPreconditionError(Cat("outpoint_spent: outpoint ", OutpointText(o),
-                                               " was already signed for request ", it->second));
+                                               " was already signed for request ", *holder));
     }
   }
   in_flight_.emplace(id, checked.fingerprint);
@@ -176,8 +154,88 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
   return Decision{};
 }
 
+absl::StatusOr<sqlite3_stmt*> TxState::ReadStatement(int slot, const char* sql) {
+  sqlite3_stmt*& stmt = read_statements_[slot];
+  if (stmt == nullptr && sqlite3_prepare_v2(read_db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return absl::UnavailableError(Cat("preparing \"", sql, "\": ", sqlite3_errmsg(read_db_)));
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return stmt;
+}
+
+namespace {
+
+// Steps a lookup once. True with the row's columns readable, false when there is no row.
+// The caller resets the statement once it has copied the columns, ending the read
+// transaction so that the next lookup sees newer commits.
+absl::StatusOr<bool> StepLookup(sqlite3* db, sqlite3_stmt* stmt, std::string_view what) {
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) return true;
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE) return false;
+  return absl::UnavailableError(Cat("reading ", what, ": ", sqlite3_errmsg(db)));
+}
+
+std::string ColumnText(sqlite3_stmt* stmt, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+  return std::string(p ? p : "", sqlite3_column_bytes(stmt, i));
+}
+
+std::vector<uint8_t> ColumnBlob(sqlite3_stmt* stmt, int i) {
+  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, i));
+  return std::vector<uint8_t>(p, p + sqlite3_column_bytes(stmt, i));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<SignedRecord>> TxState::LookupRequest(const std::string& request_id) {
+  auto s = ReadStatement(0, "SELECT fingerprint, signed_tx, txid, log_seq FROM tx_request WHERE request_id = ?");
+  if (!s.ok()) return s.status();
+  sqlite3_bind_text(*s, 1, request_id.data(), static_cast<int>(request_id.size()), SQLITE_STATIC);
+  auto row = StepLookup(read_db_, *s, "tx_request");
+  if (!row.ok()) return row.status();
+  if (!*row) return std::nullopt;
+  SignedRecord r;
+  r.fingerprint = ToArray<32>(ColumnBlob(*s, 0));
+  r.signed_tx = ColumnBlob(*s, 1);
+  r.txid = ColumnText(*s, 2);
+  r.log_sequence = static_cast<uint64_t>(sqlite3_column_int64(*s, 3));
+  sqlite3_reset(*s);
+  return r;
+}
+
+absl::StatusOr<std::optional<std::string>> TxState::LookupNonce(const EthNonceClaim& nonce) {
+  auto s = ReadStatement(1, "SELECT request_id FROM tx_eth_nonce WHERE chain_id = ? AND sender = ? AND nonce = ?");
+  if (!s.ok()) return s.status();
+  sqlite3_bind_int64(*s, 1, static_cast<int64_t>(nonce.chain_id));
+  sqlite3_bind_blob(*s, 2, nonce.sender.data(), static_cast<int>(nonce.sender.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(*s, 3, static_cast<int64_t>(nonce.nonce));
+  auto row = StepLookup(read_db_, *s, "tx_eth_nonce");
+  if (!row.ok()) return row.status();
+  if (!*row) return std::nullopt;
+  std::string holder = ColumnText(*s, 0);
+  sqlite3_reset(*s);
+  return holder;
+}
+
+absl::StatusOr<std::optional<std::string>> TxState::LookupOutpoint(const chain::OutPoint& outpoint) {
+  auto s = ReadStatement(2, "SELECT request_id FROM tx_btc_outpoint WHERE txid = ? AND vout = ?");
+  if (!s.ok()) return s.status();
+  sqlite3_bind_blob(*s, 1, outpoint.txid.data(), static_cast<int>(outpoint.txid.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(*s, 2, outpoint.vout);
+  auto row = StepLookup(read_db_, *s, "tx_btc_outpoint");
+  if (!row.ok()) return row.status();
+  if (!*row) return std::nullopt;
+  std::string holder = ColumnText(*s, 0);
+  sqlite3_reset(*s);
+  return holder;
+}
+
 TxState::~TxState() {
   for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+  for (sqlite3_stmt* stmt : read_statements_) sqlite3_finalize(stmt);
+  sqlite3_close(read_db_);
 }
 
 absl::StatusOr<sqlite3_stmt*> TxState::Statement(sqlite3* db, int slot, const char* sql) {
@@ -240,13 +298,9 @@ absl::Status TxState::WriteRows(SignerStore::Txn& txn, const CheckedTx& checked,
   return absl::OkStatus();
 }
 
-void TxState::Commit(const CheckedTx& checked, const SignedRecord& record) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    in_flight_.erase(checked.request_id);
-    signed_.insert_or_assign(checked.request_id, record);
-  }
-  changed_.notify_all();
+void TxState::Commit(const CheckedTx& checked, const SignedRecord& /*record*/) {
+  // The rows are durable, so the database answers for this request from now on; see Reserve.
+  Release(checked);
 }
 
 void TxState::Release(const CheckedTx& checked) {

@@ -1,16 +1,23 @@
 // TxState: the state rules of SignTransaction, kept in signerd's SQLite database (tables
-// tx_request, tx_eth_nonce, tx_btc_outpoint; docs/sign_transaction.md) and mirrored in memory.
+// tx_request, tx_eth_nonce, tx_btc_outpoint; docs/sign_transaction.md).
 //
 // - A request id is signed for one transaction only: the same transaction again gets the
 //   stored signed transaction back; another one is refused (request_conflict).
 // - An Ethereum nonce of a sender on a chain id is used by one request only (nonce_reused).
 // - A Bitcoin outpoint is spent by one request only (outpoint_spent).
 //
+// Memory holds only the claims of requests in flight (reserved, not yet committed or
+// released); what was committed is looked up in the database, so memory and start time do
+// not grow with the number of transactions ever signed. The lookups go through a read-only
+// connection of TxState's own to the same file, never through the SignerStore connection,
+// whose mutex the log writer holds for a whole batch including its fsync.
+//
 // Reserve() decides under a mutex against what is committed and what is in flight, and holds
-// the claims while the caller signs; Commit() writes the rows (through the caller's
-// GroupCommitter write, so they are durable together with the sign log entry) and Release()
-// drops the claims of a request that was not signed. A second request for an id that is in
-// flight with the same transaction waits for the first to finish. Thread-safe.
+// the claims while the caller signs; Commit() drops them once the rows (written by
+// WriteRows through the caller's GroupCommitter write, durable together with the sign log
+// entry) are in the database, and Release() drops the claims of a request that was not
+// signed. A second request for an id that is in flight with the same transaction waits for
+// the first to finish. Owns its read connection and prepared statements. Thread-safe.
 #ifndef RINGFENCE_SIGNER_TX_TX_STATE_H_
 #define RINGFENCE_SIGNER_TX_TX_STATE_H_
 
@@ -20,7 +27,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -45,8 +51,8 @@ struct SignedRecord {
 
 class TxState {
  public:
-  // Creates the tables if missing (inside `store`'s transaction) and loads them.
-  // Unavailable/Internal on a database error.
+  // Creates the tables if missing (inside `store`'s transaction) and opens the read-only
+  // connection to the same file; loads nothing. Unavailable/Internal on a database error.
   static absl::StatusOr<std::unique_ptr<TxState>> Open(SignerStore* store);
 
   struct Decision {
@@ -56,8 +62,9 @@ class TxState {
 
   // Claims the request id, nonce and outpoints of `checked` for this caller, or returns the
   // stored result of an identical earlier request. FailedPrecondition "request_conflict: ...",
-  // "nonce_reused: ..." or "outpoint_spent: ..." naming the other request otherwise. When no
-  // replay is returned the caller must end with Commit (after a durable write) or Release.
+  // "nonce_reused: ..." or "outpoint_spent: ..." naming the other request otherwise;
+  // Unavailable if the database cannot be read. When no replay is returned the caller must
+  // end with Commit (after a durable write) or Release.
   absl::StatusOr<Decision> Reserve(const CheckedTx& checked);
 
   // Inside the durable write: inserts the rows for `checked`. Errors are SQLite's.
@@ -65,7 +72,8 @@ class TxState {
   // statements between calls.
   absl::Status WriteRows(SignerStore::Txn& txn, const CheckedTx& checked, const SignedRecord& record);
   ~TxState();
-  // After the write is durable: the claims become permanent.
+  // After the write is durable (never before: Reserve relies on it): the claims leave memory,
+  // the database now answers for them.
   void Commit(const CheckedTx& checked, const SignedRecord& record);
   // The request was not signed (token or log failure): frees its claims.
   void Release(const CheckedTx& checked);
@@ -77,13 +85,27 @@ class TxState {
   TxState() = default;
   // The cached statement for `sql` on `db` (prepared on first use), reset and unbound.
   absl::StatusOr<sqlite3_stmt*> Statement(sqlite3* db, int slot, const char* sql);
+  // Committed state, read through read_db_. REQUIRES: mu_ held. nullopt when absent;
+  // Unavailable on a read error.
+  absl::StatusOr<std::optional<SignedRecord>> LookupRequest(const std::string& request_id);
+  absl::StatusOr<std::optional<std::string>> LookupNonce(const EthNonceClaim& nonce);
+  absl::StatusOr<std::optional<std::string>> LookupOutpoint(const chain::OutPoint& outpoint);
+  // The cached read statement in `slot` (prepared on first use), reset and unbound.
+  // REQUIRES: mu_ held.
+  absl::StatusOr<sqlite3_stmt*> ReadStatement(int slot, const char* sql);
 
   std::mutex mu_;
   std::condition_variable changed_;
-  std::map<std::string, SignedRecord> signed_;                       // Guarded by mu_.
+  // Claims of requests in flight only; committed ones live in the database.
   std::map<std::string, std::array<uint8_t, 32>> in_flight_;         // Guarded by mu_.
   std::map<NonceKey, std::string> nonces_;                           // Guarded by mu_.
   std::map<OutpointKey, std::string> outpoints_;                     // Guarded by mu_.
+
+  // The read-only connection and its prepared lookups. Guarded by mu_: a Reserve must read
+  // the database and the claims in flight as one step (see Reserve in tx_state.cc), so the
+  // reads happen under mu_ anyway and a separate mutex would add nothing.
+  sqlite3* read_db_ = nullptr;                                      // Guarded by mu_.
+  std::array<sqlite3_stmt*, 3> read_statements_{};                  // Guarded by mu_.
 
   // Prepared statements of WriteRows; used by the log writer thread only.
   sqlite3* statements_db_ = nullptr;

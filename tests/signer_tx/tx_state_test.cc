@@ -1,6 +1,8 @@
-// TxState (request id, nonce and outpoint rules over signerd's real SQLite database) and the
-// GroupCommitter (durable batches; a failing write fails alone).
+// TxState (request id, nonce and outpoint rules over signerd's real SQLite database, with
+// only the claims in flight in memory) and the GroupCommitter (durable batches; a failing
+// write fails alone).
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -14,6 +16,8 @@
 namespace ringfence::signer::tx {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -55,27 +59,33 @@ class TxStateTest : public ::testing::Test {
     state_ = *TxState::Open(store_.get());
     committer_ = std::make_unique<GroupCommitter>(store_.get());
   }
-  // Reserve + durable write + commit, as TransactionSigner does.
-  absl::Status Sign(const CheckedTx& c) {
+  // Reserve + durable write + commit, as TransactionSigner does. `record` receives what
+  // was stored.
+  absl::Status Sign(const CheckedTx& c, std::vector<uint8_t> signed_tx = {1, 2, 3},
+                    SignedRecord* record = nullptr) {
     auto d = state_->Reserve(c);
     if (!d.ok()) return d.status();
     if (d->replay) return absl::AlreadyExistsError("replay");
     SignedRecord rec;
     rec.fingerprint = c.fingerprint;
-    rec.signed_tx = {1, 2, 3};
+    rec.signed_tx = std::move(signed_tx);
     rec.txid = "txid-" + c.request_id;
-    auto st = committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
+    if (auto st = WriteDurably(c, rec); !st.ok()) {
+      state_->Release(c);
+      return st;
+    }
+    state_->Commit(c, rec);
+    if (record != nullptr) *record = rec;
+    return absl::OkStatus();
+  }
+  // The durable write of a signed request: its log entry and rows in one batch.
+  absl::Status WriteDurably(const CheckedTx& c, SignedRecord& rec) {
+    return committer_->Submit([&](SignerStore::Txn& txn) -> absl::Status {
       auto e = txn.AppendLog(1, "tx_signed", "", {{"request_id", std::vector<uint8_t>(c.request_id.begin(), c.request_id.end())}});
       if (!e.ok()) return e.status();
       rec.log_sequence = e->seq;
       return state_->WriteRows(txn, c, rec);
     });
-    if (!st.ok()) {
-      state_->Release(c);
-      return st;
-    }
-    state_->Commit(c, rec);
-    return absl::OkStatus();
   }
 
   ringfence::testing::TempDir dir_{"signer_tx_state"};
@@ -141,10 +151,191 @@ TEST_F(TxStateTest, IdenticalRequestInFlightWaitsForTheFirst) {
   });
   SignedRecord rec;
   rec.fingerprint = c.fingerprint;
+  rec.signed_tx = {7, 7};
   rec.txid = "first";
+  // As TransactionSigner does: Commit only once the rows are durable.
+  ASSERT_TRUE(WriteDurably(c, rec).ok());
   state_->Commit(c, rec);
   waiter.join();
   EXPECT_TRUE(replayed);
+}
+
+// A request id, outpoint and nonce derived from `i`, distinct for every i.
+CheckedTx OldBtc(int i) {
+  CheckedTx c;
+  c.chain = ChainKind::kBitcoin;
+  c.request_id = "old-btc-" + std::to_string(i);
+  c.fingerprint.fill(0x5a);
+  c.fingerprint[0] = static_cast<uint8_t>(i);
+  c.fingerprint[1] = static_cast<uint8_t>(i >> 8);
+  chain::OutPoint o;
+  o.txid.fill(0xc3);
+  o.txid[0] = static_cast<uint8_t>(i);
+  o.txid[1] = static_cast<uint8_t>(i >> 8);
+  o.vout = static_cast<uint32_t>(i % 7);
+  c.outpoints.push_back(o);
+  return c;
+}
+
+CheckedTx OldEth(int i) {
+  CheckedTx c = Eth("old-eth-" + std::to_string(i), 0x6b, 1, 0x42, static_cast<uint64_t>(i));
+  c.fingerprint[0] = static_cast<uint8_t>(i);
+  c.fingerprint[1] = static_cast<uint8_t>(i >> 8);
+  return c;
+}
+
+std::vector<uint8_t> OldSignedTx(int i) {
+  std::vector<uint8_t> bytes(40 + i % 50);
+  for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = static_cast<uint8_t>(i * 31 + k);
+  return bytes;
+}
+
+TEST_F(TxStateTest, ManyCommittedRequestsAreAnsweredFromTheDatabaseAfterARestart) {
+  constexpr int kRequests = 10000;  // of each chain: 20,000 committed requests
+  // One transaction through the real write path keeps the setup short.
+  ASSERT_TRUE(store_
+                  ->Transact([&](SignerStore::Txn& txn) -> absl::Status {
+                    for (int i = 0; i < kRequests; ++i) {
+                      for (const CheckedTx& c : {OldBtc(i), OldEth(i)}) {
+                        SignedRecord rec;
+                        rec.fingerprint = c.fingerprint;
+                        rec.signed_tx = OldSignedTx(i);
+                        rec.txid = "txid-" + c.request_id;
+                        rec.log_sequence = static_cast<uint64_t>(i) + 1;
+                        if (auto st = state_->WriteRows(txn, c, rec); !st.ok()) return st;
+                      }
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  Open();
+  for (int i : {0, 1, 255, 256, 4321, kRequests - 1}) {
+    SCOPED_TRACE(i);
+    for (const CheckedTx& c : {OldBtc(i), OldEth(i)}) {
+      auto d = state_->Reserve(c);
+      ASSERT_TRUE(d.ok()) << d.status();
+      ASSERT_TRUE(d->replay.has_value());
+      EXPECT_EQ(d->replay->signed_tx, OldSignedTx(i));
+      EXPECT_EQ(d->replay->txid, "txid-" + c.request_id);
+      EXPECT_EQ(d->replay->fingerprint, c.fingerprint);
+      EXPECT_EQ(d->replay->log_sequence, static_cast<uint64_t>(i) + 1);
+
+      CheckedTx other = c;
+      other.fingerprint[31] ^= 1;
+      EXPECT_THAT(std::string(state_->Reserve(other).status().message()),
+                  StartsWith("request_conflict: request " + c.request_id + " was already signed"));
+    }
+    CheckedTx spend = OldBtc(i);
+    spend.request_id = "new-btc-" + std::to_string(i);
+    EXPECT_THAT(std::string(state_->Reserve(spend).status().message()),
+                AllOf(StartsWith("outpoint_spent: "), EndsWith("request old-btc-" + std::to_string(i))));
+    CheckedTx reuse = OldEth(i);
+    reuse.request_id = "new-eth-" + std::to_string(i);
+    EXPECT_THAT(std::string(state_->Reserve(reuse).status().message()),
+                AllOf(StartsWith("nonce_reused: "), EndsWith("request old-eth-" + std::to_string(i))));
+  }
+  // What the old rows do not hold is free: the next nonce, another vout of an old txid.
+  EXPECT_TRUE(Sign(Eth("new-nonce", 0x71, 1, 0x42, kRequests)).ok());
+  CheckedTx other_vout = OldBtc(3);
+  other_vout.request_id = "new-vout";
+  other_vout.outpoints[0].vout = 99;
+  EXPECT_TRUE(Sign(other_vout).ok());
+}
+
+TEST_F(TxStateTest, ReplayReturnsTheExactStoredBytes) {
+  auto c = Eth("r1", 0xa1, 5, 3, 0);
+  std::vector<uint8_t> bytes(700);
+  for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = static_cast<uint8_t>((k * 151) ^ (k >> 3));
+  bytes[0] = 0;  // a leading and an embedded zero byte must survive
+  bytes[350] = 0;
+  SignedRecord stored;
+  ASSERT_TRUE(Sign(c, bytes, &stored).ok());
+  ASSERT_NE(stored.log_sequence, 0u);
+  for (bool reopened : {false, true}) {
+    if (reopened) Open();
+    SCOPED_TRACE(reopened ? "after reopening" : "before reopening");
+    auto d = state_->Reserve(c);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_TRUE(d->replay.has_value());
+    EXPECT_EQ(d->replay->signed_tx, bytes);
+    EXPECT_EQ(d->replay->txid, stored.txid);
+    EXPECT_EQ(d->replay->fingerprint, c.fingerprint);
+    EXPECT_EQ(d->replay->log_sequence, stored.log_sequence);
+  }
+}
+
+TEST_F(TxStateTest, ConcurrentRequestsForTheSameClaimHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 12;
+  // Per round, every thread asks for: the same request id with its own transaction; its own
+  // request id with the same nonce; its own request id spending a shared outpoint and one of
+  // its own; and the very same request as every other thread.
+  std::vector<std::map<std::string, absl::Status>> results(kThreads);
+  auto spend = [](int round, int thread) {
+    CheckedTx c = Btc("spend-" + std::to_string(round) + "-" + std::to_string(thread), 0x30, {});
+    chain::OutPoint shared;
+    shared.txid.fill(0xee);
+    shared.vout = static_cast<uint32_t>(round);
+    chain::OutPoint own;
+    own.txid.fill(0xdd);
+    own.vout = static_cast<uint32_t>(round * kThreads + thread);
+    c.outpoints = {own, shared};
+    return c;
+  };
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int r = 0; r < kRounds; ++r) {
+        const std::string round = std::to_string(r);
+        results[t]["id-" + round] = Sign(Btc("id-" + round, static_cast<uint8_t>(t), {}));
+        results[t]["nonce-" + round] =
+            Sign(Eth("nonce-" + round + "-" + std::to_string(t), 0x40, 7, 0x77, static_cast<uint64_t>(r)));
+        results[t]["spend-" + round] = Sign(spend(r, t));
+        results[t]["same-" + round] = Sign(Btc("same-" + round, 0x50, {}));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::map<std::string, const char*> loser_rule = {
+      {"id-", "request_conflict: "}, {"nonce-", "nonce_reused: "}, {"spend-", "outpoint_spent: "}};
+  for (int r = 0; r < kRounds; ++r) {
+    for (const std::string kind : {"id-", "nonce-", "spend-", "same-"}) {
+      SCOPED_TRACE(kind + std::to_string(r));
+      int winners = 0;
+      for (int t = 0; t < kThreads; ++t) {
+        const absl::Status& st = results[t].at(kind + std::to_string(r));
+        if (st.ok()) {
+          ++winners;
+        } else if (kind == "same-") {
+          EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists) << st;  // replayed
+        } else {
+          EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+          EXPECT_THAT(std::string(st.message()), StartsWith(loser_rule.at(kind)));
+        }
+      }
+      EXPECT_EQ(winners, 1);
+    }
+  }
+  // Refused requests hold nothing: every loser's own outpoint is still free, and the winners'
+  // claims are committed.
+  for (int r = 0; r < kRounds; ++r) {
+    for (int t = 0; t < kThreads; ++t) {
+      CheckedTx c = spend(r, t);
+      c.request_id = "again-" + c.request_id;
+      c.outpoints.pop_back();
+      const bool won = results[t].at("spend-" + std::to_string(r)).ok();
+      const absl::Status st = Sign(c);
+      if (won) {
+        EXPECT_THAT(std::string(st.message()), StartsWith("outpoint_spent: "));
+      } else {
+        EXPECT_TRUE(st.ok()) << st;
+      }
+    }
+  }
+  EXPECT_TRUE(store_->VerifyLog().ok());
 }
 
 TEST_F(TxStateTest, GroupCommitterBatchesAndIsolatesAFailingWrite) {
