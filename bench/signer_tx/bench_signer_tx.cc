@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,36 +63,45 @@ struct Rate {
   double cpu_us_each = 0;  // process CPU microseconds per operation
 };
 
-Rate RawSignRate(ringfence::signer::Pkcs11Token& token, const World& world, int threads, double seconds) {
-  const auto& key = world.own_keys[0];
-  std::vector<uint8_t> id;
-  for (size_t i = 0; i < key.first.size(); i += 2) id.push_back(static_cast<uint8_t>(std::stoi(key.first.substr(i, 2), nullptr, 16)));
-  std::array<uint8_t, 32> digest;
-  digest.fill(0x5a);
+// Runs `once` on `threads` threads until `seconds` pass or every thread's `once` says there is
+// no more work (returns false); the rate counts the calls that did work.
+Rate RunOnThreads(int threads, double seconds, const std::function<bool()>& once) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> count{0};
+  std::atomic<int> finished{0};
   std::vector<std::thread> workers;
   const double cpu0 = ProcessCpuSeconds();
   const auto start = Clock::now();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       uint64_t n = 0;
-      while (!stop.load(std::memory_order_relaxed)) {
-        auto sig = token.SignEcdsa(id, digest, key.second);
-        if (!sig.ok()) {
-          std::fprintf(stderr, "raw sign failed: %s\n", std::string(sig.status().message()).c_str());
-          std::abort();
-        }
-        ++n;
-      }
+      while (!stop.load(std::memory_order_relaxed) && once()) ++n;
       count += n;
+      ++finished;
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < deadline && finished.load() < threads) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   for (auto& w : workers) w.join();
   const double n = static_cast<double>(count.load());
   return {n / Seconds(Clock::now() - start), (ProcessCpuSeconds() - cpu0) * 1e6 / n};
+}
+
+Rate RawSignRate(ringfence::signer::Pkcs11Token& token, const World& world, int threads, double seconds) {
+  const auto& key = world.own_keys[0];
+  std::vector<uint8_t> id;
+  for (size_t i = 0; i < key.first.size(); i += 2) id.push_back(static_cast<uint8_t>(std::stoi(key.first.substr(i, 2), nullptr, 16)));
+  std::array<uint8_t, 32> digest;
+  digest.fill(0x5a);
+  return RunOnThreads(threads, seconds, [&] {
+    auto sig = token.SignEcdsa(id, digest, key.second);
+    if (!sig.ok()) {
+      std::fprintf(stderr, "raw sign failed: %s\n", std::string(sig.status().message()).c_str());
+      std::abort();
+    }
+    return true;
+  });
 }
 
 // Fresh valid requests: Bitcoin spends distinct outpoints, Ethereum uses distinct nonces.
@@ -143,33 +153,20 @@ std::vector<v1::SignTransactionRequest> ToProtos(const std::vector<TxRequest>& r
 // cannot beat this; it is the raw limit the SignTransaction rows are set against.
 Rate WorkAloneRate(ringfence::signer::Pkcs11Token& token, const World& world,
                    const std::vector<TxRequest>& requests, int threads, double seconds) {
-  std::atomic<bool> stop{false};
   std::atomic<size_t> next{0};
-  std::vector<std::thread> workers;
-  const double cpu0 = ProcessCpuSeconds();
-  const auto start = Clock::now();
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-        const size_t i = next.fetch_add(1);
-        if (i >= requests.size()) break;
-        auto checked = CheckTransaction(requests[i], world.config, world.registry, world.keys);
-        if (!checked.ok()) {
-          std::fprintf(stderr, "work alone: check failed: %s\n", std::string(checked.status().message()).c_str());
-          std::abort();
-        }
-        for (const SignJob& job : checked->jobs) {
-          if (!SignJobOnToken(token, checked->chain, job).ok()) std::abort();
-        }
-      }
-    });
-  }
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  while (Clock::now() < deadline && next.load() < requests.size()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  stop = true;
-  for (auto& w : workers) w.join();
-  const double n = static_cast<double>(std::min(next.load(), requests.size()));
-  return {n / Seconds(Clock::now() - start), (ProcessCpuSeconds() - cpu0) * 1e6 / n};
+  return RunOnThreads(threads, seconds, [&] {
+    const size_t i = next.fetch_add(1);
+    if (i >= requests.size()) return false;
+    auto checked = CheckTransaction(requests[i], world.config, world.registry, world.keys);
+    if (!checked.ok()) {
+      std::fprintf(stderr, "work alone: check failed: %s\n", std::string(checked.status().message()).c_str());
+      std::abort();
+    }
+    for (const SignJob& job : checked->jobs) {
+      if (!SignJobOnToken(token, checked->chain, job).ok()) std::abort();
+    }
+    return true;
+  });
 }
 
 // Single-threaded CPU cost of the pure checks alone (decode, digests, intent, approvals).

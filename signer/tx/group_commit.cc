@@ -1,6 +1,7 @@
 #include "signer/tx/group_commit.h"
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -26,19 +27,9 @@ GroupCommitter::~GroupCommitter() {
 }
 
 absl::Status GroupCommitter::Submit(Write write) {
-  std::mutex mu;
-  std::condition_variable finished;
-  bool done = false;
-  absl::Status result;
-  SubmitAsync(std::move(write), [&](absl::Status status) {
-    std::lock_guard<std::mutex> lock(mu);
-    result = std::move(status);
-    done = true;
-    finished.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  finished.wait(lock, [&] { return done; });
-  return result;
+  std::promise<absl::Status> result;
+  SubmitAsync(std::move(write), [&result](absl::Status status) { result.set_value(std::move(status)); });
+  return result.get_future().get();
 }
 
 void GroupCommitter::SubmitAsync(Write write, Done done) {

@@ -1,11 +1,10 @@
 #include "signer/tx/tx_signer.h"
 
 #include <chrono>
-#include <condition_variable>
+#include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <fstream>
 #include <sstream>
 
 #include "chain/ecdsa.h"
@@ -182,17 +181,9 @@ void TransactionSigner::Refuse(const TxRequest& request, absl::Status refusal, c
 }
 
 absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
-  std::mutex mu;
-  std::condition_variable finished;
-  std::optional<absl::StatusOr<SignResult>> outcome;
-  SignAsync(request, [&](absl::StatusOr<SignResult> result) {
-    std::lock_guard<std::mutex> lock(mu);
-    outcome = std::move(result);
-    finished.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  finished.wait(lock, [&] { return outcome.has_value(); });
-  return *std::move(outcome);
+  std::promise<absl::StatusOr<SignResult>> outcome;
+  SignAsync(request, [&outcome](absl::StatusOr<SignResult> result) { outcome.set_value(std::move(result)); });
+  return outcome.get_future().get();
 }
 
 void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {

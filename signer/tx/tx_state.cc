@@ -54,6 +54,26 @@ std::array<uint8_t, N> ToArray(const std::vector<uint8_t>& v) {
   return out;
 }
 
+// Prepares `stmt` on `db` the first time (kept until the owner finalises it); every time,
+// returns it reset and unbound. Internal error naming the SQL if it cannot be prepared.
+absl::StatusOr<sqlite3_stmt*> PrepareOnce(sqlite3* db, sqlite3_stmt*& stmt, const char* sql) {
+  if (stmt == nullptr && sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return absl::InternalError(Cat("preparing \"", sql, "\": ", sqlite3_errmsg(db)));
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return stmt;
+}
+
+// The request holding a claim: the one in flight if any, else the committed one `lookup`
+// finds in the database (nullopt if none).
+template <typename Map, typename Lookup>
+absl::StatusOr<std::optional<std::string>> Holder(const Map& in_flight, const typename Map::key_type& key,
+                                                  Lookup lookup) {
+  if (auto it = in_flight.find(key); it != in_flight.end()) return std::optional<std::string>(it->second);
+  return lookup();
+}
+
 std::string OutpointText(const chain::OutPoint& o) {
   return Cat(chain::DisplayHex(o.txid), ":", o.vout);
 }
@@ -119,33 +139,21 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
   std::optional<NonceKey> nonce_key;
   if (checked.nonce) {
     nonce_key = NonceKey{checked.nonce->chain_id, checked.nonce->sender, checked.nonce->nonce};
-    std::optional<std::string> holder;
-    if (auto it = nonces_.find(*nonce_key); it != nonces_.end()) {
-      holder = it->second;
-    } else {
-      auto stored = LookupNonce(*checked.nonce);
-      if (!stored.ok()) return stored.status();
-      holder = std::move(*stored);
-    }
-    if (holder && *holder != id) {
+    auto holder = Holder(nonces_, *nonce_key, [&] { return LookupNonce(*checked.nonce); });
+    if (!holder.ok()) return holder.status();
+    if (*holder && **holder != id) {
       return absl::FailedPreconditionError(
           Cat("nonce_reused: nonce ", checked.nonce->nonce, " of ",
               chain::EthChecksumAddress(checked.nonce->sender), " on chain id ",
-              checked.nonce->chain_id, " was already signed for request ", *holder));
+              checked.nonce->chain_id, " was already signed for request ", **holder));
     }
   }
   for (const chain::OutPoint& o : checked.outpoints) {
-    std::optional<std::string> holder;
-    if (auto it = outpoints_.find({o.txid, o.vout}); it != outpoints_.end()) {
-      holder = it->second;
-    } else {
-      auto stored = LookupOutpoint(o);
-      if (!stored.ok()) return stored.status();
-      holder = std::move(*stored);
-    }
-    if (holder && *holder != id) {
+    auto holder = Holder(outpoints_, OutpointKey{o.txid, o.vout}, [&] { return LookupOutpoint(o); });
+    if (!holder.ok()) return holder.status();
+    if (*holder && **holder != id) {
       return absl::FailedPreconditionError(Cat("outpoint_spent: outpoint ", OutpointText(o),
-                                               " was already signed for request ", *holder));
+                                               " was already signed for request ", **holder));
     }
   }
   in_flight_.emplace(id, checked.fingerprint);
@@ -155,12 +163,8 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
 }
 
 absl::StatusOr<sqlite3_stmt*> TxState::ReadStatement(int slot, const char* sql) {
-  sqlite3_stmt*& stmt = read_statements_[slot];
-  if (stmt == nullptr && sqlite3_prepare_v2(read_db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-    return absl::UnavailableError(Cat("preparing \"", sql, "\": ", sqlite3_errmsg(read_db_)));
-  }
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
+  auto stmt = PrepareOnce(read_db_, read_statements_[slot], sql);
+  if (!stmt.ok()) return absl::UnavailableError(stmt.status().message());
   return stmt;
 }
 
@@ -246,13 +250,7 @@ absl::StatusOr<sqlite3_stmt*> TxState::Statement(sqlite3* db, int slot, const ch
     }
     statements_db_ = db;
   }
-  sqlite3_stmt*& stmt = statements_[slot];
-  if (stmt == nullptr && sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-    return absl::InternalError(Cat("preparing \"", sql, "\": ", sqlite3_errmsg(db)));
-  }
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
-  return stmt;
+  return PrepareOnce(db, statements_[slot], sql);
 }
 
 absl::Status TxState::WriteRows(SignerStore::Txn& txn, const CheckedTx& checked,
