@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "chain/ecdsa.h"
-#include "chain/hex.h"
-#include "chain/status_macros.h"
+#include "base/hex.h"
+#include "base/status.h"
 
 namespace ringfence::chain {
 namespace {
@@ -205,7 +205,7 @@ absl::StatusOr<Transaction> ParseTransaction(std::span<const uint8_t> bytes) {
     RF_RETURN_IF_ERROR(r.Need(2, "segwit marker and flag"));
     if (r.Peek(1) != 0x01) {
       return absl::InvalidArgumentError(
-          absl::StrCat("bitcoin tx: segwit flag must be 0x01, got 0x", HexEncode(std::span<const uint8_t>(&bytes[r.pos() + 1], 1))));
+          absl::StrCat("bitcoin tx: segwit flag must be 0x01, got 0x", base::HexEncode(std::span<const uint8_t>(&bytes[r.pos() + 1], 1))));
     }
     r.Skip(2);
     segwit = true;
@@ -276,7 +276,7 @@ std::array<uint8_t, 32> Wtxid(const Transaction& tx) { return DoubleSha256(Seria
 std::string DisplayHex(const std::array<uint8_t, 32>& hash) {
   std::array<uint8_t, 32> reversed;
   std::reverse_copy(hash.begin(), hash.end(), reversed.begin());
-  return HexEncode(reversed);
+  return base::HexEncode(reversed);
 }
 
 std::vector<uint8_t> P2wpkhScriptCode(const std::array<uint8_t, 20>& key_hash) {

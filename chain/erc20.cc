@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 
 namespace ringfence::chain {
 
@@ -20,7 +20,7 @@ absl::StatusOr<Erc20Transfer> DecodeErc20Transfer(std::span<const uint8_t> calld
     return absl::InvalidArgumentError(absl::StrCat("ERC-20 calldata: ", calldata.size(), " bytes, no selector"));
   }
   if (!std::equal(kErc20TransferSelector.begin(), kErc20TransferSelector.end(), calldata.begin())) {
-    return absl::InvalidArgumentError(absl::StrCat("ERC-20 calldata: selector 0x", HexEncode(calldata.first(4)),
+    return absl::InvalidArgumentError(absl::StrCat("ERC-20 calldata: selector 0x", base::HexEncode(calldata.first(4)),
                                                    " is not transfer(address,uint256) (0xa9059cbb)"));
   }
   if (calldata.size() != 68) {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chain/ecdsa.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "chain/keccak.h"
 
 namespace ringfence::chain {
@@ -21,7 +21,7 @@ std::array<uint8_t, 20> AddressFromUncompressed(const std::array<uint8_t, 65>& u
 }  // namespace
 
 std::string EthChecksumAddress(const std::array<uint8_t, 20>& addr) {
-  std::string lower = HexEncode(addr);
+  std::string lower = base::HexEncode(addr);
   std::array<uint8_t, 32> h =
       Keccak256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(lower.data()), lower.size()));
   std::string out = "0x";
@@ -56,7 +56,7 @@ absl::StatusOr<std::array<uint8_t, 20>> ParseEthAddress(std::string_view s) {
       return absl::InvalidArgumentError(absl::StrCat("Ethereum address: non-hex character at position ", i + 2));
     }
   }
-  absl::StatusOr<std::vector<uint8_t>> bytes = HexDecode(digits, "Ethereum address");
+  absl::StatusOr<std::vector<uint8_t>> bytes = base::HexDecode(digits, "Ethereum address");
   if (!bytes.ok()) return bytes.status();
   std::array<uint8_t, 20> addr;
   std::copy(bytes->begin(), bytes->end(), addr.begin());

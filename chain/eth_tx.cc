@@ -6,7 +6,7 @@
 #include "chain/ecdsa.h"
 #include "chain/keccak.h"
 #include "chain/rlp.h"
-#include "chain/status_macros.h"
+#include "base/status.h"
 
 namespace ringfence::chain {
 namespace {

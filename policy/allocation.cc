@@ -30,41 +30,41 @@ absl::Status CheckOrder(const std::vector<T>& assets, const Policy& policy) {
 
 // Per-asset plan; also returns the hot amount that is settled and free to sweep.
 absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const AssetHoldings& h,
-                                          Amount* settled_free) {
+                                          base::Amount* settled_free) {
   AssetAllocation a;
   a.asset = h.asset;
-  std::optional<Amount> hot_eff = h.hot.CheckedAdd(h.in_flight_to_hot);
-  std::optional<Amount> cold_eff = h.cold.CheckedAdd(h.in_flight_to_cold);
+  std::optional<base::Amount> hot_eff = h.hot.CheckedAdd(h.in_flight_to_hot);
+  std::optional<base::Amount> cold_eff = h.cold.CheckedAdd(h.in_flight_to_cold);
   if (!hot_eff || !cold_eff) return Overflow(h.asset, "hot or cold holdings with amounts in flight");
-  std::optional<Amount> all = hot_eff->CheckedAdd(*cold_eff);
+  std::optional<base::Amount> all = hot_eff->CheckedAdd(*cold_eff);
   if (!all) return Overflow(h.asset, "total holdings");
-  const Amount pending = h.pending_withdrawals;
+  const base::Amount pending = h.pending_withdrawals;
   if (pending > *all) {
     return absl::InvalidArgumentError(internal::Cat(
         "assets[", h.asset.value(), "].pending_withdrawals: exceeds the asset's client holdings"));
   }
-  a.total = AmountOrDie(all->CheckedSub(pending));
-  Amount deficit;  // what pending withdrawals need beyond everything hot will hold
+  a.total = base::AmountOrDie(all->CheckedSub(pending));
+  base::Amount deficit;  // what pending withdrawals need beyond everything hot will hold
   if (pending > *hot_eff) {
-    deficit = AmountOrDie(pending.CheckedSub(*hot_eff));
-    a.hot_projected = Amount::Zero();
+    deficit = base::AmountOrDie(pending.CheckedSub(*hot_eff));
+    a.hot_projected = base::Amount::Zero();
   } else {
-    a.hot_projected = AmountOrDie(hot_eff->CheckedSub(pending));
+    a.hot_projected = base::AmountOrDie(hot_eff->CheckedSub(pending));
   }
-  *settled_free = h.hot > pending ? AmountOrDie(h.hot.CheckedSub(pending)) : Amount::Zero();
+  *settled_free = h.hot > pending ? base::AmountOrDie(h.hot.CheckedSub(pending)) : base::Amount::Zero();
   // Rounded down: the cap and target are the largest whole amounts not above the exact share.
-  a.cap_amount = policy.hot_cap.Apply(a.total, Rounding::kDown);
-  a.target_amount = policy.hot_target.Apply(a.total, Rounding::kDown);
-  const Amount floor = policy.hot_floor;
-  const Amount desired = MaxAmount(a.target_amount, floor);
+  a.cap_amount = policy.hot_cap.Apply(a.total, base::Rounding::kDown);
+  a.target_amount = policy.hot_target.Apply(a.total, base::Rounding::kDown);
+  const base::Amount floor = policy.hot_floor;
+  const base::Amount desired = base::MaxAmount(a.target_amount, floor);
   a.hot_after = a.hot_projected;
 
   if (!deficit.is_zero() || a.hot_projected < floor) {
-    std::optional<Amount> need = desired.CheckedAdd(deficit);
+    std::optional<base::Amount> need = desired.CheckedAdd(deficit);
     if (!need) return Overflow(h.asset, "top-up need");
     // desired >= floor > hot_projected, or hot_projected == 0.
-    need = AmountOrDie(need->CheckedSub(a.hot_projected));
-    const Amount amount = MinAmount(*need, h.cold);
+    need = base::AmountOrDie(need->CheckedSub(a.hot_projected));
+    const base::Amount amount = base::MinAmount(*need, h.cold);
     a.reason = *need > h.cold ? AllocationReason::kTopUpLimitedByCold : AllocationReason::kTopUpToTarget;
     if (!amount.is_zero()) {
       a.action = AllocationAction::kTopUp;
@@ -72,32 +72,32 @@ absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const Asset
       a.approvals = policy.top_up_approvals;
     }
     // hot_projected is zero whenever deficit is not.
-    const Amount raised = AmountOrDie(a.hot_projected.CheckedAdd(amount));
-    a.hot_after = raised > deficit ? AmountOrDie(raised.CheckedSub(deficit)) : Amount::Zero();
+    const base::Amount raised = base::AmountOrDie(a.hot_projected.CheckedAdd(amount));
+    a.hot_after = raised > deficit ? base::AmountOrDie(raised.CheckedSub(deficit)) : base::Amount::Zero();
   } else if (a.hot_projected > a.cap_amount) {
     if (a.hot_projected <= floor) {
       a.reason = AllocationReason::kFloorPreventsSweep;
     } else {
       // desired <= max(cap, floor) < hot_projected, so the subtraction cannot fail.
-      Amount sweep = AmountOrDie(a.hot_projected.CheckedSub(desired));
+      base::Amount sweep = base::AmountOrDie(a.hot_projected.CheckedSub(desired));
       a.reason = AllocationReason::kSweepToTarget;
       if (sweep < policy.min_sweep) {
-        if (AmountOrDie(a.hot_projected.CheckedSub(floor)) >= policy.min_sweep) {
+        if (base::AmountOrDie(a.hot_projected.CheckedSub(floor)) >= policy.min_sweep) {
           sweep = policy.min_sweep;
           a.reason = AllocationReason::kSweepMinimum;
         } else {
-          sweep = Amount::Zero();
+          sweep = base::Amount::Zero();
           a.reason = AllocationReason::kBelowMinimumSweep;
         }
       }
       if (sweep > *settled_free) {
-        sweep = *settled_free < policy.min_sweep ? Amount::Zero() : *settled_free;
+        sweep = *settled_free < policy.min_sweep ? base::Amount::Zero() : *settled_free;
         a.reason = AllocationReason::kSweepLimitedBySettled;
       }
       if (!sweep.is_zero()) {
         a.action = AllocationAction::kSweep;
         a.amount = sweep;
-        a.hot_after = AmountOrDie(a.hot_projected.CheckedSub(sweep));
+        a.hot_after = base::AmountOrDie(a.hot_projected.CheckedSub(sweep));
       }
     }
   } else {
@@ -110,16 +110,16 @@ absl::StatusOr<AssetAllocation> PlanAsset(const AssetPolicy& policy, const Asset
 // Sums hot (rounded up) and total (rounded down) values; rounding both the conservative way
 // makes the aggregate share look larger, never smaller.
 absl::Status AggregateValues(const std::vector<AssetAllocation>& plans, const std::vector<AssetHoldings>& in,
-                             Amount* hot_value, Amount* total_value) {
-  *hot_value = Amount::Zero();
-  *total_value = Amount::Zero();
+                             base::Amount* hot_value, base::Amount* total_value) {
+  *hot_value = base::Amount::Zero();
+  *total_value = base::Amount::Zero();
   for (size_t i = 0; i < plans.size(); ++i) {
     const Price& p = *in[i].price;
-    std::optional<Amount> hv = plans[i].hot_after.CheckedMulRatio(p.numerator, p.denominator, Rounding::kUp);
-    std::optional<Amount> tv = plans[i].total.CheckedMulRatio(p.numerator, p.denominator, Rounding::kDown);
+    std::optional<base::Amount> hv = plans[i].hot_after.CheckedMulRatio(p.numerator, p.denominator, base::Rounding::kUp);
+    std::optional<base::Amount> tv = plans[i].total.CheckedMulRatio(p.numerator, p.denominator, base::Rounding::kDown);
     if (!hv || !tv) return Overflow(plans[i].asset, "value at the given price");
-    std::optional<Amount> hs = hot_value->CheckedAdd(*hv);
-    std::optional<Amount> ts = total_value->CheckedAdd(*tv);
+    std::optional<base::Amount> hs = hot_value->CheckedAdd(*hv);
+    std::optional<base::Amount> ts = total_value->CheckedAdd(*tv);
     if (!hs || !ts) return Overflow(plans[i].asset, "aggregate value");
     *hot_value = *hs;
     *total_value = *ts;
@@ -157,7 +157,7 @@ absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const 
   if (absl::Status s = CheckOrder(input.assets, policy); !s.ok()) return s;
   AllocationDecision d;
   d.policy_hash = policy.hash;
-  std::vector<Amount> settled_free(input.assets.size());
+  std::vector<base::Amount> settled_free(input.assets.size());
   bool all_priced = !input.assets.empty();
   for (size_t i = 0; i < input.assets.size(); ++i) {
     const AssetHoldings& h = input.assets[i];
@@ -176,7 +176,7 @@ absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const 
       !s.ok()) {
     return s;
   }
-  d.aggregate_cap_value = policy.aggregate_hot_cap.Apply(d.aggregate_total_value, Rounding::kDown);
+  d.aggregate_cap_value = policy.aggregate_hot_cap.Apply(d.aggregate_total_value, base::Rounding::kDown);
   // Over the aggregate cap: sweep further, asset by asset in id order, never below an asset's
   // floor, never more than is settled, never a sweep under the asset's minimum.
   for (size_t i = 0; i < d.assets.size() && d.aggregate_hot_value > d.aggregate_cap_value; ++i) {
@@ -184,23 +184,23 @@ absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const 
     const AssetPolicy& ap = *policy.FindAsset(a.asset);
     const Price& p = *input.assets[i].price;
     if (a.action == AllocationAction::kTopUp || p.numerator == 0 || a.hot_after <= ap.hot_floor) continue;
-    const Amount swept = a.action == AllocationAction::kSweep ? a.amount : Amount::Zero();
-    const Amount settled_left =
-        settled_free[i] > swept ? AmountOrDie(settled_free[i].CheckedSub(swept)) : Amount::Zero();
-    const Amount room = MinAmount(AmountOrDie(a.hot_after.CheckedSub(ap.hot_floor)), settled_left);
-    const Amount excess = AmountOrDie(d.aggregate_hot_value.CheckedSub(d.aggregate_cap_value));
+    const base::Amount swept = a.action == AllocationAction::kSweep ? a.amount : base::Amount::Zero();
+    const base::Amount settled_left =
+        settled_free[i] > swept ? base::AmountOrDie(settled_free[i].CheckedSub(swept)) : base::Amount::Zero();
+    const base::Amount room = base::MinAmount(base::AmountOrDie(a.hot_after.CheckedSub(ap.hot_floor)), settled_left);
+    const base::Amount excess = base::AmountOrDie(d.aggregate_hot_value.CheckedSub(d.aggregate_cap_value));
     // Rounded up: sweeping a base unit too much keeps the cap; one too few would not.
-    const Amount need = excess.CheckedMulRatio(p.denominator, p.numerator, Rounding::kUp).value_or(Amount::Max());
-    Amount extra = MinAmount(need, room);
-    const Amount total_sweep = AmountOrDie(swept.CheckedAdd(extra));  // <= settled_free
+    const base::Amount need = excess.CheckedMulRatio(p.denominator, p.numerator, base::Rounding::kUp).value_or(base::Amount::Max());
+    base::Amount extra = base::MinAmount(need, room);
+    const base::Amount total_sweep = base::AmountOrDie(swept.CheckedAdd(extra));  // <= settled_free
     if (total_sweep < ap.min_sweep) {
-      if (AmountOrDie(swept.CheckedAdd(room)) < ap.min_sweep) continue;
-      extra = AmountOrDie(ap.min_sweep.CheckedSub(swept));
+      if (base::AmountOrDie(swept.CheckedAdd(room)) < ap.min_sweep) continue;
+      extra = base::AmountOrDie(ap.min_sweep.CheckedSub(swept));
     }
     if (extra.is_zero()) continue;
     a.action = AllocationAction::kSweep;
-    a.amount = AmountOrDie(swept.CheckedAdd(extra));
-    a.hot_after = AmountOrDie(a.hot_after.CheckedSub(extra));
+    a.amount = base::AmountOrDie(swept.CheckedAdd(extra));
+    a.hot_after = base::AmountOrDie(a.hot_after.CheckedSub(extra));
     a.reason = AllocationReason::kAggregateSweep;
     a.within_cap = a.hot_after <= a.cap_amount;
     if (absl::Status s = AggregateValues(d.assets, input.assets, &d.aggregate_hot_value, &d.aggregate_total_value);
@@ -223,12 +223,12 @@ absl::StatusOr<CoverageDecision> DecideCoverage(const Policy& policy, const Cove
     c.asset = h.asset;
     c.hot_part = h.hot;
     // Rounded up: the cover required is never understated.
-    c.cold_part = ap.cold_cover_share.Apply(h.cold, Rounding::kUp, &c.cold_part_rounded);
-    std::optional<Amount> required = c.hot_part.CheckedAdd(c.cold_part);
+    c.cold_part = ap.cold_cover_share.Apply(h.cold, base::Rounding::kUp, &c.cold_part_rounded);
+    std::optional<base::Amount> required = c.hot_part.CheckedAdd(c.cold_part);
     if (!required) return Overflow(h.asset, "required cover");
     c.required = *required;
     c.configured = ap.configured_cover;
-    c.shortfall = c.required > c.configured ? AmountOrDie(c.required.CheckedSub(c.configured)) : Amount::Zero();
+    c.shortfall = c.required > c.configured ? base::AmountOrDie(c.required.CheckedSub(c.configured)) : base::Amount::Zero();
     c.covered = c.shortfall.is_zero();
     d.all_covered = d.all_covered && c.covered;
     d.assets.push_back(std::move(c));

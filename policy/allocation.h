@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "policy/config.h"
 #include "policy/ids.h"
 
@@ -35,11 +35,11 @@ struct Price {
 
 struct AssetHoldings {
   AssetId asset;
-  Amount hot;                  // settled client holdings in hot wallets
-  Amount cold;                 // settled client holdings in cold wallets
-  Amount in_flight_to_cold;    // hot -> cold moves broadcast, not yet settled
-  Amount in_flight_to_hot;     // cold -> hot moves broadcast, not yet settled
-  Amount pending_withdrawals;  // approved client withdrawals that hot will pay
+  base::Amount hot;                  // settled client holdings in hot wallets
+  base::Amount cold;                 // settled client holdings in cold wallets
+  base::Amount in_flight_to_cold;    // hot -> cold moves broadcast, not yet settled
+  base::Amount in_flight_to_hot;     // cold -> hot moves broadcast, not yet settled
+  base::Amount pending_withdrawals;  // approved client withdrawals that hot will pay
   std::optional<Price> price;
 };
 
@@ -68,12 +68,12 @@ struct AssetAllocation {
   AssetId asset;
   AllocationAction action = AllocationAction::kNone;
   AllocationReason reason = AllocationReason::kWithinCap;
-  Amount amount;         // sweep or top-up amount; zero for kNone
-  Amount total;          // client holdings once pending withdrawals are paid
-  Amount hot_projected;  // hot once in-flight moves settle and pending withdrawals are paid
-  Amount hot_after;      // hot_projected after this plan
-  Amount cap_amount;     // floor(total * hot_cap)
-  Amount target_amount;  // floor(total * hot_target)
+  base::Amount amount;         // sweep or top-up amount; zero for kNone
+  base::Amount total;          // client holdings once pending withdrawals are paid
+  base::Amount hot_projected;  // hot once in-flight moves settle and pending withdrawals are paid
+  base::Amount hot_after;      // hot_projected after this plan
+  base::Amount cap_amount;     // floor(total * hot_cap)
+  base::Amount target_amount;  // floor(total * hot_target)
   bool within_cap = false;  // hot_after <= cap_amount
   ApprovalRule approvals;   // top-ups only
 };
@@ -83,9 +83,9 @@ struct AllocationDecision {
   std::vector<AssetAllocation> assets;
   // Aggregate cap, evaluated only when every asset has a price.
   bool aggregate_evaluated = false;
-  Amount aggregate_hot_value;    // sum of ceil(hot_after * price)
-  Amount aggregate_total_value;  // sum of floor(total * price)
-  Amount aggregate_cap_value;    // floor(aggregate_total_value * aggregate_hot_cap)
+  base::Amount aggregate_hot_value;    // sum of ceil(hot_after * price)
+  base::Amount aggregate_total_value;  // sum of floor(total * price)
+  base::Amount aggregate_cap_value;    // floor(aggregate_total_value * aggregate_hot_cap)
   bool aggregate_within_cap = false;
 };
 
@@ -93,8 +93,8 @@ absl::StatusOr<AllocationDecision> DecideAllocation(const Policy& policy, const 
 
 struct CoverageHoldings {
   AssetId asset;
-  Amount hot;   // the caller counts amounts in flight on the hot side (covered in full)
-  Amount cold;
+  base::Amount hot;   // the caller counts amounts in flight on the hot side (covered in full)
+  base::Amount cold;
 };
 
 struct CoverageInput {
@@ -103,12 +103,12 @@ struct CoverageInput {
 
 struct AssetCoverage {
   AssetId asset;
-  Amount hot_part;             // = hot
-  Amount cold_part;            // ceil(cold * cold_share)
+  base::Amount hot_part;             // = hot
+  base::Amount cold_part;            // ceil(cold * cold_share)
   bool cold_part_rounded = false;  // the exact product was fractional and was rounded up
-  Amount required;             // hot_part + cold_part
-  Amount configured;           // the policy's configured_cover
-  Amount shortfall;            // required - configured when positive, else 0
+  base::Amount required;             // hot_part + cold_part
+  base::Amount configured;           // the policy's configured_cover
+  base::Amount shortfall;            // required - configured when positive, else 0
   bool covered = false;        // shortfall == 0
 };
 

@@ -99,16 +99,16 @@ int64_t AsInteger(const toml::node& n, const std::string& path, int64_t min, int
 
 // An amount is either a string in the asset's display unit ("0.5") or a non-negative TOML
 // integer of base units.
-Amount AsAmount(const toml::node& n, const std::string& path, int decimals) {
+base::Amount AsAmount(const toml::node& n, const std::string& path, int decimals) {
   if (const toml::value<int64_t>* i = n.as_integer()) {
     if (i->get() < 0) Fail(path, "amount must not be negative");
-    return Amount(static_cast<Uint128>(i->get()));
+    return base::Amount(static_cast<base::Uint128>(i->get()));
   }
   if (const toml::value<std::string>* s = n.as_string()) {
     if (!s->get().empty() && (s->get()[0] == '-' || s->get()[0] == '+')) {
       Fail(path, "amount must not carry a sign (negative amounts are not allowed)");
     }
-    absl::StatusOr<Amount> a = ParseDecimalAmount(s->get(), decimals);
+    absl::StatusOr<base::Amount> a = base::ParseDecimalAmount(s->get(), decimals);
     if (!a.ok()) Fail(path, std::string(a.status().message()));
     return *a;
   }
@@ -192,7 +192,7 @@ void ReadWithdrawal(const toml::node& n, const std::string& path, AssetPolicy* a
   if (const toml::node* t = r.Get("approval_tiers")) {
     const std::string tp = r.PathOf("approval_tiers");
     const toml::array& arr = AsArray(*t, tp);
-    std::set<Amount> seen;
+    std::set<base::Amount> seen;
     for (size_t i = 0; i < arr.size(); ++i) {
       const std::string p = internal::Cat(tp, "[", i, "]");
       TableReader tr(AsTable(arr[i], p), p);
@@ -263,7 +263,7 @@ AssetPolicy ReadAsset(const toml::node& n, const std::string& path, const AssetI
   TableReader r(AsTable(n, path), path);
   AssetPolicy asset;
   asset.id = id;
-  asset.decimals = static_cast<int>(AsInteger(r.Require("decimals"), r.PathOf("decimals"), 0, kMaxDecimals));
+  asset.decimals = static_cast<int>(AsInteger(r.Require("decimals"), r.PathOf("decimals"), 0, base::kMaxDecimals));
   asset.hot_cap = *Ratio::FromPpm(kDefaultHotCapPpm);
   asset.cold_cover_share = *Ratio::FromPpm(kDefaultColdCoverPpm);
   ReadWithdrawal(r.Require("withdrawal"), r.PathOf("withdrawal"), &asset, groups);

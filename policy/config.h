@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "policy/ids.h"
 #include "policy/ratio.h"
 
@@ -39,19 +39,19 @@ struct ApprovalRule {
 // requested amount may not exceed `limit`.
 struct RollingWindow {
   int64_t seconds = 0;
-  Amount limit;
+  base::Amount limit;
 };
 
 // Withdrawals of at least `min_amount` need `approvals`. Tiers are kept sorted by min_amount,
 // strictly increasing; the highest tier the amount reaches applies.
 struct ApprovalTier {
-  Amount min_amount;
+  base::Amount min_amount;
   ApprovalRule approvals;
 };
 
 // Withdrawals of at least `min_amount` wait `seconds` after the decision.
 struct DelayRule {
-  Amount min_amount;
+  base::Amount min_amount;
   int64_t seconds = 0;
 };
 
@@ -59,7 +59,7 @@ struct AssetPolicy {
   AssetId id;
   int decimals = 0;
   // Withdrawal rules.
-  Amount per_request_limit;
+  base::Amount per_request_limit;
   std::vector<RollingWindow> client_windows;  // sorted by seconds, unique
   std::vector<RollingWindow> asset_windows;   // sorted by seconds, unique
   std::vector<ApprovalTier> approval_tiers;
@@ -70,12 +70,12 @@ struct AssetPolicy {
   // Allocation rules.
   Ratio hot_cap;      // default 0.02
   Ratio hot_target;   // default hot_cap / 2 (rounded down to a whole ppm); <= hot_cap
-  Amount hot_floor;   // default 0
-  Amount min_sweep;   // default 0
+  base::Amount hot_floor;   // default 0
+  base::Amount min_sweep;   // default 0
   ApprovalRule top_up_approvals;
   // Coverage rules.
   Ratio cold_cover_share;  // default 0.5
-  Amount configured_cover;  // default 0
+  base::Amount configured_cover;  // default 0
 };
 
 struct ApproverGroup {

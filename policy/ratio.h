@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "policy/amount.h"
+#include "base/amount.h"
 
 namespace ringfence::policy {
 
@@ -33,7 +33,7 @@ class Ratio {
 
   // amount * ratio, rounded as asked. Cannot overflow (ratio <= 1). `rounded`, if given,
   // reports whether the exact product was not a whole number of base units.
-  Amount Apply(Amount amount, Rounding rounding, bool* rounded = nullptr) const;
+  base::Amount Apply(base::Amount amount, base::Rounding rounding, bool* rounded = nullptr) const;
 
   // "0.02" style text, shortest exact form.
   std::string ToString() const;

@@ -94,9 +94,9 @@ class ObjectReader {
     if (IsNull(key)) return std::nullopt;
     return Time(key);
   }
-  Amount AmountField(std::string_view key) {
+  base::Amount AmountField(std::string_view key) {
     const std::string text = String(key);
-    absl::StatusOr<Amount> a = ParseBaseUnits(text);
+    absl::StatusOr<base::Amount> a = base::ParseBaseUnits(text);
     if (!a.ok()) Fail(PathOf(key), std::string(a.status().message()));
     return *a;
   }
@@ -127,7 +127,7 @@ class ObjectReader {
 
 std::string Item(const std::string& path, size_t i) { return internal::Cat(path, "[", i, "]"); }
 
-std::string A(Amount a) { return a.ToBaseUnitString(); }
+std::string A(base::Amount a) { return a.ToBaseUnitString(); }
 Json OptTime(const std::optional<int64_t>& t) { return t ? Json(*t) : Json(nullptr); }
 Json RuleJson(const ApprovalRule& r) { return {{"group", r.group.value()}, {"k", r.k}}; }
 Json OptRuleJson(const ApprovalRule& r) { return r.k == 0 ? Json(nullptr) : RuleJson(r); }

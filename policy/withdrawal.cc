@@ -23,13 +23,13 @@ constexpr std::array<std::pair<DenyReason, std::string_view>, 8> kCodes = {{
 // Sum of the outflows inside (now - seconds, now] plus `amount`, saturating at the maximum.
 // Outflows stamped after `now` are counted too: a hold recorded by a clock slightly ahead
 // must not escape the window.
-Amount WindowTotal(const std::vector<Outflow>& outflows, int64_t now, int64_t seconds, Amount amount) {
-  Amount total = amount;
+base::Amount WindowTotal(const std::vector<Outflow>& outflows, int64_t now, int64_t seconds, base::Amount amount) {
+  base::Amount total = amount;
   const int64_t start = now - seconds;
   for (const Outflow& o : outflows) {
     if (o.at <= start) continue;
-    std::optional<Amount> sum = total.CheckedAdd(o.amount);
-    if (!sum) return Amount::Max();
+    std::optional<base::Amount> sum = total.CheckedAdd(o.amount);
+    if (!sum) return base::Amount::Max();
     total = *sum;
   }
   return total;
@@ -88,7 +88,7 @@ absl::StatusOr<WithdrawalDecision> DecideWithdrawal(const Policy& policy, const 
   }
 
   const std::string base = internal::Cat("assets.", asset->id.value());
-  const Amount amount = input.request.amount;
+  const base::Amount amount = input.request.amount;
   WithdrawalDecision d;
   d.policy_hash = policy.hash;
   auto deny = [&](DenyReason reason, std::string rule, std::optional<int64_t> until = std::nullopt) {

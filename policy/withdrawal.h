@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "policy/config.h"
 #include "policy/ids.h"
 
@@ -28,7 +28,7 @@ inline constexpr int64_t kMaxTimestamp = 253402300799;
 absl::Status ValidateTimestamp(int64_t t, std::string_view field);
 
 struct Outflow {
-  Amount amount;
+  base::Amount amount;
   int64_t at = 0;  // when it was committed (held or sent)
 };
 
@@ -40,14 +40,14 @@ struct WhitelistEntry {
 struct WithdrawalRequest {
   ClientId client;
   AssetId asset;
-  Amount amount;
+  base::Amount amount;
   Address destination;
   PrincipalId requester;
 };
 
 struct WithdrawalInput {
   WithdrawalRequest request;
-  Amount available_balance;
+  base::Amount available_balance;
   // The client's whitelist entry for the destination, if any.
   std::optional<WhitelistEntry> whitelist_entry;
   std::vector<Outflow> client_outflows;  // this client, this asset

@@ -16,6 +16,9 @@
 namespace ringfence::policy {
 namespace {
 
+using base::Amount;
+using base::Uint128;
+
 constexpr const char* kPolicy = R"(version = 1
 [groups.ops]
 members = ["alice", "bob", "carol"]

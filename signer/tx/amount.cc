@@ -1,35 +1,35 @@
 #include "signer/tx/amount.h"
 
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "signer/tx/text.h"
 
 namespace ringfence::signer::tx {
 
 absl::StatusOr<Amount> ParseAmount(std::string_view text, std::string_view field) {
-  const policy::BaseUnitsScan scan = policy::ScanBaseUnits(text);
+  const base::BaseUnitsScan scan = base::ScanBaseUnits(text);
   switch (scan.error) {
-    case policy::BaseUnitsError::kNone:
+    case base::BaseUnitsError::kNone:
       return scan.value;
-    case policy::BaseUnitsError::kEmpty:
+    case base::BaseUnitsError::kEmpty:
       return absl::InvalidArgumentError(Cat(field, ": amount is empty"));
-    case policy::BaseUnitsError::kNonDigit:
+    case base::BaseUnitsError::kNonDigit:
       return absl::InvalidArgumentError(Cat(field, ": amount has a non-digit at position ", scan.position,
                                             " (only decimal digits allowed)"));
-    case policy::BaseUnitsError::kLeadingZero:
+    case base::BaseUnitsError::kLeadingZero:
       // All digits by now, so safe to echo; bounded because the text may be long.
       return absl::InvalidArgumentError(Cat(field, ": amount \"", text.substr(0, 48),
                                             text.size() > 48 ? "...\"" : "\"",
                                             " has a leading zero (not canonical)"));
-    case policy::BaseUnitsError::kTooManyDigits:
+    case base::BaseUnitsError::kTooManyDigits:
       return absl::InvalidArgumentError(
           Cat(field, ": amount has ", text.size(), " digits; at most 39 fit 128 bits"));
-    case policy::BaseUnitsError::kAboveMax:
+    case base::BaseUnitsError::kAboveMax:
       break;
   }
   return absl::InvalidArgumentError(Cat(field, ": amount exceeds 2^128 - 1"));
 }
 
-std::string FormatAmount(Amount value) { return policy::Uint128ToString(value); }
+std::string FormatAmount(Amount value) { return base::Uint128ToString(value); }
 
 std::array<uint8_t, 16> AmountToBigEndian(Amount value) {
   std::array<uint8_t, 16> out{};

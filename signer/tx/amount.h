@@ -18,12 +18,12 @@ namespace ringfence::signer::tx {
 using Amount = unsigned __int128;
 
 // Parses canonical decimal text: 1 to 39 digits, no sign, no spaces, no leading zero unless the
-// text is "0", value at most 2^128 - 1. The grammar is policy::ScanBaseUnits, so signerd, the
+// text is "0", value at most 2^128 - 1. The grammar is base::ScanBaseUnits, so signerd, the
 // quorum tool and custodyd's policy read the same amount text the same way. On failure returns
 // InvalidArgument (overflow included) naming `field` and the first rule broken.
 absl::StatusOr<Amount> ParseAmount(std::string_view text, std::string_view field);
 
-// Canonical decimal text of `value` (policy::Uint128ToString).
+// Canonical decimal text of `value` (base::Uint128ToString).
 std::string FormatAmount(Amount value);
 
 // 16 bytes, most significant first.

@@ -8,7 +8,7 @@
 #include "chain/bech32.h"
 #include "chain/eth_address.h"
 #include "chain/hashes.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "signer/tx/approval.h"
 #include "signer/tx/text.h"
 #include "signer/tx/tx_check_internal.h"
@@ -61,7 +61,7 @@ std::string DescribeScript(std::span<const uint8_t> script, std::string_view hrp
     auto text = chain::EncodeSegwitAddress(*addr);
     if (text.ok()) return *text;
   }
-  return Cat("script ", chain::HexEncode(script));
+  return Cat("script ", base::HexEncode(script));
 }
 
 absl::Status CheckRequestShape(const TxRequest& r) {

@@ -3,7 +3,7 @@
 #include "chain/erc20.h"
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "signer/tx/text.h"
 #include "signer/tx/tx_check_internal.h"
 
@@ -127,7 +127,7 @@ absl::StatusOr<SignedTx> AssembleEthereum(const CheckedTx& checked, const JobSig
                       : chain::EncodeSignedLegacy(*checked.legacy, *sig);
   if (!raw.ok()) return raw.status();
   SignedTx out;
-  out.txid = "0x" + chain::HexEncode(chain::EthTxHash(*raw));
+  out.txid = "0x" + base::HexEncode(chain::EthTxHash(*raw));
   out.bytes = std::move(*raw);
   return out;
 }

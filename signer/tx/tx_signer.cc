@@ -9,7 +9,7 @@
 
 #include "chain/ecdsa.h"
 #include "chain/hashes.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "signer/check.h"
 #include "signer/tx/text.h"
 
@@ -30,7 +30,7 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path, std::str
 }
 
 std::string Sha256Hex(std::string_view text) {
-  return chain::HexEncode(chain::Sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+  return base::HexEncode(chain::Sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
 }
 
 std::string RuleOf(const absl::Status& status) {
@@ -52,7 +52,7 @@ bool MayBeNewKey(const std::string& rule) {
 // verifies under it). So each chain runs just the check it needs, which roughly halves the
 // software work per signature.
 absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain, const SignJob& job) {
-  auto id = chain::HexDecode(job.key_id, "key_id");
+  auto id = base::HexDecode(job.key_id, "key_id");
   if (!id.ok()) return absl::InternalError(Cat("key id ", job.key_id, " is not hex"));
   auto raw = token.SignRaw(KeyType::kSecp256k1, *id, job.digest);
   if (!raw.ok()) return raw.status();
@@ -156,7 +156,7 @@ LogFields TransactionSigner::RefusalFields(const TxRequest& r, const absl::Statu
   fields["request_id"] = Bytes(r.request_id.substr(0, 256));
   fields["chain"] = Bytes(r.chain.substr(0, 64));
   fields["network"] = Bytes(r.network.substr(0, 64));
-  fields["unsigned_tx_sha256"] = Bytes(chain::HexEncode(chain::Sha256(r.unsigned_tx)));
+  fields["unsigned_tx_sha256"] = Bytes(base::HexEncode(chain::Sha256(r.unsigned_tx)));
   fields["intent_asset"] = Bytes(r.intent.asset.substr(0, 64));
   fields["intent_amount"] = Bytes(r.intent.amount.substr(0, 64));
   fields["intent_destination"] = Bytes(r.intent.destination.substr(0, 256));

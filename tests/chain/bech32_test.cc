@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "chain/hashes.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/chain/test_signing.h"
 
 namespace ringfence::chain {

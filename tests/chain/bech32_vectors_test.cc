@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chain/bech32.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/common/vectors.h"
 
 namespace ringfence::chain {
@@ -74,7 +74,7 @@ TEST(Bech32Vectors, SegwitValid) {
     ASSERT_TRUE(a.ok()) << s << ": " << a.status();
     absl::StatusOr<std::vector<uint8_t>> spk = SegwitScriptPubKey(a->witness_version, a->program);
     ASSERT_TRUE(spk.ok());
-    EXPECT_EQ(HexEncode(*spk), v.at("scriptPubKey").get<std::string>()) << s;
+    EXPECT_EQ(base::HexEncode(*spk), v.at("scriptPubKey").get<std::string>()) << s;
     absl::StatusOr<std::string> again = EncodeSegwitAddress(*a);
     ASSERT_TRUE(again.ok()) << again.status();
     EXPECT_EQ(*again, Lower(s));

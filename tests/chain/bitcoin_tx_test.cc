@@ -4,7 +4,7 @@
 
 #include "chain/bech32.h"
 #include "chain/ecdsa.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/chain/test_signing.h"
 
 namespace ringfence::chain {

@@ -8,7 +8,7 @@
 #include "chain/bech32.h"
 #include "chain/bitcoin_tx.h"
 #include "chain/ecdsa.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/chain/test_signing.h"
 #include "tests/common/vectors.h"
 
@@ -42,28 +42,28 @@ TEST(Bip143Vectors, NativeP2wpkhEveryIntermediateAndSignedTx) {
   const auto& input = ex.at("inputs").at(index);
   std::vector<uint8_t> secret = HexToBytes(input.at("private_key"));
   std::array<uint8_t, 33> pubkey = testing::CompressedPubkey(secret);
-  ASSERT_EQ(HexEncode(pubkey), input.at("public_key").get<std::string>());
+  ASSERT_EQ(base::HexEncode(pubkey), input.at("public_key").get<std::string>());
 
   // The scriptCode comes from the key, not from the vector: the P2WPKH scriptPubKey of the
   // spent output must be the key's hash, and the scriptCode derived from that hash must be
   // the vector's (which carries its length prefix).
   std::array<uint8_t, 20> key_hash = Hash160(pubkey);
-  EXPECT_EQ(HexEncode(P2wpkhScriptPubKey(key_hash)), input.at("scriptPubKey").get<std::string>());
+  EXPECT_EQ(base::HexEncode(P2wpkhScriptPubKey(key_hash)), input.at("scriptPubKey").get<std::string>());
   std::vector<uint8_t> script_code = P2wpkhScriptCode(key_hash);
-  EXPECT_EQ("19" + HexEncode(script_code), ex.at("scriptCode").get<std::string>());
+  EXPECT_EQ("19" + base::HexEncode(script_code), ex.at("scriptCode").get<std::string>());
 
   absl::StatusOr<Bip143Parts> parts =
       Bip143Compute(*tx, index, script_code, input.at("amount_sat").get<uint64_t>(), ex.at("sighash_type"));
   ASSERT_TRUE(parts.ok()) << parts.status();
-  EXPECT_EQ(HexEncode(parts->hash_prevouts), ex.at("hashPrevouts").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->hash_sequence), ex.at("hashSequence").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->hash_outputs), ex.at("hashOutputs").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->preimage), ex.at("sighash_preimage").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->sighash), ex.at("sighash").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->hash_prevouts), ex.at("hashPrevouts").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->hash_sequence), ex.at("hashSequence").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->hash_outputs), ex.at("hashOutputs").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->preimage), ex.at("sighash_preimage").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->sighash), ex.at("sighash").get<std::string>());
 
   testing::RecoverableSignature sig = testing::SignDigest(secret, parts->sighash);
   std::vector<uint8_t> item = P2wpkhSignatureItem(sig.rs);
-  EXPECT_EQ(HexEncode(item), ex.at("signature_der_plus_hashtype").get<std::string>());
+  EXPECT_EQ(base::HexEncode(item), ex.at("signature_der_plus_hashtype").get<std::string>());
   ASSERT_TRUE(VerifyEcdsa(parts->sighash, sig.rs, pubkey).ok());
 
   // Input 0 is a legacy P2PK spend; its scriptSig signs the pre-segwit hash. Reproducing it
@@ -71,7 +71,7 @@ TEST(Bip143Vectors, NativeP2wpkhEveryIntermediateAndSignedTx) {
   const auto& input0 = ex.at("inputs").at(0);
   std::vector<uint8_t> p2pk = HexToBytes(input0.at("scriptPubKey"));
   std::array<uint8_t, 32> legacy = LegacySighash(*tx, 0, p2pk, 1);
-  EXPECT_EQ(HexEncode(legacy), input0.at("legacy_sighash_ALL_DERIVED").get<std::string>());
+  EXPECT_EQ(base::HexEncode(legacy), input0.at("legacy_sighash_ALL_DERIVED").get<std::string>());
   testing::RecoverableSignature sig0 = testing::SignDigest(HexToBytes(input0.at("private_key")), legacy);
   std::vector<uint8_t> item0 = P2wpkhSignatureItem(sig0.rs);
   std::vector<uint8_t> script_sig = {static_cast<uint8_t>(item0.size())};
@@ -108,13 +108,13 @@ TEST(Bip143Vectors, P2shP2wpkhSighash) {
   std::vector<uint8_t> script_code = P2wpkhScriptCode(Hash160(pubkey));
   absl::StatusOr<Bip143Parts> parts = Bip143Compute(*tx, 0, script_code, input.at("amount_sat").get<uint64_t>(), 1);
   ASSERT_TRUE(parts.ok()) << parts.status();
-  EXPECT_EQ(HexEncode(parts->hash_prevouts), ex.at("hashPrevouts").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->hash_sequence), ex.at("hashSequence").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->hash_outputs), ex.at("hashOutputs").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->preimage), ex.at("sighash_preimage").get<std::string>());
-  EXPECT_EQ(HexEncode(parts->sighash), ex.at("sighash").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->hash_prevouts), ex.at("hashPrevouts").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->hash_sequence), ex.at("hashSequence").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->hash_outputs), ex.at("hashOutputs").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->preimage), ex.at("sighash_preimage").get<std::string>());
+  EXPECT_EQ(base::HexEncode(parts->sighash), ex.at("sighash").get<std::string>());
   testing::RecoverableSignature sig = testing::SignDigest(HexToBytes(input.at("private_key")), parts->sighash);
-  EXPECT_EQ(HexEncode(P2wpkhSignatureItem(sig.rs)), ex.at("signature_der_plus_hashtype").get<std::string>());
+  EXPECT_EQ(base::HexEncode(P2wpkhSignatureItem(sig.rs)), ex.at("signature_der_plus_hashtype").get<std::string>());
   absl::StatusOr<Transaction> signed_tx = ParseTransaction(HexToBytes(ex.at("signed_tx")));
   ASSERT_TRUE(signed_tx.ok()) << signed_tx.status();
   EXPECT_EQ(BytesToHex(Serialize(*signed_tx)), ex.at("signed_tx").get<std::string>());

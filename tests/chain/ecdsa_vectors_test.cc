@@ -9,7 +9,7 @@
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
 #include "chain/hashes.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/chain/test_signing.h"
 #include "tests/common/vectors.h"
 
@@ -122,7 +122,7 @@ TEST(Bip84Bip86Vectors, AddressesFromKeys) {
     EXPECT_EQ(*addr, d.at("address").get<std::string>());
     absl::StatusOr<std::vector<uint8_t>> spk = ScriptPubKeyForAddress(*addr);
     ASSERT_TRUE(spk.ok());
-    EXPECT_EQ(HexEncode(*spk), d.at("scriptPubKey").get<std::string>());
+    EXPECT_EQ(base::HexEncode(*spk), d.at("scriptPubKey").get<std::string>());
     ++p2tr;
   }
   EXPECT_EQ(p2tr, 3u);

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "chain/ecdsa.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "chain/keccak.h"
 #include "tests/chain/test_signing.h"
 
@@ -72,7 +72,7 @@ TEST(EthAddress, FromPublicKeyAllForms) {
   std::array<uint8_t, 33> compressed = testing::CompressedPubkey(secret);
   absl::StatusOr<EthAddress> a = EthAddressFromPubkeyBytes(uncompressed);
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ(HexEncode(*a), "9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f");
+  EXPECT_EQ(base::HexEncode(*a), "9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f");
   absl::StatusOr<EthAddress> b = EthAddressFromPubkeyBytes(compressed);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(*a, *b);

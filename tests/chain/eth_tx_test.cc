@@ -4,7 +4,7 @@
 
 #include "chain/ecdsa.h"
 #include "chain/erc20.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "chain/rlp.h"
 #include "tests/chain/test_signing.h"
 
@@ -242,7 +242,7 @@ TEST(Erc20, EncodeDecode) {
   Erc20Transfer t{Addr(0xab), U256::FromU128(static_cast<unsigned __int128>(1) << 100)};
   std::vector<uint8_t> data = EncodeErc20Transfer(t);
   ASSERT_EQ(data.size(), 68u);
-  EXPECT_EQ(HexEncode(std::span<const uint8_t>(data).first(4)), "a9059cbb");
+  EXPECT_EQ(base::HexEncode(std::span<const uint8_t>(data).first(4)), "a9059cbb");
   absl::StatusOr<Erc20Transfer> back = DecodeErc20Transfer(data);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, t);

@@ -7,7 +7,7 @@
 
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/chain/test_signing.h"
 #include "tests/common/vectors.h"
 
@@ -19,7 +19,7 @@ using ::ringfence::testing::ReadVectorFile;
 
 std::string Strip0x(const std::string& s) { return s.rfind("0x", 0) == 0 ? s.substr(2) : s; }
 std::vector<uint8_t> Bytes(const nlohmann::json& v) { return HexToBytes(Strip0x(v.get<std::string>())); }
-std::string Hex0x(std::span<const uint8_t> b) { return "0x" + HexEncode(b); }
+std::string Hex0x(std::span<const uint8_t> b) { return "0x" + base::HexEncode(b); }
 
 U256 Quantity(const nlohmann::json& tx, const char* key) {
   if (!tx.contains(key)) return U256();

@@ -18,7 +18,7 @@
 #include "chain/erc20.h"
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/chain/test_signing.h"
 #include "tests/common/temp_dir.h"
 
@@ -33,7 +33,7 @@ std::string Env(const char* name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-std::string Hex0x(std::span<const uint8_t> b) { return "0x" + HexEncode(b); }
+std::string Hex0x(std::span<const uint8_t> b) { return "0x" + base::HexEncode(b); }
 
 EthSignature SignEth(const std::array<uint8_t, 32>& digest) {
   testing::RecoverableSignature s = testing::SignDigest(kEthKey, digest);
@@ -75,8 +75,8 @@ nlohmann::json BitcoinCase(const std::string& name, uint64_t sighash_amount_delt
         Bip143Sighash(tx, i, P2wpkhScriptCode(key_hash), signed_amount, kSighashAll);
     EXPECT_TRUE(digest.ok()) << digest.status();
     digests.push_back(*digest);
-    nlohmann::json in = {{"script_pubkey", HexEncode(spk)}, {"amount", amounts[i]}};
-    if (sighash_amount_delta == 0) in["sighash"] = HexEncode(*digest);
+    nlohmann::json in = {{"script_pubkey", base::HexEncode(spk)}, {"amount", amounts[i]}};
+    if (sighash_amount_delta == 0) in["sighash"] = base::HexEncode(*digest);
     inputs.push_back(in);
   }
   for (size_t i = 0; i < tx.inputs.size(); ++i) {
@@ -90,7 +90,7 @@ nlohmann::json BitcoinCase(const std::string& name, uint64_t sighash_amount_delt
   return {{"name", name},
           {"chain", "bitcoin"},
           {"network", "regtest"},
-          {"raw", HexEncode(Serialize(tx))},
+          {"raw", base::HexEncode(Serialize(tx))},
           {"txid", DisplayHex(Txid(tx))},
           {"weight", Weight(tx)},
           {"vsize", VirtualSize(tx)},

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "chain/hex.h"
+#include "base/hex.h"
 
 namespace ringfence::chain {
 namespace {
 
-std::vector<uint8_t> H(std::string_view hex) { return *HexDecode(hex); }
+std::vector<uint8_t> H(std::string_view hex) { return *base::HexDecode(hex); }
 
 void ExpectRejected(std::string_view hex, std::string_view needle) {
   absl::StatusOr<RlpItem> item = RlpDecode(H(hex));
@@ -18,23 +18,23 @@ void ExpectRejected(std::string_view hex, std::string_view needle) {
 // The examples from the Ethereum yellow paper / RLP documentation.
 TEST(Rlp, KnownEncodings) {
   std::string dog = "dog";
-  EXPECT_EQ(HexEncode(RlpEncodeBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(dog.data()), 3))),
+  EXPECT_EQ(base::HexEncode(RlpEncodeBytes(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(dog.data()), 3))),
             "83646f67");
-  EXPECT_EQ(HexEncode(RlpEncodeBytes({})), "80");
-  EXPECT_EQ(HexEncode(RlpEncodeList({})), "c0");
-  EXPECT_EQ(HexEncode(RlpEncodeUint(0)), "80");
-  EXPECT_EQ(HexEncode(RlpEncodeUint(15)), "0f");
-  EXPECT_EQ(HexEncode(RlpEncodeUint(0x7f)), "7f");
-  EXPECT_EQ(HexEncode(RlpEncodeUint(0x80)), "8180");
-  EXPECT_EQ(HexEncode(RlpEncodeUint(1024)), "820400");
-  EXPECT_EQ(HexEncode(RlpEncodeUint(UINT64_MAX)), "88ffffffffffffffff");
+  EXPECT_EQ(base::HexEncode(RlpEncodeBytes({})), "80");
+  EXPECT_EQ(base::HexEncode(RlpEncodeList({})), "c0");
+  EXPECT_EQ(base::HexEncode(RlpEncodeUint(0)), "80");
+  EXPECT_EQ(base::HexEncode(RlpEncodeUint(15)), "0f");
+  EXPECT_EQ(base::HexEncode(RlpEncodeUint(0x7f)), "7f");
+  EXPECT_EQ(base::HexEncode(RlpEncodeUint(0x80)), "8180");
+  EXPECT_EQ(base::HexEncode(RlpEncodeUint(1024)), "820400");
+  EXPECT_EQ(base::HexEncode(RlpEncodeUint(UINT64_MAX)), "88ffffffffffffffff");
   // The set-theoretic three: [ [], [[]], [ [], [[]] ] ].
   std::vector<uint8_t> empty = RlpEncodeList({});
   std::vector<uint8_t> one = RlpEncodeList({empty});
-  EXPECT_EQ(HexEncode(RlpEncodeList({empty, one, RlpEncodeList({empty, one})})), "c7c0c1c0c3c0c1c0");
+  EXPECT_EQ(base::HexEncode(RlpEncodeList({empty, one, RlpEncodeList({empty, one})})), "c7c0c1c0c3c0c1c0");
   std::vector<uint8_t> long_string(56, 'a');
   std::vector<uint8_t> enc = RlpEncodeBytes(long_string);
-  EXPECT_EQ(HexEncode(std::span<const uint8_t>(enc).first(2)), "b838");
+  EXPECT_EQ(base::HexEncode(std::span<const uint8_t>(enc).first(2)), "b838");
   EXPECT_EQ(enc.size(), 58u);
 }
 

@@ -10,6 +10,8 @@
 namespace ringfence::policy {
 namespace {
 
+using base::Amount;
+
 constexpr const char* kMinimal = R"(version = 1
 [groups.ops]
 members = ["bob", "alice"]

@@ -9,13 +9,20 @@
 #include <gtest/gtest.h>
 
 #include "policy/allocation.h"
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "policy/config.h"
 #include "policy/quorum.h"
 #include "policy/withdrawal.h"
 
 namespace ringfence::policy {
 namespace {
+
+using base::Amount;
+using base::Uint128;
+using base::ParseBaseUnits;
+using base::ParseDecimalAmount;
+using base::FormatDecimalAmount;
+using base::kMaxDecimals;
 
 constexpr uint64_t kSeeds[] = {20260101, 1, 42, 0xC0FFEE, 987654321};
 constexpr int kIterations = 4000;

@@ -12,6 +12,8 @@
 namespace ringfence::policy {
 namespace {
 
+using base::Amount;
+
 using Json = nlohmann::json;
 
 std::string PolicyText() {

@@ -1,5 +1,5 @@
 // custody-por/1 amount text: the spec's grammar ^(0|[1-9][0-9]{0,38})$ with value <= 2^128-1,
-// read through policy::ScanBaseUnits, and the spec-facing error wording on top of it.
+// read through base::ScanBaseUnits, and the spec-facing error wording on top of it.
 #include "tools/reserves/amount.h"
 
 #include <string>
@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "policy/amount.h"
+#include "base/amount.h"
 
 namespace ringfence::reserves {
 namespace {
@@ -69,15 +69,15 @@ TEST(ReservesAmount, AgreesWithPolicyGrammarAndRoundTrips) {
                                     std::string(39, '9'), std::string(40, '1')};
   for (int k = 0; k < 128; ++k) {
     const u128 v = u128{1} << k;
-    for (u128 w : {v - 1, v, v + 1}) texts.push_back(policy::Uint128ToString(w));
+    for (u128 w : {v - 1, v, v + 1}) texts.push_back(base::Uint128ToString(w));
   }
   u128 p = 1;
   for (int e = 0; e <= 38; ++e, p *= 10) {
-    for (u128 w : {p - 1, p, p + 1}) texts.push_back(policy::Uint128ToString(w));
+    for (u128 w : {p - 1, p, p + 1}) texts.push_back(base::Uint128ToString(w));
   }
   for (const std::string& text : texts) {
     absl::StatusOr<u128> mine = ParseAmount(text, "amount");
-    const policy::BaseUnitsScan theirs = policy::ScanBaseUnits(text);
+    const base::BaseUnitsScan theirs = base::ScanBaseUnits(text);
     ASSERT_EQ(mine.ok(), theirs.ok()) << text;
     if (!mine.ok()) continue;
     EXPECT_EQ(*mine, theirs.value) << text;

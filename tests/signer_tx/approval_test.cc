@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "signer/tx/amount.h"
 #include "signer/tx/approval.h"
 #include "signer/tx/approver_registry.h"
@@ -49,7 +49,7 @@ TEST(AmountTest, RejectsMalformedNegativeOverflowingText) {
       {"1.5", "non-digit"},
       {" 1", "non-digit"},
       {"1e3", "non-digit"},
-      // The grammar (policy::ScanBaseUnits) names a non-digit before a leading zero.
+      // The grammar (base::ScanBaseUnits) names a non-digit before a leading zero.
       {"0x10", "non-digit at position 1"}, {"1x0", "non-digit at position 1"},
       {"\xd9\xa1", "non-digit at position 0"},  // ARABIC-INDIC DIGIT ONE
       {"12\xef\xbc\x91", "non-digit at position 2"},  // FULLWIDTH DIGIT ONE
@@ -73,7 +73,7 @@ TEST(AmountTest, RejectsMalformedNegativeOverflowingText) {
   EXPECT_LT(long_zero.status().message().size(), 200u);
 }
 
-// signerd and the quorum tool (policy::ParseBaseUnits) must read every amount text alike, or an
+// signerd and the quorum tool (base::ParseBaseUnits) must read every amount text alike, or an
 // approval could be signed for one value and checked against another.
 TEST(AmountTest, AgreesWithPolicyGrammarAndRoundTrips) {
   std::vector<std::string> texts = {"", "0", "00", "1", "-1", "+1", " 1", "1.0", "1e3",
@@ -84,11 +84,11 @@ TEST(AmountTest, AgreesWithPolicyGrammarAndRoundTrips) {
                                     "1000000000000000000000000000000000000000"};
   for (int k = 0; k < 128; ++k) {
     Amount v = static_cast<Amount>(1) << k;
-    for (Amount w : {v - 1, v, v + 1}) texts.push_back(policy::Amount(w).ToBaseUnitString());
+    for (Amount w : {v - 1, v, v + 1}) texts.push_back(base::Amount(w).ToBaseUnitString());
   }
   for (const std::string& text : texts) {
     auto mine = ParseAmount(text, "f");
-    auto theirs = policy::ParseBaseUnits(text);
+    auto theirs = base::ParseBaseUnits(text);
     ASSERT_EQ(mine.ok(), theirs.ok()) << text;
     if (!mine.ok()) continue;
     EXPECT_EQ(*mine, theirs->base_units()) << text;

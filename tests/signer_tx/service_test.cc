@@ -14,7 +14,7 @@
 #include "chain/bech32.h"
 #include "chain/erc20.h"
 #include "chain/hashes.h"
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "tests/common/temp_dir.h"
 #include "tests/signer_tx/harness.h"
 #include "tests/signer_tx/test_keys.h"
@@ -104,12 +104,12 @@ TEST_F(ServiceTest, SignedTransactionsVerifyWithBitcoinjsAndEthers) {
   nlohmann::json inputs = nlohmann::json::array();
   for (int i = 0; i < 2; ++i) {
     inputs.push_back({{"amount", btc.request.bitcoin_inputs[i].amount},
-                      {"pubkey", chain::HexEncode(world().own_keys[i].second)}});
+                      {"pubkey", base::HexEncode(world().own_keys[i].second)}});
   }
   cases.push_back({{"chain", "bitcoin"},
-                   {"signed_tx", chain::HexEncode(std::vector<uint8_t>(response.signed_tx().begin(),
+                   {"signed_tx", base::HexEncode(std::vector<uint8_t>(response.signed_tx().begin(),
                                                                        response.signed_tx().end()))},
-                   {"unsigned_tx", chain::HexEncode(btc.request.unsigned_tx)},
+                   {"unsigned_tx", base::HexEncode(btc.request.unsigned_tx)},
                    {"txid", response.txid()},
                    {"inputs", inputs}});
 
@@ -127,7 +127,7 @@ TEST_F(ServiceTest, SignedTransactionsVerifyWithBitcoinjsAndEthers) {
     nlohmann::json c = {
         {"chain", "ethereum"},
         {"type", form == EthForm::kLegacy ? 0 : 2},
-        {"signed_tx", "0x" + chain::HexEncode(std::vector<uint8_t>(r.signed_tx().begin(), r.signed_tx().end()))},
+        {"signed_tx", "0x" + base::HexEncode(std::vector<uint8_t>(r.signed_tx().begin(), r.signed_tx().end()))},
         {"hash", r.txid()},
         {"from", EthAddressOf(world().own_keys[2].second)},
         {"chain_id", kEthChainId},
@@ -364,7 +364,7 @@ TEST_F(ServiceTest, StartupLogsTheRegistryHash) {
   ASSERT_NE(started, nullptr);
   const std::string& text = world().registry_toml;
   EXPECT_EQ(Field(*started, "approver_registry_sha256"),
-            chain::HexEncode(chain::Sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()))));
+            base::HexEncode(chain::Sha256(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()))));
   EXPECT_EQ(Field(*started, "ethereum_chain_id"), "1337");
 }
 

@@ -21,7 +21,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "chain/hex.h"
+#include "base/hex.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_tx.grpc.pb.h"
 #include "signer/health_client.h"
@@ -199,13 +199,13 @@ TEST_F(SignerdProcessTest, SignsOverTheSocketAndKeepsItsStateAcrossARestart) {
 
   nlohmann::json cases = nlohmann::json::array();
   cases.push_back({{"chain", "bitcoin"},
-                   {"signed_tx", chain::HexEncode(std::vector<uint8_t>(btc_signed.signed_tx().begin(), btc_signed.signed_tx().end()))},
-                   {"unsigned_tx", chain::HexEncode(btc.request.unsigned_tx)},
+                   {"signed_tx", base::HexEncode(std::vector<uint8_t>(btc_signed.signed_tx().begin(), btc_signed.signed_tx().end()))},
+                   {"unsigned_tx", base::HexEncode(btc.request.unsigned_tx)},
                    {"txid", btc_signed.txid()},
-                   {"inputs", {{{"amount", 100000}, {"pubkey", chain::HexEncode(keys[0].second)}}}}});
+                   {"inputs", {{{"amount", 100000}, {"pubkey", base::HexEncode(keys[0].second)}}}}});
   cases.push_back({{"chain", "ethereum"},
                    {"type", 2},
-                   {"signed_tx", "0x" + chain::HexEncode(std::vector<uint8_t>(erc20_signed.signed_tx().begin(), erc20_signed.signed_tx().end()))},
+                   {"signed_tx", "0x" + base::HexEncode(std::vector<uint8_t>(erc20_signed.signed_tx().begin(), erc20_signed.signed_tx().end()))},
                    {"hash", erc20_signed.txid()},
                    {"from", EthAddressOf(keys[2].second)},
                    {"chain_id", kEthChainId},

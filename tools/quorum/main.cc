@@ -13,7 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "signer/tx/approval.h"
 #include "tools/quorum/sealed_key.h"
 
@@ -87,12 +87,12 @@ struct SubjectFlags {
 
   // Digest of the request, or an error message naming the bad flag.
   bool Digest(std::array<uint8_t, 32>* digest, std::string* error) {
-    auto amount_value = ringfence::policy::ParseBaseUnits(amount);
+    auto amount_value = ringfence::base::ParseBaseUnits(amount);
     if (!amount_value.ok()) {
       *error = "--amount: " + std::string(amount_value.status().message());
       return false;
     }
-    auto fee_value = ringfence::policy::ParseBaseUnits(fee_cap);
+    auto fee_value = ringfence::base::ParseBaseUnits(fee_cap);
     if (!fee_value.ok()) {
       *error = "--fee-cap: " + std::string(fee_value.status().message());
       return false;

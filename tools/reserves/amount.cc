@@ -1,23 +1,23 @@
 #include "tools/reserves/amount.h"
 
-#include "policy/amount.h"
+#include "base/amount.h"
 #include "tools/reserves/status_macros.h"
 
 
 namespace ringfence::reserves {
 
 absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field) {
-  const policy::BaseUnitsScan scan = policy::ScanBaseUnits(text);
+  const base::BaseUnitsScan scan = base::ScanBaseUnits(text);
   auto fail = [&](std::string_view rule) {
     return absl::InvalidArgumentError(Cat(field, " \"", text.substr(0, 60),
                                                    text.size() > 60 ? "..." : "", "\" ", rule));
   };
   switch (scan.error) {
-    case policy::BaseUnitsError::kNone:
+    case base::BaseUnitsError::kNone:
       return scan.value;
-    case policy::BaseUnitsError::kEmpty:
+    case base::BaseUnitsError::kEmpty:
       break;
-    case policy::BaseUnitsError::kNonDigit: {
+    case base::BaseUnitsError::kNonDigit: {
       // The spec's error names tell a ledger's author what went wrong (a debit row, a display
       // amount), so the first non-digit is named rather than only rejected.
       const char c = text[scan.position];
@@ -27,16 +27,16 @@ absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field) 
       if (c == 'e' || c == 'E') return fail("uses an exponent");
       return fail("has a character other than a decimal digit");
     }
-    case policy::BaseUnitsError::kLeadingZero:
+    case base::BaseUnitsError::kLeadingZero:
       return fail("has a leading zero");
-    case policy::BaseUnitsError::kTooManyDigits:
-    case policy::BaseUnitsError::kAboveMax:
+    case base::BaseUnitsError::kTooManyDigits:
+    case base::BaseUnitsError::kAboveMax:
       return fail("is above 2^128-1");
   }
   return fail("is empty");
 }
 
-std::string FormatAmount(u128 v) { return policy::Uint128ToString(v); }
+std::string FormatAmount(u128 v) { return base::Uint128ToString(v); }
 
 std::string FormatUnits(u128 v, int decimals) {
   std::string digits = FormatAmount(v);

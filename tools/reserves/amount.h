@@ -15,13 +15,13 @@
 
 namespace ringfence::reserves {
 
-// Parses a canonical amount. The grammar is policy::ScanBaseUnits (the spec's grammar exactly);
+// Parses a canonical amount. The grammar is base::ScanBaseUnits (the spec's grammar exactly);
 // this adds the spec-facing wording. On failure returns InvalidArgument (overflow included)
 // naming `field` and the rule broken (negative, fractional, exponent, leading zero or '+',
 // above 2^128-1, empty).
 absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field);
 
-// Canonical decimal text of `v` (policy::Uint128ToString).
+// Canonical decimal text of `v` (base::Uint128ToString).
 std::string FormatAmount(u128 v);
 
 // `v` shown with `decimals` fractional digits (e.g. 250002499 with 8 -> "2.50002499").

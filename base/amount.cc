@@ -1,4 +1,4 @@
-#include "policy/amount.h"
+#include "base/amount.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,9 +6,10 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "policy/text.h"
+#include "base/check.h"
+#include "base/text.h"
 
-namespace ringfence::policy {
+namespace ringfence::base {
 namespace {
 
 constexpr Uint128 kMax128 = ~Uint128{0};
@@ -31,17 +32,6 @@ bool PushDigit(Uint128* value, char digit) {
   if (*value > (kMax128 - d) / 10) return false;
   *value = *value * 10 + d;
   return true;
-}
-
-// A printable, bounded excerpt of outside text for error messages.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text.substr(0, 48)) {
-    out += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
-  }
-  if (text.size() > 48) out += "...";
-  out += "\"";
-  return out;
 }
 
 }  // namespace
@@ -84,7 +74,7 @@ std::optional<Amount> Amount::CheckedMulRatio(uint64_t numerator, uint64_t denom
 }
 
 Amount AmountOrDie(std::optional<Amount> amount) {
-  if (!amount.has_value()) std::abort();
+  RF_CHECK(amount.has_value(), "checked amount arithmetic that was shown safe overflowed");
   return *amount;
 }
 
@@ -148,22 +138,22 @@ absl::StatusOr<Amount> ParseBaseUnits(std::string_view text) {
       return absl::InvalidArgumentError("amount is empty");
     case BaseUnitsError::kNonDigit:
       return absl::InvalidArgumentError(
-          internal::Cat("amount ", Quote(text), " must be base units in plain decimal digits "
+          Cat("amount ", Clip(text), " must be base units in plain decimal digits "
                        "(no sign, point, exponent or whitespace)"));
     case BaseUnitsError::kLeadingZero:
       return absl::InvalidArgumentError(
-          internal::Cat("amount ", Quote(text), " has a leading zero (not canonical)"));
+          Cat("amount ", Clip(text), " has a leading zero (not canonical)"));
     case BaseUnitsError::kTooManyDigits:
     case BaseUnitsError::kAboveMax:
       break;
   }
-  return absl::OutOfRangeError(internal::Cat("amount ", Quote(text), " exceeds 2^128-1 base units"));
+  return absl::OutOfRangeError(Cat("amount ", Clip(text), " exceeds 2^128-1 base units"));
 }
 
 absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals) {
   if (decimals < 0 || decimals > kMaxDecimals) {
     return absl::InvalidArgumentError(
-        internal::Cat("decimals ", decimals, " outside 0..", kMaxDecimals));
+        Cat("decimals ", decimals, " outside 0..", kMaxDecimals));
   }
   if (text.empty()) return absl::InvalidArgumentError("amount is empty");
   const size_t dot = text.find('.');
@@ -172,22 +162,22 @@ absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals) {
   for (char c : text) {
     if (!IsDigit(c) && c != '.') {
       return absl::InvalidArgumentError(
-          internal::Cat("amount ", Quote(text), " may contain only digits and one '.' "
+          Cat("amount ", Clip(text), " may contain only digits and one '.' "
                        "(no sign, exponent or whitespace)"));
     }
   }
   if (dot != std::string_view::npos) {
     if (frac.find('.') != std::string_view::npos) {
-      return absl::InvalidArgumentError(internal::Cat("amount ", Quote(text), " has more than one '.'"));
+      return absl::InvalidArgumentError(Cat("amount ", Clip(text), " has more than one '.'"));
     }
     if (whole.empty() || frac.empty()) {
       return absl::InvalidArgumentError(
-          internal::Cat("amount ", Quote(text), " needs digits on both sides of '.'"));
+          Cat("amount ", Clip(text), " needs digits on both sides of '.'"));
     }
   }
   if (frac.size() > static_cast<size_t>(decimals)) {
     return absl::InvalidArgumentError(
-        internal::Cat("amount ", Quote(text), " has ", frac.size(),
+        Cat("amount ", Clip(text), " has ", frac.size(),
                      " decimal places but the asset has ", decimals, " (never rounded)"));
   }
   Uint128 value = 0;
@@ -197,7 +187,7 @@ absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals) {
   for (size_t i = frac.size(); ok && i < static_cast<size_t>(decimals); ++i) ok = PushDigit(&value, '0');
   if (!ok) {
     return absl::OutOfRangeError(
-        internal::Cat("amount ", Quote(text), " exceeds 2^128-1 base units"));
+        Cat("amount ", Clip(text), " exceeds 2^128-1 base units"));
   }
   return Amount(value);
 }
@@ -214,4 +204,17 @@ std::string FormatDecimalAmount(Amount amount, int decimals) {
   return out;
 }
 
-}  // namespace ringfence::policy
+std::array<uint8_t, 16> Amount::ToBigEndian() const {
+  std::array<uint8_t, 16> out{};
+  Uint128 v = base_units_;
+  for (int i = 15; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
+  return out;
+}
+
+Amount Amount::FromBigEndian(std::span<const uint8_t, 16> bytes) {
+  Uint128 v = 0;
+  for (uint8_t b : bytes) v = (v << 8) | b;
+  return Amount(v);
+}
+
+}  // namespace ringfence::base

@@ -5,22 +5,24 @@
 // CheckedAdd / CheckedSub, which return std::nullopt instead of wrapping. Scaling by a ratio
 // goes through MulRatio with an explicit rounding direction. An Amount carries no asset; the
 // caller keeps amounts of different assets apart (the policy module always keys them by
-// AssetId).
+// AssetId; custodyd's ledger keys them by asset).
 //
 // Values are immutable and trivially copyable; safe to share between threads.
-#ifndef RINGFENCE_POLICY_AMOUNT_H_
-#define RINGFENCE_POLICY_AMOUNT_H_
+#ifndef RINGFENCE_BASE_AMOUNT_H_
+#define RINGFENCE_BASE_AMOUNT_H_
 
+#include <array>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 
-namespace ringfence::policy {
+namespace ringfence::base {
 
 using Uint128 = unsigned __int128;
 
@@ -55,6 +57,10 @@ class Amount {
   // Same as CheckedMulRatio, and reports whether the result had to be rounded.
   std::optional<Amount> CheckedMulRatio(uint64_t numerator, uint64_t denominator,
                                         Rounding rounding, bool* rounded) const;
+
+  // 16 bytes, most significant first: how storage and digests carry an amount.
+  std::array<uint8_t, 16> ToBigEndian() const;
+  static Amount FromBigEndian(std::span<const uint8_t, 16> bytes);
 
   // Base units in canonical decimal form: no sign, no leading zeros ("0" for zero).
   std::string ToBaseUnitString() const;
@@ -129,6 +135,6 @@ Uint128 PowerOfTen(int exponent);
 // call it). ScanBaseUnits reads the result back to the same value.
 std::string Uint128ToString(Uint128 value);
 
-}  // namespace ringfence::policy
+}  // namespace ringfence::base
 
-#endif  // RINGFENCE_POLICY_AMOUNT_H_
+#endif  // RINGFENCE_BASE_AMOUNT_H_
