@@ -1,0 +1,75 @@
+// ChainAdapter: how custodyd sees one chain (a Bitcoin-family UTXO chain or an Ethereum-family
+// account chain): its tip, its blocks with the transfers that touch addresses we watch, the
+// balance of an address at a height, and broadcast of a signed transaction.
+//
+// The interface is shaped for polling real nodes (Ethereum JSON-RPC, Bitcoin Core RPC, later
+// issues) as much as for chainsim: custodyd asks for blocks by height, and finds
+// reorganisations by comparing each block's parent hash with the hash it stored for the height
+// below. Nothing here is trusted: a node's answer is outside input, and the ingestor checks it
+// (heights contiguous, hashes well formed, amounts in the grammar, sizes bounded).
+//
+// Implementations are thread-safe: the ingestor, the service and (later) the withdrawal pipeline
+// may call one adapter concurrently.
+#ifndef RINGFENCE_CUSTODY_CHAIN_ADAPTER_H_
+#define RINGFENCE_CUSTODY_CHAIN_ADAPTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/amount.h"
+
+namespace ringfence::custody::chain {
+
+// A block's identity. Hashes are lowercase hex as the chain shows them (Bitcoin: byte-reversed
+// double SHA-256; Ethereum: 0x-less Keccak-256), 64 hex digits.
+struct BlockRef {
+  uint64_t height = 0;
+  std::string hash;
+  std::string parent_hash;
+};
+
+// One credit to a watched address found in a block.
+struct Transfer {
+  std::string txid;            // lowercase hex, 64 digits (0x-less for Ethereum)
+  uint32_t index = 0;          // output index (Bitcoin) or log / transfer index within the tx (Ethereum)
+  std::string to_address;      // as the chain adapter normalises it: bech32 lowercase, EIP-55
+  std::string token_contract;  // EIP-55 ERC-20 contract for a token Transfer event; empty for native
+  base::Amount amount;
+};
+
+struct Block {
+  BlockRef ref;
+  std::vector<Transfer> transfers;  // only those to addresses in the watch set
+};
+
+class ChainAdapter {
+ public:
+  virtual ~ChainAdapter() = default;
+
+  // The chain's name as in custodyd's config ("bitcoin", "ethereum") and its network.
+  virtual const std::string& chain() const = 0;
+
+  // The current tip. UNAVAILABLE if the node cannot be reached.
+  virtual absl::StatusOr<BlockRef> Tip() = 0;
+
+  // The block at `height` of the node's current best chain, with the transfers it contains to
+  // any of `watched` addresses (native and ERC-20 Transfer events). NOT_FOUND above the tip.
+  virtual absl::StatusOr<Block> GetBlock(uint64_t height, std::span<const std::string> watched) = 0;
+
+  // Balance of `address` (native when `token_contract` is empty) as of `height`.
+  virtual absl::StatusOr<base::Amount> BalanceAt(const std::string& address, const std::string& token_contract,
+                                                 uint64_t height) = 0;
+
+  // Sends a signed transaction; returns its txid. Broadcasting the same bytes twice returns the
+  // same txid (ALREADY_EXISTS is folded into success); an invalid transaction is
+  // FAILED_PRECONDITION with the node's reason (clipped).
+  virtual absl::StatusOr<std::string> Broadcast(std::span<const uint8_t> signed_tx) = 0;
+};
+
+}  // namespace ringfence::custody::chain
+
+#endif  // RINGFENCE_CUSTODY_CHAIN_ADAPTER_H_
