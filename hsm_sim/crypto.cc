@@ -216,13 +216,13 @@ bool Open(std::span<const uint8_t, kSealKeySize> key, std::span<const uint8_t> s
 }
 
 bool DerivePinKey(std::span<const uint8_t> pin, std::span<const uint8_t, kKdfSaltSize> salt,
-                  KdfCost cost, SecureBuffer* out) {
+                  KdfCost cost, base::SecretBytes* out) {
   static_assert(kKdfSaltSize == crypto_pwhash_SALTBYTES);
   if (cost.opslimit < crypto_pwhash_OPSLIMIT_MIN || cost.opslimit > crypto_pwhash_OPSLIMIT_MAX ||
       cost.memlimit < crypto_pwhash_MEMLIMIT_MIN || cost.memlimit > crypto_pwhash_MEMLIMIT_MAX) {
     return false;
   }
-  SecureBuffer key(32);
+  base::SecretBytes key(32);
   if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(pin.data()), pin.size(),
                     salt.data(), cost.opslimit, cost.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return false;

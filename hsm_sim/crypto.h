@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-#include "hsm_sim/secure_buffer.h"
+#include "base/secret.h"
 
 namespace ringfence::hsm_sim {
 
@@ -104,7 +104,7 @@ inline constexpr size_t kKdfSaltSize = 16;
 // Argon2id13 over `pin` into a 32-byte key. Returns false if libsodium refuses the cost
 // (out of memory or outside its limits).
 bool DerivePinKey(std::span<const uint8_t> pin, std::span<const uint8_t, kKdfSaltSize> salt,
-                  KdfCost cost, SecureBuffer* out);
+                  KdfCost cost, base::SecretBytes* out);
 
 }  // namespace ringfence::hsm_sim
 

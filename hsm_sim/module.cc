@@ -67,7 +67,7 @@ std::shared_ptr<Module::Object> Module::VisibleObject(CK_OBJECT_HANDLE o) const 
 }
 
 void Module::ForgetSecretsLocked() {
-  master_key_.Reset();
+  master_key_.Wipe();
   for (auto& [handle, object] : objects_) object->secret.reset();
   for (auto& [handle, session] : sessions_) {
     std::lock_guard<std::mutex> guard(session->mu);
@@ -95,7 +95,7 @@ std::vector<uint8_t> Module::KeyAd(const StoredObject& o) const {
 
 std::shared_ptr<Module::KeySecret> Module::Unseal(const StoredObject& o) const {
   const size_t plain = o.sealed_secret.size() - kSealOverhead;
-  SecureBuffer material(plain);
+  base::SecretBytes material(plain);
   if (!Open(std::span<const uint8_t, kSealKeySize>(master_key_.data(), kSealKeySize),
             o.sealed_secret, KeyAd(o), std::span<uint8_t>(material.data(), plain))) {
     return nullptr;
@@ -113,7 +113,7 @@ std::shared_ptr<Module::KeySecret> Module::Unseal(const StoredObject& o) const {
     secret->bytes = std::move(material);
   } else {
     if (plain != kEd25519SeedSize) return nullptr;
-    SecureBuffer sk(kEd25519SecretSize);
+    base::SecretBytes sk(kEd25519SecretSize);
     uint8_t pub[kEd25519PublicSize];
     Ed25519KeyPair(std::span<const uint8_t, kEd25519SeedSize>(material.data(), kEd25519SeedSize),
                    pub, std::span<uint8_t, kEd25519SecretSize>(sk.data(), kEd25519SecretSize));
@@ -142,11 +142,11 @@ CK_RV Module::UnsealAllLocked() {
 }
 
 CK_RV Module::WrapMasterKey(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
-                            const SecureBuffer& master_key, PinRecord* out) const {
+                            const base::SecretBytes& master_key, PinRecord* out) const {
   PinRecord rec;
   randombytes_buf(rec.salt.data(), rec.salt.size());
   rec.cost = config_.kdf_cost;
-  SecureBuffer kek;
+  base::SecretBytes kek;
   if (!DerivePinKey(std::span<const uint8_t>(pin, pin_len), rec.salt, rec.cost, &kek)) {
     return CKR_HOST_MEMORY;
   }
@@ -158,7 +158,7 @@ CK_RV Module::WrapMasterKey(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
 }
 
 CK_RV Module::VerifyPinLocked(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
-                              SecureBuffer* master_key) {
+                              base::SecretBytes* master_key) {
   PinRecord& cached = role == PinRole::kSo ? token_.so_pin : token_.user_pin;
   // The record is read again because another process may have counted failures.
   absl::StatusOr<PinRecord> rec = store_->LoadPin(role);
@@ -168,7 +168,7 @@ CK_RV Module::VerifyPinLocked(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_le
   }
   cached.failures = rec->failures;
   if (rec->failures >= token_.meta.max_pin_tries) return CKR_PIN_LOCKED;
-  SecureBuffer kek;
+  base::SecretBytes kek;
   const bool length_ok = pin_len >= kMinPinLen && pin_len <= kMaxPinLen;
   if (length_ok &&
       !DerivePinKey(std::span<const uint8_t>(pin, pin_len), rec->salt, rec->cost, &kek)) {
@@ -180,7 +180,7 @@ CK_RV Module::VerifyPinLocked(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_le
   if (!failures.ok()) return DeviceError(failures.status());
   cached.failures = *failures;
   if (!length_ok) return CKR_PIN_INCORRECT;
-  SecureBuffer mk(kSealKeySize);
+  base::SecretBytes mk(kSealKeySize);
   if (!Open(std::span<const uint8_t, kSealKeySize>(kek.data(), kSealKeySize),
             rec->wrapped_master_key, MasterKeyAd(role), std::span<uint8_t>(mk.data(), mk.size()))) {
     return CKR_PIN_INCORRECT;
@@ -399,7 +399,7 @@ CK_RV Module::InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
   if (pin == nullptr || label == nullptr) return CKR_ARGUMENTS_BAD;
   if (!sessions_.empty()) return CKR_SESSION_EXISTS;
   if (store_->initialized()) {
-    SecureBuffer old_master;
+    base::SecretBytes old_master;
     if (CK_RV rv = VerifyPinLocked(PinRole::kSo, pin, pin_len, &old_master); rv != CKR_OK) {
       return rv;
     }
@@ -416,7 +416,7 @@ CK_RV Module::InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
   fresh.meta.label.assign(reinterpret_cast<const char*>(label), kLabelSize);
   fresh.meta.serial = serial_hex;
   fresh.meta.max_pin_tries = config_.max_pin_tries;
-  SecureBuffer master(kSealKeySize);
+  base::SecretBytes master(kSealKeySize);
   randombytes_buf(master.data(), master.size());
   const TokenState previous = token_;
   token_.meta = fresh.meta;  // MasterKeyAd reads the new serial
@@ -468,7 +468,7 @@ CK_RV Module::SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_
   const PinRole role = login_ == LoginState::kSo ? PinRole::kSo : PinRole::kUser;
   if (role == PinRole::kUser && !token_.has_user_pin) return CKR_USER_PIN_NOT_INITIALIZED;
   if (new_len < kMinPinLen || new_len > kMaxPinLen) return CKR_PIN_LEN_RANGE;
-  SecureBuffer master;
+  base::SecretBytes master;
   if (CK_RV rv = VerifyPinLocked(role, old_pin, old_len, &master); rv != CKR_OK) return rv;
   PinRecord rec;
   if (CK_RV rv = WrapMasterKey(role, new_pin, new_len, master, &rec); rv != CKR_OK) return rv;
@@ -561,7 +561,7 @@ CK_RV Module::Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     return CKR_USER_PIN_NOT_INITIALIZED;
   }
   const PinRole role = wanted == LoginState::kSo ? PinRole::kSo : PinRole::kUser;
-  SecureBuffer master;
+  base::SecretBytes master;
   if (CK_RV rv = VerifyPinLocked(role, pin, pin_len, &master); rv != CKR_OK) return rv;
   master_key_ = std::move(master);
   if (wanted == LoginState::kUser) {
@@ -640,9 +640,9 @@ CK_RV Module::GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATT
 
   auto secret = std::make_shared<KeySecret>();
   secret->curve = curve;
-  SecureBuffer sealed_material;
+  base::SecretBytes sealed_material;
   if (curve == Curve::kSecp256k1) {
-    SecureBuffer sk(kSecp256k1SecretSize);
+    base::SecretBytes sk(kSecp256k1SecretSize);
     const std::span<uint8_t, kSecp256k1SecretSize> sk_span(sk.data(), kSecp256k1SecretSize);
     do {
       randombytes_buf(sk.data(), sk.size());
@@ -652,13 +652,13 @@ CK_RV Module::GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATT
                                          pub_o.public_key.data(), kSecp256k1UncompressedSize))) {
       return CKR_GENERAL_ERROR;
     }
-    sealed_material = SecureBuffer(kSecp256k1SecretSize);
+    sealed_material = base::SecretBytes(kSecp256k1SecretSize);
     std::memcpy(sealed_material.data(), sk.data(), sk.size());
     secret->bytes = std::move(sk);
   } else {
-    SecureBuffer seed(kEd25519SeedSize);
+    base::SecretBytes seed(kEd25519SeedSize);
     randombytes_buf(seed.data(), seed.size());
-    SecureBuffer sk(kEd25519SecretSize);
+    base::SecretBytes sk(kEd25519SecretSize);
     pub_o.public_key.resize(kEd25519PublicSize);
     Ed25519KeyPair(
         std::span<const uint8_t, kEd25519SeedSize>(seed.data(), kEd25519SeedSize),

@@ -9,7 +9,7 @@
 // operation state. C_Sign holds neither lock while it computes the signature: it works on a
 // shared_ptr to the unsealed key, so signing in different sessions runs in parallel.
 //
-// Secrets: the master key and unsealed private keys live in SecureBuffers (sodium_malloc) and
+// Secrets: the master key and unsealed private keys live in base::SecretBytes (sodium_malloc) and
 // are wiped at C_Logout, when the last session closes, and at C_Finalize.
 #ifndef RINGFENCE_HSM_SIM_MODULE_H_
 #define RINGFENCE_HSM_SIM_MODULE_H_
@@ -25,9 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/secret.h"
 #include "hsm_sim/config.h"
 #include "hsm_sim/crypto.h"
-#include "hsm_sim/secure_buffer.h"
 #include "hsm_sim/templates.h"
 #include "hsm_sim/token_store.h"
 
@@ -85,7 +85,7 @@ class Module {
   // An unsealed private key: 32-byte secp256k1 scalar or libsodium's 64-byte Ed25519 secret.
   struct KeySecret {
     Curve curve;
-    SecureBuffer bytes;
+    base::SecretBytes bytes;
   };
   struct Object {
     StoredObject stored;
@@ -128,10 +128,10 @@ class Module {
   // counting a failure on disk before trying and clearing it on success. On success
   // `*master_key` holds the unwrapped master key.
   CK_RV VerifyPinLocked(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
-                        SecureBuffer* master_key);
+                        base::SecretBytes* master_key);
   // Wraps `master_key` under a fresh salt and `pin`.
   CK_RV WrapMasterKey(PinRole role, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
-                      const SecureBuffer& master_key, PinRecord* out) const;
+                      const base::SecretBytes& master_key, PinRecord* out) const;
   // REQUIRES: mu_ held exclusively and master_key_ set. Unseals every private key.
   CK_RV UnsealAllLocked();
   std::shared_ptr<KeySecret> Unseal(const StoredObject& o) const;
@@ -148,7 +148,7 @@ class Module {
   std::unordered_map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
   CK_SESSION_HANDLE next_session_ = 1;
   LoginState login_ = LoginState::kPublic;
-  SecureBuffer master_key_;
+  base::SecretBytes master_key_;
   std::atomic<uint64_t> sign_calls_{0};
   std::atomic<uint64_t> open_calls_{0};
 };

@@ -1,7 +1,7 @@
 // The exported PKCS#11 surface of libhsm_sim.so. Only C_GetFunctionList is visible from the
 // shared object; every other function is reached through the function list it returns.
 // Each entry point forwards to the one Module and turns any escaping exception into an error
-// code: SecureBuffers on the unwound stack have already wiped their secrets by the time the
+// code: SecretBytes buffers on the unwound stack have already wiped their secrets by the time the
 // handler runs, so nothing secret outlives the failed call.
 #include <p11-kit/pkcs11.h>
 

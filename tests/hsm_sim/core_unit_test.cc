@@ -138,7 +138,7 @@ TEST_F(CoreTest, PinKeyDerivationDependsOnPinAndSalt) {
   salt2[0] = 1;
   const KdfCost cost{1, 8192};
   const Bytes pin = {'1', '2', '3', '4'}, pin2 = {'1', '2', '3', '5'};
-  SecureBuffer a, b, c, d;
+  base::SecretBytes a, b, c, d;
   ASSERT_TRUE(DerivePinKey(pin, salt, cost, &a));
   ASSERT_TRUE(DerivePinKey(pin, salt, cost, &b));
   ASSERT_TRUE(DerivePinKey(pin2, salt, cost, &c));
@@ -147,7 +147,7 @@ TEST_F(CoreTest, PinKeyDerivationDependsOnPinAndSalt) {
   EXPECT_EQ(sodium_memcmp(a.data(), b.data(), 32), 0);
   EXPECT_NE(sodium_memcmp(a.data(), c.data(), 32), 0);
   EXPECT_NE(sodium_memcmp(a.data(), d.data(), 32), 0);
-  SecureBuffer e;
+  base::SecretBytes e;
   EXPECT_FALSE(DerivePinKey(pin, salt, KdfCost{0, 8192}, &e));
   EXPECT_FALSE(DerivePinKey(pin, salt, KdfCost{1, 1024}, &e));
   EXPECT_TRUE(e.empty());
