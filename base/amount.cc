@@ -204,6 +204,11 @@ std::string FormatDecimalAmount(Amount amount, int decimals) {
   return out;
 }
 
+std::string FormatLabelledAmount(Amount amount, int decimals, std::string_view unit) {
+  return Cat(FormatDecimalAmount(amount, decimals), " ", unit, " (", amount.ToBaseUnitString(),
+             amount == Amount(1) ? " base unit)" : " base units)");
+}
+
 std::array<uint8_t, 16> Amount::ToBigEndian() const {
   std::array<uint8_t, 16> out{};
   Uint128 v = base_units_;

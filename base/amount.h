@@ -127,6 +127,11 @@ absl::StatusOr<Amount> ParseDecimalAmount(std::string_view text, int decimals);
 // the same amount. REQUIRES: 0 <= decimals <= kMaxDecimals.
 std::string FormatDecimalAmount(Amount amount, int decimals);
 
+// How an amount is shown to a person (an approver's screen, the demo, a report): the display
+// unit first, then the exact base units labelled as such, "1.5 BTC (150000000 base units)", so
+// that nobody reads base units as the asset. REQUIRES: 0 <= decimals <= kMaxDecimals.
+std::string FormatLabelledAmount(Amount amount, int decimals, std::string_view unit);
+
 // 10^exponent as a 128-bit value. REQUIRES: 0 <= exponent <= kMaxDecimals.
 Uint128 PowerOfTen(int exponent);
 

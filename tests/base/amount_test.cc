@@ -183,6 +183,14 @@ TEST(Amount, FormatsShortestExactForm) {
   EXPECT_EQ(Amount::Max().ToBaseUnitString(), kMaxText);
 }
 
+TEST(Amount, LabelsBaseUnitsWhenShownToAPerson) {
+  EXPECT_EQ(FormatLabelledAmount(Amount(150000000), 8, "BTC"), "1.5 BTC (150000000 base units)");
+  EXPECT_EQ(FormatLabelledAmount(Amount(2000), 8, "BTC"), "0.00002 BTC (2000 base units)");
+  EXPECT_EQ(FormatLabelledAmount(Amount(1), 18, "ETH"), "0.000000000000000001 ETH (1 base unit)");
+  EXPECT_EQ(FormatLabelledAmount(Amount(0), 6, "USDC-ETH"), "0 USDC-ETH (0 base units)");
+  EXPECT_EQ(FormatLabelledAmount(Amount::Max(), 0, "X"), std::string(kMaxText) + " X (" + kMaxText + " base units)");
+}
+
 TEST(Amount, CheckedArithmetic) {
   EXPECT_EQ(*Amount(2).CheckedAdd(Amount(3)), Amount(5));
   EXPECT_FALSE(Amount::Max().CheckedAdd(Amount(1)).has_value());

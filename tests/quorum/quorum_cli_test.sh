@@ -19,8 +19,12 @@ grep -q "$(printf 'a long enough')" "$dir/alice.key" && fail "passphrase stored 
 args=(--request-id wd-42 --chain bitcoin --network regtest --asset BTC --amount 150000000
       --destination bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-cap 2000)
 out=$("$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${args[@]}" 2>"$dir/err")
-grep -q "approving wd-42: 150000000 BTC on bitcoin/regtest" "$dir/err" || fail "approve did not show what it signs"
-digest=$("$quorum" digest "${args[@]}")
+# What is approved is shown in display units, base units only labelled as such.
+terms="wd-42: 1.5 BTC (150000000 base units) on bitcoin/regtest to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080, fee cap 0.00002 BTC (2000 base units)"
+grep -qxF "approving $terms" "$dir/err" || fail "approve did not show what it signs: $(cat "$dir/err")"
+digest=$("$quorum" digest "${args[@]}" 2>"$dir/err")
+grep -qxF "digest of $terms" "$dir/err" || fail "digest did not show what it is of: $(cat "$dir/err")"
+[ "$("$quorum" digest "${args[@]}" --decimals 8 2>/dev/null)" = "$digest" ] || fail "--decimals changed the digest"
 
 "$py" - "$pk" "$out" "$digest" <<'PY'
 import hashlib, json, sys
@@ -64,6 +68,31 @@ for bad in -1 1.5 340282366920938463463374607431768211456 0100 ""; do
   fi
   grep -q -- "--amount" "$dir/err" || fail "amount '$bad' error does not name the flag: $(cat "$dir/err")"
 done
+
+# Decimals are never guessed: a token needs --decimals, a native coin's must match the table,
+# and the fee cap is always shown in the chain's native coin.
+token=(--request-id wd-43 --chain ethereum --network sepolia --asset USDC-ETH --amount 1500000
+       --destination 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed --fee-cap 1000000000000000)
+if "$quorum" digest "${token[@]}" >/dev/null 2>"$dir/err"; then fail "a token without --decimals was shown"; fi
+grep -q -- "--decimals: required for \"USDC-ETH\"" "$dir/err" || fail "missing decimals message: $(cat "$dir/err")"
+"$quorum" digest "${token[@]}" --decimals 6 2>"$dir/err" >/dev/null || fail "token digest: $(cat "$dir/err")"
+grep -qxF "digest of wd-43: 1.5 USDC-ETH (1500000 base units) on ethereum/sepolia to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed, fee cap 0.001 ETH (1000000000000000 base units)" "$dir/err" \
+  || fail "token terms: $(cat "$dir/err")"
+if "$quorum" digest "${args[@]}" --decimals 18 >/dev/null 2>"$dir/err"; then fail "BTC shown with 18 decimals"; fi
+grep -q -- "--decimals: BTC on bitcoin has 8 decimals, not 18" "$dir/err" || fail "wrong decimals message: $(cat "$dir/err")"
+if "$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${token[@]}" \
+     > "$dir/out" 2>"$dir/err"; then
+  fail "approved a token without --decimals"
+fi
+[ ! -s "$dir/out" ] || fail "approval printed without --decimals: $(cat "$dir/out")"
+
+# A passphrase file is read whole into guarded memory, up to a bound.
+head -c 5000 /dev/zero | tr '\0' p > "$dir/huge"
+if "$quorum" keygen --out "$dir/huge.key" --passphrase-file "$dir/huge" 2>"$dir/err"; then
+  fail "keygen took a 5000-byte passphrase file"
+fi
+grep -q "larger than 4096 bytes" "$dir/err" || fail "oversized passphrase message: $(cat "$dir/err")"
+[ ! -e "$dir/huge.key" ] || fail "keygen with an oversized passphrase created a file"
 
 # No passphrase source at all.
 if env -u RINGFENCE_QUORUM_PASSPHRASE "$quorum" keygen --out "$dir/bob.key" 2>"$dir/err"; then

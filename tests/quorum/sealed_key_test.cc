@@ -108,7 +108,7 @@ TEST(SealedKeyTest, MalformedFilesNameTheProblem) {
          std::string u = t; size_t at = u.find("salt=") + 5;
          for (size_t i = at; u[i] != '\n'; ++i) u[i] = static_cast<char>(std::toupper(u[i]));
          return u; }, "field 'salt'"},
-      {"short salt", [](const std::string& t) { return Replace(t, "salt=", "salt=00"); }, "field 'salt' must be 32 hex"},
+      {"short salt", [](const std::string& t) { return Replace(t, "salt=", "salt=00"); }, "field 'salt': expected 32 hex digits"},
       {"negative opslimit", [](const std::string& t) { return Replace(t, "opslimit=1", "opslimit=-1"); }, "field 'opslimit'"},
       {"leading zero", [](const std::string& t) { return Replace(t, "opslimit=1", "opslimit=01"); }, "field 'opslimit'"},
       {"overflowing memlimit", [](const std::string& t) { return Replace(t, "memlimit=8192", "memlimit=99999999999999999999999"); }, "field 'memlimit'"},

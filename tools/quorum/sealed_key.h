@@ -5,8 +5,9 @@
 // clear beside it and is bound to the ciphertext as associated data, so a file whose public key
 // was swapped fails to open. The format is written up in docs/quorum.md.
 //
-// SealedKey owns its unsealed seed in sodium_malloc'ed memory, wiped and freed on destruction.
-// Not thread-safe; one owner.
+// SealedKey owns its unsealed secret key in a base::SecretBytes (sodium_malloc'ed, wiped and
+// freed on destruction), as are the sealing key and seed while it is opened. Every function
+// throws std::bad_alloc if that guarded memory cannot be allocated. Not thread-safe; one owner.
 #ifndef RINGFENCE_TOOLS_QUORUM_SEALED_KEY_H_
 #define RINGFENCE_TOOLS_QUORUM_SEALED_KEY_H_
 
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "base/secret.h"
 
 namespace ringfence::quorum {
 
@@ -33,7 +35,8 @@ struct KdfCost {
 class SealedKey {
  public:
   // Generates a new Ed25519 key and returns the sealed file text. InvalidArgument when the
-  // passphrase is shorter than kMinPassphraseBytes; Internal if libsodium fails.
+  // passphrase is shorter than kMinPassphraseBytes; Internal if Argon2id fails (out of memory
+  // for the cost asked). The caller keeps and wipes `passphrase`.
   static absl::StatusOr<std::string> Generate(std::string_view passphrase, const KdfCost& cost,
                                               std::array<uint8_t, 32>* public_key);
 
@@ -45,7 +48,6 @@ class SealedKey {
   // Reads only the public key of sealed file text, without the passphrase.
   static absl::StatusOr<std::array<uint8_t, 32>> PublicKeyOf(std::string_view file_text);
 
-  ~SealedKey();
   SealedKey(const SealedKey&) = delete;
   SealedKey& operator=(const SealedKey&) = delete;
 
@@ -56,7 +58,7 @@ class SealedKey {
  private:
   SealedKey() = default;
   std::array<uint8_t, 32> public_key_{};
-  unsigned char* secret_key_ = nullptr;  // 64 bytes (seed || public key), sodium_malloc'ed
+  base::SecretBytes secret_key_;  // libsodium's 64 bytes: seed || public key
 };
 
 }  // namespace ringfence::quorum
