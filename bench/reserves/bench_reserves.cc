@@ -23,14 +23,14 @@
 #include <thread>
 #include <vector>
 
-#include "tools/reserves/amount.h"
-#include "tools/reserves/exporter.h"
-#include "tools/reserves/format.h"
-#include "tools/reserves/hash.h"
-#include "tools/reserves/progress.h"
-#include "tools/reserves/sha256_batch.h"
-#include "tools/reserves/tree.h"
-#include "tools/reserves/verifier.h"
+#include "reserves/amount.h"
+#include "reserves/exporter.h"
+#include "reserves/format.h"
+#include "reserves/hash.h"
+#include "reserves/progress.h"
+#include "reserves/sha256_batch.h"
+#include "reserves/tree.h"
+#include "reserves/verifier.h"
 
 namespace rr = ringfence::reserves;
 namespace fs = std::filesystem;

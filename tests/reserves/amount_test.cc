@@ -1,6 +1,6 @@
 // custody-por/1 amount text: the spec's grammar ^(0|[1-9][0-9]{0,38})$ with value <= 2^128-1,
 // read through base::ScanBaseUnits, and the spec-facing error wording on top of it.
-#include "tools/reserves/amount.h"
+#include "reserves/amount.h"
 
 #include <string>
 #include <vector>

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "tools/reserves/format.h"
-#include "tools/reserves/verifier.h"
+#include "reserves/format.h"
+#include "reserves/verifier.h"
 
 namespace {
 // A manifest of a small package (custodian ACME, snapshot 0x11.., assets BTC and ETH).

@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "tools/reserves/format.h"
-#include "tools/reserves/strict_json.h"
+#include "reserves/format.h"
+#include "reserves/strict_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ringfence::reserves;

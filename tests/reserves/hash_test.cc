@@ -5,12 +5,12 @@
 #include <random>
 
 #include "tests/common/vectors.h"
-#include "tools/reserves/amount.h"
-#include "tools/reserves/format.h"
-#include "tools/reserves/hash.h"
-#include "tools/reserves/sha256_batch.h"
-#include "tools/reserves/strict_json.h"
-#include "tools/reserves/tree.h"
+#include "reserves/amount.h"
+#include "reserves/format.h"
+#include "reserves/hash.h"
+#include "reserves/sha256_batch.h"
+#include "reserves/strict_json.h"
+#include "reserves/tree.h"
 
 namespace ringfence::reserves {
 namespace {

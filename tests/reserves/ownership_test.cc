@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "tests/reserves/test_support.h"
-#include "tools/reserves/ownership.h"
+#include "reserves/ownership.h"
 
 namespace ringfence::reserves::test {
 namespace {

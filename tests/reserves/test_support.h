@@ -21,10 +21,10 @@
 
 #include "tests/common/temp_dir.h"
 #include "tests/common/vectors.h"
-#include "tools/reserves/amount.h"
-#include "tools/reserves/exporter.h"
-#include "tools/reserves/format.h"
-#include "tools/reserves/verifier.h"
+#include "reserves/amount.h"
+#include "reserves/exporter.h"
+#include "reserves/format.h"
+#include "reserves/verifier.h"
 
 namespace ringfence::reserves::test {
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/reserves/test_support.h"
-#include "tools/reserves/tree.h"
+#include "reserves/tree.h"
 
 namespace ringfence::reserves::test {
 namespace {

@@ -1,5 +1,5 @@
 // reserves: proof-of-reserves tool (custody-por/1). Parses flags and wires the library
-// together; see tools/reserves/README.md and docs/proof-of-reserves.md.
+// together; the library is reserves/ (reserves/README.md), the formats docs/proof-of-reserves.md.
 #include <sodium.h>
 
 #include <CLI/CLI.hpp>
@@ -8,10 +8,10 @@
 #include <iostream>
 #include <thread>
 
-#include "tools/reserves/amount.h"
-#include "tools/reserves/status_macros.h"
-#include "tools/reserves/exporter.h"
-#include "tools/reserves/verifier.h"
+#include "reserves/amount.h"
+#include "reserves/status_macros.h"
+#include "reserves/exporter.h"
+#include "reserves/verifier.h"
 
 namespace rr = ringfence::reserves;
 

@@ -1,6 +1,6 @@
 // Early-return helpers for absl::Status / absl::StatusOr inside tools/reserves.
-#ifndef RINGFENCE_TOOLS_RESERVES_STATUS_MACROS_H_
-#define RINGFENCE_TOOLS_RESERVES_STATUS_MACROS_H_
+#ifndef RINGFENCE_RESERVES_STATUS_MACROS_H_
+#define RINGFENCE_RESERVES_STATUS_MACROS_H_
 
 #include <concepts>
 #include <string>
@@ -49,4 +49,4 @@ std::string Cat(const Args&... args) {
     if (!rf_status_.ok()) return rf_status_; \
   } while (0)
 
-#endif  // RINGFENCE_TOOLS_RESERVES_STATUS_MACROS_H_
+#endif  // RINGFENCE_RESERVES_STATUS_MACROS_H_

@@ -1,5 +1,5 @@
-#include "tools/reserves/tree.h"
-#include "tools/reserves/status_macros.h"
+#include "reserves/tree.h"
+#include "reserves/status_macros.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

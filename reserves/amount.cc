@@ -1,7 +1,7 @@
-#include "tools/reserves/amount.h"
+#include "reserves/amount.h"
 
 #include "base/amount.h"
-#include "tools/reserves/status_macros.h"
+#include "reserves/status_macros.h"
 
 
 namespace ringfence::reserves {

@@ -1,4 +1,4 @@
-#include "tools/reserves/exporter.h"
+#include "reserves/exporter.h"
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -15,12 +15,12 @@
 #include <set>
 #include <thread>
 
-#include "tools/reserves/status_macros.h"
-#include "tools/reserves/amount.h"
-#include "tools/reserves/liabilities_csv.h"
-#include "tools/reserves/ownership.h"
-#include "tools/reserves/sha256_batch.h"
-#include "tools/reserves/tree.h"
+#include "reserves/status_macros.h"
+#include "reserves/amount.h"
+#include "reserves/liabilities_csv.h"
+#include "reserves/ownership.h"
+#include "reserves/sha256_batch.h"
+#include "reserves/tree.h"
 
 namespace ringfence::reserves {
 

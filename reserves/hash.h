@@ -4,8 +4,8 @@
 //
 // TaggedHasher instances are immutable after construction and safe to share between threads;
 // each call works on its own copy of the midstate. ByteWriter is a plain value, one owner.
-#ifndef RINGFENCE_TOOLS_RESERVES_HASH_H_
-#define RINGFENCE_TOOLS_RESERVES_HASH_H_
+#ifndef RINGFENCE_RESERVES_HASH_H_
+#define RINGFENCE_RESERVES_HASH_H_
 
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/sha.h>
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tools/reserves/sha256_batch.h"
+#include "reserves/sha256_batch.h"
 
 namespace ringfence::reserves {
 
@@ -125,4 +125,4 @@ bool ParseLowerHex(std::string_view hex, std::span<uint8_t> out);
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_HASH_H_
+#endif  // RINGFENCE_RESERVES_HASH_H_

@@ -6,8 +6,8 @@
 //
 // Pure functions; thread-safe. Every failure is InvalidArgument naming the file/field path
 // and the rule.
-#ifndef RINGFENCE_TOOLS_RESERVES_STRICT_JSON_H_
-#define RINGFENCE_TOOLS_RESERVES_STRICT_JSON_H_
+#ifndef RINGFENCE_RESERVES_STRICT_JSON_H_
+#define RINGFENCE_RESERVES_STRICT_JSON_H_
 
 #include <initializer_list>
 #include <span>
@@ -17,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "tools/reserves/hash.h"
+#include "reserves/hash.h"
 
 namespace ringfence::reserves {
 
@@ -44,4 +44,4 @@ std::string DumpCompact(const Json& j);
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_STRICT_JSON_H_
+#endif  // RINGFENCE_RESERVES_STRICT_JSON_H_

@@ -1,5 +1,5 @@
-#include "tools/reserves/liabilities_csv.h"
-#include "tools/reserves/status_macros.h"
+#include "reserves/liabilities_csv.h"
+#include "reserves/status_macros.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -16,7 +16,7 @@
 #include <optional>
 #include <thread>
 
-#include "tools/reserves/amount.h"
+#include "reserves/amount.h"
 
 namespace ringfence::reserves {
 

@@ -1,4 +1,4 @@
-#include "tools/reserves/progress.h"
+#include "reserves/progress.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "tools/reserves/hash.h"
+#include "reserves/hash.h"
 
 #include <cstdio>
 #include <cstdlib>

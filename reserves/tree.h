@@ -7,8 +7,8 @@
 // whatever D is, and time is O(2^D) hashes.
 //
 // TreeHasher is immutable after construction and may be shared between threads.
-#ifndef RINGFENCE_TOOLS_RESERVES_TREE_H_
-#define RINGFENCE_TOOLS_RESERVES_TREE_H_
+#ifndef RINGFENCE_RESERVES_TREE_H_
+#define RINGFENCE_RESERVES_TREE_H_
 
 #include <cstdint>
 #include <optional>
@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tools/reserves/hash.h"
-#include "tools/reserves/progress.h"
+#include "reserves/hash.h"
+#include "reserves/progress.h"
 
 namespace ringfence::reserves {
 
@@ -120,4 +120,4 @@ absl::StatusOr<TreeFile> ReadTreeFile(const std::string& path, uint64_t max_n, P
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_TREE_H_
+#endif  // RINGFENCE_RESERVES_TREE_H_

@@ -5,8 +5,8 @@
 // The Merkle-sum tree spends nearly all its time here, so this is what sets export speed.
 //
 // Pure functions on caller-owned memory; thread-safe.
-#ifndef RINGFENCE_TOOLS_RESERVES_SHA256_BATCH_H_
-#define RINGFENCE_TOOLS_RESERVES_SHA256_BATCH_H_
+#ifndef RINGFENCE_RESERVES_SHA256_BATCH_H_
+#define RINGFENCE_RESERVES_SHA256_BATCH_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -34,4 +34,4 @@ const char* Sha256BatchPath();
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_SHA256_BATCH_H_
+#endif  // RINGFENCE_RESERVES_SHA256_BATCH_H_

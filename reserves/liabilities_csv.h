@@ -7,8 +7,8 @@
 // Refused, with the line number: a malformed line or field, a negative, fractional or
 // oversized amount, the same client and asset twice, an empty line, a line over 1024 bytes.
 // Pure functions over a file or buffer; thread-safe.
-#ifndef RINGFENCE_TOOLS_RESERVES_LIABILITIES_CSV_H_
-#define RINGFENCE_TOOLS_RESERVES_LIABILITIES_CSV_H_
+#ifndef RINGFENCE_RESERVES_LIABILITIES_CSV_H_
+#define RINGFENCE_RESERVES_LIABILITIES_CSV_H_
 
 #include <memory>
 #include <string>
@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tools/reserves/hash.h"
-#include "tools/reserves/progress.h"
+#include "reserves/hash.h"
+#include "reserves/progress.h"
 
 namespace ringfence::reserves {
 
@@ -89,4 +89,4 @@ absl::StatusOr<Liabilities> ParseLiabilitiesCsv(std::string_view text, const Csv
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_LIABILITIES_CSV_H_
+#endif  // RINGFENCE_RESERVES_LIABILITIES_CSV_H_

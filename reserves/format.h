@@ -5,8 +5,8 @@
 //
 // Plain value types and pure functions; thread-safe. Parsers return InvalidArgument naming
 // the field and the rule.
-#ifndef RINGFENCE_TOOLS_RESERVES_FORMAT_H_
-#define RINGFENCE_TOOLS_RESERVES_FORMAT_H_
+#ifndef RINGFENCE_RESERVES_FORMAT_H_
+#define RINGFENCE_RESERVES_FORMAT_H_
 
 #include <array>
 #include <cstdint>
@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tools/reserves/hash.h"
-#include "tools/reserves/strict_json.h"
-#include "tools/reserves/tree.h"
+#include "reserves/hash.h"
+#include "reserves/strict_json.h"
+#include "reserves/tree.h"
 
 namespace ringfence::reserves {
 
@@ -124,4 +124,4 @@ bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_FORMAT_H_
+#endif  // RINGFENCE_RESERVES_FORMAT_H_

@@ -9,13 +9,13 @@
 //                  the address's program, low-s ECDSA verified with libsecp256k1.
 //
 // Pure functions; thread-safe. Failures are InvalidArgument naming the rule broken.
-#ifndef RINGFENCE_TOOLS_RESERVES_OWNERSHIP_H_
-#define RINGFENCE_TOOLS_RESERVES_OWNERSHIP_H_
+#ifndef RINGFENCE_RESERVES_OWNERSHIP_H_
+#define RINGFENCE_RESERVES_OWNERSHIP_H_
 
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "tools/reserves/format.h"
+#include "reserves/format.h"
 
 namespace ringfence::reserves {
 
@@ -27,4 +27,4 @@ Hash32 Bip322MessageHash(std::string_view message);
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_OWNERSHIP_H_
+#endif  // RINGFENCE_RESERVES_OWNERSHIP_H_

@@ -1,9 +1,9 @@
-#include "tools/reserves/format.h"
+#include "reserves/format.h"
 
 #include <set>
 
-#include "tools/reserves/status_macros.h"
-#include "tools/reserves/amount.h"
+#include "reserves/status_macros.h"
+#include "reserves/amount.h"
 
 namespace ringfence::reserves {
 

@@ -1,4 +1,4 @@
-#include "tools/reserves/verifier.h"
+#include "reserves/verifier.h"
 
 #include <sodium.h>
 
@@ -7,11 +7,11 @@
 #include <set>
 #include <tuple>
 
-#include "tools/reserves/amount.h"
-#include "tools/reserves/exporter.h"
-#include "tools/reserves/ownership.h"
-#include "tools/reserves/status_macros.h"
-#include "tools/reserves/tree.h"
+#include "reserves/amount.h"
+#include "reserves/exporter.h"
+#include "reserves/ownership.h"
+#include "reserves/status_macros.h"
+#include "reserves/tree.h"
 
 namespace ringfence::reserves {
 

@@ -3,15 +3,15 @@
 // checked addition and the exact (integer-only) coverage ratio.
 //
 // Pure functions; thread-safe.
-#ifndef RINGFENCE_TOOLS_RESERVES_AMOUNT_H_
-#define RINGFENCE_TOOLS_RESERVES_AMOUNT_H_
+#ifndef RINGFENCE_RESERVES_AMOUNT_H_
+#define RINGFENCE_RESERVES_AMOUNT_H_
 
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "tools/reserves/hash.h"
+#include "reserves/hash.h"
 
 namespace ringfence::reserves {
 
@@ -40,4 +40,4 @@ std::string FormatRatio(u128 num, u128 den, int digits);
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_AMOUNT_H_
+#endif  // RINGFENCE_RESERVES_AMOUNT_H_

@@ -4,8 +4,8 @@
 //                     signed manifest.
 // Both return a verdict with the spec's exit codes and, on rejection, the first reason.
 // Functions are thread-compatible; VerifyPackage uses up to `threads` worker threads.
-#ifndef RINGFENCE_TOOLS_RESERVES_VERIFIER_H_
-#define RINGFENCE_TOOLS_RESERVES_VERIFIER_H_
+#ifndef RINGFENCE_RESERVES_VERIFIER_H_
+#define RINGFENCE_RESERVES_VERIFIER_H_
 
 #include <map>
 #include <optional>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "tools/reserves/format.h"
+#include "reserves/format.h"
 
 namespace ringfence::reserves {
 
@@ -79,4 +79,4 @@ absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m,
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_VERIFIER_H_
+#endif  // RINGFENCE_RESERVES_VERIFIER_H_

@@ -1,4 +1,4 @@
-#include "tools/reserves/sha256_batch.h"
+#include "reserves/sha256_batch.h"
 
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <immintrin.h>

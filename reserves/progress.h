@@ -3,8 +3,8 @@
 // stay quiet.
 //
 // Add() may be called from several threads at once; the object must outlive them.
-#ifndef RINGFENCE_TOOLS_RESERVES_PROGRESS_H_
-#define RINGFENCE_TOOLS_RESERVES_PROGRESS_H_
+#ifndef RINGFENCE_RESERVES_PROGRESS_H_
+#define RINGFENCE_RESERVES_PROGRESS_H_
 
 #include <atomic>
 #include <cstdint>
@@ -46,4 +46,4 @@ inline void AddProgress(Progress* p, uint64_t units) {
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_PROGRESS_H_
+#endif  // RINGFENCE_RESERVES_PROGRESS_H_

@@ -12,15 +12,15 @@
 // Export writes everything into temporary names beside the targets and renames them into
 // place only when all of it succeeded, so a refused input leaves nothing behind.
 // Functions are thread-compatible; they use up to `threads` worker threads internally.
-#ifndef RINGFENCE_TOOLS_RESERVES_EXPORTER_H_
-#define RINGFENCE_TOOLS_RESERVES_EXPORTER_H_
+#ifndef RINGFENCE_RESERVES_EXPORTER_H_
+#define RINGFENCE_RESERVES_EXPORTER_H_
 
 #include <map>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "tools/reserves/format.h"
+#include "reserves/format.h"
 
 namespace ringfence::reserves {
 
@@ -56,4 +56,4 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_by
 
 }  // namespace ringfence::reserves
 
-#endif  // RINGFENCE_TOOLS_RESERVES_EXPORTER_H_
+#endif  // RINGFENCE_RESERVES_EXPORTER_H_

@@ -1,5 +1,5 @@
-#include "tools/reserves/ownership.h"
-#include "tools/reserves/status_macros.h"
+#include "reserves/ownership.h"
+#include "reserves/status_macros.h"
 
 #include <sodium.h>
 

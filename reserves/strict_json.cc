@@ -1,9 +1,9 @@
-#include "tools/reserves/strict_json.h"
-#include "tools/reserves/status_macros.h"
+#include "reserves/strict_json.h"
+#include "reserves/status_macros.h"
 
 #include <vector>
 
-#include "tools/reserves/amount.h"
+#include "reserves/amount.h"
 
 namespace ringfence::reserves {
 
