@@ -40,7 +40,11 @@ entry = {"chain": chain, "token": "native", "address": address, "height": 840000
          "block_hash": "00" * 8 + "ab" * 24, "balance": str(total + 10**8),
          "proof": {"type": "ed25519", "message": message, "signature": wallet.sign(message.encode()).hex()}}
 json.dump({"BTC": [entry]}, open(f"{d}/reserves.json", "w"))
-print(f"  ledger: 2001 clients, {total} sat owed; reserve wallet holds {total + 10**8} sat")
+def btc(sat):  # as shown to a person: BTC first, then the satoshi labelled as base units
+    whole, frac = divmod(sat, 10**8)
+    shown = f"{whole}.{frac:08d}".rstrip("0") if frac else str(whole)
+    return f"{shown} BTC ({sat} base units)"
+print(f"  ledger: 2001 clients, {btc(total)} owed; reserve wallet holds {btc(total + 10**8)}")
 PY
 
 "$reserves" --quiet export --liabilities "$dir/liabilities.csv" --reserves "$dir/reserves.json" \

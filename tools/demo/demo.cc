@@ -14,6 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/amount.h"
+#include "base/hex.h"
 #include "chain/bech32.h"
 #include "chain/bitcoin_tx.h"
 #include "chain/hashes.h"
@@ -26,20 +28,12 @@ namespace {
 namespace v1 = ringfence::signer::v1;
 namespace chain = ringfence::chain;
 
-std::string Hex(const std::vector<uint8_t>& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
+// The demo moves bitcoin only: its amounts are satoshi, shown to people in BTC.
+constexpr char kAsset[] = "BTC";
+constexpr int kAssetDecimals = 8;
 
-std::vector<uint8_t> Unhex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
+std::string ShowSat(uint64_t sat) {
+  return ringfence::base::FormatLabelledAmount(ringfence::base::Amount(sat), kAssetDecimals, kAsset);
 }
 
 struct Withdrawal {
@@ -61,7 +55,7 @@ grpc::Status Sign(v1::TransactionSigner::Stub& stub, const v1::SignTransactionRe
     std::printf("  %-34s signed  txid %s%s (log entry %llu)\n", label, response.txid().c_str(),
                 response.replayed() ? ", replayed" : "", static_cast<unsigned long long>(response.log_sequence()));
     if (!response.replayed()) {
-      std::printf("    %s\n", Hex(std::vector<uint8_t>(response.signed_tx().begin(), response.signed_tx().end())).c_str());
+      std::printf("    %s\n", ringfence::base::HexEncode(response.signed_tx()).c_str());
     }
   } else {
     std::printf("  %-34s REFUSED %s: %s\n", label,
@@ -112,6 +106,11 @@ int Run(const std::string& socket, const Withdrawal& w) {
   // 2. The unsigned withdrawal: a 2 BTC deposit output pays the destination and the rest, less
   // the fee, goes back to signerd's own change key.
   const uint64_t kDeposit = 200'000'000;
+  if (w.amount > kDeposit || w.fee > kDeposit - w.amount) {
+    std::fprintf(stderr, "ringfence_demo: amount %s plus fee %s is more than the deposit of %s\n",
+                 ShowSat(w.amount).c_str(), ShowSat(w.fee).c_str(), ShowSat(kDeposit).c_str());
+    return 1;
+  }
   chain::Transaction tx;
   chain::TxIn in;
   in.prevout.txid = chain::Sha256(std::vector<uint8_t>{'d', 'e', 'p', 'o', 's', 'i', 't'});
@@ -127,9 +126,8 @@ int Run(const std::string& socket, const Withdrawal& w) {
   tx.outputs.push_back({w.amount, *dest_script});
   tx.outputs.push_back({kDeposit - w.amount - w.fee, chain::P2wpkhScriptPubKey(chain::Hash160(change_pub))});
   std::vector<uint8_t> unsigned_tx = chain::Serialize(tx);
-  std::printf("unsigned withdrawal %s: %llu sat to %s, fee %llu sat, %zu bytes\n", w.request_id.c_str(),
-              static_cast<unsigned long long>(w.amount), w.destination.c_str(),
-              static_cast<unsigned long long>(w.fee), unsigned_tx.size());
+  std::printf("unsigned withdrawal %s: %s to %s, fee %s, %zu bytes\n", w.request_id.c_str(),
+              ShowSat(w.amount).c_str(), w.destination.c_str(), ShowSat(w.fee).c_str(), unsigned_tx.size());
 
   v1::SignTransactionRequest request;
   request.set_request_id(w.request_id);
@@ -140,7 +138,7 @@ int Run(const std::string& socket, const Withdrawal& w) {
   spend->set_amount(kDeposit);
   spend->set_key_id(deposit.key_id());
   auto* intent = request.mutable_intent();
-  intent->set_asset("BTC");
+  intent->set_asset(kAsset);
   intent->set_amount(std::to_string(w.amount));
   intent->set_destination(w.destination);
   intent->set_fee_cap(std::to_string(w.fee_cap));
@@ -153,8 +151,13 @@ int Run(const std::string& socket, const Withdrawal& w) {
     }
     auto* a = request.add_approvals();
     a->set_approver_id(j["approver_id"].get<std::string>());
-    std::vector<uint8_t> sig = Unhex(j["signature"].get<std::string>());
-    a->set_signature(std::string(sig.begin(), sig.end()));
+    absl::StatusOr<std::vector<uint8_t>> sig =
+        ringfence::base::HexDecode(j["signature"].get<std::string>(), "signature");
+    if (!sig.ok()) {
+      std::fprintf(stderr, "ringfence_demo: %s: %s\n", file.c_str(), std::string(sig.status().message()).c_str());
+      return 1;
+    }
+    a->set_signature(std::string(sig->begin(), sig->end()));
   }
 
   // 3. signerd decodes, checks and signs; then the same request again, and attempts it refuses.
@@ -196,9 +199,9 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket, "signerd's Unix socket")->required();
   app.add_option("--request-id", w.request_id)->required();
   app.add_option("--destination", w.destination, "whitelisted bech32 address")->required();
-  app.add_option("--amount", w.amount, "satoshi")->required();
-  app.add_option("--fee", w.fee, "satoshi")->required();
-  app.add_option("--fee-cap", w.fee_cap, "satoshi")->required();
+  app.add_option("--amount", w.amount, "base units (satoshi)")->required();
+  app.add_option("--fee", w.fee, "base units (satoshi)")->required();
+  app.add_option("--fee-cap", w.fee_cap, "base units (satoshi)")->required();
   app.add_option("--approval", w.approval_files, "approval JSON from `quorum approve`")->required();
   CLI11_PARSE(app, argc, argv);
   return Run(socket, w);
