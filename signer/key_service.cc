@@ -10,6 +10,7 @@ namespace ringfence::signer {
 namespace {
 
 constexpr size_t kKeyIdBytes = 16;
+static_assert(2 * kKeyIdBytes == kMaxKeyIdBytes, "a key id is its CKA_ID in hex");
 
 absl::StatusOr<std::vector<uint8_t>> KeyIdBytes(const std::string& key_id) {
   if (absl::Status s = ValidateKeyId(key_id); !s.ok()) return s;
@@ -53,8 +54,8 @@ absl::Status ValidateKeyId(const std::string& key_id) {
 }
 
 absl::Status ValidatePurpose(const std::string& purpose) {
-  if (purpose.empty() || purpose.size() > kMaxPurposeLength) {
-    return absl::InvalidArgumentError(absl::StrCat("purpose must be 1 to ", kMaxPurposeLength,
+  if (purpose.empty() || purpose.size() > kMaxPurposeBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("purpose must be 1 to ", kMaxPurposeBytes,
                                                    " characters (got ", purpose.size(), ")"));
   }
   for (char c : purpose) {

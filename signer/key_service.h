@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "signer/crypto.h"
 #include "signer/pkcs11_client.h"
+#include "signer/request_limits.h"
 #include "signer/store.h"
 
 namespace ringfence::signer {
@@ -28,11 +29,9 @@ namespace ringfence::signer {
 using Clock = std::function<int64_t()>;  // Unix milliseconds.
 Clock SystemClock();
 
-inline constexpr size_t kMaxPurposeLength = 128;
-
 // InvalidArgument unless `key_id` is 32 lowercase hex characters.
 absl::Status ValidateKeyId(const std::string& key_id);
-// InvalidArgument unless `purpose` is 1..kMaxPurposeLength printable ASCII characters.
+// InvalidArgument unless `purpose` is 1..kMaxPurposeBytes printable ASCII characters.
 absl::Status ValidatePurpose(const std::string& purpose);
 
 class KeyService {

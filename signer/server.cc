@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "signer/pin.h"
+#include "signer/request_limits.h"
 
 namespace ringfence::signer {
 namespace {
@@ -77,6 +78,8 @@ absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", config.server.socket),
                            grpc::InsecureServerCredentials());
+  // The largest valid request (signer/request_limits.h), not gRPC's 4 MiB default.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
   builder.RegisterService(d->service_.get());
   for (const std::unique_ptr<grpc::Service>& service : d->extra_services_) {
     builder.RegisterService(service.get());

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "signer/request_limits.h"
 
 namespace ringfence::signer {
 namespace {
@@ -54,6 +55,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 grpc::Status SignerServiceImpl::CreateKey(grpc::ServerContext*, const v1::CreateKeyRequest* request,
                                           v1::CreateKeyResponse* response) {
   return Guard("CreateKey", [&]() -> absl::Status {
+    if (absl::Status s = CheckRequestLimits(*request); !s.ok()) return s;
     absl::StatusOr<KeyType> type = FromProto(request->key_type(), "key_type");
     if (!type.ok()) return type.status();
     absl::StatusOr<KeyRecord> key = keys_->CreateKey(*type, request->purpose());
@@ -66,6 +68,7 @@ grpc::Status SignerServiceImpl::CreateKey(grpc::ServerContext*, const v1::Create
 grpc::Status SignerServiceImpl::GetKey(grpc::ServerContext*, const v1::GetKeyRequest* request,
                                        v1::GetKeyResponse* response) {
   return Guard("GetKey", [&]() -> absl::Status {
+    if (absl::Status s = CheckRequestLimits(*request); !s.ok()) return s;
     absl::StatusOr<KeyRecord> key = keys_->GetKey(request->key_id());
     if (!key.ok()) return key.status();
     Fill(*key, response->mutable_key());
@@ -76,6 +79,7 @@ grpc::Status SignerServiceImpl::GetKey(grpc::ServerContext*, const v1::GetKeyReq
 grpc::Status SignerServiceImpl::ListKeys(grpc::ServerContext*, const v1::ListKeysRequest* request,
                                          v1::ListKeysResponse* response) {
   return Guard("ListKeys", [&]() -> absl::Status {
+    if (absl::Status s = CheckRequestLimits(*request); !s.ok()) return s;
     std::optional<KeyType> type;
     if (request->key_type() != v1::KEY_TYPE_UNSPECIFIED) {
       absl::StatusOr<KeyType> parsed = FromProto(request->key_type(), "key_type");

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "signer/request_limits.h"
 #include "signer/tx/text.h"
 #include "signer/tx/toml_fields.h"
 
@@ -14,7 +15,7 @@ namespace {
 namespace tf = toml_fields;
 
 bool ValidApproverId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
+  if (id.empty() || id.size() > kMaxApproverIdBytes) return false;  // a request must carry it
   for (char c : id) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == '-' || c == '@';

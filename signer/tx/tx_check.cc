@@ -9,6 +9,7 @@
 #include "chain/eth_address.h"
 #include "chain/hashes.h"
 #include "base/hex.h"
+#include "base/text.h"
 #include "signer/tx/approval.h"
 #include "signer/tx/text.h"
 #include "signer/tx/tx_check_internal.h"
@@ -55,13 +56,17 @@ std::array<uint8_t, 32> Fingerprint(const TxRequest& r) {
   return chain::Sha256(msg);
 }
 
+// The output's address, or the hex of its script: only its first bytes when it is long, since
+// a script in a request's transaction may be as large as the transaction.
 std::string DescribeScript(std::span<const uint8_t> script, std::string_view hrp) {
   auto addr = chain::SegwitAddressFromScriptPubKey(script, hrp);
   if (addr.ok()) {
     auto text = chain::EncodeSegwitAddress(*addr);
     if (text.ok()) return *text;
   }
-  return Cat("script ", base::HexEncode(script));
+  constexpr size_t kShownBytes = 42;  // the longest witness program script
+  if (script.size() <= kShownBytes) return Cat("script ", base::HexEncode(script));
+  return Cat("script ", base::HexEncode(script.first(kShownBytes)), "...(", script.size(), " bytes)");
 }
 
 absl::Status CheckRequestShape(const TxRequest& r) {
@@ -86,7 +91,7 @@ absl::StatusOr<ParsedIntent> ParseIntent(const TxRequest& r, const TxConfig& con
   ParsedIntent out;
   out.asset = config.FindAsset(r.intent.asset);
   if (out.asset == nullptr) {
-    return Refuse("asset_unknown", Cat("intent.asset \"", r.intent.asset, "\" is not configured in signerd"));
+    return Refuse("asset_unknown", Cat("intent.asset ", base::Clip(r.intent.asset), " is not configured in signerd"));
   }
   if (out.asset->chain != chain) {
     return Refuse("asset_chain_mismatch", Cat("intent.asset ", r.intent.asset, " is on ",
@@ -126,17 +131,17 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
     const ApprovalInput& a = r.approvals[i];
     const auto* key = registry.FindApprover(a.approver_id);
     if (key == nullptr) {
-      return Deny("approver_unknown", Cat("approvals[", i, "]: approver \"", a.approver_id,
-                                          "\" is not in signerd's approver registry"));
+      return Deny("approver_unknown", Cat("approvals[", i, "]: approver ", base::Clip(a.approver_id),
+                                          " is not in signerd's approver registry"));
     }
     if (!seen.insert(a.approver_id).second) {
-      return Deny("approver_duplicate", Cat("approvals[", i, "]: approver \"", a.approver_id,
-                                            "\" already approved this request; each approver counts once"));
+      return Deny("approver_duplicate", Cat("approvals[", i, "]: approver ", base::Clip(a.approver_id),
+                                            " already approved this request; each approver counts once"));
     }
     if (!VerifyApprovalSignature(*key, a.signature, *digest)) {
       return Deny("approval_signature",
-                  Cat("approvals[", i, "]: the signature of \"", a.approver_id,
-                      "\" does not verify over this request's approval digest (request id, chain, "
+                  Cat("approvals[", i, "]: the signature of ", base::Clip(a.approver_id),
+                      " does not verify over this request's approval digest (request id, chain, "
                       "network and intent; docs/approval-digest.md)"));
     }
     out->approvers.push_back(a.approver_id);
@@ -179,9 +184,9 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
   for (size_t i = 0; i < r.bitcoin_inputs.size(); ++i) {
     const OwnKey* key = keys.ById(r.bitcoin_inputs[i].key_id);
     if (key == nullptr) {
-      return Refuse("input_key_unknown", Cat("bitcoin_inputs[", i, "].key_id \"",
-                                             r.bitcoin_inputs[i].key_id,
-                                             "\" is not a secp256k1 key of signerd"));
+      return Refuse("input_key_unknown", Cat("bitcoin_inputs[", i, "].key_id ",
+                                             base::Clip(r.bitcoin_inputs[i].key_id),
+                                             " is not a secp256k1 key of signerd"));
     }
     if (r.bitcoin_inputs[i].amount > chain::kMaxMoney) {
       return Refuse("input_amount", Cat("bitcoin_inputs[", i, "].amount exceeds 21 million BTC"));
@@ -297,18 +302,18 @@ absl::StatusOr<CheckedTx> CheckTransaction(const TxRequest& request, const TxCon
     out.chain = ChainKind::kBitcoin;
     if (!config.bitcoin) return Refuse("chain_not_configured", "signerd signs no bitcoin transactions");
     if (request.network != config.bitcoin->network) {
-      return Refuse("network_mismatch", Cat("the request is for bitcoin ", request.network,
+      return Refuse("network_mismatch", Cat("the request is for bitcoin ", base::Clip(request.network),
                                             ", signerd is configured for ", config.bitcoin->network));
     }
   } else if (request.chain == "ethereum") {
     out.chain = ChainKind::kEthereum;
     if (!config.ethereum) return Refuse("chain_not_configured", "signerd signs no ethereum transactions");
     if (request.network != config.ethereum->network) {
-      return Refuse("network_mismatch", Cat("the request is for ethereum ", request.network,
+      return Refuse("network_mismatch", Cat("the request is for ethereum ", base::Clip(request.network),
                                             ", signerd is configured for ", config.ethereum->network));
     }
   } else {
-    return Refuse("request_malformed", Cat("chain \"", request.chain, "\" is not bitcoin or ethereum"));
+    return Refuse("request_malformed", Cat("chain ", base::Clip(request.chain), " is not bitcoin or ethereum"));
   }
   auto intent = ParseIntent(request, config, out.chain);
   if (!intent.ok()) return intent.status();

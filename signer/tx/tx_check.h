@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "chain/bitcoin_tx.h"
 #include "chain/eth_tx.h"
+#include "signer/request_limits.h"
 #include "signer/tx/amount.h"
 #include "signer/tx/approver_registry.h"
 #include "signer/tx/tx_config.h"
@@ -87,9 +88,6 @@ struct TxRequest {
   IntentText intent;
   std::vector<ApprovalInput> approvals;
 };
-
-inline constexpr size_t kMaxRequestIdBytes = 128;
-inline constexpr size_t kMaxApprovals = 32;
 
 // A digest to sign with one key.
 struct SignJob {

@@ -4,6 +4,7 @@
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
 #include "base/hex.h"
+#include "base/text.h"
 #include "signer/tx/text.h"
 #include "signer/tx/tx_check_internal.h"
 
@@ -32,8 +33,8 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
   }
   const OwnKey* sender = keys.ById(r.ethereum_key_id);
   if (sender == nullptr) {
-    return Refuse("sender_key_unknown", Cat("ethereum_key_id \"", r.ethereum_key_id,
-                                            "\" is not a secp256k1 key of signerd"));
+    return Refuse("sender_key_unknown", Cat("ethereum_key_id ", base::Clip(r.ethereum_key_id),
+                                            " is not a secp256k1 key of signerd"));
   }
   auto destination = ParseCanonicalEthereumDestination(r.intent.destination, "intent.destination");
   if (!destination.ok()) return Refuse("destination_malformed", destination.status().message());

@@ -1,6 +1,8 @@
 #include "signer/tx/tx_config.h"
 
+#include "base/text.h"
 #include "chain/eth_address.h"
+#include "signer/request_limits.h"
 #include "signer/tx/text.h"
 #include "signer/tx/toml_fields.h"
 
@@ -56,8 +58,8 @@ absl::StatusOr<TxConfig> ParseTxConfig(std::string_view text, const std::filesys
     if (auto st = tf::OnlyKeys(*t, "ethereum", {"network", "chain_id"}); !st.ok()) return st;
     auto network = tf::String(*t, "ethereum", "network");
     if (!network.ok()) return network.status();
-    if (network->empty() || network->size() > 64) {
-      return absl::InvalidArgumentError("ethereum.network: must be 1-64 characters");
+    if (network->empty() || network->size() > kMaxNetworkBytes) {  // a request must carry it
+      return absl::InvalidArgumentError(Cat("ethereum.network: must be 1-", kMaxNetworkBytes, " characters"));
     }
     auto chain_id = tf::Integer(*t, "ethereum", "chain_id");
     if (!chain_id.ok()) return chain_id.status();
@@ -82,8 +84,8 @@ absl::StatusOr<TxConfig> ParseTxConfig(std::string_view text, const std::filesys
     AssetConfig asset;
     auto id = tf::String(*t, path, "id");
     if (!id.ok()) return id.status();
-    if (id->empty() || id->size() > 32) {
-      return absl::InvalidArgumentError(Cat(path, ".id: must be 1-32 characters"));
+    if (id->empty() || id->size() > kMaxAssetBytes) {  // a request must carry it
+      return absl::InvalidArgumentError(Cat(path, ".id: must be 1-", kMaxAssetBytes, " characters"));
     }
     asset.id = *id;
     auto chain_name = tf::String(*t, path, "chain");
@@ -135,17 +137,17 @@ absl::StatusOr<std::vector<uint8_t>> ParseCanonicalBitcoinDestination(std::strin
   auto addr = chain::DecodeSegwitAddress(text);
   if (!addr.ok()) {
     return absl::FailedPreconditionError(
-        Cat(field, ": \"", text, "\" is not a segwit address: ", addr.status().message()));
+        Cat(field, ": ", base::Clip(text), " is not a segwit address: ", addr.status().message()));
   }
   const std::string_view hrp = chain::SegwitHrp(config.kind);
   if (addr->hrp != hrp) {
-    return absl::FailedPreconditionError(Cat(field, ": \"", text, "\" is not a ", config.network,
+    return absl::FailedPreconditionError(Cat(field, ": ", base::Clip(text), " is not a ", config.network,
                                              " address (expected prefix ", hrp, "1)"));
   }
   auto canonical = chain::EncodeSegwitAddress(*addr);
   if (!canonical.ok() || *canonical != text) {
-    return absl::FailedPreconditionError(Cat(field, ": \"", text,
-                                             "\" is not in canonical (lowercase) form"));
+    return absl::FailedPreconditionError(Cat(field, ": ", base::Clip(text),
+                                             " is not in canonical (lowercase) form"));
   }
   auto script = chain::SegwitScriptPubKey(addr->witness_version, addr->program);
   if (!script.ok()) {
@@ -159,11 +161,11 @@ absl::StatusOr<std::array<uint8_t, 20>> ParseCanonicalEthereumDestination(std::s
   auto addr = chain::ParseEthAddress(text);
   if (!addr.ok()) {
     return absl::FailedPreconditionError(
-        Cat(field, ": \"", text, "\" is not an Ethereum address: ", addr.status().message()));
+        Cat(field, ": ", base::Clip(text), " is not an Ethereum address: ", addr.status().message()));
   }
   if (chain::EthChecksumAddress(*addr) != text) {
     return absl::FailedPreconditionError(
-        Cat(field, ": \"", text, "\" is not in canonical EIP-55 checksummed form (",
+        Cat(field, ": ", base::Clip(text), " is not in canonical EIP-55 checksummed form (",
             chain::EthChecksumAddress(*addr), ")"));
   }
   return *addr;

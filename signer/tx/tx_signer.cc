@@ -11,6 +11,7 @@
 #include "chain/hashes.h"
 #include "base/hex.h"
 #include "signer/check.h"
+#include "signer/tx/request_limits.h"
 #include "signer/tx/text.h"
 
 namespace ringfence::signer::tx {
@@ -153,14 +154,14 @@ std::shared_ptr<const OwnKeys> TransactionSigner::Keys() {
 LogFields TransactionSigner::RefusalFields(const TxRequest& r, const absl::Status& refusal) {
   LogFields fields;
   fields["decision"] = Bytes("refused");
-  fields["request_id"] = Bytes(r.request_id.substr(0, 256));
-  fields["chain"] = Bytes(r.chain.substr(0, 64));
-  fields["network"] = Bytes(r.network.substr(0, 64));
+  fields["request_id"] = Bytes(LoggedField(r.request_id, kMaxRequestIdBytes));
+  fields["chain"] = Bytes(LoggedField(r.chain, kMaxChainBytes));
+  fields["network"] = Bytes(LoggedField(r.network, kMaxNetworkBytes));
   fields["unsigned_tx_sha256"] = Bytes(base::HexEncode(chain::Sha256(r.unsigned_tx)));
-  fields["intent_asset"] = Bytes(r.intent.asset.substr(0, 64));
-  fields["intent_amount"] = Bytes(r.intent.amount.substr(0, 64));
-  fields["intent_destination"] = Bytes(r.intent.destination.substr(0, 256));
-  fields["intent_fee_cap"] = Bytes(r.intent.fee_cap.substr(0, 64));
+  fields["intent_asset"] = Bytes(LoggedField(r.intent.asset, kMaxAssetBytes));
+  fields["intent_amount"] = Bytes(LoggedField(r.intent.amount, kMaxAmountBytes));
+  fields["intent_destination"] = Bytes(LoggedField(r.intent.destination, kMaxDestinationBytes));
+  fields["intent_fee_cap"] = Bytes(LoggedField(r.intent.fee_cap, kMaxAmountBytes));
   fields["code"] = Bytes(absl::StatusCodeToString(refusal.code()));
   fields["rule"] = Bytes(RuleOf(refusal));
   fields["reason"] = Bytes(std::string(refusal.message()));
@@ -187,6 +188,7 @@ absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
 }
 
 void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
+  if (auto st = CheckRequestLimits(request); !st.ok()) return Refuse(request, st, done);
   auto keys = Keys();
   auto checked = CheckTransaction(request, config_, registry_, *keys);
   if (!checked.ok() && MayBeNewKey(RuleOf(checked.status()))) {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "signer/key_service.h"
+#include "signer/request_limits.h"
 #include "signer/tx/service.h"
 
 namespace ringfence::signer::tx::testing {
@@ -100,6 +101,7 @@ void SignerHarness::StartServing() {
                    "opening the transaction signer");
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_.string(), grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));  // as signerd
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (!server_) {

@@ -1,0 +1,34 @@
+#include "signer/request_limits.h"
+
+#include "base/text.h"
+
+namespace ringfence::signer {
+
+// docs/sign_transaction.md and proto/signer_tx.proto state this figure; change them with it.
+static_assert(kMaxRequestBytes == 2'151'067);
+
+absl::Status CheckSize(std::string_view field, size_t size, size_t limit) {
+  if (size <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      base::Cat(kLimitRule, ": ", field, ": ", size, " bytes, at most ", limit));
+}
+
+absl::Status CheckCount(std::string_view field, size_t count, size_t limit) {
+  if (count <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      base::Cat(kLimitRule, ": ", field, ": ", count, " entries, at most ", limit));
+}
+
+absl::Status CheckRequestLimits(const v1::CreateKeyRequest& request) {
+  return CheckSize("purpose", request.purpose().size(), kMaxPurposeBytes);
+}
+
+absl::Status CheckRequestLimits(const v1::GetKeyRequest& request) {
+  return CheckSize("key_id", request.key_id().size(), kMaxKeyIdBytes);
+}
+
+absl::Status CheckRequestLimits(const v1::ListKeysRequest& request) {
+  return CheckSize("purpose", request.purpose().size(), kMaxPurposeBytes);
+}
+
+}  // namespace ringfence::signer
