@@ -6,6 +6,7 @@
 #define RINGFENCE_CHAIN_ERC20_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -17,6 +18,8 @@
 namespace ringfence::chain {
 
 inline constexpr std::array<uint8_t, 4> kErc20TransferSelector = {0xa9, 0x05, 0x9c, 0xbb};
+// Selector, the recipient as a 32-byte word, the amount as a 32-byte word.
+inline constexpr size_t kErc20TransferCalldataSize = 4 + 32 + 32;
 
 struct Erc20Transfer {
   EthAddress to{};
