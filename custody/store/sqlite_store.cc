@@ -1,0 +1,1488 @@
+#include "custody/store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <set>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "base/check.h"
+#include "base/status.h"
+#include "base/text.h"
+
+namespace ringfence::custody::store {
+
+using base::Amount;
+using base::Cat;
+using base::Clip;
+
+namespace {
+
+// Schema migrations, applied in order: entry i takes the schema from version i to i + 1, in one
+// transaction together with the version bump. Append new ones; never edit one that shipped.
+// docs/ledger.md describes the tables.
+constexpr const char* kMigrations[] = {
+    // 1: clients, wallets, addresses, the journal and its balances, chain ingestion, the audit
+    // log and idempotency records.
+    R"sql(
+      CREATE TABLE idempotency (
+        key TEXT PRIMARY KEY NOT NULL,
+        method TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        response BLOB NOT NULL
+      ) STRICT;
+
+      CREATE TABLE clients (
+        client_id TEXT PRIMARY KEY NOT NULL,
+        client_ref TEXT NOT NULL UNIQUE,
+        frozen INTEGER NOT NULL CHECK (frozen IN (0, 1)),
+        frozen_reason TEXT NOT NULL,
+        created_unix_ms INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE wallets (
+        wallet_id TEXT PRIMARY KEY NOT NULL,
+        asset_id TEXT NOT NULL,
+        owner_class TEXT NOT NULL CHECK (owner_class IN ('client', 'house')),
+        tier TEXT NOT NULL CHECK (tier IN ('hot', 'cold')),
+        signer TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE addresses (
+        address TEXT PRIMARY KEY NOT NULL,
+        asset_id TEXT NOT NULL,
+        wallet_id TEXT NOT NULL REFERENCES wallets (wallet_id),
+        client_id TEXT REFERENCES clients (client_id),
+        key_id TEXT NOT NULL,
+        created_unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX addresses_by_client ON addresses (client_id, address);
+      CREATE INDEX addresses_by_wallet ON addresses (wallet_id, address);
+
+      CREATE TABLE balances (
+        account TEXT PRIMARY KEY NOT NULL,
+        debits BLOB NOT NULL CHECK (length(debits) = 16),
+        credits BLOB NOT NULL CHECK (length(credits) = 16)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        asset_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        created_unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE postings (
+        seq INTEGER NOT NULL REFERENCES journal (seq),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        account TEXT NOT NULL,
+        debit INTEGER NOT NULL CHECK (debit IN (0, 1)),
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        PRIMARY KEY (seq, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX postings_by_account ON postings (account, seq);
+      CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+      CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+      CREATE TRIGGER postings_no_update BEFORE UPDATE ON postings
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+      CREATE TRIGGER postings_no_delete BEFORE DELETE ON postings
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+
+      CREATE TABLE chain_blocks (
+        chain TEXT NOT NULL,
+        height INTEGER NOT NULL CHECK (height >= 0),
+        hash TEXT NOT NULL,
+        parent_hash TEXT NOT NULL,
+        PRIMARY KEY (chain, height)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE deposits (
+        chain TEXT NOT NULL,
+        txid TEXT NOT NULL,
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        address TEXT NOT NULL,
+        asset_id TEXT NOT NULL,
+        client_id TEXT REFERENCES clients (client_id),
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        block_height INTEGER NOT NULL CHECK (block_height >= 0),
+        block_hash TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'credited', 'orphaned')),
+        credited_seq INTEGER REFERENCES journal (seq),
+        PRIMARY KEY (chain, txid, idx)
+      ) STRICT;
+      CREATE INDEX deposits_by_status ON deposits (chain, status, block_height);
+      CREATE INDEX deposits_by_height ON deposits (chain, block_height);
+      CREATE INDEX deposits_by_client ON deposits (client_id, status);
+
+      CREATE TABLE observed_balances (
+        wallet_id TEXT PRIMARY KEY NOT NULL REFERENCES wallets (wallet_id),
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        height INTEGER NOT NULL CHECK (height >= 0)
+      ) STRICT;
+
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        unix_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      ) STRICT;
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    )sql",
+};
+constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
+
+// Every statement a connection runs more than once, prepared on first use and kept.
+enum Sql : int {
+  kBeginWrite,
+  kBeginRead,
+  kPinSnapshot,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kReleaseSavepoint,
+  kRollbackToSavepoint,
+  kGetIdempotency,
+  kPutIdempotency,
+  kGetClient,
+  kGetClientByRef,
+  kInsertClient,
+  kUpdateClientFrozen,
+  kListClients,
+  kGetWallet,
+  kInsertWallet,
+  kUpdateWalletSigner,
+  kListWallets,
+  kInsertAddress,
+  kGetAddress,
+  kListAddressesOfClient,
+  kListAddressesOfWallet,
+  kGetBalance,
+  kPutBalance,
+  kListBalancesBetween,
+  kListBalancesFrom,
+  kLastJournalSeq,
+  kInsertJournal,
+  kInsertPosting,
+  kSeqsDesc,
+  kAccountSeqsDesc,
+  kAccountSeqsRange,
+  kEntryBySeq,
+  kEntriesRange,
+  kGetChainBlock,
+  kLastChainBlock,
+  kPutChainBlock,
+  kDeleteChainBlocksAbove,
+  kGetDeposit,
+  kInsertDeposit,
+  kReplaceDeposit,
+  kListDepositsByStatus,
+  kListDepositsAbove,
+  kListPendingDepositsOfClient,
+  kSetDepositStatus,
+  kPutObservedBalance,
+  kGetObservedBalance,
+  kAuditHead,
+  kAppendAudit,
+  kListAudit,
+  kSqlCount,
+};
+
+#define RF_DEPOSIT_COLUMNS \
+  "chain, txid, idx, address, asset_id, client_id, amount, block_height, block_hash, status, credited_seq"
+#define RF_AUDIT_COLUMNS "seq, unix_ms, actor, action, subject, details, prev_hash, hash"
+#define RF_CLIENT_COLUMNS "client_id, client_ref, frozen, frozen_reason, created_unix_ms"
+#define RF_ADDRESS_COLUMNS "address, asset_id, wallet_id, client_id, key_id, created_unix_ms"
+
+constexpr std::array<const char*, kSqlCount> kSqlText = {
+    "BEGIN IMMEDIATE",
+    "BEGIN DEFERRED",
+    "SELECT version FROM schema_version",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT append_journal",
+    "RELEASE append_journal",
+    "ROLLBACK TO append_journal",
+    "SELECT method, request_hash, response FROM idempotency WHERE key = ?1",
+    "INSERT INTO idempotency (key, method, request_hash, response) VALUES (?1, ?2, ?3, ?4)",
+    "SELECT " RF_CLIENT_COLUMNS " FROM clients WHERE client_id = ?1",
+    "SELECT " RF_CLIENT_COLUMNS " FROM clients WHERE client_ref = ?1",
+    "INSERT INTO clients (" RF_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+    "UPDATE clients SET frozen = ?2, frozen_reason = ?3 WHERE client_id = ?1",
+    "SELECT " RF_CLIENT_COLUMNS " FROM clients WHERE client_id > ?1 ORDER BY client_id LIMIT ?2",
+    "SELECT wallet_id, asset_id, owner_class, tier, signer FROM wallets WHERE wallet_id = ?1",
+    "INSERT INTO wallets (wallet_id, asset_id, owner_class, tier, signer) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "UPDATE wallets SET signer = ?2 WHERE wallet_id = ?1",
+    "SELECT wallet_id, asset_id, owner_class, tier, signer FROM wallets ORDER BY wallet_id",
+    "INSERT INTO addresses (" RF_ADDRESS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "SELECT " RF_ADDRESS_COLUMNS " FROM addresses WHERE address = ?1",
+    "SELECT " RF_ADDRESS_COLUMNS " FROM addresses WHERE client_id = ?1 AND (?2 = '' OR asset_id = ?2)"
+    " AND address > ?3 ORDER BY address LIMIT ?4",
+    "SELECT " RF_ADDRESS_COLUMNS " FROM addresses WHERE wallet_id = ?1 ORDER BY address",
+    "SELECT debits, credits FROM balances WHERE account = ?1",
+    "INSERT INTO balances (account, debits, credits) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (account) DO UPDATE SET debits = excluded.debits, credits = excluded.credits",
+    "SELECT account, debits, credits FROM balances WHERE account >= ?1 AND account < ?2 ORDER BY account",
+    "SELECT account, debits, credits FROM balances WHERE account >= ?1 ORDER BY account",
+    "SELECT coalesce(max(seq), 0) FROM journal",
+    "INSERT INTO journal (seq, asset_id, kind, reference, created_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO postings (seq, idx, account, debit, amount) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "SELECT seq FROM journal WHERE seq < ?1 AND (?2 = '' OR asset_id = ?2) ORDER BY seq DESC LIMIT ?3",
+    "SELECT DISTINCT p.seq FROM postings p JOIN journal j ON j.seq = p.seq"
+    " WHERE p.account = ?1 AND p.seq < ?2 AND (?3 = '' OR j.asset_id = ?3) ORDER BY p.seq DESC LIMIT ?4",
+    "SELECT DISTINCT seq FROM postings WHERE account = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+    "SELECT j.seq, j.asset_id, j.kind, j.reference, j.created_unix_ms, p.account, p.debit, p.amount"
+    " FROM journal j JOIN postings p ON p.seq = j.seq WHERE j.seq = ?1 ORDER BY p.idx",
+    "SELECT j.seq, j.asset_id, j.kind, j.reference, j.created_unix_ms, p.account, p.debit, p.amount"
+    " FROM journal j JOIN postings p ON p.seq = j.seq WHERE j.seq > ?1 AND j.seq <= ?2 ORDER BY j.seq, p.idx",
+    "SELECT height, hash, parent_hash FROM chain_blocks WHERE chain = ?1 AND height = ?2",
+    "SELECT height, hash, parent_hash FROM chain_blocks WHERE chain = ?1 ORDER BY height DESC LIMIT 1",
+    "INSERT INTO chain_blocks (chain, height, hash, parent_hash) VALUES (?1, ?2, ?3, ?4)"
+    " ON CONFLICT (chain, height) DO UPDATE SET hash = excluded.hash, parent_hash = excluded.parent_hash",
+    "DELETE FROM chain_blocks WHERE chain = ?1 AND height > ?2",
+    "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE chain = ?1 AND txid = ?2 AND idx = ?3",
+    "INSERT INTO deposits (" RF_DEPOSIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    "UPDATE deposits SET address = ?4, asset_id = ?5, client_id = ?6, amount = ?7, block_height = ?8,"
+    " block_hash = ?9, status = ?10, credited_seq = ?11 WHERE chain = ?1 AND txid = ?2 AND idx = ?3",
+    "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE chain = ?1 AND status = ?2"
+    " ORDER BY block_height, txid, idx",
+    "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE chain = ?1 AND block_height > ?2"
+    " ORDER BY block_height, txid, idx",
+    "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE client_id = ?1 AND status = 'pending'"
+    " ORDER BY chain, block_height, txid, idx",
+    "UPDATE deposits SET status = ?4, credited_seq = coalesce(?5, credited_seq)"
+    " WHERE chain = ?1 AND txid = ?2 AND idx = ?3",
+    "INSERT INTO observed_balances (wallet_id, amount, height) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (wallet_id) DO UPDATE SET amount = excluded.amount, height = excluded.height",
+    "SELECT amount, height FROM observed_balances WHERE wallet_id = ?1",
+    "SELECT " RF_AUDIT_COLUMNS " FROM audit_log ORDER BY seq DESC LIMIT 1",
+    "INSERT INTO audit_log (" RF_AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    "SELECT " RF_AUDIT_COLUMNS " FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+};
+
+constexpr uint32_t kDefaultPageLimit = 100;
+constexpr uint32_t kMaxPageLimit = 1000;
+
+// An SQLite result code as a Status: BUSY/LOCKED are ABORTED (retry), I/O and open failures
+// UNAVAILABLE, corruption DATA_LOSS, constraint violations FAILED_PRECONDITION unless the caller
+// maps them itself.
+absl::Status SqlStatus(sqlite3* db, int rc, std::string_view what) {
+  std::string message = Cat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::AbortedError(Cat(message, " (the database is busy; retry)"));
+    case SQLITE_CONSTRAINT:
+    case SQLITE_READONLY:
+      return absl::FailedPreconditionError(message);
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_PERM:
+      return absl::UnavailableError(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(message);
+    case SQLITE_NOMEM:
+      return absl::ResourceExhaustedError(message);
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+absl::Status Exec(sqlite3* db, const char* sql, std::string_view what) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string message = err != nullptr ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    absl::Status status = SqlStatus(nullptr, rc, what);
+    return absl::Status(status.code(), Cat(what, ": ", message));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ToSqlInt(uint64_t value, std::string_view field) {
+  if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::InvalidArgumentError(Cat(field, " ", value, " is above 2^63 - 1, which the store cannot hold"));
+  }
+  return static_cast<int64_t>(value);
+}
+
+absl::StatusOr<uint32_t> PageLimit(const Page& page) {
+  if (page.limit == 0) return kDefaultPageLimit;
+  if (page.limit > kMaxPageLimit) {
+    return absl::InvalidArgumentError(Cat("page limit ", page.limit, " is above ", kMaxPageLimit));
+  }
+  return page.limit;
+}
+
+// A journal cursor: the decimal seq rows must be below; empty means from the newest.
+absl::StatusOr<int64_t> JournalCursor(const Page& page) {
+  if (page.after.empty()) return std::numeric_limits<int64_t>::max();
+  const base::BaseUnitsScan scan = base::ScanBaseUnits(page.after);
+  if (!scan.ok() || scan.value > static_cast<base::Uint128>(std::numeric_limits<int64_t>::max())) {
+    return absl::InvalidArgumentError(Cat("page cursor ", Clip(page.after), " is not a journal sequence number"));
+  }
+  return static_cast<int64_t>(scan.value);
+}
+
+// The smallest string above every string that starts with `prefix`, or nullopt when there is
+// none (an empty prefix or one of only 0xff bytes). SQLite compares TEXT bytewise (BINARY).
+std::optional<std::string> PrefixUpperBound(std::string prefix) {
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xff) prefix.pop_back();
+  if (prefix.empty()) return std::nullopt;
+  prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+  return prefix;
+}
+
+const char* DepositStatusName(DepositStatus status) {
+  switch (status) {
+    case DepositStatus::kPending:
+      return "pending";
+    case DepositStatus::kCredited:
+      return "credited";
+    case DepositStatus::kOrphaned:
+      return "orphaned";
+  }
+  return "pending";
+}
+
+}  // namespace
+
+namespace internal {
+
+// One SQLite connection and its prepared statements. Used by one Txn at a time.
+struct Connection {
+  sqlite3* db = nullptr;
+  bool read_only = false;
+  std::array<sqlite3_stmt*, kSqlCount> statements{};
+
+  ~Connection() {
+    for (sqlite3_stmt* s : statements) sqlite3_finalize(s);
+    sqlite3_close_v2(db);
+  }
+
+  absl::StatusOr<sqlite3_stmt*> Prepare(Sql id) {
+    sqlite3_stmt*& stmt = statements[id];
+    if (stmt == nullptr) {
+      const int rc = sqlite3_prepare_v3(db, kSqlText[id], -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) {
+        stmt = nullptr;
+        return SqlStatus(db, rc, Cat("preparing \"", kSqlText[id], "\""));
+      }
+    }
+    return stmt;
+  }
+};
+
+}  // namespace internal
+
+namespace {
+
+// A prepared statement in use: binds, steps and reads columns; resets the statement (keeping it
+// prepared) when it goes out of scope. Text and blobs are bound as copies, so temporaries are
+// safe to pass.
+class Query {
+ public:
+  Query(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Query(Query&& other) noexcept
+      : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), bind_rc_(other.bind_rc_) {}
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  ~Query() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+
+  Query& Text(int i, std::string_view text) {
+    Note(sqlite3_bind_text64(stmt_, i, text.empty() ? "" : text.data(), text.size(), SQLITE_TRANSIENT,
+                             SQLITE_UTF8));
+    return *this;
+  }
+  // NULL for an empty string: optional references (client_id) are NULL when absent so that
+  // their foreign keys hold.
+  Query& TextOrNull(int i, std::string_view text) {
+    if (text.empty()) {
+      Note(sqlite3_bind_null(stmt_, i));
+      return *this;
+    }
+    return Text(i, text);
+  }
+  Query& Int(int i, int64_t value) {
+    Note(sqlite3_bind_int64(stmt_, i, value));
+    return *this;
+  }
+  Query& IntOrNull(int i, int64_t value) {
+    if (value == 0) {
+      Note(sqlite3_bind_null(stmt_, i));
+      return *this;
+    }
+    return Int(i, value);
+  }
+  Query& Blob(int i, std::span<const uint8_t> bytes) {
+    static const uint8_t kEmpty = 0;  // a zero-length blob must still be a blob, not NULL
+    Note(sqlite3_bind_blob64(stmt_, i, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Query& Amount(int i, base::Amount amount) {
+    const std::array<uint8_t, 16> bytes = amount.ToBigEndian();
+    return Blob(i, bytes);
+  }
+
+  // Resets the statement now rather than at the end of the scope (a pending statement keeps
+  // a failed COMMIT's transaction from rolling back).
+  void Reset() {
+    if (stmt_ != nullptr) sqlite3_reset(stmt_);
+  }
+
+  // SQLITE_ROW, SQLITE_DONE or an error code (a failed bind is reported here).
+  int Step() {
+    if (bind_rc_ != SQLITE_OK) return bind_rc_;
+    return sqlite3_step(stmt_);
+  }
+
+  std::string ColumnText(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  std::string ColumnBlobAsString(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  int64_t ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool ColumnIsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  // A 16-byte big-endian amount; DATA_LOSS for anything else (the schema's CHECK forbids it,
+  // so only a file edited behind our back gets here).
+  absl::StatusOr<base::Amount> ColumnAmount(int col, std::string_view where) const {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+    if (p == nullptr || sqlite3_column_bytes(stmt_, col) != 16) {
+      return absl::DataLossError(Cat("an amount in ", where, " is not 16 bytes"));
+    }
+    return base::Amount::FromBigEndian(std::span<const uint8_t, 16>(p, 16));
+  }
+  uint64_t ColumnUint(int col) const {
+    const int64_t v = sqlite3_column_int64(stmt_, col);
+    return v < 0 ? 0 : static_cast<uint64_t>(v);
+  }
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  void Note(int rc) {
+    if (bind_rc_ == SQLITE_OK && rc != SQLITE_OK) bind_rc_ = rc;
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+absl::StatusOr<ClientRow> ReadClient(const Query& q) {
+  ClientRow row;
+  row.client_id = q.ColumnText(0);
+  row.client_ref = q.ColumnText(1);
+  row.frozen = q.ColumnInt(2) != 0;
+  row.frozen_reason = q.ColumnText(3);
+  row.created_unix_ms = q.ColumnInt(4);
+  return row;
+}
+
+WalletRow ReadWallet(const Query& q) {
+  WalletRow row;
+  row.wallet_id = q.ColumnText(0);
+  row.asset_id = q.ColumnText(1);
+  row.owner_class = q.ColumnText(2);
+  row.tier = q.ColumnText(3);
+  row.signer = q.ColumnText(4);
+  return row;
+}
+
+AddressRow ReadAddress(const Query& q) {
+  AddressRow row;
+  row.address = q.ColumnText(0);
+  row.asset_id = q.ColumnText(1);
+  row.wallet_id = q.ColumnText(2);
+  row.client_id = q.ColumnText(3);
+  row.key_id = q.ColumnText(4);
+  row.created_unix_ms = q.ColumnInt(5);
+  return row;
+}
+
+absl::StatusOr<DepositRow> ReadDeposit(const Query& q) {
+  DepositRow row;
+  row.chain = q.ColumnText(0);
+  row.txid = q.ColumnText(1);
+  row.index = static_cast<uint32_t>(q.ColumnUint(2));
+  row.address = q.ColumnText(3);
+  row.asset_id = q.ColumnText(4);
+  row.client_id = q.ColumnText(5);
+  RF_ASSIGN_OR_RETURN(row.amount, q.ColumnAmount(6, "deposits"));
+  row.block_height = q.ColumnUint(7);
+  row.block_hash = q.ColumnText(8);
+  const std::string status = q.ColumnText(9);
+  if (status == "pending") {
+    row.status = DepositStatus::kPending;
+  } else if (status == "credited") {
+    row.status = DepositStatus::kCredited;
+  } else if (status == "orphaned") {
+    row.status = DepositStatus::kOrphaned;
+  } else {
+    return absl::DataLossError(Cat("deposit ", row.txid, ":", row.index, " has status ", Clip(status)));
+  }
+  row.credited_seq = q.ColumnIsNull(10) ? 0 : q.ColumnUint(10);
+  return row;
+}
+
+AuditRow ReadAudit(const Query& q) {
+  AuditRow row;
+  row.seq = q.ColumnUint(0);
+  row.unix_ms = q.ColumnInt(1);
+  row.actor = q.ColumnText(2);
+  row.action = q.ColumnText(3);
+  row.subject = q.ColumnText(4);
+  row.details = q.ColumnText(5);
+  row.prev_hash = q.ColumnText(6);
+  row.hash = q.ColumnText(7);
+  return row;
+}
+
+}  // namespace
+
+// A transaction on one connection: the writer (BEGIN IMMEDIATE, writer_mu_ held for its life)
+// or a pooled reader (BEGIN DEFERRED pinned to a snapshot at once).
+class SqliteTxn final : public Txn {
+ public:
+  // Writer.
+  SqliteTxn(internal::Connection* writer, std::unique_lock<std::timed_mutex> writer_lock)
+      : connection_(writer), writable_(true), writer_lock_(std::move(writer_lock)) {}
+  // Reader; handed back to `store` at the end.
+  SqliteTxn(SqliteStore* store, std::unique_ptr<internal::Connection> reader)
+      : connection_(reader.get()), writable_(false), store_(store), reader_(std::move(reader)) {}
+
+  ~SqliteTxn() override {
+    if (!ended_ && !sqlite3_get_autocommit(connection_->db)) {
+      // Best effort: if even ROLLBACK fails, SQLite rolls back when the connection next starts
+      // a transaction or closes; nothing of this one was committed either way.
+      auto q = Statement(kRollback);
+      if (q.ok()) q->Step();
+    }
+    Release();
+  }
+
+  // Starts the transaction. Called once, right after construction.
+  absl::Status Start() {
+    sqlite3* db = connection_->db;
+    if (!sqlite3_get_autocommit(db)) {
+      // Left open by a failed rollback of an earlier Txn: end it before starting ours.
+      Exec(db, "ROLLBACK", "rolling back a transaction left open").IgnoreError();
+    }
+    {
+      RF_ASSIGN_OR_RETURN(Query begin, Statement(writable_ ? kBeginWrite : kBeginRead));
+      const int rc = begin.Step();
+      if (rc != SQLITE_DONE) {
+        ended_ = true;
+        return SqlStatus(db, rc, writable_ ? "starting a write transaction" : "starting a read transaction");
+      }
+    }
+    if (!writable_) {
+      // A deferred transaction takes its snapshot at its first read; take it now, so the Txn
+      // sees the database as of BeginRead().
+      RF_ASSIGN_OR_RETURN(Query pin, Statement(kPinSnapshot));
+      const int rc = pin.Step();
+      if (rc != SQLITE_ROW) return Fail(rc, "starting a read snapshot");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Commit() override {
+    RF_RETURN_IF_ERROR(Usable());
+    absl::Status status = CommitOnConnection();
+    ended_ = true;
+    // Only now, with every statement of this Txn reset, may another Txn use the connection.
+    Release();
+    return status;
+  }
+
+  // --- idempotency ---------------------------------------------------------------------------
+  absl::StatusOr<std::optional<IdempotencyRow>> GetIdempotency(const std::string& key) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetIdempotency));
+    q.Text(1, key);
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<IdempotencyRow>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading an idempotency record");
+    IdempotencyRow row;
+    row.key = key;
+    row.method = q.ColumnText(0);
+    row.request_hash = q.ColumnText(1);
+    row.response = q.ColumnBlobAsString(2);
+    return std::optional<IdempotencyRow>(std::move(row));
+  }
+
+  absl::Status PutIdempotency(const IdempotencyRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kPutIdempotency));
+    q.Text(1, row.key).Text(2, row.method).Text(3, row.request_hash);
+    q.Blob(4, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(row.response.data()), row.response.size()));
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("idempotency key ", Clip(row.key), " is already recorded"));
+    }
+    return Done(rc, "recording an idempotency key");
+  }
+
+  // --- clients -------------------------------------------------------------------------------
+  absl::StatusOr<std::optional<ClientRow>> GetClient(const std::string& client_id) override {
+    return OneClient(kGetClient, client_id);
+  }
+  absl::StatusOr<std::optional<ClientRow>> GetClientByRef(const std::string& client_ref) override {
+    return OneClient(kGetClientByRef, client_ref);
+  }
+
+  absl::Status InsertClient(const ClientRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertClient));
+    q.Text(1, row.client_id).Text(2, row.client_ref).Int(3, row.frozen ? 1 : 0).Text(4, row.frozen_reason);
+    q.Int(5, row.created_unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("client id ", Clip(row.client_id), " is taken"));
+    }
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+      return absl::AlreadyExistsError(Cat("client_ref ", Clip(row.client_ref), " is taken"));
+    }
+    return Done(rc, "inserting a client");
+  }
+
+  absl::Status UpdateClientFrozen(const std::string& client_id, bool frozen, const std::string& reason) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kUpdateClientFrozen));
+    q.Text(1, client_id).Int(2, frozen ? 1 : 0).Text(3, reason);
+    RF_RETURN_IF_ERROR(Done(q.Step(), "updating a client"));
+    if (sqlite3_changes(connection_->db) == 0) {
+      return absl::NotFoundError(Cat("no client ", Clip(client_id)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<ClientRow>> ListClients(const Page& page) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint32_t limit, PageLimit(page));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListClients));
+    q.Text(1, page.after).Int(2, limit);
+    std::vector<ClientRow> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing clients", [&]() -> absl::Status {
+      RF_ASSIGN_OR_RETURN(ClientRow row, ReadClient(q));
+      rows.push_back(std::move(row));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  // --- wallets and addresses -----------------------------------------------------------------
+  absl::Status UpsertWallet(const WalletRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    std::optional<WalletRow> existing;
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kGetWallet));
+      q.Text(1, row.wallet_id);
+      const int rc = q.Step();
+      if (rc == SQLITE_ROW) {
+        existing = ReadWallet(q);
+      } else if (rc != SQLITE_DONE) {
+        return Fail(rc, "reading a wallet");
+      }
+    }
+    if (existing) {
+      // A wallet's asset, owner class and tier are what segregation rests on: once recorded
+      // they never change (a client wallet turning into a house wallet would hide client funds).
+      if (existing->asset_id != row.asset_id || existing->owner_class != row.owner_class ||
+          existing->tier != row.tier) {
+        return absl::FailedPreconditionError(
+            Cat("wallet ", Clip(row.wallet_id), " is recorded as ", existing->asset_id, " ", existing->owner_class, "/",
+                existing->tier, "; it cannot become ", Clip(row.asset_id), " ", Clip(row.owner_class), "/",
+                Clip(row.tier)));
+      }
+      if (existing->signer == row.signer) return absl::OkStatus();
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kUpdateWalletSigner));
+      q.Text(1, row.wallet_id).Text(2, row.signer);
+      return Done(q.Step(), "updating a wallet's signer");
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertWallet));
+    q.Text(1, row.wallet_id).Text(2, row.asset_id).Text(3, row.owner_class).Text(4, row.tier).Text(5, row.signer);
+    const int rc = q.Step();
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return absl::InvalidArgumentError(Cat("wallet ", Clip(row.wallet_id), ": owner_class must be client|house and "
+                                            "tier hot|cold (", sqlite3_errmsg(connection_->db), ")"));
+    }
+    return Done(rc, "inserting a wallet");
+  }
+
+  absl::StatusOr<std::vector<WalletRow>> ListWallets() override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListWallets));
+    std::vector<WalletRow> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing wallets", [&]() -> absl::Status {
+      rows.push_back(ReadWallet(q));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  absl::Status InsertAddress(const AddressRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertAddress));
+    q.Text(1, row.address).Text(2, row.asset_id).Text(3, row.wallet_id).TextOrNull(4, row.client_id);
+    q.Text(5, row.key_id).Int(6, row.created_unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("address ", Clip(row.address, 100), " is already known"));
+    }
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return absl::NotFoundError(Cat("address ", Clip(row.address, 100), ": no wallet ", Clip(row.wallet_id),
+                                     row.client_id.empty() ? "" : Cat(" or no client ", Clip(row.client_id))));
+    }
+    return Done(rc, "inserting an address");
+  }
+
+  absl::StatusOr<std::optional<AddressRow>> GetAddress(const std::string& address) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetAddress));
+    q.Text(1, address);
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<AddressRow>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading an address");
+    return std::optional<AddressRow>(ReadAddress(q));
+  }
+
+  absl::StatusOr<std::vector<AddressRow>> ListAddressesOfClient(const std::string& client_id,
+                                                                const std::string& asset_id,
+                                                                const Page& page) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint32_t limit, PageLimit(page));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListAddressesOfClient));
+    q.Text(1, client_id).Text(2, asset_id).Text(3, page.after).Int(4, limit);
+    std::vector<AddressRow> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing a client's addresses", [&]() -> absl::Status {
+      rows.push_back(ReadAddress(q));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  absl::StatusOr<std::vector<AddressRow>> ListAddressesOfWallet(const std::string& wallet_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListAddressesOfWallet));
+    q.Text(1, wallet_id);
+    std::vector<AddressRow> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing a wallet's addresses", [&]() -> absl::Status {
+      rows.push_back(ReadAddress(q));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  // --- ledger --------------------------------------------------------------------------------
+  absl::StatusOr<AccountBalance> GetBalanceForUpdate(const std::string& account) override {
+    // BEGIN IMMEDIATE already holds the database's one write lock, which covers every row.
+    RF_RETURN_IF_ERROR(Writable());
+    return ReadBalance(account);
+  }
+
+  absl::StatusOr<AccountBalance> GetBalance(const std::string& account) override {
+    RF_RETURN_IF_ERROR(Usable());
+    return ReadBalance(account);
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, AccountBalance>>> ListBalances(
+      const std::string& prefix) override {
+    RF_RETURN_IF_ERROR(Usable());
+    const std::optional<std::string> upper = PrefixUpperBound(prefix);
+    RF_ASSIGN_OR_RETURN(Query q, Statement(upper ? kListBalancesBetween : kListBalancesFrom));
+    q.Text(1, prefix);
+    if (upper) q.Text(2, *upper);
+    std::vector<std::pair<std::string, AccountBalance>> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing balances", [&]() -> absl::Status {
+      AccountBalance balance;
+      RF_ASSIGN_OR_RETURN(balance.debits, q.ColumnAmount(1, "balances"));
+      RF_ASSIGN_OR_RETURN(balance.credits, q.ColumnAmount(2, "balances"));
+      rows.emplace_back(q.ColumnText(0), balance);
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  absl::StatusOr<uint64_t> AppendJournal(JournalEntry entry) override {
+    RF_RETURN_IF_ERROR(Writable());
+    if (entry.postings.empty()) return absl::InvalidArgumentError("a journal entry needs postings");
+    Amount debits, credits;
+    for (const Posting& p : entry.postings) {
+      Amount& side = p.debit ? debits : credits;
+      side = base::AmountOrDie(side.CheckedAdd(p.amount));
+    }
+    RF_CHECK(debits == credits, Cat("journal entry ", Clip(entry.kind), " ", Clip(entry.reference),
+                                    " does not balance: debits ", debits.ToBaseUnitString(), ", credits ",
+                                    credits.ToBaseUnitString()));
+    // A savepoint, so that an entry that fails half-way leaves nothing behind even if the caller
+    // goes on to commit the transaction.
+    RF_RETURN_IF_ERROR(StepStatement(kSavepoint, "starting a journal append"));
+    absl::StatusOr<uint64_t> seq = AppendJournalInSavepoint(entry);
+    if (!seq.ok()) {
+      if (!broken_) {
+        StepStatement(kRollbackToSavepoint, "undoing a journal append").IgnoreError();
+        StepStatement(kReleaseSavepoint, "undoing a journal append").IgnoreError();
+      }
+      return seq.status();
+    }
+    RF_RETURN_IF_ERROR(StepStatement(kReleaseSavepoint, "finishing a journal append"));
+    return seq;
+  }
+
+  absl::StatusOr<uint64_t> LastJournalSeq() override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kLastJournalSeq));
+    const int rc = q.Step();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading the last journal seq");
+    return q.ColumnUint(0);
+  }
+
+  absl::StatusOr<std::vector<JournalEntry>> ListJournal(const std::string& account_prefix,
+                                                        const std::string& asset_id, const Page& page) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint32_t limit, PageLimit(page));
+    RF_ASSIGN_OR_RETURN(int64_t before, JournalCursor(page));
+    std::set<uint64_t, std::greater<>> seqs;
+    if (account_prefix.empty()) {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kSeqsDesc));
+      q.Int(1, before).Text(2, asset_id).Int(3, limit);
+      RF_RETURN_IF_ERROR(EachRow(q, "listing the journal", [&]() -> absl::Status {
+        seqs.insert(q.ColumnUint(0));
+        return absl::OkStatus();
+      }));
+    } else {
+      // One index walk per account under the prefix (newest first, at most `limit` each), merged:
+      // an account's postings come out of postings_by_account already in seq order.
+      RF_ASSIGN_OR_RETURN(auto accounts, ListBalances(account_prefix));
+      for (const auto& [account, unused] : accounts) {
+        RF_ASSIGN_OR_RETURN(Query q, Statement(kAccountSeqsDesc));
+        q.Text(1, account).Int(2, before).Text(3, asset_id).Int(4, limit);
+        RF_RETURN_IF_ERROR(EachRow(q, "listing an account's journal", [&]() -> absl::Status {
+          seqs.insert(q.ColumnUint(0));
+          return absl::OkStatus();
+        }));
+        while (seqs.size() > limit) seqs.erase(std::prev(seqs.end()));
+      }
+    }
+    std::vector<JournalEntry> entries;
+    entries.reserve(seqs.size());
+    for (uint64_t seq : seqs) {
+      RF_ASSIGN_OR_RETURN(JournalEntry entry, LoadEntry(seq));
+      entries.push_back(std::move(entry));
+    }
+    return entries;
+  }
+
+  absl::StatusOr<std::vector<JournalEntry>> JournalRange(const std::string& account_prefix, uint64_t from_seq,
+                                                         uint64_t to_seq) override {
+    RF_RETURN_IF_ERROR(Usable());
+    std::vector<JournalEntry> entries;
+    if (to_seq <= from_seq) return entries;
+    RF_ASSIGN_OR_RETURN(int64_t from, ToSqlInt(from_seq, "from_seq"));
+    RF_ASSIGN_OR_RETURN(int64_t to, ToSqlInt(to_seq, "to_seq"));
+    if (account_prefix.empty()) {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kEntriesRange));
+      q.Int(1, from).Int(2, to);
+      RF_RETURN_IF_ERROR(ReadEntries(q, &entries));
+      return entries;
+    }
+    std::set<uint64_t> seqs;
+    RF_ASSIGN_OR_RETURN(auto accounts, ListBalances(account_prefix));
+    for (const auto& [account, unused] : accounts) {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kAccountSeqsRange));
+      q.Text(1, account).Int(2, from).Int(3, to);
+      RF_RETURN_IF_ERROR(EachRow(q, "reading an account's journal", [&]() -> absl::Status {
+        seqs.insert(q.ColumnUint(0));
+        return absl::OkStatus();
+      }));
+    }
+    entries.reserve(seqs.size());
+    for (uint64_t seq : seqs) {
+      RF_ASSIGN_OR_RETURN(JournalEntry entry, LoadEntry(seq));
+      entries.push_back(std::move(entry));
+    }
+    return entries;
+  }
+
+  // --- chain ingestion -----------------------------------------------------------------------
+  absl::StatusOr<std::optional<ChainBlockRow>> GetChainBlock(const std::string& chain, uint64_t height) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t h, ToSqlInt(height, "height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetChainBlock));
+    q.Text(1, chain).Int(2, h);
+    return OneBlock(q, chain);
+  }
+
+  absl::StatusOr<std::optional<ChainBlockRow>> LastChainBlock(const std::string& chain) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kLastChainBlock));
+    q.Text(1, chain);
+    return OneBlock(q, chain);
+  }
+
+  absl::Status PutChainBlock(const ChainBlockRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t h, ToSqlInt(row.height, "height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kPutChainBlock));
+    q.Text(1, row.chain).Int(2, h).Text(3, row.hash).Text(4, row.parent_hash);
+    return Done(q.Step(), "storing a chain block");
+  }
+
+  absl::Status DeleteChainBlocksAbove(const std::string& chain, uint64_t height) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t h, ToSqlInt(height, "height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kDeleteChainBlocksAbove));
+    q.Text(1, chain).Int(2, h);
+    return Done(q.Step(), "forgetting chain blocks");
+  }
+
+  absl::StatusOr<bool> UpsertDeposit(const DepositRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t height, ToSqlInt(row.block_height, "block_height"));
+    RF_ASSIGN_OR_RETURN(int64_t credited_seq, ToSqlInt(row.credited_seq, "credited_seq"));
+    std::optional<DepositRow> existing;
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kGetDeposit));
+      q.Text(1, row.chain).Text(2, row.txid).Int(3, row.index);
+      const int rc = q.Step();
+      if (rc == SQLITE_ROW) {
+        RF_ASSIGN_OR_RETURN(existing, ReadDeposit(q));
+      } else if (rc != SQLITE_DONE) {
+        return Fail(rc, "reading a deposit");
+      }
+    }
+    if (existing && existing->block_hash == row.block_hash) return false;
+    const char* status = DepositStatusName(row.status);
+    if (existing && existing->credited_seq != 0) {
+      // Credited once already (then orphaned by a reorganisation, or still credited): the same
+      // transfer mined again must never be credited a second time, so it keeps its credit.
+      status = DepositStatusName(DepositStatus::kCredited);
+      credited_seq = static_cast<int64_t>(existing->credited_seq);
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(existing ? kReplaceDeposit : kInsertDeposit));
+    q.Text(1, row.chain).Text(2, row.txid).Int(3, row.index).Text(4, row.address).Text(5, row.asset_id);
+    q.TextOrNull(6, row.client_id).Amount(7, row.amount).Int(8, height).Text(9, row.block_hash).Text(10, status);
+    q.IntOrNull(11, credited_seq);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return absl::NotFoundError(Cat("deposit ", Clip(row.txid, 80), ":", row.index, ": no client ",
+                                     Clip(row.client_id), " or no journal entry ", row.credited_seq));
+    }
+    RF_RETURN_IF_ERROR(Done(rc, "storing a deposit"));
+    return true;
+  }
+
+  absl::StatusOr<std::vector<DepositRow>> ListDeposits(const std::string& chain, DepositStatus status) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListDepositsByStatus));
+    q.Text(1, chain).Text(2, DepositStatusName(status));
+    return Deposits(q);
+  }
+
+  absl::StatusOr<std::vector<DepositRow>> ListDepositsAbove(const std::string& chain, uint64_t height) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t h, ToSqlInt(height, "height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListDepositsAbove));
+    q.Text(1, chain).Int(2, h);
+    return Deposits(q);
+  }
+
+  absl::StatusOr<std::vector<DepositRow>> ListPendingDepositsOfClient(const std::string& client_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListPendingDepositsOfClient));
+    q.Text(1, client_id);
+    return Deposits(q);
+  }
+
+  absl::Status SetDepositStatus(const std::string& chain, const std::string& txid, uint32_t index,
+                                DepositStatus status, uint64_t credited_seq) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t seq, ToSqlInt(credited_seq, "credited_seq"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kSetDepositStatus));
+    q.Text(1, chain).Text(2, txid).Int(3, index).Text(4, DepositStatusName(status)).IntOrNull(5, seq);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return absl::NotFoundError(Cat("deposit ", Clip(txid, 80), ":", index, ": no journal entry ", credited_seq));
+    }
+    RF_RETURN_IF_ERROR(Done(rc, "updating a deposit"));
+    if (sqlite3_changes(connection_->db) == 0) {
+      return absl::NotFoundError(Cat("no deposit ", Clip(txid, 80), ":", index, " on ", Clip(chain)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PutObservedBalance(const std::string& wallet_id, Amount amount, uint64_t height) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t h, ToSqlInt(height, "height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kPutObservedBalance));
+    q.Text(1, wallet_id).Amount(2, amount).Int(3, h);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return absl::NotFoundError(Cat("no wallet ", Clip(wallet_id)));
+    return Done(rc, "storing an observed balance");
+  }
+
+  absl::StatusOr<std::optional<std::pair<Amount, uint64_t>>> GetObservedBalance(const std::string& wallet_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetObservedBalance));
+    q.Text(1, wallet_id);
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<std::pair<Amount, uint64_t>>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading an observed balance");
+    RF_ASSIGN_OR_RETURN(Amount amount, q.ColumnAmount(0, "observed_balances"));
+    return std::optional<std::pair<Amount, uint64_t>>(std::make_pair(amount, q.ColumnUint(1)));
+  }
+
+  // --- audit log -----------------------------------------------------------------------------
+  absl::StatusOr<std::optional<AuditRow>> AuditHeadForUpdate() override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kAuditHead));
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<AuditRow>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading the audit head");
+    return std::optional<AuditRow>(ReadAudit(q));
+  }
+
+  absl::Status AppendAudit(const AuditRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t seq, ToSqlInt(row.seq, "audit seq"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kAppendAudit));
+    q.Int(1, seq).Int(2, row.unix_ms).Text(3, row.actor).Text(4, row.action).Text(5, row.subject);
+    q.Text(6, row.details).Text(7, row.prev_hash).Text(8, row.hash);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("audit entry ", row.seq, " already exists"));
+    }
+    return Done(rc, "appending an audit entry");
+  }
+
+  absl::StatusOr<std::vector<AuditRow>> ListAudit(uint64_t after_seq, uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t after, ToSqlInt(after_seq, "after_seq"));
+    if (limit == 0) limit = kDefaultPageLimit;
+    if (limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("audit page limit ", limit, " is above ", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListAudit));
+    q.Int(1, after).Int(2, limit);
+    std::vector<AuditRow> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing the audit log", [&]() -> absl::Status {
+      rows.push_back(ReadAudit(q));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+ private:
+  absl::StatusOr<Query> Statement(Sql id) {
+    RF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, connection_->Prepare(id));
+    return Query(connection_->db, stmt);
+  }
+
+  absl::Status StepStatement(Sql id, std::string_view what) {
+    RF_ASSIGN_OR_RETURN(Query q, Statement(id));
+    return Done(q.Step(), what);
+  }
+
+  absl::Status CommitOnConnection() {
+    RF_ASSIGN_OR_RETURN(Query commit, Statement(kCommit));
+    const int rc = commit.Step();
+    if (rc == SQLITE_DONE) return absl::OkStatus();
+    absl::Status status = SqlStatus(connection_->db, rc, "committing");
+    commit.Reset();
+    if (!sqlite3_get_autocommit(connection_->db)) {
+      Exec(connection_->db, "ROLLBACK", "rolling back after a failed commit").IgnoreError();
+    }
+    return status;
+  }
+
+  // Gives the connection back once the transaction has ended: a committed Txn that its owner
+  // keeps alive must not hold up the next writer or reader.
+  void Release() {
+    if (reader_ != nullptr) store_->ReturnReader(std::move(reader_));
+    if (writer_lock_.owns_lock()) writer_lock_.unlock();
+  }
+
+  absl::Status Usable() const {
+    if (ended_) return absl::FailedPreconditionError("the transaction has ended");
+    if (broken_) {
+      return absl::AbortedError("the transaction was rolled back by an earlier error; start a new one");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Writable() const {
+    RF_RETURN_IF_ERROR(Usable());
+    if (!writable_) return absl::FailedPreconditionError("a read-only transaction cannot write or lock");
+    return absl::OkStatus();
+  }
+
+  // The status for a failed step. If SQLite rolled the whole transaction back (I/O errors, a
+  // full disk, lost locks), the Txn refuses further use; a failed statement that SQLite undid
+  // on its own (a constraint) leaves the transaction usable.
+  absl::Status Fail(int rc, std::string_view what) {
+    absl::Status status = SqlStatus(connection_->db, rc, what);
+    if (sqlite3_get_autocommit(connection_->db)) broken_ = true;
+    return status;
+  }
+
+  absl::Status Done(int rc, std::string_view what) {
+    if (rc == SQLITE_DONE) return absl::OkStatus();
+    return Fail(rc, what);
+  }
+
+  // Runs `q` to the end, calling `on_row` for each row.
+  template <typename OnRow>
+  absl::Status EachRow(Query& q, std::string_view what, OnRow on_row) {
+    for (;;) {
+      const int rc = q.Step();
+      if (rc == SQLITE_DONE) return absl::OkStatus();
+      if (rc != SQLITE_ROW) return Fail(rc, what);
+      RF_RETURN_IF_ERROR(on_row());
+    }
+  }
+
+  absl::StatusOr<std::optional<ClientRow>> OneClient(Sql id, const std::string& key) {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(id));
+    q.Text(1, key);
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<ClientRow>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a client");
+    RF_ASSIGN_OR_RETURN(ClientRow row, ReadClient(q));
+    return std::optional<ClientRow>(std::move(row));
+  }
+
+  absl::StatusOr<std::optional<ChainBlockRow>> OneBlock(Query& q, const std::string& chain) {
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<ChainBlockRow>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a chain block");
+    ChainBlockRow row;
+    row.chain = chain;
+    row.height = q.ColumnUint(0);
+    row.hash = q.ColumnText(1);
+    row.parent_hash = q.ColumnText(2);
+    return std::optional<ChainBlockRow>(std::move(row));
+  }
+
+  absl::StatusOr<std::vector<DepositRow>> Deposits(Query& q) {
+    std::vector<DepositRow> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing deposits", [&]() -> absl::Status {
+      RF_ASSIGN_OR_RETURN(DepositRow row, ReadDeposit(q));
+      rows.push_back(std::move(row));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  absl::StatusOr<AccountBalance> ReadBalance(const std::string& account) {
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetBalance));
+    q.Text(1, account);
+    const int rc = q.Step();
+    AccountBalance balance;
+    if (rc == SQLITE_DONE) return balance;
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a balance");
+    RF_ASSIGN_OR_RETURN(balance.debits, q.ColumnAmount(0, "balances"));
+    RF_ASSIGN_OR_RETURN(balance.credits, q.ColumnAmount(1, "balances"));
+    return balance;
+  }
+
+  absl::StatusOr<uint64_t> AppendJournalInSavepoint(const JournalEntry& entry) {
+    uint64_t seq = 0;
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kLastJournalSeq));
+      const int rc = q.Step();
+      if (rc != SQLITE_ROW) return Fail(rc, "reading the last journal seq");
+      seq = q.ColumnUint(0) + 1;
+    }
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertJournal));
+      q.Int(1, static_cast<int64_t>(seq)).Text(2, entry.asset_id).Text(3, entry.kind).Text(4, entry.reference);
+      q.Int(5, entry.created_unix_ms);
+      RF_RETURN_IF_ERROR(Done(q.Step(), "appending a journal entry"));
+    }
+    for (size_t i = 0; i < entry.postings.size(); ++i) {
+      const Posting& p = entry.postings[i];
+      {
+        RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertPosting));
+        q.Int(1, static_cast<int64_t>(seq)).Int(2, static_cast<int64_t>(i)).Text(3, p.account);
+        q.Int(4, p.debit ? 1 : 0).Amount(5, p.amount);
+        RF_RETURN_IF_ERROR(Done(q.Step(), "appending a posting"));
+      }
+      RF_ASSIGN_OR_RETURN(AccountBalance balance, ReadBalance(p.account));
+      Amount& side = p.debit ? balance.debits : balance.credits;
+      const std::optional<Amount> sum = side.CheckedAdd(p.amount);
+      RF_CHECK(sum.has_value(), Cat("account ", Clip(p.account, 100),
+                                    " overflows 2^128 - 1; the ledger must refuse this entry before it gets here"));
+      side = *sum;
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kPutBalance));
+      q.Text(1, p.account).Amount(2, balance.debits).Amount(3, balance.credits);
+      RF_RETURN_IF_ERROR(Done(q.Step(), "updating a balance"));
+    }
+    return seq;
+  }
+
+  // Groups joined journal/posting rows (seq, asset, kind, reference, time, account, debit,
+  // amount; ordered by seq, idx) into entries.
+  absl::Status ReadEntries(Query& q, std::vector<JournalEntry>* out) {
+    return EachRow(q, "reading the journal", [&]() -> absl::Status {
+      const uint64_t seq = q.ColumnUint(0);
+      if (out->empty() || out->back().seq != seq) {
+        JournalEntry entry;
+        entry.seq = seq;
+        entry.asset_id = q.ColumnText(1);
+        entry.kind = q.ColumnText(2);
+        entry.reference = q.ColumnText(3);
+        entry.created_unix_ms = q.ColumnInt(4);
+        out->push_back(std::move(entry));
+      }
+      Posting p;
+      p.account = q.ColumnText(5);
+      p.debit = q.ColumnInt(6) != 0;
+      RF_ASSIGN_OR_RETURN(p.amount, q.ColumnAmount(7, "postings"));
+      out->back().postings.push_back(std::move(p));
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<JournalEntry> LoadEntry(uint64_t seq) {
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kEntryBySeq));
+    q.Int(1, static_cast<int64_t>(seq));
+    std::vector<JournalEntry> entries;
+    RF_RETURN_IF_ERROR(ReadEntries(q, &entries));
+    if (entries.size() != 1) return absl::DataLossError(Cat("journal entry ", seq, " has no postings"));
+    return std::move(entries.front());
+  }
+
+  internal::Connection* const connection_;
+  const bool writable_;
+  std::unique_lock<std::timed_mutex> writer_lock_;
+  SqliteStore* store_ = nullptr;
+  std::unique_ptr<internal::Connection> reader_;
+  bool ended_ = false;
+  bool broken_ = false;
+};
+
+namespace {
+
+absl::Status Migrate(sqlite3* db) {
+  for (;;) {
+    RF_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a schema migration"));
+    // Rolls back unless committed below, so that a migration applies whole or not at all.
+    auto rollback = [db] { Exec(db, "ROLLBACK", "rolling back a schema migration").IgnoreError(); };
+    absl::Status st = Exec(db,
+                           "CREATE TABLE IF NOT EXISTS schema_version ("
+                           " id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),"
+                           " version INTEGER NOT NULL CHECK (version >= 0)) STRICT",
+                           "creating schema_version");
+    if (!st.ok()) {
+      rollback();
+      return st;
+    }
+    int64_t version = 0;
+    {
+      sqlite3_stmt* stmt = nullptr;
+      int rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE id = 1", -1, &stmt, nullptr);
+      if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) version = sqlite3_column_int64(stmt, 0);
+      }
+      absl::Status read = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? absl::OkStatus()
+                                                                 : SqlStatus(db, rc, "reading schema_version");
+      sqlite3_finalize(stmt);
+      if (!read.ok()) {
+        rollback();
+        return read;
+      }
+    }
+    if (version > kLatestVersion) {
+      rollback();
+      return absl::FailedPreconditionError(
+          Cat("the database schema is version ", version, ", newer than this custodyd knows (", kLatestVersion,
+              "); run a newer custodyd"));
+    }
+    if (version == kLatestVersion) {
+      return Exec(db, "COMMIT", "finishing the schema check");
+    }
+    st = Exec(db, kMigrations[version], Cat("schema migration ", version + 1));
+    if (st.ok()) {
+      const std::string bump =
+          Cat("INSERT INTO schema_version (id, version) VALUES (1, ", version + 1,
+              ") ON CONFLICT (id) DO UPDATE SET version = excluded.version");
+      st = Exec(db, bump.c_str(), "recording the schema version");
+    }
+    if (st.ok()) st = Exec(db, "COMMIT", Cat("committing schema migration ", version + 1));
+    if (!st.ok()) {
+      if (!sqlite3_get_autocommit(db)) rollback();
+      return absl::InternalError(st.message());
+    }
+  }
+}
+
+absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  int64_t value = -1;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+  }
+  absl::Status status = rc == SQLITE_ROW ? absl::OkStatus() : SqlStatus(db, rc, sql);
+  sqlite3_finalize(stmt);
+  if (!status.ok()) return status;
+  return value;
+}
+
+}  // namespace
+
+int SqliteStore::LatestSchemaVersion() { return kLatestVersion; }
+
+SqliteStore::SqliteStore(std::string path, SqliteStoreOptions options)
+    : path_(std::move(path)), options_(options) {}
+
+SqliteStore::~SqliteStore() = default;
+
+absl::StatusOr<std::unique_ptr<internal::Connection>> SqliteStore::OpenConnection(bool read_only) {
+  auto connection = std::make_unique<internal::Connection>();
+  connection->read_only = read_only;
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                    SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path_.c_str(), &connection->db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    return absl::UnavailableError(Cat("opening the custody database ", Clip(path_, 200), ": ",
+                                      connection->db != nullptr ? sqlite3_errmsg(connection->db)
+                                                                : sqlite3_errstr(rc)));
+  }
+  sqlite3* db = connection->db;
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, options_.busy_timeout_ms);
+  auto unavailable = [this](const absl::Status& s) {
+    return absl::UnavailableError(Cat("opening the custody database ", Clip(path_, 200), ": ", s.message()));
+  };
+  if (!read_only) {
+    // journal_mode=WAL is stored in the file; reading it back tells us the filesystem took it.
+    sqlite3_stmt* stmt = nullptr;
+    std::string mode;
+    int step = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
+    if (step == SQLITE_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      mode = text != nullptr ? text : "";
+    }
+    absl::Status status = step == SQLITE_ROW ? absl::OkStatus() : SqlStatus(db, step, "setting journal_mode");
+    sqlite3_finalize(stmt);
+    if (!status.ok()) return unavailable(status);
+    if (mode != "wal") {
+      return absl::UnavailableError(Cat("opening the custody database ", Clip(path_, 200),
+                                        ": the filesystem refused WAL mode (journal_mode is ", Clip(mode), ")"));
+    }
+  }
+  // Per connection: FULL makes every commit fsync the WAL (nothing acknowledged is lost);
+  // foreign keys are off by default in SQLite.
+  RF_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "setting pragmas"));
+  absl::StatusOr<int64_t> synchronous = PragmaInt(db, "PRAGMA synchronous");
+  if (!synchronous.ok()) return unavailable(synchronous.status());
+  absl::StatusOr<int64_t> foreign_keys = PragmaInt(db, "PRAGMA foreign_keys");
+  if (!foreign_keys.ok()) return unavailable(foreign_keys.status());
+  RF_CHECK(*synchronous == 2 && *foreign_keys == 1, "SQLite did not take synchronous=FULL and foreign_keys=ON");
+  return connection;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, SqliteStoreOptions options) {
+  if (sqlite3_threadsafe() == 0) {
+    return absl::FailedPreconditionError("this SQLite library was built without thread support");
+  }
+  if (options.busy_timeout_ms < 0 || options.max_readers < 1) {
+    return absl::InvalidArgumentError("SqliteStoreOptions: busy_timeout_ms must be >= 0 and max_readers >= 1");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, options));
+  RF_ASSIGN_OR_RETURN(store->writer_, store->OpenConnection(/*read_only=*/false));
+  absl::Status migrated = Migrate(store->writer_->db);
+  if (!migrated.ok()) {
+    if (migrated.code() == absl::StatusCode::kDataLoss) {
+      return absl::UnavailableError(Cat("opening the custody database ", Clip(path, 200), ": ", migrated.message()));
+    }
+    return migrated;
+  }
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::Begin() {
+  std::unique_lock<std::timed_mutex> lock(writer_mu_, std::defer_lock);
+  if (!lock.try_lock_for(std::chrono::milliseconds(options_.busy_timeout_ms))) {
+    return absl::AbortedError(
+        Cat("waited ", options_.busy_timeout_ms, " ms for the database writer; retry"));
+  }
+  auto txn = std::make_unique<SqliteTxn>(writer_.get(), std::move(lock));
+  RF_RETURN_IF_ERROR(txn->Start());
+  return txn;
+}
+
+absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::BeginRead() {
+  std::unique_ptr<internal::Connection> connection;
+  {
+    std::unique_lock<std::mutex> lock(readers_mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+    while (idle_readers_.empty() && open_readers_ >= options_.max_readers) {
+      if (reader_returned_.wait_until(lock, deadline) == std::cv_status::timeout &&
+          idle_readers_.empty() && open_readers_ >= options_.max_readers) {
+        return absl::AbortedError(Cat("all ", options_.max_readers, " read connections stayed busy; retry"));
+      }
+    }
+    if (!idle_readers_.empty()) {
+      connection = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    } else {
+      ++open_readers_;  // reserve the slot; opened below without the lock
+    }
+  }
+  if (connection == nullptr) {
+    absl::StatusOr<std::unique_ptr<internal::Connection>> opened = OpenConnection(/*read_only=*/true);
+    if (!opened.ok()) {
+      std::lock_guard<std::mutex> lock(readers_mu_);
+      --open_readers_;
+      reader_returned_.notify_one();
+      return opened.status();
+    }
+    connection = *std::move(opened);
+  }
+  auto txn = std::make_unique<SqliteTxn>(this, std::move(connection));
+  RF_RETURN_IF_ERROR(txn->Start());
+  return txn;
+}
+
+void SqliteStore::ReturnReader(std::unique_ptr<internal::Connection> connection) {
+  std::lock_guard<std::mutex> lock(readers_mu_);
+  idle_readers_.push_back(std::move(connection));
+  reader_returned_.notify_one();
+}
+
+}  // namespace ringfence::custody::store
