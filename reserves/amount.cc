@@ -1,20 +1,17 @@
 #include "reserves/amount.h"
 
-#include "base/amount.h"
-#include "reserves/status_macros.h"
-
+#include "base/text.h"
 
 namespace ringfence::reserves {
 
-absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field) {
+absl::StatusOr<base::Amount> ParseAmount(std::string_view text, std::string_view field) {
   const base::BaseUnitsScan scan = base::ScanBaseUnits(text);
   auto fail = [&](std::string_view rule) {
-    return absl::InvalidArgumentError(Cat(field, " \"", text.substr(0, 60),
-                                                   text.size() > 60 ? "..." : "", "\" ", rule));
+    return absl::InvalidArgumentError(base::Cat(field, " ", base::Clip(text), " ", rule));
   };
   switch (scan.error) {
     case base::BaseUnitsError::kNone:
-      return scan.value;
+      return base::Amount(scan.value);
     case base::BaseUnitsError::kEmpty:
       break;
     case base::BaseUnitsError::kNonDigit: {
@@ -36,28 +33,19 @@ absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field) 
   return fail("is empty");
 }
 
-std::string FormatAmount(u128 v) { return base::Uint128ToString(v); }
-
-std::string FormatUnits(u128 v, int decimals) {
-  std::string digits = FormatAmount(v);
-  if (decimals <= 0) return digits;
-  size_t d = static_cast<size_t>(decimals);
-  if (digits.size() <= d) digits.insert(0, d + 1 - digits.size(), '0');
-  return digits.substr(0, digits.size() - d) + "." + digits.substr(digits.size() - d);
-}
-
-std::string FormatRatio(u128 num, u128 den, int digits) {
-  std::string out = FormatAmount(num / den);
-  u128 rem = num % den;
+std::string FormatRatio(base::Amount num, base::Amount den, int digits) {
+  const base::Uint128 d = den.base_units();
+  std::string out = base::Uint128ToString(num.base_units() / d);
+  base::Uint128 rem = num.base_units() % d;
   if (digits > 0) out.push_back('.');
   for (int i = 0; i < digits; ++i) {
-    // 10*rem may not fit 128 bits, so add rem ten times modulo den, counting the wraps:
-    // the count is the next digit and the remainder stays below den.
-    u128 acc = 0;
+    // 10*rem may not fit 128 bits, so add rem ten times modulo d, counting the wraps:
+    // the count is the next digit and the remainder stays below d.
+    base::Uint128 acc = 0;
     int digit = 0;
     for (int k = 0; k < 10; ++k) {
-      if (acc >= den - rem) {
-        acc -= den - rem;
+      if (acc >= d - rem) {
+        acc -= d - rem;
         ++digit;
       } else {
         acc += rem;
@@ -67,6 +55,14 @@ std::string FormatRatio(u128 num, u128 den, int digits) {
     rem = acc;
   }
   return out;
+}
+
+std::string ShowAmount(base::Amount amount, int decimals, std::string_view asset_id) {
+  if (decimals >= 0 && decimals <= base::kMaxDecimals) {
+    return base::FormatLabelledAmount(amount, decimals, asset_id);
+  }
+  return base::Cat(amount.ToBaseUnitString(), amount == base::Amount(1) ? " base unit of " : " base units of ",
+                   asset_id);
 }
 
 }  // namespace ringfence::reserves

@@ -1,42 +1,35 @@
-// Amounts of custody-por/1: unsigned 128-bit counts of an asset's smallest unit, written as
-// decimal strings matching ^(0|[1-9][0-9]{0,38})$ with value <= 2^128-1. Parsing, printing,
-// checked addition and the exact (integer-only) coverage ratio.
+// What custody-por/1 adds to base::Amount: the spec-facing wording of the amount grammar
+// (which names the field and tells a ledger's author what is wrong with a row), the exact
+// coverage ratio an auditor reads, and how the reserves tool shows an amount to a person.
 //
-// Pure functions; thread-safe.
+// The grammar itself (^(0|[1-9][0-9]{0,38})$, at most 2^128-1), checked arithmetic and the
+// decimal forms are base/amount.h; nothing here repeats them. Pure functions; thread-safe.
 #ifndef RINGFENCE_RESERVES_AMOUNT_H_
 #define RINGFENCE_RESERVES_AMOUNT_H_
 
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "reserves/hash.h"
+#include "base/amount.h"
 
 namespace ringfence::reserves {
 
-// Parses a canonical amount. The grammar is base::ScanBaseUnits (the spec's grammar exactly);
-// this adds the spec-facing wording. On failure returns InvalidArgument (overflow included)
-// naming `field` and the rule broken (negative, fractional, exponent, leading zero or '+',
+// Parses a canonical amount through base::ScanBaseUnits. On failure returns InvalidArgument
+// (overflow included: the spec has one failure kind for amounts) naming `field`, a clipped
+// quote of `text` and the rule broken (negative, fractional, exponent, leading zero or '+',
 // above 2^128-1, empty).
-absl::StatusOr<u128> ParseAmount(std::string_view text, std::string_view field);
-
-// Canonical decimal text of `v` (base::Uint128ToString).
-std::string FormatAmount(u128 v);
-
-// `v` shown with `decimals` fractional digits (e.g. 250002499 with 8 -> "2.50002499").
-std::string FormatUnits(u128 v, int decimals);
-
-// a + b, or nullopt on overflow past 2^128-1.
-inline std::optional<u128> CheckedAdd(u128 a, u128 b) {
-  u128 s = a + b;
-  if (s < a) return std::nullopt;
-  return s;
-}
+absl::StatusOr<base::Amount> ParseAmount(std::string_view text, std::string_view field);
 
 // num/den truncated to `digits` decimals, computed with integers only ("1.250000").
-// REQUIRES: den != 0.
-std::string FormatRatio(u128 num, u128 den, int digits);
+// REQUIRES: den is not zero.
+std::string FormatRatio(base::Amount num, base::Amount den, int digits);
+
+// An amount of `asset_id` as a person reads it: base::FormatLabelledAmount ("1.5 BTC
+// (150000000 base units)"). The spec allows up to 255 decimals, more than any 128-bit amount
+// can show in display units (base::kMaxDecimals), so above that only the base units are
+// shown, labelled as such ("7 base units of X").
+std::string ShowAmount(base::Amount amount, int decimals, std::string_view asset_id);
 
 }  // namespace ringfence::reserves
 

@@ -15,7 +15,10 @@
 #include <set>
 #include <thread>
 
-#include "reserves/status_macros.h"
+#include "base/hex.h"
+#include "base/secret.h"
+#include "base/status.h"
+#include "base/text.h"
 #include "reserves/amount.h"
 #include "reserves/liabilities_csv.h"
 #include "reserves/ownership.h"
@@ -33,7 +36,7 @@ constexpr char kPrivateMagic[8] = {'C', 'P', 'O', 'R', '1', 'P', 'R', 'V'};
 constexpr size_t kPrivateRecord = 32 + 32 + 2 + 2;
 
 absl::Status Errno(std::string_view what) {
-  return absl::UnavailableError(Cat(what, ": ", std::strerror(errno)));
+  return absl::UnavailableError(base::Cat(what, ": ", std::strerror(errno)));
 }
 
 bool PWriteAll(int fd, const void* data, size_t len, uint64_t offset) {
@@ -103,7 +106,7 @@ class Cleanup {
 class RandomStream {
  public:
   RandomStream() : buf_(kSize) { Refill(); }
-  ~RandomStream() { sodium_memzero(buf_.data(), buf_.size()); }
+  ~RandomStream() { base::Wipe(buf_.data(), buf_.size()); }
   uint64_t Next() {
     if (pos_ + 8 > buf_.size()) Refill();
     uint64_t v;
@@ -113,12 +116,12 @@ class RandomStream {
   }
   // Uniform in [0, bound) (Lemire's method, rejection keeps it unbiased). REQUIRES: bound > 0.
   uint64_t Below(uint64_t bound) {
-    u128 m = static_cast<u128>(Next()) * bound;
+    base::Uint128 m = static_cast<base::Uint128>(Next()) * bound;
     uint64_t low = static_cast<uint64_t>(m);
     if (low < bound) {
       uint64_t threshold = (0 - bound) % bound;
       while (low < threshold) {
-        m = static_cast<u128>(Next()) * bound;
+        m = static_cast<base::Uint128>(Next()) * bound;
         low = static_cast<uint64_t>(m);
       }
     }
@@ -131,7 +134,7 @@ class RandomStream {
     uint8_t seed[randombytes_SEEDBYTES];
     randombytes_buf(seed, sizeof(seed));
     randombytes_buf_deterministic(buf_.data(), buf_.size(), seed);
-    sodium_memzero(seed, sizeof(seed));
+    base::Wipe(seed, sizeof(seed));
     pos_ = 0;
   }
   std::vector<uint8_t> buf_;
@@ -140,51 +143,55 @@ class RandomStream {
 
 // The amount of part `p` of `parts` of a liability: random cut points from a keyed stream, so
 // every part can be recomputed independently by whichever thread meets it first.
-u128 PartAmount(u128 amount, int parts, int p, const uint8_t* key, uint64_t nonce) {
+base::Amount PartAmount(base::Amount amount, int parts, int p, const uint8_t* key, uint64_t nonce) {
   if (parts == 1) return amount;
   uint8_t stream[16 * (kMaxParts - 1)];
   uint8_t n8[crypto_stream_chacha20_NONCEBYTES];
   std::memcpy(n8, &nonce, sizeof(n8));
   crypto_stream_chacha20(stream, 16 * (parts - 1), n8, key);
-  u128 cuts[kMaxParts + 1];
+  // Cut points are positions in [0, amount], not sums of money: the arithmetic below stays
+  // within that range (each part is the difference of two sorted cut points).
+  const base::Uint128 whole = amount.base_units();
+  base::Uint128 cuts[kMaxParts + 1];
   cuts[0] = 0;
   for (int k = 0; k < parts - 1; ++k) {
-    u128 r = GetU128(stream + 16 * k);
-    cuts[k + 1] = amount == ~static_cast<u128>(0) ? r : r % (amount + 1);
+    base::Uint128 r;
+    std::memcpy(&r, stream + 16 * k, sizeof(r));
+    cuts[k + 1] = amount == base::Amount::Max() ? r : r % (whole + 1);
   }
   std::sort(cuts + 1, cuts + parts);
-  cuts[parts] = amount;
-  sodium_memzero(stream, sizeof(stream));
-  return cuts[p + 1] - cuts[p];
+  cuts[parts] = whole;
+  base::Wipe(stream, sizeof(stream));
+  return base::Amount(cuts[p + 1] - cuts[p]);
 }
 
 absl::StatusOr<std::map<std::string, std::vector<ReserveEntry>>> ReadReservesInput(const ExportOptions& o) {
-  RF_ASSIGN(std::string text, ReadSmallFile(o.reserves_path, size_t{256} << 20));
-  RF_ASSIGN(Json j, ParseStrictJson(text, o.reserves_path));
+  RF_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(o.reserves_path, size_t{256} << 20));
+  RF_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, o.reserves_path));
   if (!j.is_object()) {
-    return absl::InvalidArgumentError(Cat(o.reserves_path, ": must be an object of asset id -> entries"));
+    return absl::InvalidArgumentError(base::Cat(o.reserves_path, ": must be an object of asset id -> entries"));
   }
   std::map<std::string, std::vector<ReserveEntry>> out;
   std::set<std::tuple<std::string, std::string, std::string>> seen;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& asset = it.key();
     if (!IsValidId(asset)) {
-      return absl::InvalidArgumentError(Cat(o.reserves_path, ": asset id \"", asset.substr(0, 64),
-                                                     "\" is not [A-Za-z0-9._:-]{1,64}"));
+      return absl::InvalidArgumentError(
+          base::Cat(o.reserves_path, ": asset id ", base::Clip(asset), " is not [A-Za-z0-9._:-]{1,64}"));
     }
     if (!it.value().is_array()) {
-      return absl::InvalidArgumentError(Cat(o.reserves_path, ".", asset, ": must be an array"));
+      return absl::InvalidArgumentError(base::Cat(o.reserves_path, ".", asset, ": must be an array"));
     }
     std::vector<ReserveEntry> entries;
     for (size_t i = 0; i < it.value().size(); ++i) {
-      std::string where = Cat(o.reserves_path, ".", asset, "[", i, "]");
-      RF_ASSIGN(ReserveEntry e, ParseReserveEntry(it.value()[i], where));
+      std::string where = base::Cat(o.reserves_path, ".", asset, "[", i, "]");
+      RF_ASSIGN_OR_RETURN(ReserveEntry e, ParseReserveEntry(it.value()[i], where));
       std::string expected = OwnershipMessage(o.custodian_id, o.snapshot_id, o.challenge, e.chain, e.address);
       absl::Status st = VerifyOwnership(e, expected);
-      if (!st.ok()) return absl::InvalidArgumentError(Cat(where, ": ", st.message()));
+      if (!st.ok()) return absl::InvalidArgumentError(base::Cat(where, ": ", st.message()));
       if (!seen.emplace(e.chain, e.token, e.address).second) {
-        return absl::InvalidArgumentError(Cat(where, ": (", e.chain, ", ", e.token, ", ", e.address,
-                                                       ") is listed twice (an address is counted once)"));
+        return absl::InvalidArgumentError(base::Cat(where, ": (", base::Clip(e.chain), ", ", base::Clip(e.token), ", ",
+                                                    base::Clip(e.address), ") is listed twice (an address is counted once)"));
       }
       entries.push_back(std::move(e));
     }
@@ -195,37 +202,19 @@ absl::StatusOr<std::map<std::string, std::vector<ReserveEntry>>> ReadReservesInp
   return out;
 }
 
-// The custodian's seed, in locked, wiped memory.
-class Seed {
- public:
-  Seed() : p_(static_cast<uint8_t*>(sodium_malloc(32))) {}
-  ~Seed() { sodium_free(p_); }
-  Seed(const Seed&) = delete;
-  Seed& operator=(const Seed&) = delete;
-  uint8_t* data() { return p_; }
-
- private:
-  uint8_t* p_;
-};
-
-absl::Status ReadSeed(const std::string& path, Seed* seed) {
-  RF_ASSIGN(std::string text, ReadSmallFile(path, 4096));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  bool ok = text.size() == 64;
-  for (size_t i = 0; ok && i < 32; ++i) {
-    auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int hi = nib(text[2 * i]), lo = nib(text[2 * i + 1]);
-    ok = hi >= 0 && lo >= 0;
-    if (ok) seed->data()[i] = static_cast<uint8_t>(hi << 4 | lo);
+// The custodian's 32-byte Ed25519 seed, written as 64 hex digits (either case, an optional
+// line end), into guarded memory. The file's text is wiped once read.
+absl::StatusOr<base::SecretBytes> ReadSeed(const std::string& path) {
+  RF_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 4096));
+  std::string_view hex = text;
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.remove_suffix(1);
+  base::SecretBytes seed(crypto_sign_SEEDBYTES);
+  const bool ok = base::HexDecodeInto(hex, seed.span(), "seed").ok();
+  base::Wipe(text.data(), text.size());
+  if (!ok) {
+    return absl::InvalidArgumentError(base::Cat(path, ": must hold the 32-byte Ed25519 seed as 64 hex characters"));
   }
-  sodium_memzero(text.data(), text.size());
-  if (!ok) return absl::InvalidArgumentError(Cat(path, ": must hold the 32-byte Ed25519 seed as 64 hex characters"));
-  return absl::OkStatus();
+  return seed;
 }
 
 // What --inclusion-files needs of one asset after its tree is built.
@@ -240,13 +229,13 @@ struct AssetProofState {
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
-    return errno == ENOENT ? absl::UnavailableError(Cat(path, ": no such file")) : Errno(path);
+    return errno == ENOENT ? absl::UnavailableError(base::Cat(path, ": no such file")) : Errno(path);
   }
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Errno(path);
-  if (!S_ISREG(st.st_mode)) return absl::UnavailableError(Cat(path, ": not a regular file"));
+  if (!S_ISREG(st.st_mode)) return absl::UnavailableError(base::Cat(path, ": not a regular file"));
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    return absl::InvalidArgumentError(Cat(path, ": larger than ", max_bytes, " bytes"));
+    return absl::InvalidArgumentError(base::Cat(path, ": larger than ", max_bytes, " bytes"));
   }
   std::string out(static_cast<size_t>(st.st_size), '\0');
   if (!out.empty() && !PReadAll(fd.get(), out.data(), out.size(), 0)) return Errno(path);
@@ -261,8 +250,8 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
   if (o.parts < 1 || o.parts > kMaxParts) return absl::InvalidArgumentError("--parts must be 1..16");
   if (o.depth && (*o.depth < 1 || *o.depth > kMaxDepth)) return absl::InvalidArgumentError("--depth must be 1..48");
   for (const auto& [asset, d] : o.decimals) {
-    if (!IsValidId(asset)) return absl::InvalidArgumentError(Cat("--decimals: bad asset id \"", asset, "\""));
-    if (d < 0 || d > 255) return absl::InvalidArgumentError(Cat("--decimals ", asset, ": must be 0..255"));
+    if (!IsValidId(asset)) return absl::InvalidArgumentError(base::Cat("--decimals: bad asset id ", base::Clip(asset)));
+    if (d < 0 || d > 255) return absl::InvalidArgumentError(base::Cat("--decimals ", asset, ": must be 0..255"));
   }
   uint64_t snapshot_time = o.time ? *o.time : static_cast<uint64_t>(std::time(nullptr));
   if (snapshot_time > kMaxJsonInteger) return absl::InvalidArgumentError("--time must be at most 2^53");
@@ -278,14 +267,13 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
     }
   }
   std::error_code ec;
-  if (fs::exists(out_dir, ec)) return absl::AlreadyExistsError(Cat(out_dir.string(), ": already exists"));
+  if (fs::exists(out_dir, ec)) return absl::AlreadyExistsError(base::Cat(out_dir.string(), ": already exists"));
   if (fs::exists(private_path, ec)) {
-    return absl::AlreadyExistsError(Cat(private_path.string(), ": already exists"));
+    return absl::AlreadyExistsError(base::Cat(private_path.string(), ": already exists"));
   }
 
-  Seed seed;
-  RF_RETURN_IF_ERROR(ReadSeed(o.custodian_key_path, &seed));
-  RF_ASSIGN(auto reserves, ReadReservesInput(o));
+  RF_ASSIGN_OR_RETURN(base::SecretBytes seed, ReadSeed(o.custodian_key_path));
+  RF_ASSIGN_OR_RETURN(auto reserves, ReadReservesInput(o));
   Liabilities liabilities;
   {
     CsvOptions csv;
@@ -295,26 +283,26 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
     auto csv_size = fs::file_size(o.liabilities_path, size_ec);
     Progress progress("reading liabilities", size_ec ? 0 : csv_size);
     csv.progress = &progress;
-    RF_ASSIGN(liabilities, ReadLiabilitiesCsv(o.liabilities_path, csv));
+    RF_ASSIGN_OR_RETURN(liabilities, ReadLiabilitiesCsv(o.liabilities_path, csv));
   }
   // Every asset needs decimals and reserves, and nothing may name an asset without liabilities.
   std::set<std::string> assets;
   for (const AssetRows& a : liabilities.assets) {
     assets.insert(a.asset_id);
     if (!o.decimals.count(a.asset_id)) {
-      return absl::InvalidArgumentError(Cat("asset ", a.asset_id, " is in the liabilities but has no --decimals"));
+      return absl::InvalidArgumentError(base::Cat("asset ", a.asset_id, " is in the liabilities but has no --decimals"));
     }
     auto r = reserves.find(a.asset_id);
-    if (r == reserves.end() || (r->second.empty() && a.total > 0)) {
-      return absl::InvalidArgumentError(Cat("asset ", a.asset_id, " has liabilities but no reserve entries"));
+    if (r == reserves.end() || (r->second.empty() && !a.total.is_zero())) {
+      return absl::InvalidArgumentError(base::Cat("asset ", a.asset_id, " has liabilities but no reserve entries"));
     }
   }
   for (const auto& [asset, d] : o.decimals) {
-    if (!assets.count(asset)) return absl::InvalidArgumentError(Cat("--decimals ", asset, ": asset has no liabilities"));
+    if (!assets.count(asset)) return absl::InvalidArgumentError(base::Cat("--decimals ", asset, ": asset has no liabilities"));
   }
   for (const auto& [asset, e] : reserves) {
     if (!assets.count(asset)) {
-      return absl::InvalidArgumentError(Cat("reserves for asset ", asset, " which has no liabilities"));
+      return absl::InvalidArgumentError(base::Cat("reserves for asset ", asset, " which has no liabilities"));
     }
   }
 
@@ -349,12 +337,9 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
   uint64_t private_off = ph.data().size();
   if (!PWriteAll(private_fd.get(), ph.data().data(), ph.data().size(), 0)) return Errno(private_tmp.string());
 
-  uint8_t* split_key = static_cast<uint8_t*>(sodium_malloc(crypto_stream_chacha20_KEYBYTES));
-  randombytes_buf(split_key, crypto_stream_chacha20_KEYBYTES);
-  struct KeyFree {
-    uint8_t* k;
-    ~KeyFree() { sodium_free(k); }
-  } key_free{split_key};
+  base::SecretBytes split_key_buf(crypto_stream_chacha20_KEYBYTES);
+  randombytes_buf(split_key_buf.data(), split_key_buf.size());
+  const uint8_t* split_key = split_key_buf.data();
 
   std::vector<AssetProofState> proof_states(o.inclusion_files ? liabilities.assets.size() : 0);
   for (size_t ai = 0; ai < liabilities.assets.size(); ++ai) {
@@ -363,11 +348,11 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
     const uint64_t parts = static_cast<uint64_t>(o.parts);
     const uint64_t real = rows.size() * parts;
     const uint64_t n = real + o.decoys;
-    if (n > 0xFFFFFFFFull) return absl::InvalidArgumentError(Cat("asset ", asset, ": more than 2^32-1 leaves"));
+    if (n > 0xFFFFFFFFull) return absl::InvalidArgumentError(base::Cat("asset ", asset, ": more than 2^32-1 leaves"));
     int depth = MinDepth(n);
     if (o.depth) {
       if (*o.depth < depth) {
-        return absl::InvalidArgumentError(Cat("--depth ", *o.depth, " is too small for the ", n,
+        return absl::InvalidArgumentError(base::Cat("--depth ", *o.depth, " is too small for the ", n,
                                                        " leaves of asset ", asset, " (needs ", depth, ")"));
       }
       depth = *o.depth;
@@ -405,7 +390,7 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
     TreeHasher hasher(o.snapshot_id, asset);
     std::vector<Node> leaves(n);
     {
-      Progress progress(Cat("hashing leaves ", asset), n);
+      Progress progress(base::Cat("hashing leaves ", asset), n);
       std::vector<char> ok(threads, 1);
       std::vector<std::thread> pool;
       for (int t = 0; t < threads; ++t) {
@@ -418,7 +403,7 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
             uint8_t seed32[randombytes_SEEDBYTES];
             randombytes_buf(seed32, sizeof(seed32));
             randombytes_buf_deterministic(rnd.data(), count * 64, seed32);
-            sodium_memzero(seed32, sizeof(seed32));
+            base::Wipe(seed32, sizeof(seed32));
             uint8_t msgs[kBatchLanes][TreeHasher::kLeafMessageBytes];
             const uint8_t* msg_ptrs[kBatchLanes];
             uint8_t* out_ptrs[kBatchLanes];
@@ -436,7 +421,7 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
                 const uint8_t* salt = rnd.data() + 64 * k;
                 const uint8_t* ref;
                 uint16_t part_index = 0, part_count = 1;
-                u128 amount = 0;
+                base::Amount amount;
                 if (src < real) {
                   const LiabilityRow& row = rows[src / parts];
                   ref = row.client_ref;
@@ -460,15 +445,15 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
               hasher.LeafBatch(lanes, msg_ptrs, out_ptrs);
               for (size_t q = 0; q < lanes; ++q) EncodeTreeRecord(leaves[blk + k0 + q], tree_buf.data() + 48 * (k0 + q));
             }
-            sodium_memzero(msgs, sizeof(msgs));
+            base::Wipe(msgs, sizeof(msgs));
             if (!PWriteAll(tree_fd.get(), tree_buf.data(), count * 48, tree_header.size() + blk * 48) ||
                 !PWriteAll(private_fd.get(), priv_buf.data(), count * kPrivateRecord, private_off + blk * kPrivateRecord)) {
               ok[t] = 0;
             }
             AddProgress(&progress, count);
           }
-          sodium_memzero(rnd.data(), rnd.size());
-          sodium_memzero(priv_buf.data(), priv_buf.size());
+          base::Wipe(rnd.data(), rnd.size());
+          base::Wipe(priv_buf.data(), priv_buf.size());
         });
       }
       for (auto& th : pool) th.join();
@@ -489,14 +474,14 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
     commit.n_leaves = n;
     Node root;
     if (o.inclusion_files) {
-      RF_ASSIGN(proof_states[ai].levels, BuildTreeLevels(hasher, std::move(leaves), depth, threads));
+      RF_ASSIGN_OR_RETURN(proof_states[ai].levels, BuildTreeLevels(hasher, std::move(leaves), depth, threads));
       root = proof_states[ai].levels.root;
     } else {
-      Progress progress(Cat("building tree ", asset), n);
+      Progress progress(base::Cat("building tree ", asset), n);
       BuildOptions bo;
       bo.threads = threads;
       bo.progress = &progress;
-      RF_ASSIGN(root, BuildTree(hasher, leaves, depth, bo));
+      RF_ASSIGN_OR_RETURN(root, BuildTree(hasher, leaves, depth, bo));
       leaves = std::vector<Node>();
     }
     if (fdatasync(tree_fd.get()) != 0) return Errno(tree_path.string());
@@ -504,10 +489,10 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
     commit.root_sum = root.sum;
     if (commit.root_sum != rows.total) return absl::InternalError("tree root sum differs from the liabilities total");
     const std::vector<ReserveEntry>& entries = reserves[asset];
-    u128 total = 0;
+    base::Amount total;
     for (const ReserveEntry& e : entries) {
-      auto s = CheckedAdd(total, e.balance);
-      if (!s) return absl::InvalidArgumentError(Cat("reserves of asset ", asset, " add up to more than 2^128-1"));
+      auto s = total.CheckedAdd(e.balance);
+      if (!s) return absl::InvalidArgumentError(base::Cat("reserves of asset ", asset, " add up to more than 2^128-1"));
       total = *s;
     }
     commit.reserves_total = total;
@@ -519,10 +504,9 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
   m.manifest_digest = ComputeManifestDigest(m);
   {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES];
-    uint8_t* sk = static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES));
-    crypto_sign_seed_keypair(pk, sk, seed.data());
-    crypto_sign_detached(m.signature.data(), nullptr, m.manifest_digest.data(), m.manifest_digest.size(), sk);
-    sodium_free(sk);
+    base::SecretBytes sk(crypto_sign_SECRETKEYBYTES);
+    crypto_sign_seed_keypair(pk, sk.data(), seed.data());
+    crypto_sign_detached(m.signature.data(), nullptr, m.manifest_digest.data(), m.manifest_digest.size(), sk.data());
     std::memcpy(m.public_key.data(), pk, 32);
   }
   RF_RETURN_IF_ERROR(WriteNewFile(tmp_dir / "manifest.json", ManifestToJson(m), 0644));
@@ -563,7 +547,7 @@ absl::StatusOr<Manifest> Export(const ExportOptions& o) {
       }
       RF_RETURN_IF_ERROR(WriteNewFile(tmp_dir / "inclusion" / (client + ".json"), InclusionProofToJson(proof), 0600));
     }
-    for (AssetProofState& ps : proof_states) sodium_memzero(ps.salts.data(), ps.salts.size() * 32);
+    for (AssetProofState& ps : proof_states) base::Wipe(ps.salts.data(), ps.salts.size() * sizeof(Hash32));
   }
 
   if (!PWriteAll(private_fd.get(), m.manifest_digest.data(), 32, 8) || fdatasync(private_fd.get()) != 0) {
@@ -587,12 +571,12 @@ absl::StatusOr<InclusionProof> Prove(const std::string& package_dir, const std::
     return absl::InvalidArgumentError("--account must be 1 to 64 characters of [A-Za-z0-9._:-]");
   }
   fs::path dir(package_dir);
-  RF_ASSIGN(std::string manifest_text, ReadSmallFile((dir / "manifest.json").string(), size_t{64} << 20));
-  RF_ASSIGN(Manifest m, ParseManifest(manifest_text));
+  RF_ASSIGN_OR_RETURN(std::string manifest_text, ReadSmallFile((dir / "manifest.json").string(), size_t{64} << 20));
+  RF_ASSIGN_OR_RETURN(Manifest m, ParseManifest(manifest_text));
   Fd fd(open(private_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errno == ENOENT ? absl::UnavailableError(Cat(private_path, ": no such file")) : Errno(private_path);
+  if (fd.get() < 0) return errno == ENOENT ? absl::UnavailableError(base::Cat(private_path, ": no such file")) : Errno(private_path);
   auto corrupt = [&](std::string_view why) {
-    return absl::DataLossError(Cat(private_path, ": ", why));
+    return absl::DataLossError(base::Cat(private_path, ": ", why));
   };
   uint8_t head[8 + 32 + 32 + 2];
   if (!PReadAll(fd.get(), head, sizeof(head), 0) || std::memcmp(head, kPrivateMagic, 8) != 0) {
@@ -614,7 +598,7 @@ absl::StatusOr<InclusionProof> Prove(const std::string& package_dir, const std::
     uint16_t len = GetU16(sec);
     if (len < 1 || len > 64 || !PReadAll(fd.get(), sec + 2, len + 8u, off + 2)) return corrupt("truncated");
     if (std::string_view(reinterpret_cast<char*>(sec + 2), len) != c.asset_id || GetU64(sec + 2 + len) != c.n_leaves) {
-      return corrupt(Cat("section for ", c.asset_id, " does not match the manifest"));
+      return corrupt(base::Cat("section for ", c.asset_id, " does not match the manifest"));
     }
     off += 2 + len + 8;
     // Scan this asset's records for the client's leaves.
@@ -640,15 +624,15 @@ absl::StatusOr<InclusionProof> Prove(const std::string& package_dir, const std::
         hits.push_back(h);
       }
     }
-    sodium_memzero(buf.data(), buf.size());
+    base::Wipe(buf.data(), buf.size());
     off += c.n_leaves * kPrivateRecord;
     if (hits.empty()) continue;
     std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.part_index < b.part_index; });
-    Progress read_progress(Cat("reading tree ", c.asset_id), c.n_leaves);
-    RF_ASSIGN(TreeFile tree, ReadTreeFile((dir / "liabilities" / (c.asset_id + ".tree")).string(), c.n_leaves,
+    Progress read_progress(base::Cat("reading tree ", c.asset_id), c.n_leaves);
+    RF_ASSIGN_OR_RETURN(TreeFile tree, ReadTreeFile((dir / "liabilities" / (c.asset_id + ".tree")).string(), c.n_leaves,
                                           &read_progress));
     if (tree.n != c.n_leaves || tree.depth != c.depth || tree.snapshot_id != m.snapshot_id) {
-      return absl::InvalidArgumentError(Cat("tree of ", c.asset_id, " does not match the manifest"));
+      return absl::InvalidArgumentError(base::Cat("tree of ", c.asset_id, " does not match the manifest"));
     }
     TreeHasher hasher(m.snapshot_id, c.asset_id);
     ProofEntry e;
@@ -663,7 +647,7 @@ absl::StatusOr<InclusionProof> Prove(const std::string& package_dir, const std::
       const Node& leaf = tree.leaves[h.index];
       uint8_t check[32];
       hasher.Leaf(ref.data(), h.part_index, h.part_count, h.salt.data(), leaf.sum, check);
-      if (std::memcmp(check, leaf.hash, 32) != 0) return corrupt(Cat("leaf ", h.index, " of ", c.asset_id, " does not match the tree file"));
+      if (std::memcmp(check, leaf.hash, 32) != 0) return corrupt(base::Cat("leaf ", h.index, " of ", c.asset_id, " does not match the tree file"));
       ProofPart part;
       part.index = h.index;
       part.part_index = h.part_index;
@@ -673,22 +657,22 @@ absl::StatusOr<InclusionProof> Prove(const std::string& package_dir, const std::
       e.parts.push_back(std::move(part));
       track.push_back(h.index);
     }
-    Progress build_progress(Cat("building tree ", c.asset_id), c.n_leaves);
+    Progress build_progress(base::Cat("building tree ", c.asset_id), c.n_leaves);
     BuildOptions bo;
     bo.threads = threads;
     bo.progress = &build_progress;
     bo.track = &track;
     std::vector<std::vector<Node>> paths;
     bo.paths = &paths;
-    RF_ASSIGN(Node root, BuildTree(hasher, tree.leaves, c.depth, bo));
+    RF_ASSIGN_OR_RETURN(Node root, BuildTree(hasher, tree.leaves, c.depth, bo));
     if (std::memcmp(root.hash, c.root_hash.data(), 32) != 0 || root.sum != c.root_sum) {
-      return absl::InvalidArgumentError(Cat("tree of ", c.asset_id, " does not match the manifest root"));
+      return absl::InvalidArgumentError(base::Cat("tree of ", c.asset_id, " does not match the manifest root"));
     }
     for (size_t k = 0; k < e.parts.size(); ++k) e.parts[k].path = std::move(paths[k]);
     proof.entries.push_back(std::move(e));
   }
   if (proof.entries.empty()) {
-    return absl::NotFoundError(Cat("account ", account_id, " has no leaf in this snapshot"));
+    return absl::NotFoundError(base::Cat("account ", account_id, " has no leaf in this snapshot"));
   }
   return proof;
 }

@@ -1,9 +1,8 @@
 #include "reserves/format.h"
 
-#include <set>
-
-#include "reserves/status_macros.h"
-#include "reserves/amount.h"
+#include "base/hex.h"
+#include "base/status.h"
+#include "base/text.h"
 
 namespace ringfence::reserves {
 
@@ -11,7 +10,7 @@ namespace {
 
 
 absl::Status Bad(std::string_view where, std::string_view why) {
-  return absl::InvalidArgumentError(Cat(where, ": ", why));
+  return absl::InvalidArgumentError(base::Cat(where, ": ", why));
 }
 
 }  // namespace
@@ -40,62 +39,61 @@ std::string ManifestToJson(const Manifest& m) {
                       {"decimals", a.decimals},
                       {"depth", a.depth},
                       {"n_leaves", a.n_leaves},
-                      {"root_hash", Hex(a.root_hash)},
-                      {"root_sum", FormatAmount(a.root_sum)},
-                      {"reserves_total", FormatAmount(a.reserves_total)},
-                      {"reserves_digest", Hex(a.reserves_digest)}});
+                      {"root_hash", base::HexEncode(a.root_hash)},
+                      {"root_sum", a.root_sum.ToBaseUnitString()},
+                      {"reserves_total", a.reserves_total.ToBaseUnitString()},
+                      {"reserves_digest", base::HexEncode(a.reserves_digest)}});
   }
   Json j = {{"format", std::string(kManifestFormat)},
             {"custodian_id", m.custodian_id},
-            {"snapshot_id", Hex(m.snapshot_id)},
+            {"snapshot_id", base::HexEncode(m.snapshot_id)},
             {"snapshot_time", m.snapshot_time},
-            {"auditor_challenge", Hex(m.auditor_challenge)},
+            {"auditor_challenge", base::HexEncode(m.auditor_challenge)},
             {"assets", assets},
-            {"manifest_digest", Hex(m.manifest_digest)},
+            {"manifest_digest", base::HexEncode(m.manifest_digest)},
             {"signature",
-             {{"alg", "ed25519"}, {"public_key", Hex(m.public_key)}, {"sig", Hex(m.signature)}}}};
+             {{"alg", "ed25519"}, {"public_key", base::HexEncode(m.public_key)}, {"sig", base::HexEncode(m.signature)}}}};
   return DumpCompact(j);
 }
 
 absl::StatusOr<Manifest> ParseManifest(std::string_view text) {
-  RF_ASSIGN(Json j, ParseStrictJson(text, "manifest.json"));
+  RF_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, "manifest.json"));
   const std::string w = "manifest";
   RF_RETURN_IF_ERROR(ExpectObject(j, w,
                                   {"format", "custodian_id", "snapshot_id", "snapshot_time", "auditor_challenge",
                                    "assets", "manifest_digest", "signature"}));
   Manifest m;
-  RF_ASSIGN(std::string format, GetString(j, "format", w));
+  RF_ASSIGN_OR_RETURN(std::string format, GetString(j, "format", w));
   if (format != kManifestFormat) {
-    return Bad("manifest.format", Cat("unknown version \"", format.substr(0, 64), "\" (expected ",
-                                               kManifestFormat, ")"));
+    return Bad("manifest.format", base::Cat("unknown version ", base::Clip(format), " (expected ", kManifestFormat, ")"));
   }
-  RF_ASSIGN(m.custodian_id, GetId(j, "custodian_id", w));
-  RF_ASSIGN(m.snapshot_id, GetHash(j, "snapshot_id", w));
-  RF_ASSIGN(m.snapshot_time, GetInteger(j, "snapshot_time", w, kMaxJsonInteger));
-  RF_ASSIGN(m.auditor_challenge, GetHash(j, "auditor_challenge", w));
-  RF_ASSIGN(m.manifest_digest, GetHash(j, "manifest_digest", w));
-  RF_ASSIGN(const Json* assets, GetArray(j, "assets", w));
+  RF_ASSIGN_OR_RETURN(m.custodian_id, GetId(j, "custodian_id", w));
+  RF_ASSIGN_OR_RETURN(m.snapshot_id, GetHash(j, "snapshot_id", w));
+  RF_ASSIGN_OR_RETURN(m.snapshot_time, GetInteger(j, "snapshot_time", w, kMaxJsonInteger));
+  RF_ASSIGN_OR_RETURN(m.auditor_challenge, GetHash(j, "auditor_challenge", w));
+  RF_ASSIGN_OR_RETURN(m.manifest_digest, GetHash(j, "manifest_digest", w));
+  RF_ASSIGN_OR_RETURN(const Json* assets, GetArray(j, "assets", w));
   if (assets->empty()) return Bad("manifest.assets", "must list at least one asset");
   if (assets->size() > 65535) return Bad("manifest.assets", "too many assets");
   for (size_t i = 0; i < assets->size(); ++i) {
     const Json& aj = (*assets)[i];
-    std::string aw = Cat("manifest.assets[", i, "]");
+    std::string aw = base::Cat("manifest.assets[", i, "]");
     RF_RETURN_IF_ERROR(ExpectObject(aj, aw,
                                     {"asset_id", "decimals", "depth", "n_leaves", "root_hash", "root_sum",
                                      "reserves_total", "reserves_digest"}));
     AssetCommit a;
-    RF_ASSIGN(a.asset_id, GetId(aj, "asset_id", aw));
-    RF_ASSIGN(uint64_t decimals, GetInteger(aj, "decimals", aw, 255));
-    RF_ASSIGN(uint64_t depth, GetInteger(aj, "depth", aw, kMaxDepth));
+    RF_ASSIGN_OR_RETURN(a.asset_id, GetId(aj, "asset_id", aw));
+    RF_ASSIGN_OR_RETURN(uint64_t decimals, GetInteger(aj, "decimals", aw, 255));
+    RF_ASSIGN_OR_RETURN(uint64_t depth, GetInteger(aj, "depth", aw, kMaxDepth));
     if (depth < 1) return Bad(aw + ".depth", "must be 1..48");
-    RF_ASSIGN(a.n_leaves, GetInteger(aj, "n_leaves", aw, kMaxJsonInteger));
+    RF_ASSIGN_OR_RETURN(a.n_leaves, GetInteger(aj, "n_leaves", aw, kMaxJsonInteger));
     if (a.n_leaves < 1 || a.n_leaves > (uint64_t{1} << depth)) return Bad(aw + ".n_leaves", "must be 1..2^depth");
     a.decimals = static_cast<int>(decimals);
     a.depth = static_cast<int>(depth);
-    RF_ASSIGN(a.root_hash, GetHash(aj, "root_hash", aw));
-    RF_ASSIGN(a.root_sum, GetAmount(aj, "root_sum", aw));
-    RF_ASSIGN(a.reserves_total, GetAmount(aj, "reserves_total", aw));
-    RF_ASSIGN(a.reserves_digest, GetHash(aj, "reserves_digest", aw));
+    RF_ASSIGN_OR_RETURN(a.root_hash, GetHash(aj, "root_hash", aw));
+    RF_ASSIGN_OR_RETURN(a.root_sum, GetAmount(aj, "root_sum", aw));
+    RF_ASSIGN_OR_RETURN(a.reserves_total, GetAmount(aj, "reserves_total", aw));
+    RF_ASSIGN_OR_RETURN(a.reserves_digest, GetHash(aj, "reserves_digest", aw));
     if (!m.assets.empty() && !(m.assets.back().asset_id < a.asset_id)) {
       return Bad(aw + ".asset_id", "assets must be in ascending asset_id order without duplicates");
     }
@@ -103,9 +101,9 @@ absl::StatusOr<Manifest> ParseManifest(std::string_view text) {
   }
   const Json& sj = j["signature"];
   RF_RETURN_IF_ERROR(ExpectObject(sj, "manifest.signature", {"alg", "public_key", "sig"}));
-  RF_ASSIGN(std::string alg, GetString(sj, "alg", "manifest.signature"));
+  RF_ASSIGN_OR_RETURN(std::string alg, GetString(sj, "alg", "manifest.signature"));
   if (alg != "ed25519") return Bad("manifest.signature.alg", "must be \"ed25519\"");
-  RF_ASSIGN(m.public_key, GetHash(sj, "public_key", "manifest.signature"));
+  RF_ASSIGN_OR_RETURN(m.public_key, GetHash(sj, "public_key", "manifest.signature"));
   RF_RETURN_IF_ERROR(GetHexInto(sj, "sig", "manifest.signature", m.signature));
   return m;
 }
@@ -124,8 +122,8 @@ std::string_view ProofTypeName(ProofType t) {
 
 std::string OwnershipMessage(std::string_view custodian_id, const Hash32& snapshot_id, const Hash32& challenge,
                              std::string_view chain, std::string_view address) {
-  return Cat("custody-por/1|custodian=", custodian_id, "|snapshot=", Hex(snapshot_id),
-                      "|challenge=", Hex(challenge), "|chain=", chain, "|address=", address);
+  return base::Cat("custody-por/1|custodian=", custodian_id, "|snapshot=", base::HexEncode(snapshot_id),
+                      "|challenge=", base::HexEncode(challenge), "|chain=", chain, "|address=", address);
 }
 
 Hash32 EntryDigest(const ReserveEntry& e) {
@@ -157,8 +155,8 @@ Json ReserveEntryToJson(const ReserveEntry& e) {
               {"token", e.token},
               {"address", e.address},
               {"height", e.height},
-              {"block_hash", Hex(e.block_hash)},
-              {"balance", FormatAmount(e.balance)},
+              {"block_hash", base::HexEncode(e.block_hash)},
+              {"balance", e.balance.ToBaseUnitString()},
               {"proof", {{"type", std::string(ProofTypeName(e.type))}, {"message", e.message}, {"signature", e.signature_text}}}};
 }
 
@@ -166,23 +164,23 @@ absl::StatusOr<ReserveEntry> ParseReserveEntry(const Json& j, std::string_view w
   std::string w(where);
   RF_RETURN_IF_ERROR(ExpectObject(j, w, {"chain", "token", "address", "height", "block_hash", "balance", "proof"}));
   ReserveEntry e;
-  RF_ASSIGN(e.chain, GetString(j, "chain", w));
-  RF_ASSIGN(e.token, GetString(j, "token", w));
-  RF_ASSIGN(e.address, GetString(j, "address", w));
+  RF_ASSIGN_OR_RETURN(e.chain, GetString(j, "chain", w));
+  RF_ASSIGN_OR_RETURN(e.token, GetString(j, "token", w));
+  RF_ASSIGN_OR_RETURN(e.address, GetString(j, "address", w));
   for (auto [name, value] : {std::pair<std::string_view, const std::string*>{"chain", &e.chain},
                              {"token", &e.token},
                              {"address", &e.address}}) {
-    if (!IsStrEncodable(*value)) return Bad(Cat(w, ".", name), "must be 1..1024 characters 0x21-0x7e");
+    if (!IsStrEncodable(*value)) return Bad(base::Cat(w, ".", name), "must be 1..1024 characters 0x21-0x7e");
   }
-  RF_ASSIGN(e.height, GetInteger(j, "height", w, kMaxJsonInteger));
-  RF_ASSIGN(e.block_hash, GetHash(j, "block_hash", w));
-  RF_ASSIGN(e.balance, GetAmount(j, "balance", w));
+  RF_ASSIGN_OR_RETURN(e.height, GetInteger(j, "height", w, kMaxJsonInteger));
+  RF_ASSIGN_OR_RETURN(e.block_hash, GetHash(j, "block_hash", w));
+  RF_ASSIGN_OR_RETURN(e.balance, GetAmount(j, "balance", w));
   const Json& pj = j["proof"];
   std::string pw = w + ".proof";
   RF_RETURN_IF_ERROR(ExpectObject(pj, pw, {"type", "message", "signature"}));
-  RF_ASSIGN(std::string type, GetString(pj, "type", pw));
-  RF_ASSIGN(e.message, GetString(pj, "message", pw));
-  RF_ASSIGN(e.signature_text, GetString(pj, "signature", pw));
+  RF_ASSIGN_OR_RETURN(std::string type, GetString(pj, "type", pw));
+  RF_ASSIGN_OR_RETURN(e.message, GetString(pj, "message", pw));
+  RF_ASSIGN_OR_RETURN(e.signature_text, GetString(pj, "signature", pw));
   if (e.message.size() > 4096) return Bad(pw + ".message", "longer than 4096 bytes");
   for (unsigned char c : e.message) {
     if (c < 0x20 || c > 0x7E) return Bad(pw + ".message", "must be printable ASCII");
@@ -191,8 +189,8 @@ absl::StatusOr<ReserveEntry> ParseReserveEntry(const Json& j, std::string_view w
     e.type = type == "ed25519" ? ProofType::kEd25519 : ProofType::kEip191;
     size_t len = e.type == ProofType::kEd25519 ? 64 : 65;
     e.signature.resize(len);
-    if (!ParseLowerHex(e.signature_text, e.signature)) {
-      return Bad(pw + ".signature", Cat("must be exactly ", len * 2, " lowercase hex characters"));
+    if (!base::HexDecodeInto(e.signature_text, e.signature, pw + ".signature", base::HexCase::kLowerOnly).ok()) {
+      return Bad(pw + ".signature", base::Cat("must be exactly ", len * 2, " lowercase hex characters"));
     }
   } else if (type == "bip322-simple") {
     e.type = ProofType::kBip322Simple;
@@ -212,11 +210,11 @@ std::string ReserveEntriesToJson(const std::vector<ReserveEntry>& entries) {
 }
 
 absl::StatusOr<std::vector<ReserveEntry>> ParseReserveEntries(std::string_view text, std::string_view what) {
-  RF_ASSIGN(Json j, ParseStrictJson(text, what));
+  RF_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, what));
   if (!j.is_array()) return Bad(what, "must be a JSON array of reserve entries");
   std::vector<ReserveEntry> out;
   for (size_t i = 0; i < j.size(); ++i) {
-    RF_ASSIGN(ReserveEntry e, ParseReserveEntry(j[i], Cat(what, "[", i, "]")));
+    RF_ASSIGN_OR_RETURN(ReserveEntry e, ParseReserveEntry(j[i], base::Cat(what, "[", i, "]")));
     out.push_back(std::move(e));
   }
   return out;
@@ -229,88 +227,87 @@ std::string InclusionProofToJson(const InclusionProof& p) {
     for (const ProofPart& part : e.parts) {
       Json path = Json::array();
       for (const Node& n : part.path) {
-        path.push_back({{"hash", Hex(std::span<const uint8_t>(n.hash, 32))}, {"sum", FormatAmount(n.sum)}});
+        path.push_back({{"hash", base::HexEncode(n.hash)}, {"sum", n.sum.ToBaseUnitString()}});
       }
       parts.push_back({{"index", part.index},
                        {"part_index", part.part_index},
                        {"part_count", part.part_count},
-                       {"salt", Hex(part.salt)},
-                       {"amount", FormatAmount(part.amount)},
+                       {"salt", base::HexEncode(part.salt)},
+                       {"amount", part.amount.ToBaseUnitString()},
                        {"path", path}});
     }
     entries.push_back({{"asset_id", e.asset_id},
                        {"decimals", e.decimals},
                        {"depth", e.depth},
                        {"n_leaves", e.n_leaves},
-                       {"root_hash", Hex(e.root_hash)},
-                       {"root_sum", FormatAmount(e.root_sum)},
+                       {"root_hash", base::HexEncode(e.root_hash)},
+                       {"root_sum", e.root_sum.ToBaseUnitString()},
                        {"parts", parts}});
   }
   Json j = {{"format", std::string(kInclusionFormat)},
             {"custodian_id", p.custodian_id},
-            {"snapshot_id", Hex(p.snapshot_id)},
-            {"manifest_digest", Hex(p.manifest_digest)},
+            {"snapshot_id", base::HexEncode(p.snapshot_id)},
+            {"manifest_digest", base::HexEncode(p.manifest_digest)},
             {"client_account_id", p.client_account_id},
             {"entries", entries}};
   return DumpCompact(j);
 }
 
 absl::StatusOr<InclusionProof> ParseInclusionProof(std::string_view text) {
-  RF_ASSIGN(Json j, ParseStrictJson(text, "inclusion proof"));
+  RF_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, "inclusion proof"));
   const std::string w = "proof";
   RF_RETURN_IF_ERROR(ExpectObject(
       j, w, {"format", "custodian_id", "snapshot_id", "manifest_digest", "client_account_id", "entries"}));
   InclusionProof p;
-  RF_ASSIGN(std::string format, GetString(j, "format", w));
+  RF_ASSIGN_OR_RETURN(std::string format, GetString(j, "format", w));
   if (format != kInclusionFormat) {
-    return Bad("proof.format", Cat("unknown version \"", format.substr(0, 64), "\" (expected ",
-                                            kInclusionFormat, ")"));
+    return Bad("proof.format", base::Cat("unknown version ", base::Clip(format), " (expected ", kInclusionFormat, ")"));
   }
-  RF_ASSIGN(p.custodian_id, GetId(j, "custodian_id", w));
-  RF_ASSIGN(p.snapshot_id, GetHash(j, "snapshot_id", w));
-  RF_ASSIGN(p.manifest_digest, GetHash(j, "manifest_digest", w));
-  RF_ASSIGN(p.client_account_id, GetId(j, "client_account_id", w));
-  RF_ASSIGN(const Json* entries, GetArray(j, "entries", w));
+  RF_ASSIGN_OR_RETURN(p.custodian_id, GetId(j, "custodian_id", w));
+  RF_ASSIGN_OR_RETURN(p.snapshot_id, GetHash(j, "snapshot_id", w));
+  RF_ASSIGN_OR_RETURN(p.manifest_digest, GetHash(j, "manifest_digest", w));
+  RF_ASSIGN_OR_RETURN(p.client_account_id, GetId(j, "client_account_id", w));
+  RF_ASSIGN_OR_RETURN(const Json* entries, GetArray(j, "entries", w));
   if (entries->empty()) return Bad("proof.entries", "must hold at least one asset");
   if (entries->size() > 65535) return Bad("proof.entries", "too many assets");
   for (size_t i = 0; i < entries->size(); ++i) {
     const Json& ej = (*entries)[i];
-    std::string ew = Cat("proof.entries[", i, "]");
+    std::string ew = base::Cat("proof.entries[", i, "]");
     RF_RETURN_IF_ERROR(
         ExpectObject(ej, ew, {"asset_id", "decimals", "depth", "n_leaves", "root_hash", "root_sum", "parts"}));
     ProofEntry e;
-    RF_ASSIGN(e.asset_id, GetId(ej, "asset_id", ew));
-    RF_ASSIGN(uint64_t decimals, GetInteger(ej, "decimals", ew, 255));
-    RF_ASSIGN(uint64_t depth, GetInteger(ej, "depth", ew, kMaxDepth));
+    RF_ASSIGN_OR_RETURN(e.asset_id, GetId(ej, "asset_id", ew));
+    RF_ASSIGN_OR_RETURN(uint64_t decimals, GetInteger(ej, "decimals", ew, 255));
+    RF_ASSIGN_OR_RETURN(uint64_t depth, GetInteger(ej, "depth", ew, kMaxDepth));
     e.decimals = static_cast<int>(decimals);
     e.depth = static_cast<int>(depth);
-    RF_ASSIGN(e.n_leaves, GetInteger(ej, "n_leaves", ew, kMaxJsonInteger));
-    RF_ASSIGN(e.root_hash, GetHash(ej, "root_hash", ew));
-    RF_ASSIGN(e.root_sum, GetAmount(ej, "root_sum", ew));
-    RF_ASSIGN(const Json* parts, GetArray(ej, "parts", ew));
+    RF_ASSIGN_OR_RETURN(e.n_leaves, GetInteger(ej, "n_leaves", ew, kMaxJsonInteger));
+    RF_ASSIGN_OR_RETURN(e.root_hash, GetHash(ej, "root_hash", ew));
+    RF_ASSIGN_OR_RETURN(e.root_sum, GetAmount(ej, "root_sum", ew));
+    RF_ASSIGN_OR_RETURN(const Json* parts, GetArray(ej, "parts", ew));
     if (parts->empty() || parts->size() > kMaxParts) return Bad(ew + ".parts", "must hold 1..16 parts");
     for (size_t k = 0; k < parts->size(); ++k) {
       const Json& pj = (*parts)[k];
-      std::string pw = Cat(ew, ".parts[", k, "]");
+      std::string pw = base::Cat(ew, ".parts[", k, "]");
       RF_RETURN_IF_ERROR(ExpectObject(pj, pw, {"index", "part_index", "part_count", "salt", "amount", "path"}));
       ProofPart part;
-      RF_ASSIGN(part.index, GetInteger(pj, "index", pw, kMaxJsonInteger));
-      RF_ASSIGN(uint64_t part_index, GetInteger(pj, "part_index", pw, 65535));
-      RF_ASSIGN(uint64_t part_count, GetInteger(pj, "part_count", pw, 65535));
+      RF_ASSIGN_OR_RETURN(part.index, GetInteger(pj, "index", pw, kMaxJsonInteger));
+      RF_ASSIGN_OR_RETURN(uint64_t part_index, GetInteger(pj, "part_index", pw, 65535));
+      RF_ASSIGN_OR_RETURN(uint64_t part_count, GetInteger(pj, "part_count", pw, 65535));
       part.part_index = static_cast<int>(part_index);
       part.part_count = static_cast<int>(part_count);
-      RF_ASSIGN(part.salt, GetHash(pj, "salt", pw));
-      RF_ASSIGN(part.amount, GetAmount(pj, "amount", pw));
-      RF_ASSIGN(const Json* path, GetArray(pj, "path", pw));
+      RF_ASSIGN_OR_RETURN(part.salt, GetHash(pj, "salt", pw));
+      RF_ASSIGN_OR_RETURN(part.amount, GetAmount(pj, "amount", pw));
+      RF_ASSIGN_OR_RETURN(const Json* path, GetArray(pj, "path", pw));
       if (path->size() > kMaxDepth) return Bad(pw + ".path", "longer than 48 levels");
       for (size_t h = 0; h < path->size(); ++h) {
         const Json& nj = (*path)[h];
-        std::string nw = Cat(pw, ".path[", h, "]");
+        std::string nw = base::Cat(pw, ".path[", h, "]");
         RF_RETURN_IF_ERROR(ExpectObject(nj, nw, {"hash", "sum"}));
         Node node;
-        RF_ASSIGN(Hash32 hash, GetHash(nj, "hash", nw));
+        RF_ASSIGN_OR_RETURN(Hash32 hash, GetHash(nj, "hash", nw));
         std::copy(hash.begin(), hash.end(), node.hash);
-        RF_ASSIGN(node.sum, GetAmount(nj, "sum", nw));
+        RF_ASSIGN_OR_RETURN(node.sum, GetAmount(nj, "sum", nw));
         part.path.push_back(node);
       }
       e.parts.push_back(std::move(part));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 #include "reserves/hash.h"
 #include "reserves/strict_json.h"
 #include "reserves/tree.h"
@@ -30,8 +31,8 @@ struct AssetCommit {
   int depth = 0;
   uint64_t n_leaves = 0;
   Hash32 root_hash{};
-  u128 root_sum = 0;
-  u128 reserves_total = 0;
+  base::Amount root_sum;
+  base::Amount reserves_total;
   Hash32 reserves_digest{};
 };
 
@@ -65,7 +66,7 @@ struct ReserveEntry {
   std::string address;
   uint64_t height = 0;
   Hash32 block_hash{};
-  u128 balance = 0;
+  base::Amount balance;
   ProofType type = ProofType::kEd25519;
   std::string message;
   std::string signature_text;          // as in JSON (hex, or base64 for bip322-simple)
@@ -92,7 +93,7 @@ struct ProofPart {
   int part_index = 0;
   int part_count = 0;
   Hash32 salt{};
-  u128 amount = 0;
+  base::Amount amount;
   std::vector<Node> path;  // leaf level first
 };
 struct ProofEntry {
@@ -101,7 +102,7 @@ struct ProofEntry {
   int depth = 0;
   uint64_t n_leaves = 0;
   Hash32 root_hash{};
-  u128 root_sum = 0;
+  base::Amount root_sum;
   std::vector<ProofPart> parts;
 };
 struct InclusionProof {

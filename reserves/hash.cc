@@ -1,19 +1,10 @@
 #include "reserves/hash.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
+#include "base/check.h"
+
 namespace ringfence::reserves {
-
-namespace {
-
-[[noreturn]] void Die(const char* what) {
-  std::fprintf(stderr, "reserves: broken invariant: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
 
 Hash32 Sha256(std::span<const uint8_t> data) {
   Hash32 out;
@@ -61,10 +52,9 @@ ByteWriter& ByteWriter::U64(uint64_t v) {
   buf_.insert(buf_.end(), b, b + 8);
   return *this;
 }
-ByteWriter& ByteWriter::U128(u128 v) {
-  uint8_t b[16];
-  PutU128(b, v);
-  buf_.insert(buf_.end(), b, b + 16);
+ByteWriter& ByteWriter::U128(base::Amount v) {
+  const std::array<uint8_t, 16> b = v.ToBigEndian();
+  buf_.insert(buf_.end(), b.begin(), b.end());
   return *this;
 }
 ByteWriter& ByteWriter::Bytes(std::span<const uint8_t> b) {
@@ -72,13 +62,13 @@ ByteWriter& ByteWriter::Bytes(std::span<const uint8_t> b) {
   return *this;
 }
 ByteWriter& ByteWriter::Str(std::string_view s) {
-  if (!IsStrEncodable(s)) Die("str() of a string outside 1..1024 printable ASCII bytes");
+  RF_CHECK(IsStrEncodable(s), "str() of a string outside 1..1024 printable ASCII bytes");
   U16(static_cast<uint16_t>(s.size()));
   buf_.insert(buf_.end(), s.begin(), s.end());
   return *this;
 }
 ByteWriter& ByteWriter::Blob(std::span<const uint8_t> b) {
-  if (b.size() > 0xFFFFFFFFu) Die("blob() longer than 2^32-1 bytes");
+  RF_CHECK(b.size() <= 0xFFFFFFFFu, "blob() longer than 2^32-1 bytes");
   U32(static_cast<uint32_t>(b.size()));
   return Bytes(b);
 }
@@ -155,7 +145,7 @@ RINGFENCE_TAG(ManifestTag, "por/v1/manifest")
 #undef RINGFENCE_TAG
 
 Hash32 ClientRef(std::string_view client_account_id) {
-  if (!IsValidId(client_account_id)) Die("client_ref of an invalid account id");
+  RF_CHECK(IsValidId(client_account_id), "client_ref of an invalid account id");
   uint8_t buf[2 + 64];
   PutU16(buf, static_cast<uint16_t>(client_account_id.size()));
   for (size_t i = 0; i < client_account_id.size(); ++i) buf[2 + i] = static_cast<uint8_t>(client_account_id[i]);
@@ -169,50 +159,14 @@ void ClientRefBatch(size_t count, const std::string_view ids[], uint8_t* const o
   const uint8_t* ptrs[kBatchLanes];
   size_t lens[kBatchLanes];
   for (size_t k = 0; k < count; ++k) {
-    if (ids[k].empty() || ids[k].size() > 64) Die("client_ref of an invalid account id");
+    RF_CHECK(!ids[k].empty() && ids[k].size() <= 64, "client_ref of an invalid account id");
     PutU16(bufs[k], static_cast<uint16_t>(ids[k].size()));
     std::memcpy(bufs[k] + 2, ids[k].data(), ids[k].size());
     ptrs[k] = bufs[k];
     lens[k] = 2 + ids[k].size();
   }
-  // The batch needs the bare tag state, which ClientTag() has (it carries no prefix).
-  static const Sha256Mid kMid = [] {
-    Sha256Mid m;
-    Hash32 t = Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("por/v1/client"), 13));
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, t.data(), 32);
-    SHA256_Update(&ctx, t.data(), 32);
-    for (int i = 0; i < 8; ++i) m.h[i] = ctx.h[i];
-    m.bytes = 64;
-    return m;
-  }();
-  Sha256FinishBatch(kMid, count, ptrs, lens, outs);
-}
-
-std::string Hex(std::span<const uint8_t> b) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(b.size() * 2, '0');
-  for (size_t i = 0; i < b.size(); ++i) {
-    out[2 * i] = kDigits[b[i] >> 4];
-    out[2 * i + 1] = kDigits[b[i] & 15];
-  }
-  return out;
-}
-
-bool ParseLowerHex(std::string_view hex, std::span<uint8_t> out) {
-  if (hex.size() != out.size() * 2) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
+  // ClientTag() carries no prefix, so its tag midstate is the whole common start.
+  Sha256FinishBatch(ClientTag().tag_midstate(), count, ptrs, lens, outs);
 }
 
 }  // namespace ringfence::reserves

@@ -1,6 +1,7 @@
 // The primitives of custody-por/1 (section 1 of specs/proof-of-reserves-v1.md): SHA-256,
 // BIP-340 style tagged hashes with a precomputed midstate, and the fixed-width big-endian
-// encodings u8..u128, str() and blob() as a byte writer.
+// encodings u8..u128, str() and blob() as a byte writer. The spec's only 128-bit integers are
+// amounts, so u128 is written from a base::Amount (its 16-byte big-endian form).
 //
 // TaggedHasher instances are immutable after construction and safe to share between threads;
 // each call works on its own copy of the midstate. ByteWriter is a plain value, one owner.
@@ -12,16 +13,17 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/amount.h"
 #include "reserves/sha256_batch.h"
 
 namespace ringfence::reserves {
 
-using u128 = unsigned __int128;
 using Hash32 = std::array<uint8_t, 32>;
 
 Hash32 Sha256(std::span<const uint8_t> data);
@@ -37,8 +39,9 @@ inline void PutU32(uint8_t* p, uint32_t v) {
 inline void PutU64(uint8_t* p, uint64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
 }
-inline void PutU128(uint8_t* p, u128 v) {
-  for (int i = 15; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+inline void PutAmount(uint8_t* p, base::Amount v) {
+  const std::array<uint8_t, 16> bytes = v.ToBigEndian();
+  std::memcpy(p, bytes.data(), bytes.size());
 }
 inline uint16_t GetU16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 inline uint64_t GetU64(const uint8_t* p) {
@@ -46,10 +49,8 @@ inline uint64_t GetU64(const uint8_t* p) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
   return v;
 }
-inline u128 GetU128(const uint8_t* p) {
-  u128 v = 0;
-  for (int i = 0; i < 16; ++i) v = (v << 8) | p[i];
-  return v;
+inline base::Amount GetAmount(const uint8_t* p) {
+  return base::Amount::FromBigEndian(std::span<const uint8_t, 16>(p, 16));
 }
 
 // True if `s` may be encoded with str(): 1..1024 bytes, each 0x21..0x7E.
@@ -64,11 +65,11 @@ class ByteWriter {
   ByteWriter& U16(uint16_t v);
   ByteWriter& U32(uint32_t v);
   ByteWriter& U64(uint64_t v);
-  ByteWriter& U128(u128 v);
+  ByteWriter& U128(base::Amount v);
   ByteWriter& Bytes(std::span<const uint8_t> b);
   ByteWriter& Bytes(const Hash32& h) { return Bytes(std::span<const uint8_t>(h)); }
   // REQUIRES: IsStrEncodable(s); callers validate outside input first, so a violation is a
-  // broken invariant and aborts.
+  // broken invariant and aborts (RF_CHECK).
   ByteWriter& Str(std::string_view s);
   // REQUIRES: b.size() < 2^32 (aborts otherwise).
   ByteWriter& Blob(std::span<const uint8_t> b);
@@ -90,8 +91,11 @@ class TaggedHasher {
   Hash32 Hash(std::span<const uint8_t> m) const;
   // Hashes `m` into `out` without allocating.
   void HashInto(const uint8_t* m, size_t len, uint8_t* out) const;
-  // outs[k] = Hash(msgs[k][0 .. len)) for k < count <= 8, computed side by side.
+  // outs[k] = Hash(msgs[k][0 .. len)) for k < count <= kBatchLanes, computed side by side.
   void HashBatch(size_t count, const uint8_t* const msgs[], size_t len, uint8_t* const outs[]) const;
+  // The SHA-256 state after the 64-byte tag block alone (without any prefix), for callers
+  // that batch messages of different lengths under this tag.
+  const Sha256Mid& tag_midstate() const { return tag_mid_; }
 
  private:
   TaggedHasher() = default;
@@ -113,15 +117,8 @@ const TaggedHasher& ManifestTag();      // "por/v1/manifest"
 
 // client_ref = TH("por/v1/client", str(client_account_id)). REQUIRES: IsValidId(id).
 Hash32 ClientRef(std::string_view client_account_id);
-// The same for up to 8 ids at once. REQUIRES: count <= 8, each IsValidId.
+// The same for up to kBatchLanes ids at once. REQUIRES: count <= kBatchLanes, each IsValidId.
 void ClientRefBatch(size_t count, const std::string_view ids[], uint8_t* const outs[]);
-
-// Lowercase hex.
-std::string Hex(std::span<const uint8_t> b);
-inline std::string Hex(const Hash32& h) { return Hex(std::span<const uint8_t>(h)); }
-// Parses exactly `out.size()` bytes of lowercase hex; false on any other input (uppercase,
-// wrong length, non-hex).
-bool ParseLowerHex(std::string_view hex, std::span<uint8_t> out);
 
 }  // namespace ringfence::reserves
 

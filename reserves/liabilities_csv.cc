@@ -1,5 +1,4 @@
 #include "reserves/liabilities_csv.h"
-#include "reserves/status_macros.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,12 +9,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <functional>
 #include <map>
+#include <new>
 #include <optional>
 #include <thread>
 
+#include "base/text.h"
 #include "reserves/amount.h"
 
 namespace ringfence::reserves {
@@ -59,7 +59,7 @@ struct Segment {
   std::string asset_id;
   RowBlocks rows;
   std::vector<std::string> ids;
-  u128 total = 0;
+  base::Amount total;
 };
 
 struct ThreadResult {
@@ -164,7 +164,7 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
     size_t segment;
     char id[64];
     size_t id_len;
-    u128 amount;
+    base::Amount amount;
   };
   Pending pending[kBatchLanes];
   size_t n_pending = 0;
@@ -193,7 +193,7 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
       read_at, size, begin, end, opt.progress,
       [&](std::string_view text, uint64_t rel) -> bool {
         if (first && rel == 1) {
-          if (text != kHeader) return fail(rel, Cat("header must be exactly \"", kHeader, "\""));
+          if (text != kHeader) return fail(rel, base::Cat("header must be exactly \"", kHeader, "\""));
           return true;
         }
         if (text.empty()) return fail(rel, "empty line");
@@ -213,9 +213,9 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
           last_segment = it->second;
         }
         Segment& seg = r->segments[last_segment];
-        auto total = CheckedAdd(seg.total, *amount);
+        auto total = seg.total.CheckedAdd(*amount);
         if (!total) {
-          return fail(rel, Cat("the liabilities of asset ", p.asset, " add up to more than 2^128-1"));
+          return fail(rel, base::Cat("the liabilities of asset ", p.asset, " add up to more than 2^128-1"));
         }
         seg.total = *total;
         Pending& q = pending[n_pending++];
@@ -235,8 +235,8 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
     r->error = "read failed";
     return;
   }
-  if (too_long && !r->failed) fail(line_no, Cat("line longer than ", kMaxLine, " bytes"));
-  if (first && line_no == 0 && !r->failed) fail(1, Cat("missing header \"", kHeader, "\""));
+  if (too_long && !r->failed) fail(line_no, base::Cat("line longer than ", kMaxLine, " bytes"));
+  if (first && line_no == 0 && !r->failed) fail(1, base::Cat("missing header \"", kHeader, "\""));
 }
 
 // Finds the lines of the first two rows for (asset, client_ref): only on the error path.
@@ -277,9 +277,9 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
   uint64_t line_base = 0;
   for (int t = 0; t < threads; ++t) {
     const ThreadResult& r = results[t];
-    if (r.io_error) return absl::UnavailableError(Cat(what, ": ", r.error));
+    if (r.io_error) return absl::UnavailableError(base::Cat(what, ": ", r.error));
     if (r.failed) {
-      return absl::InvalidArgumentError(Cat(what, ": line ", line_base + r.error_line, ": ", r.error));
+      return absl::InvalidArgumentError(base::Cat(what, ": line ", line_base + r.error_line, ": ", r.error));
     }
     line_base += r.lines;
   }
@@ -289,10 +289,10 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
     for (Segment& seg : r.segments) {
       AssetRows& a = merged[seg.asset_id];
       a.asset_id = seg.asset_id;
-      auto total = CheckedAdd(a.total, seg.total);
+      auto total = a.total.CheckedAdd(seg.total);
       if (!total) {
         return absl::InvalidArgumentError(
-            Cat(what, ": the liabilities of asset ", seg.asset_id, " add up to more than 2^128-1"));
+            base::Cat(what, ": the liabilities of asset ", seg.asset_id, " add up to more than 2^128-1"));
       }
       a.total = *total;
       a.AddSegment(std::move(seg.rows), std::move(seg.ids));
@@ -301,7 +301,7 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
   results.clear();
   Liabilities out;
   for (auto& [id, rows] : merged) out.assets.push_back(std::move(rows));
-  if (out.assets.empty()) return absl::InvalidArgumentError(Cat(what, ": no liability rows"));
+  if (out.assets.empty()) return absl::InvalidArgumentError(base::Cat(what, ": no liability rows"));
 
   // Duplicate (client, asset) rows: open addressing keyed by the client_ref (already a
   // collision-resistant hash of the account id) and the asset. Each thread owns the rows whose
@@ -349,7 +349,7 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
     if (!d) continue;
     const AssetRows& a = out.assets[d->first];
     auto lines = FindDuplicateLines(read_at, size, a.asset_id, a[d->second].client_ref);
-    return absl::InvalidArgumentError(Cat(what, ": line ", lines.second, ": duplicate row for the same client and asset ",
+    return absl::InvalidArgumentError(base::Cat(what, ": line ", lines.second, ": duplicate row for the same client and asset ",
                                           a.asset_id, " (first on line ", lines.first, ")"));
   }
   return out;
@@ -360,13 +360,13 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
 absl::StatusOr<Liabilities> ReadLiabilitiesCsv(const std::string& path, const CsvOptions& options) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return errno == ENOENT ? absl::UnavailableError(Cat(path, ": no such file"))
-                           : absl::UnavailableError(Cat(path, ": ", std::strerror(errno)));
+    return errno == ENOENT ? absl::UnavailableError(base::Cat(path, ": no such file"))
+                           : absl::UnavailableError(base::Cat(path, ": ", std::strerror(errno)));
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return absl::UnavailableError(Cat(path, ": not a regular file"));
+    return absl::UnavailableError(base::Cat(path, ": not a regular file"));
   }
   ReadAt read_at = [fd](uint64_t offset, char* buf, size_t len) -> ssize_t {
     size_t done = 0;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 #include "reserves/hash.h"
 #include "reserves/progress.h"
 
@@ -23,7 +24,7 @@ namespace ringfence::reserves {
 
 struct alignas(16) LiabilityRow {
   uint8_t client_ref[32];
-  u128 amount;
+  base::Amount amount;
 };
 
 // Asks the kernel to back [p, p + bytes) with transparent huge pages (2 MiB), which cuts TLB
@@ -53,7 +54,7 @@ class RowBlocks {
 class AssetRows {
  public:
   std::string asset_id;
-  u128 total = 0;
+  base::Amount total;
   size_t size() const { return size_; }
   const LiabilityRow& operator[](size_t i) const {
     size_t s = 0;

@@ -1,11 +1,12 @@
 #include "reserves/ownership.h"
-#include "reserves/status_macros.h"
 
 #include <sodium.h>
 
 #include <string>
 #include <vector>
 
+#include "base/hex.h"
+#include "base/text.h"
 
 #ifdef RINGFENCE_RESERVES_HAVE_CHAIN
 #include "chain/bech32.h"
@@ -19,11 +20,13 @@ namespace ringfence::reserves {
 
 namespace {
 
-absl::Status Bad(std::string_view why) { return absl::InvalidArgumentError(Cat("proof: ", why)); }
+absl::Status Bad(std::string_view why) { return absl::InvalidArgumentError(base::Cat("proof: ", why)); }
 
 absl::Status VerifyEd25519(const ReserveEntry& e) {
   Hash32 pk;
-  if (!ParseLowerHex(e.address, pk)) return Bad("an ed25519 address must be the 32-byte key as 64 lowercase hex");
+  if (!base::HexDecodeInto(e.address, pk, "address", base::HexCase::kLowerOnly).ok()) {
+    return Bad("an ed25519 address must be the 32-byte key as 64 lowercase hex");
+  }
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   if (crypto_sign_verify_detached(e.signature.data(), reinterpret_cast<const unsigned char*>(e.message.data()),
                                   e.message.size(), pk.data()) != 0) {
@@ -36,16 +39,16 @@ absl::Status VerifyEd25519(const ReserveEntry& e) {
 
 absl::Status VerifyEip191(const ReserveEntry& e) {
   auto addr = chain::ParseEthAddress(e.address);
-  if (!addr.ok()) return Bad(Cat("eip191 address: ", addr.status().message()));
+  if (!addr.ok()) return Bad(base::Cat("eip191 address: ", addr.status().message()));
   if (chain::EthChecksumAddress(*addr) != e.address) return Bad("eip191 address must be in EIP-55 checksummed form");
   if (e.signature.size() != 65 || (e.signature[64] != 27 && e.signature[64] != 28)) {
     return Bad("eip191 signature must be r||s||v with v = 27 or 28");
   }
-  std::string prefixed = Cat("\x19" "Ethereum Signed Message:\n", e.message.size(), e.message);
+  std::string prefixed = base::Cat("\x19" "Ethereum Signed Message:\n", e.message.size(), e.message);
   auto digest = chain::Keccak256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(prefixed.data()),
                                                           prefixed.size()));
   auto recovered = chain::RecoverEthAddress(digest, e.signature);
-  if (!recovered.ok()) return Bad(Cat("eip191 signature: ", recovered.status().message()));
+  if (!recovered.ok()) return Bad(base::Cat("eip191 signature: ", recovered.status().message()));
   if (*recovered != *addr) return Bad("eip191 signature recovers a different address");
   return absl::OkStatus();
 }
@@ -71,7 +74,7 @@ bool ReadCompactSize(std::span<const uint8_t> b, size_t* pos, uint64_t* out) {
 
 absl::Status VerifyBip322Simple(const ReserveEntry& e) {
   auto address = chain::DecodeSegwitAddress(e.address);
-  if (!address.ok()) return Bad(Cat("bip322-simple address: ", address.status().message()));
+  if (!address.ok()) return Bad(base::Cat("bip322-simple address: ", address.status().message()));
   if (address->witness_version != 0 || address->program.size() != 20) {
     return Bad("bip322-simple is supported for P2WPKH addresses (witness v0, 20-byte program) only");
   }
@@ -104,7 +107,7 @@ absl::Status VerifyBip322Simple(const ReserveEntry& e) {
     return Bad("bip322-simple signature must be DER followed by SIGHASH_ALL");
   }
   auto sig = chain::ParseDerSignature(std::span<const uint8_t>(sig_item.data(), sig_item.size() - 1));
-  if (!sig.ok()) return Bad(Cat("bip322-simple signature: ", sig.status().message()));
+  if (!sig.ok()) return Bad(base::Cat("bip322-simple signature: ", sig.status().message()));
 
   Hash32 message_hash = Bip322MessageHash(e.message);
   chain::Transaction to_spend;
@@ -140,9 +143,9 @@ absl::Status VerifyBip322Simple(const ReserveEntry& e) {
   std::array<uint8_t, 20> program;
   std::copy(address->program.begin(), address->program.end(), program.begin());
   auto sighash = chain::Bip143Sighash(to_sign, 0, chain::P2wpkhScriptCode(program), 0, chain::kSighashAll);
-  if (!sighash.ok()) return Bad(Cat("bip322-simple sighash: ", sighash.status().message()));
+  if (!sighash.ok()) return Bad(base::Cat("bip322-simple sighash: ", sighash.status().message()));
   absl::Status st = chain::VerifyEcdsa(*sighash, *sig, pubkey);
-  if (!st.ok()) return Bad(Cat("bip322-simple signature does not verify: ", st.message()));
+  if (!st.ok()) return Bad(base::Cat("bip322-simple signature does not verify: ", st.message()));
   return absl::OkStatus();
 }
 
@@ -166,7 +169,7 @@ Hash32 Bip322MessageHash(std::string_view message) {
 
 absl::Status VerifyOwnership(const ReserveEntry& entry, std::string_view expected_message) {
   if (entry.message != expected_message) {
-    return Bad(Cat("message is not the one for this custodian, snapshot, challenge, chain and address "
+    return Bad(base::Cat("message is not the one for this custodian, snapshot, challenge, chain and address "
                             "(expected \"", expected_message, "\")"));
   }
   switch (entry.type) {

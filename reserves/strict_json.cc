@@ -1,8 +1,9 @@
 #include "reserves/strict_json.h"
-#include "reserves/status_macros.h"
 
 #include <vector>
 
+#include "base/hex.h"
+#include "base/text.h"
 #include "reserves/amount.h"
 
 namespace ringfence::reserves {
@@ -30,8 +31,8 @@ class StrictSax {
   }
   bool number_unsigned(number_unsigned_t v) { return Put(Json(v)); }
   bool number_float(number_float_t, const string_t& text) {
-    return Fail(Cat("the number ", text.substr(0, 40),
-                             " (fractions, exponents and integers above 2^64 are not allowed)"));
+    return Fail(base::Cat("the number ", base::Clip(text),
+                          " (fractions, exponents and integers above 2^64 are not allowed)"));
   }
   bool string(string_t& v) { return Put(Json(std::move(v))); }
   bool binary(binary_t&) { return Fail("binary data"); }
@@ -41,7 +42,7 @@ class StrictSax {
   }
   bool key(string_t& k) {
     Json* obj = stack_.back();
-    if (obj->contains(k)) return Fail(Cat("duplicate key \"", k.substr(0, 64), "\""));
+    if (obj->contains(k)) return Fail(base::Cat("duplicate key ", base::Clip(k)));
     pending_key_ = std::move(k);
     return true;
   }
@@ -58,7 +59,7 @@ class StrictSax {
     return true;
   }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) {
-    if (error_.empty()) error_ = Cat("syntax error at byte ", position, ": ", ex.what());
+    if (error_.empty()) error_ = base::Cat("syntax error at byte ", position, ": ", ex.what());
     return false;
   }
 
@@ -99,11 +100,11 @@ class StrictSax {
   std::string error_;
 };
 
-std::string Where(std::string_view where, std::string_view key) { return Cat(where, ".", key); }
+std::string Where(std::string_view where, std::string_view key) { return base::Cat(where, ".", key); }
 
 absl::StatusOr<const Json*> Field(const Json& j, std::string_view key, std::string_view where) {
   auto it = j.find(std::string(key));
-  if (it == j.end()) return absl::InvalidArgumentError(Cat(Where(where, key), ": missing"));
+  if (it == j.end()) return absl::InvalidArgumentError(base::Cat(Where(where, key), ": missing"));
   return &*it;
 }
 
@@ -116,28 +117,28 @@ absl::StatusOr<Json> ParseStrictJson(std::string_view text, std::string_view wha
   try {
     ok = Json::sax_parse(text.begin(), text.end(), &sax, nlohmann::detail::input_format_t::json, true, false);
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(Cat(what, ": ", e.what()));
+    return absl::InvalidArgumentError(base::Cat(what, ": ", e.what()));
   }
   if (!ok) {
     return absl::InvalidArgumentError(
-        Cat(what, ": not strict JSON: ", sax.error().empty() ? "rejected" : sax.error()));
+        base::Cat(what, ": not strict JSON: ", sax.error().empty() ? "rejected" : sax.error()));
   }
   return root;
 }
 
 absl::Status ExpectObject(const Json& j, std::string_view where, std::initializer_list<std::string_view> keys) {
-  if (!j.is_object()) return absl::InvalidArgumentError(Cat(where, ": must be a JSON object"));
+  if (!j.is_object()) return absl::InvalidArgumentError(base::Cat(where, ": must be a JSON object"));
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     for (std::string_view k : keys) known = known || it.key() == k;
     if (!known) {
       return absl::InvalidArgumentError(
-          Cat(where, ": unknown key \"", it.key().substr(0, 64), "\" (unknown keys are rejected)"));
+          base::Cat(where, ": unknown key ", base::Clip(it.key()), " (unknown keys are rejected)"));
     }
   }
   for (std::string_view k : keys) {
     if (!j.contains(std::string(k))) {
-      return absl::InvalidArgumentError(Cat(Where(where, k), ": missing"));
+      return absl::InvalidArgumentError(base::Cat(Where(where, k), ": missing"));
     }
   }
   return absl::OkStatus();
@@ -146,7 +147,7 @@ absl::Status ExpectObject(const Json& j, std::string_view where, std::initialize
 absl::StatusOr<std::string> GetString(const Json& j, std::string_view key, std::string_view where) {
   auto f = Field(j, key, where);
   if (!f.ok()) return f.status();
-  if (!(*f)->is_string()) return absl::InvalidArgumentError(Cat(Where(where, key), ": must be a string"));
+  if (!(*f)->is_string()) return absl::InvalidArgumentError(base::Cat(Where(where, key), ": must be a string"));
   return (*f)->get<std::string>();
 }
 
@@ -155,7 +156,7 @@ absl::StatusOr<std::string> GetId(const Json& j, std::string_view key, std::stri
   if (!s.ok()) return s.status();
   if (!IsValidId(*s)) {
     return absl::InvalidArgumentError(
-        Cat(Where(where, key), ": must be 1 to 64 characters of [A-Za-z0-9._:-]"));
+        base::Cat(Where(where, key), ": must be 1 to 64 characters of [A-Za-z0-9._:-]"));
   }
   return s;
 }
@@ -166,18 +167,18 @@ absl::StatusOr<uint64_t> GetInteger(const Json& j, std::string_view key, std::st
   // The strict parser only produces unsigned integers; documents built in code may hold
   // non-negative signed ones.
   bool ok = (*f)->is_number_unsigned() || ((*f)->is_number_integer() && (*f)->get<int64_t>() >= 0);
-  if (!ok) return absl::InvalidArgumentError(Cat(Where(where, key), ": must be a non-negative JSON integer"));
+  if (!ok) return absl::InvalidArgumentError(base::Cat(Where(where, key), ": must be a non-negative JSON integer"));
   uint64_t v = (*f)->get<uint64_t>();
-  if (v > max) return absl::InvalidArgumentError(Cat(Where(where, key), ": ", v, " is above ", max));
+  if (v > max) return absl::InvalidArgumentError(base::Cat(Where(where, key), ": ", v, " is above ", max));
   return v;
 }
 
 absl::Status GetHexInto(const Json& j, std::string_view key, std::string_view where, std::span<uint8_t> out) {
   auto s = GetString(j, key, where);
   if (!s.ok()) return s.status();
-  if (!ParseLowerHex(*s, out)) {
+  if (!base::HexDecodeInto(*s, out, Where(where, key), base::HexCase::kLowerOnly).ok()) {
     return absl::InvalidArgumentError(
-        Cat(Where(where, key), ": must be exactly ", out.size() * 2, " lowercase hex characters"));
+        base::Cat(Where(where, key), ": must be exactly ", out.size() * 2, " lowercase hex characters"));
   }
   return absl::OkStatus();
 }
@@ -189,11 +190,11 @@ absl::StatusOr<Hash32> GetHash(const Json& j, std::string_view key, std::string_
   return h;
 }
 
-absl::StatusOr<u128> GetAmount(const Json& j, std::string_view key, std::string_view where) {
+absl::StatusOr<base::Amount> GetAmount(const Json& j, std::string_view key, std::string_view where) {
   auto f = Field(j, key, where);
   if (!f.ok()) return f.status();
   if (!(*f)->is_string()) {
-    return absl::InvalidArgumentError(Cat(Where(where, key), ": amounts must be JSON strings"));
+    return absl::InvalidArgumentError(base::Cat(Where(where, key), ": amounts must be JSON strings"));
   }
   return ParseAmount((*f)->get_ref<const std::string&>(), Where(where, key));
 }
@@ -201,7 +202,7 @@ absl::StatusOr<u128> GetAmount(const Json& j, std::string_view key, std::string_
 absl::StatusOr<const Json*> GetArray(const Json& j, std::string_view key, std::string_view where) {
   auto f = Field(j, key, where);
   if (!f.ok()) return f.status();
-  if (!(*f)->is_array()) return absl::InvalidArgumentError(Cat(Where(where, key), ": must be an array"));
+  if (!(*f)->is_array()) return absl::InvalidArgumentError(base::Cat(Where(where, key), ": must be an array"));
   return *f;
 }
 

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 #include "nlohmann/json.hpp"
 #include "reserves/hash.h"
 
@@ -36,7 +37,7 @@ absl::StatusOr<std::string> GetId(const Json& j, std::string_view key, std::stri
 absl::StatusOr<uint64_t> GetInteger(const Json& j, std::string_view key, std::string_view where, uint64_t max);
 absl::StatusOr<Hash32> GetHash(const Json& j, std::string_view key, std::string_view where);
 absl::Status GetHexInto(const Json& j, std::string_view key, std::string_view where, std::span<uint8_t> out);
-absl::StatusOr<u128> GetAmount(const Json& j, std::string_view key, std::string_view where);
+absl::StatusOr<base::Amount> GetAmount(const Json& j, std::string_view key, std::string_view where);
 absl::StatusOr<const Json*> GetArray(const Json& j, std::string_view key, std::string_view where);
 
 // Compact serialisation used for every JSON file the tool writes (no insignificant whitespace).

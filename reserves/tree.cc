@@ -1,16 +1,15 @@
 #include "reserves/tree.h"
-#include "reserves/status_macros.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <thread>
 
+#include "base/text.h"
 
 namespace ringfence::reserves {
 
@@ -91,7 +90,7 @@ bool StepLevel(int level, Node* src, size_t m, Node* dst, const Node* pad_right,
 
 absl::Status OverflowError(int level) {
   return absl::InvalidArgumentError(
-      Cat("tree: node sum at level ", level, " overflows 2^128-1 (the tree is invalid)"));
+      base::Cat("tree: node sum at level ", level, " overflows 2^128-1 (the tree is invalid)"));
 }
 
 }  // namespace
@@ -101,16 +100,16 @@ TreeHasher::TreeHasher(const Hash32& snapshot_id, std::string_view asset_id)
       pad_(PadTag().Prefixed(TreePrefix(snapshot_id, asset_id))) {}
 
 void TreeHasher::EncodeLeaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count,
-                            const uint8_t salt[32], u128 amount, uint8_t m[kLeafMessageBytes]) {
+                            const uint8_t salt[32], base::Amount amount, uint8_t m[kLeafMessageBytes]) {
   std::memcpy(m, client_ref, 32);
   PutU16(m + 32, part_index);
   PutU16(m + 34, part_count);
   std::memcpy(m + 36, salt, 32);
-  PutU128(m + 68, amount);
+  PutAmount(m + 68, amount);
 }
 
 void TreeHasher::Leaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count,
-                      const uint8_t salt[32], u128 amount, uint8_t out[32]) const {
+                      const uint8_t salt[32], base::Amount amount, uint8_t out[32]) const {
   uint8_t m[kLeafMessageBytes];
   EncodeLeaf(client_ref, part_index, part_count, salt, amount, m);
   leaf_.HashInto(m, sizeof(m), out);
@@ -124,9 +123,9 @@ namespace {
 void EncodeNode(int level, const Node& l, const Node& r, uint8_t m[97]) {
   m[0] = static_cast<uint8_t>(level);
   std::memcpy(m + 1, l.hash, 32);
-  PutU128(m + 33, l.sum);
+  PutAmount(m + 33, l.sum);
   std::memcpy(m + 49, r.hash, 32);
-  PutU128(m + 81, r.sum);
+  PutAmount(m + 81, r.sum);
 }
 }  // namespace
 
@@ -136,19 +135,21 @@ bool TreeHasher::CombineBatch(int level, size_t count, const Node* const ls[], c
   const uint8_t* ptrs[kBatchLanes];
   uint8_t hashes[kBatchLanes][32];
   uint8_t* hash_ptrs[kBatchLanes];
-  u128 sums[kBatchLanes];
+  std::optional<base::Amount> sums[kBatchLanes];
   bool ok = true;
   for (size_t k = 0; k < count; ++k) {
     EncodeNode(level, *ls[k], *rs[k], msgs[k]);
-    sums[k] = ls[k]->sum + rs[k]->sum;
-    ok &= sums[k] >= ls[k]->sum;
+    sums[k] = ls[k]->sum.CheckedAdd(rs[k]->sum);
+    ok &= sums[k].has_value();
     ptrs[k] = msgs[k];
     hash_ptrs[k] = hashes[k];
   }
   NodeTag().HashBatch(count, ptrs, 97, hash_ptrs);
   for (size_t k = 0; k < count; ++k) {
     std::memcpy(outs[k]->hash, hashes[k], 32);
-    outs[k]->sum = sums[k];
+    // An overflowing level makes the whole tree invalid (the caller reports it); the node
+    // keeps the largest amount only so that it holds a value.
+    outs[k]->sum = sums[k].value_or(base::Amount::Max());
   }
   return ok;
 }
@@ -162,11 +163,10 @@ void TreeHasher::Pad(uint64_t i, uint8_t out[32]) const {
 bool TreeHasher::Combine(int level, const Node& l, const Node& r, Node* out) {
   uint8_t m[97];
   EncodeNode(level, l, r, m);
-  u128 sum = l.sum + r.sum;
-  bool ok = sum >= l.sum;
+  const std::optional<base::Amount> sum = l.sum.CheckedAdd(r.sum);
   NodeTag().HashInto(m, sizeof(m), out->hash);
-  out->sum = sum;
-  return ok;
+  out->sum = sum.value_or(base::Amount::Max());
+  return sum.has_value();
 }
 
 Node TreeHasher::PadRoot(int level, uint64_t j, int threads) const {
@@ -181,7 +181,7 @@ Node TreeHasher::PadRoot(int level, uint64_t j, int threads) const {
       PutU64(msgs[k], (j << level) + k);
       ptrs[k] = msgs[k];
       outs[k] = nodes[k].hash;
-      nodes[k].sum = 0;
+      nodes[k].sum = base::Amount::Zero();
     }
     pad_.HashBatch(count, ptrs, 8, outs);
     for (int l = 1; l <= level; ++l) {
@@ -323,15 +323,15 @@ std::vector<uint8_t> TreeFileHeader(const Hash32& snapshot_id, std::string_view 
 absl::StatusOr<TreeFile> ReadTreeFile(const std::string& path, uint64_t max_n, Progress* progress) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return errno == ENOENT ? absl::NotFoundError(Cat(path, ": missing"))
-                           : absl::UnavailableError(Cat(path, ": ", std::strerror(errno)));
+    return errno == ENOENT ? absl::NotFoundError(base::Cat(path, ": missing"))
+                           : absl::UnavailableError(base::Cat(path, ": ", std::strerror(errno)));
   }
   struct FdCloser {
     int fd;
     ~FdCloser() { close(fd); }
   } closer{fd};
   struct stat st;
-  if (fstat(fd, &st) != 0) return absl::UnavailableError(Cat(path, ": ", std::strerror(errno)));
+  if (fstat(fd, &st) != 0) return absl::UnavailableError(base::Cat(path, ": ", std::strerror(errno)));
   uint64_t size = static_cast<uint64_t>(st.st_size);
   auto read_exact = [&](uint8_t* buf, size_t len) -> bool {
     size_t got = 0;
@@ -343,7 +343,7 @@ absl::StatusOr<TreeFile> ReadTreeFile(const std::string& path, uint64_t max_n, P
     }
     return true;
   };
-  auto bad = [&](std::string_view why) { return absl::InvalidArgumentError(Cat(path, ": ", why)); };
+  auto bad = [&](std::string_view why) { return absl::InvalidArgumentError(base::Cat(path, ": ", why)); };
   uint8_t head[8 + 32 + 2];
   if (size < sizeof(head) || !read_exact(head, sizeof(head))) return bad("shorter than the tree header");
   if (std::memcmp(head, kTreeMagic, 8) != 0) return bad("does not start with \"CPOR1TRE\"");
@@ -361,21 +361,21 @@ absl::StatusOr<TreeFile> ReadTreeFile(const std::string& path, uint64_t max_n, P
   out.n = GetU64(rest + id_len + 1);
   if (out.depth < 1 || out.depth > kMaxDepth) return bad("depth outside 1..48");
   if (out.n < 1 || out.n > (uint64_t{1} << out.depth)) return bad("n outside 1..2^D");
-  if (out.n > max_n) return bad(Cat("n = ", out.n, " differs from the manifest"));
+  if (out.n > max_n) return bad(base::Cat("n = ", out.n, " differs from the manifest"));
   uint64_t header_len = sizeof(head) + id_len + 9;
   if ((size - header_len) % 48 != 0 || (size - header_len) / 48 != out.n) {
-    return bad(Cat("length ", size, " is not the header plus n = ", out.n, " records of 48 bytes"));
+    return bad(base::Cat("length ", size, " is not the header plus n = ", out.n, " records of 48 bytes"));
   }
   out.leaves.resize(out.n);
   constexpr size_t kBatch = size_t{1} << 16;
   std::vector<uint8_t> buf(kBatch * 48);
   for (uint64_t i = 0; i < out.n; i += kBatch) {
     size_t count = static_cast<size_t>(std::min<uint64_t>(kBatch, out.n - i));
-    if (!read_exact(buf.data(), count * 48)) return absl::UnavailableError(Cat(path, ": read failed"));
+    if (!read_exact(buf.data(), count * 48)) return absl::UnavailableError(base::Cat(path, ": read failed"));
     for (size_t k = 0; k < count; ++k) {
       Node& node = out.leaves[i + k];
       std::memcpy(node.hash, buf.data() + k * 48, 32);
-      node.sum = GetU128(buf.data() + k * 48 + 32);
+      node.sum = GetAmount(buf.data() + k * 48 + 32);
     }
     AddProgress(progress, count);
   }

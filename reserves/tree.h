@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 #include "reserves/hash.h"
 #include "reserves/progress.h"
 
@@ -28,7 +29,7 @@ inline constexpr int kMaxParts = 16;
 
 struct alignas(16) Node {
   uint8_t hash[32];
-  u128 sum;
+  base::Amount sum;
 };
 static_assert(sizeof(Node) == 48, "compact leaf storage");
 
@@ -40,18 +41,20 @@ class TreeHasher {
   // leaf_hash = TH("por/v1/leaf", snapshot_id || str(asset_id) || client_ref || u16 part_index
   //                || u16 part_count || salt || u128 amount)
   void Leaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count, const uint8_t salt[32],
-            u128 amount, uint8_t out[32]) const;
+            base::Amount amount, uint8_t out[32]) const;
   // client_ref || u16 || u16 || salt || u128: the leaf message bytes after the prefix.
   static constexpr size_t kLeafMessageBytes = 32 + 2 + 2 + 32 + 16;
-  // The leaf message bytes after the prefix, and up to 8 leaf hashes of such messages at once.
+  // The leaf message bytes after the prefix, and up to kBatchLanes leaf hashes of such
+  // messages at once.
   static void EncodeLeaf(const uint8_t client_ref[32], uint16_t part_index, uint16_t part_count, const uint8_t salt[32],
-                         u128 amount, uint8_t m[kLeafMessageBytes]);
+                         base::Amount amount, uint8_t m[kLeafMessageBytes]);
   void LeafBatch(size_t count, const uint8_t* const msgs[], uint8_t* const outs[]) const;
   // pad_hash(i) = TH("por/v1/pad", snapshot_id || str(asset_id) || u64 i)
   void Pad(uint64_t i, uint8_t out[32]) const;
   // The node at `level` (1..D) over children l and r. Returns false if the sums overflow.
   static bool Combine(int level, const Node& l, const Node& r, Node* out);
-  // Up to 8 nodes of one level at once; outs may alias the inputs. False on any overflow.
+  // Up to kBatchLanes nodes of one level at once; outs may alias the inputs. False on any
+  // overflow.
   static bool CombineBatch(int level, size_t count, const Node* const ls[], const Node* const rs[], Node* const outs[]);
   // Root of the subtree at (level, j), all of whose leaves are padding. Splits the work over
   // `threads` threads when the subtree is large.
@@ -103,7 +106,7 @@ inline constexpr char kTreeMagic[8] = {'C', 'P', 'O', 'R', '1', 'T', 'R', 'E'};
 std::vector<uint8_t> TreeFileHeader(const Hash32& snapshot_id, std::string_view asset_id, int depth, uint64_t n);
 inline void EncodeTreeRecord(const Node& node, uint8_t out[48]) {
   for (int i = 0; i < 32; ++i) out[i] = node.hash[i];
-  PutU128(out + 32, node.sum);
+  PutAmount(out + 32, node.sum);
 }
 
 struct TreeFile {

@@ -7,10 +7,12 @@
 #include <set>
 #include <tuple>
 
+#include "base/hex.h"
+#include "base/status.h"
+#include "base/text.h"
 #include "reserves/amount.h"
 #include "reserves/exporter.h"
 #include "reserves/ownership.h"
-#include "reserves/status_macros.h"
 #include "reserves/tree.h"
 
 namespace ringfence::reserves {
@@ -24,28 +26,28 @@ absl::Status Invalid(std::string msg) { return absl::InvalidArgumentError(std::m
 struct ChainRecord {
   uint64_t height;
   Hash32 block_hash;
-  u128 balance;
+  base::Amount balance;
 };
 using ChainView = std::map<std::pair<std::string, std::string>, ChainRecord>;
 
 std::string ChainKey(const ReserveEntry& e) {
-  return e.token == "native" ? e.address : Cat(e.token, "/", e.address);
+  return e.token == "native" ? e.address : base::Cat(e.token, "/", e.address);
 }
 
 absl::StatusOr<ChainView> ReadChainView(const std::string& path) {
-  RF_ASSIGN(std::string text, ReadSmallFile(path, size_t{256} << 20));
-  RF_ASSIGN(Json j, ParseStrictJson(text, path));
-  if (!j.is_object()) return Invalid(Cat(path, ": must be {chain: {address: {...}}}"));
+  RF_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, size_t{256} << 20));
+  RF_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, path));
+  if (!j.is_object()) return Invalid(base::Cat(path, ": must be {chain: {address: {...}}}"));
   ChainView view;
   for (auto c = j.begin(); c != j.end(); ++c) {
-    if (!c.value().is_object()) return Invalid(Cat(path, ".", c.key(), ": must be an object"));
+    if (!c.value().is_object()) return Invalid(base::Cat(path, ".", c.key(), ": must be an object"));
     for (auto a = c.value().begin(); a != c.value().end(); ++a) {
-      std::string w = Cat(path, ".", c.key(), ".", a.key());
+      std::string w = base::Cat(path, ".", c.key(), ".", a.key());
       RF_RETURN_IF_ERROR(ExpectObject(a.value(), w, {"height", "block_hash", "balance"}));
       ChainRecord r;
-      RF_ASSIGN(r.height, GetInteger(a.value(), "height", w, kMaxJsonInteger));
-      RF_ASSIGN(r.block_hash, GetHash(a.value(), "block_hash", w));
-      RF_ASSIGN(r.balance, GetAmount(a.value(), "balance", w));
+      RF_ASSIGN_OR_RETURN(r.height, GetInteger(a.value(), "height", w, kMaxJsonInteger));
+      RF_ASSIGN_OR_RETURN(r.block_hash, GetHash(a.value(), "block_hash", w));
+      RF_ASSIGN_OR_RETURN(r.balance, GetAmount(a.value(), "balance", w));
       view[{c.key(), a.key()}] = r;
     }
   }
@@ -60,7 +62,7 @@ absl::Status CheckDirectory(const fs::path& dir, const Manifest& m, std::vector<
     std::string name = entry.path().filename().string();
     if (name == "manifest.json" && entry.is_regular_file()) continue;
     if ((name == "reserves" || name == "liabilities" || name == "inclusion") && entry.is_directory()) continue;
-    return Invalid(Cat("package: unexpected entry \"", name, "\""));
+    return Invalid(base::Cat("package: unexpected entry \"", name, "\""));
   }
   for (const auto& [sub, ext] : {std::pair<std::string, std::string>{"reserves", ".json"}, {"liabilities", ".tree"}}) {
     std::set<std::string> seen;
@@ -68,12 +70,12 @@ absl::Status CheckDirectory(const fs::path& dir, const Manifest& m, std::vector<
       std::string name = entry.path().filename().string();
       std::string asset = name.size() > ext.size() && name.ends_with(ext) ? name.substr(0, name.size() - ext.size()) : "";
       if (!entry.is_regular_file() || !assets.count(asset)) {
-        return Invalid(Cat("package: ", sub, "/", name, " is not a file of an asset in the manifest"));
+        return Invalid(base::Cat("package: ", sub, "/", name, " is not a file of an asset in the manifest"));
       }
       seen.insert(asset);
     }
     for (const std::string& a : assets) {
-      if (!seen.count(a)) return Invalid(Cat("package: ", sub, "/", a, ext, " is missing"));
+      if (!seen.count(a)) return Invalid(base::Cat("package: ", sub, "/", a, ext, " is missing"));
     }
   }
   if (fs::is_directory(dir / "inclusion")) {
@@ -81,7 +83,7 @@ absl::Status CheckDirectory(const fs::path& dir, const Manifest& m, std::vector<
       std::string name = entry.path().filename().string();
       std::string id = name.ends_with(".json") ? name.substr(0, name.size() - 5) : "";
       if (!entry.is_regular_file() || !IsValidId(id)) {
-        return Invalid(Cat("package: inclusion/", name, " is not <client_account_id>.json"));
+        return Invalid(base::Cat("package: inclusion/", name, " is not <client_account_id>.json"));
       }
       inclusion_files->push_back(entry.path());
     }
@@ -91,70 +93,70 @@ absl::Status CheckDirectory(const fs::path& dir, const Manifest& m, std::vector<
 
 absl::Status CheckTree(const fs::path& dir, const Manifest& m, const AssetCommit& a, int threads) {
   std::string path = (dir / "liabilities" / (a.asset_id + ".tree")).string();
-  Progress read_progress(Cat("reading tree ", a.asset_id), a.n_leaves);
+  Progress read_progress(base::Cat("reading tree ", a.asset_id), a.n_leaves);
   auto tree = ReadTreeFile(path, a.n_leaves, &read_progress);
   if (!tree.ok()) return Invalid(std::string(tree.status().message()));
-  std::string w = Cat("liabilities/", a.asset_id, ".tree: ");
+  std::string w = base::Cat("liabilities/", a.asset_id, ".tree: ");
   if (tree->snapshot_id != m.snapshot_id) return Invalid(w + "snapshot_id differs from the manifest");
   if (tree->asset_id != a.asset_id) return Invalid(w + "asset_id differs from the manifest");
   if (tree->depth != a.depth) return Invalid(w + "depth differs from the manifest");
   if (tree->n != a.n_leaves) return Invalid(w + "n differs from the manifest");
   if (auto dup = FindDuplicateLeaf(tree->leaves, threads)) {
-    return Invalid(Cat(w, "leaves ", dup->first, " and ", dup->second, " have the same hash"));
+    return Invalid(base::Cat(w, "leaves ", dup->first, " and ", dup->second, " have the same hash"));
   }
   TreeHasher hasher(m.snapshot_id, a.asset_id);
-  Progress build_progress(Cat("rebuilding tree ", a.asset_id), a.n_leaves);
+  Progress build_progress(base::Cat("rebuilding tree ", a.asset_id), a.n_leaves);
   BuildOptions bo;
   bo.threads = threads;
   bo.progress = &build_progress;
   auto root = BuildTree(hasher, tree->leaves, a.depth, bo);
   if (!root.ok()) return Invalid(w + std::string(root.status().message()));
   if (std::memcmp(root->hash, a.root_hash.data(), 32) != 0 || root->sum != a.root_sum) {
-    return Invalid(Cat(w, "rebuilt root (", Hex(std::span<const uint8_t>(root->hash, 32)), ", ",
-                                FormatAmount(root->sum), ") differs from the manifest's root_commit"));
+    return Invalid(base::Cat(w, "rebuilt root (", base::HexEncode(root->hash), ", sum ",
+                             ShowAmount(root->sum, a.decimals, a.asset_id), ") differs from the manifest's root_commit"));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckReserves(const fs::path& dir, const Manifest& m, const AssetCommit& a, const ChainView* view,
                            std::set<std::tuple<std::string, std::string, std::string>>* seen) {
-  std::string name = Cat("reserves/", a.asset_id, ".json");
+  std::string name = base::Cat("reserves/", a.asset_id, ".json");
   auto text = ReadSmallFile((dir / "reserves" / (a.asset_id + ".json")).string(), size_t{256} << 20);
   if (!text.ok()) return Invalid(std::string(text.status().message()));
-  RF_ASSIGN(std::vector<ReserveEntry> entries, ParseReserveEntries(*text, name));
-  if (entries.empty() && a.root_sum > 0) return Invalid(Cat(name, ": asset has liabilities and no reserves"));
-  u128 total = 0;
+  RF_ASSIGN_OR_RETURN(std::vector<ReserveEntry> entries, ParseReserveEntries(*text, name));
+  if (entries.empty() && !a.root_sum.is_zero()) return Invalid(base::Cat(name, ": asset has liabilities and no reserves"));
+  base::Amount total;
   for (size_t i = 0; i < entries.size(); ++i) {
     const ReserveEntry& e = entries[i];
-    std::string w = Cat(name, "[", i, "]");
+    std::string w = base::Cat(name, "[", i, "]");
     if (i > 0 && !EntryLess(entries[i - 1], e)) {
       return Invalid(w + ": entries must be sorted by (chain, token, address) and unique");
     }
     if (!seen->emplace(e.chain, e.token, e.address).second) {
-      return Invalid(Cat(w, ": (", e.chain, ", ", e.token, ", ", e.address,
-                                  ") is already counted for another asset"));
+      return Invalid(base::Cat(w, ": (", base::Clip(e.chain), ", ", base::Clip(e.token), ", ", base::Clip(e.address),
+                               ") is already counted for another asset"));
     }
     absl::Status st = VerifyOwnership(e, OwnershipMessage(m.custodian_id, m.snapshot_id, m.auditor_challenge, e.chain, e.address));
-    if (!st.ok()) return Invalid(Cat(w, ": ", st.message()));
+    if (!st.ok()) return Invalid(base::Cat(w, ": ", st.message()));
     if (view != nullptr) {
       auto it = view->find({e.chain, ChainKey(e)});
-      if (it == view->end()) return Invalid(Cat(w, ": address not in the auditor's chain view"));
+      if (it == view->end()) return Invalid(base::Cat(w, ": address not in the auditor's chain view"));
       if (it->second.height != e.height || it->second.block_hash != e.block_hash) {
-        return Invalid(Cat(w, ": block ", Hex(e.block_hash), " at height ", e.height,
+        return Invalid(base::Cat(w, ": block ", base::HexEncode(e.block_hash), " at height ", e.height,
                                     " is not on the auditor's chain"));
       }
       if (it->second.balance != e.balance) {
-        return Invalid(Cat(w, ": balance ", FormatAmount(e.balance), " differs from the chain's ",
-                                    FormatAmount(it->second.balance)));
+        return Invalid(base::Cat(w, ": balance ", ShowAmount(e.balance, a.decimals, a.asset_id),
+                                 " differs from the chain's ", ShowAmount(it->second.balance, a.decimals, a.asset_id)));
       }
     }
-    auto sum = CheckedAdd(total, e.balance);
+    auto sum = total.CheckedAdd(e.balance);
     if (!sum) return Invalid(name + ": balances add up to more than 2^128-1");
     total = *sum;
   }
   if (total != a.reserves_total) {
-    return Invalid(Cat(name, ": balances add up to ", FormatAmount(total), ", the manifest says ",
-                                FormatAmount(a.reserves_total)));
+    return Invalid(base::Cat(name, ": balances add up to ", ShowAmount(total, a.decimals, a.asset_id),
+                             ", the manifest says ", ShowAmount(a.reserves_total, a.decimals, a.asset_id)));
   }
   if (ReservesDigest(m.snapshot_id, a.asset_id, entries) != a.reserves_digest) {
     return Invalid(name + ": reserves_digest differs from the manifest");
@@ -184,16 +186,16 @@ PackageResult VerifyPackage(const PackageOptions& o) {
   PackageResult r;
   auto fail = [&](Verdict v, const auto& msg) {
     r.verdict = v;
-    r.error = Cat(msg);
+    r.error = base::Cat(msg);
     return r;
   };
   fs::path dir(o.dir);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return fail(Verdict::kUsage, Cat(o.dir, ": not a directory"));
+  if (!fs::is_directory(dir, ec)) return fail(Verdict::kUsage, base::Cat(o.dir, ": not a directory"));
   std::unique_ptr<ChainView> view;
   if (!o.chain_balances_path.empty()) {
     auto v = ReadChainView(o.chain_balances_path);
-    if (!v.ok()) return fail(Verdict::kUsage, Cat("--chain-balances: ", v.status().message()));
+    if (!v.ok()) return fail(Verdict::kUsage, base::Cat("--chain-balances: ", v.status().message()));
     view = std::make_unique<ChainView>(*std::move(v));
     r.chain_checked = true;
   }
@@ -216,14 +218,14 @@ PackageResult VerifyPackage(const PackageOptions& o) {
     if (!st.ok()) return fail(Verdict::kInvalid, st.message());
   }
   for (const fs::path& p : inclusion_files) {
-    std::string name = Cat("inclusion/", p.filename().string());
+    std::string name = base::Cat("inclusion/", p.filename().string());
     auto proof_text = ReadSmallFile(p.string(), size_t{64} << 20);
     if (!proof_text.ok()) return fail(Verdict::kInvalid, proof_text.status().message());
     auto proof = ParseInclusionProof(*proof_text);
-    if (!proof.ok()) return fail(Verdict::kInvalid, Cat(name, ": ", proof.status().message()));
+    if (!proof.ok()) return fail(Verdict::kInvalid, base::Cat(name, ": ", proof.status().message()));
     std::string id = p.stem().string();
     st = CheckInclusionProof(*proof, *m, id, {}, nullptr);
-    if (!st.ok()) return fail(Verdict::kInvalid, Cat(name, ": ", st.message()));
+    if (!st.ok()) return fail(Verdict::kInvalid, base::Cat(name, ": ", st.message()));
     ++r.inclusion_files_checked;
   }
   for (const AssetCommit& a : m->assets) {
@@ -234,19 +236,19 @@ PackageResult VerifyPackage(const PackageOptions& o) {
 }
 
 absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m, std::string_view account_id,
-                                 const std::map<std::string, u128>& expect,
-                                 std::vector<std::pair<std::string, u128>>* totals) {
+                                 const std::map<std::string, base::Amount>& expect,
+                                 std::vector<ClientTotal>* totals) {
   if (proof.custodian_id != m.custodian_id) return Invalid("proof: custodian_id differs from the manifest");
   if (proof.snapshot_id != m.snapshot_id) return Invalid("proof: snapshot_id differs from the manifest (another snapshot)");
   if (proof.manifest_digest != m.manifest_digest) return Invalid("proof: manifest_digest differs from the manifest");
   if (proof.client_account_id != account_id) {
-    return Invalid(Cat("proof: made for account ", proof.client_account_id, ", not ", account_id));
+    return Invalid(base::Cat("proof: made for account ", proof.client_account_id, ", not ", account_id));
   }
   Hash32 ref = ClientRef(account_id);
   std::set<std::string> seen_assets;
   for (size_t ei = 0; ei < proof.entries.size(); ++ei) {
     const ProofEntry& e = proof.entries[ei];
-    std::string w = Cat("proof.entries[", ei, "] (", e.asset_id, ")");
+    std::string w = base::Cat("proof.entries[", ei, "] (", e.asset_id, ")");
     if (ei > 0 && !(proof.entries[ei - 1].asset_id < e.asset_id)) {
       return Invalid(w + ": entries must be in ascending asset_id order without duplicates");
     }
@@ -263,16 +265,16 @@ absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m,
     int count = e.parts[0].part_count;
     if (count < 1 || count > kMaxParts) return Invalid(w + ": part_count must be 1..16");
     if (static_cast<int>(e.parts.size()) != count) {
-      return Invalid(Cat(w, ": holds ", e.parts.size(), " parts but part_count is ", count,
+      return Invalid(base::Cat(w, ": holds ", e.parts.size(), " parts but part_count is ", count,
                                   " (a part is missing or duplicated)"));
     }
     std::vector<bool> have(count, false);
     std::set<uint64_t> indices;
     TreeHasher hasher(m.snapshot_id, e.asset_id);
-    u128 total = 0;
+    base::Amount total;
     for (size_t k = 0; k < e.parts.size(); ++k) {
       const ProofPart& p = e.parts[k];
-      std::string pw = Cat(w, ".parts[", k, "]");
+      std::string pw = base::Cat(w, ".parts[", k, "]");
       if (p.part_count != count) return Invalid(pw + ": part_count differs between parts");
       if (p.part_index < 0 || p.part_index >= count || have[p.part_index]) {
         return Invalid(pw + ": part_index values must be exactly 0..part_count-1 (duplicated or missing part)");
@@ -281,7 +283,7 @@ absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m,
       if (p.index >= a->n_leaves) return Invalid(pw + ": index is at or beyond n (a padding slot)");
       if (!indices.insert(p.index).second) return Invalid(pw + ": two parts at the same index");
       if (static_cast<int>(p.path.size()) != a->depth) {
-        return Invalid(Cat(pw, ": path has ", p.path.size(), " levels, the manifest's depth is ", a->depth));
+        return Invalid(base::Cat(pw, ": path has ", p.path.size(), " levels, the manifest's depth is ", a->depth));
       }
       Node leaf;
       hasher.Leaf(ref.data(), static_cast<uint16_t>(p.part_index), static_cast<uint16_t>(p.part_count), p.salt.data(),
@@ -292,20 +294,23 @@ absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m,
       if (std::memcmp(root->hash, a->root_hash.data(), 32) != 0 || root->sum != a->root_sum) {
         return Invalid(pw + ": the path does not lead to the manifest's root");
       }
-      auto sum = CheckedAdd(total, p.amount);
+      auto sum = total.CheckedAdd(p.amount);
       if (!sum) return Invalid(pw + ": part amounts overflow");
       total = *sum;
     }
     auto ex = expect.find(e.asset_id);
     if (ex != expect.end() && ex->second != total) {
-      return Invalid(Cat(w, ": parts add up to ", FormatAmount(total), ", your record says ",
-                                  FormatAmount(ex->second)));
+      return Invalid(base::Cat(w, ": parts add up to ", ShowAmount(total, e.decimals, e.asset_id), ", your record says ",
+                               ShowAmount(ex->second, e.decimals, e.asset_id)));
     }
     seen_assets.insert(e.asset_id);
-    if (totals != nullptr) totals->emplace_back(e.asset_id, total);
+    if (totals != nullptr) totals->push_back({e.asset_id, e.decimals, total});
   }
   for (const auto& [asset, amount] : expect) {
-    if (!seen_assets.count(asset)) return Invalid(Cat("proof: no entry for asset ", asset, " (expected ", FormatAmount(amount), ")"));
+    if (!seen_assets.count(asset)) {
+      return Invalid(base::Cat("proof: no entry for asset ", asset, " (expected ", amount.ToBaseUnitString(),
+                               " base units)"));
+    }
   }
   return absl::OkStatus();
 }
@@ -314,7 +319,7 @@ InclusionResult VerifyInclusion(const InclusionOptions& o) {
   InclusionResult r;
   auto fail = [&](const auto& msg) {
     r.verdict = Verdict::kInvalid;
-    r.error = Cat(msg);
+    r.error = base::Cat(msg);
     return r;
   };
   if (!IsValidId(o.account_id)) {

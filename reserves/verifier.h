@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/amount.h"
 #include "reserves/format.h"
 
 namespace ringfence::reserves {
@@ -33,8 +34,8 @@ struct AssetReport {
   std::string asset_id;
   int decimals = 0;
   uint64_t n_leaves = 0;
-  u128 liabilities = 0;
-  u128 reserves = 0;
+  base::Amount liabilities;
+  base::Amount reserves;
 };
 
 struct PackageResult {
@@ -55,10 +56,17 @@ struct PackageOptions {
 
 PackageResult VerifyPackage(const PackageOptions& options);
 
+// One asset of a client's proof: what its parts add up to.
+struct ClientTotal {
+  std::string asset_id;
+  int decimals = 0;  // the manifest's, for showing the amount
+  base::Amount amount;
+};
+
 struct InclusionResult {
   Verdict verdict = Verdict::kValid;  // kValid, kInvalid or kUsage
   std::string error;
-  std::vector<std::pair<std::string, u128>> totals;  // per asset, the client's amount
+  std::vector<ClientTotal> totals;  // per asset, in the proof's order
 };
 
 struct InclusionOptions {
@@ -66,7 +74,7 @@ struct InclusionOptions {
   std::string manifest_text;
   Hash32 pubkey{};
   std::string account_id;
-  std::map<std::string, u128> expect;  // asset -> the client's own record
+  std::map<std::string, base::Amount> expect;  // asset -> the client's own record
   std::optional<Hash32> published_digest;
 };
 
@@ -74,8 +82,8 @@ InclusionResult VerifyInclusion(const InclusionOptions& options);
 
 // The inclusion check against an already verified manifest (used for inclusion/ files).
 absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m, std::string_view account_id,
-                                 const std::map<std::string, u128>& expect,
-                                 std::vector<std::pair<std::string, u128>>* totals);
+                                 const std::map<std::string, base::Amount>& expect,
+                                 std::vector<ClientTotal>* totals);
 
 }  // namespace ringfence::reserves
 

@@ -23,7 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "reserves/amount.h"
+#include "base/amount.h"
+#include "base/hex.h"
 #include "reserves/exporter.h"
 #include "reserves/format.h"
 #include "reserves/hash.h"
@@ -113,7 +114,7 @@ void WriteInputs(const fs::path& dir, uint64_t n, const uint8_t seed[32]) {
   std::fputs("client_account_id,asset_id,amount\n", f);
   std::mt19937_64 rng(n);
   std::string buf;
-  rr::u128 total = 0;
+  ringfence::base::Uint128 total = 0;
   char line[64];
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t amount = 1 + rng() % 1000000000000ULL;
@@ -135,10 +136,10 @@ void WriteInputs(const fs::path& dir, uint64_t n, const uint8_t seed[32]) {
   rr::ReserveEntry e;
   e.chain = "bitcoin-sim";
   e.token = "native";
-  e.address = rr::Hex(std::span<const uint8_t>(pk, 32));
+  e.address = ringfence::base::HexEncode(std::span<const uint8_t>(pk, 32));
   e.height = 1;
   e.block_hash.fill(0xbb);
-  e.balance = total;
+  e.balance = ringfence::base::Amount(total);
   e.type = rr::ProofType::kEd25519;
   rr::Hash32 snap, chal;
   snap.fill(0x11);
@@ -146,14 +147,14 @@ void WriteInputs(const fs::path& dir, uint64_t n, const uint8_t seed[32]) {
   e.message = rr::OwnershipMessage("ACME", snap, chal, e.chain, e.address);
   e.signature.resize(64);
   crypto_sign_detached(e.signature.data(), nullptr, reinterpret_cast<const uint8_t*>(e.message.data()), e.message.size(), sk);
-  e.signature_text = rr::Hex(e.signature);
+  e.signature_text = ringfence::base::HexEncode(e.signature);
   rr::Json j = {{"BTC", rr::Json::array({rr::ReserveEntryToJson(e)})}};
   FILE* rf = std::fopen((dir / "reserves.json").c_str(), "w");
   std::string text = j.dump();
   std::fwrite(text.data(), 1, text.size(), rf);
   std::fclose(rf);
   FILE* kf = std::fopen((dir / "key.hex").c_str(), "w");
-  std::string key = rr::Hex(std::span<const uint8_t>(seed, 32));
+  std::string key = ringfence::base::HexEncode(std::span<const uint8_t>(seed, 32));
   std::fwrite(key.data(), 1, key.size(), kf);
   std::fclose(kf);
 }

@@ -14,27 +14,27 @@ namespace {
 std::string Args(const Custodian& c, const std::string& out, const std::string& extra) {
   return "export --liabilities " + Q(c.dir() / "liabilities.csv") + " --reserves " + Q(c.dir() / "reserves.json") +
          " --custodian-id " + c.custodian_id + " --custodian-key " + Q(c.dir() / "key.hex") + " --snapshot-id " +
-         Hex(c.snapshot) + " --challenge " + Hex(c.challenge) + " --out " + Q(c.dir() / out) + " --time 1700000000 " +
+         base::HexEncode(c.snapshot) + " --challenge " + base::HexEncode(c.challenge) + " --out " + Q(c.dir() / out) + " --time 1700000000 " +
          extra;
 }
 
-u128 Random128(std::mt19937_64& rng, int bits) {
-  u128 v = (static_cast<u128>(rng()) << 64) | rng();
-  return bits >= 128 ? v : v & ((static_cast<u128>(1) << bits) - 1);
+base::Uint128 Random128(std::mt19937_64& rng, int bits) {
+  base::Uint128 v = (static_cast<base::Uint128>(rng()) << 64) | rng();
+  return bits >= 128 ? v : v & ((static_cast<base::Uint128>(1) << bits) - 1);
 }
 
 TEST(Cli, RandomLedgersRoundTrip) {
   std::mt19937_64 rng(20261122);
   Custodian c;
   std::vector<Row> rows;
-  std::map<std::pair<std::string, std::string>, u128> record;
-  std::map<std::string, u128> totals;
+  std::map<std::pair<std::string, std::string>, base::Uint128> record;
+  std::map<std::string, base::Uint128> totals;
   const std::vector<std::pair<std::string, int>> assets = {{"BTC", 60}, {"ETH", 100}, {"USDC-ETH", 116}};
   for (int i = 0; i < 3000; ++i) {
     std::string client = "client-" + std::to_string(i);
     for (const auto& [asset, bits] : assets) {
       if (rng() % 3 == 0) continue;
-      u128 amount = Random128(rng, bits);
+      base::Uint128 amount = Random128(rng, bits);
       rows.push_back({client, asset, amount});
       record[{client, asset}] = amount;
       totals[asset] += amount;
@@ -47,18 +47,22 @@ TEST(Cli, RandomLedgersRoundTrip) {
                    {"USDC-ETH", {{"ethereum-sim", "0xa0b8", totals["USDC-ETH"] + 5, 4}}}});
   CommandResult r = RunReserves(Args(c, "pkg", "--decimals BTC=8 --decimals ETH=18 --decimals USDC-ETH=6 --parts 3 --decoys 50"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  std::string pub = Hex(c.pubkey());
+  std::string pub = base::HexEncode(c.pubkey());
   r = RunReserves("verify " + Q(c.dir() / "pkg") + " --pubkey " + pub);
   EXPECT_EQ(r.exit_code, 0) << r.out;
+  const std::map<std::string, int> decimals = {{"BTC", 8}, {"ETH", 18}, {"USDC-ETH", 6}};
   for (const auto& [asset, total] : totals) {
     EXPECT_NE(r.out.find("asset " + asset + ": "), std::string::npos);
-    EXPECT_NE(r.out.find("liabilities " + FormatAmount(total) + " "), std::string::npos) << asset << "\n" << r.out;
+    // Display units first, then the exact base units labelled as such.
+    std::string shown = base::FormatDecimalAmount(base::Amount(total), decimals.at(asset)) + " " + asset + " (" +
+                        base::Uint128ToString(total) + " base units)";
+    EXPECT_NE(r.out.find("liabilities " + shown + ", reserves "), std::string::npos) << asset << "\n" << r.out;
   }
   EXPECT_NE(r.out.find("coverage 1.000000"), std::string::npos) << r.out;
   auto m = ParseManifest(ReadFile(c.dir() / "pkg" / "manifest.json"));
   ASSERT_TRUE(m.ok());
   for (const AssetCommit& a : m->assets) {
-    EXPECT_EQ(a.root_sum, totals[a.asset_id]);
+    EXPECT_EQ(a.root_sum, base::Amount(totals[a.asset_id]));
     EXPECT_GE(a.n_leaves, 50u);
   }
   // Proofs on demand for a sample of clients, checked against their own records.
@@ -73,7 +77,7 @@ TEST(Cli, RandomLedgersRoundTrip) {
       auto it = record.find({client, asset});
       if (it == record.end()) continue;
       has_any = true;
-      expects += " --expect " + asset + "=" + FormatAmount(it->second);
+      expects += " --expect " + asset + "=" + base::Uint128ToString(it->second);
     }
     if (!has_any) {
       EXPECT_EQ(r.exit_code, 1) << r.out;
@@ -84,7 +88,7 @@ TEST(Cli, RandomLedgersRoundTrip) {
                        " --pubkey " + pub + " --account " + client;
     r = RunReserves(base + expects);
     EXPECT_EQ(r.exit_code, 0) << r.out;
-    r = RunReserves(base + " --published-digest " + Hex(m->manifest_digest));
+    r = RunReserves(base + " --published-digest " + base::HexEncode(m->manifest_digest));
     EXPECT_EQ(r.exit_code, 0) << r.out;
     // Another client's record does not match.
     r = RunReserves("verify-inclusion " + Q(proof) + " --manifest " + Q(c.dir() / "pkg" / "manifest.json") +
@@ -102,10 +106,15 @@ TEST(Cli, UnderReservedExitsTwo) {
   c.WriteReserves({{"BTC", {{"bitcoin-sim", "native", 100, 1}}}, {"ETH", {{"ethereum-sim", "native", 99, 2}}}});
   CommandResult r = RunReserves(Args(c, "pkg", "--decimals BTC=8 --decimals ETH=18"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  r = RunReserves("verify " + Q(c.dir() / "pkg") + " --pubkey " + Hex(c.pubkey()));
+  r = RunReserves("verify " + Q(c.dir() / "pkg") + " --pubkey " + base::HexEncode(c.pubkey()));
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("coverage 0.990000 UNDER-RESERVED"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("asset BTC: leaves 1, liabilities 100 (0.00000100), reserves 100 (0.00000100), coverage 1.000000 covered"),
+  EXPECT_NE(r.out.find("asset BTC: leaves 1, liabilities 0.000001 BTC (100 base units), reserves 0.000001 BTC "
+                       "(100 base units), coverage 1.000000 covered"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("asset ETH: leaves 1, liabilities 0.0000000000000001 ETH (100 base units), reserves "
+                       "0.000000000000000099 ETH (99 base units), coverage 0.990000 UNDER-RESERVED"),
             std::string::npos)
       << r.out;
 }
@@ -114,10 +123,10 @@ TEST(Cli, UsageAndIoErrorsExitThree) {
   Custodian c;
   EXPECT_EQ(RunReserves("").exit_code, 3);
   EXPECT_EQ(RunReserves("verify").exit_code, 3);
-  EXPECT_EQ(RunReserves("verify " + Q(c.dir() / "nope") + " --pubkey " + Hex(c.pubkey())).exit_code, 3);
+  EXPECT_EQ(RunReserves("verify " + Q(c.dir() / "nope") + " --pubkey " + base::HexEncode(c.pubkey())).exit_code, 3);
   EXPECT_EQ(RunReserves("verify " + Q(c.dir()) + " --pubkey XYZ").exit_code, 3);
   EXPECT_EQ(RunReserves("verify-inclusion " + Q(c.dir() / "missing.json") + " --manifest " + Q(c.dir() / "m.json") +
-                        " --pubkey " + Hex(c.pubkey()) + " --account A")
+                        " --pubkey " + base::HexEncode(c.pubkey()) + " --account A")
                 .exit_code,
             3);
   // Export inputs that cannot be read are I/O errors, not refused input.
@@ -211,7 +220,7 @@ TEST(Cli, RefusedInputsOtherThanRows) {
   c.WriteReserves({{"BTC", {{"bitcoin-sim", "native", 10, 1}}}});
   ASSERT_EQ(RunReserves(Args(c, "p7", "--decimals BTC=8 --depth 12")).exit_code, 0);
   EXPECT_EQ(ParseManifest(ReadFile(c.dir() / "p7" / "manifest.json"))->assets[0].depth, 12);
-  EXPECT_EQ(RunReserves("verify " + Q(c.dir() / "p7") + " --pubkey " + Hex(c.pubkey())).exit_code, 0);
+  EXPECT_EQ(RunReserves("verify " + Q(c.dir() / "p7") + " --pubkey " + base::HexEncode(c.pubkey())).exit_code, 0);
   // An existing target is never overwritten.
   EXPECT_NE(RunReserves(Args(c, "p7", "--decimals BTC=8")).exit_code, 0);
 }
@@ -267,7 +276,7 @@ TEST(Cli, AnySingleByteChangeIsDetected) {
     std::string changed = original;
     changed[i] = static_cast<char>(changed[i] ^ mask);
     WriteFile(f, changed);
-    CommandResult r = RunReserves("verify " + Q(pkg) + " --pubkey " + Hex(c.pubkey()));
+    CommandResult r = RunReserves("verify " + Q(pkg) + " --pubkey " + base::HexEncode(c.pubkey()));
     EXPECT_EQ(r.exit_code, 1) << f << " byte " << i << ": " << r.out;
     WriteFile(f, original);
   }

@@ -15,10 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parsed.ok()) {
     for (const AssetRows& a : parsed->assets) {
       if (!IsValidId(a.asset_id) || a.size() == 0) std::abort();
-      u128 total = 0;
+      ringfence::base::Amount total;
       for (size_t i = 0; i < a.size(); ++i) {
         if (!IsValidId(a.account_id(i))) std::abort();
-        total += a[i].amount;
+        auto sum = total.CheckedAdd(a[i].amount);
+        if (!sum) std::abort();  // the parser refuses totals above 2^128-1
+        total = *sum;
       }
       if (total != a.total) std::abort();
     }

@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!proof.ok()) return 0;
   auto again = ParseInclusionProof(InclusionProofToJson(*proof));
   if (!again.ok()) std::abort();
-  std::vector<std::pair<std::string, u128>> totals;
+  std::vector<ClientTotal> totals;
   (void)CheckInclusionProof(*proof, *manifest, proof->client_account_id, {}, &totals);
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "base/hex.h"
 #include "tests/common/vectors.h"
 #include "reserves/amount.h"
 #include "reserves/format.h"
@@ -15,8 +16,8 @@
 namespace ringfence::reserves {
 namespace {
 
-std::string H(const uint8_t* p) { return Hex(std::span<const uint8_t>(p, 32)); }
-std::string H(const Hash32& h) { return Hex(h); }
+std::string H(const uint8_t* p) { return base::HexEncode(std::span<const uint8_t>(p, 32)); }
+std::string H(const Hash32& h) { return base::HexEncode(h); }
 
 Hash32 Sha(std::string_view s) {
   return Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
@@ -103,7 +104,7 @@ class AppendixA : public ::testing::Test {
     TreeHasher hasher(snapshot_, "BTC");
     TaggedHasher demo("por/v1/demo-salt");
     const char* ids[3] = {"ACC-0001", "ACC-0002", "ACC-0003"};
-    u128 amounts[3] = {150000000, 2500, 99999999};
+    const base::Amount amounts[3] = {base::Amount(150000000), base::Amount(2500), base::Amount(99999999)};
     for (uint8_t i = 0; i < 3; ++i) {
       Hash32 salt = demo.Hash(std::span<const uint8_t>(&i, 1));
       Hash32 ref = ClientRef(ids[i]);
@@ -139,7 +140,7 @@ TEST_F(AppendixA, RootAndRootCommit) {
   auto root = BuildTree(hasher, leaves, 2, BuildOptions{});
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(H(root->hash), "4c3e0a3d61658174c2f08c3217a6cb211bc166a9846e171a81030e4a345bff92");
-  EXPECT_EQ(FormatAmount(root->sum), "250002499");
+  EXPECT_EQ(root->sum.ToBaseUnitString(), "250002499");
   AssetCommit a;
   a.asset_id = "BTC";
   a.decimals = 8;
@@ -163,13 +164,13 @@ TEST_F(AppendixA, InclusionPathOfAcc0002) {
   ASSERT_EQ(paths.size(), 1u);
   ASSERT_EQ(paths[0].size(), 2u);
   EXPECT_EQ(H(paths[0][0].hash), "9afc353f1fb370ea6f6f92ab781559e09e5669799551567614e7591b2ce49487");
-  EXPECT_EQ(FormatAmount(paths[0][0].sum), "150000000");
+  EXPECT_EQ(paths[0][0].sum.ToBaseUnitString(), "150000000");
   EXPECT_EQ(H(paths[0][1].hash), "00bdb5917c57f9cf3f8ffa69656af73c961ec43d128c4d0bd27ce9f5907bb91f");
-  EXPECT_EQ(FormatAmount(paths[0][1].sum), "99999999");
+  EXPECT_EQ(paths[0][1].sum.ToBaseUnitString(), "99999999");
   auto folded = FoldPath(leaves_[1], 1, paths[0]);
   ASSERT_TRUE(folded.has_value());
   EXPECT_EQ(H(folded->hash), "4c3e0a3d61658174c2f08c3217a6cb211bc166a9846e171a81030e4a345bff92");
-  EXPECT_EQ(FormatAmount(folded->sum), "250002499");
+  EXPECT_EQ(folded->sum.ToBaseUnitString(), "250002499");
   // The same path from the kept levels.
   auto levels = BuildTreeLevels(hasher, leaves_, 2, 1);
   ASSERT_TRUE(levels.ok());

@@ -41,7 +41,7 @@ struct Signed {
 
 // Signs with the independent tools. `types` are (type, chain, key seed) triples.
 std::vector<Signed> SignIndependently(const Custodian& c, const std::vector<std::array<std::string, 3>>& specs) {
-  Json node_req = {{"custodian", c.custodian_id}, {"snapshot", Hex(c.snapshot)}, {"challenge", Hex(c.challenge)},
+  Json node_req = {{"custodian", c.custodian_id}, {"snapshot", base::HexEncode(c.snapshot)}, {"challenge", base::HexEncode(c.challenge)},
                    {"entries", Json::array()}};
   Json py_req = node_req;
   for (const auto& [type, chain, seed] : specs) {
@@ -66,13 +66,13 @@ std::vector<Signed> SignIndependently(const Custodian& c, const std::vector<std:
   return out;
 }
 
-ReserveEntry ToEntry(const Signed& s, u128 balance) {
+ReserveEntry ToEntry(const Signed& s, base::Uint128 balance) {
   Json j = {{"chain", s.chain},
             {"token", "native"},
             {"address", s.address},
             {"height", 812345},
             {"block_hash", std::string(64, 'e')},
-            {"balance", FormatAmount(balance)},
+            {"balance", base::Uint128ToString(balance)},
             {"proof", {{"type", s.type}, {"message", s.message}, {"signature", s.signature}}}};
   auto e = ParseReserveEntry(j, "entry");
   EXPECT_TRUE(e.ok()) << e.status();
@@ -203,7 +203,7 @@ TEST_F(OwnershipTest, PackageWithAllThreeTypesExportsAndVerifies) {
   WriteFile(c_.dir() / "reserves.json", reserves.dump());
   std::string args = "export --liabilities " + Q(c_.dir() / "liabilities.csv") + " --reserves " +
                      Q(c_.dir() / "reserves.json") + " --custodian-id ACME --custodian-key " + Q(c_.dir() / "key.hex") +
-                     " --snapshot-id " + Hex(c_.snapshot) + " --challenge " + Hex(c_.challenge) +
+                     " --snapshot-id " + base::HexEncode(c_.snapshot) + " --challenge " + base::HexEncode(c_.challenge) +
                      " --decimals BTC=8 --decimals ETH=18 --decimals SOL=9 --out " + Q(c_.dir() / "pkg");
   CommandResult r = RunReserves(args);
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -214,13 +214,13 @@ TEST_F(OwnershipTest, PackageWithAllThreeTypesExportsAndVerifies) {
   view[signed_[0].chain][signed_[0].address]["balance"] = "5000";
   view[signed_[2].chain][signed_[2].address]["balance"] = "7";
   WriteFile(c_.dir() / "chain.json", view.dump());
-  r = RunReserves("verify " + Q(c_.dir() / "pkg") + " --pubkey " + Hex(c_.pubkey()) + " --chain-balances " +
+  r = RunReserves("verify " + Q(c_.dir() / "pkg") + " --pubkey " + base::HexEncode(c_.pubkey()) + " --chain-balances " +
                   Q(c_.dir() / "chain.json"));
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out.find("not compared with a chain view"), std::string::npos) << r.out;
   view[signed_[4].chain][signed_[4].address]["balance"] = "399";
   WriteFile(c_.dir() / "chain.json", view.dump());
-  r = RunReserves("verify " + Q(c_.dir() / "pkg") + " --pubkey " + Hex(c_.pubkey()) + " --chain-balances " +
+  r = RunReserves("verify " + Q(c_.dir() / "pkg") + " --pubkey " + base::HexEncode(c_.pubkey()) + " --chain-balances " +
                   Q(c_.dir() / "chain.json"));
   EXPECT_EQ(r.exit_code, 1) << r.out;
 }

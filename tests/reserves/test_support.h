@@ -19,6 +19,8 @@
 #include <tuple>
 #include <vector>
 
+#include "base/amount.h"
+#include "base/hex.h"
 #include "tests/common/temp_dir.h"
 #include "tests/common/vectors.h"
 #include "reserves/amount.h"
@@ -44,16 +46,18 @@ inline Hash32 Fill(uint8_t b) {
   return h;
 }
 
+// Amounts in the fixtures are plain 128-bit base units so that tests can add up their own
+// expected totals; they become base::Amount where they enter the library.
 struct Row {
   std::string client;
   std::string asset;
-  u128 amount;
+  base::Uint128 amount;
 };
 
 struct ReserveSpec {
   std::string chain;
   std::string token = "native";
-  u128 balance;
+  base::Uint128 balance;
   uint8_t key_byte;  // Ed25519 seed = key_byte x 32
 };
 
@@ -65,7 +69,7 @@ class Custodian {
     seed_.fill(0x5a);
     uint8_t sk[64];
     crypto_sign_seed_keypair(pubkey_.data(), sk, seed_.data());
-    WriteFile(dir_ / "key.hex", Hex(seed_) + "\n");
+    WriteFile(dir_ / "key.hex", base::HexEncode(seed_) + "\n");
   }
 
   const fs::path& dir() const { return dir_.path(); }
@@ -76,7 +80,7 @@ class Custodian {
 
   void WriteLedger(const std::vector<Row>& rows) {
     std::string csv = "client_account_id,asset_id,amount\n";
-    for (const Row& r : rows) csv += r.client + "," + r.asset + "," + FormatAmount(r.amount) + "\n";
+    for (const Row& r : rows) csv += r.client + "," + r.asset + "," + base::Uint128ToString(r.amount) + "\n";
     WriteFile(dir() / "liabilities.csv", csv);
   }
 
@@ -89,17 +93,17 @@ class Custodian {
     ReserveEntry e;
     e.chain = s.chain;
     e.token = s.token;
-    e.address = Hex(std::span<const uint8_t>(pk, 32));
+    e.address = base::HexEncode(std::span<const uint8_t>(pk, 32));
     e.height = 100;
     e.block_hash = Fill(0xb0);
-    e.balance = s.balance;
+    e.balance = base::Amount(s.balance);
     e.type = ProofType::kEd25519;
     e.message = OwnershipMessage(custodian_id, sign_snapshot ? *sign_snapshot : snapshot,
                                  sign_challenge ? *sign_challenge : challenge, e.chain, e.address);
     e.signature.resize(64);
     crypto_sign_detached(e.signature.data(), nullptr, reinterpret_cast<const uint8_t*>(e.message.data()),
                          e.message.size(), sk);
-    e.signature_text = Hex(e.signature);
+    e.signature_text = base::HexEncode(e.signature);
     return e;
   }
 

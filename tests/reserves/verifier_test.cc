@@ -39,14 +39,15 @@ class RejectTest : public ::testing::Test {
   }
 
   InclusionResult Check(const std::string& proof_text, const std::string& account = "ACC-0002",
-                        std::map<std::string, u128> expect = {}, std::optional<std::string> manifest = std::nullopt,
+                        const std::map<std::string, base::Uint128>& expect = {},
+                        std::optional<std::string> manifest = std::nullopt,
                         std::optional<Hash32> published = std::nullopt) {
     InclusionOptions o;
     o.proof_text = proof_text;
     o.manifest_text = manifest ? *manifest : Manifest();
     o.pubkey = c_.pubkey();
     o.account_id = account;
-    o.expect = std::move(expect);
+    for (const auto& [asset, amount] : expect) o.expect.emplace(asset, base::Amount(amount));
     o.published_digest = published;
     return VerifyInclusion(o);
   }
@@ -116,8 +117,8 @@ class RejectTest : public ::testing::Test {
   void RewriteReserves(const std::string& asset, const std::vector<ReserveEntry>& entries) {
     fs::remove_all(pkg_ / "inclusion");  // they bind the old manifest digest
     WriteFile(pkg_ / "reserves" / (asset + ".json"), ReserveEntriesToJson(entries));
-    u128 total = 0;
-    for (const auto& e : entries) total += e.balance;
+    base::Amount total;
+    for (const auto& e : entries) total = *total.CheckedAdd(e.balance);
     c_.Resign(pkg_, [&](reserves::Manifest& m) {
       for (auto& a : m.assets) {
         if (a.asset_id != asset) continue;
@@ -133,7 +134,7 @@ class RejectTest : public ::testing::Test {
       auto entries = ParseReserveEntries(ReadFile(pkg_ / "reserves" / (std::string(asset) + ".json")), asset);
       for (const auto& e : *entries) {
         std::string key = e.token == "native" ? e.address : e.token + "/" + e.address;
-        j[e.chain][key] = {{"height", e.height}, {"block_hash", Hex(e.block_hash)}, {"balance", FormatAmount(e.balance)}};
+        j[e.chain][key] = {{"height", e.height}, {"block_hash", base::HexEncode(e.block_hash)}, {"balance", e.balance.ToBaseUnitString()}};
       }
     }
     return j.dump();
@@ -158,8 +159,8 @@ TEST_F(RejectTest, R01_LoweredSiblingSum) {
     if (s["sum"] != "0") sib = &s["sum"];
   }
   ASSERT_NE(sib, nullptr);
-  u128 v = *ParseAmount(sib->get<std::string>(), "sum");
-  *sib = FormatAmount(v - 1);
+  base::Amount v = *ParseAmount(sib->get<std::string>(), "sum");
+  *sib = v.CheckedSub(base::Amount(1))->ToBaseUnitString();
   EXPECT_EQ(Check(p).verdict, Verdict::kInvalid);
 }
 
@@ -203,8 +204,8 @@ TEST_F(RejectTest, R03_SiblingSumsWrap) {
   EXPECT_NE(r.error.find("overflow"), std::string::npos) << r.error;
   // In a tree file: two leaves whose sums wrap, re-signed so only the overflow is wrong.
   RewriteTree([](TreeFile& t) {
-    t.leaves[0].sum = ~static_cast<u128>(0);
-    t.leaves[1].sum = 5;
+    t.leaves[0].sum = base::Amount::Max();
+    t.leaves[1].sum = base::Amount(5);
   });
   PackageResult pr = VerifyDir();
   EXPECT_EQ(pr.verdict, Verdict::kInvalid);
@@ -215,7 +216,7 @@ TEST_F(RejectTest, R03_SiblingSumsWrap) {
 TEST_F(RejectTest, R04_ChangedLeafAmount) {
   Json p = Proof();
   std::string a = p["entries"][0]["parts"][0]["amount"];
-  p["entries"][0]["parts"][0]["amount"] = FormatAmount(*ParseAmount(a, "a") + 1);
+  p["entries"][0]["parts"][0]["amount"] = ParseAmount(a, "a")->CheckedAdd(base::Amount(1))->ToBaseUnitString();
   EXPECT_EQ(Check(p).verdict, Verdict::kInvalid);
   // And against the client's own record.
   EXPECT_EQ(Check(Proof().dump(), "ACC-0002", {{"BTC", 2501}}).verdict, Verdict::kInvalid);
@@ -533,9 +534,9 @@ TEST(Ambiguity, R18_StrSeparatesFields) {
   TreeHasher h1(snap, "AB"), h2(snap, "A");
   uint8_t out1[32], out2[32];
   Hash32 salt = Fill(0);
-  h1.Leaf(ClientRef("C").data(), 0, 1, salt.data(), 1, out1);
-  h2.Leaf(ClientRef("BC").data(), 0, 1, salt.data(), 1, out2);
-  EXPECT_NE(Hex(std::span<const uint8_t>(out1, 32)), Hex(std::span<const uint8_t>(out2, 32)));
+  h1.Leaf(ClientRef("C").data(), 0, 1, salt.data(), base::Amount(1), out1);
+  h2.Leaf(ClientRef("BC").data(), 0, 1, salt.data(), base::Amount(1), out2);
+  EXPECT_NE(base::HexEncode(std::span<const uint8_t>(out1, 32)), base::HexEncode(std::span<const uint8_t>(out2, 32)));
   AssetCommit x, y;
   x.asset_id = "AB";
   y.asset_id = "A";
