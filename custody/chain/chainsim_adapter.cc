@@ -139,11 +139,13 @@ absl::StatusOr<BlockRef> ChainsimAdapter::Tip() {
 }
 
 absl::StatusOr<Block> ChainsimAdapter::GetBlock(uint64_t height, std::span<const std::string> watched) {
+  // Each address once: asked twice (in two requests), it would rightly be answered twice.
   std::vector<std::string> canonical;
+  std::unordered_set<std::string> unique;
   canonical.reserve(watched.size());
   for (size_t i = 0; i < watched.size(); ++i) {
     RF_ASSIGN_OR_RETURN(std::string c, Canonical(watched[i], Cat("watched[", i, "]")));
-    canonical.push_back(std::move(c));
+    if (unique.insert(c).second) canonical.push_back(std::move(c));
   }
   Block block;
   std::set<std::tuple<std::string, uint32_t, std::string>> seen;

@@ -199,6 +199,20 @@ TEST_F(AdapterUnitTest, ABlockThatChangesBetweenChunksIsAborted) {
   EXPECT_EQ(adapter->GetBlock(3, watched).status().code(), absl::StatusCode::kAborted);
 }
 
+TEST_F(AdapterUnitTest, AnAddressWatchedTwiceIsAskedOnce) {
+  ChainsimAdapterOptions options;
+  options.watch_chunk = 1;
+  auto adapter = *ChainsimAdapter::Create("bitcoin", channel_, options);
+  AnswerBlock([&](v1::GetBlockResponse* resp) { AddTransfer(resp, alice_, "9"); });
+  std::string upper = alice_;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  const std::vector<std::string> watched = {alice_, upper, alice_};
+  absl::StatusOr<Block> block = adapter->GetBlock(3, watched);
+  ASSERT_TRUE(block.ok()) << block.status();
+  EXPECT_EQ(block->transfers.size(), 1u);
+  EXPECT_EQ(node_.calls.load(), 1);
+}
+
 TEST_F(AdapterUnitTest, MalformedBalancesAndBroadcastsAreRefused) {
   node_.balance = [](const v1::GetBalanceRequest& req, v1::GetBalanceResponse* resp) {
     resp->set_height(req.height() + 1);
