@@ -77,7 +77,9 @@ TEST_F(AuditTest, EntriesChainFromZerosAndMatchTheDocumentedHash) {
   for (size_t i = 0; i < rows->size(); ++i) {
     const store::AuditRow& r = (*rows)[i];
     EXPECT_EQ(r.seq, i + 1);
-    if (i > 0) EXPECT_EQ(r.prev_hash, (*rows)[i - 1].hash);
+    if (i > 0) {
+      EXPECT_EQ(r.prev_hash, (*rows)[i - 1].hash);
+    }
     EXPECT_EQ(r.hash, ReferenceHash(r.seq, r.unix_ms, r.prev_hash, r.actor, r.action, r.subject, r.details));
   }
   txn.reset();

@@ -33,7 +33,9 @@ class IdempotencyTest : public StoreTest {
       response->mutable_client()->set_created_unix_ms(1234);
       return absl::OkStatus();
     });
-    if (outcome.ok()) EXPECT_TRUE(txn->Commit().ok());
+    if (outcome.ok()) {
+      EXPECT_TRUE(txn->Commit().ok());
+    }
     return outcome;
   }
 

@@ -29,13 +29,13 @@ class InvariantsTest : public StoreTest {
     ASSERT_TRUE(txn->Commit().ok());
   }
 
-  static const AssetInvariants& Asset(const InvariantReport& report, const std::string& id) {
+  // A copy, so that it may be taken from a report that is a temporary.
+  static AssetInvariants Asset(const InvariantReport& report, const std::string& id) {
     for (const AssetInvariants& a : report.assets) {
       if (a.asset_id == id) return a;
     }
     ADD_FAILURE() << "no asset " << id << " in the report";
-    static const AssetInvariants kNone;
-    return kNone;
+    return AssetInvariants{};
   }
 
   static bool Mentions(const std::vector<std::string>& problems, const std::string& needle) {
