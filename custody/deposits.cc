@@ -1,0 +1,395 @@
+#include "custody/deposits.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "base/text.h"
+#include "chain/bech32.h"
+#include "chain/ecdsa.h"
+#include "chain/eth_address.h"
+#include "chain/hashes.h"
+#include "custody/audit_log.h"
+#include "custody/ledger.h"
+
+namespace ringfence::custody {
+
+using base::Cat;
+using base::Clip;
+using nlohmann::json;
+// The chain codecs (ringfence::chain), apart from custody's own chain adapters (custody::chain).
+namespace codec = ::ringfence::chain;
+
+namespace {
+
+constexpr std::string_view kSystemActor = "system";
+// Above this many addresses on one chain, balances are not observed address by address on
+// every poll (it would cost one node call per address per poll).
+constexpr size_t kMaxObservedAddresses = 5'000;
+
+void Log(std::string_view level, std::string_view chain, std::string_view message) {
+  std::fprintf(stderr, "custodyd: %s deposits[%s]: %s\n", std::string(level).c_str(), std::string(chain).c_str(),
+               std::string(message).c_str());
+}
+
+std::string DepositRef(const std::string& txid, uint32_t index) { return Cat(txid, ":", index); }
+
+}  // namespace
+
+absl::StatusOr<std::string> DepositAddressFor(const AssetConfig& asset, std::span<const uint8_t> public_key) {
+  // Also proves the bytes are a point on the curve, whichever chain the address is for.
+  RF_ASSIGN_OR_RETURN(const auto compressed, codec::CompressPublicKey(public_key));
+  if (asset.chain == "bitcoin") {
+    const std::string_view hrp = BitcoinHrp(asset.network);
+    if (hrp.empty()) return absl::InvalidArgumentError(Cat("no segwit prefix for network ", asset.network));
+    return codec::P2wpkhAddress(hrp, codec::Hash160(compressed));
+  }
+  if (asset.chain == "ethereum") {
+    RF_ASSIGN_OR_RETURN(codec::EthAddress address, codec::EthAddressFromPubkeyBytes(compressed));
+    return codec::EthChecksumAddress(address);
+  }
+  return absl::InvalidArgumentError(Cat("no address form for chain ", asset.chain));
+}
+
+struct DepositIngestor::Watch {
+  std::vector<std::string> addresses;
+};
+
+DepositIngestor::DepositIngestor(const Config& config, const ChainConfig& chain, chain::ChainAdapter& adapter,
+                                 store::Store& store, Env& env)
+    : config_(config), chain_(chain), adapter_(adapter), store_(store), env_(env) {}
+
+DepositIngestor::~DepositIngestor() { Stop(); }
+
+absl::StatusOr<DepositIngestor::Watch> DepositIngestor::LoadWatch() {
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+  std::set<std::string> addresses;
+  for (const AssetConfig& a : config_.assets) {
+    if (a.chain != chain_.name) continue;
+    for (const store::WalletRow& w : WalletsOf(a)) {
+      RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> rows, txn->ListAddressesOfWallet(w.wallet_id));
+      for (store::AddressRow& row : rows) addresses.insert(std::move(row.address));
+    }
+  }
+  Watch watch;
+  watch.addresses.assign(addresses.begin(), addresses.end());
+  return watch;
+}
+
+absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
+  std::lock_guard<std::mutex> poll_lock(poll_mu_);
+  PollResult result;
+  RF_ASSIGN_OR_RETURN(chain::BlockRef tip, adapter_.Tip());
+  // The watch set is read after the tip: every block up to that tip was mined before any
+  // address created later could have been paid.
+  RF_ASSIGN_OR_RETURN(Watch watch, LoadWatch());
+
+  auto last_stored = [&]() -> absl::StatusOr<std::optional<store::ChainBlockRow>> {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+    return txn->LastChainBlock(chain_.name);
+  };
+  RF_ASSIGN_OR_RETURN(std::optional<store::ChainBlockRow> last, last_stored());
+  if (last && (tip.height < last->height || (tip.height == last->height && tip.hash != last->hash))) {
+    RF_RETURN_IF_ERROR(HandleReorg(std::min(last->height, tip.height), &result));
+  }
+  if (!first_poll_done_) {
+    // Deposits that became creditable without a new block (a lower confirmation count in a
+    // new configuration) are credited before anything else.
+    RF_ASSIGN_OR_RETURN(last, last_stored());
+    if (last) {
+      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+      RF_RETURN_IF_ERROR(CreditReady(*txn, last->height, &result));
+      RF_RETURN_IF_ERROR(txn->Commit());
+    }
+    first_poll_done_ = true;
+  }
+
+  // Each pass stores one block or handles one reorganisation; the bound only stops a node
+  // that keeps reorganising under us from holding the poll forever.
+  for (uint64_t pass = 0; pass < 2 * kMaxReorgDepth + (tip.height + 1); ++pass) {
+    RF_ASSIGN_OR_RETURN(last, last_stored());
+    const uint64_t next = last ? last->height + 1 : 0;
+    if (next > tip.height) break;
+    absl::StatusOr<chain::Block> block = adapter_.GetBlock(next, watch.addresses);
+    if (block.status().code() == absl::StatusCode::kAborted) continue;  // reorganised mid-read: ask again
+    if (block.status().code() == absl::StatusCode::kNotFound) break;    // the node's tip went down: next poll
+    RF_RETURN_IF_ERROR(block.status());
+    if (block->ref.height != next) {
+      return absl::DataLossError(Cat("node answered block ", block->ref.height, " for height ", next));
+    }
+    if (last && block->ref.parent_hash != last->hash) {
+      RF_RETURN_IF_ERROR(HandleReorg(last->height, &result));
+      continue;
+    }
+    RF_RETURN_IF_ERROR(ProcessBlock(*block, &result));
+  }
+  RF_ASSIGN_OR_RETURN(last, last_stored());
+  result.height = last ? last->height : 0;
+  if (last && (result.blocks > 0 || result.reorgs > 0 || !observed_once_)) {
+    absl::Status observed = ObserveBalances(last->height);
+    const std::string error = observed.ok() ? "" : std::string(observed.message());
+    if (!error.empty() && error != last_observe_error_) {
+      Log("WARNING", chain_.name, Cat("chain balances not observed: ", error));
+    }
+    last_observe_error_ = error;
+    observed_once_ = true;
+  }
+  return result;
+}
+
+absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, PollResult* result) {
+  if (block.transfers.size() > kMaxTransfersPerBlock) {
+    return absl::DataLossError(Cat("block ", block.ref.height, " reports ", block.transfers.size(),
+                                   " transfers to our addresses, at most ", kMaxTransfersPerBlock));
+  }
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  RF_RETURN_IF_ERROR(txn->PutChainBlock({chain_.name, block.ref.height, block.ref.hash, block.ref.parent_hash}));
+  const int64_t now = env_.NowUnixMs();
+  for (const chain::Transfer& t : block.transfers) {
+    const AssetConfig* asset = nullptr;
+    for (const AssetConfig& a : config_.assets) {
+      if (a.chain == chain_.name && a.erc20_contract == t.token_contract) asset = &a;
+    }
+    const std::string ref = DepositRef(t.txid, t.index);
+    if (asset == nullptr) {
+      Log("WARNING", chain_.name, Cat("block ", block.ref.height, ": transfer ", ref, " of token ",
+                                      Clip(t.token_contract, 42), " (no configured asset) to ", t.to_address,
+                                      " is not recorded"));
+      continue;
+    }
+    if (t.amount.is_zero()) continue;  // moves nothing; an ERC-20 Transfer may carry zero
+    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, txn->GetAddress(t.to_address));
+    if (!address) continue;  // not ours (the node reported more than we watch)
+    // A transfer of one asset to another asset's address (USDC to an ETH deposit address) is
+    // ours but no client's claim we can name: it is recorded unattributed, for reconciliation.
+    const bool same_asset = address->asset_id == asset->id;
+    store::DepositRow row;
+    row.chain = chain_.name;
+    row.txid = t.txid;
+    row.index = t.index;
+    row.address = t.to_address;
+    row.asset_id = asset->id;
+    row.client_id = same_asset ? address->client_id : "";
+    row.amount = t.amount;
+    row.block_height = block.ref.height;
+    row.block_hash = block.ref.hash;
+    row.status = store::DepositStatus::kPending;
+    RF_ASSIGN_OR_RETURN(bool stored, txn->UpsertDeposit(row));
+    if (!stored) continue;
+    ++result->detected;
+    const std::string attribution = !row.client_id.empty() ? "client"
+                                    : !same_asset           ? "asset_mismatch"
+                                                            : "own_address";
+    const json details = {{"chain", row.chain},
+                          {"asset_id", row.asset_id},
+                          {"address", row.address},
+                          {"amount", row.amount.ToBaseUnitString()},
+                          {"client_id", row.client_id},
+                          {"attribution", attribution},
+                          {"block_height", row.block_height},
+                          {"block_hash", row.block_hash}};
+    RF_RETURN_IF_ERROR(AuditLog::Append(*txn, kSystemActor, "deposit.detected", ref, details.dump(), now).status());
+  }
+  RF_RETURN_IF_ERROR(CreditReady(*txn, block.ref.height, result));
+  RF_RETURN_IF_ERROR(txn->Commit());
+  ++result->blocks;
+  return absl::OkStatus();
+}
+
+absl::Status DepositIngestor::CreditReady(store::Txn& txn, uint64_t height, PollResult* result) {
+  RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> pending, txn.ListDeposits(chain_.name, store::DepositStatus::kPending));
+  const int64_t now = env_.NowUnixMs();
+  for (const store::DepositRow& d : pending) {
+    const AssetConfig* asset = config_.FindAsset(d.asset_id);
+    if (asset == nullptr || d.block_height > height) continue;
+    const uint64_t confirmations = height - d.block_height + 1;
+    if (confirmations < asset->confirmations) continue;
+    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, txn.GetAddress(d.address));
+    if (!address) {
+      return absl::DataLossError(Cat("deposit ", DepositRef(d.txid, d.index), " pays ", d.address,
+                                     ", which is no longer a known address"));
+    }
+    const std::string ref = DepositRef(d.txid, d.index);
+    std::string wallet_id = address->asset_id == d.asset_id ? address->wallet_id : ClientHotWallet(d.asset_id);
+    store::JournalEntry entry;
+    const bool house = address->asset_id == d.asset_id && d.client_id.empty() &&
+                       WalletsOf(*asset)[2].wallet_id == wallet_id;
+    if (house) {
+      // Paid to one of the house wallet's own addresses: the house's money, not a client's.
+      entry.asset_id = d.asset_id;
+      entry.kind = "deposit";
+      entry.reference = ref;
+      entry.created_unix_ms = now;
+      entry.postings = {{WalletAccount(wallet_id), true, d.amount}, {HouseEquityAccount(d.asset_id), false, d.amount}};
+    } else {
+      entry = Ledger::DepositCredit(d.asset_id, wallet_id, d.client_id, d.amount, ref, now);
+    }
+    RF_ASSIGN_OR_RETURN(uint64_t seq, Ledger::Post(txn, std::move(entry)));
+    RF_RETURN_IF_ERROR(txn.SetDepositStatus(d.chain, d.txid, d.index, store::DepositStatus::kCredited, seq));
+    const json details = {{"chain", d.chain},
+                          {"asset_id", d.asset_id},
+                          {"address", d.address},
+                          {"amount", d.amount.ToBaseUnitString()},
+                          {"client_id", d.client_id},
+                          {"wallet_id", wallet_id},
+                          {"credited_to", house ? "house" : d.client_id.empty() ? "unattributed" : "client"},
+                          {"journal_seq", seq},
+                          {"confirmations", confirmations},
+                          {"block_height", d.block_height}};
+    RF_RETURN_IF_ERROR(AuditLog::Append(txn, kSystemActor, "deposit.credited", ref, details.dump(), now).status());
+    ++result->credited;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DepositIngestor::HandleReorg(uint64_t from_height, PollResult* result) {
+  // The fork point: the highest height at which our stored block is still the node's block.
+  uint64_t fork = from_height;
+  for (uint64_t depth = 0;; ++depth) {
+    if (depth > kMaxReorgDepth) {
+      return absl::DataLossError(Cat("reorganisation deeper than ", kMaxReorgDepth, " blocks below height ",
+                                     from_height, "; ingestion stops until an operator looks"));
+    }
+    std::optional<store::ChainBlockRow> stored;
+    {
+      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+      RF_ASSIGN_OR_RETURN(stored, txn->GetChainBlock(chain_.name, fork));
+    }
+    if (!stored) break;  // nothing stored here, so nothing below to keep apart
+    absl::StatusOr<chain::Block> node = adapter_.GetBlock(fork, {});
+    if (node.ok() && node->ref.hash == stored->hash) break;
+    if (!node.ok() && node.status().code() != absl::StatusCode::kNotFound) return node.status();
+    if (fork == 0) {
+      return absl::DataLossError("the node's genesis block is not the one stored; wrong chain or network?");
+    }
+    --fork;
+  }
+
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> above, txn->ListDepositsAbove(chain_.name, fork));
+  const int64_t now = env_.NowUnixMs();
+  uint64_t orphaned = 0, incidents = 0;
+  for (const store::DepositRow& d : above) {
+    if (d.status == store::DepositStatus::kOrphaned) continue;
+    const std::string ref = DepositRef(d.txid, d.index);
+    const bool credited = d.status == store::DepositStatus::kCredited;
+    // Orphaned either way; a credited one keeps its credited_seq, so the store never credits it
+    // again if the new chain mines it once more.
+    RF_RETURN_IF_ERROR(txn->SetDepositStatus(d.chain, d.txid, d.index, store::DepositStatus::kOrphaned, 0));
+    json details = {{"chain", d.chain},
+                    {"asset_id", d.asset_id},
+                    {"address", d.address},
+                    {"amount", d.amount.ToBaseUnitString()},
+                    {"client_id", d.client_id},
+                    {"block_height", d.block_height},
+                    {"block_hash", d.block_hash},
+                    {"fork_height", fork}};
+    if (credited) {
+      details["journal_seq"] = d.credited_seq;
+      RF_RETURN_IF_ERROR(
+          AuditLog::Append(*txn, kSystemActor, "deposit.reorg_incident", ref, details.dump(), now).status());
+      ++incidents;
+    } else {
+      RF_RETURN_IF_ERROR(AuditLog::Append(*txn, kSystemActor, "deposit.orphaned", ref, details.dump(), now).status());
+      ++orphaned;
+    }
+  }
+  RF_RETURN_IF_ERROR(txn->DeleteChainBlocksAbove(chain_.name, fork));
+  const json details = {{"chain", chain_.name},
+                        {"from_height", from_height},
+                        {"fork_height", fork},
+                        {"orphaned", orphaned},
+                        {"incidents", incidents}};
+  RF_RETURN_IF_ERROR(AuditLog::Append(*txn, kSystemActor, "chain.reorg", chain_.name, details.dump(), now).status());
+  RF_RETURN_IF_ERROR(txn->Commit());
+  // Logged after the commit, so that an alert always names something the books hold.
+  for (const store::DepositRow& d : above) {
+    if (d.status != store::DepositStatus::kCredited) continue;
+    Log("ERROR", chain_.name,
+        Cat("INCIDENT: credited deposit ", DepositRef(d.txid, d.index), " (", d.amount.ToBaseUnitString(), " ",
+            d.asset_id, " to ", d.client_id.empty() ? std::string("unattributed") : d.client_id, ", journal seq ",
+            d.credited_seq, ") was in block ", d.block_height,
+            ", which a reorganisation removed; balances are unchanged, an operator must resolve it"));
+  }
+  ++result->reorgs;
+  result->orphaned += orphaned;
+  result->incidents += incidents;
+  return absl::OkStatus();
+}
+
+absl::Status DepositIngestor::ObserveBalances(uint64_t height) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> wallets;  // wallet -> addresses
+  std::vector<std::string> contracts;
+  size_t total = 0;
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+    for (const AssetConfig& a : config_.assets) {
+      if (a.chain != chain_.name) continue;
+      for (const store::WalletRow& w : WalletsOf(a)) {
+        RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> rows, txn->ListAddressesOfWallet(w.wallet_id));
+        std::vector<std::string> addresses;
+        for (store::AddressRow& row : rows) addresses.push_back(std::move(row.address));
+        total += addresses.size();
+        wallets.emplace_back(w.wallet_id, std::move(addresses));
+        contracts.push_back(a.erc20_contract);
+      }
+    }
+  }
+  if (total > kMaxObservedAddresses) {
+    return absl::ResourceExhaustedError(
+        Cat(total, " addresses on this chain; observing more than ", kMaxObservedAddresses, " per poll is off"));
+  }
+  std::vector<base::Amount> sums(wallets.size());
+  for (size_t i = 0; i < wallets.size(); ++i) {
+    for (const std::string& address : wallets[i].second) {
+      RF_ASSIGN_OR_RETURN(base::Amount balance, adapter_.BalanceAt(address, contracts[i], height));
+      std::optional<base::Amount> sum = sums[i].CheckedAdd(balance);
+      if (!sum) return absl::OutOfRangeError(Cat("wallet ", wallets[i].first, " holds more than 2^128 - 1"));
+      sums[i] = *sum;
+    }
+  }
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  for (size_t i = 0; i < wallets.size(); ++i) {
+    RF_RETURN_IF_ERROR(txn->PutObservedBalance(wallets[i].first, sums[i], height));
+  }
+  return txn->Commit();
+}
+
+void DepositIngestor::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void DepositIngestor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DepositIngestor::Run() {
+  std::string last_error;
+  for (;;) {
+    absl::StatusOr<PollResult> result = PollOnce();
+    if (!result.ok()) {
+      const std::string error(result.status().ToString());
+      if (error != last_error) Log("ERROR", chain_.name, Cat("poll failed (retrying): ", error));
+      last_error = error;
+    } else if (!last_error.empty()) {
+      Log("INFO", chain_.name, Cat("polling again at height ", result->height));
+      last_error.clear();
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (wake_.wait_for(lock, std::chrono::milliseconds(chain_.poll_interval_ms), [this] { return stopping_; })) return;
+  }
+}
+
+}  // namespace ringfence::custody

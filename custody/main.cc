@@ -1,0 +1,85 @@
+// custodyd: Ringfence's custody service. Parses flags and hands over to custody/server.h:
+//   custodyd --config FILE [--insecure-loopback ROLE]   serve (prints "listening <address>")
+//   custodyd check --config FILE                        every invariant; exit 0 if they hold, 1 if not
+//   custodyd audit verify --config FILE [--anchor S:H]  the audit log's hash chain; exit 0 or 1
+// Exit code 2: a bad command line or configuration.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "custody/config.h"
+#include "custody/server.h"
+
+namespace {
+
+void PrintError(const absl::Status& s) { std::fprintf(stderr, "custodyd: %s\n", std::string(s.message()).c_str()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace custody = ringfence::custody;
+  CLI::App app{"custodyd: Ringfence's custody service (clients, deposit addresses, ledger, audit log)"};
+  app.require_subcommand(0, 1);
+  std::string config_path;
+  std::string insecure_role;
+  app.add_option("--config", config_path, "TOML configuration file (docs/custody-api.md)");
+  app.add_option("--insecure-loopback", insecure_role,
+                 "serve plaintext on a loopback address, every caller being ROLE (development only)");
+
+  CLI::App* check = app.add_subcommand("check", "check every invariant of the books; exit 0 if they hold");
+  std::string check_config;
+  check->add_option("--config", check_config, "TOML configuration file")->required();
+
+  CLI::App* audit = app.add_subcommand("audit", "audit log commands");
+  audit->require_subcommand(1);
+  CLI::App* verify = audit->add_subcommand("verify", "verify the audit log's hash chain; exit 0 if it holds");
+  std::string verify_config, anchor;
+  verify->add_option("--config", verify_config, "TOML configuration file")->required();
+  verify->add_option("--anchor", anchor, "a <seq>:<hash> recorded earlier that the log must still hold");
+  CLI11_PARSE(app, argc, argv);
+
+  const bool serving = !check->parsed() && !audit->parsed();
+  const std::string& path = check->parsed() ? check_config : audit->parsed() ? verify_config : config_path;
+  if (serving && config_path.empty()) {
+    std::fprintf(stderr, "custodyd: --config is required\n%s", app.help().c_str());
+    return 2;
+  }
+  absl::StatusOr<custody::Config> config = custody::LoadConfig(path);
+  if (!config.ok()) {
+    PrintError(config.status());
+    return 2;
+  }
+
+  if (check->parsed()) {
+    absl::StatusOr<bool> holds = custody::CheckCustodyInvariants(*config);
+    if (!holds.ok()) {
+      PrintError(holds.status());
+      return 2;
+    }
+    return *holds ? 0 : 1;
+  }
+  if (verify->parsed()) {
+    absl::StatusOr<bool> ok = custody::VerifyCustodyAudit(*config, anchor);
+    if (!ok.ok()) {
+      PrintError(ok.status());
+      return 2;
+    }
+    return *ok ? 0 : 1;
+  }
+
+  custody::ServerOptions options;
+  if (!insecure_role.empty()) {
+    options.insecure_role = custody::ParseRole(insecure_role);
+    if (!options.insecure_role.has_value()) {
+      std::fprintf(stderr, "custodyd: --insecure-loopback: ROLE must be platform, approver, auditor or admin\n");
+      return 2;
+    }
+  }
+  absl::Status s = custody::RunCustodyd(*config, options);
+  if (!s.ok()) {
+    PrintError(s);
+    return 1;
+  }
+  return 0;
+}

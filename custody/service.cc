@@ -1,0 +1,803 @@
+#include "custody/service.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <new>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "base/hex.h"
+#include "base/status.h"
+#include "base/text.h"
+#include "custody/audit_log.h"
+#include "custody/deposits.h"
+#include "custody/idempotency.h"
+#include "custody/invariants.h"
+#include "custody/ledger.h"
+
+namespace ringfence::custody {
+namespace {
+
+using base::Cat;
+using base::Clip;
+using nlohmann::json;
+
+constexpr std::string_view kServiceName = "ringfence.custody.v1.Custody";
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+std::string FullMethod(std::string_view method) { return Cat("/", kServiceName, "/", method); }
+
+// --- field checks: each names the field and the rule, quoting input only through Clip --------
+
+bool IsIdChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '-';
+}
+
+absl::Status CheckLength(std::string_view field, std::string_view value, size_t max) {
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(Cat(field, ": ", value.size(), " bytes, at most ", max));
+  }
+  return absl::OkStatus();
+}
+
+// 1..max bytes of [A-Za-z0-9._:-].
+absl::Status CheckIdText(std::string_view field, std::string_view value, size_t max = kMaxIdLength) {
+  RF_RETURN_IF_ERROR(CheckLength(field, value, max));
+  if (value.empty()) return absl::InvalidArgumentError(Cat(field, ": required (1..", max, " bytes of [A-Za-z0-9._:-])"));
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (!IsIdChar(value[i])) {
+      return absl::InvalidArgumentError(
+          Cat(field, ": may hold only [A-Za-z0-9._:-] (byte ", i, " of ", Clip(value), " is not)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A client id as custodyd makes them: "c_" + 16 lowercase hex digits.
+absl::Status CheckClientId(std::string_view field, std::string_view value) {
+  RF_RETURN_IF_ERROR(CheckIdText(field, value));
+  bool ok = value.size() == 18 && value.substr(0, 2) == "c_";
+  for (size_t i = 2; ok && i < value.size(); ++i) {
+    ok = (value[i] >= '0' && value[i] <= '9') || (value[i] >= 'a' && value[i] <= 'f');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(Cat(field, ": must be c_ followed by 16 lowercase hex digits (got ",
+                                          Clip(value), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckReason(std::string_view field, std::string_view value) {
+  RF_RETURN_IF_ERROR(CheckLength(field, value, kMaxReasonLength));
+  if (value.empty()) return absl::InvalidArgumentError(Cat(field, ": required (1..", kMaxReasonLength, " printable bytes)"));
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] < 0x20 || value[i] >= 0x7f) {
+      return absl::InvalidArgumentError(Cat(field, ": must be printable ASCII (byte ", i, " is not)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPageSize(std::string_view field, uint32_t size) {
+  if (size > kMaxPageSize) {
+    return absl::InvalidArgumentError(Cat(field, ": ", size, " is above ", kMaxPageSize, " (0 means ", kDefaultPageSize, ")"));
+  }
+  return absl::OkStatus();
+}
+
+uint32_t PageSizeOrDefault(uint32_t size) { return size == 0 ? kDefaultPageSize : size; }
+
+// Page tokens: lowercase hex of "<kind>|<filter>|<cursor>". The kind and the filter bind a
+// token to the listing (and its filters) that issued it; the cursor is where the next page
+// starts. Opaque to callers; checked fully on the way back in.
+std::string EncodePageToken(char kind, std::string_view filter, std::string_view cursor) {
+  return base::HexEncode(Cat(kind, '|', filter, '|', cursor));
+}
+
+absl::StatusOr<std::string> DecodePageToken(std::string_view token, char kind, std::string_view filter) {
+  constexpr std::string_view kField = "page_token";
+  RF_RETURN_IF_ERROR(CheckLength(kField, token, kMaxPageTokenLength));
+  if (token.empty()) return std::string();
+  absl::StatusOr<std::vector<uint8_t>> bytes = base::HexDecode(token, kField, base::HexCase::kLowerOnly);
+  if (!bytes.ok()) return absl::InvalidArgumentError(Cat(kField, ": not a token this server issued (", Clip(token), ")"));
+  const std::string text(bytes->begin(), bytes->end());
+  const size_t first = text.find('|');
+  const size_t second = first == std::string::npos ? first : text.find('|', first + 1);
+  if (first != 1 || second == std::string::npos || text[0] != kind ||
+      std::string_view(text).substr(first + 1, second - first - 1) != filter) {
+    return absl::InvalidArgumentError(
+        Cat(kField, ": was not issued by this listing with these filters (", Clip(token), ")"));
+  }
+  std::string cursor = text.substr(second + 1);
+  if (cursor.empty() || cursor.size() > 100 || !std::all_of(cursor.begin(), cursor.end(), IsIdChar)) {
+    return absl::InvalidArgumentError(Cat(kField, ": carries a malformed cursor (", Clip(token), ")"));
+  }
+  return cursor;
+}
+
+// A journal seq cursor: canonical decimal, 1..2^63-1.
+absl::Status CheckSeqCursor(std::string_view cursor) {
+  const base::BaseUnitsScan scan = base::ScanBaseUnits(cursor);
+  if (!scan.ok() || scan.value == 0 || scan.value > static_cast<base::Uint128>(INT64_MAX)) {
+    return absl::InvalidArgumentError(Cat("page_token: carries a malformed cursor (", Clip(cursor), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// --- conversions -------------------------------------------------------------------------------
+
+void FillClient(const store::ClientRow& row, v1::Client* out) {
+  out->set_client_id(row.client_id);
+  out->set_client_ref(row.client_ref);
+  out->set_frozen(row.frozen);
+  out->set_frozen_reason(row.frozen_reason);
+  out->set_created_unix_ms(row.created_unix_ms);
+}
+
+void FillAsset(const AssetConfig& a, v1::Asset* out) {
+  out->set_asset_id(a.id);
+  out->set_chain(a.chain);
+  out->set_network(a.network);
+  out->set_decimals(a.decimals);
+  out->set_confirmations(a.confirmations);
+  out->set_erc20_contract(a.erc20_contract);
+}
+
+void FillAddress(const store::AddressRow& row, v1::DepositAddress* out) {
+  out->set_address(row.address);
+  out->set_client_id(row.client_id);
+  out->set_asset_id(row.asset_id);
+  out->set_wallet_id(row.wallet_id);
+  out->set_key_id(row.key_id);
+  out->set_created_unix_ms(row.created_unix_ms);
+}
+
+uint32_t DecimalsOf(const Config& config, std::string_view asset_id) {
+  const AssetConfig* a = config.FindAsset(asset_id);
+  return a == nullptr ? 0 : a->decimals;
+}
+
+void FillEntry(const Config& config, const store::JournalEntry& e, v1::LedgerEntry* out) {
+  out->set_seq(e.seq);
+  out->set_asset_id(e.asset_id);
+  out->set_decimals(DecimalsOf(config, e.asset_id));
+  out->set_kind(e.kind);
+  out->set_reference(e.reference);
+  out->set_created_unix_ms(e.created_unix_ms);
+  for (const store::Posting& p : e.postings) {
+    v1::Posting* posting = out->add_postings();
+    posting->set_account(p.account);
+    posting->set_debit(p.debit ? p.amount.ToBaseUnitString() : "0");
+    posting->set_credit(p.debit ? "0" : p.amount.ToBaseUnitString());
+  }
+}
+
+v1::OwnerClass OwnerClassOf(std::string_view owner_class) {
+  if (owner_class == "client") return v1::OWNER_CLASS_CLIENT;
+  if (owner_class == "house") return v1::OWNER_CLASS_HOUSE;
+  return v1::OWNER_CLASS_UNSPECIFIED;
+}
+
+v1::Tier TierOf(std::string_view tier) {
+  if (tier == "hot") return v1::TIER_HOT;
+  if (tier == "cold") return v1::TIER_COLD;
+  return v1::TIER_UNSPECIFIED;
+}
+
+// The configured asset `asset_id` names; NOT_FOUND if none. REQUIRES: grammar already checked.
+absl::StatusOr<const AssetConfig*> KnownAsset(const Config& config, std::string_view field, std::string_view asset_id) {
+  const AssetConfig* asset = config.FindAsset(asset_id);
+  if (asset == nullptr) return absl::NotFoundError(Cat(field, ": no asset ", Clip(asset_id), " is configured"));
+  return asset;
+}
+
+absl::StatusOr<store::ClientRow> KnownClient(store::Txn& txn, std::string_view field, const std::string& client_id) {
+  RF_ASSIGN_OR_RETURN(std::optional<store::ClientRow> client, txn.GetClient(client_id));
+  if (!client) return absl::NotFoundError(Cat(field, ": no client ", Clip(client_id)));
+  return *std::move(client);
+}
+
+void AddPositions(const Config& config, const std::map<std::string, ClientPositionValue>& positions,
+                  google::protobuf::RepeatedPtrField<v1::Position>* out) {
+  auto add = [&](const std::string& asset_id, const ClientPositionValue& value) {
+    v1::Position* p = out->Add();
+    p->set_asset_id(asset_id);
+    p->set_decimals(DecimalsOf(config, asset_id));
+    p->set_available(value.available.ToBaseUnitString());
+    p->set_held(value.held.ToBaseUnitString());
+  };
+  // Every configured asset, zero or not, then any other the journal holds.
+  for (const AssetConfig& a : config.assets) {
+    auto it = positions.find(a.id);
+    add(a.id, it == positions.end() ? ClientPositionValue{} : it->second);
+  }
+  for (const auto& [asset_id, value] : positions) {
+    if (config.FindAsset(asset_id) == nullptr) add(asset_id, value);
+  }
+}
+
+}  // namespace
+
+CustodyService::CustodyService(const Config& config, store::Store& store, Env& env, SignerClient& signer,
+                               const Authenticator& auth)
+    : config_(config), store_(store), env_(env), signer_(signer), auth_(auth) {}
+
+grpc::Status CustodyService::Serve(std::string_view method, grpc::ServerContext* context,
+                                   absl::FunctionRef<absl::Status()> validate,
+                                   absl::FunctionRef<absl::Status(const Caller&)> run) {
+  try {
+    absl::Status valid = validate();
+    if (!valid.ok()) return ToGrpc(valid);
+    const Caller caller = auth_.Identify(*context->auth_context());
+    if (!caller.role.has_value()) {
+      AuditDenial(caller, method, caller.why_no_role);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, Cat(method, ": ", caller.why_no_role));
+    }
+    if (!IsAllowed(method, *caller.role)) {
+      std::string allowed;
+      for (Role r : AllowedRoles(method)) allowed += Cat(allowed.empty() ? "" : ", ", RoleName(r));
+      const std::string reason = Cat("role ", RoleName(*caller.role), " may not call ", method, " (allowed: ", allowed, ")");
+      AuditDenial(caller, method, reason);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, reason);
+    }
+    return ToGrpc(run(caller));
+  } catch (const std::bad_alloc&) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, Cat(method, ": out of memory"));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "custodyd: ERROR %s threw: %s\n", std::string(method).c_str(), e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, Cat(method, ": internal error"));
+  } catch (...) {
+    std::fprintf(stderr, "custodyd: ERROR %s threw a non-standard exception\n", std::string(method).c_str());
+    return grpc::Status(grpc::StatusCode::INTERNAL, Cat(method, ": internal error"));
+  }
+}
+
+void CustodyService::AuditDenial(const Caller& caller, std::string_view method, std::string_view reason) {
+  absl::Status s = [&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+    const json details = {{"method", std::string(method)}, {"reason", std::string(reason)}};
+    RF_RETURN_IF_ERROR(AuditLog::Append(*txn, caller.Actor(), "denied", method, details.dump(), env_.NowUnixMs()).status());
+    return txn->Commit();
+  }();
+  if (!s.ok()) {
+    std::fprintf(stderr, "custodyd: ERROR could not audit a denied %s by %s: %s\n", std::string(method).c_str(),
+                 caller.Actor().c_str(), std::string(s.message()).c_str());
+  }
+}
+
+absl::Status CustodyService::Mutate(std::string_view method, std::string_view idempotency_key,
+                                    const google::protobuf::Message& request, google::protobuf::Message* response,
+                                    absl::FunctionRef<absl::Status(store::Txn&)> effect) {
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  RF_ASSIGN_OR_RETURN(IdempotencyOutcome outcome,
+                      Idempotency::Run(*txn, idempotency_key, FullMethod(method), request, response,
+                                       [&]() { return effect(*txn); }));
+  // A replay changed nothing; the transaction is dropped (rolled back) unused.
+  if (outcome == IdempotencyOutcome::kReplayed) return absl::OkStatus();
+  return txn->Commit();
+}
+
+// --- assets and wallets --------------------------------------------------------------------------
+
+grpc::Status CustodyService::ListAssets(grpc::ServerContext* context, const v1::ListAssetsRequest*,
+                                        v1::ListAssetsResponse* response) {
+  return Serve(
+      "ListAssets", context, [] { return absl::OkStatus(); },
+      [&](const Caller&) {
+        for (const AssetConfig& a : config_.assets) FillAsset(a, response->add_assets());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::ListWallets(grpc::ServerContext* context, const v1::ListWalletsRequest* request,
+                                         v1::ListWalletsResponse* response) {
+  return Serve(
+      "ListWallets", context,
+      [&] { return request->asset_id().empty() ? absl::OkStatus() : CheckIdText("asset_id", request->asset_id()); },
+      [&](const Caller&) -> absl::Status {
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        for (const AssetConfig& a : config_.assets) {
+          if (!request->asset_id().empty() && a.id != request->asset_id()) continue;
+          for (const store::WalletRow& w : WalletsOf(a)) {
+            v1::Wallet* out = response->add_wallets();
+            out->set_wallet_id(w.wallet_id);
+            out->set_asset_id(w.asset_id);
+            out->set_owner_class(OwnerClassOf(w.owner_class));
+            out->set_tier(TierOf(w.tier));
+            out->set_signer(w.signer);
+            out->set_decimals(a.decimals);
+            RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> addresses, txn->ListAddressesOfWallet(w.wallet_id));
+            for (const store::AddressRow& row : addresses) out->add_addresses(row.address);
+            RF_ASSIGN_OR_RETURN(base::Amount holding, Ledger::WalletHolding(*txn, w.wallet_id));
+            out->set_ledger_balance(holding.ToBaseUnitString());
+            RF_ASSIGN_OR_RETURN(auto observed, txn->GetObservedBalance(w.wallet_id));
+            if (observed) {
+              out->set_chain_balance(observed->first.ToBaseUnitString());
+              out->set_chain_height(observed->second);
+            }
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+// --- clients ---------------------------------------------------------------------------------
+
+grpc::Status CustodyService::CreateClient(grpc::ServerContext* context, const v1::CreateClientRequest* request,
+                                          v1::CreateClientResponse* response) {
+  return Serve(
+      "CreateClient", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        return CheckIdText("client_ref", request->client_ref(), kMaxClientRefLength);
+      },
+      [&](const Caller& caller) {
+        return Mutate("CreateClient", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(std::optional<store::ClientRow> taken, txn.GetClientByRef(request->client_ref()));
+          if (taken) {
+            return absl::AlreadyExistsError(Cat("client_ref: ", Clip(request->client_ref()),
+                                                " already belongs to client ", taken->client_id));
+          }
+          store::ClientRow row;
+          row.client_ref = request->client_ref();
+          row.created_unix_ms = env_.NowUnixMs();
+          // 64 random bits: a collision is retried, never silently merged.
+          absl::Status inserted;
+          for (int attempt = 0; attempt < 4; ++attempt) {
+            uint8_t id[8];
+            env_.RandomBytes(id);
+            row.client_id = Cat("c_", base::HexEncode(id));
+            inserted = txn.InsertClient(row);
+            if (inserted.code() != absl::StatusCode::kAlreadyExists) break;
+          }
+          RF_RETURN_IF_ERROR(inserted);
+          const json details = {{"client_ref", row.client_ref}};
+          RF_RETURN_IF_ERROR(AuditLog::Append(txn, caller.Actor(), "CreateClient", row.client_id, details.dump(),
+                                              row.created_unix_ms)
+                                 .status());
+          FillClient(row, response->mutable_client());
+          return absl::OkStatus();
+        });
+      });
+}
+
+grpc::Status CustodyService::GetClient(grpc::ServerContext* context, const v1::GetClientRequest* request,
+                                       v1::GetClientResponse* response) {
+  return Serve(
+      "GetClient", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckLength("client_id", request->client_id(), kMaxIdLength));
+        RF_RETURN_IF_ERROR(CheckLength("client_ref", request->client_ref(), kMaxClientRefLength));
+        if (request->client_id().empty() == request->client_ref().empty()) {
+          return absl::InvalidArgumentError("client_id, client_ref: exactly one must be set");
+        }
+        if (!request->client_id().empty()) return CheckClientId("client_id", request->client_id());
+        return CheckIdText("client_ref", request->client_ref(), kMaxClientRefLength);
+      },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        std::optional<store::ClientRow> client;
+        if (!request->client_id().empty()) {
+          RF_ASSIGN_OR_RETURN(client, txn->GetClient(request->client_id()));
+          if (!client) return absl::NotFoundError(Cat("client_id: no client ", Clip(request->client_id())));
+        } else {
+          RF_ASSIGN_OR_RETURN(client, txn->GetClientByRef(request->client_ref()));
+          if (!client) return absl::NotFoundError(Cat("client_ref: no client ", Clip(request->client_ref())));
+        }
+        FillClient(*client, response->mutable_client());
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::ListClients(grpc::ServerContext* context, const v1::ListClientsRequest* request,
+                                         v1::ListClientsResponse* response) {
+  std::string cursor;
+  return Serve(
+      "ListClients", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckPageSize("page_size", request->page_size()));
+        RF_ASSIGN_OR_RETURN(cursor, DecodePageToken(request->page_token(), 'c', ""));
+        if (!cursor.empty()) RF_RETURN_IF_ERROR(CheckClientId("page_token", cursor));
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        const uint32_t size = PageSizeOrDefault(request->page_size());
+        RF_ASSIGN_OR_RETURN(std::vector<store::ClientRow> rows, txn->ListClients({cursor, size}));
+        for (const store::ClientRow& row : rows) FillClient(row, response->add_clients());
+        if (rows.size() == size) response->set_next_page_token(EncodePageToken('c', "", rows.back().client_id));
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::FreezeClient(grpc::ServerContext* context, const v1::FreezeClientRequest* request,
+                                          v1::FreezeClientResponse* response) {
+  return Serve(
+      "FreezeClient", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        return CheckReason("reason", request->reason());
+      },
+      [&](const Caller& caller) {
+        return Mutate("FreezeClient", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(store::ClientRow client, KnownClient(txn, "client_id", request->client_id()));
+          if (client.frozen) {
+            return absl::FailedPreconditionError(Cat("client_id: client ", client.client_id, " is already frozen"));
+          }
+          RF_RETURN_IF_ERROR(txn.UpdateClientFrozen(client.client_id, true, request->reason()));
+          client.frozen = true;
+          client.frozen_reason = request->reason();
+          const json details = {{"reason", request->reason()}};
+          RF_RETURN_IF_ERROR(
+              AuditLog::Append(txn, caller.Actor(), "FreezeClient", client.client_id, details.dump(), env_.NowUnixMs())
+                  .status());
+          FillClient(client, response->mutable_client());
+          return absl::OkStatus();
+        });
+      });
+}
+
+grpc::Status CustodyService::UnfreezeClient(grpc::ServerContext* context, const v1::UnfreezeClientRequest* request,
+                                            v1::UnfreezeClientResponse* response) {
+  return Serve(
+      "UnfreezeClient", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        return CheckReason("reason", request->reason());
+      },
+      [&](const Caller& caller) {
+        return Mutate("UnfreezeClient", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(store::ClientRow client, KnownClient(txn, "client_id", request->client_id()));
+          if (!client.frozen) {
+            return absl::FailedPreconditionError(Cat("client_id: client ", client.client_id, " is not frozen"));
+          }
+          RF_RETURN_IF_ERROR(txn.UpdateClientFrozen(client.client_id, false, ""));
+          const json details = {{"reason", request->reason()}, {"was_frozen_for", client.frozen_reason}};
+          client.frozen = false;
+          client.frozen_reason.clear();
+          RF_RETURN_IF_ERROR(
+              AuditLog::Append(txn, caller.Actor(), "UnfreezeClient", client.client_id, details.dump(), env_.NowUnixMs())
+                  .status());
+          FillClient(client, response->mutable_client());
+          return absl::OkStatus();
+        });
+      });
+}
+
+// --- deposit addresses -----------------------------------------------------------------------
+
+grpc::Status CustodyService::CreateDepositAddress(grpc::ServerContext* context,
+                                                  const v1::CreateDepositAddressRequest* request,
+                                                  v1::CreateDepositAddressResponse* response) {
+  return Serve(
+      "CreateDepositAddress", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        return CheckIdText("asset_id", request->asset_id());
+      },
+      [&](const Caller& caller) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(const AssetConfig* asset, KnownAsset(config_, "asset_id", request->asset_id()));
+        const std::string wallet_id = ClientHotWallet(asset->id);
+        // The key is made outside the write transaction, so that a slow signerd never holds the
+        // database's writer. First the cheap refusals, from a snapshot, so that no key is made
+        // for a request that will fail; a retry of a recorded request makes no key either.
+        std::optional<SignerKey> key;
+        {
+          RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+          RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> seen,
+                              snapshot->GetIdempotency(request->idempotency_key()));
+          if (!seen) {
+            RF_ASSIGN_OR_RETURN(store::ClientRow client, KnownClient(*snapshot, "client_id", request->client_id()));
+            if (client.frozen) {
+              return absl::FailedPreconditionError(
+                  Cat("client_id: client ", client.client_id, " is frozen; no new deposit addresses"));
+            }
+            snapshot.reset();
+            WalletBinding binding{wallet_id, asset->id, "client", "hot"};
+            RF_ASSIGN_OR_RETURN(key, signer_.CreateKey(Cat("deposit:", client.client_id, ":", asset->id), binding));
+          }
+        }
+        std::string address;
+        if (key) {
+          absl::StatusOr<std::string> derived = DepositAddressFor(*asset, key->public_key);
+          if (!derived.ok()) {
+            std::fprintf(stderr, "custodyd: ERROR no address from signer key %s: %s\n", key->key_id.c_str(),
+                         std::string(derived.status().message()).c_str());
+            return absl::InternalError(Cat("signer key ", key->key_id, " gives no address: ", derived.status().message()));
+          }
+          address = *std::move(derived);
+        }
+        absl::Status done = Mutate(
+            "CreateDepositAddress", request->idempotency_key(), *request, response, [&](store::Txn& txn) -> absl::Status {
+              // Reached without a key only if the key's record vanished since the snapshot (a
+              // rolled-back first attempt): ask the caller to retry rather than guess.
+              if (!key) return absl::AbortedError("idempotency_key: the first attempt did not complete; retry");
+              RF_ASSIGN_OR_RETURN(store::ClientRow client, KnownClient(txn, "client_id", request->client_id()));
+              if (client.frozen) {
+                return absl::FailedPreconditionError(
+                    Cat("client_id: client ", client.client_id, " is frozen; no new deposit addresses"));
+              }
+              store::AddressRow row;
+              row.address = address;
+              row.asset_id = asset->id;
+              row.wallet_id = wallet_id;
+              row.client_id = client.client_id;
+              row.key_id = key->key_id;
+              row.created_unix_ms = env_.NowUnixMs();
+              RF_RETURN_IF_ERROR(txn.InsertAddress(row));
+              const json details = {{"address", row.address},  {"asset_id", row.asset_id},
+                                    {"wallet_id", row.wallet_id}, {"key_id", row.key_id},
+                                    {"client_id", row.client_id}};
+              RF_RETURN_IF_ERROR(AuditLog::Append(txn, caller.Actor(), "CreateDepositAddress", row.client_id,
+                                                  details.dump(), row.created_unix_ms)
+                                     .status());
+              FillAddress(row, response->mutable_deposit_address());
+              return absl::OkStatus();
+            });
+        if (key && (!done.ok() || response->deposit_address().key_id() != key->key_id)) {
+          // Bound to the wallet in signerd's registry but holding no address here: harmless (it
+          // can receive nothing we would not see), and named so reconciliation can account for it.
+          std::fprintf(stderr, "custodyd: WARNING signer key %s (wallet %s) is unused: %s\n", key->key_id.c_str(),
+                       wallet_id.c_str(), done.ok() ? "a concurrent retry answered first" : std::string(done.message()).c_str());
+        }
+        return done;
+      });
+}
+
+grpc::Status CustodyService::ListDepositAddresses(grpc::ServerContext* context,
+                                                  const v1::ListDepositAddressesRequest* request,
+                                                  v1::ListDepositAddressesResponse* response) {
+  std::string cursor;
+  const std::string filter = Cat(request->client_id(), ",", request->asset_id());
+  return Serve(
+      "ListDepositAddresses", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        RF_RETURN_IF_ERROR(CheckPageSize("page_size", request->page_size()));
+        RF_ASSIGN_OR_RETURN(cursor, DecodePageToken(request->page_token(), 'd', filter));
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        RF_RETURN_IF_ERROR(KnownClient(*txn, "client_id", request->client_id()).status());
+        const uint32_t size = PageSizeOrDefault(request->page_size());
+        RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> rows,
+                            txn->ListAddressesOfClient(request->client_id(), request->asset_id(), {cursor, size}));
+        for (const store::AddressRow& row : rows) FillAddress(row, response->add_deposit_addresses());
+        if (rows.size() == size) response->set_next_page_token(EncodePageToken('d', filter, rows.back().address));
+        return absl::OkStatus();
+      });
+}
+
+// --- balances, ledger, statements --------------------------------------------------------------
+
+grpc::Status CustodyService::GetBalances(grpc::ServerContext* context, const v1::GetBalancesRequest* request,
+                                         v1::GetBalancesResponse* response) {
+  return Serve(
+      "GetBalances", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        RF_RETURN_IF_ERROR(KnownClient(*txn, "client_id", request->client_id()).status());
+        RF_ASSIGN_OR_RETURN(uint64_t seq, txn->LastJournalSeq());
+        RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> pending, txn->ListPendingDepositsOfClient(request->client_id()));
+        std::map<std::string, uint64_t> tips;  // chain -> last ingested height
+        for (const ChainConfig& c : config_.chains) {
+          RF_ASSIGN_OR_RETURN(std::optional<store::ChainBlockRow> last, txn->LastChainBlock(c.name));
+          if (last) tips[c.name] = last->height;
+        }
+        response->set_client_id(request->client_id());
+        response->set_ledger_seq(seq);
+        for (const AssetConfig& a : config_.assets) {
+          if (!request->asset_id().empty() && a.id != request->asset_id()) continue;
+          RF_ASSIGN_OR_RETURN(ClientPositionValue position, Ledger::ClientPosition(*txn, request->client_id(), a.id));
+          v1::AssetBalance* out = response->add_balances();
+          out->set_asset_id(a.id);
+          out->set_decimals(a.decimals);
+          out->set_available(position.available.ToBaseUnitString());
+          out->set_held(position.held.ToBaseUnitString());
+          base::Amount total;
+          for (const store::DepositRow& d : pending) {
+            if (d.asset_id != a.id) continue;
+            std::optional<base::Amount> sum = total.CheckedAdd(d.amount);
+            if (!sum) return absl::OutOfRangeError(Cat("pending deposits of ", a.id, " exceed 2^128 - 1"));
+            total = *sum;
+            v1::PendingDeposit* p = out->add_pending_deposits();
+            p->set_txid(d.txid);
+            p->set_index(d.index);
+            p->set_address(d.address);
+            p->set_amount(d.amount.ToBaseUnitString());
+            auto tip = tips.find(d.chain);
+            const uint64_t confirmations =
+                tip == tips.end() || tip->second < d.block_height ? 0 : tip->second - d.block_height + 1;
+            p->set_confirmations(static_cast<uint32_t>(std::min<uint64_t>(confirmations, UINT32_MAX)));
+            p->set_required_confirmations(a.confirmations);
+          }
+          out->set_pending(total.ToBaseUnitString());
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::ListLedgerEntries(grpc::ServerContext* context,
+                                               const v1::ListLedgerEntriesRequest* request,
+                                               v1::ListLedgerEntriesResponse* response) {
+  std::string cursor;
+  const std::string filter = Cat(request->client_id(), ",", request->wallet_id(), ",", request->asset_id());
+  return Serve(
+      "ListLedgerEntries", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckLength("client_id", request->client_id(), kMaxIdLength));
+        RF_RETURN_IF_ERROR(CheckLength("wallet_id", request->wallet_id(), kMaxIdLength));
+        if (request->client_id().empty() == request->wallet_id().empty()) {
+          return absl::InvalidArgumentError("client_id, wallet_id: exactly one must be set");
+        }
+        if (!request->client_id().empty()) {
+          RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        } else {
+          RF_RETURN_IF_ERROR(CheckIdText("wallet_id", request->wallet_id()));
+          RF_RETURN_IF_ERROR(ParseWalletId(request->wallet_id(), "wallet_id").status());
+        }
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        RF_RETURN_IF_ERROR(CheckPageSize("page_size", request->page_size()));
+        RF_ASSIGN_OR_RETURN(cursor, DecodePageToken(request->page_token(), 'l', filter));
+        if (!cursor.empty()) RF_RETURN_IF_ERROR(CheckSeqCursor(cursor));
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        std::string prefix;
+        if (!request->client_id().empty()) {
+          RF_RETURN_IF_ERROR(KnownClient(*txn, "client_id", request->client_id()).status());
+          prefix = ClientAccountPrefix(request->client_id());
+        } else {
+          bool known = false;
+          for (const AssetConfig& a : config_.assets) {
+            for (const store::WalletRow& w : WalletsOf(a)) known = known || w.wallet_id == request->wallet_id();
+          }
+          if (!known) return absl::NotFoundError(Cat("wallet_id: no wallet ", Clip(request->wallet_id())));
+          prefix = WalletAccount(request->wallet_id());
+        }
+        const uint32_t size = PageSizeOrDefault(request->page_size());
+        RF_ASSIGN_OR_RETURN(std::vector<store::JournalEntry> entries,
+                            txn->ListJournal(prefix, request->asset_id(), {cursor, size}));
+        for (const store::JournalEntry& e : entries) FillEntry(config_, e, response->add_entries());
+        if (entries.size() == size) {
+          response->set_next_page_token(EncodePageToken('l', filter, std::to_string(entries.back().seq)));
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::GetStatement(grpc::ServerContext* context, const v1::GetStatementRequest* request,
+                                          v1::GetStatementResponse* response) {
+  return Serve(
+      "GetStatement", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        if (request->at_seq() != 0 && request->from_seq() > request->at_seq()) {
+          return absl::InvalidArgumentError(
+              Cat("from_seq: ", request->from_seq(), " is after at_seq ", request->at_seq()));
+        }
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        RF_ASSIGN_OR_RETURN(store::ClientRow client, KnownClient(*txn, "client_id", request->client_id()));
+        RF_ASSIGN_OR_RETURN(uint64_t last, txn->LastJournalSeq());
+        const uint64_t at = request->at_seq() == 0 ? last : request->at_seq();
+        if (at > last) {
+          return absl::InvalidArgumentError(Cat("at_seq: ", at, " is after the journal's last entry ", last));
+        }
+        if (request->from_seq() > at) {
+          return absl::InvalidArgumentError(Cat("from_seq: ", request->from_seq(), " is after at_seq ", at));
+        }
+        const std::string prefix = ClientAccountPrefix(client.client_id);
+        RF_ASSIGN_OR_RETURN(std::vector<store::JournalEntry> movements,
+                            txn->JournalRange(prefix, request->from_seq(), at));
+        if (movements.size() > kMaxStatementMovements) {
+          return absl::OutOfRangeError(Cat("from_seq, at_seq: ", movements.size(), " movements, at most ",
+                                           kMaxStatementMovements, " per statement; ask for a narrower range"));
+        }
+        RF_ASSIGN_OR_RETURN(auto opening, Ledger::PositionsAt(*txn, client.client_id, request->from_seq()));
+        RF_ASSIGN_OR_RETURN(auto closing, Ledger::PositionsAt(*txn, client.client_id, at));
+        response->set_client_id(client.client_id);
+        response->set_client_ref(client.client_ref);
+        response->set_from_seq(request->from_seq());
+        response->set_at_seq(at);
+        AddPositions(config_, opening, response->mutable_opening());
+        AddPositions(config_, closing, response->mutable_closing());
+        for (const store::JournalEntry& e : movements) FillEntry(config_, e, response->add_movements());
+        response->set_generated_unix_ms(env_.NowUnixMs());
+        return absl::OkStatus();
+      });
+}
+
+// --- evidence ------------------------------------------------------------------------------
+
+grpc::Status CustodyService::GetSegregationReport(grpc::ServerContext* context,
+                                                  const v1::GetSegregationReportRequest*,
+                                                  v1::GetSegregationReportResponse* response) {
+  return Serve(
+      "GetSegregationReport", context, [] { return absl::OkStatus(); },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        std::vector<std::string> ids;
+        for (const AssetConfig& a : config_.assets) ids.push_back(a.id);
+        RF_ASSIGN_OR_RETURN(InvariantReport report, CheckInvariants(*txn, ids, InvariantScope::kBalances));
+        response->set_ledger_seq(report.ledger_seq);
+        response->set_holds(report.holds);
+        response->set_generated_unix_ms(env_.NowUnixMs());
+        for (const AssetInvariants& a : report.assets) {
+          v1::AssetSegregation* out = response->add_assets();
+          out->set_asset_id(a.asset_id);
+          out->set_decimals(DecimalsOf(config_, a.asset_id));
+          out->set_client_liabilities(a.client_liabilities.ToBaseUnitString());
+          out->set_client_wallet_holdings(a.client_wallet_holdings.ToBaseUnitString());
+          if (a.client_wallet_chain_holdings) {
+            out->set_client_wallet_chain_holdings(a.client_wallet_chain_holdings->ToBaseUnitString());
+          }
+          out->set_in_flight(a.in_flight.ToBaseUnitString());
+          out->set_house_holdings(a.house_holdings.ToBaseUnitString());
+          out->set_house_client_funds(a.house_client_funds.ToBaseUnitString());
+          out->set_difference(a.difference.ToBaseUnitString());
+          out->set_difference_negative(a.difference_negative);
+          out->set_holds(a.holds);
+          out->set_chain_height(a.chain_height);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::ListAuditEntries(grpc::ServerContext* context, const v1::ListAuditEntriesRequest* request,
+                                              v1::ListAuditEntriesResponse* response) {
+  return Serve(
+      "ListAuditEntries", context,
+      [&]() -> absl::Status {
+        if (request->after_seq() > static_cast<uint64_t>(INT64_MAX)) {
+          return absl::InvalidArgumentError(Cat("after_seq: ", request->after_seq(), " is above 2^63 - 1"));
+        }
+        return CheckPageSize("page_size", request->page_size());
+      },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        RF_ASSIGN_OR_RETURN(std::vector<store::AuditRow> rows,
+                            txn->ListAudit(request->after_seq(), PageSizeOrDefault(request->page_size())));
+        for (const store::AuditRow& row : rows) {
+          v1::AuditEntry* out = response->add_entries();
+          out->set_seq(row.seq);
+          out->set_unix_ms(row.unix_ms);
+          out->set_actor(row.actor);
+          out->set_action(row.action);
+          out->set_subject(row.subject);
+          out->set_details(row.details);
+          out->set_prev_hash(row.prev_hash);
+          out->set_hash(row.hash);
+        }
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace ringfence::custody

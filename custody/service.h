@@ -1,0 +1,104 @@
+// CustodyService: the gRPC service of proto/custody.proto, kept thin. Each RPC
+//   1. checks every field's limits and grammar first (INVALID_ARGUMENT naming the field and the
+//      rule; outside input is quoted only through base::Clip), before any other work;
+//   2. identifies the caller from its client certificate and checks the RPC's roles
+//      (PERMISSION_DENIED, and the denial is itself an audit entry);
+//   3. opens one store transaction (a read snapshot for queries), does the work, and for a
+//      mutating RPC appends its audit entry and records its response under the idempotency key
+//      (custody/idempotency.h) in that same transaction before committing.
+// Errors: unknown ids NOT_FOUND; an action the client's state forbids FAILED_PRECONDITION; on
+// any error nothing changes. No exception leaves a handler (INTERNAL, or RESOURCE_EXHAUSTED
+// for memory). docs/custody-api.md is the contract in prose.
+//
+// Ownership: the service borrows the config, store, env, signer client and authenticator,
+// which must outlive it. Thread-safety: handlers run concurrently on gRPC's threads; the
+// service keeps no mutable state of its own.
+#ifndef RINGFENCE_CUSTODY_SERVICE_H_
+#define RINGFENCE_CUSTODY_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+#include "custody/auth.h"
+#include "custody/config.h"
+#include "custody/env.h"
+#include "custody/signer_client.h"
+#include "custody/store/store.h"
+#include "proto/custody.grpc.pb.h"
+
+namespace ringfence::custody {
+
+// Field limits of the API (proto/custody.proto states them beside each field).
+inline constexpr size_t kMaxIdLength = 64;
+inline constexpr size_t kMaxClientRefLength = 128;
+inline constexpr size_t kMaxReasonLength = 256;
+inline constexpr size_t kMaxPageTokenLength = 256;
+inline constexpr uint32_t kMaxPageSize = 1000;
+inline constexpr uint32_t kDefaultPageSize = 100;
+// A statement with more movements than this is refused (OUT_OF_RANGE): ask for a narrower
+// from_seq..at_seq window.
+inline constexpr size_t kMaxStatementMovements = 10'000;
+
+class CustodyService final : public v1::Custody::Service {
+ public:
+  CustodyService(const Config& config, store::Store& store, Env& env, SignerClient& signer,
+                 const Authenticator& auth);
+
+  grpc::Status ListAssets(grpc::ServerContext* context, const v1::ListAssetsRequest* request,
+      v1::ListAssetsResponse* response) override;
+  grpc::Status ListWallets(grpc::ServerContext* context, const v1::ListWalletsRequest* request,
+      v1::ListWalletsResponse* response) override;
+  grpc::Status CreateClient(grpc::ServerContext* context, const v1::CreateClientRequest* request,
+      v1::CreateClientResponse* response) override;
+  grpc::Status GetClient(grpc::ServerContext* context, const v1::GetClientRequest* request,
+      v1::GetClientResponse* response) override;
+  grpc::Status ListClients(grpc::ServerContext* context, const v1::ListClientsRequest* request,
+      v1::ListClientsResponse* response) override;
+  grpc::Status FreezeClient(grpc::ServerContext* context, const v1::FreezeClientRequest* request,
+      v1::FreezeClientResponse* response) override;
+  grpc::Status UnfreezeClient(grpc::ServerContext* context, const v1::UnfreezeClientRequest* request,
+      v1::UnfreezeClientResponse* response) override;
+  grpc::Status CreateDepositAddress(grpc::ServerContext* context, const v1::CreateDepositAddressRequest* request,
+      v1::CreateDepositAddressResponse* response) override;
+  grpc::Status ListDepositAddresses(grpc::ServerContext* context, const v1::ListDepositAddressesRequest* request,
+      v1::ListDepositAddressesResponse* response) override;
+  grpc::Status GetBalances(grpc::ServerContext* context, const v1::GetBalancesRequest* request,
+      v1::GetBalancesResponse* response) override;
+  grpc::Status ListLedgerEntries(grpc::ServerContext* context, const v1::ListLedgerEntriesRequest* request,
+      v1::ListLedgerEntriesResponse* response) override;
+  grpc::Status GetStatement(grpc::ServerContext* context, const v1::GetStatementRequest* request,
+      v1::GetStatementResponse* response) override;
+  grpc::Status GetSegregationReport(grpc::ServerContext* context, const v1::GetSegregationReportRequest* request,
+      v1::GetSegregationReportResponse* response) override;
+  grpc::Status ListAuditEntries(grpc::ServerContext* context, const v1::ListAuditEntriesRequest* request,
+      v1::ListAuditEntriesResponse* response) override;
+
+ private:
+  // Runs one RPC: `validate` (limits and grammar), then the role check for `method`, then
+  // `run`; maps the absl::Status to gRPC's and catches every exception.
+  grpc::Status Serve(std::string_view method, grpc::ServerContext* context,
+                     absl::FunctionRef<absl::Status()> validate,
+                     absl::FunctionRef<absl::Status(const Caller&)> run);
+  // Records a denied call in the audit log (best effort: a failure is logged, the caller is
+  // denied either way).
+  void AuditDenial(const Caller& caller, std::string_view method, std::string_view reason);
+  // One mutating RPC: a write transaction, Idempotency::Run around `effect`, commit.
+  absl::Status Mutate(std::string_view method, std::string_view idempotency_key,
+                      const google::protobuf::Message& request, google::protobuf::Message* response,
+                      absl::FunctionRef<absl::Status(store::Txn&)> effect);
+
+  const Config& config_;
+  store::Store& store_;
+  Env& env_;
+  SignerClient& signer_;
+  const Authenticator& auth_;
+};
+
+}  // namespace ringfence::custody
+
+#endif  // RINGFENCE_CUSTODY_SERVICE_H_

@@ -1,0 +1,56 @@
+// SignerClient: custodyd's only way to keys. It asks signerd, over signerd's Unix socket and the
+// Signer service of proto/signer.proto, to create a key bound to one wallet, or to describe a
+// key. custodyd never sees a private key; what comes back is a key id and a public key, both
+// checked here before anyone derives an address from them (signerd's answer is outside input).
+//
+// SignerClient is an interface so that tests and the benchmark can stand in for signerd;
+// ConnectSigner() gives the real one. Implementations are thread-safe.
+#ifndef RINGFENCE_CUSTODY_SIGNER_CLIENT_H_
+#define RINGFENCE_CUSTODY_SIGNER_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace ringfence::custody {
+
+// The wallet a key belongs to from the moment it is made (issue 11, "Wallets and keys").
+struct WalletBinding {
+  std::string wallet_id;    // "<asset>:client-hot"
+  std::string asset_id;
+  std::string owner_class;  // "client" | "house"
+  std::string tier;         // "hot" | "cold"
+};
+
+// A secp256k1 key as signerd reports it.
+struct SignerKey {
+  std::string key_id;               // 32 lowercase hex digits
+  std::vector<uint8_t> public_key;  // 33-byte compressed SEC1
+};
+
+class SignerClient {
+ public:
+  virtual ~SignerClient() = default;
+
+  // A new secp256k1 key, labelled `purpose` (1..128 printable bytes) and bound to `binding`.
+  // UNAVAILABLE when signerd cannot be reached; signerd's own refusals pass through with their
+  // code; INTERNAL when its answer is malformed (a bad key id or public key).
+  virtual absl::StatusOr<SignerKey> CreateKey(std::string_view purpose, const WalletBinding& binding) = 0;
+
+  // An existing key. NOT_FOUND for a key signerd does not know.
+  virtual absl::StatusOr<SignerKey> GetKey(std::string_view key_id) = 0;
+};
+
+// A client for signerd at `socket_path` (the channel connects lazily, so this never fails;
+// each call waits at most `timeout` for signerd, including for the socket to appear).
+std::unique_ptr<SignerClient> ConnectSigner(const std::string& socket_path,
+                                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace ringfence::custody
+
+#endif  // RINGFENCE_CUSTODY_SIGNER_CLIENT_H_
