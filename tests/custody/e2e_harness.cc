@@ -1,0 +1,373 @@
+#include "tests/custody/e2e_harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "signer/health_client.h"
+
+extern char** environ;
+
+namespace ringfence::custody::testing {
+namespace {
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int Deadline() { return 60'000; }
+
+}  // namespace
+
+std::string RequiredEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    std::fprintf(stderr, "%s is not set: run this test through ctest\n", name);
+    std::abort();
+  }
+  return v;
+}
+
+// --- Process -----------------------------------------------------------------------------------
+
+Process::Process(const std::vector<std::string>& args, const std::filesystem::path& log_prefix, bool pipe_stdout)
+    : log_prefix_(log_prefix) {
+  int fds[2] = {-1, -1};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (pipe_stdout) {
+    if (pipe(fds) != 0) return;
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, (log_prefix.string() + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+  }
+  posix_spawn_file_actions_addopen(&actions, 2, (log_prefix.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  if (pipe_stdout) {
+    close(fds[1]);
+    stdout_fd_ = fds[0];
+  }
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    Wait();
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+}
+
+std::optional<std::string> Process::ReadLine(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const size_t newline = pending_.find('\n');
+    if (newline != std::string::npos) {
+      std::string line = pending_.substr(0, newline);
+      pending_.erase(0, newline + 1);
+      return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || stdout_fd_ < 0) return std::nullopt;
+    pollfd p{stdout_fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, static_cast<int>(left.count()));
+    if (ready <= 0) continue;
+    char buffer[512];
+    const ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
+    if (n <= 0) return std::nullopt;  // the process closed its stdout (exited)
+    pending_.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+bool Process::Exited() {
+  if (exited_) return true;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    exited_ = true;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  return exited_;
+}
+
+int Process::Wait() {
+  if (!exited_ && pid_ > 0) {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  return code_;
+}
+
+void Process::Signal(int sig) {
+  if (pid_ > 0 && !exited_) kill(pid_, sig);
+}
+
+std::string Process::Stderr() const { return ReadFile(log_prefix_.string() + ".err"); }
+std::string Process::Stdout() const { return ReadFile(log_prefix_.string() + ".out"); }
+
+// --- CustodyStack -------------------------------------------------------------------------------
+
+CustodyStack::CustodyStack() {
+  sandbox_ = std::make_unique<ringfence::signer::testing::TokenSandbox>();
+  sandbox_->ReleaseModule();  // signerd owns the token from here
+  {
+    Process certs({"/bin/bash", RequiredEnv("RINGFENCE_SOURCE_DIR") + "/scripts/dev-certs.sh", certs_dir().string()},
+                  dir() / "dev-certs", false);
+    EXPECT_EQ(certs.Wait(), 0) << certs.Stderr();
+  }
+  StartSignerd();
+  StartChainsim();
+  WriteCustodydConfig();
+  StartCustodyd();
+}
+
+CustodyStack::~CustodyStack() {
+  if (custodyd_) StopCustodyd();
+  for (Process* p : {chainsim_.get(), signerd_.get()}) {
+    if (p == nullptr) continue;
+    p->Signal(SIGTERM);
+    p->Wait();
+  }
+}
+
+void CustodyStack::StartSignerd() {
+  const auto socket = dir() / "signerd.sock";
+  std::ofstream(dir() / "signerd.toml") << "[server]\nsocket = \"" << socket.string() << "\"\ndatabase = \""
+                                        << (dir() / "signer.db").string() << "\"\n\n[pkcs11]\nmodule = \""
+                                        << ringfence::signer::testing::ModulePath() << "\"\ntoken_label = \""
+                                        << ringfence::signer::testing::kTokenLabel << "\"\npin_file = \""
+                                        << sandbox_->pin_file().string() << "\"\n";
+  signerd_ = std::make_unique<Process>(
+      std::vector<std::string>{RequiredEnv("SIGNERD"), "--config", (dir() / "signerd.toml").string()},
+      dir() / "signerd", false);
+  ASSERT_TRUE(signerd_->started());
+  auto channel = grpc::CreateChannel("unix:" + socket.string(), grpc::InsecureChannelCredentials());
+  Process* p = signerd_.get();
+  absl::Status s = ringfence::signer::WaitForServing(channel, "ringfence.signer.v1.Signer",
+                                                     std::chrono::milliseconds(Deadline()), [p] {
+                                                       return p->Exited() ? absl::FailedPreconditionError("exited")
+                                                                          : absl::OkStatus();
+                                                     });
+  ASSERT_TRUE(s.ok()) << "signerd: " << s << "\n" << signerd_->Stderr();
+}
+
+void CustodyStack::StartChainsim() {
+  const std::string target = "unix:" + (dir() / "chainsim.sock").string();
+  chainsim_ = std::make_unique<Process>(
+      std::vector<std::string>{RequiredEnv("CHAINSIM"), "--state", (dir() / "chainsim.db").string(), "--listen", target},
+      dir() / "chainsim", false);
+  ASSERT_TRUE(chainsim_->started());
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  Process* p = chainsim_.get();
+  absl::Status s = ringfence::signer::WaitForServing(channel, sim::Node::service_full_name(),
+                                                     std::chrono::milliseconds(Deadline()), [p] {
+                                                       return p->Exited() ? absl::FailedPreconditionError("exited")
+                                                                          : absl::OkStatus();
+                                                     });
+  ASSERT_TRUE(s.ok()) << "chainsim: " << s << "\n" << chainsim_->Stderr();
+  control_ = sim::Control::NewStub(channel);
+  node_ = sim::Node::NewStub(channel);
+  grpc::ClientContext ctx;
+  sim::RegisterTokenRequest req;
+  req.set_contract(kUsdcContract);
+  req.set_decimals(6);
+  sim::RegisterTokenResponse resp;
+  grpc::Status r = control_->RegisterToken(&ctx, req, &resp);
+  ASSERT_TRUE(r.ok()) << r.error_message();
+}
+
+void CustodyStack::WriteCustodydConfig() {
+  const std::string certs = certs_dir().string();
+  const std::string chainsim = "unix:" + (dir() / "chainsim.sock").string();
+  std::ofstream(config_path()) << "[server]\nlisten = \"127.0.0.1:0\"\n\n[server.tls]\ncert = \"" << certs
+                               << "/server.crt\"\nkey = \"" << certs << "/server.key\"\nclient_ca = \"" << certs
+                               << "/ca.crt\"\n\n"
+                               << "[[roles]]\nname = \"platform\"\nsan = \"ringfence:role:platform\"\n\n"
+                               << "[[roles]]\nname = \"approver\"\nsan = \"ringfence:role:approver\"\n\n"
+                               << "[[roles]]\nname = \"auditor\"\nsubject = \"CN=auditor-1\"\n\n"
+                               << "[[roles]]\nname = \"admin\"\nsan = \"ringfence:role:admin\"\n\n"
+                               << "[database]\npath = \"" << (dir() / "custody.db").string() << "\"\n\n"
+                               << "[signer]\nsocket = \"" << (dir() / "signerd.sock").string() << "\"\n\n"
+                               << "[[assets]]\nid = \"BTC\"\nchain = \"bitcoin\"\nnetwork = \"regtest\"\n"
+                               << "decimals = 8\nconfirmations = 3\n\n"
+                               << "[[assets]]\nid = \"ETH\"\nchain = \"ethereum\"\nnetwork = \"dev\"\n"
+                               << "decimals = 18\nconfirmations = 2\n\n"
+                               << "[[assets]]\nid = \"USDC-ETH\"\nchain = \"ethereum\"\nnetwork = \"dev\"\n"
+                               << "decimals = 6\nconfirmations = 2\nerc20_contract = \"" << kUsdcContract << "\"\n\n"
+                               << "[[chains]]\nname = \"bitcoin\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
+                               << "\"\npoll_interval_ms = 20\n\n"
+                               << "[[chains]]\nname = \"ethereum\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
+                               << "\"\npoll_interval_ms = 20\n";
+}
+
+void CustodyStack::StartCustodyd(const std::vector<std::string>& extra_args, bool plaintext) {
+  std::vector<std::string> args = {RequiredEnv("CUSTODYD"), "--config", config_path().string()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  custodyd_ = std::make_unique<Process>(args, dir() / ("custodyd" + std::to_string(++custodyd_starts_)), true);
+  ASSERT_TRUE(custodyd_->started());
+  std::optional<std::string> line = custodyd_->ReadLine(std::chrono::milliseconds(Deadline()));
+  ASSERT_TRUE(line.has_value() && line->starts_with("listening ")) << "custodyd did not start:\n"
+                                                                    << custodyd_->Stderr();
+  address_ = line->substr(std::string("listening ").size());
+  Process* p = custodyd_.get();
+  auto channel = plaintext ? grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()) : ChannelAs("platform");
+  absl::Status s = ringfence::signer::WaitForServing(channel, v1::Custody::service_full_name(),
+                                                     std::chrono::milliseconds(Deadline()), [p] {
+                                                       return p->Exited() ? absl::FailedPreconditionError("exited")
+                                                                          : absl::OkStatus();
+                                                     });
+  ASSERT_TRUE(s.ok()) << "custodyd: " << s << "\n" << custodyd_->Stderr();
+}
+
+int CustodyStack::StopCustodyd() {
+  if (!custodyd_) return -1;
+  custodyd_->Signal(SIGTERM);
+  const int code = custodyd_->Wait();
+  last_custodyd_stderr_ += custodyd_->Stderr();
+  custodyd_.reset();
+  return code;
+}
+
+std::string CustodyStack::CustodydStderr() const {
+  return last_custodyd_stderr_ + (custodyd_ ? custodyd_->Stderr() : std::string());
+}
+
+CommandResult CustodyStack::RunCustodyd(const std::vector<std::string>& args) const {
+  std::vector<std::string> full = {RequiredEnv("CUSTODYD")};
+  full.insert(full.end(), args.begin(), args.end());
+  static int runs = 0;
+  Process p(full, dir() / ("custodyd-cmd" + std::to_string(++runs)), false);
+  CommandResult r;
+  r.exit_code = p.Wait();
+  r.out = p.Stdout();
+  r.err = p.Stderr();
+  return r;
+}
+
+void CustodyStack::ExpectInvariantsAndAuditHold() const {
+  CommandResult check = RunCustodyd({"check", "--config", config_path().string()});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find(": holds"), std::string::npos) << check.out;
+  CommandResult audit = RunCustodyd({"audit", "verify", "--config", config_path().string()});
+  EXPECT_EQ(audit.exit_code, 0) << audit.out << audit.err;
+  EXPECT_NE(audit.out.find("audit log verified"), std::string::npos) << audit.out;
+}
+
+std::shared_ptr<grpc::Channel> CustodyStack::ChannelAs(const std::string& cert) const {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs_dir() / "ca.crt");
+  ssl.pem_private_key = ReadFile(certs_dir() / (cert + ".key"));
+  ssl.pem_cert_chain = ReadFile(certs_dir() / (cert + ".crt"));
+  return grpc::CreateChannel(address_, grpc::SslCredentials(ssl));
+}
+
+std::unique_ptr<v1::Custody::Stub> CustodyStack::As(const std::string& cert) const {
+  return v1::Custody::NewStub(ChannelAs(cert));
+}
+
+std::string CustodyStack::Credit(const std::string& chain, const std::string& address, const std::string& amount,
+                                 const std::string& token_contract) {
+  grpc::ClientContext ctx;
+  sim::CreditRequest req;
+  req.set_chain(chain);
+  req.set_address(address);
+  req.set_amount(amount);
+  req.set_token_contract(token_contract);
+  sim::CreditResponse resp;
+  grpc::Status s = control_->Credit(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.txid();
+}
+
+uint64_t CustodyStack::Mine(const std::string& chain, uint32_t blocks) {
+  grpc::ClientContext ctx;
+  sim::MineRequest req;
+  req.set_chain(chain);
+  req.set_blocks(blocks);
+  sim::MineResponse resp;
+  grpc::Status s = control_->Mine(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.tip().height();
+}
+
+uint64_t CustodyStack::Reorg(const std::string& chain, uint32_t depth, bool keep_transactions) {
+  grpc::ClientContext ctx;
+  sim::ReorgRequest req;
+  req.set_chain(chain);
+  req.set_depth(depth);
+  req.set_keep_transactions(keep_transactions);
+  sim::ReorgResponse resp;
+  grpc::Status s = control_->Reorg(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.tip().height();
+}
+
+uint64_t CustodyStack::Tip(const std::string& chain) {
+  grpc::ClientContext ctx;
+  sim::GetTipRequest req;
+  req.set_chain(chain);
+  sim::GetTipResponse resp;
+  grpc::Status s = node_->GetTip(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.tip().height();
+}
+
+void CustodyStack::WaitIngested(const std::string& chain) {
+  const uint64_t tip = Tip(chain);
+  const std::string asset = chain == "bitcoin" ? "BTC" : "ETH";
+  auto admin = As("admin");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(Deadline());
+  uint64_t seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    grpc::ClientContext ctx;
+    v1::ListWalletsRequest req;
+    req.set_asset_id(asset);
+    v1::ListWalletsResponse resp;
+    grpc::Status s = admin->ListWallets(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    // custodyd records the chain-observed balances once it has stored every block up to a
+    // height, so that height is how far ingestion has come.
+    seen = resp.wallets(0).chain_height();
+    if (seen == tip && !resp.wallets(0).chain_balance().empty()) return;
+    ASSERT_TRUE(custodyd_ == nullptr || !custodyd_->Exited()) << custodyd_->Stderr();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << "custodyd ingested " << chain << " only to height " << seen << " of " << tip << "\n" << CustodydStderr();
+}
+
+void CustodyStack::MakeUnmappedCertificate(const std::string& name, const std::string& subject) {
+  const std::string d = certs_dir().string();
+  const std::string script =
+      "set -e; cd '" + d + "'; umask 077; "
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + name + ".key 2>/dev/null; "
+      "openssl req -new -key " + name + ".key -subj '" + subject + "' -out " + name + ".csr; "
+      "printf 'extendedKeyUsage=clientAuth\\n' > " + name + ".ext; "
+      "openssl x509 -req -in " + name + ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile " + name +
+      ".ext -out " + name + ".crt 2>/dev/null; rm -f " + name + ".csr " + name + ".ext";
+  Process p({"/bin/bash", "-c", script}, dir() / ("cert-" + name), false);
+  ASSERT_EQ(p.Wait(), 0) << p.Stderr();
+}
+
+}  // namespace ringfence::custody::testing

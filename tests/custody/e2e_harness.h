@@ -1,0 +1,142 @@
+// End-to-end harness for custodyd: the real processes in a private temporary directory.
+//   - development certificates from scripts/dev-certs.sh (CA, server, one client per role);
+//   - signerd on a fresh hsm_sim (or SoftHSM2) token (tests/signer's TokenSandbox), on a Unix
+//     socket, waited for on its health service;
+//   - chainsim on a Unix socket with its own state file, waited for the same way;
+//   - custodyd on SQLite in the same directory, TLS with client certificates required, listening
+//     on 127.0.0.1 port 0: the harness reads the "listening <address>" line it prints and then
+//     waits for SERVING on its health service over mTLS.
+// Assets: BTC (regtest, 3 confirmations), ETH (dev, 2) and USDC-ETH (an ERC-20 token chainsim
+// registers, 2). Roles: platform, approver and admin by SAN, auditor by subject.
+//
+// ctest supplies the binaries (SIGNERD, CHAINSIM, CUSTODYD), the PKCS#11 module
+// (RINGFENCE_SIGNER_MODULE, RINGFENCE_SIGNER_MODULE_KIND) and RINGFENCE_SOURCE_DIR. Nothing
+// here sleeps a fixed time to wait: processes are waited for on their health services, and
+// chain ingestion on custodyd's own report of the height it has reached.
+//
+// Test-only; one stack per test; not thread-safe (its stubs are).
+#ifndef RINGFENCE_TESTS_CUSTODY_E2E_HARNESS_H_
+#define RINGFENCE_TESTS_CUSTODY_E2E_HARNESS_H_
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/chainsim.grpc.pb.h"
+#include "proto/custody.grpc.pb.h"
+#include "tests/signer/token_sandbox.h"
+
+namespace ringfence::custody::testing {
+
+namespace v1 = ringfence::custody::v1;
+namespace sim = ringfence::chainsim::v1;
+
+inline constexpr char kUsdcContract[] = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
+
+// A child process with stderr in a file and stdout in a file or a pipe; killed on destruction
+// if still running.
+class Process {
+ public:
+  Process(const std::vector<std::string>& args, const std::filesystem::path& log_prefix, bool pipe_stdout);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // The first line the process writes to its stdout pipe, or nullopt if it exits or `timeout`
+  // passes first.
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
+  bool Exited();
+  int Wait();  // exit code, or 128 + signal
+  void Signal(int sig);
+  std::string Stderr() const;
+  std::string Stdout() const;  // when not piped
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string pending_;
+  std::filesystem::path log_prefix_;
+  bool exited_ = false;
+  int code_ = -1;
+};
+
+// What a command printed and how it exited.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CustodyStack {
+ public:
+  CustodyStack();
+  ~CustodyStack();
+
+  // Starts custodyd (again) and waits until it serves (over mTLS, or over plaintext when
+  // `plaintext`, for --insecure-loopback). `extra_args` follow --config.
+  void StartCustodyd(const std::vector<std::string>& extra_args = {}, bool plaintext = false);
+  // SIGTERM, then its exit code. Callers drop their own stubs first: a sync gRPC client that is
+  // not in a call does not read the server's GOAWAY, so its idle connection would hold
+  // custodyd's graceful shutdown until the shutdown deadline.
+  int StopCustodyd();
+  bool custodyd_running() const { return custodyd_ != nullptr; }
+  std::string CustodydStderr() const;
+
+  // `custodyd <args...>` run to completion (args after the binary; --config is not added).
+  CommandResult RunCustodyd(const std::vector<std::string>& args) const;
+  // `custodyd check` and `custodyd audit verify` on this stack's config: both must pass.
+  void ExpectInvariantsAndAuditHold() const;
+
+  // A stub that presents `cert` ("platform", "approver", "auditor", "admin", or any other
+  // certificate name in certs_dir()).
+  std::unique_ptr<v1::Custody::Stub> As(const std::string& cert) const;
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& cert) const;
+
+  sim::Control::Stub& control() { return *control_; }
+  sim::Node::Stub& node() { return *node_; }
+  // chainsim actions; each fails the test on error.
+  std::string Credit(const std::string& chain, const std::string& address, const std::string& amount,
+                     const std::string& token_contract = "");
+  uint64_t Mine(const std::string& chain, uint32_t blocks);
+  uint64_t Reorg(const std::string& chain, uint32_t depth, bool keep_transactions);
+  uint64_t Tip(const std::string& chain);
+  // Waits until custodyd has ingested `chain` up to chainsim's current tip.
+  void WaitIngested(const std::string& chain);
+
+  // Makes a client certificate signed by the stack's CA that no [[roles]] rule matches.
+  void MakeUnmappedCertificate(const std::string& name, const std::string& subject);
+
+  const std::filesystem::path& dir() const { return sandbox_->dir(); }
+  std::filesystem::path certs_dir() const { return dir() / "certs"; }
+  std::filesystem::path config_path() const { return dir() / "custodyd.toml"; }
+  const std::string& address() const { return address_; }
+
+ private:
+  void StartSignerd();
+  void StartChainsim();
+  void WriteCustodydConfig();
+
+  std::unique_ptr<ringfence::signer::testing::TokenSandbox> sandbox_;
+  std::unique_ptr<Process> signerd_;
+  std::unique_ptr<Process> chainsim_;
+  std::unique_ptr<Process> custodyd_;
+  std::unique_ptr<sim::Control::Stub> control_;
+  std::unique_ptr<sim::Node::Stub> node_;
+  std::string address_;
+  int custodyd_starts_ = 0;
+  std::string last_custodyd_stderr_;
+};
+
+// Env helpers for the binaries ctest names; abort with a message when missing.
+std::string RequiredEnv(const char* name);
+
+}  // namespace ringfence::custody::testing
+
+#endif  // RINGFENCE_TESTS_CUSTODY_E2E_HARNESS_H_
