@@ -111,6 +111,10 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
   // Each pass stores one block or handles one reorganisation; the bound only stops a node
   // that keeps reorganising under us from holding the poll forever.
   for (uint64_t pass = 0; pass < 2 * kMaxReorgDepth + (tip.height + 1); ++pass) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;  // between blocks: what is stored is whole
+    }
     RF_ASSIGN_OR_RETURN(last, last_stored());
     const uint64_t next = last ? last->height + 1 : 0;
     if (next > tip.height) break;
