@@ -377,6 +377,9 @@ void DepositIngestor::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // A stopped ingestor still answers PollOnce called directly.
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = false;
 }
 
 void DepositIngestor::Run() {
