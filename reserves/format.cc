@@ -8,9 +8,34 @@ namespace ringfence::reserves {
 
 namespace {
 
-
 absl::Status Bad(std::string_view where, std::string_view why) {
   return absl::InvalidArgumentError(base::Cat(where, ": ", why));
+}
+
+// One part of a proof entry: schema and encodings; its path at most 48 levels.
+absl::StatusOr<ProofPart> ParseProofPart(const Json& pj, const std::string& pw) {
+  RF_RETURN_IF_ERROR(ExpectObject(pj, pw, {"index", "part_index", "part_count", "salt", "amount", "path"}));
+  ProofPart part;
+  RF_ASSIGN_OR_RETURN(part.index, GetInteger(pj, "index", pw, kMaxJsonInteger));
+  RF_ASSIGN_OR_RETURN(uint64_t part_index, GetInteger(pj, "part_index", pw, 65535));
+  RF_ASSIGN_OR_RETURN(uint64_t part_count, GetInteger(pj, "part_count", pw, 65535));
+  part.part_index = static_cast<int>(part_index);
+  part.part_count = static_cast<int>(part_count);
+  RF_ASSIGN_OR_RETURN(part.salt, GetHash(pj, "salt", pw));
+  RF_ASSIGN_OR_RETURN(part.amount, GetAmount(pj, "amount", pw));
+  RF_ASSIGN_OR_RETURN(const Json* path, GetArray(pj, "path", pw));
+  if (path->size() > kMaxDepth) return Bad(pw + ".path", "longer than 48 levels");
+  for (size_t h = 0; h < path->size(); ++h) {
+    const Json& nj = (*path)[h];
+    std::string nw = base::Cat(pw, ".path[", h, "]");
+    RF_RETURN_IF_ERROR(ExpectObject(nj, nw, {"hash", "sum"}));
+    Node node;
+    RF_ASSIGN_OR_RETURN(Hash32 hash, GetHash(nj, "hash", nw));
+    std::copy(hash.begin(), hash.end(), node.hash);
+    RF_ASSIGN_OR_RETURN(node.sum, GetAmount(nj, "sum", nw));
+    part.path.push_back(node);
+  }
+  return part;
 }
 
 }  // namespace
@@ -287,29 +312,7 @@ absl::StatusOr<InclusionProof> ParseInclusionProof(std::string_view text) {
     RF_ASSIGN_OR_RETURN(const Json* parts, GetArray(ej, "parts", ew));
     if (parts->empty() || parts->size() > kMaxParts) return Bad(ew + ".parts", "must hold 1..16 parts");
     for (size_t k = 0; k < parts->size(); ++k) {
-      const Json& pj = (*parts)[k];
-      std::string pw = base::Cat(ew, ".parts[", k, "]");
-      RF_RETURN_IF_ERROR(ExpectObject(pj, pw, {"index", "part_index", "part_count", "salt", "amount", "path"}));
-      ProofPart part;
-      RF_ASSIGN_OR_RETURN(part.index, GetInteger(pj, "index", pw, kMaxJsonInteger));
-      RF_ASSIGN_OR_RETURN(uint64_t part_index, GetInteger(pj, "part_index", pw, 65535));
-      RF_ASSIGN_OR_RETURN(uint64_t part_count, GetInteger(pj, "part_count", pw, 65535));
-      part.part_index = static_cast<int>(part_index);
-      part.part_count = static_cast<int>(part_count);
-      RF_ASSIGN_OR_RETURN(part.salt, GetHash(pj, "salt", pw));
-      RF_ASSIGN_OR_RETURN(part.amount, GetAmount(pj, "amount", pw));
-      RF_ASSIGN_OR_RETURN(const Json* path, GetArray(pj, "path", pw));
-      if (path->size() > kMaxDepth) return Bad(pw + ".path", "longer than 48 levels");
-      for (size_t h = 0; h < path->size(); ++h) {
-        const Json& nj = (*path)[h];
-        std::string nw = base::Cat(pw, ".path[", h, "]");
-        RF_RETURN_IF_ERROR(ExpectObject(nj, nw, {"hash", "sum"}));
-        Node node;
-        RF_ASSIGN_OR_RETURN(Hash32 hash, GetHash(nj, "hash", nw));
-        std::copy(hash.begin(), hash.end(), node.hash);
-        RF_ASSIGN_OR_RETURN(node.sum, GetAmount(nj, "sum", nw));
-        part.path.push_back(node);
-      }
+      RF_ASSIGN_OR_RETURN(ProofPart part, ParseProofPart((*parts)[k], base::Cat(ew, ".parts[", k, "]")));
       e.parts.push_back(std::move(part));
     }
     p.entries.push_back(std::move(e));

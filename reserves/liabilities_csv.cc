@@ -15,8 +15,10 @@
 #include <optional>
 #include <thread>
 
+#include "base/status.h"
 #include "base/text.h"
 #include "reserves/amount.h"
+#include "reserves/file_io.h"
 
 namespace ringfence::reserves {
 
@@ -151,83 +153,106 @@ bool ForEachLine(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t 
   return true;
 }
 
-void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t end, bool first, const CsvOptions& opt,
-                ThreadResult* r) {
-  auto fail = [&](uint64_t line, std::string msg) {
-    r->failed = true;
-    r->error_line = line;
-    r->error = std::move(msg);
+// The rows of one thread's byte range, parsed line by line into that thread's segments.
+// Rows wait in groups of kBatchLanes so that their client_refs are hashed side by side.
+class RangeParser {
+ public:
+  RangeParser(bool first, const CsvOptions& options, ThreadResult* result)
+      : first_(first), options_(options), r_(result) {}
+
+  // One line, numbered from 1 within the range. False stops the range (the error is kept).
+  bool OnLine(std::string_view text, uint64_t rel) {
+    if (first_ && rel == 1) {
+      if (text != kHeader) return Fail(rel, base::Cat("header must be exactly \"", kHeader, "\""));
+      return true;
+    }
+    if (text.empty()) return Fail(rel, "empty line");
+    ParsedLine p;
+    std::string err = ParseLine(text, &p);
+    if (!err.empty()) return Fail(rel, err);
+    auto amount = ParseAmount(p.amount, "amount");
+    if (!amount.ok()) return Fail(rel, std::string(amount.status().message()));
+    const size_t segment = SegmentFor(p.asset);
+    Segment& seg = r_->segments[segment];
+    auto total = seg.total.CheckedAdd(*amount);
+    if (!total) return Fail(rel, base::Cat("the liabilities of asset ", p.asset, " add up to more than 2^128-1"));
+    seg.total = *total;
+    Pending& q = pending_[n_pending_++];
+    q.segment = segment;
+    std::memcpy(q.id, p.account.data(), p.account.size());
+    q.id_len = p.account.size();
+    q.amount = *amount;
+    if (n_pending_ == kBatchLanes) Flush();
+    return true;
+  }
+
+  // Hashes the waiting rows' client_refs and appends the rows to their segments.
+  void Flush() {
+    std::string_view ids[kBatchLanes];
+    LiabilityRow rows[kBatchLanes];
+    uint8_t* outs[kBatchLanes];
+    for (size_t k = 0; k < n_pending_; ++k) {
+      ids[k] = std::string_view(pending_[k].id, pending_[k].id_len);
+      outs[k] = rows[k].client_ref;
+      rows[k].amount = pending_[k].amount;
+    }
+    ClientRefBatch(n_pending_, ids, outs);
+    for (size_t k = 0; k < n_pending_; ++k) {
+      Segment& seg = r_->segments[pending_[k].segment];
+      seg.rows.Push(rows[k]);
+      if (options_.keep_ids) seg.ids.emplace_back(ids[k]);
+    }
+    n_pending_ = 0;
+  }
+
+  bool Fail(uint64_t line, std::string msg) {
+    r_->failed = true;
+    r_->error_line = line;
+    r_->error = std::move(msg);
     return false;
-  };
-  // Rows wait in groups of 8 so that their client_refs are hashed side by side.
+  }
+
+ private:
   struct Pending {
     size_t segment;
     char id[64];
     size_t id_len;
     base::Amount amount;
   };
-  Pending pending[kBatchLanes];
-  size_t n_pending = 0;
-  auto flush = [&] {
-    std::string_view ids[kBatchLanes];
-    LiabilityRow rows[kBatchLanes];
-    uint8_t* outs[kBatchLanes];
-    for (size_t k = 0; k < n_pending; ++k) {
-      ids[k] = std::string_view(pending[k].id, pending[k].id_len);
-      outs[k] = rows[k].client_ref;
-      rows[k].amount = pending[k].amount;
+
+  // The segment of `asset` in this range, created on its first row. Rows of one asset usually
+  // come together, so the last one is remembered.
+  size_t SegmentFor(std::string_view asset) {
+    if (asset == last_asset_ && !r_->segments.empty()) return last_segment_;
+    auto it = r_->index.find(std::string(asset));
+    if (it == r_->index.end()) {
+      it = r_->index.emplace(std::string(asset), r_->segments.size()).first;
+      r_->segments.emplace_back();
+      r_->segments.back().asset_id = std::string(asset);
     }
-    ClientRefBatch(n_pending, ids, outs);
-    for (size_t k = 0; k < n_pending; ++k) {
-      Segment& seg = r->segments[pending[k].segment];
-      seg.rows.Push(rows[k]);
-      if (opt.keep_ids) seg.ids.emplace_back(ids[k]);
-    }
-    n_pending = 0;
-  };
-  std::string last_asset;
-  size_t last_segment = 0;
+    last_asset_ = std::string(asset);
+    last_segment_ = it->second;
+    return last_segment_;
+  }
+
+  const bool first_;
+  const CsvOptions& options_;
+  ThreadResult* r_;
+  Pending pending_[kBatchLanes];
+  size_t n_pending_ = 0;
+  std::string last_asset_;
+  size_t last_segment_ = 0;
+};
+
+void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t end, bool first, const CsvOptions& opt,
+                ThreadResult* r) {
+  RangeParser parser(first, opt, r);
   bool too_long = false;
   uint64_t line_no = 0;
-  bool ok = ForEachLine(
+  const bool ok = ForEachLine(
       read_at, size, begin, end, opt.progress,
-      [&](std::string_view text, uint64_t rel) -> bool {
-        if (first && rel == 1) {
-          if (text != kHeader) return fail(rel, base::Cat("header must be exactly \"", kHeader, "\""));
-          return true;
-        }
-        if (text.empty()) return fail(rel, "empty line");
-        ParsedLine p;
-        std::string err = ParseLine(text, &p);
-        if (!err.empty()) return fail(rel, err);
-        auto amount = ParseAmount(p.amount, "amount");
-        if (!amount.ok()) return fail(rel, std::string(amount.status().message()));
-        if (p.asset != last_asset || r->segments.empty()) {
-          auto it = r->index.find(std::string(p.asset));
-          if (it == r->index.end()) {
-            it = r->index.emplace(std::string(p.asset), r->segments.size()).first;
-            r->segments.emplace_back();
-            r->segments.back().asset_id = std::string(p.asset);
-          }
-          last_asset = std::string(p.asset);
-          last_segment = it->second;
-        }
-        Segment& seg = r->segments[last_segment];
-        auto total = seg.total.CheckedAdd(*amount);
-        if (!total) {
-          return fail(rel, base::Cat("the liabilities of asset ", p.asset, " add up to more than 2^128-1"));
-        }
-        seg.total = *total;
-        Pending& q = pending[n_pending++];
-        q.segment = last_segment;
-        std::memcpy(q.id, p.account.data(), p.account.size());
-        q.id_len = p.account.size();
-        q.amount = *amount;
-        if (n_pending == kBatchLanes) flush();
-        return true;
-      },
-      &too_long, &line_no);
-  flush();
+      [&](std::string_view text, uint64_t rel) { return parser.OnLine(text, rel); }, &too_long, &line_no);
+  parser.Flush();
   r->lines = line_no;
   if (!ok) {
     r->io_error = true;
@@ -235,8 +260,8 @@ void ParseRange(const ReadAt& read_at, uint64_t size, uint64_t begin, uint64_t e
     r->error = "read failed";
     return;
   }
-  if (too_long && !r->failed) fail(line_no, base::Cat("line longer than ", kMaxLine, " bytes"));
-  if (first && line_no == 0 && !r->failed) fail(1, base::Cat("missing header \"", kHeader, "\""));
+  if (too_long && !r->failed) parser.Fail(line_no, base::Cat("line longer than ", kMaxLine, " bytes"));
+  if (first && line_no == 0 && !r->failed) parser.Fail(1, base::Cat("missing header \"", kHeader, "\""));
 }
 
 // Finds the lines of the first two rows for (asset, client_ref): only on the error path.
@@ -262,10 +287,10 @@ std::pair<uint64_t, uint64_t> FindDuplicateLines(const ReadAt& read_at, uint64_t
   return lines;
 }
 
-absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const std::string& what,
-                                  const CsvOptions& opt) {
-  int threads = std::max(1, opt.threads);
-  if (size < (uint64_t{1} << 20)) threads = 1;
+// Every thread's share of the file, parsed side by side. Returns the first error in file order
+// (its line number counted over the whole file), or each thread's result.
+absl::StatusOr<std::vector<ThreadResult>> ParseRanges(const ReadAt& read_at, uint64_t size, const std::string& what,
+                                                      const CsvOptions& opt, int threads) {
   std::vector<ThreadResult> results(threads);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
@@ -275,15 +300,18 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
   }
   for (auto& th : pool) th.join();
   uint64_t line_base = 0;
-  for (int t = 0; t < threads; ++t) {
-    const ThreadResult& r = results[t];
+  for (const ThreadResult& r : results) {
     if (r.io_error) return absl::UnavailableError(base::Cat(what, ": ", r.error));
     if (r.failed) {
       return absl::InvalidArgumentError(base::Cat(what, ": line ", line_base + r.error_line, ": ", r.error));
     }
     line_base += r.lines;
   }
-  // Merge the threads' segments per asset, in file order.
+  return results;
+}
+
+// The threads' segments merged per asset (ascending asset id), each asset's in file order.
+absl::StatusOr<Liabilities> MergeSegments(std::vector<ThreadResult> results, const std::string& what) {
   std::map<std::string, AssetRows> merged;
   for (ThreadResult& r : results) {
     for (Segment& seg : r.segments) {
@@ -298,30 +326,33 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
       a.AddSegment(std::move(seg.rows), std::move(seg.ids));
     }
   }
-  results.clear();
   Liabilities out;
   for (auto& [id, rows] : merged) out.assets.push_back(std::move(rows));
   if (out.assets.empty()) return absl::InvalidArgumentError(base::Cat(what, ": no liability rows"));
+  return out;
+}
 
-  // Duplicate (client, asset) rows: open addressing keyed by the client_ref (already a
-  // collision-resistant hash of the account id) and the asset. Each thread owns the rows whose
-  // client_ref falls in its share, so the tables are independent.
+// A row of the same client and asset as an earlier one, as (asset index, row), or nullopt.
+// Open addressing keyed by the client_ref (already a collision-resistant hash of the account
+// id) and the asset; with `shares` > 1 each thread owns the rows whose client_ref falls in its
+// share, so the tables are independent.
+std::optional<std::pair<size_t, size_t>> FindDuplicateRow(const Liabilities& l, int threads) {
   size_t total_rows = 0;
-  for (const AssetRows& a : out.assets) total_rows += a.size();
-  const int parts = total_rows < (size_t{1} << 16) ? 1 : threads;
-  std::vector<std::optional<std::pair<size_t, size_t>>> dups(parts);
-  auto dedup = [&](int t) {
+  for (const AssetRows& a : l.assets) total_rows += a.size();
+  const int shares = total_rows < (size_t{1} << 16) ? 1 : threads;
+  std::vector<std::optional<std::pair<size_t, size_t>>> dups(shares);
+  auto scan = [&](int t) {
     size_t cap = 16;
-    while (cap < total_rows * 2 / parts + 16) cap <<= 1;
+    while (cap < total_rows * 2 / shares + 16) cap <<= 1;
     std::vector<uint64_t> table;
     table.reserve(cap);
     AdviseHugePages(table.data(), cap * sizeof(uint64_t));
     table.assign(cap, 0);
-    for (size_t ai = 0; ai < out.assets.size() && !dups[t]; ++ai) {
-      const AssetRows& a = out.assets[ai];
+    for (size_t ai = 0; ai < l.assets.size() && !dups[t]; ++ai) {
+      const AssetRows& a = l.assets[ai];
       for (size_t i = 0; i < a.size(); ++i) {
         const LiabilityRow& row = a[i];
-        if (row.client_ref[31] % parts != static_cast<unsigned>(t)) continue;
+        if (row.client_ref[31] % shares != static_cast<unsigned>(t)) continue;
         uint64_t h;
         std::memcpy(&h, row.client_ref, 8);
         h ^= (ai + 1) * 0x9E3779B97F4A7C15ULL;
@@ -339,18 +370,27 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
       }
     }
   };
-  {
-    std::vector<std::thread> dedup_pool;
-    for (int t = 1; t < parts; ++t) dedup_pool.emplace_back(dedup, t);
-    dedup(0);
-    for (auto& th : dedup_pool) th.join();
-  }
+  std::vector<std::thread> pool;
+  for (int t = 1; t < shares; ++t) pool.emplace_back(scan, t);
+  scan(0);
+  for (auto& th : pool) th.join();
   for (const auto& d : dups) {
-    if (!d) continue;
-    const AssetRows& a = out.assets[d->first];
-    auto lines = FindDuplicateLines(read_at, size, a.asset_id, a[d->second].client_ref);
-    return absl::InvalidArgumentError(base::Cat(what, ": line ", lines.second, ": duplicate row for the same client and asset ",
-                                          a.asset_id, " (first on line ", lines.first, ")"));
+    if (d) return d;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const std::string& what,
+                                  const CsvOptions& opt) {
+  const int threads = size < (uint64_t{1} << 20) ? 1 : std::max(1, opt.threads);
+  RF_ASSIGN_OR_RETURN(std::vector<ThreadResult> results, ParseRanges(read_at, size, what, opt, threads));
+  RF_ASSIGN_OR_RETURN(Liabilities out, MergeSegments(std::move(results), what));
+  if (auto dup = FindDuplicateRow(out, threads)) {
+    const AssetRows& a = out.assets[dup->first];
+    auto lines = FindDuplicateLines(read_at, size, a.asset_id, a[dup->second].client_ref);
+    return absl::InvalidArgumentError(base::Cat(what, ": line ", lines.second,
+                                                ": duplicate row for the same client and asset ", a.asset_id,
+                                                " (first on line ", lines.first, ")"));
   }
   return out;
 }
@@ -358,29 +398,17 @@ absl::StatusOr<Liabilities> Parse(const ReadAt& read_at, uint64_t size, const st
 }  // namespace
 
 absl::StatusOr<Liabilities> ReadLiabilitiesCsv(const std::string& path, const CsvOptions& options) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return errno == ENOENT ? absl::UnavailableError(base::Cat(path, ": no such file"))
-                           : absl::UnavailableError(base::Cat(path, ": ", std::strerror(errno)));
-  }
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) return errno == ENOENT ? absl::UnavailableError(base::Cat(path, ": no such file")) : ErrnoError(path);
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return absl::UnavailableError(base::Cat(path, ": not a regular file"));
   }
-  ReadAt read_at = [fd](uint64_t offset, char* buf, size_t len) -> ssize_t {
-    size_t done = 0;
-    while (done < len) {
-      ssize_t r = pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return done > 0 ? static_cast<ssize_t>(done) : -1;
-      done += static_cast<size_t>(r);
-    }
-    return static_cast<ssize_t>(done);
+  // The parser never asks past the size it was given, so a short read is an error.
+  ReadAt read_at = [&fd](uint64_t offset, char* buf, size_t len) -> ssize_t {
+    return PReadAll(fd.get(), buf, len, offset) ? static_cast<ssize_t>(len) : -1;
   };
-  auto out = Parse(read_at, static_cast<uint64_t>(st.st_size), path, options);
-  close(fd);
-  return out;
+  return Parse(read_at, static_cast<uint64_t>(st.st_size), path, options);
 }
 
 absl::StatusOr<Liabilities> ParseLiabilitiesCsv(std::string_view text, const CsvOptions& options) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/status.h"
 #include "base/text.h"
 
 #ifdef RINGFENCE_RESERVES_HAVE_CHAIN
@@ -72,44 +73,32 @@ bool ReadCompactSize(std::span<const uint8_t> b, size_t* pos, uint64_t* out) {
   return true;
 }
 
-absl::Status VerifyBip322Simple(const ReserveEntry& e) {
-  auto address = chain::DecodeSegwitAddress(e.address);
-  if (!address.ok()) return Bad(base::Cat("bip322-simple address: ", address.status().message()));
-  if (address->witness_version != 0 || address->program.size() != 20) {
-    return Bad("bip322-simple is supported for P2WPKH addresses (witness v0, 20-byte program) only");
-  }
-  // The signature is the to_sign input's witness stack, consensus-serialised.
+// The witness stack a bip322-simple signature carries, consensus-serialised: exactly two
+// items (the signature, the public key) and nothing after them.
+absl::StatusOr<std::vector<std::vector<uint8_t>>> ParseBip322Witness(std::span<const uint8_t> bytes) {
   std::vector<std::vector<uint8_t>> witness;
   size_t pos = 0;
   uint64_t count = 0;
-  if (!ReadCompactSize(e.signature, &pos, &count) || count != 2) {
+  if (!ReadCompactSize(bytes, &pos, &count) || count != 2) {
     return Bad("bip322-simple witness must hold exactly 2 items (signature, public key)");
   }
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t len = 0;
-    if (!ReadCompactSize(e.signature, &pos, &len) || len > e.signature.size() - pos) {
+    if (!ReadCompactSize(bytes, &pos, &len) || len > bytes.size() - pos) {
       return Bad("bip322-simple witness is truncated");
     }
-    witness.emplace_back(e.signature.begin() + pos, e.signature.begin() + pos + len);
+    witness.emplace_back(bytes.begin() + pos, bytes.begin() + pos + len);
     pos += len;
   }
-  if (pos != e.signature.size()) return Bad("bip322-simple witness has trailing bytes");
-  const std::vector<uint8_t>& sig_item = witness[0];
-  const std::vector<uint8_t>& pubkey = witness[1];
-  if (pubkey.size() != 33 || (pubkey[0] != 2 && pubkey[0] != 3)) {
-    return Bad("bip322-simple public key must be 33-byte compressed");
-  }
-  auto key_hash = chain::Hash160(pubkey);
-  if (!std::equal(key_hash.begin(), key_hash.end(), address->program.begin())) {
-    return Bad("bip322-simple public key does not hash to the address");
-  }
-  if (sig_item.size() < 9 || sig_item.back() != chain::kSighashAll) {
-    return Bad("bip322-simple signature must be DER followed by SIGHASH_ALL");
-  }
-  auto sig = chain::ParseDerSignature(std::span<const uint8_t>(sig_item.data(), sig_item.size() - 1));
-  if (!sig.ok()) return Bad(base::Cat("bip322-simple signature: ", sig.status().message()));
+  if (pos != bytes.size()) return Bad("bip322-simple witness has trailing bytes");
+  return witness;
+}
 
-  Hash32 message_hash = Bip322MessageHash(e.message);
+// BIP-322's virtual transactions for a P2WPKH `program`: to_spend, whose scriptSig pushes the
+// message hash, and to_sign, which spends it with `witness` into an OP_RETURN.
+chain::Transaction Bip322ToSign(const std::array<uint8_t, 20>& program, std::string_view message,
+                                const std::vector<std::vector<uint8_t>>& witness) {
+  const Hash32 message_hash = Bip322MessageHash(message);
   chain::Transaction to_spend;
   to_spend.version = 0;
   to_spend.locktime = 0;
@@ -123,7 +112,7 @@ absl::Status VerifyBip322Simple(const ReserveEntry& e) {
   chain::TxOut out;
   out.value = 0;
   out.script_pubkey = {0x00, 0x14};
-  out.script_pubkey.insert(out.script_pubkey.end(), address->program.begin(), address->program.end());
+  out.script_pubkey.insert(out.script_pubkey.end(), program.begin(), program.end());
   to_spend.outputs.push_back(out);
 
   chain::Transaction to_sign;
@@ -139,9 +128,33 @@ absl::Status VerifyBip322Simple(const ReserveEntry& e) {
   ret.value = 0;
   ret.script_pubkey = {0x6a};
   to_sign.outputs.push_back(ret);
+  return to_sign;
+}
 
+absl::Status VerifyBip322Simple(const ReserveEntry& e) {
+  auto address = chain::DecodeSegwitAddress(e.address);
+  if (!address.ok()) return Bad(base::Cat("bip322-simple address: ", address.status().message()));
+  if (address->witness_version != 0 || address->program.size() != 20) {
+    return Bad("bip322-simple is supported for P2WPKH addresses (witness v0, 20-byte program) only");
+  }
   std::array<uint8_t, 20> program;
   std::copy(address->program.begin(), address->program.end(), program.begin());
+  RF_ASSIGN_OR_RETURN(const std::vector<std::vector<uint8_t>> witness, ParseBip322Witness(e.signature));
+  const std::vector<uint8_t>& sig_item = witness[0];
+  const std::vector<uint8_t>& pubkey = witness[1];
+  if (pubkey.size() != 33 || (pubkey[0] != 2 && pubkey[0] != 3)) {
+    return Bad("bip322-simple public key must be 33-byte compressed");
+  }
+  auto key_hash = chain::Hash160(pubkey);
+  if (!std::equal(key_hash.begin(), key_hash.end(), program.begin())) {
+    return Bad("bip322-simple public key does not hash to the address");
+  }
+  if (sig_item.size() < 9 || sig_item.back() != chain::kSighashAll) {
+    return Bad("bip322-simple signature must be DER followed by SIGHASH_ALL");
+  }
+  auto sig = chain::ParseDerSignature(std::span<const uint8_t>(sig_item.data(), sig_item.size() - 1));
+  if (!sig.ok()) return Bad(base::Cat("bip322-simple signature: ", sig.status().message()));
+  const chain::Transaction to_sign = Bip322ToSign(program, e.message, witness);
   auto sighash = chain::Bip143Sighash(to_sign, 0, chain::P2wpkhScriptCode(program), 0, chain::kSighashAll);
   if (!sighash.ok()) return Bad(base::Cat("bip322-simple sighash: ", sighash.status().message()));
   absl::Status st = chain::VerifyEcdsa(*sighash, *sig, pubkey);

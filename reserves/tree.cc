@@ -2,14 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
 
+#include "base/status.h"
 #include "base/text.h"
+#include "reserves/file_io.h"
 
 namespace ringfence::reserves {
 
@@ -320,58 +321,53 @@ std::vector<uint8_t> TreeFileHeader(const Hash32& snapshot_id, std::string_view 
   return w.data();
 }
 
-absl::StatusOr<TreeFile> ReadTreeFile(const std::string& path, uint64_t max_n, Progress* progress) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return errno == ENOENT ? absl::NotFoundError(base::Cat(path, ": missing"))
-                           : absl::UnavailableError(base::Cat(path, ": ", std::strerror(errno)));
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (fstat(fd, &st) != 0) return absl::UnavailableError(base::Cat(path, ": ", std::strerror(errno)));
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  auto read_exact = [&](uint8_t* buf, size_t len) -> bool {
-    size_t got = 0;
-    while (got < len) {
-      ssize_t r = read(fd, buf + got, len - got);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      got += static_cast<size_t>(r);
-    }
-    return true;
-  };
+namespace {
+
+// Reads and checks a .tree file's header into `out` (everything but the leaves). Returns the
+// header's length.
+absl::StatusOr<uint64_t> ReadTreeHeader(int fd, const std::string& path, uint64_t size, uint64_t max_n,
+                                        TreeFile* out) {
   auto bad = [&](std::string_view why) { return absl::InvalidArgumentError(base::Cat(path, ": ", why)); };
   uint8_t head[8 + 32 + 2];
-  if (size < sizeof(head) || !read_exact(head, sizeof(head))) return bad("shorter than the tree header");
+  if (size < sizeof(head) || !PReadAll(fd, head, sizeof(head), 0)) return bad("shorter than the tree header");
   if (std::memcmp(head, kTreeMagic, 8) != 0) return bad("does not start with \"CPOR1TRE\"");
-  TreeFile out;
-  std::memcpy(out.snapshot_id.data(), head + 8, 32);
-  uint16_t id_len = GetU16(head + 40);
+  std::memcpy(out->snapshot_id.data(), head + 8, 32);
+  const uint16_t id_len = GetU16(head + 40);
   if (id_len < 1 || id_len > 64 || size < sizeof(head) + id_len + 9) return bad("asset id length out of range");
-  std::string asset(id_len, '\0');
   uint8_t rest[64 + 9];
-  if (!read_exact(rest, id_len + 9u)) return bad("truncated header");
-  std::memcpy(asset.data(), rest, id_len);
-  if (!IsValidId(asset)) return bad("asset id is not [A-Za-z0-9._:-]{1,64}");
-  out.asset_id = asset;
-  out.depth = rest[id_len];
-  out.n = GetU64(rest + id_len + 1);
-  if (out.depth < 1 || out.depth > kMaxDepth) return bad("depth outside 1..48");
-  if (out.n < 1 || out.n > (uint64_t{1} << out.depth)) return bad("n outside 1..2^D");
-  if (out.n > max_n) return bad(base::Cat("n = ", out.n, " differs from the manifest"));
-  uint64_t header_len = sizeof(head) + id_len + 9;
-  if ((size - header_len) % 48 != 0 || (size - header_len) / 48 != out.n) {
-    return bad(base::Cat("length ", size, " is not the header plus n = ", out.n, " records of 48 bytes"));
+  if (!PReadAll(fd, rest, id_len + 9u, sizeof(head))) return bad("truncated header");
+  out->asset_id.assign(reinterpret_cast<const char*>(rest), id_len);
+  if (!IsValidId(out->asset_id)) return bad("asset id is not [A-Za-z0-9._:-]{1,64}");
+  out->depth = rest[id_len];
+  out->n = GetU64(rest + id_len + 1);
+  if (out->depth < 1 || out->depth > kMaxDepth) return bad("depth outside 1..48");
+  if (out->n < 1 || out->n > (uint64_t{1} << out->depth)) return bad("n outside 1..2^D");
+  if (out->n > max_n) return bad(base::Cat("n = ", out->n, " differs from the manifest"));
+  const uint64_t header_len = sizeof(head) + id_len + 9;
+  if ((size - header_len) % 48 != 0 || (size - header_len) / 48 != out->n) {
+    return bad(base::Cat("length ", size, " is not the header plus n = ", out->n, " records of 48 bytes"));
   }
+  return header_len;
+}
+
+}  // namespace
+
+absl::StatusOr<TreeFile> ReadTreeFile(const std::string& path, uint64_t max_n, Progress* progress) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) return errno == ENOENT ? absl::NotFoundError(base::Cat(path, ": missing")) : ErrnoError(path);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return ErrnoError(path);
+  TreeFile out;
+  RF_ASSIGN_OR_RETURN(const uint64_t header_len,
+                      ReadTreeHeader(fd.get(), path, static_cast<uint64_t>(st.st_size), max_n, &out));
   out.leaves.resize(out.n);
   constexpr size_t kBatch = size_t{1} << 16;
   std::vector<uint8_t> buf(kBatch * 48);
   for (uint64_t i = 0; i < out.n; i += kBatch) {
-    size_t count = static_cast<size_t>(std::min<uint64_t>(kBatch, out.n - i));
-    if (!read_exact(buf.data(), count * 48)) return absl::UnavailableError(base::Cat(path, ": read failed"));
+    const size_t count = static_cast<size_t>(std::min<uint64_t>(kBatch, out.n - i));
+    if (!PReadAll(fd.get(), buf.data(), count * 48, header_len + i * 48)) {
+      return absl::UnavailableError(base::Cat(path, ": read failed"));
+    }
     for (size_t k = 0; k < count; ++k) {
       Node& node = out.leaves[i + k];
       std::memcpy(node.hash, buf.data() + k * 48, 32);

@@ -11,7 +11,7 @@
 #include "base/status.h"
 #include "base/text.h"
 #include "reserves/amount.h"
-#include "reserves/exporter.h"
+#include "reserves/file_io.h"
 #include "reserves/ownership.h"
 #include "reserves/tree.h"
 
@@ -235,69 +235,101 @@ PackageResult VerifyPackage(const PackageOptions& o) {
   return r;
 }
 
-absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m, std::string_view account_id,
-                                 const std::map<std::string, base::Amount>& expect,
-                                 std::vector<ClientTotal>* totals) {
+namespace {
+
+// The proof names this custodian, snapshot, manifest and account.
+absl::Status CheckProofBinding(const InclusionProof& proof, const Manifest& m, std::string_view account_id) {
   if (proof.custodian_id != m.custodian_id) return Invalid("proof: custodian_id differs from the manifest");
   if (proof.snapshot_id != m.snapshot_id) return Invalid("proof: snapshot_id differs from the manifest (another snapshot)");
   if (proof.manifest_digest != m.manifest_digest) return Invalid("proof: manifest_digest differs from the manifest");
   if (proof.client_account_id != account_id) {
     return Invalid(base::Cat("proof: made for account ", proof.client_account_id, ", not ", account_id));
   }
-  Hash32 ref = ClientRef(account_id);
+  return absl::OkStatus();
+}
+
+// The manifest's entry for the proof entry `e`, whose copies of D, n, root_hash, root_sum and
+// decimals must agree with it (the manifest's are the ones that count).
+absl::StatusOr<const AssetCommit*> SignedCommitFor(const ProofEntry& e, const Manifest& m, const std::string& w) {
+  const AssetCommit* a = nullptr;
+  for (const AssetCommit& c : m.assets) {
+    if (c.asset_id == e.asset_id) a = &c;
+  }
+  if (a == nullptr) return Invalid(w + ": asset is not in the manifest");
+  if (e.decimals != a->decimals || e.depth != a->depth || e.n_leaves != a->n_leaves || e.root_hash != a->root_hash ||
+      e.root_sum != a->root_sum) {
+    return Invalid(w + ": decimals, depth, n_leaves, root_hash or root_sum differ from the signed manifest");
+  }
+  return a;
+}
+
+// One part: a real leaf slot, a path of exactly D levels, and a fold from the leaf recomputed
+// from the client's own client_ref to the manifest's root with checked sums.
+absl::Status CheckPart(const ProofPart& p, const AssetCommit& a, const TreeHasher& hasher, const Hash32& ref,
+                       const std::string& pw) {
+  if (p.index >= a.n_leaves) return Invalid(pw + ": index is at or beyond n (a padding slot)");
+  if (static_cast<int>(p.path.size()) != a.depth) {
+    return Invalid(base::Cat(pw, ": path has ", p.path.size(), " levels, the manifest's depth is ", a.depth));
+  }
+  Node leaf;
+  hasher.Leaf(ref.data(), static_cast<uint16_t>(p.part_index), static_cast<uint16_t>(p.part_count), p.salt.data(),
+              p.amount, leaf.hash);
+  leaf.sum = p.amount;
+  auto root = FoldPath(leaf, p.index, p.path);
+  if (!root) return Invalid(pw + ": sums along the path overflow 2^128-1");
+  if (std::memcmp(root->hash, a.root_hash.data(), 32) != 0 || root->sum != a.root_sum) {
+    return Invalid(pw + ": the path does not lead to the manifest's root");
+  }
+  return absl::OkStatus();
+}
+
+// Every part of one entry: part indices exactly 0..part_count-1 at distinct leaf indices, each
+// part checked. Returns what the parts add up to.
+absl::StatusOr<base::Amount> CheckEntryParts(const ProofEntry& e, const AssetCommit& a, const Manifest& m,
+                                             const Hash32& ref, const std::string& w) {
+  const int count = e.parts[0].part_count;
+  if (count < 1 || count > kMaxParts) return Invalid(w + ": part_count must be 1..16");
+  if (static_cast<int>(e.parts.size()) != count) {
+    return Invalid(base::Cat(w, ": holds ", e.parts.size(), " parts but part_count is ", count,
+                             " (a part is missing or duplicated)"));
+  }
+  std::vector<bool> have(count, false);
+  std::set<uint64_t> indices;
+  const TreeHasher hasher(m.snapshot_id, e.asset_id);
+  base::Amount total;
+  for (size_t k = 0; k < e.parts.size(); ++k) {
+    const ProofPart& p = e.parts[k];
+    const std::string pw = base::Cat(w, ".parts[", k, "]");
+    if (p.part_count != count) return Invalid(pw + ": part_count differs between parts");
+    if (p.part_index < 0 || p.part_index >= count || have[p.part_index]) {
+      return Invalid(pw + ": part_index values must be exactly 0..part_count-1 (duplicated or missing part)");
+    }
+    have[p.part_index] = true;
+    if (!indices.insert(p.index).second) return Invalid(pw + ": two parts at the same index");
+    RF_RETURN_IF_ERROR(CheckPart(p, a, hasher, ref, pw));
+    auto sum = total.CheckedAdd(p.amount);
+    if (!sum) return Invalid(pw + ": part amounts overflow");
+    total = *sum;
+  }
+  return total;
+}
+
+}  // namespace
+
+absl::Status CheckInclusionProof(const InclusionProof& proof, const Manifest& m, std::string_view account_id,
+                                 const std::map<std::string, base::Amount>& expect,
+                                 std::vector<ClientTotal>* totals) {
+  RF_RETURN_IF_ERROR(CheckProofBinding(proof, m, account_id));
+  const Hash32 ref = ClientRef(account_id);
   std::set<std::string> seen_assets;
   for (size_t ei = 0; ei < proof.entries.size(); ++ei) {
     const ProofEntry& e = proof.entries[ei];
-    std::string w = base::Cat("proof.entries[", ei, "] (", e.asset_id, ")");
+    const std::string w = base::Cat("proof.entries[", ei, "] (", e.asset_id, ")");
     if (ei > 0 && !(proof.entries[ei - 1].asset_id < e.asset_id)) {
       return Invalid(w + ": entries must be in ascending asset_id order without duplicates");
     }
-    const AssetCommit* a = nullptr;
-    for (const AssetCommit& c : m.assets) {
-      if (c.asset_id == e.asset_id) a = &c;
-    }
-    if (a == nullptr) return Invalid(w + ": asset is not in the manifest");
-    // D, n, root_hash and root_sum come from the manifest; the proof's copies must agree.
-    if (e.decimals != a->decimals || e.depth != a->depth || e.n_leaves != a->n_leaves || e.root_hash != a->root_hash ||
-        e.root_sum != a->root_sum) {
-      return Invalid(w + ": decimals, depth, n_leaves, root_hash or root_sum differ from the signed manifest");
-    }
-    int count = e.parts[0].part_count;
-    if (count < 1 || count > kMaxParts) return Invalid(w + ": part_count must be 1..16");
-    if (static_cast<int>(e.parts.size()) != count) {
-      return Invalid(base::Cat(w, ": holds ", e.parts.size(), " parts but part_count is ", count,
-                                  " (a part is missing or duplicated)"));
-    }
-    std::vector<bool> have(count, false);
-    std::set<uint64_t> indices;
-    TreeHasher hasher(m.snapshot_id, e.asset_id);
-    base::Amount total;
-    for (size_t k = 0; k < e.parts.size(); ++k) {
-      const ProofPart& p = e.parts[k];
-      std::string pw = base::Cat(w, ".parts[", k, "]");
-      if (p.part_count != count) return Invalid(pw + ": part_count differs between parts");
-      if (p.part_index < 0 || p.part_index >= count || have[p.part_index]) {
-        return Invalid(pw + ": part_index values must be exactly 0..part_count-1 (duplicated or missing part)");
-      }
-      have[p.part_index] = true;
-      if (p.index >= a->n_leaves) return Invalid(pw + ": index is at or beyond n (a padding slot)");
-      if (!indices.insert(p.index).second) return Invalid(pw + ": two parts at the same index");
-      if (static_cast<int>(p.path.size()) != a->depth) {
-        return Invalid(base::Cat(pw, ": path has ", p.path.size(), " levels, the manifest's depth is ", a->depth));
-      }
-      Node leaf;
-      hasher.Leaf(ref.data(), static_cast<uint16_t>(p.part_index), static_cast<uint16_t>(p.part_count), p.salt.data(),
-                  p.amount, leaf.hash);
-      leaf.sum = p.amount;
-      auto root = FoldPath(leaf, p.index, p.path);
-      if (!root) return Invalid(pw + ": sums along the path overflow 2^128-1");
-      if (std::memcmp(root->hash, a->root_hash.data(), 32) != 0 || root->sum != a->root_sum) {
-        return Invalid(pw + ": the path does not lead to the manifest's root");
-      }
-      auto sum = total.CheckedAdd(p.amount);
-      if (!sum) return Invalid(pw + ": part amounts overflow");
-      total = *sum;
-    }
+    RF_ASSIGN_OR_RETURN(const AssetCommit* a, SignedCommitFor(e, m, w));
+    RF_ASSIGN_OR_RETURN(const base::Amount total, CheckEntryParts(e, *a, m, ref, w));
     auto ex = expect.find(e.asset_id);
     if (ex != expect.end() && ex->second != total) {
       return Invalid(base::Cat(w, ": parts add up to ", ShowAmount(total, e.decimals, e.asset_id), ", your record says ",

@@ -25,6 +25,7 @@
 #include "tests/common/vectors.h"
 #include "reserves/amount.h"
 #include "reserves/exporter.h"
+#include "reserves/file_io.h"
 #include "reserves/format.h"
 #include "reserves/verifier.h"
 

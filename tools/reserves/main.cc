@@ -20,6 +20,8 @@
 #include "base/text.h"
 #include "reserves/amount.h"
 #include "reserves/exporter.h"
+#include "reserves/file_io.h"
+#include "reserves/prover.h"
 #include "reserves/verifier.h"
 
 namespace base = ringfence::base;
