@@ -1,16 +1,35 @@
 #include "reserves/sha256_batch.h"
 
 #define OPENSSL_SUPPRESS_DEPRECATED 1
-#include <immintrin.h>
 #include <openssl/sha.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <string>
+#include <string_view>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RINGFENCE_SHA256_X86 1
+#include <immintrin.h>
+#endif
 
 namespace ringfence::reserves {
 
 namespace {
+
+// The portable path: one message at a time through OpenSSL, resumed from the midstate.
+void FinishPortable(const Sha256Mid& mid, const uint8_t* msg, size_t len, uint8_t* out) {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  for (int i = 0; i < 8; ++i) ctx.h[i] = mid.h[i];
+  uint64_t bits = mid.bytes * 8;
+  ctx.Nl = static_cast<SHA_LONG>(bits);
+  ctx.Nh = static_cast<SHA_LONG>(bits >> 32);
+  ctx.num = 0;
+  SHA256_Update(&ctx, msg, len);
+  SHA256_Final(out, &ctx);
+}
+
+#ifdef RINGFENCE_SHA256_X86
 
 constexpr uint32_t kK[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -32,18 +51,6 @@ size_t PadTail(const uint8_t* msg, size_t len, uint64_t prefix_bytes, uint8_t* b
   uint64_t bits = (prefix_bytes + len) * 8;
   for (int i = 0; i < 8; ++i) buf[blocks * 64 - 1 - i] = static_cast<uint8_t>(bits >> (8 * i));
   return blocks;
-}
-
-void FinishScalar(const Sha256Mid& mid, const uint8_t* msg, size_t len, uint8_t* out) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  for (int i = 0; i < 8; ++i) ctx.h[i] = mid.h[i];
-  uint64_t bits = mid.bytes * 8;
-  ctx.Nl = static_cast<SHA_LONG>(bits);
-  ctx.Nh = static_cast<SHA_LONG>(bits >> 32);
-  ctx.num = 0;
-  SHA256_Update(&ctx, msg, len);
-  SHA256_Final(out, &ctx);
 }
 
 #define RF_AVX2 __attribute__((target("avx2")))
@@ -145,10 +152,21 @@ RF_AVX2 void FinishAvx2(const Sha256Mid& mid, size_t count, const uint8_t* const
   }
 }
 
-// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized inside their own intrinsics.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define RF_AVX512 __attribute__((target("avx512f")))
+
+// Rotate and shift through the zero-masking forms with every lane selected: the same single
+// instruction, but GCC 12's plain _mm512_ror_epi32/_mm512_srli_epi32 pass an "undefined"
+// source register that -Wmaybe-uninitialized reports (clang and GCC emit identical code for
+// both). Templates, because the count must be an immediate even without optimisation.
+constexpr __mmask16 kAllLanes = 0xFFFF;
+template <int kBits>
+RF_AVX512 inline __m512i Ror16(__m512i x) {
+  return _mm512_maskz_ror_epi32(kAllLanes, x, kBits);
+}
+template <unsigned kBits>
+RF_AVX512 inline __m512i Shr16(__m512i x) {
+  return _mm512_maskz_srli_epi32(kAllLanes, x, kBits);
+}
 
 // The same compression on 16 lanes; rotations are native and the three-input boolean
 // functions are single ternary-logic instructions.
@@ -162,18 +180,16 @@ RF_AVX512 void Compress16(__m512i s[8], const __m512i block[16]) {
       wt = w[t];
     } else {
       __m512i w15 = w[(t - 15) & 15], w2 = w[(t - 2) & 15];
-      __m512i s0 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(w15, 7), _mm512_ror_epi32(w15, 18),
-                                             _mm512_srli_epi32(w15, 3), 0x96);
-      __m512i s1 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(w2, 17), _mm512_ror_epi32(w2, 19),
-                                             _mm512_srli_epi32(w2, 10), 0x96);
+      __m512i s0 = _mm512_ternarylogic_epi32(Ror16<7>(w15), Ror16<18>(w15), Shr16<3>(w15), 0x96);
+      __m512i s1 = _mm512_ternarylogic_epi32(Ror16<17>(w2), Ror16<19>(w2), Shr16<10>(w2), 0x96);
       wt = _mm512_add_epi32(_mm512_add_epi32(w[t & 15], s0), _mm512_add_epi32(w[(t - 7) & 15], s1));
       w[t & 15] = wt;
     }
-    __m512i big_s1 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(e, 6), _mm512_ror_epi32(e, 11), _mm512_ror_epi32(e, 25), 0x96);
+    __m512i big_s1 = _mm512_ternarylogic_epi32(Ror16<6>(e), Ror16<11>(e), Ror16<25>(e), 0x96);
     __m512i ch = _mm512_ternarylogic_epi32(e, f, g, 0xca);  // e ? f : g
     __m512i t1 = _mm512_add_epi32(_mm512_add_epi32(h, big_s1),
                                   _mm512_add_epi32(_mm512_add_epi32(ch, _mm512_set1_epi32(static_cast<int>(kK[t]))), wt));
-    __m512i big_s0 = _mm512_ternarylogic_epi32(_mm512_ror_epi32(a, 2), _mm512_ror_epi32(a, 13), _mm512_ror_epi32(a, 22), 0x96);
+    __m512i big_s0 = _mm512_ternarylogic_epi32(Ror16<2>(a), Ror16<13>(a), Ror16<22>(a), 0x96);
     __m512i maj = _mm512_ternarylogic_epi32(a, b, c, 0xe8);  // majority
     __m512i t2 = _mm512_add_epi32(big_s0, maj);
     h = g;
@@ -241,58 +257,64 @@ RF_AVX512 void FinishAvx512(const Sha256Mid& mid, size_t count, const uint8_t* c
   }
 }
 
-#pragma GCC diagnostic pop
+#endif  // RINGFENCE_SHA256_X86
 
-enum class Path { kScalar, kAvx2, kAvx512 };
-
-Path ChosenPath() {
-  static const Path kPath = [] {
-    // RINGFENCE_SHA256_PATH=avx2|scalar narrows the choice (tests compare the paths).
-    const char* force = std::getenv("RINGFENCE_SHA256_PATH");
-    std::string f = force ? force : "";
-    if (f != "avx2" && f != "scalar" && __builtin_cpu_supports("avx512f")) return Path::kAvx512;
-    if (f != "scalar" && __builtin_cpu_supports("avx2")) return Path::kAvx2;
-    return Path::kScalar;
-  }();
-  return kPath;
+// The fastest path the CPU supports, within what RINGFENCE_SHA256_PATH allows.
+Sha256Path ChoosePath() {
+  const char* env = std::getenv("RINGFENCE_SHA256_PATH");
+  const std::string_view request = env != nullptr ? env : "";
+  const bool any = request.empty() || request == "auto";
+  if (!any && request != "avx2") return Sha256Path::kPortable;
+#ifdef RINGFENCE_SHA256_X86
+  // Checks CPUID and, for AVX and AVX-512, that the operating system saves the registers.
+  __builtin_cpu_init();
+  if (any && __builtin_cpu_supports("avx512f")) return Sha256Path::kAvx512;
+  if (__builtin_cpu_supports("avx2")) return Sha256Path::kAvx2;
+#endif
+  return Sha256Path::kPortable;
 }
 
 }  // namespace
 
-bool Sha256BatchIsVectorized() { return ChosenPath() != Path::kScalar; }
+Sha256Path Sha256BatchPath() {
+  static const Sha256Path kPath = ChoosePath();
+  return kPath;
+}
 
-const char* Sha256BatchPath() {
-  switch (ChosenPath()) {
-    case Path::kAvx512:
+const char* Sha256BatchPathName() {
+  switch (Sha256BatchPath()) {
+    case Sha256Path::kAvx512:
       return "AVX-512 x16";
-    case Path::kAvx2:
+    case Sha256Path::kAvx2:
       return "AVX2 x8";
-    case Path::kScalar:
+    case Sha256Path::kPortable:
       break;
   }
-  return "scalar";
+  return "portable";
 }
 
 void Sha256FinishBatch(const Sha256Mid& mid, size_t count, const uint8_t* const msgs[], const size_t lens[],
                        uint8_t* const outs[]) {
   if (count == 0) return;
-  Path path = ChosenPath();
-  if (path == Path::kAvx512 && count > 8) {
+#ifdef RINGFENCE_SHA256_X86
+  const Sha256Path path = Sha256BatchPath();
+  if (path == Sha256Path::kAvx512 && count > 8) {
     FinishAvx512(mid, count, msgs, lens, outs);
     return;
   }
-  if (path != Path::kScalar && count > 1) {
+  if (path != Sha256Path::kPortable && count > 1) {
     for (size_t k = 0; k < count; k += 8) {
       size_t n = count - k < 8 ? count - k : 8;
       if (n == 1) {
-        FinishScalar(mid, msgs[k], lens[k], outs[k]);
+        FinishPortable(mid, msgs[k], lens[k], outs[k]);
       } else {
         FinishAvx2(mid, n, msgs + k, lens + k, outs + k);
       }
     }
     return;
   }
-  for (size_t k = 0; k < count; ++k) FinishScalar(mid, msgs[k], lens[k], outs[k]);
+#endif
+  for (size_t k = 0; k < count; ++k) FinishPortable(mid, msgs[k], lens[k], outs[k]);
 }
 
 }  // namespace ringfence::reserves

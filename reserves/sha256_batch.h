@@ -1,8 +1,18 @@
 // Batched SHA-256: finishes up to sixteen hashes that share a starting state (a tag midstate)
-// at once. With AVX-512 the sixteen run in the lanes of 512-bit registers, with AVX2 eight at
-// a time in 256-bit registers (one message schedule and one compression per block for all
-// lanes); without either each runs through OpenSSL.
-// The Merkle-sum tree spends nearly all its time here, so this is what sets export speed.
+// at once. The Merkle-sum tree spends nearly all its time here, so this is what sets export
+// and verify speed.
+//
+// Three paths compute the same digests:
+//   - AVX-512 (x86): sixteen messages in the lanes of 512-bit registers;
+//   - AVX2 (x86): eight at a time in 256-bit registers (one message schedule and one
+//     compression per block for all lanes);
+//   - portable: each message through OpenSSL, on any CPU and any architecture.
+// The x86 paths are compiled only for x86 targets and used only when the CPU (and the
+// operating system, for the wider registers) supports them, detected at run time.
+// The environment variable RINGFENCE_SHA256_PATH, read once at the first call, narrows the
+// choice: "portable" forces the portable path, "avx2" allows at most AVX2, "auto" (or unset,
+// or empty) takes the fastest the CPU supports; any other value also means portable, so that
+// a mistyped request never silently runs a vector path.
 //
 // Pure functions on caller-owned memory; thread-safe.
 #ifndef RINGFENCE_RESERVES_SHA256_BATCH_H_
@@ -28,9 +38,12 @@ inline constexpr size_t kBatchMaxLen = 4 * 64 - 9;
 void Sha256FinishBatch(const Sha256Mid& mid, size_t count, const uint8_t* const msgs[], const size_t lens[],
                        uint8_t* const outs[]);
 
-// True when a vector path is in use, and its name ("AVX-512 x16", "AVX2 x8", "scalar").
-bool Sha256BatchIsVectorized();
-const char* Sha256BatchPath();
+enum class Sha256Path { kPortable, kAvx2, kAvx512 };
+
+// The path in use (chosen once, as above), and its name: "AVX-512 x16", "AVX2 x8" or
+// "portable".
+Sha256Path Sha256BatchPath();
+const char* Sha256BatchPathName();
 
 }  // namespace ringfence::reserves
 

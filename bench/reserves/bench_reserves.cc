@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
 
   Rates rates = MeasureSha256(threads);
   std::printf("SHA-256 compressions/s: OpenSSL one at a time %.1f M (1 thread); batched (%s) %.1f M (1 thread), %.1f M (%d threads)\n",
-              rates.openssl_1 / 1e6, rr::Sha256BatchPath(),
+              rates.openssl_1 / 1e6, rr::Sha256BatchPathName(),
               rates.batch_1 / 1e6, rates.batch_t / 1e6, threads);
   std::printf("%10s %6s %12s %14s %9s %9s %10s %9s %10s\n", "leaves", "depth", "hashes", "compressions", "limit_s",
               "export_s", "export_MiB", "verify_s", "verify_MiB");

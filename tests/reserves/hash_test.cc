@@ -2,7 +2,9 @@
 // amounts, strict JSON, and the appendix A known-answer vector byte for byte.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
+#include <string>
 
 #include "base/hex.h"
 #include "tests/common/vectors.h"
@@ -79,6 +81,59 @@ TEST(Sha256Batch, LanesOfDifferentLengths) {
   }
   Sha256FinishBatch(mid, 8, ptrs, lens, out_ptrs);
   for (int k = 0; k < 8; ++k) EXPECT_EQ(H(outs[k]), H(Sha(msgs[k]))) << "lane " << k;
+}
+
+// The path the batch runs on is the one the environment and the CPU call for. ctest runs this
+// binary twice, with RINGFENCE_SHA256_PATH=auto and =portable, so that every test here runs on
+// both paths and this test proves which one it was (a forced run cannot quietly use the same
+// path as the normal one on a CPU with a vector path).
+TEST(Sha256Batch, PathFollowsEnvironmentAndCpu) {
+  const char* env = std::getenv("RINGFENCE_SHA256_PATH");
+  const std::string request = env != nullptr ? env : "";
+  Sha256Path expected = Sha256Path::kPortable;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if ((request.empty() || request == "auto") && __builtin_cpu_supports("avx512f")) {
+    expected = Sha256Path::kAvx512;
+  } else if ((request.empty() || request == "auto" || request == "avx2") && __builtin_cpu_supports("avx2")) {
+    expected = Sha256Path::kAvx2;
+  }
+#endif
+  EXPECT_EQ(Sha256BatchPath(), expected) << "RINGFENCE_SHA256_PATH=" << request << ", path " << Sha256BatchPathName();
+  if (request == "portable") {
+    EXPECT_EQ(Sha256BatchPath(), Sha256Path::kPortable);
+    EXPECT_STREQ(Sha256BatchPathName(), "portable");
+  }
+}
+
+// FIPS 180-2 known answers, through every lane of full and partial batches, so that both
+// paths are held to the same fixed digests and not only to each other.
+TEST(Sha256Batch, KnownAnswersInEveryLane) {
+  Sha256Mid iv;
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  for (int i = 0; i < 8; ++i) iv.h[i] = ctx.h[i];
+  iv.bytes = 0;
+  const std::string abc = "abc";
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  for (size_t count = 1; count <= kBatchLanes; ++count) {
+    const uint8_t* ptrs[kBatchLanes];
+    size_t lens[kBatchLanes];
+    uint8_t outs[kBatchLanes][32];
+    uint8_t* out_ptrs[kBatchLanes];
+    for (size_t k = 0; k < count; ++k) {
+      const std::string& m = k % 2 == 0 ? abc : two_blocks;
+      ptrs[k] = reinterpret_cast<const uint8_t*>(m.data());
+      lens[k] = m.size();
+      out_ptrs[k] = outs[k];
+    }
+    Sha256FinishBatch(iv, count, ptrs, lens, out_ptrs);
+    for (size_t k = 0; k < count; ++k) {
+      EXPECT_EQ(H(outs[k]), k % 2 == 0 ? "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+                                       : "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+          << "count " << count << " lane " << k << " on " << Sha256BatchPathName();
+    }
+  }
 }
 
 TEST(ClientRef, BatchAgreesWithSingle) {
