@@ -119,6 +119,60 @@ TEST(Cli, UnderReservedExitsTwo) {
       << r.out;
 }
 
+// People read display units with the exact base units labelled beside them (export, verify,
+// verify-inclusion and the refusal that compares amounts); the package files keep the spec's
+// base-unit strings, unchanged.
+TEST(Cli, AmountsShownToPeopleAreDisplayUnitsPackagesKeepBaseUnits) {
+  Custodian c;
+  c.WriteLedger({{"A1", "BTC", 150000000}, {"A2", "BTC", 2500}, {"A2", "ETH", 1}});
+  c.WriteReserves({{"BTC", {{"bitcoin-sim", "native", 200000000, 1}}}, {"ETH", {{"ethereum-sim", "native", 1, 2}}}});
+  CommandResult r = RunReserves(Args(c, "pkg", "--decimals BTC=8 --decimals ETH=18 --inclusion-files"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("asset BTC: leaves 2, depth 1, liabilities 1.500025 BTC (150002500 base units), reserves "
+                       "2 BTC (200000000 base units)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("liabilities 0.000000000000000001 ETH (1 base unit)"), std::string::npos) << r.out;
+
+  const std::string pub = base::HexEncode(c.pubkey());
+  r = RunReserves("verify " + Q(c.dir() / "pkg") + " --pubkey " + pub);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("asset BTC: leaves 2, liabilities 1.500025 BTC (150002500 base units), reserves 2 BTC "
+                       "(200000000 base units), coverage 1.333311 covered"),
+            std::string::npos)
+      << r.out;
+
+  const std::string inclusion = "verify-inclusion " + Q(c.dir() / "pkg" / "inclusion" / "A2.json") + " --manifest " +
+                                Q(c.dir() / "pkg" / "manifest.json") + " --pubkey " + pub + " --account A2";
+  r = RunReserves(inclusion + " --expect BTC=2500");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("asset BTC: included, amount 0.000025 BTC (2500 base units) (matches your record)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("asset ETH: included, amount 0.000000000000000001 ETH (1 base unit) (not compared"),
+            std::string::npos)
+      << r.out;
+  r = RunReserves(inclusion + " --expect BTC=2600");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("parts add up to 0.000025 BTC (2500 base units), your record says 0.000026 BTC (2600 base units)"),
+            std::string::npos)
+      << r.out;
+
+  // The package: amounts stay canonical base-unit strings (spec section 1).
+  const std::string manifest = ReadFile(c.dir() / "pkg" / "manifest.json");
+  EXPECT_NE(manifest.find("\"root_sum\":\"150002500\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("\"reserves_total\":\"200000000\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("\"root_sum\":\"1\""), std::string::npos) << manifest;
+  EXPECT_NE(ReadFile(c.dir() / "pkg" / "reserves" / "BTC.json").find("\"balance\":\"200000000\""), std::string::npos);
+  const Json proof = Json::parse(ReadFile(c.dir() / "pkg" / "inclusion" / "A2.json"));
+  EXPECT_EQ(proof["entries"][0]["root_sum"], "150002500");
+  EXPECT_EQ(proof["entries"][0]["parts"][0]["amount"], "2500");
+  for (const std::string& text : {manifest, proof.dump()}) {
+    EXPECT_EQ(text.find(" base unit"), std::string::npos);
+    EXPECT_EQ(text.find("BTC ("), std::string::npos);
+  }
+}
+
 TEST(Cli, UsageAndIoErrorsExitThree) {
   Custodian c;
   EXPECT_EQ(RunReserves("").exit_code, 3);

@@ -479,7 +479,10 @@ TEST_F(RejectTest, R17_BalanceUnlikeChain) {
   }
   PackageResult r = VerifyDir(view.dump());
   EXPECT_EQ(r.verdict, Verdict::kInvalid);
-  EXPECT_NE(r.error.find("balance"), std::string::npos) << r.error;
+  // Both balances as a person reads them: display units, base units labelled.
+  EXPECT_NE(r.error.find("balance 3 BTC (300000000 base units) differs from the chain's 0.00000001 BTC (1 base unit)"),
+            std::string::npos)
+      << r.error;
 }
 
 TEST_F(RejectTest, R17_BlockNotOnChain) {
