@@ -6,7 +6,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "base/hex.h"
@@ -269,18 +268,18 @@ std::map<std::string, std::vector<std::string>> RolesFromProto() {
   std::ifstream in(std::string(source == nullptr ? "." : source) + "/proto/custody.proto");
   std::map<std::string, std::vector<std::string>> out;
   std::vector<std::string> roles;
-  const std::regex roles_line(R"(^\s*// Roles: ([a-z, ]+)\.\s*$)");
-  const std::regex rpc_line(R"(^\s*rpc (\w+)\()");
+  const std::string roles_prefix = "// Roles: ";
+  const std::string rpc_prefix = "rpc ";
   std::string line;
   while (std::getline(in, line)) {
-    std::smatch m;
-    if (std::regex_match(line, m, roles_line)) {
+    line.erase(0, line.find_first_not_of(' '));
+    if (line.starts_with(roles_prefix) && line.ends_with(".")) {
       roles.clear();
-      std::stringstream list(m[1].str());
+      std::stringstream list(line.substr(roles_prefix.size(), line.size() - roles_prefix.size() - 1));
       std::string role;
       while (std::getline(list, role, ',')) roles.push_back(role.substr(role.find_first_not_of(' ')));
-    } else if (std::regex_search(line, m, rpc_line)) {
-      out[m[1].str()] = roles;
+    } else if (line.starts_with(rpc_prefix) && line.find('(') != std::string::npos) {
+      out[line.substr(rpc_prefix.size(), line.find('(') - rpc_prefix.size())] = roles;
       roles.clear();
     }
   }

@@ -144,7 +144,10 @@ CustodyStack::CustodyStack() {
 }
 
 CustodyStack::~CustodyStack() {
-  if (custodyd_) StopCustodyd();
+  if (custodyd_) {
+    const int code = StopCustodyd();
+    EXPECT_EQ(code, 0) << "custodyd did not stop cleanly:\n" << last_custodyd_stderr_;
+  }
   for (Process* p : {chainsim_.get(), signerd_.get()}) {
     if (p == nullptr) continue;
     p->Signal(SIGTERM);

@@ -12,7 +12,6 @@
 #include <signal.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 
 #include "base/hex.h"
