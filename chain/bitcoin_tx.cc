@@ -291,7 +291,25 @@ std::vector<uint8_t> P2wpkhScriptCode(const std::array<uint8_t, 20>& key_hash) {
   return out;
 }
 
-absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, size_t input_index,
+Bip143Shared Bip143Precompute(const Transaction& tx) {
+  Bip143Shared shared;
+  std::vector<uint8_t> buf;
+  buf.reserve(tx.inputs.size() * 36);
+  for (const TxIn& in : tx.inputs) {
+    buf.insert(buf.end(), in.prevout.txid.begin(), in.prevout.txid.end());
+    PutU32(buf, in.prevout.vout);
+  }
+  shared.hash_prevouts = DoubleSha256(buf);
+  buf.clear();
+  for (const TxIn& in : tx.inputs) PutU32(buf, in.sequence);
+  shared.hash_sequence = DoubleSha256(buf);
+  buf.clear();
+  for (const TxOut& o : tx.outputs) PutOutput(buf, o);
+  shared.hash_outputs = DoubleSha256(buf);
+  return shared;
+}
+
+absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, const Bip143Shared& shared, size_t input_index,
                                           std::span<const uint8_t> script_code, uint64_t amount,
                                           uint32_t sighash_type) {
   if (input_index >= tx.inputs.size()) {
@@ -305,18 +323,9 @@ absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, size_t input_in
     return absl::InvalidArgumentError(absl::StrCat("BIP-143: input amount ", amount, " exceeds 21,000,000 BTC"));
   }
   Bip143Parts parts;
-  std::vector<uint8_t> buf;
-  for (const TxIn& in : tx.inputs) {
-    buf.insert(buf.end(), in.prevout.txid.begin(), in.prevout.txid.end());
-    PutU32(buf, in.prevout.vout);
-  }
-  parts.hash_prevouts = DoubleSha256(buf);
-  buf.clear();
-  for (const TxIn& in : tx.inputs) PutU32(buf, in.sequence);
-  parts.hash_sequence = DoubleSha256(buf);
-  buf.clear();
-  for (const TxOut& o : tx.outputs) PutOutput(buf, o);
-  parts.hash_outputs = DoubleSha256(buf);
+  parts.hash_prevouts = shared.hash_prevouts;
+  parts.hash_sequence = shared.hash_sequence;
+  parts.hash_outputs = shared.hash_outputs;
 
   const TxIn& in = tx.inputs[input_index];
   std::vector<uint8_t>& p = parts.preimage;
@@ -335,12 +344,24 @@ absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, size_t input_in
   return parts;
 }
 
+absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, size_t input_index,
+                                          std::span<const uint8_t> script_code, uint64_t amount,
+                                          uint32_t sighash_type) {
+  return Bip143Compute(tx, Bip143Precompute(tx), input_index, script_code, amount, sighash_type);
+}
+
+absl::StatusOr<std::array<uint8_t, 32>> Bip143Sighash(const Transaction& tx, const Bip143Shared& shared,
+                                                      size_t input_index, std::span<const uint8_t> script_code,
+                                                      uint64_t amount, uint32_t sighash_type) {
+  absl::StatusOr<Bip143Parts> parts = Bip143Compute(tx, shared, input_index, script_code, amount, sighash_type);
+  if (!parts.ok()) return parts.status();
+  return parts->sighash;
+}
+
 absl::StatusOr<std::array<uint8_t, 32>> Bip143Sighash(const Transaction& tx, size_t input_index,
                                                       std::span<const uint8_t> script_code, uint64_t amount,
                                                       uint32_t sighash_type) {
-  absl::StatusOr<Bip143Parts> parts = Bip143Compute(tx, input_index, script_code, amount, sighash_type);
-  if (!parts.ok()) return parts.status();
-  return parts->sighash;
+  return Bip143Sighash(tx, Bip143Precompute(tx), input_index, script_code, amount, sighash_type);
 }
 
 namespace {

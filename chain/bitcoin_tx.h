@@ -91,6 +91,16 @@ struct Bip143Parts {
   std::array<uint8_t, 32> sighash;
 };
 
+// The three hashes BIP-143 shares between every input of a transaction. Computed once per
+// transaction, so that checking or signing n inputs hashes the transaction O(n) times, not
+// O(n^2) (a 1 MB transaction of 24,000 inputs would otherwise hash ~24 GB).
+struct Bip143Shared {
+  std::array<uint8_t, 32> hash_prevouts;
+  std::array<uint8_t, 32> hash_sequence;
+  std::array<uint8_t, 32> hash_outputs;
+};
+Bip143Shared Bip143Precompute(const Transaction& tx);
+
 // BIP-143 signature hash of input `input_index` spending `amount` satoshi under
 // `script_code` (without length prefix). Only SIGHASH_ALL (1) is supported, as that is all
 // Ringfence signs. InvalidArgument if the index is out of range, the amount exceeds
@@ -101,6 +111,14 @@ absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, size_t input_in
 absl::StatusOr<std::array<uint8_t, 32>> Bip143Sighash(const Transaction& tx, size_t input_index,
                                                       std::span<const uint8_t> script_code, uint64_t amount,
                                                       uint32_t sighash_type);
+// The same with the shared hashes from Bip143Precompute(tx). REQUIRES: `shared` was computed
+// from this `tx`.
+absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, const Bip143Shared& shared, size_t input_index,
+                                          std::span<const uint8_t> script_code, uint64_t amount,
+                                          uint32_t sighash_type);
+absl::StatusOr<std::array<uint8_t, 32>> Bip143Sighash(const Transaction& tx, const Bip143Shared& shared,
+                                                      size_t input_index, std::span<const uint8_t> script_code,
+                                                      uint64_t amount, uint32_t sighash_type);
 
 // The original (pre-segwit) signature hash with every hash type, the SIGHASH_SINGLE
 // "one" result and OP_CODESEPARATOR removal, as Bitcoin Core computes it. Kept to check

@@ -174,6 +174,26 @@ TEST(BitcoinTx, Bip143RejectsBadArguments) {
   EXPECT_NE(*a, *c);
 }
 
+TEST(BitcoinTx, Bip143PrecomputedHashesGiveTheSameSighashForEveryInput) {
+  Transaction tx = SampleTx();
+  std::array<uint8_t, 20> h{};
+  h[0] = 7;
+  const std::vector<uint8_t> code = P2wpkhScriptCode(h);
+  const Bip143Shared shared = Bip143Precompute(tx);
+  for (size_t i = 0; i < tx.inputs.size(); ++i) {
+    absl::StatusOr<Bip143Parts> alone = Bip143Compute(tx, i, code, 5000 + i, kSighashAll);
+    absl::StatusOr<Bip143Parts> with_shared = Bip143Compute(tx, shared, i, code, 5000 + i, kSighashAll);
+    ASSERT_TRUE(alone.ok() && with_shared.ok());
+    EXPECT_EQ(alone->preimage, with_shared->preimage) << "input " << i;
+    EXPECT_EQ(alone->sighash, with_shared->sighash) << "input " << i;
+  }
+  // The shared hashes commit to the outputs: another transaction's do not fit this one.
+  Transaction other = tx;
+  other.outputs[0].value += 1;
+  EXPECT_NE(Bip143Sighash(tx, Bip143Precompute(other), 0, code, 5000, kSighashAll).value(),
+            Bip143Sighash(tx, shared, 0, code, 5000, kSighashAll).value());
+}
+
 TEST(BitcoinTx, SignAndAssembleP2wpkhWitness) {
   std::vector<uint8_t> secret(32, 0x21);
   std::array<uint8_t, 33> pk = testing::CompressedPubkey(secret);

@@ -39,12 +39,14 @@ class BitcoinLedger final : public Ledger {
 
  private:
   // Checks input `i` of a broadcast spend and returns the coin it spends.
-  absl::StatusOr<const Coin*> CheckInput(const chain::Transaction& tx, size_t i) const;
+  absl::StatusOr<const Coin*> CheckInput(const chain::Transaction& tx, const chain::Bip143Shared& shared,
+                                         size_t i) const;
 
   std::map<chain::OutPoint, Coin> coins_;
 };
 
-absl::StatusOr<const Coin*> BitcoinLedger::CheckInput(const chain::Transaction& tx, size_t i) const {
+absl::StatusOr<const Coin*> BitcoinLedger::CheckInput(const chain::Transaction& tx,
+                                                      const chain::Bip143Shared& shared, size_t i) const {
   const chain::TxIn& in = tx.inputs[i];
   const std::string where = Cat("input ", i, ": ");
   if (IsNullOutPoint(in.prevout)) return Refuse(Cat(where, "spends the null outpoint (coinbase inputs are not accepted)"));
@@ -76,7 +78,7 @@ absl::StatusOr<const Coin*> BitcoinLedger::CheckInput(const chain::Transaction& 
   if (!sig.ok()) return Refuse(Cat(where, "signature is not strict DER: ", sig.status().message()));
   if (!chain::IsLowS(*sig)) return Refuse(Cat(where, "signature has a high S (only low-S signatures are valid)"));
   absl::StatusOr<std::array<uint8_t, 32>> sighash = chain::Bip143Sighash(
-      tx, i, chain::P2wpkhScriptCode(*key_hash), coin->second.value, chain::kSighashAll);
+      tx, shared, i, chain::P2wpkhScriptCode(*key_hash), coin->second.value, chain::kSighashAll);
   if (!sighash.ok()) return Refuse(Cat(where, "sighash: ", sighash.status().message()));
   if (!chain::VerifyEcdsa(*sighash, *sig, pubkey).ok()) {
     return Refuse(Cat(where, "signature does not verify (BIP-143 sighash, SIGHASH_ALL, the output's key)"));
@@ -100,8 +102,9 @@ absl::StatusOr<Applied> BitcoinLedger::Apply(const TxRecord& record) {
       return Refuse("credit: not a coinbase-like transaction with one output");
     }
   } else {
+    const chain::Bip143Shared shared = chain::Bip143Precompute(tx);
     for (size_t i = 0; i < tx.inputs.size(); ++i) {
-      absl::StatusOr<const Coin*> coin = CheckInput(tx, i);
+      absl::StatusOr<const Coin*> coin = CheckInput(tx, shared, i);
       if (!coin.ok()) return coin.status();
       spent.push_back(*coin);
       in_sum += (*coin)->value;
