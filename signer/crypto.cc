@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "signer/check.h"
+#include "base/check.h"
 
 namespace ringfence::signer {
 
@@ -69,7 +69,7 @@ absl::StatusOr<EcdsaSignature> FinishEcdsa(std::span<const uint8_t> raw,
       secp256k1_ecdsa_signature_normalize(secp256k1_context_static, &sig, &sig) == 1;
   secp256k1_ecdsa_signature_serialize_compact(secp256k1_context_static, out.compact.data(), &sig);
 
-  RINGFENCE_SIGNER_CHECK(
+  RF_CHECK(
       secp256k1_ecdsa_verify(secp256k1_context_static, &sig, digest.data(), &pub) == 1,
       "token's ECDSA signature does not verify under the key's registered public key");
 
@@ -89,7 +89,7 @@ absl::StatusOr<EcdsaSignature> FinishEcdsa(std::span<const uint8_t> raw,
       return out;
     }
   }
-  RINGFENCE_SIGNER_CHECK(false, "no recovery id recovers the key of a verified ECDSA signature");
+  RF_CHECK(false, "no recovery id recovers the key of a verified ECDSA signature");
 }
 
 absl::Status CheckEd25519(std::span<const uint8_t> signature, std::span<const uint8_t> message,
@@ -101,8 +101,8 @@ absl::Status CheckEd25519(std::span<const uint8_t> signature, std::span<const ui
   if (public_key.size() != kEd25519PublicKeySize) {
     return absl::InvalidArgumentError("registered Ed25519 public key is not 32 bytes");
   }
-  RINGFENCE_SIGNER_CHECK(sodium_init() >= 0, "libsodium failed to initialise");
-  RINGFENCE_SIGNER_CHECK(
+  RF_CHECK(sodium_init() >= 0, "libsodium failed to initialise");
+  RF_CHECK(
       crypto_sign_verify_detached(signature.data(), message.data(), message.size(),
                                   public_key.data()) == 0,
       "token's Ed25519 signature does not verify under the key's registered public key");

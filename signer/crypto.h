@@ -4,7 +4,7 @@
 // half the time) and never with a recovery id. FinishEcdsa turns that into the canonical
 // low-S form with its recovery id and verifies it against the key's known public key with
 // libsecp256k1; CheckEd25519 verifies an EdDSA signature with libsodium. A signature that
-// fails that re-check is a broken invariant and aborts (RINGFENCE_SIGNER_CHECK): it is never
+// fails that re-check is a broken invariant and aborts (RF_CHECK): it is never
 // passed on. Stateless free functions, thread-safe.
 #ifndef RINGFENCE_SIGNER_CRYPTO_H_
 #define RINGFENCE_SIGNER_CRYPTO_H_

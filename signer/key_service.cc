@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "base/hex.h"
+#include "base/status.h"
 
 namespace ringfence::signer {
 namespace {
@@ -13,12 +15,9 @@ constexpr size_t kKeyIdBytes = 16;
 static_assert(2 * kKeyIdBytes == kMaxKeyIdBytes, "a key id is its CKA_ID in hex");
 
 absl::StatusOr<std::vector<uint8_t>> KeyIdBytes(const std::string& key_id) {
-  if (absl::Status s = ValidateKeyId(key_id); !s.ok()) return s;
+  RF_RETURN_IF_ERROR(ValidateKeyId(key_id));
   std::vector<uint8_t> out(kKeyIdBytes);
-  for (size_t i = 0; i < kKeyIdBytes; ++i) {
-    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    out[i] = static_cast<uint8_t>(nibble(key_id[2 * i]) << 4 | nibble(key_id[2 * i + 1]));
-  }
+  RF_RETURN_IF_ERROR(base::HexDecodeInto(key_id, out, "key_id", base::HexCase::kLowerOnly));
   return out;
 }
 

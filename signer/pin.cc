@@ -16,7 +16,7 @@ namespace ringfence::signer {
 namespace {
 
 // Drops one trailing line ending and checks what is left.
-absl::StatusOr<SecretBytes> Finish(SecretBytes pin, const std::string& what) {
+absl::StatusOr<base::SecretBytes> Finish(base::SecretBytes pin, const std::string& what) {
   size_t n = pin.size();
   if (n > 0 && pin.data()[n - 1] == '\n') --n;
   if (n > 0 && pin.data()[n - 1] == '\r') --n;
@@ -34,7 +34,7 @@ absl::StatusOr<SecretBytes> Finish(SecretBytes pin, const std::string& what) {
 
 }  // namespace
 
-absl::StatusOr<SecretBytes> ReadPinFile(const std::string& path) {
+absl::StatusOr<base::SecretBytes> ReadPinFile(const std::string& path) {
   const std::string what = absl::StrCat("pin_file '", path, "'");
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -54,7 +54,7 @@ absl::StatusOr<SecretBytes> ReadPinFile(const std::string& path) {
                         what, static_cast<unsigned>(st.st_mode & 0777)));
   }
   // Read one byte more than allowed (plus a line ending) to detect an oversized file.
-  SecretBytes buf(kMaxPinLength + 3);
+  base::SecretBytes buf(kMaxPinLength + 3);
   size_t got = 0;
   while (got < buf.size()) {
     ssize_t r = read(fd, buf.data() + got, buf.size() - got);
@@ -69,7 +69,7 @@ absl::StatusOr<SecretBytes> ReadPinFile(const std::string& path) {
   }
   close(fd);
   buf.Truncate(got);
-  absl::StatusOr<SecretBytes> pin = Finish(std::move(buf), what);
+  absl::StatusOr<base::SecretBytes> pin = Finish(std::move(buf), what);
   if (pin.ok() && pin->size() > kMaxPinLength) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " holds a PIN longer than ", kMaxPinLength, " bytes"));
@@ -77,7 +77,7 @@ absl::StatusOr<SecretBytes> ReadPinFile(const std::string& path) {
   return pin;
 }
 
-absl::StatusOr<SecretBytes> ReadPinEnv(const std::string& name) {
+absl::StatusOr<base::SecretBytes> ReadPinEnv(const std::string& name) {
   const std::string what = absl::StrCat("pin_env variable '", name, "'");
   const char* value = std::getenv(name.c_str());
   if (value == nullptr) return absl::NotFoundError(absl::StrCat(what, " is not set"));
@@ -86,9 +86,7 @@ absl::StatusOr<SecretBytes> ReadPinEnv(const std::string& name) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " holds a PIN longer than ", kMaxPinLength, " bytes"));
   }
-  SecretBytes buf(n);
-  std::memcpy(buf.data(), value, n);
-  absl::StatusOr<SecretBytes> pin = Finish(std::move(buf), what);
+  absl::StatusOr<base::SecretBytes> pin = Finish(base::SecretBytes::CopyOf(std::string_view(value, n)), what);
   if (pin.ok() && pin->size() > kMaxPinLength) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " holds a PIN longer than ", kMaxPinLength, " bytes"));

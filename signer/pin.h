@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "signer/secret.h"
+#include "base/secret.h"
 
 namespace ringfence::signer {
 
@@ -20,11 +20,11 @@ inline constexpr size_t kMaxPinLength = 256;
 // Fails with InvalidArgument if the file is not a regular file, is readable or writable by
 // group or others, is empty, is longer than kMaxPinLength, or contains a NUL or newline
 // inside the PIN; NotFound if it does not exist. Messages name the path, never the PIN.
-absl::StatusOr<SecretBytes> ReadPinFile(const std::string& path);
+absl::StatusOr<base::SecretBytes> ReadPinFile(const std::string& path);
 
 // Reads the PIN from the environment variable `name`. Fails with NotFound if it is unset and
 // InvalidArgument if it is empty or longer than kMaxPinLength.
-absl::StatusOr<SecretBytes> ReadPinEnv(const std::string& name);
+absl::StatusOr<base::SecretBytes> ReadPinEnv(const std::string& name);
 
 }  // namespace ringfence::signer
 

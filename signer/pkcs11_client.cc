@@ -285,8 +285,8 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::FindTokenSlot(const std::string& label)
 }
 
 absl::StatusOr<CK_SLOT_ID> Pkcs11Module::InitToken(const std::string& label,
-                                                   const std::string& so_pin,
-                                                   const std::string& user_pin) {
+                                                   base::SecretBytes so_pin,
+                                                   base::SecretBytes user_pin) {
   CK_ULONG count = 0;
   CK_RV rv = fn_->C_GetSlotList(CK_TRUE, nullptr, &count);
   if (rv != CKR_OK) return Pkcs11Error("C_GetSlotList", rv);
@@ -304,9 +304,7 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::InitToken(const std::string& label,
     }
   }
   std::array<unsigned char, 32> padded = PaddedLabel(label);
-  std::string so = so_pin;
-  rv = fn_->C_InitToken(target, reinterpret_cast<CK_UTF8CHAR*>(so.data()), so.size(),
-                        padded.data());
+  rv = fn_->C_InitToken(target, so_pin.data(), so_pin.size(), padded.data());
   if (rv != CKR_OK) return Pkcs11Error("C_InitToken", rv);
   // SoftHSM2 moves a freshly initialised token to a new slot id.
   absl::StatusOr<CK_SLOT_ID> slot = FindTokenSlot(label);
@@ -314,13 +312,12 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::InitToken(const std::string& label,
   CK_SESSION_HANDLE session;
   rv = fn_->C_OpenSession(*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
   if (rv != CKR_OK) return Pkcs11Error("C_OpenSession", rv);
-  rv = fn_->C_Login(session, CKU_SO, reinterpret_cast<CK_UTF8CHAR*>(so.data()), so.size());
+  rv = fn_->C_Login(session, CKU_SO, so_pin.data(), so_pin.size());
   if (rv != CKR_OK) {
     fn_->C_CloseSession(session);
     return Pkcs11Error("C_Login(SO)", rv);
   }
-  std::string user = user_pin;
-  rv = fn_->C_InitPIN(session, reinterpret_cast<CK_UTF8CHAR*>(user.data()), user.size());
+  rv = fn_->C_InitPIN(session, user_pin.data(), user_pin.size());
   fn_->C_Logout(session);
   fn_->C_CloseSession(session);
   if (rv != CKR_OK) return Pkcs11Error("C_InitPIN", rv);
@@ -348,7 +345,7 @@ class Pkcs11Token::Lease {
 };
 
 absl::StatusOr<std::unique_ptr<Pkcs11Token>> Pkcs11Token::Open(
-    std::shared_ptr<Pkcs11Module> module, const std::string& label, SecretBytes pin,
+    std::shared_ptr<Pkcs11Module> module, const std::string& label, base::SecretBytes pin,
     size_t pool_size) {
   if (pool_size == 0) {
     pin.Wipe();

@@ -31,8 +31,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/secret.h"
 #include "signer/crypto.h"
-#include "signer/secret.h"
 
 namespace ringfence::signer {
 
@@ -63,9 +63,10 @@ class Pkcs11Module {
 
   // Provisioning (tests, tools): initialises the token in the first slot that has an
   // uninitialised token (or, failing that, the first slot) with `label` and `so_pin`, then
-  // sets the user PIN. Returns the slot id. Not for signerd, which never initialises tokens.
-  absl::StatusOr<CK_SLOT_ID> InitToken(const std::string& label, const std::string& so_pin,
-                                       const std::string& user_pin);
+  // sets the user PIN. Returns the slot id. Both PINs are wiped before returning, whatever the
+  // outcome. Not for signerd, which never initialises tokens.
+  absl::StatusOr<CK_SLOT_ID> InitToken(const std::string& label, base::SecretBytes so_pin,
+                                       base::SecretBytes user_pin);
 
  private:
   Pkcs11Module(std::string path, void* handle, CK_FUNCTION_LIST* fn)
@@ -90,7 +91,7 @@ class Pkcs11Token {
   // locked or not initialised), or the failing call's error.
   static absl::StatusOr<std::unique_ptr<Pkcs11Token>> Open(std::shared_ptr<Pkcs11Module> module,
                                                           const std::string& label,
-                                                          SecretBytes pin, size_t pool_size);
+                                                          base::SecretBytes pin, size_t pool_size);
   ~Pkcs11Token();
   Pkcs11Token(const Pkcs11Token&) = delete;
   Pkcs11Token& operator=(const Pkcs11Token&) = delete;

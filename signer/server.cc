@@ -35,7 +35,7 @@ absl::Status CheckSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SecretBytes> ReadPin(const Pkcs11Config& config) {
+absl::StatusOr<base::SecretBytes> ReadPin(const Pkcs11Config& config) {
   if (!config.pin_file.empty()) return ReadPinFile(config.pin_file);
   return ReadPinEnv(config.pin_env);
 }
@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(
   absl::StatusOr<std::shared_ptr<Pkcs11Module>> module = Pkcs11Module::Load(config.pkcs11.module);
   if (!module.ok()) return Annotate(module.status(), "pkcs11: ");
   d->module_ = *module;
-  absl::StatusOr<SecretBytes> pin = ReadPin(config.pkcs11);
+  absl::StatusOr<base::SecretBytes> pin = ReadPin(config.pkcs11);
   if (!pin.ok()) return Annotate(pin.status(), "pkcs11: ");
   absl::StatusOr<std::unique_ptr<Pkcs11Token>> token = Pkcs11Token::Open(
       d->module_, config.pkcs11.token_label, *std::move(pin), config.pkcs11.session_pool_size);

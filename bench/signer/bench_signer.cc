@@ -24,10 +24,10 @@
 
 namespace {
 
+using ringfence::base::SecretBytes;
 using ringfence::signer::KeyType;
 using ringfence::signer::Pkcs11Module;
 using ringfence::signer::Pkcs11Token;
-using ringfence::signer::SecretBytes;
 using Clock = std::chrono::steady_clock;
 
 constexpr char kLabel[] = "bench";
@@ -105,16 +105,14 @@ bool SetUpToken(TokenUnderTest& t, const std::string& path) {
     return false;
   }
   t.module = *module;
-  absl::StatusOr<CK_SLOT_ID> slot = t.module->InitToken(kLabel, kSoPin, kUserPin);
+  absl::StatusOr<CK_SLOT_ID> slot = t.module->InitToken(kLabel, SecretBytes::CopyOf(kSoPin), SecretBytes::CopyOf(kUserPin));
   if (!slot.ok()) {
     std::fprintf(stderr, "bench_signer: %s: %s\n", t.name.c_str(),
                  std::string(slot.status().message()).c_str());
     return false;
   }
-  SecretBytes pin(std::strlen(kUserPin));
-  std::memcpy(pin.data(), kUserPin, pin.size());
   absl::StatusOr<std::unique_ptr<Pkcs11Token>> token =
-      Pkcs11Token::Open(t.module, kLabel, std::move(pin), 2);
+      Pkcs11Token::Open(t.module, kLabel, SecretBytes::CopyOf(kUserPin), 2);
   if (!token.ok()) {
     std::fprintf(stderr, "bench_signer: %s: %s\n", t.name.c_str(),
                  std::string(token.status().message()).c_str());

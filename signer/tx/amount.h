@@ -1,38 +1,22 @@
-// Amounts for transaction checks: unsigned 128-bit counts of base units (satoshi, wei, token
-// base units), their canonical decimal text form, and checked arithmetic.
+// Amount text in SignTransaction requests and signerd's own files (the intent's amount and fee
+// cap, quorum tier thresholds): base units in the one canonical grammar of base/amount.h,
+// parsed by base::ParseBaseUnits. This wrapper only names the field in the error, so that a
+// refusal says which of a request's amounts was wrong.
 //
-// Pure functions; thread-safe. Nothing here uses floating point.
+// Pure functions; thread-safe.
 #ifndef RINGFENCE_SIGNER_TX_AMOUNT_H_
 #define RINGFENCE_SIGNER_TX_AMOUNT_H_
 
-#include <array>
-#include <cstdint>
-#include <optional>
-#include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 
 namespace ringfence::signer::tx {
 
-using Amount = unsigned __int128;
-
-// Parses canonical decimal text: 1 to 39 digits, no sign, no spaces, no leading zero unless the
-// text is "0", value at most 2^128 - 1. The grammar is base::ScanBaseUnits, so signerd, the
-// quorum tool and custodyd's policy read the same amount text the same way. On failure returns
-// InvalidArgument (overflow included) naming `field` and the first rule broken.
-absl::StatusOr<Amount> ParseAmount(std::string_view text, std::string_view field);
-
-// Canonical decimal text of `value` (base::Uint128ToString).
-std::string FormatAmount(Amount value);
-
-// 16 bytes, most significant first.
-std::array<uint8_t, 16> AmountToBigEndian(Amount value);
-
-// Checked arithmetic: nullopt on overflow (or, for Sub, when b > a).
-std::optional<Amount> CheckedAdd(Amount a, Amount b);
-std::optional<Amount> CheckedSub(Amount a, Amount b);
-std::optional<Amount> CheckedMul(Amount a, Amount b);
+// base::ParseBaseUnits, with every error (a value above 2^128 - 1 included) returned as
+// InvalidArgument "<field>: <the rule broken>"; outside text is quoted clipped.
+absl::StatusOr<base::Amount> ParseAmountField(std::string_view text, std::string_view field);
 
 }  // namespace ringfence::signer::tx
 

@@ -6,9 +6,12 @@
 #include <mutex>
 #include <string_view>
 
-#include "signer/tx/text.h"
+#include "base/text.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
+
 namespace {
 
 void EnsureSodium() {
@@ -40,8 +43,8 @@ absl::Status AppendText(std::string* out, std::string_view name, std::string_vie
   return absl::OkStatus();
 }
 
-void AppendAmount(std::string* out, Amount v) {
-  const auto be = AmountToBigEndian(v);
+void AppendAmount(std::string* out, base::Amount v) {
+  const std::array<uint8_t, 16> be = v.ToBigEndian();
   out->append(reinterpret_cast<const char*>(be.data()), be.size());
 }
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "signer/tx/amount.h"
+#include "base/amount.h"
 
 namespace ringfence::signer::tx {
 
@@ -26,9 +26,9 @@ struct ApprovalSubject {
   std::string chain;    // "bitcoin", "ethereum"
   std::string network;  // as in the request
   std::string asset;
-  Amount amount = 0;
+  base::Amount amount;
   std::string destination;  // canonical address text
-  Amount fee_cap = 0;
+  base::Amount fee_cap;
 };
 
 // The 32-byte approval digest. Returns InvalidArgument naming the field when a text field is

@@ -1,15 +1,21 @@
 #include "signer/tx/approver_registry.h"
 
-#include <sodium.h>
-
 #include <fstream>
+#include <span>
 #include <sstream>
 
+#include "base/hex.h"
+#include "base/status.h"
+#include "base/text.h"
+#include "chain/hashes.h"
 #include "signer/request_limits.h"
-#include "signer/tx/text.h"
+#include "signer/tx/amount.h"
 #include "signer/tx/toml_fields.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
+
 namespace {
 
 namespace tf = toml_fields;
@@ -26,19 +32,11 @@ bool ValidApproverId(std::string_view id) {
 
 absl::StatusOr<std::array<uint8_t, 32>> ParseKeyHex(std::string_view hex, std::string_view where) {
   std::array<uint8_t, 32> key{};
-  if (hex.size() != 64) {
+  if (hex.size() != 2 * key.size()) {
     return absl::InvalidArgumentError(
         Cat(where, ": must be 64 hex digits (32-byte Ed25519 key), got ", hex.size()));
   }
-  for (size_t i = 0; i < 64; ++i) {
-    const char c = hex[i];
-    int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else return absl::InvalidArgumentError(Cat(where, ": non-hex digit at ", i));
-    key[i / 2] = static_cast<uint8_t>((key[i / 2] << 4) | v);
-  }
+  RF_RETURN_IF_ERROR(base::HexDecodeInto(hex, key, where));
   return key;
 }
 
@@ -114,7 +112,7 @@ absl::StatusOr<ApproverRegistry> ApproverRegistry::Parse(std::string_view toml_t
         if (auto st = tf::OnlyKeys(*tt, tpath, {"from", "approvals"}); !st.ok()) return st;
         auto from_text = tf::String(*tt, tpath, "from");
         if (!from_text.ok()) return from_text.status();
-        auto from = ParseAmount(*from_text, tpath + ".from");
+        auto from = ParseAmountField(*from_text, tpath + ".from");
         if (!from.ok()) return from.status();
         auto approvals = tf::Integer(*tt, tpath, "approvals");
         if (!approvals.ok()) return approvals.status();
@@ -123,7 +121,7 @@ absl::StatusOr<ApproverRegistry> ApproverRegistry::Parse(std::string_view toml_t
                                                          " is not within 0..", approver_count,
                                                          " (the number of approvers)"));
         }
-        if (i == 0 && *from != 0) {
+        if (i == 0 && !from->is_zero()) {
           return absl::InvalidArgumentError(Cat(tpath, ".from: the first tier must start at \"0\""));
         }
         if (i > 0 && *from <= aq.tiers.back().from) {
@@ -157,14 +155,8 @@ absl::StatusOr<ApproverRegistry> ApproverRegistry::Parse(std::string_view toml_t
     }
   }
 
-  std::array<uint8_t, 32> digest;
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(toml_text.data()),
-                     toml_text.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (uint8_t b : digest) {
-    reg.sha256_hex_.push_back(kHex[b >> 4]);
-    reg.sha256_hex_.push_back(kHex[b & 15]);
-  }
+  reg.sha256_hex_ = base::HexEncode(chain::Sha256(
+      std::span(reinterpret_cast<const uint8_t*>(toml_text.data()), toml_text.size())));
   return reg;
 }
 
@@ -188,7 +180,7 @@ const std::array<uint8_t, 32>* ApproverRegistry::FindApprover(std::string_view a
   return it == approvers_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<int> ApproverRegistry::RequiredApprovals(std::string_view asset, Amount amount,
+absl::StatusOr<int> ApproverRegistry::RequiredApprovals(std::string_view asset, base::Amount amount,
                                                         bool internal_sweep) const {
   auto it = quorum_.find(asset);
   if (it == quorum_.end()) {

@@ -19,12 +19,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "signer/tx/amount.h"
+#include "base/amount.h"
 
 namespace ringfence::signer::tx {
 
 struct QuorumTier {
-  Amount from = 0;    // this tier applies to amounts >= from (up to the next tier's from)
+  base::Amount from;  // this tier applies to amounts >= from (up to the next tier's from)
   int approvals = 0;  // distinct approvers needed
 };
 
@@ -47,7 +47,7 @@ class ApproverRegistry {
 
   // Approvals needed to move `amount` of `asset`, by the internal-sweep rule when
   // `internal_sweep`. Returns PermissionDenied when the registry has no quorum for the asset.
-  absl::StatusOr<int> RequiredApprovals(std::string_view asset, Amount amount,
+  absl::StatusOr<int> RequiredApprovals(std::string_view asset, base::Amount amount,
                                         bool internal_sweep) const;
 
   // True when `address` (canonical text) is a registered cold address for `asset`.

@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "signer/tx/text.h"
+#include "base/text.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
 
 GroupCommitter::GroupCommitter(SignerStore* store, size_t max_batch, std::chrono::microseconds linger,
                                size_t fill)

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
-#include "signer/tx/text.h"
+#include "base/text.h"
 
 namespace ringfence::signer::tx::toml_fields {
+
+using base::Cat;
 
 absl::Status OnlyKeys(const toml::table& table, std::string_view path,
                       std::initializer_list<std::string_view> allowed) {

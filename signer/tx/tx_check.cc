@@ -1,20 +1,21 @@
 #include "signer/tx/tx_check.h"
 
-#include <sodium.h>
-
 #include <cstring>
 #include <set>
 
+#include "base/hex.h"
+#include "base/text.h"
 #include "chain/bech32.h"
 #include "chain/eth_address.h"
 #include "chain/hashes.h"
-#include "base/hex.h"
-#include "base/text.h"
+#include "signer/tx/amount.h"
 #include "signer/tx/approval.h"
-#include "signer/tx/text.h"
 #include "signer/tx/tx_check_internal.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
+
 namespace {
 
 constexpr char kFingerprintTag[] = "ringfence/sign-request/v1";
@@ -98,9 +99,9 @@ absl::StatusOr<ParsedIntent> ParseIntent(const TxRequest& r, const TxConfig& con
                                               ChainName(out.asset->chain), ", the request is for ",
                                               ChainName(chain)));
   }
-  auto amount = ParseAmount(r.intent.amount, "intent.amount");
+  auto amount = ParseAmountField(r.intent.amount, "intent.amount");
   if (!amount.ok()) return Refuse("intent_malformed", amount.status().message());
-  auto fee_cap = ParseAmount(r.intent.fee_cap, "intent.fee_cap");
+  auto fee_cap = ParseAmountField(r.intent.fee_cap, "intent.fee_cap");
   if (!fee_cap.ok()) return Refuse("intent_malformed", fee_cap.status().message());
   out.amount = *amount;
   out.fee_cap = *fee_cap;
@@ -150,7 +151,7 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
     return Deny("quorum_not_met",
                 Cat("approvals: ", out->approvers.size(), " valid approval(s), the ",
                     out->internal_sweep ? "internal-sweep rule" : "quorum rule", " for ",
-                    FormatAmount(intent.amount), " ", r.intent.asset, " needs ", *required));
+                    intent.amount.ToBaseUnitString(), " ", r.intent.asset, " needs ", *required));
   }
   return absl::OkStatus();
 }
@@ -205,9 +206,9 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
                                                 " both pay the destination; the intent is one payment"));
     }
     dest_index = i;
-    if (static_cast<Amount>(o.value) != intent.amount) {
+    if (base::Amount(o.value) != intent.amount) {
       return Refuse("amount_mismatch", Cat("output ", i, " pays the destination ", o.value,
-                                           " sat, the intent amount is ", FormatAmount(intent.amount)));
+                                           " sat, the intent amount is ", intent.amount.ToBaseUnitString()));
     }
   }
   if (!dest_index) {
@@ -227,11 +228,11 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
 
   auto fee = chain::Fee(*tx, amounts);
   if (!fee.ok()) return Refuse("fee_invalid", fee.status().message());
-  if (static_cast<Amount>(*fee) > intent.fee_cap) {
+  if (base::Amount(*fee) > intent.fee_cap) {
     return Refuse("fee_above_cap", Cat("the fee is ", *fee, " sat (inputs minus outputs), the cap is ",
-                                       FormatAmount(intent.fee_cap)));
+                                       intent.fee_cap.ToBaseUnitString()));
   }
-  out->fee = *fee;
+  out->fee = base::Amount(*fee);
 
   for (size_t i = 0; i < tx->inputs.size(); ++i) {
     const auto script_code = chain::P2wpkhScriptCode(input_keys[i]->key_hash);

@@ -25,10 +25,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 #include "chain/bitcoin_tx.h"
 #include "chain/eth_tx.h"
 #include "signer/request_limits.h"
-#include "signer/tx/amount.h"
 #include "signer/tx/approver_registry.h"
 #include "signer/tx/tx_config.h"
 
@@ -115,8 +115,8 @@ struct CheckedTx {
   std::optional<chain::Eip1559Tx> eip1559;  // Ethereum, type 2
   std::optional<chain::LegacyTx> legacy;    // Ethereum, EIP-155
   std::optional<EthNonceClaim> nonce;       // Ethereum
-  Amount amount = 0;
-  Amount fee = 0;
+  base::Amount amount;
+  base::Amount fee;  // Bitcoin: inputs minus outputs; Ethereum: the most the gas can cost
   bool internal_sweep = false;
   int approvals_required = 0;
   std::vector<std::string> approvers;  // the approvals counted, in request order

@@ -1,14 +1,16 @@
 // The Ethereum half of CheckTransaction: EIP-1559 and legacy EIP-155 transfers of the native
 // coin or of an ERC-20 token.
+#include "base/hex.h"
+#include "base/text.h"
 #include "chain/erc20.h"
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
-#include "base/hex.h"
-#include "base/text.h"
-#include "signer/tx/text.h"
 #include "signer/tx/tx_check_internal.h"
 
 namespace ringfence::signer::tx::internal {
+
+using base::Cat;
+
 namespace {
 
 // The fields both transaction forms share, as far as the checks go.
@@ -18,7 +20,7 @@ struct EthFields {
   std::optional<chain::EthAddress> to;
   chain::U256 value;
   const std::vector<uint8_t>* data = nullptr;
-  absl::StatusOr<unsigned __int128> max_fee = Amount{0};
+  absl::StatusOr<base::Uint128> max_fee = base::Uint128{0};
   std::array<uint8_t, 32> signing_hash{};
 };
 
@@ -74,9 +76,9 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
       return Refuse("destination_mismatch", Cat("the transaction pays ", AddressText(*f.to),
                                                 ", the intent destination is ", r.intent.destination));
     }
-    if (*value != intent.amount) {
-      return Refuse("amount_mismatch", Cat("the transaction sends ", FormatAmount(*value),
-                                           " wei, the intent amount is ", FormatAmount(intent.amount)));
+    if (base::Amount(*value) != intent.amount) {
+      return Refuse("amount_mismatch", Cat("the transaction sends ", base::Uint128ToString(*value),
+                                           " wei, the intent amount is ", intent.amount.ToBaseUnitString()));
     }
     if (!f.data->empty()) {
       return Refuse("calldata_present", Cat("the transaction carries ", f.data->size(),
@@ -91,7 +93,7 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
     }
     if (*value != 0) {
       return Refuse("value_with_token_transfer",
-                    Cat("the transaction also sends ", FormatAmount(*value), " wei to the token contract"));
+                    Cat("the transaction also sends ", base::Uint128ToString(*value), " wei to the token contract"));
     }
     auto transfer = chain::DecodeErc20Transfer(*f.data);
     if (!transfer.ok()) return Refuse("calldata_malformed", Cat("calldata: ", transfer.status().message()));
@@ -100,21 +102,21 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
                                                 ", the intent destination is ", r.intent.destination));
     }
     auto token_amount = transfer->amount.ToU128("transfer amount");
-    if (!token_amount.ok() || *token_amount != intent.amount) {
+    if (!token_amount.ok() || base::Amount(*token_amount) != intent.amount) {
       return Refuse("amount_mismatch",
                     Cat("the token transfer moves ",
-                        token_amount.ok() ? FormatAmount(*token_amount) : std::string("more than 2^128 - 1"),
-                        " base units, the intent amount is ", FormatAmount(intent.amount)));
+                        token_amount.ok() ? base::Uint128ToString(*token_amount) : std::string("more than 2^128 - 1"),
+                        " base units, the intent amount is ", intent.amount.ToBaseUnitString()));
     }
   }
   if (!f.max_fee.ok()) return Refuse("fee_invalid", f.max_fee.status().message());
-  if (*f.max_fee > intent.fee_cap) {
-    return Refuse("fee_above_cap", Cat("the most the transaction can pay in fees is ", FormatAmount(*f.max_fee),
+  if (base::Amount(*f.max_fee) > intent.fee_cap) {
+    return Refuse("fee_above_cap", Cat("the most the transaction can pay in fees is ", base::Uint128ToString(*f.max_fee),
                                        " wei (gas limit times ",
                                        out->eip1559 ? "max fee per gas" : "gas price", "), the cap is ",
-                                       FormatAmount(intent.fee_cap)));
+                                       intent.fee_cap.ToBaseUnitString()));
   }
-  out->fee = *f.max_fee;
+  out->fee = base::Amount(*f.max_fee);
   out->jobs.push_back({sender->key_id, sender->public_key, f.signing_hash});
   out->nonce = EthNonceClaim{f.chain_id, sender->eth_address, f.nonce};
   return absl::OkStatus();

@@ -13,8 +13,8 @@ namespace ringfence::signer::tx::internal {
 
 struct ParsedIntent {
   const AssetConfig* asset = nullptr;
-  Amount amount = 0;
-  Amount fee_cap = 0;
+  base::Amount amount;
+  base::Amount fee_cap;
 };
 
 // FailedPrecondition("<rule>: <detail>").

@@ -3,10 +3,12 @@
 #include "base/text.h"
 #include "chain/eth_address.h"
 #include "signer/request_limits.h"
-#include "signer/tx/text.h"
 #include "signer/tx/toml_fields.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
+
 namespace {
 namespace tf = toml_fields;
 }  // namespace

@@ -7,14 +7,17 @@
 #include <mutex>
 #include <sstream>
 
+#include "base/check.h"
+#include "base/hex.h"
+#include "base/text.h"
 #include "chain/ecdsa.h"
 #include "chain/hashes.h"
-#include "base/hex.h"
-#include "signer/check.h"
 #include "signer/tx/request_limits.h"
-#include "signer/tx/text.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
+
 namespace {
 
 std::vector<uint8_t> Bytes(std::string_view s) { return std::vector<uint8_t>(s.begin(), s.end()); }
@@ -65,10 +68,10 @@ absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain,
   out.compact = *sig;
   if (chain == ChainKind::kBitcoin) {
     const absl::Status verified = chain::VerifyEcdsa(job.digest, *sig, job.public_key);
-    RINGFENCE_SIGNER_CHECK(verified.ok(), Cat("token signature does not verify for key ", job.key_id));
+    RF_CHECK(verified.ok(), Cat("token signature does not verify for key ", job.key_id));
   } else {
     auto recid = chain::ComputeRecoveryId(job.digest, *sig, job.public_key);
-    RINGFENCE_SIGNER_CHECK(recid.ok(), Cat("token signature does not recover key ", job.key_id));
+    RF_CHECK(recid.ok(), Cat("token signature does not recover key ", job.key_id));
     out.recovery_id = *recid;
   }
   return out;
@@ -259,7 +262,7 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   fields["intent_amount"] = Bytes(request.intent.amount);
   fields["intent_destination"] = Bytes(request.intent.destination);
   fields["intent_fee_cap"] = Bytes(request.intent.fee_cap);
-  fields["fee"] = Bytes(FormatAmount(checked->fee));
+  fields["fee"] = Bytes(checked->fee.ToBaseUnitString());
   fields["fingerprint"] = std::vector<uint8_t>(checked->fingerprint.begin(), checked->fingerprint.end());
   fields["internal_sweep"] = Bytes(checked->internal_sweep ? "true" : "false");
   fields["approvals_required"] = Bytes(std::to_string(checked->approvals_required));

@@ -4,11 +4,14 @@
 
 #include <cstring>
 
+#include "base/text.h"
 #include "chain/bitcoin_tx.h"
 #include "chain/eth_address.h"
-#include "signer/tx/text.h"
 
 namespace ringfence::signer::tx {
+
+using base::Cat;
+
 namespace {
 
 constexpr char kSchema[] = R"sql(

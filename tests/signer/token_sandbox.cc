@@ -30,12 +30,6 @@ std::string ModulePath() { return RequiredEnv("RINGFENCE_SIGNER_MODULE"); }
 std::string ModuleKind() { return RequiredEnv("RINGFENCE_SIGNER_MODULE_KIND"); }
 bool IsHsmSim() { return ModuleKind() == "hsm_sim"; }
 
-SecretBytes Pin(const std::string& pin) {
-  SecretBytes out(pin.size());
-  std::memcpy(out.data(), pin.data(), pin.size());
-  return out;
-}
-
 TokenSandbox::TokenSandbox(std::map<std::string, std::string> extra_env, bool init_token)
     : temp_("signer-token") {
   std::filesystem::create_directories(token_dir());
@@ -60,7 +54,8 @@ TokenSandbox::TokenSandbox(std::map<std::string, std::string> extra_env, bool in
   }
   close(fd);
   if (init_token) {
-    absl::StatusOr<CK_SLOT_ID> slot = Module()->InitToken(kTokenLabel, kSoPin, kUserPin);
+    absl::StatusOr<CK_SLOT_ID> slot = Module()->InitToken(
+        kTokenLabel, base::SecretBytes::CopyOf(kSoPin), base::SecretBytes::CopyOf(kUserPin));
     if (!slot.ok()) {
       ADD_FAILURE() << "initialising the test token: " << slot.status();
     }
@@ -106,7 +101,7 @@ std::shared_ptr<Pkcs11Module> TokenSandbox::Module() {
 
 absl::StatusOr<std::unique_ptr<Pkcs11Token>> TokenSandbox::OpenToken(const std::string& pin,
                                                                      size_t pool_size) {
-  return Pkcs11Token::Open(Module(), kTokenLabel, Pin(pin), pool_size);
+  return Pkcs11Token::Open(Module(), kTokenLabel, base::SecretBytes::CopyOf(pin), pool_size);
 }
 
 }  // namespace ringfence::signer::testing

@@ -62,8 +62,6 @@ class TokenSandbox {
   std::shared_ptr<Pkcs11Module> module_;
 };
 
-SecretBytes Pin(const std::string& pin);
-
 }  // namespace ringfence::signer::testing
 
 #endif  // RINGFENCE_TESTS_SIGNER_TOKEN_SANDBOX_H_

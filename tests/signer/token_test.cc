@@ -294,7 +294,7 @@ TEST(TokenLoginTest, WrongPinIsPermissionDeniedAndRightPinStillWorks) {
 TEST(TokenLoginTest, UnknownTokenLabelIsNotFound) {
   TokenSandbox sandbox;
   absl::StatusOr<std::unique_ptr<Pkcs11Token>> token =
-      Pkcs11Token::Open(sandbox.Module(), "no-such-token", testing::Pin(testing::kUserPin), 1);
+      Pkcs11Token::Open(sandbox.Module(), "no-such-token", base::SecretBytes::CopyOf(testing::kUserPin), 1);
   ASSERT_EQ(token.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(token.status().message(), HasSubstr("no initialised token labelled 'no-such-token'"));
   EXPECT_THAT(token.status().message(), HasSubstr("'ringfence-test'"));
@@ -322,7 +322,7 @@ TEST(TokenLoginTest, MissingTokenDirectoryIsAClearError) {
   absl::Status status = module.status();
   if (module.ok()) {
     // hsm_sim creates its directory on first use: it then holds no initialised token.
-    status = Pkcs11Token::Open(*module, testing::kTokenLabel, testing::Pin(testing::kUserPin), 1).status();
+    status = Pkcs11Token::Open(*module, testing::kTokenLabel, base::SecretBytes::CopyOf(testing::kUserPin), 1).status();
     ASSERT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
     EXPECT_THAT(status.message(), HasSubstr("no initialised token labelled 'ringfence-test'"));
     EXPECT_THAT(status.message(), HasSubstr("initialised tokens: none"));
@@ -348,7 +348,7 @@ TEST(TokenLoginTest, CorruptTokenDirectoryIsAClearError) {
   absl::StatusOr<std::shared_ptr<Pkcs11Module>> module = Pkcs11Module::Load(testing::ModulePath());
   absl::Status status = module.status();
   if (module.ok()) {
-    status = Pkcs11Token::Open(*module, testing::kTokenLabel, testing::Pin(testing::kUserPin), 1).status();
+    status = Pkcs11Token::Open(*module, testing::kTokenLabel, base::SecretBytes::CopyOf(testing::kUserPin), 1).status();
   }
   ASSERT_FALSE(status.ok());
   // Whichever step notices first, the error names the PKCS#11 call or the missing token.

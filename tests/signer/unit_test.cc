@@ -173,7 +173,7 @@ std::string WriteFile(const TempDir& dir, const std::string& name, const std::st
 
 TEST(PinTest, ReadsFileWithoutTheLineEnding) {
   TempDir dir("signer-pin");
-  absl::StatusOr<SecretBytes> pin = ReadPinFile(WriteFile(dir, "p", "1234\r\n", 0600));
+  absl::StatusOr<base::SecretBytes> pin = ReadPinFile(WriteFile(dir, "p", "1234\r\n", 0600));
   ASSERT_TRUE(pin.ok()) << pin.status();
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(pin->data()), pin->size()), "1234");
   pin = ReadPinFile(WriteFile(dir, "q", "abcd", 0400));
@@ -200,7 +200,7 @@ TEST(PinTest, RejectsBadFiles) {
 
 TEST(PinTest, ReadsEnvironment) {
   setenv("RINGFENCE_TEST_PIN", "9876", 1);
-  absl::StatusOr<SecretBytes> pin = ReadPinEnv("RINGFENCE_TEST_PIN");
+  absl::StatusOr<base::SecretBytes> pin = ReadPinEnv("RINGFENCE_TEST_PIN");
   ASSERT_TRUE(pin.ok());
   EXPECT_EQ(std::memcmp(pin->data(), "9876", 4), 0);
   setenv("RINGFENCE_TEST_PIN", "", 1);

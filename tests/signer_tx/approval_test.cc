@@ -1,4 +1,4 @@
-// Amount text, the approval digest (checked against an independent Python implementation of
+// Amount fields, the approval digest (checked against an independent Python implementation of
 // docs/approval-digest.md) and the approver registry parser.
 #include <sodium.h>
 
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/amount.h"
+#include "base/hex.h"
 #include "signer/tx/amount.h"
 #include "signer/tx/approval.h"
 #include "signer/tx/approver_registry.h"
@@ -26,83 +27,24 @@ using testing::ApproverEntries;
 using testing::MakeTestApprover;
 using testing::SignApproval;
 
-constexpr Amount kMax = ~static_cast<Amount>(0);
+constexpr base::Amount kMax = base::Amount::Max();
 
-TEST(AmountTest, ParsesCanonicalDecimal) {
-  EXPECT_EQ(*ParseAmount("0", "f"), 0u);
-  EXPECT_EQ(*ParseAmount("100000", "f"), 100000u);
-  EXPECT_EQ(*ParseAmount("340282366920938463463374607431768211455", "f"), kMax);
-  EXPECT_EQ(FormatAmount(kMax), "340282366920938463463374607431768211455");
-  EXPECT_EQ(FormatAmount(*ParseAmount("18446744073709551616", "f")), "18446744073709551616");
-}
-
-TEST(AmountTest, RejectsMalformedNegativeOverflowingText) {
-  struct Case {
-    const char* text;
-    const char* why;
-  } cases[] = {
-      {"", "empty"},
-      {"-1", "non-digit"},
-      {"+1", "non-digit"},
-      {"01", "leading zero"},
-      {"00", "leading zero"},
-      {"1.5", "non-digit"},
-      {" 1", "non-digit"},
-      {"1e3", "non-digit"},
-      // The grammar (base::ScanBaseUnits) names a non-digit before a leading zero.
-      {"0x10", "non-digit at position 1"}, {"1x0", "non-digit at position 1"},
-      {"\xd9\xa1", "non-digit at position 0"},  // ARABIC-INDIC DIGIT ONE
-      {"12\xef\xbc\x91", "non-digit at position 2"},  // FULLWIDTH DIGIT ONE
-      {"0000000000000000000000000000000000000000", "leading zero"},
-      {"340282366920938463463374607431768211456", "exceeds"},
-      {"999999999999999999999999999999999999999", "exceeds"},
-      {"9999999999999999999999999999999999999999", "40 digits"},
-  };
-  for (const auto& c : cases) {
-    auto r = ParseAmount(c.text, "intent.amount");
-    ASSERT_FALSE(r.ok()) << c.text;
-    // InvalidArgument for every rule, overflow included (policy says OutOfRange for that).
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
-    EXPECT_THAT(std::string(r.status().message()), HasSubstr("intent.amount")) << c.text;
-    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.why)) << c.text;
+// The grammar itself is base::ParseBaseUnits's (tests/base); the wrapper only has to name the
+// field, for every rule, with one status code.
+TEST(ParseAmountFieldTest, NamesTheFieldForEveryRule) {
+  EXPECT_EQ(*ParseAmountField("340282366920938463463374607431768211455", "f"), kMax);
+  for (const std::string text : {"", "-1", "1.5", "01", "340282366920938463463374607431768211456",
+                                 "9999999999999999999999999999999999999999"}) {
+    auto r = ParseAmountField(text, "intent.amount");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(std::string(r.status().message()), ::testing::StartsWith("intent.amount: amount")) << text;
   }
-  // A long text is echoed bounded.
-  auto long_zero = ParseAmount("0" + std::string(10000, '1'), "fee_cap");
+  // A long text is quoted clipped.
+  auto long_zero = ParseAmountField("0" + std::string(10000, '1'), "fee_cap");
   ASSERT_FALSE(long_zero.ok());
   EXPECT_THAT(std::string(long_zero.status().message()), HasSubstr("leading zero"));
   EXPECT_LT(long_zero.status().message().size(), 200u);
-}
-
-// signerd and the quorum tool (base::ParseBaseUnits) must read every amount text alike, or an
-// approval could be signed for one value and checked against another.
-TEST(AmountTest, AgreesWithPolicyGrammarAndRoundTrips) {
-  std::vector<std::string> texts = {"", "0", "00", "1", "-1", "+1", " 1", "1.0", "1e3",
-                                    "18446744073709551615", "18446744073709551616",
-                                    "9999999999999999999", "10000000000000000000",
-                                    "340282366920938463463374607431768211455",
-                                    "340282366920938463463374607431768211456",
-                                    "1000000000000000000000000000000000000000"};
-  for (int k = 0; k < 128; ++k) {
-    Amount v = static_cast<Amount>(1) << k;
-    for (Amount w : {v - 1, v, v + 1}) texts.push_back(base::Amount(w).ToBaseUnitString());
-  }
-  for (const std::string& text : texts) {
-    auto mine = ParseAmount(text, "f");
-    auto theirs = base::ParseBaseUnits(text);
-    ASSERT_EQ(mine.ok(), theirs.ok()) << text;
-    if (!mine.ok()) continue;
-    EXPECT_EQ(*mine, theirs->base_units()) << text;
-    EXPECT_EQ(FormatAmount(*mine), text);
-  }
-}
-
-TEST(AmountTest, CheckedArithmetic) {
-  EXPECT_FALSE(CheckedAdd(kMax, 1).has_value());
-  EXPECT_EQ(*CheckedAdd(kMax - 1, 1), kMax);
-  EXPECT_FALSE(CheckedSub(1, 2).has_value());
-  EXPECT_EQ(*CheckedSub(2, 2), 0u);
-  EXPECT_FALSE(CheckedMul(kMax / 2 + 1, 2).has_value());
-  EXPECT_EQ(*CheckedMul(kMax / 3, 3), kMax / 3 * 3);
 }
 
 ApprovalSubject BaseSubject() {
@@ -111,9 +53,9 @@ ApprovalSubject BaseSubject() {
   s.chain = "bitcoin";
   s.network = "regtest";
   s.asset = "BTC";
-  s.amount = 100000;
+  s.amount = base::Amount(100000);
   s.destination = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
-  s.fee_cap = 1000;
+  s.fee_cap = base::Amount(1000);
   return s;
 }
 
@@ -124,13 +66,13 @@ TEST(ApprovalDigestTest, EveryFieldChangesTheDigest) {
   variants[1].chain = "ethereum";
   variants[2].network = "testnet";
   variants[3].asset = "ETH";
-  variants[4].amount = 100001;
+  variants[4].amount = base::Amount(100001);
   variants[5].destination = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081";
-  variants[6].fee_cap = 1001;
+  variants[6].fee_cap = base::Amount(1001);
   // Moving a byte between adjacent text fields must not give the same digest.
   variants[7].request_id = "wd-1b";
   variants[7].chain = "itcoin";
-  variants[8].amount = static_cast<Amount>(100000) << 64;
+  variants[8].amount = base::Amount(base::Uint128{100000} << 64);
   for (size_t i = 0; i < variants.size(); ++i) {
     EXPECT_NE(*ApprovalDigest(variants[i]), base) << "variant " << i;
   }
@@ -181,11 +123,11 @@ TEST(ApprovalDigestTest, AgreesWithIndependentImplementation) {
   eth.asset = "USDC-ETH";
   eth.amount = kMax;
   eth.destination = "0x52908400098527886E0F7030069857D2E4169EE7";
-  eth.fee_cap = static_cast<Amount>(21000) * 100000000000ull;
+  eth.fee_cap = base::Amount(base::Uint128{21000} * 100000000000ull);
   subjects.push_back(eth);
   ApprovalSubject zero = BaseSubject();
-  zero.amount = 0;
-  zero.fee_cap = 0;
+  zero.amount = base::Amount::Zero();
+  zero.fee_cap = base::Amount::Zero();
   zero.request_id = std::string(kMaxApprovalFieldBytes, 'r');
   subjects.push_back(zero);
   for (const auto& s : subjects) {
@@ -195,12 +137,12 @@ TEST(ApprovalDigestTest, AgreesWithIndependentImplementation) {
                      {"chain", s.chain},
                      {"network", s.network},
                      {"asset", s.asset},
-                     {"amount", FormatAmount(s.amount)},
+                     {"amount", s.amount.ToBaseUnitString()},
                      {"destination", s.destination},
-                     {"fee_cap", FormatAmount(s.fee_cap)},
-                     {"digest", testing::HexOf(digest.data(), digest.size())},
-                     {"public_key", testing::HexOf(alice.public_key.data(), 32)},
-                     {"signature", testing::HexOf(sig.data(), sig.size())}});
+                     {"fee_cap", s.fee_cap.ToBaseUnitString()},
+                     {"digest", base::HexEncode(digest)},
+                     {"public_key", base::HexEncode(alice.public_key)},
+                     {"signature", base::HexEncode(sig)}});
   }
   const auto path = dir / "cases.json";
   std::ofstream(path) << cases.dump();
@@ -232,17 +174,17 @@ TEST(ApproverRegistryTest, ParsesApproversQuorumAndColdAddresses) {
   ASSERT_NE(reg->FindApprover("bob"), nullptr);
   EXPECT_EQ(*reg->FindApprover("bob"), b.public_key);
   EXPECT_EQ(reg->FindApprover("carol"), nullptr);
-  EXPECT_EQ(*reg->RequiredApprovals("BTC", 99999999, false), 1);
-  EXPECT_EQ(*reg->RequiredApprovals("BTC", 100000000, false), 2);
+  EXPECT_EQ(*reg->RequiredApprovals("BTC", base::Amount(99999999), false), 1);
+  EXPECT_EQ(*reg->RequiredApprovals("BTC", base::Amount(100000000), false), 2);
   EXPECT_EQ(*reg->RequiredApprovals("BTC", kMax, false), 2);
   EXPECT_EQ(*reg->RequiredApprovals("BTC", kMax, true), 0);
-  EXPECT_EQ(reg->RequiredApprovals("ETH", 1, false).status().code(),
+  EXPECT_EQ(reg->RequiredApprovals("ETH", base::Amount(1), false).status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(reg->IsColdAddress("BTC", "bcrt1qcold"));
   EXPECT_FALSE(reg->IsColdAddress("ETH", "bcrt1qcold"));
   std::array<uint8_t, 32> h;
   crypto_hash_sha256(h.data(), reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  EXPECT_EQ(reg->sha256_hex(), testing::HexOf(h.data(), 32));
+  EXPECT_EQ(reg->sha256_hex(), base::HexEncode(h));
 }
 
 TEST(ApproverRegistryTest, RejectsBadRegistries) {

@@ -7,6 +7,7 @@
 #include "chain/erc20.h"
 #include "chain/eth_address.h"
 #include "chain/hashes.h"
+#include "signer/tx/amount.h"
 #include "tests/signer_tx/test_keys.h"
 
 namespace ringfence::signer::tx::testing {
@@ -85,9 +86,9 @@ ApprovalSubject SubjectOf(const TxRequest& r) {
   s.chain = r.chain;
   s.network = r.network;
   s.asset = r.intent.asset;
-  s.amount = OrDie(ParseAmount(r.intent.amount, "amount"), "amount");
+  s.amount = OrDie(ParseAmountField(r.intent.amount, "amount"), "amount");
   s.destination = r.intent.destination;
-  s.fee_cap = OrDie(ParseAmount(r.intent.fee_cap, "fee_cap"), "fee cap");
+  s.fee_cap = OrDie(ParseAmountField(r.intent.fee_cap, "fee_cap"), "fee cap");
   return s;
 }
 

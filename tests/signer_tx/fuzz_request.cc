@@ -8,6 +8,7 @@
 #include <string>
 
 #include "proto/signer_tx.pb.h"
+#include "signer/tx/amount.h"
 #include "signer/tx/service.h"
 #include "signer/tx/tx_check.h"
 #include "tests/signer_tx/fixture.h"
@@ -29,6 +30,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (checked->jobs.empty()) std::abort();
   if (checked->chain == ChainKind::kBitcoin && checked->jobs.size() != checked->outpoints.size()) std::abort();
   if (checked->chain == ChainKind::kEthereum && !checked->nonce) std::abort();
-  if (checked->fee > *ParseAmount(request.intent.fee_cap, "fee_cap")) std::abort();
+  if (checked->fee > *ParseAmountField(request.intent.fee_cap, "fee_cap")) std::abort();
   return 0;
 }

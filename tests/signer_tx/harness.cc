@@ -1,7 +1,6 @@
 #include "tests/signer_tx/harness.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -25,12 +24,6 @@ template <typename T>
 T OrDie(absl::StatusOr<T> v, const std::string& what) {
   if (!v.ok()) Die(what, v.status());
   return std::move(*v);
-}
-
-SecretBytes Pin(const char* text) {
-  SecretBytes pin(std::strlen(text));
-  std::memcpy(pin.data(), text, pin.size());
-  return pin;
 }
 
 void WriteFile(const std::filesystem::path& path, const std::string& text) {
@@ -71,8 +64,9 @@ SignerHarness::SignerHarness(TokenKind kind, const std::filesystem::path& dir, s
     setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
   }
   module_ = OrDie(Pkcs11Module::Load(module_path()), "loading " + module_path());
-  OrDie(module_->InitToken(kLabel, kSoPin, kUserPin), "initialising the token");
-  token_ = OrDie(Pkcs11Token::Open(module_, kLabel, Pin(kUserPin), pool_size), "logging in");
+  OrDie(module_->InitToken(kLabel, base::SecretBytes::CopyOf(kSoPin), base::SecretBytes::CopyOf(kUserPin)),
+        "initialising the token");
+  token_ = OrDie(Pkcs11Token::Open(module_, kLabel, base::SecretBytes::CopyOf(kUserPin), pool_size), "logging in");
   store_ = OrDie(SignerStore::Open((dir / "signer.db").string()), "opening the database");
 
   KeyService keys(token_.get(), store_.get());

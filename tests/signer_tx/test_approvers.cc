@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "base/hex.h"
+
 namespace ringfence::signer::tx::testing {
 
 TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte) {
@@ -25,21 +27,11 @@ std::vector<uint8_t> SignApproval(const TestApprover& approver, const ApprovalSu
   return sig;
 }
 
-std::string HexOf(const uint8_t* data, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 15]);
-  }
-  return out;
-}
-
 std::string ApproverEntries(const std::vector<TestApprover>& approvers) {
   std::string out;
   for (const auto& a : approvers) {
     out += "[[approver]]\nid = \"" + a.id + "\"\npublic_key = \"" +
-           HexOf(a.public_key.data(), a.public_key.size()) + "\"\n\n";
+           base::HexEncode(a.public_key) + "\"\n\n";
   }
   return out;
 }

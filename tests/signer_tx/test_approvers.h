@@ -25,8 +25,6 @@ TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte);
 // digest (a broken test).
 std::vector<uint8_t> SignApproval(const TestApprover& approver, const ApprovalSubject& subject);
 
-std::string HexOf(const uint8_t* data, size_t size);
-
 // [[approver]] entries for `approvers`.
 std::string ApproverEntries(const std::vector<TestApprover>& approvers);
 

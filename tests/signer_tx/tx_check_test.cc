@@ -41,7 +41,7 @@ TEST_F(BitcoinCheckTest, ValidRequestYieldsOneDigestPerInputAndItsClaims) {
   EXPECT_EQ(checked->jobs[0].digest, *expected);
   ASSERT_EQ(checked->outpoints.size(), 1u);
   EXPECT_EQ(checked->outpoints[0], c.tx.inputs[0].prevout);
-  EXPECT_EQ(checked->fee, 1000u);
+  EXPECT_EQ(checked->fee, base::Amount(1000));
   EXPECT_EQ(checked->approvals_required, 2);
   EXPECT_FALSE(checked->internal_sweep);
   EXPECT_EQ(checked->approvers, (std::vector<std::string>{"alice", "bob"}));
@@ -308,7 +308,7 @@ TEST_P(EthereumCheckTest, ValidRequestYieldsTheSigningHashAndNonceClaim) {
   EXPECT_EQ(checked->nonce->nonce, 7u);
   EXPECT_EQ(checked->nonce->chain_id, kEthChainId);
   EXPECT_EQ(chain::EthChecksumAddress(checked->nonce->sender), EthAddressOf(TestPublicKey(kEthKeySeed)));
-  EXPECT_EQ(checked->fee, 120000u);
+  EXPECT_EQ(checked->fee, base::Amount(120000));
   EXPECT_TRUE(checked->outpoints.empty());
 
   // The assembled transaction recovers to the key's address.

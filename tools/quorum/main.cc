@@ -114,8 +114,8 @@ struct SubjectFlags {
     RF_ASSIGN_OR_RETURN(const DisplayUnits units,
                         ResolveDisplayUnits(subject.chain, subject.asset,
                                             decimals_option->count() > 0 ? std::optional<int>(decimals) : std::nullopt));
-    subject.amount = amount_value->base_units();
-    subject.fee_cap = fee_value->base_units();
+    subject.amount = *amount_value;
+    subject.fee_cap = *fee_value;
     RF_ASSIGN_OR_RETURN(const auto digest, ringfence::signer::tx::ApprovalDigest(subject));
     // What is approved is shown in full: approvers never sign blind either.
     *terms = Cat(subject.request_id, ": ", FormatLabelledAmount(*amount_value, units.asset_decimals, units.asset), " on ",
