@@ -329,6 +329,9 @@ absl::StatusOr<Bip143Parts> Bip143Compute(const Transaction& tx, const Bip143Sha
 
   const TxIn& in = tx.inputs[input_index];
   std::vector<uint8_t>& p = parts.preimage;
+  // The preimage's whole size up front: 156 fixed bytes, the script code and its length prefix.
+  // Growing it step by step made GCC 12 at -O3 report a false -Wstringop-overflow.
+  p.reserve(156 + 9 + script_code.size());
   PutU32(p, tx.version);
   p.insert(p.end(), parts.hash_prevouts.begin(), parts.hash_prevouts.end());
   p.insert(p.end(), parts.hash_sequence.begin(), parts.hash_sequence.end());
