@@ -210,4 +210,25 @@ absl::StatusOr<int> ComputeRecoveryId(const std::array<uint8_t, 32>& digest, con
   return absl::NotFoundError("signature: no recovery id yields this public key (wrong key or digest)");
 }
 
+absl::StatusOr<FinishedSignature> FinishSignature(std::span<const uint8_t> rs64,
+                                                  const std::array<uint8_t, 32>& digest,
+                                                  std::span<const uint8_t> pubkey, RecoveryId recovery) {
+  absl::StatusOr<CompactSignature> sig = NormalizeLowS(rs64);
+  if (!sig.ok()) return sig.status();
+  FinishedSignature out;
+  out.compact = *sig;
+  out.normalized = !std::equal(sig->begin(), sig->end(), rs64.begin());
+  if (recovery == RecoveryId::kSkip) {
+    if (absl::Status st = VerifyEcdsa(digest, *sig, pubkey); !st.ok()) return st;
+    return out;
+  }
+  absl::StatusOr<int> recid = ComputeRecoveryId(digest, *sig, pubkey);
+  if (recid.status().code() == absl::StatusCode::kNotFound) {
+    return absl::PermissionDeniedError("signature does not verify for this key and digest (no recovery id yields the key)");
+  }
+  if (!recid.ok()) return recid.status();
+  out.recovery_id = *recid;
+  return out;
+}
+
 }  // namespace ringfence::chain

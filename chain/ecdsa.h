@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -51,6 +52,28 @@ absl::Status VerifyEcdsa(const std::array<uint8_t, 32>& digest, const CompactSig
 // signature is not by this key over this digest.
 absl::StatusOr<int> ComputeRecoveryId(const std::array<uint8_t, 32>& digest, const CompactSignature& sig,
                                       std::span<const uint8_t> pubkey);
+
+// What FinishSignature made of a token's raw output.
+struct FinishedSignature {
+  CompactSignature compact{};      // low S
+  std::optional<int> recovery_id;  // set when it was asked for
+  bool normalized = false;         // the input's S was high and was replaced by n - S
+};
+
+// Whether FinishSignature also finds the recovery id (Ethereum needs it, a Bitcoin witness
+// does not).
+enum class RecoveryId { kSkip, kCompute };
+
+// Turns r || s as an HSM returns it through PKCS#11 (S possibly high, no recovery id) into
+// the canonical low-S signature, and proves it is `pubkey`'s signature over `digest`: by
+// verification, or with kCompute by public-key recovery, which proves it as well (recovery
+// yields `pubkey` only if the signature verifies under it) and so costs one check, not two.
+// Returns InvalidArgument if `rs64` is malformed (not 64 bytes, r or s zero or not below the
+// group order) or `pubkey` is not a point; PermissionDenied if the well-formed signature is
+// not `pubkey`'s over `digest`.
+absl::StatusOr<FinishedSignature> FinishSignature(std::span<const uint8_t> rs64,
+                                                  const std::array<uint8_t, 32>& digest,
+                                                  std::span<const uint8_t> pubkey, RecoveryId recovery);
 
 // Recovers the 65-byte uncompressed public key. Rejects high S and recid outside 0..3.
 absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const std::array<uint8_t, 32>& digest,

@@ -1,21 +1,21 @@
-// Key types and the software checks the signer runs on every token output.
+// Key types, and the software checks the signer runs on every signature a token returns.
 //
 // A PKCS#11 token returns bare ECDSA (r, s), possibly with a high S (SoftHSM2 does about
-// half the time) and never with a recovery id. FinishEcdsa turns that into the canonical
-// low-S form with its recovery id and verifies it against the key's known public key with
-// libsecp256k1; CheckEd25519 verifies an EdDSA signature with libsodium. A signature that
-// fails that re-check is a broken invariant and aborts (RF_CHECK): it is never
-// passed on. Stateless free functions, thread-safe.
+// half the time) and never with a recovery id. CheckTokenEcdsa makes it canonical through
+// chain::FinishSignature (low S, the recovery id when asked for) and checks it against the
+// key's registered public key; CheckEd25519 verifies an EdDSA signature with libsodium. A
+// well-formed signature that fails that check is a broken invariant and aborts (RF_CHECK): it
+// is never passed on. Stateless free functions, thread-safe.
 #ifndef RINGFENCE_SIGNER_CRYPTO_H_
 #define RINGFENCE_SIGNER_CRYPTO_H_
 
 #include <array>
 #include <cstdint>
 #include <span>
-#include "absl/strings/string_view.h"
-#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "chain/ecdsa.h"
 
 namespace ringfence::signer {
 
@@ -30,34 +30,19 @@ inline constexpr size_t kSecp256k1CompressedSize = 33;
 inline constexpr size_t kEd25519PublicKeySize = 32;
 inline constexpr size_t kSignatureSize = 64;
 
-struct EcdsaSignature {
-  std::array<uint8_t, 64> compact{};  // r || s, 32 bytes each, big-endian, s <= n/2.
-  int recovery_id = 0;                // 0..3, as Bitcoin's and Ethereum's recovery expects.
-  bool normalized = false;            // True if the token's S was high and was replaced by n - S.
-};
-
-// Parses a SEC1 point (33-byte compressed or 65-byte uncompressed) and returns its 33-byte
-// compressed form. InvalidArgument if it is not a point on secp256k1.
-absl::StatusOr<std::array<uint8_t, 33>> CompressSecp256k1(std::span<const uint8_t> sec1);
-
-// Normalises the token's 64-byte r || s to low S, finds the recovery id by recovering the
-// public key from `digest` and comparing it with `public_key` (33-byte compressed), and
-// verifies the result. InvalidArgument if `raw` is not 64 bytes or r or s is zero or not
-// below the group order (the token produced garbage). Aborts if the well-formed signature
-// does not verify or no recovery id yields the key.
-absl::StatusOr<EcdsaSignature> FinishEcdsa(std::span<const uint8_t> raw,
-                                           std::span<const uint8_t, 32> digest,
-                                           std::span<const uint8_t> public_key);
+// The token's raw r || s over `digest`, finished by chain::FinishSignature against the key's
+// registered `public_key` (33-byte compressed). Unavailable, naming the rule, if the token's
+// output is malformed (length, r or s out of range) or the registered key is not a point.
+// Aborts if the well-formed signature is not the key's over `digest`.
+absl::StatusOr<chain::FinishedSignature> CheckTokenEcdsa(std::span<const uint8_t> raw,
+                                                         const std::array<uint8_t, 32>& digest,
+                                                         std::span<const uint8_t> public_key,
+                                                         chain::RecoveryId recovery);
 
 // InvalidArgument if `signature` is not 64 bytes; aborts if it does not verify for
 // `message` under the 32-byte `public_key`.
 absl::Status CheckEd25519(std::span<const uint8_t> signature, std::span<const uint8_t> message,
                           std::span<const uint8_t> public_key);
-
-// SHA-256 (libsodium).
-std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data);
-
-std::string HexEncode(std::span<const uint8_t> data);
 
 }  // namespace ringfence::signer
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/hex.h"
 #include "base/status.h"
+#include "chain/hashes.h"
 
 namespace ringfence::signer {
 namespace {
@@ -75,7 +76,7 @@ absl::StatusOr<KeyRecord> KeyService::CreateKey(KeyType type, const std::string&
   absl::StatusOr<TokenKey> generated = token_->GenerateKeyPair(type, id, purpose);
   if (!generated.ok()) return generated.status();
   KeyRecord record;
-  record.key_id = HexEncode(id);
+  record.key_id = base::HexEncode(id);
   record.type = type;
   record.purpose = purpose;
   record.public_key = generated->public_key;
@@ -115,7 +116,7 @@ absl::StatusOr<KeyRecord> KeyService::KeyOfType(const std::string& key_id, KeyTy
   return key;
 }
 
-absl::StatusOr<EcdsaSignature> KeyService::SignDigest(const std::string& key_id,
+absl::StatusOr<chain::FinishedSignature> KeyService::SignDigest(const std::string& key_id,
                                                       std::span<const uint8_t, 32> digest,
                                                       const LogFields& context) {
   if (absl::Status s = CheckContext(context, {"digest", "signature", "recovery_id"}); !s.ok()) {
@@ -125,12 +126,13 @@ absl::StatusOr<EcdsaSignature> KeyService::SignDigest(const std::string& key_id,
   if (!key.ok()) return key.status();
   absl::StatusOr<std::vector<uint8_t>> id = KeyIdBytes(key_id);
   if (!id.ok()) return id.status();
-  absl::StatusOr<EcdsaSignature> sig = token_->SignEcdsa(*id, digest, key->public_key);
+  absl::StatusOr<chain::FinishedSignature> sig =
+      token_->SignEcdsa(*id, digest, key->public_key, chain::RecoveryId::kCompute);
   if (!sig.ok()) return sig.status();
   LogFields fields = context;
   fields["digest"].assign(digest.begin(), digest.end());
   fields["signature"].assign(sig->compact.begin(), sig->compact.end());
-  fields["recovery_id"] = {static_cast<uint8_t>(sig->recovery_id)};
+  fields["recovery_id"] = {static_cast<uint8_t>(*sig->recovery_id)};
   absl::StatusOr<LogEntry> logged = store_->AppendLog(clock_(), "signature", key_id, fields);
   if (!logged.ok()) {
     return absl::Status(logged.status().code(),
@@ -151,7 +153,7 @@ absl::StatusOr<std::array<uint8_t, 64>> KeyService::SignMessage(const std::strin
   absl::StatusOr<std::array<uint8_t, 64>> sig = token_->SignEd25519(*id, message, key->public_key);
   if (!sig.ok()) return sig.status();
   LogFields fields = context;
-  std::array<uint8_t, 32> h = Sha256(message);
+  std::array<uint8_t, 32> h = chain::Sha256(message);
   fields["message_sha256"].assign(h.begin(), h.end());
   fields["signature"].assign(sig->begin(), sig->end());
   absl::StatusOr<LogEntry> logged = store_->AppendLog(clock_(), "signature", key_id, fields);

@@ -50,9 +50,10 @@ class KeyService {
   // Signs a 32-byte digest with a secp256k1 key and logs a "signature" entry whose fields are
   // `context` plus digest, signature and recovery_id. FailedPrecondition if the key is not
   // secp256k1; the token's error (the entry is not written) if signing fails.
-  absl::StatusOr<EcdsaSignature> SignDigest(const std::string& key_id,
-                                            std::span<const uint8_t, 32> digest,
-                                            const LogFields& context);
+  // The signature is low S and carries its recovery id.
+  absl::StatusOr<chain::FinishedSignature> SignDigest(const std::string& key_id,
+                                                      std::span<const uint8_t, 32> digest,
+                                                      const LogFields& context);
   // Same for an Ed25519 key over `message`; the entry holds the message's SHA-256.
   absl::StatusOr<std::array<uint8_t, 64>> SignMessage(const std::string& key_id,
                                                       std::span<const uint8_t> message,

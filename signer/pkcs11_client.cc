@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/hex.h"
+#include "chain/ecdsa.h"
 
 namespace ringfence::signer {
 namespace {
@@ -441,11 +443,11 @@ absl::StatusOr<CK_OBJECT_HANDLE> Pkcs11Token::FindObject(CK_SESSION_HANDLE sessi
   const char* what = cls == CKO_PRIVATE_KEY ? "private" : "public";
   if (count == 0) {
     return absl::NotFoundError(
-        absl::StrCat("the token has no ", what, " key with CKA_ID ", HexEncode(id)));
+        absl::StrCat("the token has no ", what, " key with CKA_ID ", base::HexEncode(id)));
   }
   if (count > 1) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the token has more than one ", what, " key with CKA_ID ", HexEncode(id)));
+        absl::StrCat("the token has more than one ", what, " key with CKA_ID ", base::HexEncode(id)));
   }
   return found[0];
 }
@@ -479,8 +481,8 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Token::ReadPublicKey(CK_SESSION_HANDL
     return absl::InternalError(absl::StrCat(
         "token's CKA_EC_POINT for an Ed25519 key is ", raw.size(), " bytes, not a 32-byte point"));
   }
-  absl::StatusOr<std::array<uint8_t, 33>> compressed = CompressSecp256k1(inner);
-  if (!compressed.ok()) compressed = CompressSecp256k1(raw);
+  absl::StatusOr<std::array<uint8_t, 33>> compressed = chain::CompressPublicKey(inner);
+  if (!compressed.ok()) compressed = chain::CompressPublicKey(raw);
   if (!compressed.ok()) {
     return absl::InternalError(absl::StrCat("token's CKA_EC_POINT is not a secp256k1 point: ",
                                             compressed.status().message()));
@@ -541,7 +543,7 @@ absl::StatusOr<TokenKey> Pkcs11Token::GenerateKeyPair(KeyType type, std::span<co
   if (rv != CKR_OK) {
     lease.MarkFailed();
     return Pkcs11Error("C_GenerateKeyPair", rv,
-                       absl::StrCat(KeyTypeName(type), " key ", HexEncode(id)));
+                       absl::StrCat(KeyTypeName(type), " key ", base::HexEncode(id)));
   }
   absl::StatusOr<std::vector<uint8_t>> public_key = ReadPublicKey(lease.get(), type, pub);
   if (!public_key.ok()) {
@@ -585,12 +587,12 @@ absl::StatusOr<TokenKey> Pkcs11Token::FindKey(std::span<const uint8_t> id) {
     if (!std::equal(params->begin(), params->end(), std::begin(kSecp256k1Oid),
                     std::end(kSecp256k1Oid))) {
       return absl::FailedPreconditionError(
-          absl::StrCat("key ", HexEncode(id), " is an EC key on a curve other than secp256k1"));
+          absl::StrCat("key ", base::HexEncode(id), " is an EC key on a curve other than secp256k1"));
     }
     type = KeyType::kSecp256k1;
   } else {
     return absl::FailedPreconditionError(
-        absl::StrCat("key ", HexEncode(id), " has unsupported CKA_KEY_TYPE 0x",
+        absl::StrCat("key ", base::HexEncode(id), " has unsupported CKA_KEY_TYPE 0x",
                      absl::Hex(key_type)));
   }
   absl::StatusOr<std::vector<uint8_t>> public_key = ReadPublicKey(lease.get(), type, *pub);
@@ -631,7 +633,7 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Token::SignRaw(KeyType type,
   }
   if (rv != CKR_OK) {
     lease.MarkFailed();
-    return Pkcs11Error("C_SignInit", rv, absl::StrCat("key ", HexEncode(id)));
+    return Pkcs11Error("C_SignInit", rv, absl::StrCat("key ", base::HexEncode(id)));
   }
   // Ed25519 and ECDSA signatures are both 64 bytes; the spare room tolerates a module that
   // rejects an exact-size buffer without costing the two-call length query on every sign.
@@ -640,18 +642,21 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Token::SignRaw(KeyType type,
   rv = fn->C_Sign(lease.get(), const_cast<uint8_t*>(data.data()), data.size(), sig.data(), &sig_len);
   if (rv != CKR_OK) {
     lease.MarkFailed();
-    return Pkcs11Error("C_Sign", rv, absl::StrCat("key ", HexEncode(id)));
+    return Pkcs11Error("C_Sign", rv, absl::StrCat("key ", base::HexEncode(id)));
   }
   sig.resize(sig_len);
   return sig;
 }
 
-absl::StatusOr<EcdsaSignature> Pkcs11Token::SignEcdsa(std::span<const uint8_t> id,
-                                                      std::span<const uint8_t, 32> digest,
-                                                      std::span<const uint8_t> public_key) {
+absl::StatusOr<chain::FinishedSignature> Pkcs11Token::SignEcdsa(std::span<const uint8_t> id,
+                                                                std::span<const uint8_t, 32> digest,
+                                                                std::span<const uint8_t> public_key,
+                                                                chain::RecoveryId recovery) {
   absl::StatusOr<std::vector<uint8_t>> raw = SignRaw(KeyType::kSecp256k1, id, digest);
   if (!raw.ok()) return raw.status();
-  return FinishEcdsa(*raw, digest, public_key);
+  std::array<uint8_t, 32> digest_bytes;
+  std::copy(digest.begin(), digest.end(), digest_bytes.begin());
+  return CheckTokenEcdsa(*raw, digest_bytes, public_key, recovery);
 }
 
 absl::StatusOr<std::array<uint8_t, 64>> Pkcs11Token::SignEd25519(

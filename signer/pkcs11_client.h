@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/secret.h"
+#include "chain/ecdsa.h"
 #include "signer/crypto.h"
 
 namespace ringfence::signer {
@@ -109,11 +110,13 @@ class Pkcs11Token {
   absl::StatusOr<std::vector<uint8_t>> SignRaw(KeyType type, std::span<const uint8_t> id,
                                                std::span<const uint8_t> data);
 
-  // CKM_ECDSA over `digest`, then normalised to low S with its recovery id and verified
-  // against `public_key` (33-byte compressed). See FinishEcdsa for the invariant check.
-  absl::StatusOr<EcdsaSignature> SignEcdsa(std::span<const uint8_t> id,
-                                           std::span<const uint8_t, 32> digest,
-                                           std::span<const uint8_t> public_key);
+  // CKM_ECDSA over `digest`, checked by CheckTokenEcdsa against `public_key` (33-byte
+  // compressed): low S, with its recovery id when `recovery` asks for it. A malformed token
+  // output is Unavailable; a signature that is not the key's aborts (see CheckTokenEcdsa).
+  absl::StatusOr<chain::FinishedSignature> SignEcdsa(std::span<const uint8_t> id,
+                                                     std::span<const uint8_t, 32> digest,
+                                                     std::span<const uint8_t> public_key,
+                                                     chain::RecoveryId recovery);
 
   // CKM_EDDSA (pure Ed25519) over `message`, verified against the 32-byte `public_key`.
   absl::StatusOr<std::array<uint8_t, 64>> SignEd25519(std::span<const uint8_t> id,

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "chain/hashes.h"
 
 namespace ringfence::signer {
 namespace {
@@ -300,7 +301,7 @@ absl::StatusOr<std::array<uint8_t, 32>> ComputeLogEntryHash(const LogEntry& entr
   std::vector<uint8_t> fields = EncodeLogFields(entry.fields);
   msg.insert(msg.end(), fields.begin(), fields.end());
   msg.insert(msg.end(), entry.prev_hash.begin(), entry.prev_hash.end());
-  return Sha256(msg);
+  return chain::Sha256(msg);
 }
 
 int SignerStore::LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }

@@ -1,7 +1,7 @@
 // bench_signer: signatures per second through PKCS#11 (hsm_sim and SoftHSM2, 1 and 2 threads)
 // beside the raw libraries beneath them (libsecp256k1 ECDSA, libsodium Ed25519), all from one
 // run. "token" rows time C_SignInit + C_Sign through signer_core's session pool; "client" rows
-// add what signerd does to every ECDSA signature (low-S normalisation, recovery id, verify).
+// add what signerd does to every ECDSA signature (low-S normalisation, the recovery id that proves it).
 #include <secp256k1.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
       double client = Rate(threads, seconds, [&](int) {
         std::array<uint8_t, 32> d{};
         randombytes_buf(d.data(), d.size());
-        return t.token->SignEcdsa(t.ecdsa_id, d, t.ecdsa_pub).ok();
+        return t.token->SignEcdsa(t.ecdsa_id, d, t.ecdsa_pub, ringfence::chain::RecoveryId::kCompute).ok();
       });
       rows.push_back({name + " ECDSA client" + suffix, client, raw_ecdsa});
       double ed = Rate(threads, seconds, [&](int) {

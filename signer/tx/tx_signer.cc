@@ -7,10 +7,8 @@
 #include <mutex>
 #include <sstream>
 
-#include "base/check.h"
 #include "base/hex.h"
 #include "base/text.h"
-#include "chain/ecdsa.h"
 #include "chain/hashes.h"
 #include "signer/tx/request_limits.h"
 
@@ -50,33 +48,16 @@ bool MayBeNewKey(const std::string& rule) {
 
 }  // namespace
 
-// Pkcs11Token::SignEcdsa always finds the recovery id by public-key recovery and then also
-// verifies; a Bitcoin witness needs no recovery id, and for Ethereum the recovery that finds the
-// id already proves the signature (the recovered key is the signer's key only if the signature
-// verifies under it). So each chain runs just the check it needs, which roughly halves the
-// software work per signature.
-absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain, const SignJob& job) {
+// A Bitcoin witness needs no recovery id, and for Ethereum the recovery that finds it already
+// proves the signature; so each chain pays for just the check it needs (chain::FinishSignature).
+absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind kind, const SignJob& job) {
   auto id = base::HexDecode(job.key_id, "key_id");
   if (!id.ok()) return absl::InternalError(Cat("key id ", job.key_id, " is not hex"));
-  auto raw = token.SignRaw(KeyType::kSecp256k1, *id, job.digest);
-  if (!raw.ok()) return raw.status();
-  auto sig = chain::NormalizeLowS(*raw);
-  if (!sig.ok()) {
-    return absl::UnavailableError(Cat("the token returned a malformed signature: ", sig.status().message()));
-  }
-  JobSignature out;
-  out.compact = *sig;
-  if (chain == ChainKind::kBitcoin) {
-    const absl::Status verified = chain::VerifyEcdsa(job.digest, *sig, job.public_key);
-    RF_CHECK(verified.ok(), Cat("token signature does not verify for key ", job.key_id));
-  } else {
-    auto recid = chain::ComputeRecoveryId(job.digest, *sig, job.public_key);
-    RF_CHECK(recid.ok(), Cat("token signature does not recover key ", job.key_id));
-    out.recovery_id = *recid;
-  }
-  return out;
+  auto sig = token.SignEcdsa(*id, job.digest, job.public_key,
+                             kind == ChainKind::kBitcoin ? chain::RecoveryId::kSkip : chain::RecoveryId::kCompute);
+  if (!sig.ok()) return sig.status();
+  return JobSignature{sig->compact, sig->recovery_id.value_or(0)};
 }
-
 
 absl::StatusOr<std::unique_ptr<TransactionSigner>> TransactionSigner::Open(
     const std::string& config_path, Pkcs11Token* token, SignerStore* store,

@@ -40,7 +40,7 @@ struct SignResult {
 // Bitcoin, recovered for Ethereum (which also gives the recovery id). A well-formed signature
 // that fails its check is a broken invariant and aborts, as in signer_core. Errors: the
 // token's (Unavailable etc.) or a malformed signature from the token (Unavailable).
-absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind chain, const SignJob& job);
+absl::StatusOr<JobSignature> SignJobOnToken(Pkcs11Token& token, ChainKind kind, const SignJob& job);
 
 class TransactionSigner {
  public:

@@ -13,6 +13,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "base/hex.h"
+#include "chain/ecdsa.h"
 #include "signer/crypto.h"
 #include "signer/key_service.h"
 #include "signer/pkcs11_client.h"
@@ -51,7 +53,7 @@ std::vector<uint8_t> Id(uint8_t tag) {
 
 // Independent check with libsecp256k1: the signature verifies, is low-S, and `recid` (and only
 // it) recovers the public key.
-void ExpectRecoverable(const EcdsaSignature& sig, const std::array<uint8_t, 32>& digest,
+void ExpectRecoverable(const chain::FinishedSignature& sig, const std::array<uint8_t, 32>& digest,
                        const std::vector<uint8_t>& public_key) {
   const secp256k1_context* ctx = secp256k1_context_static;
   secp256k1_pubkey pub;
@@ -147,13 +149,14 @@ TEST_F(TokenTest, NormalisesHighSAndComputesRecoveryIds) {
     ASSERT_TRUE(raw.ok()) << raw.status();
     ASSERT_EQ(raw->size(), 64u);
     raw_high += HighS(*raw) ? 1 : 0;
-    absl::StatusOr<EcdsaSignature> finished = FinishEcdsa(*raw, digest, key->public_key);
+    absl::StatusOr<chain::FinishedSignature> finished =
+        CheckTokenEcdsa(*raw, digest, key->public_key, chain::RecoveryId::kCompute);
     ASSERT_TRUE(finished.ok()) << finished.status();
     EXPECT_EQ(finished->normalized, HighS(*raw));
     EXPECT_EQ(std::memcmp(finished->compact.data(), raw->data(), 32), 0) << "r must not change";
     ExpectRecoverable(*finished, digest, key->public_key);
 
-    absl::StatusOr<EcdsaSignature> sig = token_->SignEcdsa(id, digest, key->public_key);
+    absl::StatusOr<chain::FinishedSignature> sig = token_->SignEcdsa(id, digest, key->public_key, chain::RecoveryId::kCompute);
     ASSERT_TRUE(sig.ok()) << sig.status();
     normalized += sig->normalized ? 1 : 0;
     recid_one += sig->recovery_id == 1 ? 1 : 0;
@@ -178,7 +181,7 @@ TEST_F(TokenTest, UnknownKeyIdIsNotFound) {
   std::vector<uint8_t> id = Id(5);
   absl::StatusOr<TokenKey> found = token_->FindKey(id);
   ASSERT_EQ(found.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(found.status().message(), HasSubstr("no public key with CKA_ID " + HexEncode(id)));
+  EXPECT_THAT(found.status().message(), HasSubstr("no public key with CKA_ID " + base::HexEncode(id)));
   std::array<uint8_t, 32> digest = RandomDigest();
   absl::StatusOr<std::vector<uint8_t>> sig = token_->SignRaw(KeyType::kSecp256k1, id, digest);
   ASSERT_EQ(sig.status().code(), absl::StatusCode::kNotFound);
@@ -204,7 +207,7 @@ TEST_F(TokenTest, ConcurrentSigningThroughThePool) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
         std::array<uint8_t, 32> digest = RandomDigest();
-        if (!token_->SignEcdsa(id, digest, key->public_key).ok()) ++failures;
+        if (!token_->SignEcdsa(id, digest, key->public_key, chain::RecoveryId::kCompute).ok()) ++failures;
       }
     });
   }
@@ -241,21 +244,20 @@ TEST_F(TokenTest, KeyServiceCreatesLogsAndSigns) {
   EXPECT_NE(btc->key_id, sol->key_id);
 
   // The registry and the token agree on the public key.
-  std::vector<uint8_t> raw_id(16);
-  for (size_t i = 0; i < 16; ++i) raw_id[i] = static_cast<uint8_t>(std::stoi(btc->key_id.substr(2 * i, 2), nullptr, 16));
+  std::vector<uint8_t> raw_id = *base::HexDecode(btc->key_id);
   absl::StatusOr<TokenKey> on_token = token_->FindKey(raw_id);
   ASSERT_TRUE(on_token.ok()) << on_token.status();
   EXPECT_EQ(on_token->public_key, btc->public_key);
 
   std::array<uint8_t, 32> digest = RandomDigest();
-  absl::StatusOr<EcdsaSignature> sig = keys.SignDigest(btc->key_id, digest, {{"request_id", {'r', '1'}}});
+  absl::StatusOr<chain::FinishedSignature> sig = keys.SignDigest(btc->key_id, digest, {{"request_id", {'r', '1'}}});
   ASSERT_TRUE(sig.ok()) << sig.status();
   ExpectRecoverable(*sig, digest, btc->public_key);
   std::vector<uint8_t> msg = {1, 2, 3};
   ASSERT_TRUE(keys.SignMessage(sol->key_id, msg, {}).ok());
 
   // Wrong key type for the operation.
-  absl::StatusOr<EcdsaSignature> wrong = keys.SignDigest(sol->key_id, digest, {});
+  absl::StatusOr<chain::FinishedSignature> wrong = keys.SignDigest(sol->key_id, digest, {});
   ASSERT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(wrong.status().message(), HasSubstr("is ed25519, not secp256k1"));
 
@@ -272,7 +274,7 @@ TEST_F(TokenTest, KeyServiceCreatesLogsAndSigns) {
   EXPECT_EQ((*log)[2].fields.at("digest"), std::vector<uint8_t>(digest.begin(), digest.end()));
   EXPECT_EQ((*log)[2].fields.at("signature"),
             std::vector<uint8_t>(sig->compact.begin(), sig->compact.end()));
-  EXPECT_EQ((*log)[2].fields.at("recovery_id"), std::vector<uint8_t>{static_cast<uint8_t>(sig->recovery_id)});
+  EXPECT_EQ((*log)[2].fields.at("recovery_id"), std::vector<uint8_t>{static_cast<uint8_t>(*sig->recovery_id)});
   absl::StatusOr<uint64_t> verified = (*store)->VerifyLog();
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_EQ(*verified, 4u);
@@ -383,7 +385,7 @@ TEST(TokenFaultTest, FailedSignIsAClearErrorAndTheNextSignSucceeds) {
   // Signs 3, 6 and 9 fail; 4, 7 and 10 follow a failure.
   for (int i = 0; i < 10; ++i) {
     std::array<uint8_t, 32> digest = RandomDigest();
-    absl::StatusOr<EcdsaSignature> sig = (*token)->SignEcdsa(id, digest, key->public_key);
+    absl::StatusOr<chain::FinishedSignature> sig = (*token)->SignEcdsa(id, digest, key->public_key, chain::RecoveryId::kCompute);
     if (!sig.ok()) {
       ++failed;
       EXPECT_EQ(sig.status().code(), absl::StatusCode::kUnavailable);
@@ -413,10 +415,10 @@ TEST(TokenFaultTest, KeyServiceLogsOnlySignaturesThatWereMade) {
   ASSERT_TRUE(key.ok()) << key.status();
   std::array<uint8_t, 32> digest = RandomDigest();
   ASSERT_TRUE(keys.SignDigest(key->key_id, digest, {}).ok());  // C_Sign #1
-  absl::StatusOr<EcdsaSignature> failed = keys.SignDigest(key->key_id, digest, {});  // #2 fails
+  absl::StatusOr<chain::FinishedSignature> failed = keys.SignDigest(key->key_id, digest, {});  // #2 fails
   ASSERT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(failed.status().message(), HasSubstr("C_Sign failed: CKR_DEVICE_ERROR"));
-  absl::StatusOr<EcdsaSignature> next = keys.SignDigest(key->key_id, digest, {});  // #3
+  absl::StatusOr<chain::FinishedSignature> next = keys.SignDigest(key->key_id, digest, {});  // #3
   ASSERT_TRUE(next.ok()) << next.status();
   ExpectRecoverable(*next, digest, key->public_key);
   // key_created plus the two signatures actually made; the failure left no entry.
@@ -442,7 +444,7 @@ TEST(TokenFaultTest, FailedOpenSessionIsAClearErrorAndRecovers) {
   ASSERT_TRUE(key.ok()) << key.status();
   // The session is now pooled: signing needs no new one.
   std::array<uint8_t, 32> digest = RandomDigest();
-  EXPECT_TRUE((*token)->SignEcdsa(id, digest, key->public_key).ok());
+  EXPECT_TRUE((*token)->SignEcdsa(id, digest, key->public_key, chain::RecoveryId::kCompute).ok());
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
-// signer_core parts that need no token: the signature checks, the PIN sources, the config
-// parser and the store with its hash-chained log.
+// signer_core parts that need no token: the checks of token signatures, the PIN sources, the
+// config parser and the store with its hash-chained log.
 #include <fcntl.h>
 #include <secp256k1.h>
-#include <secp256k1_recovery.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -16,6 +15,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "chain/ecdsa.h"
 #include "signer/config.h"
 #include "signer/crypto.h"
 #include "signer/pin.h"
@@ -29,7 +29,8 @@ using ::testing::HasSubstr;
 using ringfence::testing::TempDir;
 
 // ---------------------------------------------------------------------------------------
-// FinishEcdsa against libsecp256k1's own recoverable signatures.
+// CheckTokenEcdsa: the checks signerd runs on a token's ECDSA output. (Normalisation and the
+// recovery id themselves are chain::FinishSignature's, tested in tests/chain.)
 
 struct SoftKey {
   std::array<uint8_t, 32> seckey{};
@@ -49,78 +50,53 @@ SoftKey MakeSoftKey(secp256k1_context* ctx) {
   return k;
 }
 
-// s -> n - s, as a token may return.
-std::array<uint8_t, 64> Negated(secp256k1_context* ctx, const std::array<uint8_t, 64>& low) {
-  std::array<uint8_t, 64> high = low;
-  std::array<uint8_t, 32> s{};
-  std::memcpy(s.data(), low.data() + 32, 32);
-  EXPECT_TRUE(secp256k1_ec_seckey_negate(ctx, s.data()));
-  std::memcpy(high.data() + 32, s.data(), 32);
-  return high;
+std::array<uint8_t, 64> Sign(secp256k1_context* ctx, const SoftKey& key, const std::array<uint8_t, 32>& digest) {
+  secp256k1_ecdsa_signature sig;
+  EXPECT_TRUE(secp256k1_ecdsa_sign(ctx, &sig, digest.data(), key.seckey.data(), nullptr, nullptr));
+  std::array<uint8_t, 64> compact{};
+  secp256k1_ecdsa_signature_serialize_compact(ctx, compact.data(), &sig);
+  return compact;
 }
 
-TEST(FinishEcdsaTest, NormalisesHighSAndFindsTheRecoveryId) {
+TEST(CheckTokenEcdsaTest, TheKeysSignatureComesBackCanonical) {
   ASSERT_GE(sodium_init(), 0);
-  secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  int seen_recid[2] = {0, 0};
-  for (int i = 0; i < 32; ++i) {
-    SoftKey key = MakeSoftKey(ctx);
-    std::array<uint8_t, 32> digest{};
-    randombytes_buf(digest.data(), 32);
-    secp256k1_ecdsa_recoverable_signature rsig;
-    ASSERT_TRUE(secp256k1_ecdsa_sign_recoverable(ctx, &rsig, digest.data(), key.seckey.data(),
-                                                 nullptr, nullptr));
-    std::array<uint8_t, 64> low{};
-    int recid = -1;
-    secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, low.data(), &recid, &rsig);
-    ++seen_recid[recid & 1];
-
-    absl::StatusOr<EcdsaSignature> same = FinishEcdsa(low, digest, key.pub33);
-    ASSERT_TRUE(same.ok()) << same.status();
-    EXPECT_FALSE(same->normalized);
-    EXPECT_EQ(same->compact, low);
-    EXPECT_EQ(same->recovery_id, recid);
-
-    absl::StatusOr<EcdsaSignature> fixed = FinishEcdsa(Negated(ctx, low), digest, key.pub33);
-    ASSERT_TRUE(fixed.ok()) << fixed.status();
-    EXPECT_TRUE(fixed->normalized);
-    EXPECT_EQ(fixed->compact, low);
-    EXPECT_EQ(fixed->recovery_id, recid);
-  }
-  EXPECT_GT(seen_recid[0], 0);
-  EXPECT_GT(seen_recid[1], 0);
-  secp256k1_context_destroy(ctx);
-}
-
-TEST(FinishEcdsaTest, MalformedTokenOutputIsAnError) {
   secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
   SoftKey key = MakeSoftKey(ctx);
   std::array<uint8_t, 32> digest{};
-  std::vector<uint8_t> short_sig(63, 1);
-  absl::StatusOr<EcdsaSignature> r = FinishEcdsa(short_sig, digest, key.pub33);
-  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("63-byte ECDSA signature, expected 64"));
-  std::vector<uint8_t> zero(64, 0);
-  r = FinishEcdsa(zero, digest, key.pub33);
-  EXPECT_THAT(r.status().message(), HasSubstr("r or s out of range"));
-  std::vector<uint8_t> overflow(64, 0xff);
-  r = FinishEcdsa(overflow, digest, key.pub33);
-  EXPECT_THAT(r.status().message(), HasSubstr("r or s out of range"));
+  randombytes_buf(digest.data(), 32);
+  const std::array<uint8_t, 64> compact = Sign(ctx, key, digest);
+  absl::StatusOr<chain::FinishedSignature> sig =
+      CheckTokenEcdsa(compact, digest, key.pub33, chain::RecoveryId::kCompute);
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  EXPECT_EQ(sig->compact, compact);
+  EXPECT_TRUE(sig->recovery_id.has_value());
   secp256k1_context_destroy(ctx);
 }
 
-TEST(FinishEcdsaDeathTest, SignatureThatDoesNotVerifyAborts) {
+TEST(CheckTokenEcdsaTest, MalformedTokenOutputIsUnavailable) {
+  secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+  SoftKey key = MakeSoftKey(ctx);
+  std::array<uint8_t, 32> digest{};
+  for (const std::vector<uint8_t>& bad : {std::vector<uint8_t>(63, 1), std::vector<uint8_t>(64, 0),
+                                          std::vector<uint8_t>(64, 0xff)}) {
+    absl::StatusOr<chain::FinishedSignature> r = CheckTokenEcdsa(bad, digest, key.pub33, chain::RecoveryId::kSkip);
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(r.status().message(), HasSubstr("the token's ECDSA signature cannot be used"));
+  }
+  secp256k1_context_destroy(ctx);
+}
+
+TEST(CheckTokenEcdsaDeathTest, SignatureThatDoesNotVerifyAborts) {
   secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
   SoftKey signer = MakeSoftKey(ctx);
   SoftKey other = MakeSoftKey(ctx);
   std::array<uint8_t, 32> digest{};
   randombytes_buf(digest.data(), 32);
-  secp256k1_ecdsa_signature sig;
-  ASSERT_TRUE(secp256k1_ecdsa_sign(ctx, &sig, digest.data(), signer.seckey.data(), nullptr, nullptr));
-  std::array<uint8_t, 64> compact{};
-  secp256k1_ecdsa_signature_serialize_compact(ctx, compact.data(), &sig);
-  EXPECT_DEATH(FinishEcdsa(compact, digest, other.pub33).IgnoreError(),
-               "invariant broken.*does not verify");
+  const std::array<uint8_t, 64> compact = Sign(ctx, signer, digest);
+  for (const chain::RecoveryId recovery : {chain::RecoveryId::kSkip, chain::RecoveryId::kCompute}) {
+    EXPECT_DEATH(CheckTokenEcdsa(compact, digest, other.pub33, recovery).IgnoreError(),
+                 "invariant broken.*does not verify");
+  }
   secp256k1_context_destroy(ctx);
 }
 
@@ -137,24 +113,6 @@ TEST(CheckEd25519DeathTest, ForeignSignatureAborts) {
   EXPECT_DEATH(CheckEd25519(sig, msg, pk2).IgnoreError(), "invariant broken.*Ed25519");
   std::vector<uint8_t> short_sig(10);
   EXPECT_THAT(CheckEd25519(short_sig, msg, pk).message(), HasSubstr("10-byte Ed25519 signature"));
-}
-
-TEST(CompressTest, AcceptsBothSec1FormsAndRejectsOthers) {
-  secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  SoftKey key = MakeSoftKey(ctx);
-  secp256k1_pubkey pub;
-  ASSERT_TRUE(secp256k1_ec_pubkey_parse(ctx, &pub, key.pub33.data(), 33));
-  std::vector<uint8_t> full(65);
-  size_t len = 65;
-  secp256k1_ec_pubkey_serialize(ctx, full.data(), &len, &pub, SECP256K1_EC_UNCOMPRESSED);
-  absl::StatusOr<std::array<uint8_t, 33>> a = CompressSecp256k1(full);
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(std::vector<uint8_t>(a->begin(), a->end()), key.pub33);
-  full[64] ^= 1;  // Off the curve.
-  EXPECT_FALSE(CompressSecp256k1(full).ok());
-  std::vector<uint8_t> empty;
-  EXPECT_THAT(CompressSecp256k1(empty).status().message(), HasSubstr("not a secp256k1 SEC1 point"));
-  secp256k1_context_destroy(ctx);
 }
 
 // ---------------------------------------------------------------------------------------
