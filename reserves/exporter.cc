@@ -254,6 +254,12 @@ absl::Status CheckAssetsAgree(const Liabilities& liabilities, const ReservesByAs
 
 // ---- Where the package is written.
 
+// "<dir>/.<name>.tmp-XXXXXX" beside `target`, for mkdtemp/mkstemp. (base::Cat, not operator+:
+// GCC 12 at -O3 reports a false -Wrestrict inside "." + std::string.)
+std::string TemporaryTemplate(const fs::path& target) {
+  return (target.parent_path() / base::Cat(".", target.filename().string(), ".tmp-XXXXXX")).string();
+}
+
 // The package directory and the private file under temporary names beside their targets.
 // Everything is removed on destruction unless Commit() renamed both into place.
 class Staging {
@@ -271,7 +277,7 @@ class Staging {
   // Creates the directory (with reserves/, liabilities/ and, when asked, inclusion/) and the
   // private file (mode 0600).
   absl::Status Open(bool inclusion_files) {
-    std::string tmpl = (out_dir_.parent_path() / ("." + out_dir_.filename().string() + ".tmp-XXXXXX")).string();
+    std::string tmpl = TemporaryTemplate(out_dir_);
     if (mkdtemp(tmpl.data()) == nullptr) return ErrnoError(tmpl);
     dir_ = tmpl;
     chmod(dir_.c_str(), 0755);
@@ -279,8 +285,7 @@ class Staging {
       if (mkdir((dir_ / sub).c_str(), 0755) != 0) return ErrnoError((dir_ / sub).string());
     }
     if (inclusion_files && mkdir((dir_ / "inclusion").c_str(), 0700) != 0) return ErrnoError("inclusion");
-    std::string ptmpl =
-        (private_path_.parent_path() / ("." + private_path_.filename().string() + ".tmp-XXXXXX")).string();
+    std::string ptmpl = TemporaryTemplate(private_path_);
     private_fd_ = Fd(mkstemp(ptmpl.data()));
     if (!private_fd_.ok()) return ErrnoError(ptmpl);
     private_tmp_ = ptmpl;
