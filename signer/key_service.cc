@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/hex.h"
 #include "base/status.h"
+#include "base/text.h"
 #include "chain/hashes.h"
 
 namespace ringfence::signer {
@@ -66,11 +67,40 @@ absl::Status ValidatePurpose(const std::string& purpose) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<KeyRecord> KeyService::CreateKey(KeyType type, const std::string& purpose) {
+absl::Status ValidateWalletId(std::string_view field, const std::string& wallet_id) {
+  if (wallet_id.empty() || wallet_id.size() > kMaxWalletIdBytes) {
+    return absl::InvalidArgumentError(base::Cat(field, ": must be 1 to ", kMaxWalletIdBytes,
+                                                " bytes of [A-Za-z0-9:._-] (got ", wallet_id.size(),
+                                                " bytes)"));
+  }
+  for (size_t i = 0; i < wallet_id.size(); ++i) {
+    const char c = wallet_id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
+          c == '.' || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(base::Cat(field, ": may hold only [A-Za-z0-9:._-] (byte ", i,
+                                                  " of ", base::Clip(wallet_id), " is not)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWalletBinding(const WalletBinding& binding) {
+  RF_RETURN_IF_ERROR(ValidateWalletId("binding.wallet_id", binding.wallet_id));
+  // The asset id rule of signer/tx's config ([[asset]] id).
+  if (binding.asset.empty() || binding.asset.size() > kMaxAssetBytes) {
+    return absl::InvalidArgumentError(base::Cat("binding.asset: must be 1 to ", kMaxAssetBytes,
+                                                " bytes (got ", binding.asset.size(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyRecord> KeyService::CreateKey(KeyType type, const std::string& purpose,
+                                                const WalletBinding& binding) {
   if (absl::Status s = ValidatePurpose(purpose); !s.ok()) return s;
   if (type != KeyType::kSecp256k1 && type != KeyType::kEd25519) {
     return absl::InvalidArgumentError("key_type must be secp256k1 or ed25519");
   }
+  RF_RETURN_IF_ERROR(ValidateWalletBinding(binding));
   std::vector<uint8_t> id(kKeyIdBytes);
   randombytes_buf(id.data(), id.size());
   absl::StatusOr<TokenKey> generated = token_->GenerateKeyPair(type, id, purpose);
@@ -81,6 +111,7 @@ absl::StatusOr<KeyRecord> KeyService::CreateKey(KeyType type, const std::string&
   record.purpose = purpose;
   record.public_key = generated->public_key;
   record.created_unix_ms = clock_();
+  record.binding = binding;
   // If this fails the token holds an unregistered key pair: harmless, it can never be used.
   absl::StatusOr<LogEntry> logged = store_->RegisterKey(record);
   if (!logged.ok()) return logged.status();
@@ -93,13 +124,15 @@ absl::StatusOr<KeyRecord> KeyService::GetKey(const std::string& key_id) {
 }
 
 absl::StatusOr<std::vector<KeyRecord>> KeyService::ListKeys(std::optional<KeyType> type,
-                                                            const std::string& purpose) {
+                                                            const std::string& purpose,
+                                                            const std::string& wallet_id) {
   absl::StatusOr<std::vector<KeyRecord>> all = store_->ListKeys();
   if (!all.ok()) return all.status();
   std::vector<KeyRecord> out;
   for (KeyRecord& k : *all) {
     if (type.has_value() && k.type != *type) continue;
     if (!purpose.empty() && k.purpose != purpose) continue;
+    if (!wallet_id.empty() && (!k.binding.has_value() || k.binding->wallet_id != wallet_id)) continue;
     out.push_back(std::move(k));
   }
   return out;

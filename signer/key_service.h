@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,19 +34,31 @@ Clock SystemClock();
 absl::Status ValidateKeyId(const std::string& key_id);
 // InvalidArgument unless `purpose` is 1..kMaxPurposeBytes printable ASCII characters.
 absl::Status ValidatePurpose(const std::string& purpose);
+// InvalidArgument naming the field ("binding.wallet_id: ...") unless `wallet_id` is
+// 1..kMaxWalletIdBytes of [A-Za-z0-9:._-]: custodyd's id alphabet, since its wallet ids are
+// "<asset id>:client-hot" and the like, and its asset ids may be upper case ("BTC").
+absl::Status ValidateWalletId(std::string_view field, const std::string& wallet_id);
+// InvalidArgument naming the first bad field ("binding.wallet_id", "binding.asset") unless the
+// wallet id is valid and the asset is an asset id as signerd's transaction config accepts one
+// (1..kMaxAssetBytes bytes), so that a binding can name every asset signerd can sign for.
+absl::Status ValidateWalletBinding(const WalletBinding& binding);
 
 class KeyService {
  public:
   KeyService(Pkcs11Token* token, SignerStore* store, Clock clock = SystemClock())
       : token_(token), store_(store), clock_(std::move(clock)) {}
 
-  // Errors: InvalidArgument for a bad purpose; the token's error if generation fails.
-  absl::StatusOr<KeyRecord> CreateKey(KeyType type, const std::string& purpose);
+  // Makes a key bound to `binding` for good. Errors: InvalidArgument for a bad purpose or
+  // binding (nothing is generated); the token's error if generation fails.
+  absl::StatusOr<KeyRecord> CreateKey(KeyType type, const std::string& purpose,
+                                      const WalletBinding& binding);
   // InvalidArgument for a malformed id, NotFound for an unknown one.
   absl::StatusOr<KeyRecord> GetKey(const std::string& key_id);
-  // Keys matching the filters (nullopt / empty match all), in creation order.
+  // Keys matching the filters (nullopt / empty match all; a wallet id matches only keys bound
+  // to that wallet), in creation order.
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(std::optional<KeyType> type,
-                                                  const std::string& purpose);
+                                                  const std::string& purpose,
+                                                  const std::string& wallet_id = "");
 
   // Signs a 32-byte digest with a secp256k1 key and logs a "signature" entry whose fields are
   // `context` plus digest, signature and recovery_id. FailedPrecondition if the key is not

@@ -1,5 +1,6 @@
 #include "signer/request_limits.h"
 
+#include "base/status.h"
 #include "base/text.h"
 
 namespace ringfence::signer {
@@ -20,7 +21,10 @@ absl::Status CheckCount(std::string_view field, size_t count, size_t limit) {
 }
 
 absl::Status CheckRequestLimits(const v1::CreateKeyRequest& request) {
-  return CheckSize("purpose", request.purpose().size(), kMaxPurposeBytes);
+  RF_RETURN_IF_ERROR(CheckSize("purpose", request.purpose().size(), kMaxPurposeBytes));
+  RF_RETURN_IF_ERROR(
+      CheckSize("binding.wallet_id", request.binding().wallet_id().size(), kMaxWalletIdBytes));
+  return CheckSize("binding.asset", request.binding().asset().size(), kMaxAssetBytes);
 }
 
 absl::Status CheckRequestLimits(const v1::GetKeyRequest& request) {
@@ -28,7 +32,8 @@ absl::Status CheckRequestLimits(const v1::GetKeyRequest& request) {
 }
 
 absl::Status CheckRequestLimits(const v1::ListKeysRequest& request) {
-  return CheckSize("purpose", request.purpose().size(), kMaxPurposeBytes);
+  RF_RETURN_IF_ERROR(CheckSize("purpose", request.purpose().size(), kMaxPurposeBytes));
+  return CheckSize("wallet_id", request.wallet_id().size(), kMaxWalletIdBytes);
 }
 
 }  // namespace ringfence::signer

@@ -32,6 +32,8 @@ inline constexpr char kLimitRule[] = "request_limit";
 // A key id is the token's 16-byte CKA_ID in lowercase hex.
 inline constexpr size_t kMaxKeyIdBytes = 32;
 inline constexpr size_t kMaxPurposeBytes = 128;
+// A wallet binding's wallet id ("<asset>:client-hot" and the like).
+inline constexpr size_t kMaxWalletIdBytes = 64;
 
 // --- proto/signer_tx.proto (SignTransaction) ----------------------------------------------
 inline constexpr size_t kMaxRequestIdBytes = 128;
@@ -92,11 +94,18 @@ inline constexpr size_t kMaxSignTransactionRequestBytes =
     request_limits_internal::LengthDelimited(kMaxKeyIdBytes) +  // ethereum_key_id
     request_limits_internal::LengthDelimited(kMaxTransactionIntentBytes) +
     kMaxApprovals * request_limits_internal::LengthDelimited(kMaxTransactionApprovalBytes);
+// WalletBinding: wallet_id, asset (kMaxAssetBytes, the transaction config's asset id limit),
+// owner_class, tier.
+inline constexpr size_t kMaxWalletBindingBytes =
+    request_limits_internal::LengthDelimited(kMaxWalletIdBytes) +
+    request_limits_internal::LengthDelimited(kMaxAssetBytes) + 2 * request_limits_internal::kVarintField;
 inline constexpr size_t kMaxCreateKeyRequestBytes =
-    request_limits_internal::kVarintField + request_limits_internal::LengthDelimited(kMaxPurposeBytes);
+    request_limits_internal::kVarintField + request_limits_internal::LengthDelimited(kMaxPurposeBytes) +
+    request_limits_internal::LengthDelimited(kMaxWalletBindingBytes);
 inline constexpr size_t kMaxGetKeyRequestBytes = request_limits_internal::LengthDelimited(kMaxKeyIdBytes);
 inline constexpr size_t kMaxListKeysRequestBytes =
-    request_limits_internal::kVarintField + request_limits_internal::LengthDelimited(kMaxPurposeBytes);
+    request_limits_internal::kVarintField + request_limits_internal::LengthDelimited(kMaxPurposeBytes) +
+    request_limits_internal::LengthDelimited(kMaxWalletIdBytes);
 
 // signerd's maximum receive size: the largest request any of its RPCs accepts, 2,151,067 bytes
 // (SignTransaction with every field and list full). So a 1 MiB field beside an otherwise

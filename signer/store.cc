@@ -44,7 +44,33 @@ constexpr const char* kMigrations[] = {
       CREATE TRIGGER keys_no_delete BEFORE DELETE ON keys
         BEGIN SELECT RAISE(ABORT, 'the key registry is append-only'); END;
     )sql",
+    // 2: wallet bindings. A table of their own rather than columns of `keys`, so that keys
+    // registered before it keep no row (no binding) and a later binding of such a key is an
+    // insert, never an update. A binding, once written, cannot be changed or removed.
+    R"sql(
+      CREATE TABLE key_bindings (
+        key_id TEXT PRIMARY KEY NOT NULL REFERENCES keys (key_id),
+        wallet_id TEXT NOT NULL CHECK (length(wallet_id) BETWEEN 1 AND 64),
+        asset TEXT NOT NULL CHECK (length(asset) BETWEEN 1 AND 32),
+        owner_class TEXT NOT NULL CHECK (owner_class IN ('client', 'house')),
+        tier TEXT NOT NULL CHECK (tier IN ('hot', 'cold'))
+      ) STRICT;
+      CREATE INDEX key_bindings_wallet ON key_bindings (wallet_id);
+      CREATE TRIGGER key_bindings_no_update BEFORE UPDATE ON key_bindings
+        BEGIN SELECT RAISE(ABORT, 'a wallet binding is immutable'); END;
+      CREATE TRIGGER key_bindings_no_delete BEFORE DELETE ON key_bindings
+        BEGIN SELECT RAISE(ABORT, 'a wallet binding is immutable'); END;
+    )sql",
 };
+
+// The key registry's columns with the key's binding, if any, for ReadKeyRow.
+constexpr char kSelectKeys[] =
+    "SELECT k.key_id, k.key_type, k.purpose, k.public_key, k.created_unix_ms, "
+    "b.wallet_id, b.asset, b.owner_class, b.tier "
+    "FROM keys AS k LEFT JOIN key_bindings AS b ON b.key_id = k.key_id";
+
+// The names of a binding's fields in a key_created log entry (docs/sign_log.md).
+constexpr const char* kBindingFields[] = {"wallet_id", "asset", "owner_class", "tier"};
 
 absl::Status SqlError(sqlite3* db, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", sqlite3_errmsg(db)));
@@ -138,7 +164,48 @@ KeyRecord ReadKeyRow(const Stmt& s) {
   k.purpose = s.Text(2);
   k.public_key = s.Blob(3);
   k.created_unix_ms = s.Int(4);
+  if (sqlite3_column_type(s.get(), 5) != SQLITE_NULL) {
+    // The CHECK constraints admit only the names these parse.
+    WalletBinding b;
+    b.wallet_id = s.Text(5);
+    b.asset = s.Text(6);
+    b.owner_class = ParseOwnerClassName(s.Text(7)).value_or(OwnerClass::kClient);
+    b.tier = ParseTierName(s.Text(8)).value_or(Tier::kHot);
+    k.binding = std::move(b);
+  }
   return k;
+}
+
+std::vector<uint8_t> Bytes(absl::string_view s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+// The fields a key_created entry records for `key`.
+LogFields KeyCreatedFields(const KeyRecord& key) {
+  LogFields fields;
+  fields["key_type"] = Bytes(KeyTypeName(key.type));
+  fields["public_key"] = key.public_key;
+  fields["purpose"] = Bytes(key.purpose);
+  if (key.binding.has_value()) {
+    fields["wallet_id"] = Bytes(key.binding->wallet_id);
+    fields["asset"] = Bytes(key.binding->asset);
+    fields["owner_class"] = Bytes(OwnerClassName(key.binding->owner_class));
+    fields["tier"] = Bytes(TierName(key.binding->tier));
+  }
+  return fields;
+}
+
+// True if a key_created entry's fields record exactly `key`: its type, purpose, public key and
+// binding (an entry written before bindings has none of the binding fields).
+bool MatchesKeyCreated(const LogFields& logged, const KeyRecord& key) {
+  if (!key.binding.has_value()) {
+    for (const char* name : kBindingFields) {
+      if (logged.contains(name)) return false;
+    }
+  }
+  for (const auto& [name, value] : KeyCreatedFields(key)) {
+    auto it = logged.find(name);
+    if (it == logged.end() || it->second != value) return false;
+  }
+  return true;
 }
 
 // Borrows a statement prepared once for the store's life; resets it and clears its bindings
@@ -414,6 +481,24 @@ absl::Status SignerStore::Transact(const std::function<absl::Status(Txn&)>& body
 }
 
 
+absl::string_view OwnerClassName(OwnerClass owner_class) {
+  return owner_class == OwnerClass::kHouse ? "house" : "client";
+}
+
+absl::string_view TierName(Tier tier) { return tier == Tier::kCold ? "cold" : "hot"; }
+
+absl::StatusOr<OwnerClass> ParseOwnerClassName(absl::string_view name) {
+  if (name == "client") return OwnerClass::kClient;
+  if (name == "house") return OwnerClass::kHouse;
+  return absl::InvalidArgumentError("owner class must be client or house");
+}
+
+absl::StatusOr<Tier> ParseTierName(absl::string_view name) {
+  if (name == "hot") return Tier::kHot;
+  if (name == "cold") return Tier::kCold;
+  return absl::InvalidArgumentError("tier must be hot or cold");
+}
+
 absl::Status SignerStore::Txn::InsertKey(const KeyRecord& key) {
   Stmt s(db_,
          "INSERT INTO keys (key_id, key_type, purpose, public_key, created_unix_ms) "
@@ -429,6 +514,17 @@ absl::Status SignerStore::Txn::InsertKey(const KeyRecord& key) {
     return absl::AlreadyExistsError(absl::StrCat("key id ", key.key_id, " is already registered"));
   }
   if (rc != SQLITE_DONE) return SqlError(db_, "registering a key");
+  if (!key.binding.has_value()) return absl::OkStatus();
+  Stmt b(db_,
+         "INSERT INTO key_bindings (key_id, wallet_id, asset, owner_class, tier) "
+         "VALUES (?, ?, ?, ?, ?)");
+  if (!b.ok()) return SqlError(db_, "recording a key's wallet binding");
+  b.BindText(1, key.key_id);
+  b.BindText(2, key.binding->wallet_id);
+  b.BindText(3, key.binding->asset);
+  b.BindText(4, std::string(OwnerClassName(key.binding->owner_class)));
+  b.BindText(5, std::string(TierName(key.binding->tier)));
+  if (b.Step() != SQLITE_DONE) return SqlError(db_, "recording a key's wallet binding");
   return absl::OkStatus();
 }
 
@@ -436,11 +532,8 @@ absl::StatusOr<LogEntry> SignerStore::RegisterKey(const KeyRecord& key) {
   LogEntry logged;
   absl::Status s = Transact([&](Txn& txn) -> absl::Status {
     if (absl::Status k = txn.InsertKey(key); !k.ok()) return k;
-    LogFields fields;
-    fields["key_type"].assign(KeyTypeName(key.type).begin(), KeyTypeName(key.type).end());
-    fields["public_key"] = key.public_key;
-    fields["purpose"].assign(key.purpose.begin(), key.purpose.end());
-    absl::StatusOr<LogEntry> e = txn.AppendLog(key.created_unix_ms, "key_created", key.key_id, fields);
+    absl::StatusOr<LogEntry> e =
+        txn.AppendLog(key.created_unix_ms, "key_created", key.key_id, KeyCreatedFields(key));
     if (!e.ok()) return e.status();
     logged = *std::move(e);
     return absl::OkStatus();
@@ -465,8 +558,7 @@ absl::StatusOr<LogEntry> SignerStore::AppendLog(int64_t time_unix_ms, const std:
 
 absl::StatusOr<KeyRecord> SignerStore::GetKey(const std::string& key_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_,
-         "SELECT key_id, key_type, purpose, public_key, created_unix_ms FROM keys WHERE key_id = ?");
+  Stmt s(db_, absl::StrCat(kSelectKeys, " WHERE k.key_id = ?").c_str());
   if (!s.ok()) return SqlError(db_, "reading a key");
   s.BindText(1, key_id);
   int rc = s.Step();
@@ -477,9 +569,7 @@ absl::StatusOr<KeyRecord> SignerStore::GetKey(const std::string& key_id) {
 
 absl::StatusOr<std::vector<KeyRecord>> SignerStore::ListKeys() {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_,
-         "SELECT key_id, key_type, purpose, public_key, created_unix_ms FROM keys "
-         "ORDER BY rowid");
+  Stmt s(db_, absl::StrCat(kSelectKeys, " ORDER BY k.rowid").c_str());
   if (!s.ok()) return SqlError(db_, "listing keys");
   std::vector<KeyRecord> out;
   int rc;
@@ -553,8 +643,7 @@ absl::StatusOr<uint64_t> SignerStore::VerifyLog() {
       return absl::DataLossError(
           absl::StrCat("sign log: registered key ", k.key_id, " has no key_created entry"));
     }
-    auto pk = it->second->fields.find("public_key");
-    if (pk == it->second->fields.end() || pk->second != k.public_key) {
+    if (!MatchesKeyCreated(it->second->fields, k)) {
       return absl::DataLossError(absl::StrCat(
           "sign log: registered key ", k.key_id, " differs from its key_created entry"));
     }

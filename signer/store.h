@@ -19,12 +19,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "signer/crypto.h"
 
 struct sqlite3;
@@ -33,12 +35,36 @@ struct sqlite3_stmt;
 
 namespace ringfence::signer {
 
+// Which side of the segregation line a wallet is on.
+enum class OwnerClass { kClient = 1, kHouse = 2 };
+enum class Tier { kHot = 1, kCold = 2 };
+
+// "client" / "house" and "hot" / "cold": the names used in the database, the log and the docs.
+absl::string_view OwnerClassName(OwnerClass owner_class);
+absl::string_view TierName(Tier tier);
+// Inverses of the above; InvalidArgument for any other string.
+absl::StatusOr<OwnerClass> ParseOwnerClassName(absl::string_view name);
+absl::StatusOr<Tier> ParseTierName(absl::string_view name);
+
+// The one wallet a key belongs to, written when the key is made and never changed (the
+// registry's table refuses UPDATE and DELETE, and the key's key_created log entry holds it).
+// The store keeps what it is given; KeyService validates it first (ValidateWalletBinding).
+struct WalletBinding {
+  std::string wallet_id;
+  std::string asset;
+  OwnerClass owner_class = OwnerClass::kClient;
+  Tier tier = Tier::kHot;
+  bool operator==(const WalletBinding&) const = default;
+};
+
 struct KeyRecord {
   std::string key_id;  // 32 lowercase hex characters: the token's CKA_ID in hex.
   KeyType type = KeyType::kSecp256k1;
   std::string purpose;
   std::vector<uint8_t> public_key;
   int64_t created_unix_ms = 0;
+  // Absent only for keys registered before schema version 2, when signerd kept no bindings.
+  std::optional<WalletBinding> binding;
 };
 
 // A log entry's named values. Names are lowercase [a-z0-9_], 1..64 characters; the map
@@ -83,7 +109,8 @@ class SignerStore {
     // Appends an entry after the current head. InvalidArgument for a bad kind or field name.
     absl::StatusOr<LogEntry> AppendLog(int64_t time_unix_ms, const std::string& kind,
                                        const std::string& key_id, const LogFields& fields);
-    // Inserts a key registry row. AlreadyExists if the key id is taken.
+    // Inserts a key registry row, and its binding row when it has one. AlreadyExists if the
+    // key id is taken.
     absl::Status InsertKey(const KeyRecord& key);
     // The raw connection, for tables later migrations add.
     sqlite3* db() const { return db_; }
@@ -98,7 +125,8 @@ class SignerStore {
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it returns an error.
   absl::Status Transact(const std::function<absl::Status(Txn&)>& body);
 
-  // Registers `key` and logs its creation ("key_created") in one transaction.
+  // Registers `key` and logs its creation ("key_created", with the binding's fields when the
+  // key has one) in one transaction.
   absl::StatusOr<LogEntry> RegisterKey(const KeyRecord& key);
   // Appends one entry in its own transaction.
   absl::StatusOr<LogEntry> AppendLog(int64_t time_unix_ms, const std::string& kind,
@@ -113,7 +141,8 @@ class SignerStore {
 
   // Checks the whole chain: sequence without gaps from 1, each prev_hash equal to the
   // previous entry's hash, each hash recomputed, and every registered key matched by its
-  // key_created entry. Returns the number of entries; DataLoss naming the first bad entry.
+  // key_created entry (type, purpose, public key and binding, or the absence of one).
+  // Returns the number of entries; DataLoss naming the first bad entry or key.
   absl::StatusOr<uint64_t> VerifyLog();
 
   int schema_version();

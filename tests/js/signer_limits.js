@@ -242,7 +242,8 @@ const kTxFields = [
 // The key service's fields, with the answer a request at the limit gets.
 const kKeyFields = [
   { rpc: 'CreateKey', field: 'purpose', limit: kLimits.purpose, atLimit: grpc.status.OK,
-    make: (n) => ({ key_type: 'KEY_TYPE_SECP256K1', purpose: text(n, 'p') }) },
+    make: (n) => ({ key_type: 'KEY_TYPE_SECP256K1', purpose: text(n, 'p'),
+      binding: { wallet_id: 'btc:client-hot', asset: 'btc', owner_class: 'OWNER_CLASS_CLIENT', tier: 'TIER_HOT' } }) },
   { rpc: 'GetKey', field: 'key_id', limit: kLimits.key_id, atLimit: grpc.status.NOT_FOUND,
     make: (n) => ({ key_id: text(n, 'f') }) },
   { rpc: 'ListKeys', field: 'purpose', limit: kLimits.purpose, atLimit: grpc.status.OK,

@@ -196,6 +196,10 @@ grpc::Status CreateKey(pb::Signer::Stub& stub, pb::KeyType type, const std::stri
   pb::CreateKeyRequest req;
   req.set_key_type(type);
   req.set_purpose(purpose);
+  req.mutable_binding()->set_wallet_id("btc:client-hot");
+  req.mutable_binding()->set_asset("btc");
+  req.mutable_binding()->set_owner_class(pb::OWNER_CLASS_CLIENT);
+  req.mutable_binding()->set_tier(pb::TIER_HOT);
   pb::CreateKeyResponse resp;
   grpc::Status s = stub.CreateKey(&ctx, req, &resp);
   if (out != nullptr) *out = resp.key();

@@ -236,9 +236,11 @@ TEST_F(TokenTest, KeyServiceCreatesLogsAndSigns) {
   int64_t now = 1'700'000'000'000;
   KeyService keys(token_.get(), store->get(), [&] { return now++; });
 
-  absl::StatusOr<KeyRecord> btc = keys.CreateKey(KeyType::kSecp256k1, "btc-hot");
+  absl::StatusOr<KeyRecord> btc = keys.CreateKey(
+      KeyType::kSecp256k1, "btc-hot", {"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot});
   ASSERT_TRUE(btc.ok()) << btc.status();
-  absl::StatusOr<KeyRecord> sol = keys.CreateKey(KeyType::kEd25519, "sol-hot");
+  absl::StatusOr<KeyRecord> sol = keys.CreateKey(
+      KeyType::kEd25519, "sol-hot", {"sol:client-hot", "sol", OwnerClass::kClient, Tier::kHot});
   ASSERT_TRUE(sol.ok()) << sol.status();
   EXPECT_EQ(btc->key_id.size(), 32u);
   EXPECT_NE(btc->key_id, sol->key_id);
@@ -411,7 +413,8 @@ TEST(TokenFaultTest, KeyServiceLogsOnlySignaturesThatWereMade) {
       SignerStore::Open((sandbox.dir() / "signer.db").string());
   ASSERT_TRUE(store.ok()) << store.status();
   KeyService keys(token->get(), store->get());
-  absl::StatusOr<KeyRecord> key = keys.CreateKey(KeyType::kSecp256k1, "faulty");
+  absl::StatusOr<KeyRecord> key = keys.CreateKey(
+      KeyType::kSecp256k1, "faulty", {"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot});
   ASSERT_TRUE(key.ok()) << key.status();
   std::array<uint8_t, 32> digest = RandomDigest();
   ASSERT_TRUE(keys.SignDigest(key->key_id, digest, {}).ok());  // C_Sign #1

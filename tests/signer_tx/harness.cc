@@ -73,7 +73,9 @@ SignerHarness::SignerHarness(TokenKind kind, const std::filesystem::path& dir, s
   std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> own;
   const char* purposes[] = {"hot-input", "hot-change", "hot-eth"};
   for (int i = 0; i < 3; ++i) {
-    KeyRecord k = OrDie(keys.CreateKey(KeyType::kSecp256k1, purposes[i]), "creating a key");
+    KeyRecord k = OrDie(keys.CreateKey(KeyType::kSecp256k1, purposes[i],
+                                       {"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot}),
+                        "creating a key");
     own[i].first = k.key_id;
     std::copy(k.public_key.begin(), k.public_key.end(), own[i].second.begin());
   }

@@ -264,6 +264,10 @@ TEST_F(LimitsTest, KeyServiceFieldsAtOverAndFarOverTheirLimits) {
     v1::CreateKeyRequest request;
     request.set_key_type(v1::KEY_TYPE_SECP256K1);
     request.set_purpose(std::string(n, 'p'));
+    request.mutable_binding()->set_wallet_id("btc:client-hot");
+    request.mutable_binding()->set_asset("btc");
+    request.mutable_binding()->set_owner_class(v1::OWNER_CLASS_CLIENT);
+    request.mutable_binding()->set_tier(v1::TIER_HOT);
     v1::CreateKeyResponse response;
     return key_stub_->CreateKey(&context, request, &response);
   };

@@ -155,6 +155,10 @@ class SignerdProcessTest : public ::testing::Test {
       v1::CreateKeyRequest req;
       req.set_key_type(v1::KEY_TYPE_SECP256K1);
       req.set_purpose("tx-test");
+      req.mutable_binding()->set_wallet_id("btc:client-hot");
+      req.mutable_binding()->set_asset("btc");
+      req.mutable_binding()->set_owner_class(v1::OWNER_CLASS_CLIENT);
+      req.mutable_binding()->set_tier(v1::TIER_HOT);
       v1::CreateKeyResponse resp;
       grpc::Status s = stub->CreateKey(&ctx, req, &resp);
       ASSERT_TRUE(s.ok()) << s.error_message();

@@ -84,6 +84,10 @@ int Run(const std::string& socket, const Withdrawal& w) {
     v1::CreateKeyRequest req;
     req.set_key_type(v1::KEY_TYPE_SECP256K1);
     req.set_purpose(purpose);
+    req.mutable_binding()->set_wallet_id("btc:client-hot");
+    req.mutable_binding()->set_asset(kAsset);
+    req.mutable_binding()->set_owner_class(v1::OWNER_CLASS_CLIENT);
+    req.mutable_binding()->set_tier(v1::TIER_HOT);
     v1::CreateKeyResponse resp;
     grpc::Status s = keys->CreateKey(&ctx, req, &resp);
     if (!s.ok()) {
