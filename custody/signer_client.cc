@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "base/text.h"
 #include "proto/signer.grpc.pb.h"
@@ -19,6 +20,34 @@ absl::Status FromGrpc(const grpc::Status& s, std::string_view what) {
   // signerd's own refusals keep their code; a transport failure is UNAVAILABLE either way.
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       Cat("signerd ", what, ": ", base::Clip(s.error_message(), 200)));
+}
+
+absl::StatusOr<sv1::OwnerClass> OwnerClassToProto(std::string_view name) {
+  if (name == "client") return sv1::OWNER_CLASS_CLIENT;
+  if (name == "house") return sv1::OWNER_CLASS_HOUSE;
+  return absl::InvalidArgumentError(Cat("wallet binding: owner class must be client or house, not ", base::Clip(name)));
+}
+
+absl::StatusOr<sv1::Tier> TierToProto(std::string_view name) {
+  if (name == "hot") return sv1::TIER_HOT;
+  if (name == "cold") return sv1::TIER_COLD;
+  return absl::InvalidArgumentError(Cat("wallet binding: tier must be hot or cold, not ", base::Clip(name)));
+}
+
+// signerd's binding in custodyd's terms; INTERNAL for an owner class or tier it should never send.
+absl::StatusOr<WalletBinding> FromProto(const sv1::WalletBinding& b, std::string_view what) {
+  WalletBinding out{b.wallet_id(), b.asset(), "", ""};
+  switch (b.owner_class()) {
+    case sv1::OWNER_CLASS_CLIENT: out.owner_class = "client"; break;
+    case sv1::OWNER_CLASS_HOUSE: out.owner_class = "house"; break;
+    default: return absl::InternalError(Cat("signerd ", what, ": a binding without a valid owner class"));
+  }
+  switch (b.tier()) {
+    case sv1::TIER_HOT: out.tier = "hot"; break;
+    case sv1::TIER_COLD: out.tier = "cold"; break;
+    default: return absl::InternalError(Cat("signerd ", what, ": a binding without a valid tier"));
+  }
+  return out;
 }
 
 absl::StatusOr<SignerKey> CheckKey(const sv1::Key& key, std::string_view what) {
@@ -38,6 +67,11 @@ absl::StatusOr<SignerKey> CheckKey(const sv1::Key& key, std::string_view what) {
   SignerKey out;
   out.key_id = id;
   out.public_key.assign(pub.begin(), pub.end());
+  if (key.has_binding()) {
+    absl::StatusOr<WalletBinding> binding = FromProto(key.binding(), what);
+    if (!binding.ok()) return binding.status();
+    out.binding = *std::move(binding);
+  }
   return out;
 }
 
@@ -51,16 +85,34 @@ class GrpcSignerClient : public SignerClient {
     if (purpose.empty() || purpose.size() > kMaxPurposeLength) {
       return absl::InvalidArgumentError(Cat("key purpose must be 1..", kMaxPurposeLength, " bytes"));
     }
+    absl::StatusOr<sv1::OwnerClass> owner_class = OwnerClassToProto(binding.owner_class);
+    if (!owner_class.ok()) return owner_class.status();
+    absl::StatusOr<sv1::Tier> tier = TierToProto(binding.tier);
+    if (!tier.ok()) return tier.status();
     sv1::CreateKeyRequest request;
     request.set_key_type(sv1::KEY_TYPE_SECP256K1);
     request.set_purpose(std::string(purpose));
-    (void)binding;
+    sv1::WalletBinding* wanted = request.mutable_binding();
+    wanted->set_wallet_id(binding.wallet_id);
+    wanted->set_asset(binding.asset_id);
+    wanted->set_owner_class(*owner_class);
+    wanted->set_tier(*tier);
     sv1::CreateKeyResponse response;
     grpc::ClientContext context;
     Prepare(context);
     grpc::Status s = stub_->CreateKey(&context, request, &response);
     if (!s.ok()) return FromGrpc(s, "CreateKey");
-    return CheckKey(response.key(), "CreateKey");
+    absl::StatusOr<SignerKey> key = CheckKey(response.key(), "CreateKey");
+    if (!key.ok()) return key.status();
+    // signerd's answer is outside input like any other: a key bound elsewhere (or not at all)
+    // is never used for this wallet.
+    if (key->binding != binding) {
+      std::fprintf(stderr, "custodyd: ERROR signer key %s is not bound to wallet %s as asked; not used\n",
+                   key->key_id.c_str(), binding.wallet_id.c_str());
+      return absl::InternalError(Cat("signerd CreateKey: key ", key->key_id, " is not bound to wallet ",
+                                     base::Clip(binding.wallet_id), " as asked"));
+    }
+    return key;
   }
 
   absl::StatusOr<SignerKey> GetKey(std::string_view key_id) override {

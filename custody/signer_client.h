@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,21 +26,26 @@ struct WalletBinding {
   std::string asset_id;
   std::string owner_class;  // "client" | "house"
   std::string tier;         // "hot" | "cold"
+  bool operator==(const WalletBinding&) const = default;
 };
 
 // A secp256k1 key as signerd reports it.
 struct SignerKey {
   std::string key_id;               // 32 lowercase hex digits
   std::vector<uint8_t> public_key;  // 33-byte compressed SEC1
+  // The wallet signerd has the key bound to; absent for a key made before signerd kept bindings.
+  std::optional<WalletBinding> binding;
 };
 
 class SignerClient {
  public:
   virtual ~SignerClient() = default;
 
-  // A new secp256k1 key, labelled `purpose` (1..128 printable bytes) and bound to `binding`.
+  // A new secp256k1 key, labelled `purpose` (1..128 printable bytes) and bound to `binding`
+  // (owner class "client" or "house", tier "hot" or "cold"; signerd checks the ids).
   // UNAVAILABLE when signerd cannot be reached; signerd's own refusals pass through with their
-  // code; INTERNAL when its answer is malformed (a bad key id or public key).
+  // code; INTERNAL when its answer is malformed (a bad key id or public key) or the key it
+  // reports is not bound to exactly `binding`: such a key must not be used.
   virtual absl::StatusOr<SignerKey> CreateKey(std::string_view purpose, const WalletBinding& binding) = 0;
 
   // An existing key. NOT_FOUND for a key signerd does not know.

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "base/hex.h"
+#include "proto/signer.grpc.pb.h"
 #include "signer/health_client.h"
 #include "tests/custody/e2e_harness.h"
 
@@ -168,6 +169,28 @@ TEST_F(CustodyE2eTest, DepositsArePendingUntilConfirmedThenAvailable) {
   EXPECT_THAT(alice_eth.address(), ::testing::MatchesRegex("0x[0-9a-fA-F]{40}"));
   EXPECT_EQ(alice_usdc.wallet_id(), "USDC-ETH:client-hot");
   EXPECT_NE(alice_eth.key_id(), alice_usdc.key_id());  // one key per address, bound to one wallet
+  // signerd itself, asked over its socket, has each key bound to that asset's client-hot wallet.
+  {
+    auto signer = ringfence::signer::v1::Signer::NewStub(
+        grpc::CreateChannel("unix:" + (stack_->dir() / "signerd.sock").string(), grpc::InsecureChannelCredentials()));
+    for (const auto& [address, asset] : {std::pair{alice_btc, "BTC"}, std::pair{alice_eth, "ETH"},
+                                         std::pair{alice_usdc, "USDC-ETH"}, std::pair{bob_btc, "BTC"}}) {
+      SCOPED_TRACE(address.address());
+      grpc::ClientContext ctx;
+      ringfence::signer::v1::GetKeyRequest req;
+      req.set_key_id(address.key_id());
+      ringfence::signer::v1::GetKeyResponse resp;
+      grpc::Status s = signer->GetKey(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_TRUE(resp.key().has_binding());
+      const ringfence::signer::v1::WalletBinding& b = resp.key().binding();
+      EXPECT_EQ(b.wallet_id(), std::string(asset) + ":client-hot");
+      EXPECT_EQ(b.asset(), asset);
+      EXPECT_EQ(b.owner_class(), ringfence::signer::v1::OWNER_CLASS_CLIENT);
+      EXPECT_EQ(b.tier(), ringfence::signer::v1::TIER_HOT);
+      EXPECT_EQ(address.wallet_id(), b.wallet_id());
+    }
+  }
 
   const std::string btc_txid = stack_->Credit(kBtc, alice_btc.address(), "150000000");
   stack_->Credit(kBtc, bob_btc.address(), "2500");
