@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/text.h"
 
 namespace ringfence::base {
 namespace {
@@ -90,8 +91,8 @@ TEST(Amount, ScanBaseUnitsReportsTheFirstRuleBroken) {
       {"00", BaseUnitsError::kLeadingZero, 0},
       {"01", BaseUnitsError::kLeadingZero, 0},
       {std::string(40, '0'), BaseUnitsError::kLeadingZero, 0},  // outranks the length
-      {"0" + std::string(kMaxText), BaseUnitsError::kLeadingZero, 0},
-      {"1" + std::string(39, '0'), BaseUnitsError::kTooManyDigits, 0},
+      {Cat("0", kMaxText), BaseUnitsError::kLeadingZero, 0},
+      {Cat("1", std::string(39, '0')), BaseUnitsError::kTooManyDigits, 0},
       {std::string(200, '9'), BaseUnitsError::kTooManyDigits, 0},
       {"340282366920938463463374607431768211456", BaseUnitsError::kAboveMax, 0},  // 2^128
       {"340282366920938463463374607431768211460", BaseUnitsError::kAboveMax, 0},
