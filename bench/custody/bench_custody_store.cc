@@ -2,7 +2,7 @@
 // synchronous=FULL (the production settings):
 //   - single-transaction commits per second: one small write (an idempotency record) and a
 //     commit, i.e. one fsync'd WAL append: the reference the deposit benchmark
-//     compares against;
+//     compares against (bench/custody/commit_rate.h, shared with bench_custody_api);
 //   - ledger Post of a deposit credit, one per transaction (one commit each);
 //   - ledger Post of a deposit credit, 1,000 per transaction (what the ingestor does per block),
 //     as entries per second.
@@ -16,6 +16,7 @@
 #include <string>
 
 #include "base/text.h"
+#include "bench/custody/commit_rate.h"
 #include "custody/ledger.h"
 #include "custody/store/sqlite_store.h"
 #include "tests/common/temp_dir.h"
@@ -73,14 +74,10 @@ int Main(int argc, char** argv) {
               dir.path().c_str());
 
   {
-    auto s = OpenFresh(dir, "commits.db", 0);
-    const auto start = Clock::now();
-    for (int i = 0; i < single; ++i) {
-      auto txn = OrDie(s->Begin(), "begin");
-      if (absl::Status st = txn->PutIdempotency({base::Cat("k", i), "bench", "h", "r"}); !st.ok()) Die("write", st);
-      if (absl::Status st = txn->Commit(); !st.ok()) Die("commit", st);
-    }
-    Row("sqlite single-transaction commits (1 write each)", single, Seconds(start), "commits");
+    const bench::CommitRate rate =
+        OrDie(bench::MeasureSingleCommits(dir / "commits.db", single, std::chrono::hours(1)), "single commits");
+    Row("sqlite single-transaction commits (1 write each)", static_cast<double>(rate.commits), rate.seconds,
+        "commits");
   }
   {
     auto s = OpenFresh(dir, "post_single.db", kClients);
