@@ -111,7 +111,7 @@ absl::StatusOr<ParsedIntent> ParseIntent(const TxRequest& r, const TxConfig& con
 // Verifies every approval and the quorum. Any bad approval refuses the request.
 absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
                             const ApproverRegistry& registry, CheckedTx* out) {
-  ApprovalSubject subject;
+  policy::ApprovalSubject subject;
   subject.request_id = r.request_id;
   subject.chain = r.chain;
   subject.network = r.network;
@@ -119,7 +119,7 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
   subject.amount = intent.amount;
   subject.destination = r.intent.destination;
   subject.fee_cap = intent.fee_cap;
-  auto digest = ApprovalDigest(subject);
+  auto digest = policy::ApprovalDigest(subject);
   if (!digest.ok()) return Refuse("request_malformed", digest.status().message());
 
   out->internal_sweep = registry.IsColdAddress(r.intent.asset, r.intent.destination);

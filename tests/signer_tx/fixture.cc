@@ -80,8 +80,8 @@ tiers = [ { from = "0", approvals = 1 }, { from = "50000", approvals = 2 } ]
   return w;
 }
 
-ApprovalSubject SubjectOf(const TxRequest& r) {
-  ApprovalSubject s;
+policy::ApprovalSubject SubjectOf(const TxRequest& r) {
+  policy::ApprovalSubject s;
   s.request_id = r.request_id;
   s.chain = r.chain;
   s.network = r.network;
@@ -94,7 +94,7 @@ ApprovalSubject SubjectOf(const TxRequest& r) {
 
 void Approve(TxRequest* request, const std::vector<TestApprover>& approvers) {
   request->approvals.clear();
-  const ApprovalSubject subject = SubjectOf(*request);
+  const policy::ApprovalSubject subject = SubjectOf(*request);
   for (const auto& a : approvers) request->approvals.push_back({a.id, SignApproval(a, subject)});
 }
 

@@ -51,7 +51,7 @@ std::string EthAddressOf(const std::array<uint8_t, 33>& pubkey);     // EIP-55
 
 // Signs approvals for `request` by `approvers` (over its own fields) and sets them.
 void Approve(TxRequest* request, const std::vector<TestApprover>& approvers);
-ApprovalSubject SubjectOf(const TxRequest& request);
+policy::ApprovalSubject SubjectOf(const TxRequest& request);
 
 // A valid Bitcoin request: one 100,000 sat input of the input key, 60,000 sat to a foreign
 // P2WPKH destination, 39,000 change to the change key, fee 1,000 under a cap of 1,500,

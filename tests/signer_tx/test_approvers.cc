@@ -18,8 +18,8 @@ TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte) {
   return a;
 }
 
-std::vector<uint8_t> SignApproval(const TestApprover& approver, const ApprovalSubject& subject) {
-  auto digest = ApprovalDigest(subject);
+std::vector<uint8_t> SignApproval(const TestApprover& approver, const policy::ApprovalSubject& subject) {
+  auto digest = policy::ApprovalDigest(subject);
   if (!digest.ok()) std::abort();
   std::vector<uint8_t> sig(crypto_sign_BYTES);
   crypto_sign_detached(sig.data(), nullptr, digest->data(), digest->size(),

@@ -1,5 +1,5 @@
 // Test approvers for signer_tx tests: deterministic Ed25519 key pairs (from a one-byte seed),
-// approval signatures over ApprovalDigest, and registry TOML text naming them.
+// approval signatures over policy::ApprovalDigest, and registry TOML text naming them.
 // Not thread-safe beyond what libsodium guarantees; test-only.
 #ifndef RINGFENCE_TESTS_SIGNER_TX_TEST_APPROVERS_H_
 #define RINGFENCE_TESTS_SIGNER_TX_TEST_APPROVERS_H_
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "signer/tx/approval.h"
+#include "policy/approval_digest.h"
 
 namespace ringfence::signer::tx::testing {
 
@@ -21,9 +21,9 @@ struct TestApprover {
 
 TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte);
 
-// Ed25519 signature by `approver` over ApprovalDigest(subject). Aborts if the subject has no
-// digest (a broken test).
-std::vector<uint8_t> SignApproval(const TestApprover& approver, const ApprovalSubject& subject);
+// Ed25519 signature by `approver` over policy::ApprovalDigest(subject). Aborts if the subject
+// has no digest (a broken test).
+std::vector<uint8_t> SignApproval(const TestApprover& approver, const policy::ApprovalSubject& subject);
 
 // [[approver]] entries for `approvers`.
 std::string ApproverEntries(const std::vector<TestApprover>& approvers);

@@ -1,7 +1,7 @@
 // quorum: the ops staff's approval tool. Creates an approver's sealed Ed25519 key, shows the
 // approval digest of a request, and signs it. Flags are parsed here; the work is in
-// sealed_key.cc, amount_display.cc (amounts as a person reads them) and signer/tx/approval.cc
-// (the digest signerd recomputes).
+// sealed_key.cc, amount_display.cc (amounts as a person reads them) and
+// policy/approval_digest.cc (the digest signerd recomputes).
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +24,7 @@
 #include "base/secret.h"
 #include "base/status.h"
 #include "base/text.h"
-#include "signer/tx/approval.h"
+#include "policy/approval_digest.h"
 #include "tools/quorum/amount_display.h"
 #include "tools/quorum/sealed_key.h"
 
@@ -85,7 +85,7 @@ absl::StatusOr<SecretBytes> ReadPassphrase(const std::string& file) {
 }
 
 struct SubjectFlags {
-  ringfence::signer::tx::ApprovalSubject subject;
+  ringfence::policy::ApprovalSubject subject;
   std::string amount;
   std::string fee_cap;
   int decimals = 0;
@@ -116,7 +116,7 @@ struct SubjectFlags {
                                             decimals_option->count() > 0 ? std::optional<int>(decimals) : std::nullopt));
     subject.amount = *amount_value;
     subject.fee_cap = *fee_value;
-    RF_ASSIGN_OR_RETURN(const auto digest, ringfence::signer::tx::ApprovalDigest(subject));
+    RF_ASSIGN_OR_RETURN(const auto digest, ringfence::policy::ApprovalDigest(subject));
     // What is approved is shown in full: approvers never sign blind either.
     *terms = Cat(subject.request_id, ": ", FormatLabelledAmount(*amount_value, units.asset_decimals, units.asset), " on ",
                  subject.chain, "/", subject.network, " to ", subject.destination, ", fee cap ",
