@@ -313,7 +313,9 @@ DepositResult CreditDeposits(testing::CustodyStack& stack, v1::Custody::Stub& au
       Die(Cat("custodyd credited ", seen.ToBaseUnitString(), " of ", expected->ToBaseUnitString(), " satoshi in ",
               Since(start), " s\n", stack.CustodydStderr()));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Each poll costs custodyd a ListWallets (every address of the wallet): often enough to
+    // time a run of seconds, rarely enough not to compete with the ingestor it measures.
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   r.seconds = Since(start);
   return r;
