@@ -454,7 +454,7 @@ absl::StatusOr<CK_OBJECT_HANDLE> Pkcs11Token::FindObject(CK_SESSION_HANDLE sessi
 
 absl::StatusOr<CK_OBJECT_HANDLE> Pkcs11Token::PrivateKeyHandle(CK_SESSION_HANDLE session,
                                                                std::span<const uint8_t> id) {
-  std::vector<uint8_t> key(id.begin(), id.end());
+  std::string key(id.begin(), id.end());
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = key_handles_.find(key);
@@ -552,7 +552,7 @@ absl::StatusOr<TokenKey> Pkcs11Token::GenerateKeyPair(KeyType type, std::span<co
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    key_handles_[id_copy] = priv;
+    key_handles_[std::string(id_copy.begin(), id_copy.end())] = priv;
   }
   return TokenKey{type, std::move(id_copy), *std::move(public_key)};
 }
@@ -626,7 +626,7 @@ absl::StatusOr<std::vector<uint8_t>> Pkcs11Token::SignRaw(KeyType type,
     rv = fn->C_SignInit(lease.get(), &mech, *key);
     if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
       std::lock_guard<std::mutex> lock(mu_);
-      key_handles_.erase(std::vector<uint8_t>(id.begin(), id.end()));
+      key_handles_.erase(std::string(id.begin(), id.end()));
       continue;
     }
     break;
