@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/text.h"
 #include "custody/audit_log.h"
 #include "tests/custody/store_fixture.h"
 
@@ -306,7 +307,7 @@ TEST_F(StoreTest, ChainBlocksAreStoredReplacedAndForgottenAboveAHeight) {
   auto txn = Write();
   EXPECT_FALSE(txn->LastChainBlock("btc")->has_value());
   for (uint64_t h = 1; h <= 5; ++h) {
-    ASSERT_TRUE(txn->PutChainBlock({"btc", h, "h" + std::to_string(h), "h" + std::to_string(h - 1)}).ok());
+    ASSERT_TRUE(txn->PutChainBlock({"btc", h, base::Cat("h", h), base::Cat("h", h - 1)}).ok());
   }
   ASSERT_TRUE(txn->PutChainBlock({"eth", 9, "e9", "e8"}).ok());
   EXPECT_EQ((*txn->LastChainBlock("btc"))->height, 5u);
@@ -477,7 +478,6 @@ TEST_F(StoreTest, ASigkillMidBatchLosesNothingAcknowledged) {
   AddWallets({"BTC"});
   store_.reset();
   constexpr int kBatch = 200;
-  int acknowledged_total = 0;
   for (int round = 0; round < 3; ++round) {
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
@@ -520,7 +520,6 @@ TEST_F(StoreTest, ASigkillMidBatchLosesNothingAcknowledged) {
     ASSERT_EQ(waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
     close(fds[0]);
-    acknowledged_total += static_cast<int>(acked.size());
 
     Reopen();
     auto txn = Read();
