@@ -41,9 +41,26 @@ ringfence_install() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# ringfence_build [TARGET...]: configure and build those targets (all when none) with two jobs.
+# ringfence_configure DIR CMAKE_ARG...: configure a build directory (output only on error).
+# No compiler launcher is set here: what CI measures is a build without ccache.
+ringfence_configure() {
+  local dir=$1
+  shift
+  local log
+  log=$(mktemp)
+  if ! cmake -S "$RINGFENCE_ROOT" -B "$dir" "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# ringfence_build [TARGET...]: configure $RINGFENCE_BUILD (RelWithDebInfo, plus the cmake
+# arguments in the RINGFENCE_CMAKE_ARGS array, if any) and build those targets (all when none)
+# with two jobs.
 ringfence_build() {
-  cmake -S "$RINGFENCE_ROOT" -B "$RINGFENCE_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ringfence_configure "$RINGFENCE_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${RINGFENCE_CMAKE_ARGS[@]+"${RINGFENCE_CMAKE_ARGS[@]}"}
   local targets=()
   [ $# -gt 0 ] && targets=(--target "$@")
   cmake --build "$RINGFENCE_BUILD" -j2 "${targets[@]}"
