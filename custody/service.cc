@@ -766,6 +766,7 @@ grpc::Status CustodyService::GetSegregationReport(grpc::ServerContext* context,
           out->set_difference_negative(a.difference_negative);
           out->set_holds(a.holds);
           out->set_chain_height(a.chain_height);
+          out->set_unattributed(a.unattributed.ToBaseUnitString());
         }
         return absl::OkStatus();
       });
