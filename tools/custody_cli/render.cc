@@ -1,0 +1,280 @@
+#include "tools/custody_cli/render.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "base/amount.h"
+#include "base/text.h"
+
+namespace ringfence::custody_cli {
+namespace {
+
+using base::Cat;
+
+std::string OwnerClassName(v1::OwnerClass c) {
+  switch (c) {
+    case v1::OWNER_CLASS_CLIENT:
+      return "client";
+    case v1::OWNER_CLASS_HOUSE:
+      return "house";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string TierName(v1::Tier t) {
+  switch (t) {
+    case v1::TIER_HOT:
+      return "hot";
+    case v1::TIER_COLD:
+      return "cold";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string NextPage(const std::string& token) {
+  return token.empty() ? "" : Cat("next page: --page-token ", token, "\n");
+}
+
+// "label  value" lines with the labels padded to one width.
+std::string Fields(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view indent) {
+  size_t width = 0;
+  for (const auto& [label, unused] : fields) width = std::max(width, label.size());
+  std::string out;
+  for (const auto& [label, value] : fields) {
+    out += Cat(indent, label, std::string(width - label.size() + 2, ' '), value, "\n");
+  }
+  return out;
+}
+
+std::string PostingsLine(const v1::LedgerEntry& e) {
+  std::string out;
+  for (const v1::Posting& p : e.postings()) {
+    const bool debit = !p.debit().empty() && p.debit() != "0";
+    out += Cat("      ", debit ? "debit  " : "credit ", p.account(), "  ",
+               ShowAmount(debit ? p.debit() : p.credit(), e.decimals(), e.asset_id()), "\n");
+  }
+  return out;
+}
+
+std::string Entries(const google::protobuf::RepeatedPtrField<v1::LedgerEntry>& entries) {
+  std::string out;
+  for (const v1::LedgerEntry& e : entries) {
+    out += Cat("  seq ", e.seq(), "  ", ShowTime(e.created_unix_ms()), "  ", e.asset_id(), "  ", e.kind(), "  ",
+               e.reference(), "\n");
+    out += PostingsLine(e);
+  }
+  return out;
+}
+
+std::string Positions(const google::protobuf::RepeatedPtrField<v1::Position>& positions) {
+  Table t({"ASSET", "AVAILABLE", "HELD"});
+  for (const v1::Position& p : positions) {
+    t.AddRow({p.asset_id(), ShowAmount(p.available(), p.decimals(), p.asset_id()),
+              ShowAmount(p.held(), p.decimals(), p.asset_id())});
+  }
+  std::string out;
+  const std::string table = t.Render();
+  size_t start = 0;
+  while (start < table.size()) {
+    const size_t end = table.find('\n', start);
+    out += Cat("  ", table.substr(start, end - start + 1));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+
+void Table::AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+
+std::string Table::Render() const {
+  std::vector<size_t> widths;
+  for (const auto& row : rows_) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows_) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string ShowAmount(std::string_view base_units, uint32_t decimals, std::string_view asset_id) {
+  if (base_units.empty()) return "-";
+  absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(base_units);
+  if (!amount.ok() || decimals > static_cast<uint32_t>(base::kMaxDecimals)) {
+    return Cat(base::Clip(base_units, 48), " (as received: not a valid amount with ", decimals, " decimals)");
+  }
+  return base::FormatLabelledAmount(*amount, static_cast<int>(decimals), asset_id);
+}
+
+std::string ShowTime(int64_t unix_ms) {
+  if (unix_ms <= 0) return "-";
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &tm);
+  char millis[8];
+  std::snprintf(millis, sizeof(millis), ".%03dZ", static_cast<int>(unix_ms % 1000));
+  return Cat(buffer, millis);
+}
+
+std::string RenderJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  // Printing a message of a generated type cannot fail; an empty object is the safe fallback.
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) out = "{}\n";
+  if (out.empty() || out.back() != '\n') out += "\n";
+  return out;
+}
+
+std::string RenderAssets(const v1::ListAssetsResponse& response) {
+  Table t({"ASSET", "CHAIN", "NETWORK", "DECIMALS", "CONFIRMATIONS", "ERC-20 CONTRACT"});
+  for (const v1::Asset& a : response.assets()) {
+    t.AddRow({a.asset_id(), a.chain(), a.network(), Cat(a.decimals()), Cat(a.confirmations()),
+              a.erc20_contract().empty() ? "-" : a.erc20_contract()});
+  }
+  return t.Render();
+}
+
+std::string RenderWallets(const v1::ListWalletsResponse& response) {
+  std::string out;
+  for (const v1::Wallet& w : response.wallets()) {
+    const std::string chain =
+        w.chain_balance().empty()
+            ? "not observed yet"
+            : Cat(ShowAmount(w.chain_balance(), w.decimals(), w.asset_id()), " at height ", w.chain_height());
+    out += Cat(w.wallet_id(), "\n");
+    out += Fields({{"owner/tier", Cat(OwnerClassName(w.owner_class()), " ", TierName(w.tier()))},
+                   {"signer", w.signer()},
+                   {"ledger balance", ShowAmount(w.ledger_balance(), w.decimals(), w.asset_id())},
+                   {"chain balance", chain},
+                   {"addresses", Cat(w.addresses_size())}},
+                  "  ");
+    for (const std::string& a : w.addresses()) out += Cat("    ", a, "\n");
+  }
+  return out;
+}
+
+std::string RenderClient(const v1::Client& c) {
+  return Fields({{"client_id", c.client_id()},
+                 {"client_ref", c.client_ref()},
+                 {"frozen", c.frozen() ? Cat("yes (", c.frozen_reason(), ")") : "no"},
+                 {"created", ShowTime(c.created_unix_ms())}},
+                "");
+}
+
+std::string RenderClients(const v1::ListClientsResponse& response) {
+  Table t({"CLIENT ID", "CLIENT REF", "FROZEN", "CREATED"});
+  for (const v1::Client& c : response.clients()) {
+    t.AddRow({c.client_id(), c.client_ref(), c.frozen() ? Cat("yes: ", c.frozen_reason()) : "no",
+              ShowTime(c.created_unix_ms())});
+  }
+  return t.Render() + NextPage(response.next_page_token());
+}
+
+std::string RenderDepositAddress(const v1::DepositAddress& a) {
+  return Fields({{"address", a.address()},
+                 {"client_id", a.client_id()},
+                 {"asset", a.asset_id()},
+                 {"wallet", a.wallet_id()},
+                 {"signer key", a.key_id()},
+                 {"created", ShowTime(a.created_unix_ms())}},
+                "");
+}
+
+std::string RenderDepositAddresses(const v1::ListDepositAddressesResponse& response) {
+  Table t({"ADDRESS", "ASSET", "WALLET", "CREATED"});
+  for (const v1::DepositAddress& a : response.deposit_addresses()) {
+    t.AddRow({a.address(), a.asset_id(), a.wallet_id(), ShowTime(a.created_unix_ms())});
+  }
+  return t.Render() + NextPage(response.next_page_token());
+}
+
+std::string RenderBalances(const v1::GetBalancesResponse& response) {
+  std::string out = Cat("client ", response.client_id(), " at ledger seq ", response.ledger_seq(), "\n");
+  Table t({"ASSET", "AVAILABLE", "HELD", "PENDING"});
+  for (const v1::AssetBalance& b : response.balances()) {
+    t.AddRow({b.asset_id(), ShowAmount(b.available(), b.decimals(), b.asset_id()),
+              ShowAmount(b.held(), b.decimals(), b.asset_id()), ShowAmount(b.pending(), b.decimals(), b.asset_id())});
+  }
+  out += t.Render();
+  for (const v1::AssetBalance& b : response.balances()) {
+    for (const v1::PendingDeposit& p : b.pending_deposits()) {
+      out += Cat("  pending ", b.asset_id(), " ", ShowAmount(p.amount(), b.decimals(), b.asset_id()), " to ",
+                 p.address(), ": ", p.confirmations(), " of ", p.required_confirmations(), " confirmations (", p.txid(),
+                 ":", p.index(), ")\n");
+    }
+  }
+  return out;
+}
+
+std::string RenderLedger(const v1::ListLedgerEntriesResponse& response) {
+  if (response.entries().empty()) return "no ledger entries\n";
+  return Cat("ledger entries, newest first\n", Entries(response.entries()), NextPage(response.next_page_token()));
+}
+
+std::string RenderStatement(const v1::GetStatementResponse& r) {
+  std::string out = Cat("statement for client ", r.client_id(), " (", r.client_ref(), "), generated ",
+                        ShowTime(r.generated_unix_ms()), "\n");
+  out += Cat("opening positions at ledger seq ", r.from_seq(), "\n", Positions(r.opening()));
+  out += Cat("movements (", r.movements_size(), "), oldest first\n", Entries(r.movements()));
+  out += Cat("closing positions at ledger seq ", r.at_seq(), "\n", Positions(r.closing()));
+  return out;
+}
+
+std::string RenderSegregationReport(const v1::GetSegregationReportResponse& r) {
+  std::string out = Cat("segregation report at ledger seq ", r.ledger_seq(), ", generated ",
+                        ShowTime(r.generated_unix_ms()), ": ", r.holds() ? "holds" : "BROKEN", "\n");
+  for (const v1::AssetSegregation& a : r.assets()) {
+    auto show = [&a](const std::string& v) { return ShowAmount(v, a.decimals(), a.asset_id()); };
+    const std::string chain = a.client_wallet_chain_holdings().empty()
+                                  ? "not observed yet"
+                                  : Cat(show(a.client_wallet_chain_holdings()), " at height ", a.chain_height());
+    const std::string difference =
+        a.difference() == "0" ? show(a.difference())
+                              : Cat(a.difference_negative() ? "short by " : "over by ", show(a.difference()));
+    out += Cat(a.asset_id(), ": ", a.holds() ? "holds" : "BROKEN", "\n");
+    out += Fields({{"client liabilities", show(a.client_liabilities())},
+                   {"unattributed", show(a.unattributed())},
+                   {"client wallet holdings", show(a.client_wallet_holdings())},
+                   {"  as seen on the chain", chain},
+                   {"in flight", show(a.in_flight())},
+                   {"house holdings", show(a.house_holdings())},
+                   {"client funds in house wallets", show(a.house_client_funds())},
+                   {"difference", difference}},
+                  "  ");
+  }
+  return out;
+}
+
+std::string RenderAudit(const v1::ListAuditEntriesResponse& response) {
+  Table t({"SEQ", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAILS"});
+  for (const v1::AuditEntry& e : response.entries()) {
+    t.AddRow({Cat(e.seq()), ShowTime(e.unix_ms()), e.actor(), e.action(), e.subject(), e.details()});
+  }
+  std::string out = t.Render();
+  if (!response.entries().empty()) {
+    const v1::AuditEntry& last = response.entries(response.entries_size() - 1);
+    out += Cat("last entry ", last.seq(), " hash ", last.hash(), "; next page: --after-seq ", last.seq(), "\n");
+  }
+  return out;
+}
+
+}  // namespace ringfence::custody_cli
