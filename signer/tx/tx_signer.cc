@@ -212,7 +212,7 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   for (const SignJob& job : checked->jobs) {
     auto sig = SignJobOnToken(*token_, checked->chain, job);
     if (!sig.ok()) {
-      state_->Release(*checked);
+      decision->claim.Release();
       return Refuse(request,
                     absl::UnavailableError(Cat("token_error: signing with key ", job.key_id,
                                                " failed: ", sig.status().message())),
@@ -222,13 +222,14 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   }
   auto signed_tx = AssembleSignedTx(*checked, signatures);
   if (!signed_tx.ok()) {
-    state_->Release(*checked);
+    decision->claim.Release();
     return done(absl::InternalError(Cat("assembling the signed transaction: ", signed_tx.status().message())));
   }
 
   // What the log write and its completion share; the write may run twice (batch retry).
   struct Signing {
     CheckedTx checked;
+    TxClaim claim;  // released if the write never reports back
     LogFields fields;
     SignedRecord record;
     SignResult result;
@@ -272,6 +273,7 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   signing->record.txid = signed_tx->txid;
   signing->result.signed_tx = *std::move(signed_tx);
   signing->checked = *std::move(checked);
+  signing->claim = std::move(decision->claim);
   const int64_t now = clock_();
   committer_->SubmitAsync(
       [this, signing, now](SignerStore::Txn& txn) -> absl::Status {
@@ -283,11 +285,11 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
       },
       [this, signing, done](absl::Status logged) {
         if (!logged.ok()) {
-          state_->Release(signing->checked);
+          signing->claim.Release();
           return done(absl::UnavailableError(
               Cat("log_error: the signature could not be logged, so it is withheld: ", logged.message())));
         }
-        state_->Commit(signing->checked, signing->record);
+        signing->claim.Commit();
         signing->result.log_sequence = signing->record.log_sequence;
         done(std::move(signing->result));
       });

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <utility>
 
 #include "base/text.h"
 #include "chain/bitcoin_tx.h"
@@ -134,7 +135,7 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
   auto signed_before = LookupRequest(id);
   if (!signed_before.ok()) return signed_before.status();
   if (*signed_before) {
-    if ((*signed_before)->fingerprint == checked.fingerprint) return Decision{std::move(**signed_before)};
+    if ((*signed_before)->fingerprint == checked.fingerprint) return Decision{std::move(**signed_before), TxClaim()};
     return absl::FailedPreconditionError(
         Cat("request_conflict: request ", id, " was already signed for another transaction (",
             (*signed_before)->txid, "); a request id is signed once"));
@@ -159,10 +160,19 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
                                                " was already signed for request ", **holder));
     }
   }
+  // Build the claim before touching the maps, so that nothing that may throw (allocation)
+  // runs between claiming in memory and the claim owning the release.
+  Decision decision;
+  TxClaim& claim = decision.claim;
+  claim.request_id_ = id;
+  claim.nonce_ = nonce_key;
+  claim.outpoints_.reserve(checked.outpoints.size());
+  for (const chain::OutPoint& o : checked.outpoints) claim.outpoints_.emplace_back(o.txid, o.vout);
+  claim.state_ = this;
   in_flight_.emplace(id, checked.fingerprint);
   if (nonce_key) nonces_.emplace(*nonce_key, id);
-  for (const chain::OutPoint& o : checked.outpoints) outpoints_.emplace(OutpointKey{o.txid, o.vout}, id);
-  return Decision{};
+  for (const OutpointKey& o : claim.outpoints_) outpoints_.emplace(o, id);
+  return decision;
 }
 
 absl::StatusOr<sqlite3_stmt*> TxState::ReadStatement(int slot, const char* sql) {
@@ -299,25 +309,47 @@ absl::Status TxState::WriteRows(SignerStore::Txn& txn, const CheckedTx& checked,
   return absl::OkStatus();
 }
 
-void TxState::Commit(const CheckedTx& checked, const SignedRecord& /*record*/) {
-  // The rows are durable, so the database answers for this request from now on; see Reserve.
-  Release(checked);
-}
-
-void TxState::Release(const CheckedTx& checked) {
+void TxState::Drop(const TxClaim& claim) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    in_flight_.erase(checked.request_id);
-    if (checked.nonce) {
-      auto it = nonces_.find(NonceKey{checked.nonce->chain_id, checked.nonce->sender, checked.nonce->nonce});
-      if (it != nonces_.end() && it->second == checked.request_id) nonces_.erase(it);
+    in_flight_.erase(claim.request_id_);
+    if (claim.nonce_) {
+      auto it = nonces_.find(*claim.nonce_);
+      if (it != nonces_.end() && it->second == claim.request_id_) nonces_.erase(it);
     }
-    for (const chain::OutPoint& o : checked.outpoints) {
-      auto it = outpoints_.find({o.txid, o.vout});
-      if (it != outpoints_.end() && it->second == checked.request_id) outpoints_.erase(it);
+    for (const OutpointKey& o : claim.outpoints_) {
+      auto it = outpoints_.find(o);
+      if (it != outpoints_.end() && it->second == claim.request_id_) outpoints_.erase(it);
     }
   }
   changed_.notify_all();
+}
+
+TxClaim::TxClaim(TxClaim&& other) noexcept
+    : state_(std::exchange(other.state_, nullptr)),
+      request_id_(std::move(other.request_id_)),
+      nonce_(std::move(other.nonce_)),
+      outpoints_(std::move(other.outpoints_)) {}
+
+TxClaim& TxClaim::operator=(TxClaim&& other) noexcept {
+  if (this != &other) {
+    Release();
+    state_ = std::exchange(other.state_, nullptr);
+    request_id_ = std::move(other.request_id_);
+    nonce_ = std::move(other.nonce_);
+    outpoints_ = std::move(other.outpoints_);
+  }
+  return *this;
+}
+
+// Committing and releasing drop the same entries; what differs is what answers afterwards. After
+// Commit the rows are durable, so the database answers for this request (see Reserve); after
+// Release nothing does, and the request may be tried again.
+void TxClaim::Commit() { Release(); }
+
+void TxClaim::Release() {
+  if (state_ == nullptr) return;
+  std::exchange(state_, nullptr)->Drop(*this);
 }
 
 }  // namespace ringfence::signer::tx

@@ -12,12 +12,14 @@
 // connection of TxState's own to the same file, never through the SignerStore connection,
 // whose mutex the log writer holds for a whole batch including its fsync.
 //
-// Reserve() decides under a mutex against what is committed and what is in flight, and holds
-// the claims while the caller signs; Commit() drops them once the rows (written by
-// WriteRows through the caller's GroupCommitter write, durable together with the sign log
-// entry) are in the database, and Release() drops the claims of a request that was not
-// signed. A second request for an id that is in flight with the same transaction waits for
-// the first to finish. Owns its read connection and prepared statements. Thread-safe.
+// Reserve() decides under a mutex against what is committed and what is in flight, and hands
+// the caller a TxClaim holding the claims while it signs. The claim is released on every path
+// (its destructor, also while an exception unwinds) unless the caller commits it explicitly
+// with TxClaim::Commit() once the rows (written by WriteRows through the caller's
+// GroupCommitter write, durable together with the sign log entry) are in the database. A
+// second request for an id that is in flight with the same transaction waits for the first to
+// finish. Owns its read connection and prepared statements. Thread-safe; it must outlive every
+// TxClaim it handed out.
 #ifndef RINGFENCE_SIGNER_TX_TX_STATE_H_
 #define RINGFENCE_SIGNER_TX_TX_STATE_H_
 
@@ -49,6 +51,42 @@ struct SignedRecord {
   uint64_t log_sequence = 0;
 };
 
+class TxState;
+
+// The claims of one request in flight (its request id, nonce or outpoints), from Reserve until
+// the request is committed or given up. Move-only. Released when it is destroyed or
+// overwritten without Commit(), so an early return or an exception between Reserve and the
+// durable write never leaves a request id, nonce or outpoint claimed until restart. An empty
+// claim (default-constructed, moved from, committed or released) holds nothing. Not
+// thread-safe itself: one owner at a time.
+class TxClaim {
+ public:
+  TxClaim() = default;
+  TxClaim(TxClaim&& other) noexcept;
+  TxClaim& operator=(TxClaim&& other) noexcept;
+  TxClaim(const TxClaim&) = delete;
+  TxClaim& operator=(const TxClaim&) = delete;
+  ~TxClaim() { Release(); }
+
+  // After the request's rows are durable (never before: Reserve relies on it): the claims
+  // leave memory, the database answers for them from now on.
+  void Commit();
+  // The request was not signed (a refusal, a token or log failure): frees the claims at once,
+  // so that a retry need not wait for the destructor.
+  void Release();
+  bool held() const { return state_ != nullptr; }
+
+ private:
+  friend class TxState;
+  using NonceKey = std::tuple<uint64_t, std::array<uint8_t, 20>, uint64_t>;
+  using OutpointKey = std::pair<std::array<uint8_t, 32>, uint32_t>;
+
+  TxState* state_ = nullptr;  // null when nothing is held
+  std::string request_id_;
+  std::optional<NonceKey> nonce_;
+  std::vector<OutpointKey> outpoints_;
+};
+
 class TxState {
  public:
   // Creates the tables if missing (inside `store`'s transaction) and opens the read-only
@@ -58,13 +96,15 @@ class TxState {
   struct Decision {
     // Set when the request id was already signed for this very transaction.
     std::optional<SignedRecord> replay;
+    // Otherwise the request's claims, held until committed or released (see TxClaim).
+    TxClaim claim;
   };
 
   // Claims the request id, nonce and outpoints of `checked` for this caller, or returns the
   // stored result of an identical earlier request. FailedPrecondition "request_conflict: ...",
   // "nonce_reused: ..." or "outpoint_spent: ..." naming the other request otherwise;
-  // Unavailable if the database cannot be read. When no replay is returned the caller must
-  // end with Commit (after a durable write) or Release.
+  // Unavailable if the database cannot be read. When no replay is returned the decision's
+  // claim holds the request until it is committed (after a durable write) or dropped.
   absl::StatusOr<Decision> Reserve(const CheckedTx& checked);
 
   // Inside the durable write: inserts the rows for `checked`. Errors are SQLite's.
@@ -72,15 +112,14 @@ class TxState {
   // statements between calls.
   absl::Status WriteRows(SignerStore::Txn& txn, const CheckedTx& checked, const SignedRecord& record);
   ~TxState();
-  // After the write is durable (never before: Reserve relies on it): the claims leave memory,
-  // the database now answers for them.
-  void Commit(const CheckedTx& checked, const SignedRecord& record);
-  // The request was not signed (token or log failure): frees its claims.
-  void Release(const CheckedTx& checked);
 
  private:
-  using NonceKey = std::tuple<uint64_t, std::array<uint8_t, 20>, uint64_t>;
-  using OutpointKey = std::pair<std::array<uint8_t, 32>, uint32_t>;
+  friend class TxClaim;
+  using NonceKey = TxClaim::NonceKey;
+  using OutpointKey = TxClaim::OutpointKey;
+
+  // Drops `claim`'s entries from memory and wakes the waiters (TxClaim's Commit and Release).
+  void Drop(const TxClaim& claim);
 
   TxState() = default;
   // The cached statement for `sql` on `db` (prepared on first use), reset and unbound.

@@ -3,6 +3,7 @@
 // write fails alone).
 #include <atomic>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -70,11 +71,8 @@ class TxStateTest : public ::testing::Test {
     rec.fingerprint = c.fingerprint;
     rec.signed_tx = std::move(signed_tx);
     rec.txid = "txid-" + c.request_id;
-    if (auto st = WriteDurably(c, rec); !st.ok()) {
-      state_->Release(c);
-      return st;
-    }
-    state_->Commit(c, rec);
+    if (auto st = WriteDurably(c, rec); !st.ok()) return st;  // the claim releases itself
+    d->claim.Commit();
     if (record != nullptr) *record = rec;
     return absl::OkStatus();
   }
@@ -131,19 +129,74 @@ TEST_F(TxStateTest, RulesTableAcrossARestart) {
 
 TEST_F(TxStateTest, ReleasedClaimsAreFreeAgain) {
   auto c = Btc("r1", 0xa1, {1});
-  ASSERT_TRUE(state_->Reserve(c).ok());
+  auto first = state_->Reserve(c);
+  ASSERT_TRUE(first.ok());
   auto other = Btc("r2", 0xa2, {1});
   EXPECT_THAT(std::string(state_->Reserve(other).status().message()), StartsWith("outpoint_spent: "));
   auto in_flight_conflict = Btc("r1", 0xff, {9});
   EXPECT_THAT(std::string(state_->Reserve(in_flight_conflict).status().message()),
               HasSubstr("is being signed for another transaction"));
-  state_->Release(c);
+  first->claim.Release();
+  EXPECT_FALSE(first->claim.held());
   EXPECT_TRUE(Sign(other).ok());
+}
+
+// An exception between Reserve and Commit (here thrown by the test where TransactionSigner
+// signs and builds the log entry) must not leave the request id, nonce or outpoint claimed:
+// the same request is then retried and signed.
+TEST_F(TxStateTest, AnExceptionBeforeCommitReleasesEveryClaim) {
+  const auto btc = Btc("r1", 0xa1, {1, 2});
+  const auto eth = Eth("r2", 0xa2, 1337, 9, 5);
+  for (const CheckedTx& c : {btc, eth}) {
+    SCOPED_TRACE(c.request_id);
+    try {
+      auto d = state_->Reserve(c);
+      ASSERT_TRUE(d.ok()) << d.status();
+      ASSERT_TRUE(d->claim.held());
+      throw std::runtime_error("token fell over");
+    } catch (const std::runtime_error&) {
+    }
+    // Leaked claims would show here at once: another transaction for the id, or another
+    // request for the nonce or an outpoint, would be refused as in flight.
+    CheckedTx other_tx = c;
+    other_tx.fingerprint[0] ^= 1;
+    auto conflict = state_->Reserve(other_tx);
+    ASSERT_TRUE(conflict.ok()) << conflict.status();
+    conflict->claim.Release();
+    CheckedTx other_request = c;
+    other_request.request_id += "-other";
+    auto unclaimed = state_->Reserve(other_request);
+    ASSERT_TRUE(unclaimed.ok()) << unclaimed.status();
+    unclaimed->claim.Release();
+    // The retry of the very same request succeeds, and is then committed for good.
+    EXPECT_TRUE(Sign(c).ok());
+    auto replay = state_->Reserve(c);
+    ASSERT_TRUE(replay.ok()) << replay.status();
+    EXPECT_TRUE(replay->replay.has_value());
+    EXPECT_FALSE(replay->claim.held());
+  }
+}
+
+TEST_F(TxStateTest, AMovedClaimIsReleasedOnceByItsLastOwner) {
+  auto c = Btc("r1", 0xa1, {1});
+  TxClaim outer;
+  {
+    auto d = state_->Reserve(c);
+    ASSERT_TRUE(d.ok());
+    outer = std::move(d->claim);
+    EXPECT_FALSE(d->claim.held());
+  }
+  // The decision is gone but the moved claim still holds the outpoint.
+  EXPECT_THAT(std::string(state_->Reserve(Btc("r2", 0xa2, {1})).status().message()),
+              StartsWith("outpoint_spent: "));
+  outer = TxClaim();  // overwriting releases
+  EXPECT_TRUE(Sign(Btc("r2", 0xa2, {1})).ok());
 }
 
 TEST_F(TxStateTest, IdenticalRequestInFlightWaitsForTheFirst) {
   auto c = Btc("r1", 0xa1, {1});
-  ASSERT_TRUE(state_->Reserve(c).ok());
+  auto first = state_->Reserve(c);
+  ASSERT_TRUE(first.ok());
   std::atomic<bool> replayed{false};
   std::thread waiter([&] {
     auto d = state_->Reserve(c);
@@ -155,7 +208,7 @@ TEST_F(TxStateTest, IdenticalRequestInFlightWaitsForTheFirst) {
   rec.txid = "first";
   // As TransactionSigner does: Commit only once the rows are durable.
   ASSERT_TRUE(WriteDurably(c, rec).ok());
-  state_->Commit(c, rec);
+  first->claim.Commit();
   waiter.join();
   EXPECT_TRUE(replayed);
 }
