@@ -283,7 +283,7 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
         signing->record.log_sequence = entry->seq;
         return state_->WriteRows(txn, signing->checked, signing->record);
       },
-      [this, signing, done](absl::Status logged) {
+      [signing, done](absl::Status logged) {
         if (!logged.ok()) {
           signing->claim.Release();
           return done(absl::UnavailableError(
