@@ -151,7 +151,8 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
     return Deny("quorum_not_met",
                 Cat("approvals: ", out->approvers.size(), " valid approval(s), the ",
                     out->internal_sweep ? "internal-sweep rule" : "quorum rule", " for ",
-                    intent.amount.ToBaseUnitString(), " ", r.intent.asset, " needs ", *required));
+                    intent.amount.ToBaseUnitString(), " base units of ", r.intent.asset, " needs ",
+                    *required));
   }
   return absl::OkStatus();
 }
@@ -208,7 +209,8 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
     dest_index = i;
     if (base::Amount(o.value) != intent.amount) {
       return Refuse("amount_mismatch", Cat("output ", i, " pays the destination ", o.value,
-                                           " sat, the intent amount is ", intent.amount.ToBaseUnitString()));
+                                           " sat, the intent amount is ", intent.amount.ToBaseUnitString(),
+                                           " sat"));
     }
   }
   if (!dest_index) {
@@ -230,13 +232,15 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
   if (!fee.ok()) return Refuse("fee_invalid", fee.status().message());
   if (base::Amount(*fee) > intent.fee_cap) {
     return Refuse("fee_above_cap", Cat("the fee is ", *fee, " sat (inputs minus outputs), the cap is ",
-                                       intent.fee_cap.ToBaseUnitString()));
+                                       intent.fee_cap.ToBaseUnitString(), " sat"));
   }
   out->fee = base::Amount(*fee);
 
+  // The prevouts, sequences and outputs hashes are the same for every input: computed once.
+  const chain::Bip143Shared shared = chain::Bip143Precompute(*tx);
   for (size_t i = 0; i < tx->inputs.size(); ++i) {
     const auto script_code = chain::P2wpkhScriptCode(input_keys[i]->key_hash);
-    auto sighash = chain::Bip143Sighash(*tx, i, script_code, amounts[i], chain::kSighashAll);
+    auto sighash = chain::Bip143Sighash(*tx, shared, i, script_code, amounts[i], chain::kSighashAll);
     if (!sighash.ok()) return Refuse("tx_decode", sighash.status().message());
     out->jobs.push_back({input_keys[i]->key_id, input_keys[i]->public_key, *sighash});
     out->outpoints.push_back(tx->inputs[i].prevout);

@@ -78,7 +78,8 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
     }
     if (base::Amount(*value) != intent.amount) {
       return Refuse("amount_mismatch", Cat("the transaction sends ", base::Uint128ToString(*value),
-                                           " wei, the intent amount is ", intent.amount.ToBaseUnitString()));
+                                           " wei, the intent amount is ", intent.amount.ToBaseUnitString(),
+                                           " wei"));
     }
     if (!f.data->empty()) {
       return Refuse("calldata_present", Cat("the transaction carries ", f.data->size(),
@@ -106,7 +107,8 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
       return Refuse("amount_mismatch",
                     Cat("the token transfer moves ",
                         token_amount.ok() ? base::Uint128ToString(*token_amount) : std::string("more than 2^128 - 1"),
-                        " base units, the intent amount is ", intent.amount.ToBaseUnitString()));
+                        " base units, the intent amount is ", intent.amount.ToBaseUnitString(),
+                        " base units"));
     }
   }
   if (!f.max_fee.ok()) return Refuse("fee_invalid", f.max_fee.status().message());
@@ -114,7 +116,7 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
     return Refuse("fee_above_cap", Cat("the most the transaction can pay in fees is ", base::Uint128ToString(*f.max_fee),
                                        " wei (gas limit times ",
                                        out->eip1559 ? "max fee per gas" : "gas price", "), the cap is ",
-                                       intent.fee_cap.ToBaseUnitString()));
+                                       intent.fee_cap.ToBaseUnitString(), " wei"));
   }
   out->fee = base::Amount(*f.max_fee);
   out->jobs.push_back({sender->key_id, sender->public_key, f.signing_hash});

@@ -163,7 +163,7 @@ std::vector<RefusalCase> BitcoinRefusals() {
        C::kPermissionDenied, "approver_duplicate", "approvals[1]: approver \"alice\" already approved"},
       {"too few approvals",
        [](const World& w, BitcoinCase* c) { Approve(&c->request, {w.approvers[1]}); },
-       C::kPermissionDenied, "quorum_not_met", "1 valid approval(s), the quorum rule for 60000 BTC needs 2"},
+       C::kPermissionDenied, "quorum_not_met", "1 valid approval(s), the quorum rule for 60000 base units of BTC needs 2"},
       {"no approvals",
        [](const World&, BitcoinCase* c) { c->request.approvals.clear(); },
        C::kPermissionDenied, "quorum_not_met", "0 valid approval(s)"},
