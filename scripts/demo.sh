@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
 # The end-to-end demo on embedded defaults (SQLite files and hsm_sim): installs what is missing,
-# builds, then walks through what Ringfence does today, in a fresh directory under /tmp:
+# builds, then walks through what Ringfence does today, in a fresh directory under /tmp.
+#
+# Part A, the custody service (custodyd, reached with custodyctl over mTLS):
+#   A1. chainsim, signerd on an hsm_sim token and custodyd on SQLite with development certificates;
+#   A2. two clients, a deposit address on each asset for each;
+#   A3. deposits credited on chainsim (with chainsimctl), mined: pending, then available;
+#   A4. a reorganisation before the confirmation count removes a pending deposit;
+#   A5. a transfer nobody claimed shows as unattributed; the segregation report;
+#       `custodyd check` and `custodyd audit verify`.
+# Part B, signing (custodyd does not build withdrawals yet, so ringfence_demo plays its part):
 #   1. a software HSM token is initialised through PKCS#11 (OpenSC's pkcs11-tool);
 #   2. two ops staff create sealed approver keys with `quorum`; signerd's registry names them;
 #   3. signerd starts on a Unix socket and creates keys inside the token;
@@ -12,20 +21,104 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ringfence_install "${RINGFENCE_BUILD_PACKAGES[@]}" opensc python3 python3-cryptography
-ringfence_build signerd hsm_sim quorum ringfence_demo policy_tool reserves
+ringfence_install "${RINGFENCE_BUILD_PACKAGES[@]}" opensc openssl python3 python3-cryptography
+ringfence_build signerd hsm_sim quorum ringfence_demo policy_tool reserves custodyd chainsim custodyctl chainsimctl
 B=$RINGFENCE_BUILD
 work=$(mktemp -d /tmp/ringfence-demo.XXXXXX)
 chmod 700 "$work"
+source "$RINGFENCE_ROOT/scripts/demo/stack.sh"
 signerd_pid=
 cleanup() {
   [ -n "$signerd_pid" ] && kill "$signerd_pid" 2>/dev/null && wait "$signerd_pid" 2>/dev/null
+  stack_stop
   true
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+indent() { sed 's/^/  /'; }
+ctl() { "$B/tools/custody_cli/chainsimctl" "$@" | indent; }
 
-step "1. hsm_sim token in $work/token, initialised with pkcs11-tool"
+# wait_ingested CHAIN ASSET: until custodyd has ingested CHAIN up to chainsim's tip (it records
+# the wallets' chain-observed balances at the height it has reached).
+wait_ingested() {
+  local tip i
+  tip=$("$B/tools/custody_cli/chainsimctl" tip --chain "$1" | cut -d' ' -f1)
+  for ((i = 0; i < 300; i++)); do
+    as admin --json wallets --asset "$2" | grep -q "\"chainHeight\": \"$tip\"" && return 0
+    sleep 0.1
+  done
+  echo "custodyd did not reach height $tip of $1" >&2
+  return 1
+}
+# json_field FIELD: the first "FIELD": "value" of the JSON on stdin.
+json_field() { grep -m1 -o "\"$1\": \"[^\"]*\"" | cut -d'"' -f4; }
+
+step "A1. the custody stack in $work: chainsim, signerd (hsm_sim), custodyd (SQLite, mTLS)"
+stack_start
+echo "  custodyd listening on $custody_addr; certificates in $certs"
+as platform assets | indent
+
+step "A2. two clients, a deposit address per asset each (platform role)"
+declare -A client addr
+for ref in acme-0001 acme-0002; do
+  client[$ref]=$(as platform --json create-client --ref "$ref" | json_field clientId)
+  echo "  client $ref: ${client[$ref]}"
+  for asset in BTC ETH USDC-ETH; do
+    addr[$ref:$asset]=$(as platform --json create-deposit-address --client "${client[$ref]}" --asset "$asset" |
+      json_field address)
+    echo "    $asset deposit address ${addr[$ref:$asset]}"
+  done
+done
+c1=${client[acme-0001]}
+c2=${client[acme-0002]}
+
+step "A3. deposits credited on chainsim (chainsimctl) and mined: pending, then available"
+ctl credit --chain bitcoin --address "${addr[acme-0001:BTC]}" --amount 150000000 --decimals 8 --unit BTC
+ctl credit --chain bitcoin --address "${addr[acme-0002:BTC]}" --amount 2500000 --decimals 8 --unit BTC
+ctl credit --chain ethereum --address "${addr[acme-0001:ETH]}" --amount 2000000000000000000 --decimals 18 --unit ETH
+ctl credit --chain ethereum --address "${addr[acme-0002:USDC-ETH]}" --amount 125000000 --token "$usdc_contract" \
+  --decimals 6 --unit USDC-ETH
+ctl mine --chain bitcoin --blocks 1
+ctl mine --chain ethereum --blocks 1
+wait_ingested bitcoin BTC
+wait_ingested ethereum ETH
+echo "  one confirmation (BTC needs 3, ETH and USDC-ETH 2):"
+as platform balances --client "$c1" | indent
+as platform balances --client "$c2" | indent
+ctl mine --chain bitcoin --blocks 2
+ctl mine --chain ethereum --blocks 1
+wait_ingested bitcoin BTC
+wait_ingested ethereum ETH
+echo "  confirmed:"
+as platform balances --client "$c1" | indent
+as platform balances --client "$c2" | indent
+
+step "A4. a reorganisation before the confirmation count removes a pending deposit"
+ctl credit --chain bitcoin --address "${addr[acme-0002:BTC]}" --amount 40000000 --decimals 8 --unit BTC
+ctl mine --chain bitcoin --blocks 1
+wait_ingested bitcoin BTC
+as platform balances --client "$c2" --asset BTC | indent
+ctl reorg --chain bitcoin --depth 1
+wait_ingested bitcoin BTC
+echo "  after the reorganisation the 0.4 BTC deposit is gone, nothing was credited:"
+as platform balances --client "$c2" --asset BTC | indent
+
+step "A5. a transfer nobody claimed, the segregation report, custodyd check and audit verify"
+echo "  USDC sent to acme-0001's ETH address is no client's USDC deposit: it is unattributed"
+ctl credit --chain ethereum --address "${addr[acme-0001:ETH]}" --amount 3000000 --token "$usdc_contract" \
+  --decimals 6 --unit USDC-ETH
+ctl mine --chain ethereum --blocks 2
+wait_ingested ethereum ETH
+as auditor segregation-report | indent
+echo "  acme-0001's ledger (auditor):"
+as auditor ledger --client "$c1" | indent
+echo "  the last audit entries:"
+as auditor audit | tail -n 6 | indent
+"$B/custody/custodyd" check --config "$work/custodyd.toml" | indent
+"$B/custody/custodyd" audit verify --config "$work/custodyd.toml" | indent
+stack_stop
+
+step "B1. hsm_sim token in $work/token, initialised with pkcs11-tool"
 export HSM_SIM_DIR=$work/token
 module=$B/hsm_sim/libhsm_sim.so
 umask 077
@@ -35,7 +128,7 @@ pkcs11-tool --module "$module" --init-token --label ringfence-hot --so-pin "$so_
 pkcs11-tool --module "$module" --login --login-type so --so-pin "$so_pin" --init-pin --pin "$(cat "$work/user.pin")" >/dev/null
 pkcs11-tool --module "$module" --list-mechanisms | sed 's/^/  /'
 
-step "2. approver keys sealed under passphrases (quorum keygen)"
+step "B2. approver keys sealed under passphrases (quorum keygen)"
 for who in alice bob; do
   printf '%s' "$who's demo passphrase $RANDOM$RANDOM" > "$work/$who.pass"
   pk=$("$B/tools/quorum/quorum" keygen --out "$work/$who.key" --passphrase-file "$work/$who.pass")
@@ -72,11 +165,11 @@ config = "$work/transactions.toml"
 TOML
 echo "  quorum: 1 approval below 1 BTC, 2 from 1 BTC"
 
-step "3. signerd on $work/signerd.sock"
+step "B3. signerd on $work/signerd.sock"
 "$B/signer/signerd" --config "$work/signerd.toml" 2> "$work/signerd.log" &
 signerd_pid=$!
 
-step "4. a 1.5 BTC withdrawal, approved by ops-alice and ops-bob"
+step "B4. a 1.5 BTC withdrawal, approved by ops-alice and ops-bob"
 dest=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
 wd=(--request-id wd-0001 --chain bitcoin --network regtest --asset BTC --amount 150000000
     --destination "$dest" --fee-cap 5000)
@@ -87,18 +180,18 @@ done
 "$B/tools/demo/ringfence_demo" --socket "$work/signerd.sock" --request-id wd-0001 --destination "$dest" \
   --amount 150000000 --fee 2000 --fee-cap 5000 --approval "$work/alice.approval" --approval "$work/bob.approval"
 
-step "5. signerd's hash-chained log"
+step "B5. signerd's hash-chained log"
 kill "$signerd_pid"; wait "$signerd_pid" || true; signerd_pid=
 "$B/signer/signerd" --config "$work/signerd.toml" --verify-log | sed 's/^/  /'
 
-step "6a. policy: a withdrawal decision, recorded and replayed"
+step "B6a. policy: a withdrawal decision, recorded and replayed"
 "$B/tools/policy/policy" check "$RINGFENCE_ROOT/scripts/demo/policy.toml" | sed 's/^/  /'
 "$B/tools/policy/policy" decide --policy "$RINGFENCE_ROOT/scripts/demo/policy.toml" --decision withdrawal \
   "$RINGFENCE_ROOT/scripts/demo/withdrawal.json" > "$work/decision.json"
 echo "  6 BTC to a whitelisted address, 1 BTC already out today: $(grep -o '"allowed":[a-z]*,"approvals":{[^}]*}' "$work/decision.json")"
 "$B/tools/policy/policy" replay --policy "$RINGFENCE_ROOT/scripts/demo/policy.toml" "$work/decision.json" | sed 's/^/  /'
 
-step "6b. proof of reserves: export, audit, and one client's check"
+step "B6b. proof of reserves: export, audit, and one client's check"
 bash "$RINGFENCE_ROOT/scripts/demo/reserves.sh" "$B/tools/reserves/reserves" "$work/por"
 echo
 echo "Demo complete. Everything it made is in $work"

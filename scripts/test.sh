@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through ctest; CI runs exactly this.
 #
-# Usage: scripts/test.sh [--quick] [--stress N] [ctest args...]   (e.g. -L unit, -R chain)
+# Usage: scripts/test.sh [--quick | --full] [--stress N] [ctest args...]   (e.g. -L unit, -R chain)
 #
 # Every build treats warnings as errors (RINGFENCE_WERROR=ON):
 #   build/          RelWithDebInfo, GCC: everything is built and every test runs (ctest -j2);
@@ -9,8 +9,10 @@
 #   build-clang/    RelWithDebInfo, Debian's clang: the whole tree (tests, fuzz targets and
 #                   benchmarks too, which later sanitizer and libFuzzer builds need), built, not run.
 # Release stays product-only so that the whole of CI stays well within its 90 minutes on two
-# cores (a whole-tree Release build at -O3 costs about as much as the RelWithDebInfo one);
-# Debug and a whole-tree Release are checked by hand before a release. --quick skips both.
+# cores (a whole-tree Release build at -O3 costs about as much as the RelWithDebInfo one).
+# --quick skips both. --full builds the whole tree in Release instead, and also the whole tree
+# in Debug (build-debug/), so that every build type is checked with warnings as errors; CI does
+# not run it (it roughly doubles the build time), run it before a release.
 #
 # --stress N builds build/ only, then runs the suite (with the ctest args given) N times in a
 # row while a second copy of it runs over the same build directory at the same time, each copy
@@ -22,10 +24,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 quick=0
+full=0
 stress=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1; shift ;;
+    --full) full=1; shift ;;
     --stress)
       [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "usage: scripts/test.sh --stress N [ctest args...] (N >= 1)" >&2; exit 3; }
       stress=$2
@@ -37,6 +41,7 @@ done
 
 RINGFENCE_RELEASE_BUILD=${RINGFENCE_RELEASE_BUILD:-$RINGFENCE_ROOT/build-release}
 RINGFENCE_CLANG_BUILD=${RINGFENCE_CLANG_BUILD:-$RINGFENCE_ROOT/build-clang}
+RINGFENCE_DEBUG_BUILD=${RINGFENCE_DEBUG_BUILD:-$RINGFENCE_ROOT/build-debug}
 # What "the product" is for the Release build: every module library, the daemons and the
 # command-line tools, and nothing under tests/ or bench/ (CMakeLists.txt, ringfence_product).
 RINGFENCE_PRODUCT_TARGETS=(ringfence_product)
@@ -104,9 +109,17 @@ fi
 (cd "$RINGFENCE_BUILD" && ctest --output-on-failure --timeout 600 -j2 "$@")
 [ "$quick" -eq 1 ] && exit 0
 
-ringfence_log "Release (GCC) in $RINGFENCE_RELEASE_BUILD: product targets"
 ringfence_configure "$RINGFENCE_RELEASE_BUILD" -DCMAKE_BUILD_TYPE=Release -DRINGFENCE_WERROR=ON
-cmake --build "$RINGFENCE_RELEASE_BUILD" -j2 --target "${RINGFENCE_PRODUCT_TARGETS[@]}"
+if [ "$full" -eq 1 ]; then
+  ringfence_log "Release (GCC) in $RINGFENCE_RELEASE_BUILD: the whole tree"
+  cmake --build "$RINGFENCE_RELEASE_BUILD" -j2
+  ringfence_log "Debug (GCC) in $RINGFENCE_DEBUG_BUILD: the whole tree"
+  ringfence_configure "$RINGFENCE_DEBUG_BUILD" -DCMAKE_BUILD_TYPE=Debug -DRINGFENCE_WERROR=ON
+  cmake --build "$RINGFENCE_DEBUG_BUILD" -j2
+else
+  ringfence_log "Release (GCC) in $RINGFENCE_RELEASE_BUILD: product targets"
+  cmake --build "$RINGFENCE_RELEASE_BUILD" -j2 --target "${RINGFENCE_PRODUCT_TARGETS[@]}"
+fi
 
 ringfence_log "clang in $RINGFENCE_CLANG_BUILD: the whole tree"
 ringfence_configure "$RINGFENCE_CLANG_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGFENCE_WERROR=ON \
