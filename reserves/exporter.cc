@@ -643,13 +643,7 @@ InclusionProof ClientProof(const Manifest& m, const std::string& client,
   for (auto [ai, r] : rows) {
     const AssetCommit& c = m.assets[ai];
     const AssetProofState& ps = states[ai];
-    ProofEntry e;
-    e.asset_id = c.asset_id;
-    e.decimals = c.decimals;
-    e.depth = c.depth;
-    e.n_leaves = c.n_leaves;
-    e.root_hash = c.root_hash;
-    e.root_sum = c.root_sum;
+    ProofEntry e = ProofEntry::FromCommit(c);
     for (int p = 0; p < parts; ++p) {
       ProofPart part;
       part.index = ps.pos_of[r * parts + p];

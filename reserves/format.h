@@ -104,6 +104,12 @@ struct ProofEntry {
   Hash32 root_hash{};
   base::Amount root_sum;
   std::vector<ProofPart> parts;
+
+  // The asset's fields of a proof entry, copied from its commitment in the manifest; `parts`
+  // is left for the caller to fill.
+  static ProofEntry FromCommit(const AssetCommit& c) {
+    return ProofEntry{c.asset_id, c.decimals, c.depth, c.n_leaves, c.root_hash, c.root_sum, {}};
+  }
 };
 struct InclusionProof {
   std::string custodian_id;

@@ -97,17 +97,6 @@ absl::StatusOr<std::vector<LeafHit>> FindClientLeaves(const PrivateFile& file, u
   return hits;
 }
 
-ProofEntry EntryFromCommit(const AssetCommit& c) {
-  ProofEntry e;
-  e.asset_id = c.asset_id;
-  e.decimals = c.decimals;
-  e.depth = c.depth;
-  e.n_leaves = c.n_leaves;
-  e.root_hash = c.root_hash;
-  e.root_sum = c.root_sum;
-  return e;
-}
-
 // The proof entry of asset `c` for the client's `hits`: each leaf is recomputed and compared
 // with the tree file, then the tree is rebuilt to the manifest's root collecting the paths.
 absl::StatusOr<ProofEntry> ProveAsset(const fs::path& dir, const Manifest& m, const AssetCommit& c, const Hash32& ref,
@@ -119,7 +108,7 @@ absl::StatusOr<ProofEntry> ProveAsset(const fs::path& dir, const Manifest& m, co
     return absl::InvalidArgumentError(base::Cat("tree of ", c.asset_id, " does not match the manifest"));
   }
   TreeHasher hasher(m.snapshot_id, c.asset_id);
-  ProofEntry e = EntryFromCommit(c);
+  ProofEntry e = ProofEntry::FromCommit(c);
   std::vector<uint64_t> track;
   for (const LeafHit& h : hits) {
     const Node& leaf = tree.leaves[h.index];

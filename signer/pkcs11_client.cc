@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/hex.h"
+#include "base/status.h"
 #include "chain/ecdsa.h"
 
 namespace ringfence::signer {
@@ -255,7 +256,7 @@ Pkcs11Module::~Pkcs11Module() {
   RegistryCv().notify_all();
 }
 
-absl::StatusOr<CK_SLOT_ID> Pkcs11Module::FindTokenSlot(const std::string& label) const {
+absl::StatusOr<std::vector<CK_SLOT_ID>> Pkcs11Module::SlotsWithToken() const {
   CK_ULONG count = 0;
   CK_RV rv = fn_->C_GetSlotList(CK_TRUE, nullptr, &count);
   if (rv != CKR_OK) return Pkcs11Error("C_GetSlotList", rv);
@@ -263,12 +264,17 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::FindTokenSlot(const std::string& label)
   rv = fn_->C_GetSlotList(CK_TRUE, slots.data(), &count);
   if (rv != CKR_OK) return Pkcs11Error("C_GetSlotList", rv);
   slots.resize(count);
+  return slots;
+}
+
+absl::StatusOr<CK_SLOT_ID> Pkcs11Module::FindTokenSlot(const std::string& label) const {
+  RF_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, SlotsWithToken());
   std::vector<std::string> seen;
   std::vector<CK_SLOT_ID> matches;
   for (CK_SLOT_ID slot : slots) {
     CK_TOKEN_INFO info{};
-    rv = fn_->C_GetTokenInfo(slot, &info);
-    if (rv != CKR_OK) continue;  // A token that cannot describe itself is not the one we want.
+    // A token that cannot describe itself is not the one we want.
+    if (fn_->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
     if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) continue;
     std::string this_label = TrimPadded(info.label, sizeof(info.label));
     if (this_label == label) matches.push_back(slot);
@@ -289,13 +295,7 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::FindTokenSlot(const std::string& label)
 absl::StatusOr<CK_SLOT_ID> Pkcs11Module::InitToken(const std::string& label,
                                                    base::SecretBytes so_pin,
                                                    base::SecretBytes user_pin) {
-  CK_ULONG count = 0;
-  CK_RV rv = fn_->C_GetSlotList(CK_TRUE, nullptr, &count);
-  if (rv != CKR_OK) return Pkcs11Error("C_GetSlotList", rv);
-  std::vector<CK_SLOT_ID> slots(count);
-  rv = fn_->C_GetSlotList(CK_TRUE, slots.data(), &count);
-  if (rv != CKR_OK) return Pkcs11Error("C_GetSlotList", rv);
-  slots.resize(count);
+  RF_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, SlotsWithToken());
   if (slots.empty()) return absl::NotFoundError("module has no slot with a token");
   CK_SLOT_ID target = slots.front();
   for (CK_SLOT_ID slot : slots) {
@@ -306,7 +306,7 @@ absl::StatusOr<CK_SLOT_ID> Pkcs11Module::InitToken(const std::string& label,
     }
   }
   std::array<unsigned char, 32> padded = PaddedLabel(label);
-  rv = fn_->C_InitToken(target, so_pin.data(), so_pin.size(), padded.data());
+  CK_RV rv = fn_->C_InitToken(target, so_pin.data(), so_pin.size(), padded.data());
   if (rv != CKR_OK) return Pkcs11Error("C_InitToken", rv);
   // SoftHSM2 moves a freshly initialised token to a new slot id.
   absl::StatusOr<CK_SLOT_ID> slot = FindTokenSlot(label);

@@ -70,6 +70,9 @@ class Pkcs11Module {
                                        base::SecretBytes user_pin);
 
  private:
+  // C_GetSlotList(tokenPresent = TRUE): the slots that hold a token.
+  absl::StatusOr<std::vector<CK_SLOT_ID>> SlotsWithToken() const;
+
   Pkcs11Module(std::string path, void* handle, CK_FUNCTION_LIST* fn)
       : path_(std::move(path)), handle_(handle), fn_(fn) {}
 
