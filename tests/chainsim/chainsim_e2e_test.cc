@@ -11,7 +11,7 @@
 #include <string>
 
 #include "proto/chainsim.grpc.pb.h"
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 #include "tests/chainsim/chainsim_process.h"
 #include "tests/chainsim/test_wallets.h"
 #include "tests/common/temp_dir.h"
@@ -208,8 +208,8 @@ void ExpectRefused(const grpc::Status& s, grpc::StatusCode code, const std::stri
 }
 
 TEST_F(ChainsimE2eTest, ServesHealthAndStartsAtGenesis) {
-  EXPECT_TRUE(signer::WaitForServing(channel_, v1::Node::service_full_name(), std::chrono::seconds(30)).ok());
-  EXPECT_TRUE(signer::WaitForServing(channel_, v1::Control::service_full_name(), std::chrono::seconds(30)).ok());
+  EXPECT_TRUE(rpc::WaitForServing(channel_, v1::Node::service_full_name(), std::chrono::seconds(30)).ok());
+  EXPECT_TRUE(rpc::WaitForServing(channel_, v1::Control::service_full_name(), std::chrono::seconds(30)).ok());
   for (const std::string chain : {"bitcoin", "ethereum"}) {
     const v1::BlockRef tip = Tip(chain);
     EXPECT_EQ(tip.height(), 0u);

@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 
 extern char** environ;
 
@@ -168,7 +168,7 @@ void CustodyStack::StartSignerd() {
   ASSERT_TRUE(signerd_->started());
   auto channel = grpc::CreateChannel("unix:" + socket.string(), grpc::InsecureChannelCredentials());
   Process* p = signerd_.get();
-  absl::Status s = ringfence::signer::WaitForServing(channel, "ringfence.signer.v1.Signer",
+  absl::Status s = ringfence::rpc::WaitForServing(channel, "ringfence.signer.v1.Signer",
                                                      std::chrono::milliseconds(Deadline()), [p] {
                                                        return p->Exited() ? absl::FailedPreconditionError("exited")
                                                                           : absl::OkStatus();
@@ -184,7 +184,7 @@ void CustodyStack::StartChainsim() {
   ASSERT_TRUE(chainsim_->started());
   auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   Process* p = chainsim_.get();
-  absl::Status s = ringfence::signer::WaitForServing(channel, sim::Node::service_full_name(),
+  absl::Status s = ringfence::rpc::WaitForServing(channel, sim::Node::service_full_name(),
                                                      std::chrono::milliseconds(Deadline()), [p] {
                                                        return p->Exited() ? absl::FailedPreconditionError("exited")
                                                                           : absl::OkStatus();
@@ -236,7 +236,7 @@ void CustodyStack::StartCustodyd(const std::vector<std::string>& extra_args, boo
   address_ = line->substr(std::string("listening ").size());
   Process* p = custodyd_.get();
   auto channel = plaintext ? grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()) : ChannelAs("platform");
-  absl::Status s = ringfence::signer::WaitForServing(channel, v1::Custody::service_full_name(),
+  absl::Status s = ringfence::rpc::WaitForServing(channel, v1::Custody::service_full_name(),
                                                      std::chrono::milliseconds(Deadline()), [p] {
                                                        return p->Exited() ? absl::FailedPreconditionError("exited")
                                                                           : absl::OkStatus();

@@ -16,7 +16,7 @@
 
 #include "base/hex.h"
 #include "proto/signer.grpc.pb.h"
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 #include "tests/custody/e2e_harness.h"
 
 namespace ringfence::custody::testing {
@@ -960,8 +960,8 @@ TEST_F(CustodyE2eTest, RolesAreEnforcedAndDenialsAudited) {
 // on the v1alpha stream; the answer names every service.
 TEST_F(CustodyE2eTest, HealthAndReflectionAnswer) {
   auto channel = stack_->ChannelAs("auditor");
-  EXPECT_TRUE(ringfence::signer::WaitForServing(channel, "", std::chrono::seconds(10)).ok());
-  EXPECT_TRUE(ringfence::signer::WaitForServing(channel, v1::Custody::service_full_name(), std::chrono::seconds(10)).ok());
+  EXPECT_TRUE(ringfence::rpc::WaitForServing(channel, "", std::chrono::seconds(10)).ok());
+  EXPECT_TRUE(ringfence::rpc::WaitForServing(channel, v1::Custody::service_full_name(), std::chrono::seconds(10)).ok());
 
   grpc::GenericStub generic(channel);
   grpc::ClientContext ctx;

@@ -29,7 +29,7 @@
 #include <gtest/gtest.h>
 
 #include "proto/signer.grpc.pb.h"
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 #include "signer/store.h"
 #include "tests/signer/token_sandbox.h"
 
@@ -200,7 +200,7 @@ class BindingTest : public ::testing::Test {
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 100);
     channel_ = grpc::CreateCustomChannel("unix:" + socket_.string(), grpc::InsecureChannelCredentials(), args);
     Process* p = signerd_.get();
-    absl::Status serving = WaitForServing(channel_, pb::Signer::service_full_name(), std::chrono::seconds(60), [p] {
+    absl::Status serving = rpc::WaitForServing(channel_, pb::Signer::service_full_name(), std::chrono::seconds(60), [p] {
       return p->Exited() ? absl::FailedPreconditionError("signerd exited early") : absl::OkStatus();
     });
     ASSERT_TRUE(serving.ok()) << serving << "\n" << signerd_->Stderr();

@@ -1,10 +1,9 @@
 // End to end: the real signerd process on a private token, reached over its Unix socket.
-// Waits on the gRPC health service, never on a timer; HealthClientTest covers that wait itself
-// (signer/health_client.h) against an in-process server.
+// Waits on the gRPC health service, never on a timer (rpc/health_client.h, tested on its own in
+// tests/rpc).
 #include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -15,13 +14,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "proto/signer.grpc.pb.h"
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 #include "signer/store.h"
 #include "tests/signer/token_sandbox.h"
 
@@ -146,7 +144,7 @@ class SignerdTest : public ::testing::Test {
       return absl::FailedPreconditionError("signerd exited early with " + std::to_string(p->Wait()));
     };
     absl::Status serving =
-        WaitForServing(Channel(), pb::Signer::service_full_name(), std::chrono::seconds(60), still_running);
+        rpc::WaitForServing(Channel(), pb::Signer::service_full_name(), std::chrono::seconds(60), still_running);
     if (serving.ok()) return p;
     ADD_FAILURE() << "signerd did not become healthy: " << serving << "\n" << p->Stderr();
     return nullptr;
@@ -440,78 +438,6 @@ TEST_F(SignerdTest, RefusesACorruptDatabase) {
   EXPECT_EQ(code, 1);
   EXPECT_THAT(err, HasSubstr("database '" + database_.string() + "'"));
   EXPECT_FALSE(std::filesystem::exists(socket_));
-}
-
-// WaitForServing against an in-process server whose health statuses the test sets, so each
-// answer the client must wait through (NOT_SERVING, an unknown service, no socket yet, a
-// server that went away) is produced for certain.
-class HealthClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("unix:" + socket_.string(), grpc::InsecureServerCredentials());
-    // A synchronous server needs one synchronous service; every method of this one answers
-    // UNIMPLEMENTED, and only the health service is asked.
-    builder.RegisterService(&unimplemented_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    health_ = server_->GetHealthCheckService();
-    health_->SetServingStatus("test.Ready", true);
-    health_->SetServingStatus("test.Down", false);
-    channel_ = grpc::CreateChannel("unix:" + socket_.string(), grpc::InsecureChannelCredentials());
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
-  }
-
-  ringfence::testing::TempDir dir_{"health"};
-  std::filesystem::path socket_ = dir_ / "h.sock";
-  pb::Signer::Service unimplemented_;
-  std::unique_ptr<grpc::Server> server_;
-  grpc::HealthCheckServiceInterface* health_ = nullptr;
-  std::shared_ptr<grpc::Channel> channel_;
-};
-
-TEST_F(HealthClientTest, ServingServiceAndServer) {
-  EXPECT_TRUE(WaitForServing(channel_, "", std::chrono::seconds(10)).ok());
-  EXPECT_TRUE(WaitForServing(channel_, "test.Ready", std::chrono::seconds(10)).ok());
-}
-
-TEST_F(HealthClientTest, NotServingOrUnknownRunsOutNamingTheAnswer) {
-  absl::Status down = WaitForServing(channel_, "test.Down", std::chrono::milliseconds(300));
-  EXPECT_EQ(down.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(std::string(down.message()), HasSubstr("test.Down"));
-  EXPECT_THAT(std::string(down.message()), HasSubstr("NOT_SERVING"));
-  absl::Status unknown = WaitForServing(channel_, "test.Nobody", std::chrono::milliseconds(300));
-  EXPECT_EQ(unknown.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(std::string(unknown.message()), HasSubstr("test.Nobody"));
-}
-
-TEST_F(HealthClientTest, WaitsForAServiceThatComesUp) {
-  std::thread later([this] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    health_->SetServingStatus("test.Down", true);
-  });
-  const auto start = std::chrono::steady_clock::now();
-  absl::Status up = WaitForServing(channel_, "test.Down", std::chrono::seconds(10));
-  later.join();
-  EXPECT_TRUE(up.ok()) << up;
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
-}
-
-TEST_F(HealthClientTest, NoSocketRunsOutAndStillRunningStopsTheWait) {
-  auto nowhere =
-      grpc::CreateChannel("unix:" + (dir_ / "none.sock").string(), grpc::InsecureChannelCredentials());
-  absl::Status none = WaitForServing(nowhere, "", std::chrono::milliseconds(300));
-  EXPECT_EQ(none.code(), absl::StatusCode::kDeadlineExceeded) << none;
-  int calls = 0;
-  absl::Status stopped = WaitForServing(nowhere, "", std::chrono::seconds(60), [&calls] {
-    return ++calls < 2 ? absl::OkStatus() : absl::FailedPreconditionError("server exited with 3");
-  });
-  EXPECT_EQ(stopped.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(stopped.message(), "server exited with 3");
-  EXPECT_EQ(calls, 2);
 }
 
 }  // namespace

@@ -24,7 +24,7 @@
 #include "base/hex.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_tx.grpc.pb.h"
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 #include "tests/signer/token_sandbox.h"
 #include "tests/signer_tx/fixture.h"
 #include "tests/signer_tx/harness.h"
@@ -134,7 +134,7 @@ class SignerdProcessTest : public ::testing::Test {
       if (!c->Exited()) return absl::OkStatus();
       return absl::FailedPreconditionError("signerd exited with " + std::to_string(c->Wait()));
     };
-    absl::Status serving = ringfence::signer::WaitForServing(channel_, v1::Signer::service_full_name(),
+    absl::Status serving = ringfence::rpc::WaitForServing(channel_, v1::Signer::service_full_name(),
                                                              std::chrono::seconds(60), still_running);
     if (serving.ok()) return child;
     ADD_FAILURE() << "signerd did not become healthy: " << serving << "\n" << child->Stderr();
@@ -274,7 +274,7 @@ TEST_F(SignerdProcessTest, TokenFailingMidSignIsAClearErrorAndSignerdStaysUp) {
   EXPECT_NE(s.error_message().find("CKR_DEVICE_ERROR"), std::string::npos) << s.error_message();
   EXPECT_TRUE(failed.signed_tx().empty());
   EXPECT_FALSE(signerd->Exited()) << signerd->Stderr();
-  absl::Status still_serving = ringfence::signer::WaitForServing(channel_, v1::Signer::service_full_name(),
+  absl::Status still_serving = ringfence::rpc::WaitForServing(channel_, v1::Signer::service_full_name(),
                                                                  std::chrono::milliseconds(500));
   EXPECT_TRUE(still_serving.ok()) << still_serving;
 

@@ -21,7 +21,7 @@
 #include "chain/hashes.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_tx.grpc.pb.h"
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 
 namespace {
 
@@ -69,7 +69,7 @@ grpc::Status Sign(v1::TransactionSigner::Stub& stub, const v1::SignTransactionRe
 int Run(const std::string& socket, const Withdrawal& w) {
   auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   absl::Status serving =
-      ringfence::signer::WaitForServing(channel, v1::Signer::service_full_name(), std::chrono::seconds(30));
+      ringfence::rpc::WaitForServing(channel, v1::Signer::service_full_name(), std::chrono::seconds(30));
   if (!serving.ok()) {
     std::fprintf(stderr, "ringfence_demo: signerd at %s is not serving: %s\n", socket.c_str(),
                  std::string(serving.message()).c_str());

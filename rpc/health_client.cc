@@ -1,4 +1,4 @@
-#include "signer/health_client.h"
+#include "rpc/health_client.h"
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/completion_queue.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace ringfence::signer {
+namespace ringfence::rpc {
 namespace {
 
 constexpr char kCheckMethod[] = "/grpc.health.v1.Health/Check";
@@ -84,29 +84,26 @@ std::optional<uint64_t> DecodeStatus(std::string_view in) {
   return status;
 }
 
-const char* StatusName(uint64_t status) {
+}  // namespace
+
+std::string_view ServingStatusName(ServingStatus status) {
   switch (status) {
-    case 0: return "UNKNOWN";
-    case 1: return "SERVING";
-    case 2: return "NOT_SERVING";
-    case 3: return "SERVICE_UNKNOWN";
-    default: return "an unknown serving status";
+    case ServingStatus::kUnknown: return "UNKNOWN";
+    case ServingStatus::kServing: return "SERVING";
+    case ServingStatus::kNotServing: return "NOT_SERVING";
+    case ServingStatus::kServiceUnknown: return "SERVICE_UNKNOWN";
   }
+  return "an unknown serving status";
 }
 
-struct Answer {
-  bool serving = false;
-  bool reached = false;  // the server answered (so retrying at once would spin)
-  std::string what;      // for the error message if the wait runs out
-};
-
-Answer CheckOnce(grpc::GenericStub& stub, const std::string& request_bytes,
-                 std::chrono::system_clock::time_point deadline) {
+absl::StatusOr<ServingStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& channel, std::string_view service,
+                                          std::chrono::system_clock::time_point deadline) {
+  grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_wait_for_ready(true);
   ctx.set_deadline(deadline);
   grpc::CompletionQueue cq;
-  grpc::Slice slice(request_bytes);
+  grpc::Slice slice(EncodeRequest(service));
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
@@ -116,30 +113,25 @@ Answer CheckOnce(grpc::GenericStub& stub, const std::string& request_bytes,
   call->Finish(&response, &status, nullptr);
   void* tag = nullptr;
   bool ok = false;
-  if (!cq.Next(&tag, &ok) || !ok) return {.what = "no completion from gRPC"};
+  if (!cq.Next(&tag, &ok) || !ok) return absl::InternalError("no completion from gRPC");
   if (!status.ok()) {
-    const bool reached = status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
-                         status.error_code() != grpc::StatusCode::UNAVAILABLE;
-    return {.reached = reached,
-            .what = "gRPC status " + std::to_string(static_cast<int>(status.error_code())) + ": " +
-                    status.error_message()};
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        "gRPC status " + std::to_string(static_cast<int>(status.error_code())) + ": " +
+                            status.error_message());
   }
   std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return {.reached = true, .what = "an unreadable reply"};
+  if (!response.Dump(&slices).ok()) return absl::DataLossError("an unreadable reply");
   std::string bytes;
   for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   const std::optional<uint64_t> serving_status = DecodeStatus(bytes);
-  if (!serving_status) return {.reached = true, .what = "a malformed HealthCheckResponse"};
-  return {.serving = *serving_status == 1, .reached = true, .what = StatusName(*serving_status)};
+  if (!serving_status) return absl::DataLossError("a malformed HealthCheckResponse");
+  if (*serving_status > 3) return absl::DataLossError("an unknown serving status");
+  return static_cast<ServingStatus>(*serving_status);
 }
-
-}  // namespace
 
 absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, std::string_view service,
                             std::chrono::milliseconds timeout,
                             const std::function<absl::Status()>& still_running) {
-  grpc::GenericStub stub(channel);
-  const std::string request = EncodeRequest(service);
   const auto end = std::chrono::steady_clock::now() + timeout;
   std::string last = "no answer";
   while (true) {
@@ -150,16 +142,19 @@ absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, std::
     const auto now = std::chrono::steady_clock::now();
     if (now >= end) break;
     const auto slice = std::min<std::chrono::steady_clock::duration>(kAttempt, end - now);
-    Answer answer = CheckOnce(stub, request, std::chrono::system_clock::now() + slice);
-    if (answer.serving) return absl::OkStatus();
-    last = std::move(answer.what);
-    if (answer.reached && std::chrono::steady_clock::now() + kRecheck < end) {
-      std::this_thread::sleep_for(kRecheck);
-    }
+    absl::StatusOr<ServingStatus> answer = CheckHealth(
+        channel, service,
+        std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(slice));
+    if (answer.ok() && *answer == ServingStatus::kServing) return absl::OkStatus();
+    last = answer.ok() ? std::string(ServingStatusName(*answer)) : std::string(answer.status().message());
+    // The server answered (so asking again at once would spin): it will change its mind by itself.
+    const bool reached = answer.ok() || (answer.status().code() != absl::StatusCode::kDeadlineExceeded &&
+                                         answer.status().code() != absl::StatusCode::kUnavailable);
+    if (reached && std::chrono::steady_clock::now() + kRecheck < end) std::this_thread::sleep_for(kRecheck);
   }
   return absl::DeadlineExceededError("health service " + std::string(service.empty() ? "(server)" : service) +
                                      " not SERVING after " + std::to_string(timeout.count()) +
                                      " ms; last answer: " + last);
 }
 
-}  // namespace ringfence::signer
+}  // namespace ringfence::rpc
