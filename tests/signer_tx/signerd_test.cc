@@ -274,9 +274,12 @@ TEST_F(SignerdProcessTest, TokenFailingMidSignIsAClearErrorAndSignerdStaysUp) {
   EXPECT_NE(s.error_message().find("CKR_DEVICE_ERROR"), std::string::npos) << s.error_message();
   EXPECT_TRUE(failed.signed_tx().empty());
   EXPECT_FALSE(signerd->Exited()) << signerd->Stderr();
-  absl::Status still_serving = ringfence::rpc::WaitForServing(channel_, v1::Signer::service_full_name(),
-                                                                 std::chrono::milliseconds(500));
-  EXPECT_TRUE(still_serving.ok()) << still_serving;
+  // Still serving: one health question, answered SERVING (a generous deadline, so only a
+  // signerd that died or went NOT_SERVING fails this, never a slow machine).
+  absl::StatusOr<ringfence::rpc::ServingStatus> still_serving = ringfence::rpc::CheckHealth(
+      channel_, v1::Signer::service_full_name(), std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(still_serving.ok()) << still_serving.status() << "\n" << signerd->Stderr();
+  EXPECT_EQ(*still_serving, ringfence::rpc::ServingStatus::kServing);
 
   // Signature 3: the same request again is signed, and it verifies.
   v1::SignTransactionResponse retried;
