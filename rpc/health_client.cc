@@ -134,6 +134,7 @@ absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, std::
                             const std::function<absl::Status()>& still_running) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   std::string last = "no answer";
+  bool answered = false;  // the server has answered at least once
   while (true) {
     if (still_running) {
       absl::Status alive = still_running();
@@ -146,10 +147,16 @@ absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, std::
         channel, service,
         std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(slice));
     if (answer.ok() && *answer == ServingStatus::kServing) return absl::OkStatus();
-    last = answer.ok() ? std::string(ServingStatusName(*answer)) : std::string(answer.status().message());
     // The server answered (so asking again at once would spin): it will change its mind by itself.
     const bool reached = answer.ok() || (answer.status().code() != absl::StatusCode::kDeadlineExceeded &&
                                          answer.status().code() != absl::StatusCode::kUnavailable);
+    // An attempt that ran out (the last one is cut short by the end of the wait) says nothing
+    // new: the message keeps naming what the server last answered.
+    const bool ran_out = !answer.ok() && answer.status().code() == absl::StatusCode::kDeadlineExceeded;
+    if (!ran_out || !answered) {
+      last = answer.ok() ? std::string(ServingStatusName(*answer)) : std::string(answer.status().message());
+    }
+    answered = answered || reached;
     if (reached && std::chrono::steady_clock::now() + kRecheck < end) std::this_thread::sleep_for(kRecheck);
   }
   return absl::DeadlineExceededError("health service " + std::string(service.empty() ? "(server)" : service) +

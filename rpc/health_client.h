@@ -44,7 +44,8 @@ absl::StatusOr<ServingStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& 
 // with 1") ends the wait at once.
 //
 // Returns OK once SERVING; DeadlineExceeded naming the service and the last answer seen when
-// `timeout` passes first; or the status `still_running` returned.
+// `timeout` passes first (what the server last answered, if it ever did, rather than the
+// attempt that the end of the wait cut short); or the status `still_running` returned.
 absl::Status WaitForServing(const std::shared_ptr<grpc::Channel>& channel, std::string_view service,
                             std::chrono::milliseconds timeout,
                             const std::function<absl::Status()>& still_running = nullptr);
