@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +58,11 @@ absl::StatusOr<std::string> DepositAddressFor(const AssetConfig& asset, std::spa
 
 struct DepositIngestor::Watch {
   std::vector<std::string> addresses;
+  // Every address above with its row. Address rows are never changed or deleted once stored,
+  // so this copy stays exact for the whole poll; an address made after it was read cannot
+  // appear in a block up to the tip read before it (PollOnce), and one that is missing is
+  // still looked up in the store.
+  std::unordered_map<std::string, store::AddressRow> rows;
 };
 
 DepositIngestor::DepositIngestor(const Config& config, const ChainConfig& chain, chain::ChainAdapter& adapter,
@@ -67,16 +73,20 @@ DepositIngestor::~DepositIngestor() { Stop(); }
 
 absl::StatusOr<DepositIngestor::Watch> DepositIngestor::LoadWatch() {
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
-  std::set<std::string> addresses;
+  Watch watch;
   for (const AssetConfig& a : config_.assets) {
     if (a.chain != chain_.name) continue;
     for (const store::WalletRow& w : WalletsOf(a)) {
       RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> rows, txn->ListAddressesOfWallet(w.wallet_id));
-      for (store::AddressRow& row : rows) addresses.insert(std::move(row.address));
+      for (store::AddressRow& row : rows) {
+        std::string address = row.address;
+        watch.rows.emplace(std::move(address), std::move(row));
+      }
     }
   }
-  Watch watch;
-  watch.addresses.assign(addresses.begin(), addresses.end());
+  std::set<std::string> sorted;
+  for (const auto& [address, row] : watch.rows) sorted.insert(address);
+  watch.addresses.assign(sorted.begin(), sorted.end());
   return watch;
 }
 
@@ -102,7 +112,7 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
     RF_ASSIGN_OR_RETURN(last, last_stored());
     if (last) {
       RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
-      RF_RETURN_IF_ERROR(CreditReady(*txn, last->height, &result));
+      RF_RETURN_IF_ERROR(CreditReady(*txn, watch, last->height, &result));
       RF_RETURN_IF_ERROR(txn->Commit());
     }
     first_poll_done_ = true;
@@ -129,7 +139,7 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
       RF_RETURN_IF_ERROR(HandleReorg(last->height, &result));
       continue;
     }
-    RF_RETURN_IF_ERROR(ProcessBlock(*block, &result));
+    RF_RETURN_IF_ERROR(ProcessBlock(*block, watch, &result));
   }
   RF_ASSIGN_OR_RETURN(last, last_stored());
   result.height = last ? last->height : 0;
@@ -145,7 +155,14 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
   return result;
 }
 
-absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, PollResult* result) {
+absl::StatusOr<std::optional<store::AddressRow>> DepositIngestor::FindAddress(store::Txn& txn, const Watch& watch,
+                                                                            const std::string& address) {
+  auto it = watch.rows.find(address);
+  if (it != watch.rows.end()) return std::optional<store::AddressRow>(it->second);
+  return txn.GetAddress(address);
+}
+
+absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watch& watch, PollResult* result) {
   if (block.transfers.size() > kMaxTransfersPerBlock) {
     return absl::DataLossError(Cat("block ", block.ref.height, " reports ", block.transfers.size(),
                                    " transfers to our addresses, at most ", kMaxTransfersPerBlock));
@@ -166,7 +183,7 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, PollResult
       continue;
     }
     if (t.amount.is_zero()) continue;  // moves nothing; an ERC-20 Transfer may carry zero
-    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, txn->GetAddress(t.to_address));
+    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, FindAddress(*txn, watch, t.to_address));
     if (!address) continue;  // not ours (the node reported more than we watch)
     // A transfer of one asset to another asset's address (USDC to an ETH deposit address) is
     // ours but no client's claim we can name: it is recorded unattributed, for reconciliation.
@@ -198,21 +215,29 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, PollResult
                           {"block_hash", row.block_hash}};
     RF_RETURN_IF_ERROR(AuditLog::Append(*txn, kSystemActor, "deposit.detected", ref, details.dump(), now).status());
   }
-  RF_RETURN_IF_ERROR(CreditReady(*txn, block.ref.height, result));
+  RF_RETURN_IF_ERROR(CreditReady(*txn, watch, block.ref.height, result));
   RF_RETURN_IF_ERROR(txn->Commit());
   ++result->blocks;
   return absl::OkStatus();
 }
 
-absl::Status DepositIngestor::CreditReady(store::Txn& txn, uint64_t height, PollResult* result) {
-  RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> pending, txn.ListDeposits(chain_.name, store::DepositStatus::kPending));
+absl::Status DepositIngestor::CreditReady(store::Txn& txn, const Watch& watch, uint64_t height, PollResult* result) {
+  // Only deposits at or below the height where the chain's smallest confirmation count is
+  // reached can be ready; each is still checked against its own asset's count below.
+  uint32_t min_confirmations = UINT32_MAX;
+  for (const AssetConfig& a : config_.assets) {
+    if (a.chain == chain_.name) min_confirmations = std::min(min_confirmations, a.confirmations);
+  }
+  if (min_confirmations == UINT32_MAX || height + 1 < min_confirmations) return absl::OkStatus();
+  RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> pending,
+                      txn.ListPendingDepositsUpTo(chain_.name, height + 1 - min_confirmations));
   const int64_t now = env_.NowUnixMs();
   for (const store::DepositRow& d : pending) {
     const AssetConfig* asset = config_.FindAsset(d.asset_id);
     if (asset == nullptr || d.block_height > height) continue;
     const uint64_t confirmations = height - d.block_height + 1;
     if (confirmations < asset->confirmations) continue;
-    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, txn.GetAddress(d.address));
+    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, FindAddress(txn, watch, d.address));
     if (!address) {
       return absl::DataLossError(Cat("deposit ", DepositRef(d.txid, d.index), " pays ", d.address,
                                      ", which is no longer a known address"));

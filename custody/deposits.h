@@ -80,9 +80,11 @@ class DepositIngestor {
  private:
   struct Watch;
   absl::StatusOr<Watch> LoadWatch();
-  absl::Status ProcessBlock(const chain::Block& block, PollResult* result);
+  absl::Status ProcessBlock(const chain::Block& block, const Watch& watch, PollResult* result);
   absl::Status HandleReorg(uint64_t from_height, PollResult* result);
-  absl::Status CreditReady(store::Txn& txn, uint64_t height, PollResult* result);
+  absl::Status CreditReady(store::Txn& txn, const Watch& watch, uint64_t height, PollResult* result);
+  static absl::StatusOr<std::optional<store::AddressRow>> FindAddress(store::Txn& txn, const Watch& watch,
+                                                                      const std::string& address);
   absl::Status ObserveBalances(uint64_t height);
   void Run();
 

@@ -188,6 +188,10 @@ class Txn {
   virtual absl::StatusOr<bool> UpsertDeposit(const DepositRow& row) = 0;
   virtual absl::StatusOr<std::vector<DepositRow>> ListDeposits(const std::string& chain, DepositStatus status) = 0;
   virtual absl::StatusOr<std::vector<DepositRow>> ListDepositsAbove(const std::string& chain, uint64_t height) = 0;
+  // Pending deposits with block_height <= max_height, by height: those a new block may have
+  // brought to their confirmation count, without reading the ones still too shallow.
+  virtual absl::StatusOr<std::vector<DepositRow>> ListPendingDepositsUpTo(const std::string& chain,
+                                                                          uint64_t max_height) = 0;
   virtual absl::StatusOr<std::vector<DepositRow>> ListPendingDepositsOfClient(const std::string& client_id) = 0;
   virtual absl::Status SetDepositStatus(const std::string& chain, const std::string& txid, uint32_t index,
                                         DepositStatus status, uint64_t credited_seq) = 0;
