@@ -31,6 +31,8 @@ constexpr std::string_view kSystemActor = "system";
 // Above this many addresses on one chain, balances are not observed address by address on
 // every poll (it would cost one node call per address per poll).
 constexpr size_t kMaxObservedAddresses = 5'000;
+// While blocks keep arriving, chain balances are observed at most this often.
+constexpr int64_t kObserveIntervalMs = 1'000;
 
 void Log(std::string_view level, std::string_view chain, std::string_view message) {
   std::fprintf(stderr, "custodyd: %s deposits[%s]: %s\n", std::string(level).c_str(), std::string(chain).c_str(),
@@ -143,8 +145,18 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
   }
   RF_ASSIGN_OR_RETURN(last, last_stored());
   result.height = last ? last->height : 0;
-  if (last && (result.blocks > 0 || result.reorgs > 0 || !observed_once_)) {
+  // Observing costs one node call per address, so while blocks keep coming it happens at most
+  // every kObserveIntervalMs; a poll that finds no new block catches up with the last stored
+  // height, so a quiet chain is always observed at its tip. A reorganisation is observed at once.
+  const int64_t now = env_.NowUnixMs();
+  const bool stored = result.blocks > 0;
+  const bool due = !observed_once_ || result.reorgs > 0 ||
+                   (stored && now - last_observe_unix_ms_ >= kObserveIntervalMs) ||
+                   (!stored && last && observed_height_ != std::optional<uint64_t>(last->height));
+  if (last && due) {
     absl::Status observed = ObserveBalances(last->height);
+    last_observe_unix_ms_ = now;
+    if (observed.ok()) observed_height_ = last->height;
     const std::string error = observed.ok() ? "" : std::string(observed.message());
     if (!error.empty() && error != last_observe_error_) {
       Log("WARNING", chain_.name, Cat("chain balances not observed: ", error));

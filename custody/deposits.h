@@ -15,7 +15,9 @@
 //     come back pending if the new chain mines them again); a credited deposit above it is an
 //     incident: an audit entry and an ERROR log line, and balances are never rewritten.
 //   - after catching up, the chain-observed balance of every wallet of the chain's assets is
-//     refreshed at the last stored height (for ListWallets and the segregation report).
+//     refreshed at the last stored height (for ListWallets and the segregation report): at
+//     most once a second while new blocks keep coming, and always by the first poll that
+//     finds no new block, so a quiet chain is observed at its tip.
 // A node's answer is outside input: transfers are checked (amount non-zero, txid form, known
 // asset) and anything odd is logged and skipped, never guessed at.
 //
@@ -28,6 +30,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -94,10 +97,12 @@ class DepositIngestor {
   store::Store& store_;
   Env& env_;
 
-  std::mutex poll_mu_;  // one PollOnce at a time; guards the three below
+  std::mutex poll_mu_;  // one PollOnce at a time; guards the five below
   bool first_poll_done_ = false;
   bool observed_once_ = false;
   std::string last_observe_error_;
+  int64_t last_observe_unix_ms_ = 0;
+  std::optional<uint64_t> observed_height_;  // last height observed successfully
 
   std::mutex mu_;
   std::condition_variable wake_;
