@@ -607,11 +607,20 @@ grpc::Status CustodyService::GetBalances(grpc::ServerContext* context, const v1:
           RF_ASSIGN_OR_RETURN(std::optional<store::ChainBlockRow> last, txn->LastChainBlock(c.name));
           if (last) tips[c.name] = last->height;
         }
+        // Every account of the client in one range read, rather than two lookups per asset.
+        RF_ASSIGN_OR_RETURN(auto accounts, txn->ListBalances(ClientAccountPrefix(request->client_id())));
+        const std::map<std::string, store::AccountBalance> balances(accounts.begin(), accounts.end());
+        auto normal = [&](const std::string& account) {
+          auto it = balances.find(account);
+          return it == balances.end() ? base::Amount()
+                                      : NormalBalance(NormalSide::kCredit, it->second, account);
+        };
         response->set_client_id(request->client_id());
         response->set_ledger_seq(seq);
         for (const AssetConfig& a : config_.assets) {
           if (!request->asset_id().empty() && a.id != request->asset_id()) continue;
-          RF_ASSIGN_OR_RETURN(ClientPositionValue position, Ledger::ClientPosition(*txn, request->client_id(), a.id));
+          const ClientPositionValue position{normal(ClientAvailableAccount(request->client_id(), a.id)),
+                                             normal(ClientHeldAccount(request->client_id(), a.id))};
           v1::AssetBalance* out = response->add_balances();
           out->set_asset_id(a.id);
           out->set_decimals(a.decimals);
