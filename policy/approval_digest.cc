@@ -10,6 +10,7 @@
 
 #include "base/check.h"
 #include "base/text.h"
+#include "policy/withdrawal.h"
 
 namespace ringfence::policy {
 namespace {
@@ -35,6 +36,17 @@ class Body {
     const auto size = static_cast<uint32_t>(value.size());
     for (int shift = 24; shift >= 0; shift -= 8) bytes_.push_back(static_cast<char>((size >> shift) & 0xff));
     bytes_.append(value);
+  }
+
+  // u64: 8 bytes, big-endian, no length; a Unix time in 0..kMaxTimestamp.
+  void Time(std::string_view name, int64_t value) {
+    if (!status_.ok()) return;
+    if (absl::Status s = ValidateTimestamp(value, name); !s.ok()) {
+      status_ = s;
+      return;
+    }
+    const auto v = static_cast<uint64_t>(value);
+    for (int shift = 56; shift >= 0; shift -= 8) bytes_.push_back(static_cast<char>((v >> shift) & 0xff));
   }
 
   // u128: 16 bytes, big-endian, no length.
@@ -71,22 +83,64 @@ std::string_view View(const std::array<uint8_t, 32>& bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
+// The tagged hash of BIP-340: SHA-256(T || T || body) with T = SHA-256(tag).
+ApprovalDigestBytes TaggedHash(const std::array<uint8_t, 32>& tag, const Body& body) {
+  return Sha256Concat({View(tag), View(tag), body.bytes()});
+}
+
 }  // namespace
+
+std::string_view RequestKindName(RequestKind kind) {
+  switch (kind) {
+    case RequestKind::kWithdrawal:
+      return "withdrawal";
+    case RequestKind::kSweep:
+      return "sweep";
+    case RequestKind::kTopUp:
+      return "top_up";
+    case RequestKind::kFeeReimbursement:
+      return "fee_reimbursement";
+  }
+  RF_CHECK(false, "unknown RequestKind");
+  return "";
+}
+
+std::optional<RequestKind> ParseRequestKind(std::string_view name) {
+  for (RequestKind kind : {RequestKind::kWithdrawal, RequestKind::kSweep, RequestKind::kTopUp,
+                           RequestKind::kFeeReimbursement}) {
+    if (RequestKindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
 
 absl::StatusOr<ApprovalDigestBytes> ApprovalDigest(const ApprovalSubject& s) {
   Body body;
   body.Text("request_id", s.request_id);
+  body.Text("kind", RequestKindName(s.kind));
+  body.Text("source_wallet", s.source_wallet);
   body.Text("chain", s.chain);
   body.Text("network", s.network);
   body.Text("intent.asset", s.asset);
   body.U128(s.amount);
   body.Text("intent.destination", s.destination);
   body.U128(s.fee_cap);
+  body.Time("expires_at", s.expires_at);
   if (!body.status().ok()) return body.status();
-
-  // The tagged hash of BIP-340: SHA-256(T || T || body) with T = SHA-256(tag).
   static const std::array<uint8_t, 32> tag = Sha256Concat({kApprovalTag});
-  return Sha256Concat({View(tag), View(tag), body.bytes()});
+  return TaggedHash(tag, body);
+}
+
+absl::StatusOr<ApprovalDigestBytes> WhitelistChangeDigest(const WhitelistChangeSubject& s) {
+  Body body;
+  body.Text("change_id", s.change_id);
+  body.Text("action", "add");
+  body.Text("client_id", s.client_id);
+  body.Text("asset", s.asset);
+  body.Text("address", s.address);
+  body.Time("expires_at", s.expires_at);
+  if (!body.status().ok()) return body.status();
+  static const std::array<uint8_t, 32> tag = Sha256Concat({kWhitelistChangeTag});
+  return TaggedHash(tag, body);
 }
 
 }  // namespace ringfence::policy

@@ -16,11 +16,11 @@ pk=$("$quorum" keygen --out "$dir/alice.key" --passphrase-file "$dir/pass" --kdf
 [ "$("$quorum" pubkey "$dir/alice.key")" = "$pk" ] || fail "pubkey differs from keygen's"
 grep -q "$(printf 'a long enough')" "$dir/alice.key" && fail "passphrase stored in key file"
 
-args=(--request-id wd-42 --chain bitcoin --network regtest --asset BTC --amount 150000000
+args=(--request-id wd-42 --kind withdrawal --source-wallet client-btc-hot --expires-at 1800000000 --chain bitcoin --network regtest --asset BTC --amount 150000000
       --destination bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-cap 2000)
 out=$("$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${args[@]}" 2>"$dir/err")
 # What is approved is shown in display units, base units only labelled as such.
-terms="wd-42: 1.5 BTC (150000000 base units) on bitcoin/regtest to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080, fee cap 0.00002 BTC (2000 base units)"
+terms="wd-42: withdrawal from wallet client-btc-hot, 1.5 BTC (150000000 base units) on bitcoin/regtest to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080, fee cap 0.00002 BTC (2000 base units), expires at 1800000000 (Unix seconds)"
 grep -qxF "approving $terms" "$dir/err" || fail "approve did not show what it signs: $(cat "$dir/err")"
 digest=$("$quorum" digest "${args[@]}" 2>"$dir/err")
 grep -qxF "digest of $terms" "$dir/err" || fail "digest did not show what it is of: $(cat "$dir/err")"
@@ -35,9 +35,10 @@ def text(s):
     return len(b).to_bytes(4, "big") + b
 def u128(v):
     return v.to_bytes(16, "big")
-tag = hashlib.sha256(b"ringfence/approval/v1").digest()
-body = (text("wd-42") + text("bitcoin") + text("regtest") + text("BTC") + u128(150000000)
-        + text("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080") + u128(2000))
+tag = hashlib.sha256(b"ringfence/approval/v2").digest()
+body = (text("wd-42") + text("withdrawal") + text("client-btc-hot") + text("bitcoin") + text("regtest")
+        + text("BTC") + u128(150000000) + text("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080") + u128(2000)
+        + (1800000000).to_bytes(8, "big"))
 expect = hashlib.sha256(tag + tag + body).hexdigest()
 assert digest == expect, (digest, expect)
 assert out["digest"] == expect and out["approver_id"] == "alice", out
@@ -62,21 +63,49 @@ fi
 
 # Bad amounts: negative, fractional, overflowing, leading zero.
 for bad in -1 1.5 340282366920938463463374607431768211456 0100 ""; do
-  if "$quorum" digest --request-id r --chain bitcoin --network regtest --asset BTC --amount "$bad" \
-       --destination x --fee-cap 1 >/dev/null 2>"$dir/err"; then
+  if "$quorum" digest --request-id r --kind withdrawal --source-wallet w --expires-at 1 --chain bitcoin \
+       --network regtest --asset BTC --amount "$bad" --destination x --fee-cap 1 >/dev/null 2>"$dir/err"; then
     fail "amount '$bad' accepted"
   fi
   grep -q -- "--amount" "$dir/err" || fail "amount '$bad' error does not name the flag: $(cat "$dir/err")"
 done
 
+# Bad kinds and expiry times: refused naming the flag. with FLAG VALUE: args with FLAG's value replaced.
+with() {
+  local flag=$1 value=$2 next=0 a
+  replaced=()
+  for a in "${args[@]}"; do
+    if ((next)); then replaced+=("$value"); next=0; continue; fi
+    replaced+=("$a")
+    if [ "$a" = "$flag" ]; then next=1; fi
+  done
+  return 0
+}
+for bad in deposit Withdrawal top-up ""; do
+  with --kind "$bad"
+  if "$quorum" digest "${replaced[@]}" >/dev/null 2>"$dir/err"; then fail "kind '$bad' accepted"; fi
+  grep -q -- "--kind" "$dir/err" || fail "kind '$bad' error does not name the flag: $(cat "$dir/err")"
+done
+for bad in -1 253402300800 99999999999999999999 1.5; do
+  with --expires-at "$bad"
+  if "$quorum" digest "${replaced[@]}" >/dev/null 2>"$dir/err"; then fail "expiry '$bad' accepted"; fi
+  grep -q -- "expires" "$dir/err" || fail "expiry '$bad' error does not name the field: $(cat "$dir/err")"
+done
+with --kind sweep
+d=$("$quorum" digest "${replaced[@]}" 2>"$dir/err") || fail "sweep digest: $(cat "$dir/err")"
+[ "$d" != "$digest" ] || fail "--kind did not change the digest"
+with --source-wallet client-btc-cold
+d=$("$quorum" digest "${replaced[@]}" 2>"$dir/err") || fail "cold digest: $(cat "$dir/err")"
+[ "$d" != "$digest" ] || fail "--source-wallet did not change the digest"
+
 # Decimals are never guessed: a token needs --decimals, a native coin's must match the table,
 # and the fee cap is always shown in the chain's native coin.
-token=(--request-id wd-43 --chain ethereum --network sepolia --asset USDC-ETH --amount 1500000
+token=(--request-id wd-43 --kind withdrawal --source-wallet client-usdc-hot --expires-at 1800000000 --chain ethereum --network sepolia --asset USDC-ETH --amount 1500000
        --destination 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed --fee-cap 1000000000000000)
 if "$quorum" digest "${token[@]}" >/dev/null 2>"$dir/err"; then fail "a token without --decimals was shown"; fi
 grep -q -- "--decimals: required for \"USDC-ETH\"" "$dir/err" || fail "missing decimals message: $(cat "$dir/err")"
 "$quorum" digest "${token[@]}" --decimals 6 2>"$dir/err" >/dev/null || fail "token digest: $(cat "$dir/err")"
-grep -qxF "digest of wd-43: 1.5 USDC-ETH (1500000 base units) on ethereum/sepolia to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed, fee cap 0.001 ETH (1000000000000000 base units)" "$dir/err" \
+grep -qxF "digest of wd-43: withdrawal from wallet client-usdc-hot, 1.5 USDC-ETH (1500000 base units) on ethereum/sepolia to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed, fee cap 0.001 ETH (1000000000000000 base units), expires at 1800000000 (Unix seconds)" "$dir/err" \
   || fail "token terms: $(cat "$dir/err")"
 if "$quorum" digest "${args[@]}" --decimals 18 >/dev/null 2>"$dir/err"; then fail "BTC shown with 18 decimals"; fi
 grep -q -- "--decimals: BTC on bitcoin has 8 decimals, not 18" "$dir/err" || fail "wrong decimals message: $(cat "$dir/err")"

@@ -88,11 +88,15 @@ struct SubjectFlags {
   ringfence::policy::ApprovalSubject subject;
   std::string amount;
   std::string fee_cap;
+  std::string kind;
   int decimals = 0;
   CLI::Option* decimals_option = nullptr;
 
   void Add(CLI::App* cmd) {
     cmd->add_option("--request-id", subject.request_id, "withdrawal or sweep id")->required();
+    cmd->add_option("--kind", kind, "withdrawal, sweep, top_up or fee_reimbursement")->required();
+    cmd->add_option("--source-wallet", subject.source_wallet, "id of the wallet the funds leave")->required();
+    cmd->add_option("--expires-at", subject.expires_at, "when the approval expires, Unix seconds")->required();
     cmd->add_option("--chain", subject.chain, "bitcoin or ethereum")->required();
     cmd->add_option("--network", subject.network, "network as configured in signerd")->required();
     cmd->add_option("--asset", subject.asset, "asset id, e.g. BTC")->required();
@@ -107,6 +111,12 @@ struct SubjectFlags {
   // The digest of the request, and a line saying what it approves in display units and in
   // base units. InvalidArgument naming the bad flag.
   absl::StatusOr<std::array<uint8_t, 32>> Digest(std::string* terms) {
+    const auto parsed_kind = ringfence::policy::ParseRequestKind(kind);
+    if (!parsed_kind) {
+      return absl::InvalidArgumentError(
+          Cat("--kind: '", ringfence::base::Clip(kind), "' is not withdrawal, sweep, top_up or fee_reimbursement"));
+    }
+    subject.kind = *parsed_kind;
     auto amount_value = ringfence::base::ParseBaseUnits(amount);
     if (!amount_value.ok()) return absl::InvalidArgumentError(Cat("--amount: ", amount_value.status().message()));
     auto fee_value = ringfence::base::ParseBaseUnits(fee_cap);
@@ -118,9 +128,10 @@ struct SubjectFlags {
     subject.fee_cap = *fee_value;
     RF_ASSIGN_OR_RETURN(const auto digest, ringfence::policy::ApprovalDigest(subject));
     // What is approved is shown in full: approvers never sign blind either.
-    *terms = Cat(subject.request_id, ": ", FormatLabelledAmount(*amount_value, units.asset_decimals, units.asset), " on ",
+    *terms = Cat(subject.request_id, ": ", kind, " from wallet ", subject.source_wallet, ", ", FormatLabelledAmount(*amount_value, units.asset_decimals, units.asset), " on ",
                  subject.chain, "/", subject.network, " to ", subject.destination, ", fee cap ",
-                 FormatLabelledAmount(*fee_value, units.fee_decimals, units.fee_unit));
+                 FormatLabelledAmount(*fee_value, units.fee_decimals, units.fee_unit), ", expires at ",
+                 subject.expires_at, " (Unix seconds)");
     return digest;
   }
 };
