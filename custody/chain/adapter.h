@@ -46,6 +46,50 @@ struct Block {
   std::vector<Transfer> transfers;  // only those to addresses in the watch set
 };
 
+// An unspent output of one of our addresses (UTXO chains).
+struct Utxo {
+  std::string txid;  // 64 lowercase hex digits, display order
+  uint32_t vout = 0;
+  std::string address;  // canonical, one of those asked about
+  uint64_t amount = 0;  // satoshi, 1..21,000,000 BTC
+  uint64_t height = 0;  // the block that created it; 0 while unconfirmed
+  std::vector<uint8_t> script_pubkey;
+};
+
+// The unspent outputs of a set of addresses as the node sees them at `tip` (best chain plus
+// mempool: an output a mempool transaction spends is absent, one it creates has height 0).
+struct UnspentSet {
+  BlockRef tip;
+  std::vector<Utxo> outputs;  // largest amount first
+  bool truncated = false;     // the node left out its smallest matches
+};
+
+// An account's transaction count: in the best chain, and with its mempool transactions (the
+// nonce of its next transaction).
+struct AccountNonce {
+  uint64_t confirmed = 0;
+  uint64_t pending = 0;
+};
+
+// What the node advises paying now. Bitcoin fills the first, Ethereum the other two.
+struct FeeEstimate {
+  base::Amount sat_per_vbyte;
+  base::Amount base_fee_per_gas;
+  base::Amount max_priority_fee_per_gas;
+};
+
+enum class TxState : uint8_t { kUnknown, kMempool, kConfirmed };
+
+// Where a transaction is. A transaction the node does not know (never received, dropped, or
+// evicted by a reorganisation) is kUnknown, not an error.
+struct TxStatus {
+  TxState state = TxState::kUnknown;
+  uint64_t height = 0;         // kConfirmed only
+  std::string block_hash;      // kConfirmed only
+  uint64_t confirmations = 0;  // kConfirmed only: tip height - height + 1
+  BlockRef tip;
+};
+
 class ChainAdapter {
  public:
   virtual ~ChainAdapter() = default;
@@ -68,7 +112,34 @@ class ChainAdapter {
   // same txid (ALREADY_EXISTS is folded into success); an invalid transaction is
   // FAILED_PRECONDITION with the node's reason (clipped).
   virtual absl::StatusOr<std::string> Broadcast(std::span<const uint8_t> signed_tx) = 0;
+
+  // --- Spending (the withdrawal executor). An adapter that cannot spend answers UNIMPLEMENTED.
+
+  // UTXO chains: the unspent outputs of `addresses` (1..1,000). INVALID_ARGUMENT for a bad
+  // address or count, or on an account chain.
+  virtual absl::StatusOr<UnspentSet> ListUnspent(std::span<const std::string> addresses);
+
+  // Account chains: the nonces of `address`. INVALID_ARGUMENT on a UTXO chain.
+  virtual absl::StatusOr<AccountNonce> Nonce(const std::string& address);
+
+  virtual absl::StatusOr<FeeEstimate> EstimateFee();
+
+  // Where `txid` (as Broadcast returned it) is now.
+  virtual absl::StatusOr<TxStatus> GetTransaction(const std::string& txid);
 };
+
+inline absl::StatusOr<UnspentSet> ChainAdapter::ListUnspent(std::span<const std::string>) {
+  return absl::UnimplementedError("ListUnspent: this chain adapter cannot list unspent outputs");
+}
+inline absl::StatusOr<AccountNonce> ChainAdapter::Nonce(const std::string&) {
+  return absl::UnimplementedError("Nonce: this chain adapter cannot read nonces");
+}
+inline absl::StatusOr<FeeEstimate> ChainAdapter::EstimateFee() {
+  return absl::UnimplementedError("EstimateFee: this chain adapter cannot estimate fees");
+}
+inline absl::StatusOr<TxStatus> ChainAdapter::GetTransaction(const std::string&) {
+  return absl::UnimplementedError("GetTransaction: this chain adapter cannot look up transactions");
+}
 
 }  // namespace ringfence::custody::chain
 

@@ -28,6 +28,12 @@ constexpr size_t kMaxRawTransaction = 400'000;
 constexpr size_t kMaxWatchPerRequest = 10'000;
 constexpr size_t kMaxEndpoint = 256;
 constexpr size_t kMaxAmountText = 39;
+constexpr size_t kMaxUnspentAddresses = 1'000;
+constexpr int kMaxUnspentOutputs = 5'000;
+constexpr size_t kMaxScriptPubKey = 42;
+// Fee advice beyond these is not advice but an attack on the fee cap's headroom.
+constexpr uint64_t kMaxSatPerVbyte = 1'000'000;
+constexpr uint64_t kMaxWeiPerGas = 1'000'000'000'000'000ULL;
 // The largest answer accepted: 10,000 transfers of well under 300 bytes each fit easily.
 constexpr int kMaxAnswerBytes = 8 << 20;
 // How much of a node's error message is quoted.
@@ -252,6 +258,146 @@ absl::StatusOr<std::string> ChainsimAdapter::Broadcast(std::span<const uint8_t> 
     return Malformed(Cat("Broadcast answered txid ", base::Clip(resp.txid(), 64), ", the transaction's is ", expected));
   }
   return expected;
+}
+
+absl::StatusOr<UnspentSet> ChainsimAdapter::ListUnspent(std::span<const std::string> addresses) {
+  if (ethereum_) return absl::InvalidArgumentError("ListUnspent: ethereum is an account chain");
+  if (addresses.empty() || addresses.size() > kMaxUnspentAddresses) {
+    return absl::InvalidArgumentError(Cat("addresses: ", addresses.size(), " entries, 1..", kMaxUnspentAddresses, " allowed"));
+  }
+  v1::ListUnspentRequest req;
+  req.set_chain(chain_);
+  std::unordered_set<std::string> asked;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    RF_ASSIGN_OR_RETURN(std::string c, Canonical(addresses[i], Cat("addresses[", i, "]")));
+    if (asked.insert(c).second) req.add_addresses(c);
+  }
+  v1::ListUnspentResponse resp;
+  auto context = Context();
+  if (grpc::Status s = stub_->ListUnspent(context.get(), req, &resp); !s.ok()) return FromGrpc(s, "ListUnspent");
+  if (!resp.has_tip()) return Malformed("ListUnspent without a tip");
+  RF_RETURN_IF_ERROR(CheckRef(resp.tip(), "ListUnspent"));
+  if (resp.outputs_size() > kMaxUnspentOutputs) {
+    return Malformed(Cat("ListUnspent answered ", resp.outputs_size(), " outputs, at most ", kMaxUnspentOutputs));
+  }
+  UnspentSet out;
+  out.tip = BlockRef{resp.tip().height(), resp.tip().hash(), resp.tip().parent_hash()};
+  out.truncated = resp.truncated();
+  std::set<std::pair<std::string, uint32_t>> seen;
+  out.outputs.reserve(resp.outputs_size());
+  for (int i = 0; i < resp.outputs_size(); ++i) {
+    const v1::UnspentOutput& o = resp.outputs(i);
+    const std::string where = Cat("ListUnspent output ", i, ": ");
+    if (!IsHash(o.txid())) return Malformed(Cat(where, "txid ", base::Clip(o.txid()), " is not 64 lowercase hex digits"));
+    if (!asked.contains(o.address())) {
+      return Malformed(Cat(where, "address ", base::Clip(o.address()), " is not one that was asked about"));
+    }
+    if (o.amount().size() > kMaxAmountText) return Malformed(Cat(where, "amount ", base::Clip(o.amount()), " is too long"));
+    absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(o.amount());
+    if (!amount.ok()) return Malformed(Cat(where, amount.status().message()));
+    if (amount->is_zero() || amount->base_units() > ringfence::chain::kMaxMoney) {
+      return Malformed(Cat(where, "amount ", o.amount(), " is outside 1..21,000,000 BTC"));
+    }
+    if (o.height() > out.tip.height) {
+      return Malformed(Cat(where, "height ", o.height(), " is above the tip ", out.tip.height));
+    }
+    if (o.script_pubkey().size() > kMaxScriptPubKey) {
+      return Malformed(Cat(where, "script_pubkey of ", o.script_pubkey().size(), " bytes"));
+    }
+    absl::StatusOr<std::vector<uint8_t>> script = ringfence::chain::ScriptPubKeyForAddress(o.address());
+    if (!script.ok() || std::string(script->begin(), script->end()) != o.script_pubkey()) {
+      return Malformed(Cat(where, "script_pubkey is not the one of ", o.address()));
+    }
+    if (!seen.emplace(o.txid(), o.vout()).second) return Malformed(Cat(where, o.txid(), ":", o.vout(), " appears twice"));
+    const uint64_t value = static_cast<uint64_t>(amount->base_units());
+    if (!out.outputs.empty() && value > out.outputs.back().amount) return Malformed(Cat(where, "not largest first"));
+    out.outputs.push_back(Utxo{o.txid(), o.vout(), o.address(), value, o.height(), *std::move(script)});
+  }
+  return out;
+}
+
+absl::StatusOr<AccountNonce> ChainsimAdapter::Nonce(const std::string& address) {
+  if (!ethereum_) return absl::InvalidArgumentError("Nonce: bitcoin has no account nonces");
+  RF_ASSIGN_OR_RETURN(std::string canonical, Canonical(address, "address"));
+  v1::GetNonceRequest req;
+  req.set_chain(chain_);
+  req.set_address(canonical);
+  v1::GetNonceResponse resp;
+  auto context = Context();
+  if (grpc::Status s = stub_->GetNonce(context.get(), req, &resp); !s.ok()) return FromGrpc(s, "GetNonce");
+  if (resp.pending_nonce() < resp.confirmed_nonce()) {
+    return Malformed(Cat("GetNonce pending nonce ", resp.pending_nonce(), " is below the confirmed ", resp.confirmed_nonce()));
+  }
+  return AccountNonce{resp.confirmed_nonce(), resp.pending_nonce()};
+}
+
+absl::StatusOr<FeeEstimate> ChainsimAdapter::EstimateFee() {
+  v1::GetFeeEstimateRequest req;
+  req.set_chain(chain_);
+  v1::GetFeeEstimateResponse resp;
+  auto context = Context();
+  if (grpc::Status s = stub_->GetFeeEstimate(context.get(), req, &resp); !s.ok()) return FromGrpc(s, "GetFeeEstimate");
+  auto field = [&](std::string_view name, const std::string& text, uint64_t max) -> absl::StatusOr<base::Amount> {
+    if (text.size() > kMaxAmountText) return Malformed(Cat("GetFeeEstimate ", name, " ", base::Clip(text), " is too long"));
+    absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
+    if (!amount.ok()) return Malformed(Cat("GetFeeEstimate ", name, ": ", amount.status().message()));
+    if (amount->base_units() > max) return Malformed(Cat("GetFeeEstimate ", name, " ", text, " is above ", max));
+    return amount;
+  };
+  FeeEstimate out;
+  RF_ASSIGN_OR_RETURN(out.sat_per_vbyte, field("sat_per_vbyte", resp.sat_per_vbyte(), kMaxSatPerVbyte));
+  RF_ASSIGN_OR_RETURN(out.base_fee_per_gas, field("base_fee_per_gas", resp.base_fee_per_gas(), kMaxWeiPerGas));
+  RF_ASSIGN_OR_RETURN(out.max_priority_fee_per_gas,
+                      field("max_priority_fee_per_gas", resp.max_priority_fee_per_gas(), kMaxWeiPerGas));
+  if (!ethereum_ && out.sat_per_vbyte.is_zero()) return Malformed("GetFeeEstimate sat_per_vbyte is zero on bitcoin");
+  if (ethereum_ && out.base_fee_per_gas.is_zero() && out.max_priority_fee_per_gas.is_zero()) {
+    return Malformed("GetFeeEstimate advises no fee at all on ethereum");
+  }
+  return out;
+}
+
+absl::StatusOr<TxStatus> ChainsimAdapter::GetTransaction(const std::string& txid) {
+  if (!IsHash(txid)) return absl::InvalidArgumentError(Cat("txid: ", base::Clip(txid), " is not 64 lowercase hex digits"));
+  v1::GetTransactionRequest req;
+  req.set_chain(chain_);
+  req.set_txid(txid);
+  v1::GetTransactionResponse resp;
+  auto context = Context();
+  if (grpc::Status s = stub_->GetTransaction(context.get(), req, &resp); !s.ok()) return FromGrpc(s, "GetTransaction");
+  if (!resp.has_tip()) return Malformed("GetTransaction without a tip");
+  RF_RETURN_IF_ERROR(CheckRef(resp.tip(), "GetTransaction"));
+  TxStatus out;
+  out.tip = BlockRef{resp.tip().height(), resp.tip().hash(), resp.tip().parent_hash()};
+  switch (resp.state()) {
+    case v1::GetTransactionResponse::STATE_UNKNOWN:
+      out.state = TxState::kUnknown;
+      break;
+    case v1::GetTransactionResponse::STATE_MEMPOOL:
+      out.state = TxState::kMempool;
+      break;
+    case v1::GetTransactionResponse::STATE_CONFIRMED:
+      out.state = TxState::kConfirmed;
+      if (resp.height() < 1 || resp.height() > out.tip.height) {
+        return Malformed(Cat("GetTransaction height ", resp.height(), " is outside 1..", out.tip.height));
+      }
+      if (!IsHash(resp.block_hash())) {
+        return Malformed(Cat("GetTransaction block hash ", base::Clip(resp.block_hash()), " is not 64 lowercase hex digits"));
+      }
+      if (resp.confirmations() != out.tip.height - resp.height() + 1) {
+        return Malformed(Cat("GetTransaction confirmations ", resp.confirmations(), " disagree with height ", resp.height(),
+                             " and tip ", out.tip.height));
+      }
+      if (resp.height() == out.tip.height && resp.block_hash() != out.tip.hash) {
+        return Malformed("GetTransaction block hash is not the tip's at the tip height");
+      }
+      out.height = resp.height();
+      out.block_hash = resp.block_hash();
+      out.confirmations = resp.confirmations();
+      break;
+    default:
+      return Malformed(Cat("GetTransaction state ", static_cast<int>(resp.state()), " is unknown"));
+  }
+  return out;
 }
 
 }  // namespace ringfence::custody::chain

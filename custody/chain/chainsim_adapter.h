@@ -8,6 +8,13 @@
 // the one the adapter computes itself from the bytes it sent. An answer that fails a check is
 // DATA_LOSS ("malformed answer ..."); the node's own error messages are clipped.
 //
+// The spending calls are checked the same way: an unspent output must be one of the addresses
+// asked about, with that address's own scriptPubKey, an amount of 1 satoshi to 21,000,000 BTC,
+// a height not above the tip, each outpoint once and the list largest first; a pending nonce
+// is not below the confirmed one; fee advice within sane bounds (at most 1,000,000 sat/vB,
+// 10^15 wei per gas); a confirmed transaction's height within the chain and its confirmation
+// count consistent with the tip.
+//
 // A watch set larger than one request allows (10,000 addresses) is asked in several requests;
 // if the block at that height changed in between (a reorganisation), GetBlock returns ABORTED
 // and the caller asks again. Transfers are returned in block order within each request.
@@ -53,6 +60,10 @@ class ChainsimAdapter final : public ChainAdapter {
   absl::StatusOr<base::Amount> BalanceAt(const std::string& address, const std::string& token_contract,
                                          uint64_t height) override;
   absl::StatusOr<std::string> Broadcast(std::span<const uint8_t> signed_tx) override;
+  absl::StatusOr<UnspentSet> ListUnspent(std::span<const std::string> addresses) override;
+  absl::StatusOr<AccountNonce> Nonce(const std::string& address) override;
+  absl::StatusOr<FeeEstimate> EstimateFee() override;
+  absl::StatusOr<TxStatus> GetTransaction(const std::string& txid) override;
 
  private:
   ChainsimAdapter(std::string chain, bool ethereum, std::shared_ptr<grpc::Channel> channel,

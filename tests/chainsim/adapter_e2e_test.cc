@@ -214,6 +214,74 @@ TEST_F(AdapterE2eTest, AReorganisationShowsAsANewHashAtTheSameHeight) {
   EXPECT_EQ(btc_->Tip()->height, 3u);
 }
 
+TEST_F(AdapterE2eTest, SpendingQueriesAgainstTheRealChain) {
+  const TestKey alice(0x11), bob(0x22), carol(0x44), dave(0x55);
+  const std::string credit = Credit("bitcoin", alice.BitcoinAddress(), std::to_string(kBtc));
+  Mine("bitcoin");
+  absl::StatusOr<UnspentSet> set = btc_->ListUnspent(std::vector<std::string>{alice.BitcoinAddress()});
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(set->outputs.size(), 1u);
+  EXPECT_EQ(set->outputs[0].txid, credit);
+  EXPECT_EQ(set->outputs[0].amount, kBtc);
+  EXPECT_EQ(set->outputs[0].height, 1u);
+  EXPECT_EQ(set->tip.height, 1u);
+
+  const std::vector<uint8_t> spend = ringfence::chainsim::testing::SignedSpend(
+      {{credit, 0, kBtc, alice}}, {{bob.BitcoinAddress(), kBtc / 2}, {alice.BitcoinAddress(), kBtc / 2 - 500}});
+  absl::StatusOr<std::string> txid = btc_->Broadcast(spend);
+  ASSERT_TRUE(txid.ok()) << txid.status();
+  absl::StatusOr<TxStatus> status = btc_->GetTransaction(*txid);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, TxState::kMempool);
+  set = btc_->ListUnspent(std::vector<std::string>{alice.BitcoinAddress()});
+  ASSERT_TRUE(set.ok());
+  ASSERT_EQ(set->outputs.size(), 1u);
+  EXPECT_EQ(set->outputs[0].txid, *txid);
+  EXPECT_EQ(set->outputs[0].vout, 1u);
+  EXPECT_EQ(set->outputs[0].height, 0u);
+  Mine("bitcoin", 3);
+  status = btc_->GetTransaction(*txid);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state, TxState::kConfirmed);
+  EXPECT_EQ(status->height, 2u);
+  EXPECT_EQ(status->confirmations, 3u);
+  EXPECT_EQ(btc_->GetTransaction(std::string(64, '0'))->state, TxState::kUnknown);
+
+  // chainsim saw the spend once.
+  grpc::ClientContext ctx;
+  v1::GetBroadcastCountRequest req;
+  req.set_chain("bitcoin");
+  req.set_txid(*txid);
+  v1::GetBroadcastCountResponse count;
+  ASSERT_TRUE(control_->GetBroadcastCount(&ctx, req, &count).ok());
+  EXPECT_EQ(count.received(), 1u);
+  EXPECT_EQ(count.accepted(), 1u);
+
+  absl::StatusOr<FeeEstimate> fee = btc_->EstimateFee();
+  ASSERT_TRUE(fee.ok()) << fee.status();
+  EXPECT_EQ(fee->sat_per_vbyte, base::Amount(2));
+  fee = eth_->EstimateFee();
+  ASSERT_TRUE(fee.ok()) << fee.status();
+  EXPECT_EQ(fee->base_fee_per_gas, base::Amount(1'000'000'000));
+
+  Credit("ethereum", carol.EthAddress(), "1000000000000000000");
+  Mine("ethereum");
+  absl::StatusOr<AccountNonce> nonce = eth_->Nonce(carol.EthAddress());
+  ASSERT_TRUE(nonce.ok()) << nonce.status();
+  EXPECT_EQ(nonce->confirmed, 0u);
+  EXPECT_EQ(nonce->pending, 0u);
+  ASSERT_TRUE(eth_->Broadcast(ringfence::chainsim::testing::SignedEthTransfer(
+                                  carol, ringfence::chainsim::testing::Pay(dave.EthAddress(), 1, 0)))
+                  .ok());
+  nonce = eth_->Nonce(carol.EthAddress());
+  EXPECT_EQ(nonce->confirmed, 0u);
+  EXPECT_EQ(nonce->pending, 1u);
+  Mine("ethereum");
+  nonce = eth_->Nonce(carol.EthAddress());
+  EXPECT_EQ(nonce->confirmed, 1u);
+  EXPECT_EQ(nonce->pending, 1u);
+}
+
 TEST(AdapterTest, AnUnreachableChainsimIsUnavailable) {
   ringfence::testing::TempDir dir("chainsim-adapter");
   // The default deadline (10 s): a call to a socket nobody listens on fails at once with

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 
+#include "chain/bech32.h"
 #include "custody/chain/chainsim_adapter.h"
 #include "proto/chainsim.grpc.pb.h"
 #include "tests/chainsim/test_wallets.h"
@@ -30,7 +31,31 @@ class FakeNode final : public v1::Node::Service {
   std::function<grpc::Status(const v1::GetBlockRequest&, v1::GetBlockResponse*)> block;
   std::function<grpc::Status(const v1::GetBalanceRequest&, v1::GetBalanceResponse*)> balance;
   std::function<grpc::Status(const v1::BroadcastRequest&, v1::BroadcastResponse*)> broadcast;
+  std::function<grpc::Status(const v1::ListUnspentRequest&, v1::ListUnspentResponse*)> unspent;
+  std::function<grpc::Status(const v1::GetNonceRequest&, v1::GetNonceResponse*)> nonce;
+  std::function<grpc::Status(const v1::GetFeeEstimateRequest&, v1::GetFeeEstimateResponse*)> fee;
+  std::function<grpc::Status(const v1::GetTransactionRequest&, v1::GetTransactionResponse*)> transaction;
   std::atomic<int> calls{0};
+
+  grpc::Status ListUnspent(grpc::ServerContext*, const v1::ListUnspentRequest* req,
+                           v1::ListUnspentResponse* resp) override {
+    ++calls;
+    return unspent(*req, resp);
+  }
+  grpc::Status GetNonce(grpc::ServerContext*, const v1::GetNonceRequest* req, v1::GetNonceResponse* resp) override {
+    ++calls;
+    return nonce(*req, resp);
+  }
+  grpc::Status GetFeeEstimate(grpc::ServerContext*, const v1::GetFeeEstimateRequest* req,
+                              v1::GetFeeEstimateResponse* resp) override {
+    ++calls;
+    return fee(*req, resp);
+  }
+  grpc::Status GetTransaction(grpc::ServerContext*, const v1::GetTransactionRequest* req,
+                              v1::GetTransactionResponse* resp) override {
+    ++calls;
+    return transaction(*req, resp);
+  }
 
   grpc::Status GetTip(grpc::ServerContext*, const v1::GetTipRequest* req, v1::GetTipResponse* resp) override {
     ++calls;
@@ -268,6 +293,171 @@ TEST_F(AdapterUnitTest, OurOwnBadInputNeverReachesTheNode) {
   const std::vector<uint8_t> not_bitcoin = {0xde, 0xad};
   EXPECT_EQ(btc_->Broadcast(not_bitcoin).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(node_.calls.load(), 0);
+}
+
+// An unspent-output answer with the outputs `fill` adds to a tip at height 10.
+void AnswerUnspent(FakeNode& node, std::function<void(v1::ListUnspentResponse*)> fill) {
+  node.unspent = [fill](const v1::ListUnspentRequest&, v1::ListUnspentResponse* resp) {
+    SetRef(resp->mutable_tip(), 10, kHashB, kHashA);
+    fill(resp);
+    return grpc::Status::OK;
+  };
+}
+
+v1::UnspentOutput* AddOutput(v1::ListUnspentResponse* resp, const std::string& address, const std::string& amount,
+                             uint32_t vout = 0, uint64_t height = 3) {
+  v1::UnspentOutput* o = resp->add_outputs();
+  o->set_txid(kHashC);
+  o->set_vout(vout);
+  o->set_address(address);
+  o->set_amount(amount);
+  o->set_height(height);
+  std::vector<uint8_t> script = *ringfence::chain::ScriptPubKeyForAddress(address);
+  o->set_script_pubkey(std::string(script.begin(), script.end()));
+  return o;
+}
+
+TEST_F(AdapterUnitTest, UnspentOutputsAreCheckedOneByOne) {
+  const std::vector<std::string> asked = {alice_};
+  AnswerUnspent(node_, [&](v1::ListUnspentResponse* resp) {
+    AddOutput(resp, alice_, "5000", 0);
+    AddOutput(resp, alice_, "5000", 1, 0);
+    AddOutput(resp, alice_, "1", 2, 10);
+  });
+  absl::StatusOr<UnspentSet> set = btc_->ListUnspent(asked);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->tip.height, 10u);
+  ASSERT_EQ(set->outputs.size(), 3u);
+  EXPECT_EQ(set->outputs[1].height, 0u);
+  EXPECT_EQ(set->outputs[2].amount, 1u);
+  EXPECT_EQ(set->outputs[0].script_pubkey, *ringfence::chain::ScriptPubKeyForAddress(alice_));
+
+  const struct {
+    std::function<void(v1::ListUnspentResponse*)> fill;
+    std::string expected;
+  } cases[] = {
+      {[&](auto* r) { AddOutput(r, bob_, "5"); }, "not one that was asked about"},
+      {[&](auto* r) { AddOutput(r, alice_, "0"); }, "outside 1..21,000,000 BTC"},
+      {[&](auto* r) { AddOutput(r, alice_, "2100000000000001"); }, "outside 1..21,000,000 BTC"},
+      {[&](auto* r) { AddOutput(r, alice_, "-5"); }, "output 0"},
+      {[&](auto* r) { AddOutput(r, alice_, "05"); }, "output 0"},
+      {[&](auto* r) { AddOutput(r, alice_, "340282366920938463463374607431768211456"); }, "output 0"},
+      {[&](auto* r) { AddOutput(r, alice_, std::string(100, '9')); }, "too long"},
+      {[&](auto* r) { AddOutput(r, alice_, "5", 0, 11); }, "above the tip"},
+      {[&](auto* r) { AddOutput(r, alice_, "5")->set_txid("xyz"); }, "txid"},
+      {[&](auto* r) { AddOutput(r, alice_, "5")->set_script_pubkey(std::string(22, 0)); }, "script_pubkey is not"},
+      {[&](auto* r) { AddOutput(r, alice_, "5")->set_script_pubkey(std::string(400, 0)); }, "script_pubkey of 400"},
+      {[&](auto* r) {
+         AddOutput(r, alice_, "5", 1);
+         AddOutput(r, alice_, "5", 1);
+       },
+       "appears twice"},
+      {[&](auto* r) {
+         AddOutput(r, alice_, "5", 0);
+         AddOutput(r, alice_, "6", 1);
+       },
+       "not largest first"},
+      {[&](auto* r) {
+         for (uint32_t i = 0; i <= 5'000; ++i) AddOutput(r, alice_, "5", i);
+       },
+       "5001 outputs"},
+      {[&](auto* r) { r->mutable_tip()->set_hash("nothex"); }, "block hash"},
+  };
+  for (const auto& c : cases) {
+    AnswerUnspent(node_, c.fill);
+    ExpectMalformed(btc_->ListUnspent(asked).status(), c.expected);
+  }
+}
+
+TEST_F(AdapterUnitTest, SpendingCallsRefuseBadInputBeforeAsking) {
+  const int before = node_.calls.load();
+  EXPECT_EQ(btc_->ListUnspent(std::vector<std::string>{}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(btc_->ListUnspent(std::vector<std::string>(1'001, alice_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(btc_->ListUnspent(std::vector<std::string>{alice_, "nonsense"}).status().message()),
+              HasSubstr("addresses[1]"));
+  EXPECT_EQ(btc_->ListUnspent(std::vector<std::string>{std::string(91, 'b')}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(eth_->ListUnspent(std::vector<std::string>{carol_}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(btc_->Nonce(alice_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(eth_->Nonce("0x1234").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(btc_->GetTransaction("ABC").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(btc_->GetTransaction(std::string(64, 'A')).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(node_.calls.load(), before);
+}
+
+TEST_F(AdapterUnitTest, NoncesFeesAndTransactionStatusAreChecked) {
+  node_.nonce = [](const v1::GetNonceRequest&, v1::GetNonceResponse* resp) {
+    resp->set_confirmed_nonce(4);
+    resp->set_pending_nonce(6);
+    return grpc::Status::OK;
+  };
+  absl::StatusOr<AccountNonce> nonce = eth_->Nonce(carol_);
+  ASSERT_TRUE(nonce.ok()) << nonce.status();
+  EXPECT_EQ(nonce->confirmed, 4u);
+  EXPECT_EQ(nonce->pending, 6u);
+  node_.nonce = [](const v1::GetNonceRequest&, v1::GetNonceResponse* resp) {
+    resp->set_confirmed_nonce(7);
+    resp->set_pending_nonce(6);
+    return grpc::Status::OK;
+  };
+  ExpectMalformed(eth_->Nonce(carol_).status(), "below the confirmed");
+
+  auto fees = [&](std::string sat, std::string base, std::string tip) {
+    node_.fee = [=](const v1::GetFeeEstimateRequest&, v1::GetFeeEstimateResponse* resp) {
+      resp->set_sat_per_vbyte(sat);
+      resp->set_base_fee_per_gas(base);
+      resp->set_max_priority_fee_per_gas(tip);
+      return grpc::Status::OK;
+    };
+  };
+  fees("3", "0", "0");
+  ASSERT_TRUE(btc_->EstimateFee().ok());
+  EXPECT_EQ(btc_->EstimateFee()->sat_per_vbyte, base::Amount(3));
+  fees("0", "0", "0");
+  ExpectMalformed(btc_->EstimateFee().status(), "zero on bitcoin");
+  ExpectMalformed(eth_->EstimateFee().status(), "no fee at all");
+  fees("1000001", "0", "0");
+  ExpectMalformed(btc_->EstimateFee().status(), "above 1000000");
+  fees("0", "1000000000000000001", "1");
+  ExpectMalformed(eth_->EstimateFee().status(), "base_fee_per_gas");
+  fees("0", "1", "one");
+  ExpectMalformed(eth_->EstimateFee().status(), "max_priority_fee_per_gas");
+  fees("0", "-1", "1");
+  ExpectMalformed(eth_->EstimateFee().status(), "base_fee_per_gas");
+
+  auto status = [&](v1::GetTransactionResponse::State state, uint64_t height, std::string hash, uint64_t confirmations) {
+    node_.transaction = [=](const v1::GetTransactionRequest&, v1::GetTransactionResponse* resp) {
+      SetRef(resp->mutable_tip(), 10, kHashB, kHashA);
+      resp->set_state(state);
+      resp->set_height(height);
+      resp->set_block_hash(hash);
+      resp->set_confirmations(confirmations);
+      return grpc::Status::OK;
+    };
+  };
+  status(v1::GetTransactionResponse::STATE_CONFIRMED, 8, kHashC, 3);
+  absl::StatusOr<TxStatus> tx = btc_->GetTransaction(kHashA);
+  ASSERT_TRUE(tx.ok()) << tx.status();
+  EXPECT_EQ(tx->state, TxState::kConfirmed);
+  EXPECT_EQ(tx->height, 8u);
+  EXPECT_EQ(tx->confirmations, 3u);
+  status(v1::GetTransactionResponse::STATE_MEMPOOL, 0, "", 0);
+  EXPECT_EQ(btc_->GetTransaction(kHashA)->state, TxState::kMempool);
+  status(v1::GetTransactionResponse::STATE_UNKNOWN, 0, "", 0);
+  EXPECT_EQ(btc_->GetTransaction(kHashA)->state, TxState::kUnknown);
+  status(v1::GetTransactionResponse::STATE_CONFIRMED, 11, kHashC, 0);
+  ExpectMalformed(btc_->GetTransaction(kHashA).status(), "outside 1..10");
+  status(v1::GetTransactionResponse::STATE_CONFIRMED, 0, kHashC, 11);
+  ExpectMalformed(btc_->GetTransaction(kHashA).status(), "outside 1..10");
+  status(v1::GetTransactionResponse::STATE_CONFIRMED, 8, kHashC, 5);
+  ExpectMalformed(btc_->GetTransaction(kHashA).status(), "disagree");
+  status(v1::GetTransactionResponse::STATE_CONFIRMED, 8, "zz", 3);
+  ExpectMalformed(btc_->GetTransaction(kHashA).status(), "block hash");
+  status(v1::GetTransactionResponse::STATE_CONFIRMED, 10, kHashC, 1);
+  ExpectMalformed(btc_->GetTransaction(kHashA).status(), "not the tip's");
+  status(static_cast<v1::GetTransactionResponse::State>(9), 0, "", 0);
+  ExpectMalformed(btc_->GetTransaction(kHashA).status(), "state 9");
 }
 
 }  // namespace

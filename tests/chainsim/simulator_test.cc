@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "chain/bitcoin_tx.h"
 #include "tests/chainsim/test_wallets.h"
 #include "tests/common/temp_dir.h"
 #include "tools/chainsim/service.h"
@@ -208,6 +209,132 @@ TEST_F(SimulatorTest, ADamagedStateFileIsRefused) {
   auto sim = Simulator::Open((dir_ / "state.db").string());
   EXPECT_EQ(sim.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(sim.status().message()), HasSubstr("not contiguous"));
+}
+
+TEST_F(SimulatorTest, ListUnspentFollowsTheChainAndTheMempool) {
+  const TestKey alice(0x11), bob(0x22);
+  const std::string small = Credit(ChainId::kBitcoin, alice.BitcoinAddress(), 1'000);
+  const std::string large = Credit(ChainId::kBitcoin, alice.BitcoinAddress(), 50'000);
+  const uint64_t h1 = Mine(ChainId::kBitcoin);
+  Credit(ChainId::kBitcoin, bob.BitcoinAddress(), 7'000);  // stays in the mempool
+  const std::vector<std::string> both = {alice.BitcoinAddress(), bob.BitcoinAddress()};
+  auto view = sim_->ListUnspent(ChainId::kBitcoin, both);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->tip.height, h1);
+  ASSERT_EQ(view->outputs.size(), 3u);
+  // Largest first; the mempool credit has height 0.
+  EXPECT_EQ(view->outputs[0].value, 50'000u);
+  EXPECT_EQ(chain::DisplayHex(view->outputs[0].txid), large);
+  EXPECT_EQ(view->outputs[0].height, h1);
+  EXPECT_EQ(view->outputs[1].value, 7'000u);
+  EXPECT_EQ(view->outputs[1].height, 0u);
+  EXPECT_EQ(view->outputs[1].address, bob.BitcoinAddress());
+  EXPECT_EQ(view->outputs[2].value, 1'000u);
+  EXPECT_EQ(view->outputs[2].address, alice.BitcoinAddress());
+
+  // A mempool spend hides the coin it spends and shows its own outputs unconfirmed.
+  const std::string spend = Send(ChainId::kBitcoin, testing::SignedSpend({{large, 0, 50'000, alice}},
+                                                                         {{bob.BitcoinAddress(), 30'000},
+                                                                          {alice.BitcoinAddress(), 19'000}}));
+  view = sim_->ListUnspent(ChainId::kBitcoin, std::vector<std::string>{alice.BitcoinAddress()});
+  ASSERT_TRUE(view.ok());
+  ASSERT_EQ(view->outputs.size(), 2u);
+  EXPECT_EQ(chain::DisplayHex(view->outputs[0].txid), spend);
+  EXPECT_EQ(view->outputs[0].vout, 1u);
+  EXPECT_EQ(view->outputs[0].height, 0u);
+  EXPECT_EQ(chain::DisplayHex(view->outputs[1].txid), small);
+  const uint64_t h2 = Mine(ChainId::kBitcoin);
+  view = sim_->ListUnspent(ChainId::kBitcoin, std::vector<std::string>{alice.BitcoinAddress()});
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->outputs[0].height, h2) << "mined: the output has its block's height";
+
+  // A reorganisation that drops the spend brings the coin back.
+  auto reorg = sim_->Reorg(ChainId::kBitcoin, 1, /*keep_transactions=*/false);
+  ASSERT_TRUE(reorg.ok()) << reorg.status();
+  view = sim_->ListUnspent(ChainId::kBitcoin, std::vector<std::string>{alice.BitcoinAddress()});
+  ASSERT_TRUE(view.ok());
+  ASSERT_EQ(view->outputs.size(), 2u);
+  EXPECT_EQ(chain::DisplayHex(view->outputs[0].txid), large);
+  EXPECT_EQ(view->outputs[0].height, h1);
+}
+
+TEST_F(SimulatorTest, ListUnspentRefusesBadRequests) {
+  const TestKey alice(0x11);
+  EXPECT_EQ(sim_->ListUnspent(ChainId::kEthereum, std::vector<std::string>{alice.EthAddress()}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sim_->ListUnspent(ChainId::kBitcoin, std::vector<std::string>{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::vector<std::string> too_many(kMaxUnspentAddresses + 1, alice.BitcoinAddress());
+  EXPECT_THAT(std::string(sim_->ListUnspent(ChainId::kBitcoin, too_many).status().message()), HasSubstr("addresses: 1001"));
+  auto bad = sim_->ListUnspent(ChainId::kBitcoin, std::vector<std::string>{alice.BitcoinAddress(), "bc1-nonsense"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("addresses[1]"));
+  auto mainnet = sim_->ListUnspent(ChainId::kBitcoin,
+                                   std::vector<std::string>{"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"});
+  EXPECT_THAT(std::string(mainnet.status().message()), HasSubstr("regtest"));
+}
+
+TEST_F(SimulatorTest, ListUnspentKeepsTheLargestWhenTruncated) {
+  const TestKey alice(0x11);
+  std::vector<CreditSpec> specs;
+  for (size_t i = 1; i <= kMaxUnspentOutputs + 3; ++i) {
+    specs.push_back(CreditSpec{ChainId::kBitcoin, alice.BitcoinAddress(), base::Amount(uint64_t{i}), ""});
+  }
+  ASSERT_TRUE(sim_->Credit(specs).ok());
+  auto view = sim_->ListUnspent(ChainId::kBitcoin, std::vector<std::string>{alice.BitcoinAddress()});
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(view->truncated);
+  ASSERT_EQ(view->outputs.size(), kMaxUnspentOutputs);
+  EXPECT_EQ(view->outputs.front().value, kMaxUnspentOutputs + 3);
+  EXPECT_EQ(view->outputs.back().value, 4u);
+}
+
+TEST_F(SimulatorTest, FindTransactionAndBroadcastCounts) {
+  const TestKey alice(0x44), bob(0x55);
+  Credit(ChainId::kEthereum, alice.EthAddress(), kEther);
+  const std::vector<uint8_t> raw = testing::SignedEthTransfer(alice, testing::Pay(bob.EthAddress(), 5));
+  const std::string txid = Send(ChainId::kEthereum, raw);
+  auto where = sim_->FindTransaction(ChainId::kEthereum, txid);
+  ASSERT_TRUE(where.ok());
+  EXPECT_EQ(where->state, TxState::kMempool);
+  EXPECT_TRUE(sim_->Broadcast(ChainId::kEthereum, raw)->already_known);
+  const uint64_t h = Mine(ChainId::kEthereum);
+  Mine(ChainId::kEthereum, 2);
+  where = sim_->FindTransaction(ChainId::kEthereum, txid);
+  ASSERT_TRUE(where.ok());
+  EXPECT_EQ(where->state, TxState::kConfirmed);
+  EXPECT_EQ(where->height, h);
+  EXPECT_EQ(where->tip.height, h + 2);
+  EXPECT_EQ(where->block_hash, sim_->GetBlock(ChainId::kEthereum, h, {})->ref.hash);
+  BroadcastCount count = sim_->BroadcastCounts(ChainId::kEthereum, txid);
+  EXPECT_EQ(count.received, 2u);
+  EXPECT_EQ(count.accepted, 1u);
+  // Sent again once mined: already known, received but not accepted.
+  EXPECT_TRUE(sim_->Broadcast(ChainId::kEthereum, raw)->already_known);
+  count = sim_->BroadcastCounts(ChainId::kEthereum, txid);
+  EXPECT_EQ(count.received, 3u);
+  EXPECT_EQ(count.accepted, 1u);
+  EXPECT_EQ(sim_->BroadcastCounts(ChainId::kEthereum, "").accepted, 1u);
+  EXPECT_EQ(sim_->BroadcastCounts(ChainId::kBitcoin, "").received, 0u);
+
+  // Dropped by a reorganisation: unknown again.
+  ASSERT_TRUE(sim_->Reorg(ChainId::kEthereum, 3, /*keep_transactions=*/false).ok());
+  where = sim_->FindTransaction(ChainId::kEthereum, txid);
+  ASSERT_TRUE(where.ok());
+  EXPECT_EQ(where->state, TxState::kUnknown);
+  EXPECT_EQ(sim_->FindTransaction(ChainId::kEthereum, std::string(64, 'A')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sim_->FindTransaction(ChainId::kEthereum, "abc").status().code(), absl::StatusCode::kInvalidArgument);
+  // The counts live in the process, not the state file.
+  Reopen();
+  EXPECT_EQ(sim_->BroadcastCounts(ChainId::kEthereum, txid).received, 0u);
+}
+
+TEST_F(SimulatorTest, FeeAdviceIsFixed) {
+  EXPECT_EQ(sim_->FeeEstimate(ChainId::kBitcoin).sat_per_vbyte, base::Amount(kAdvisedSatPerVbyte));
+  EXPECT_TRUE(sim_->FeeEstimate(ChainId::kBitcoin).base_fee_per_gas.is_zero());
+  EXPECT_EQ(sim_->FeeEstimate(ChainId::kEthereum).base_fee_per_gas, base::Amount(kAdvisedBaseFeeWei));
+  EXPECT_EQ(sim_->FeeEstimate(ChainId::kEthereum).max_priority_fee_per_gas, base::Amount(kAdvisedPriorityFeeWei));
 }
 
 TEST(ListenAddressTest, OnlyLoopbackAndUnixSockets) {

@@ -18,6 +18,7 @@ struct Coin {
   uint64_t value = 0;
   std::vector<uint8_t> script_pubkey;
   std::string address;  // canonical bech32
+  uint64_t height = 0;  // the block that created it (meaningful in a ledger with history)
 };
 
 absl::Status Refuse(std::string message) { return absl::FailedPreconditionError(std::move(message)); }
@@ -35,6 +36,17 @@ class BitcoinLedger final : public Ledger {
 
   std::unique_ptr<Ledger> CloneWithoutHistory() const override {
     return std::make_unique<BitcoinLedger>(*this, false);
+  }
+
+  absl::StatusOr<std::vector<UnspentCoin>> Unspent(const std::unordered_set<std::string>& addresses) const override {
+    std::vector<UnspentCoin> out;
+    // A development chain holds few coins; a scan is simpler than an index kept through
+    // reorganisations.
+    for (const auto& [outpoint, coin] : coins_) {
+      if (!addresses.contains(coin.address)) continue;
+      out.push_back(UnspentCoin{outpoint.txid, outpoint.vout, coin.address, coin.value, coin.height, coin.script_pubkey});
+    }
+    return out;
   }
 
  private:
@@ -139,7 +151,7 @@ absl::StatusOr<Applied> BitcoinLedger::Apply(const TxRecord& record) {
     const std::string key = BitcoinBalanceKey(p.to_address);
     SetBalance(key, Balance(key) + p.amount.base_units());
     coins_.emplace(chain::OutPoint{out.id, static_cast<uint32_t>(j)},
-                   Coin{tx.outputs[j].value, tx.outputs[j].script_pubkey, p.to_address});
+                   Coin{tx.outputs[j].value, tx.outputs[j].script_pubkey, p.to_address, height()});
   }
   Remember(out.txid);
   return out;

@@ -26,6 +26,10 @@ absl::StatusOr<uint64_t> Ledger::NextNonce(const chain::EthAddress&) const {
   return absl::UnimplementedError("nonces exist on account chains only");
 }
 
+absl::StatusOr<std::vector<UnspentCoin>> Ledger::Unspent(const std::unordered_set<std::string>&) const {
+  return absl::UnimplementedError("unspent outputs exist on UTXO chains only");
+}
+
 Ledger::Ledger(const Ledger& other, bool keep_history)
     : keep_history_(keep_history),
       height_(other.height_),

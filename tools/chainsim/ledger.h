@@ -72,6 +72,17 @@ struct Applied {
   std::vector<Payment> payments;
 };
 
+// An unspent output (Bitcoin) as a ledger holds it. `height` is the block that created it in a
+// ledger with history; a ledger without history (pending) does not know heights.
+struct UnspentCoin {
+  std::array<uint8_t, 32> txid{};  // internal byte order
+  uint32_t vout = 0;
+  std::string address;             // canonical bech32
+  uint64_t value = 0;              // satoshi
+  uint64_t height = 0;
+  std::vector<uint8_t> script_pubkey;
+};
+
 // A registered ERC-20 token. A token exists for transactions that arrived after it was
 // registered (seq above `registered_seq`): a replay then judges every transaction as it was
 // judged when it arrived.
@@ -97,6 +108,10 @@ class Ledger {
   // The sender's next nonce (Ethereum); UNIMPLEMENTED for Bitcoin.
   virtual absl::StatusOr<uint64_t> NextNonce(const chain::EthAddress& address) const;
 
+  // The unspent outputs paying any of `addresses` (canonical), in outpoint order (Bitcoin);
+  // UNIMPLEMENTED for Ethereum.
+  virtual absl::StatusOr<std::vector<UnspentCoin>> Unspent(const std::unordered_set<std::string>& addresses) const;
+
   // Subsequent balance changes belong to block `height` (ledgers with history only).
   void BeginBlock(uint64_t height) { height_ = height; }
 
@@ -107,6 +122,7 @@ class Ledger {
   explicit Ledger(bool keep_history) : keep_history_(keep_history) {}
   Ledger(const Ledger& other, bool keep_history);
 
+  uint64_t height() const { return height_; }
   base::Uint128 Balance(const std::string& key) const;
   void SetBalance(const std::string& key, base::Uint128 value);
   bool Knows(const std::string& txid) const { return known_txids_.contains(txid); }

@@ -12,6 +12,7 @@
 #include "base/amount.h"
 #include "base/status.h"
 #include "base/text.h"
+#include "chain/bitcoin_tx.h"
 
 namespace ringfence::chainsim {
 namespace {
@@ -160,6 +161,86 @@ grpc::Status NodeService::GetNonce(grpc::ServerContext*, const v1::GetNonceReque
     RF_ASSIGN_OR_RETURN(Nonces nonces, sim_->Nonce(chain, req->address()));
     resp->set_confirmed_nonce(nonces.confirmed);
     resp->set_pending_nonce(nonces.pending);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NodeService::ListUnspent(grpc::ServerContext*, const v1::ListUnspentRequest* req,
+                                      v1::ListUnspentResponse* resp) {
+  return Handle([&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(ChainId chain, ChainField(req->chain()));
+    if (req->addresses_size() < 1 || req->addresses_size() > static_cast<int>(kMaxUnspentAddresses)) {
+      return absl::InvalidArgumentError(
+          Cat("addresses: ", req->addresses_size(), " entries, 1..", kMaxUnspentAddresses, " allowed"));
+    }
+    for (int i = 0; i < req->addresses_size(); ++i) {
+      RF_RETURN_IF_ERROR(CheckSize(Cat("addresses[", i, "]"), req->addresses(i).size(), kMaxAddressField));
+    }
+    std::vector<std::string> addresses(req->addresses().begin(), req->addresses().end());
+    RF_ASSIGN_OR_RETURN(UnspentView view, sim_->ListUnspent(chain, addresses));
+    ToProto(view.tip, resp->mutable_tip());
+    resp->set_truncated(view.truncated);
+    for (const UnspentCoin& coin : view.outputs) {
+      v1::UnspentOutput* out = resp->add_outputs();
+      out->set_txid(chain::DisplayHex(coin.txid));
+      out->set_vout(coin.vout);
+      out->set_address(coin.address);
+      out->set_amount(base::Amount(coin.value).ToBaseUnitString());
+      out->set_height(coin.height);
+      out->set_script_pubkey(std::string(coin.script_pubkey.begin(), coin.script_pubkey.end()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NodeService::GetFeeEstimate(grpc::ServerContext*, const v1::GetFeeEstimateRequest* req,
+                                         v1::GetFeeEstimateResponse* resp) {
+  return Handle([&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(ChainId chain, ChainField(req->chain()));
+    const FeeAdvice advice = sim_->FeeEstimate(chain);
+    resp->set_sat_per_vbyte(advice.sat_per_vbyte.ToBaseUnitString());
+    resp->set_base_fee_per_gas(advice.base_fee_per_gas.ToBaseUnitString());
+    resp->set_max_priority_fee_per_gas(advice.max_priority_fee_per_gas.ToBaseUnitString());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NodeService::GetTransaction(grpc::ServerContext*, const v1::GetTransactionRequest* req,
+                                         v1::GetTransactionResponse* resp) {
+  return Handle([&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(ChainId chain, ChainField(req->chain()));
+    RF_RETURN_IF_ERROR(CheckSize("txid", req->txid().size(), kTxidField));
+    RF_ASSIGN_OR_RETURN(TxLocation where, sim_->FindTransaction(chain, req->txid()));
+    ToProto(where.tip, resp->mutable_tip());
+    switch (where.state) {
+      case TxState::kUnknown:
+        resp->set_state(v1::GetTransactionResponse::STATE_UNKNOWN);
+        break;
+      case TxState::kMempool:
+        resp->set_state(v1::GetTransactionResponse::STATE_MEMPOOL);
+        break;
+      case TxState::kConfirmed:
+        resp->set_state(v1::GetTransactionResponse::STATE_CONFIRMED);
+        resp->set_height(where.height);
+        resp->set_block_hash(where.block_hash);
+        resp->set_confirmations(where.tip.height - where.height + 1);
+        break;
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ControlService::GetBroadcastCount(grpc::ServerContext*, const v1::GetBroadcastCountRequest* req,
+                                               v1::GetBroadcastCountResponse* resp) {
+  return Handle([&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(ChainId chain, ChainField(req->chain()));
+    RF_RETURN_IF_ERROR(CheckSize("txid", req->txid().size(), kTxidField));
+    if (!req->txid().empty() && (req->txid().size() != kTxidField || !IsLowerHex(req->txid()))) {
+      return absl::InvalidArgumentError(Cat("txid: ", base::Clip(req->txid(), 64), " is not 64 lowercase hex digits"));
+    }
+    const BroadcastCount count = sim_->BroadcastCounts(chain, req->txid());
+    resp->set_received(count.received);
+    resp->set_accepted(count.accepted);
     return absl::OkStatus();
   });
 }

@@ -41,6 +41,12 @@ class NodeService final : public v1::Node::Service {
                           v1::GetBalanceResponse* resp) override;
   grpc::Status Broadcast(grpc::ServerContext*, const v1::BroadcastRequest* req, v1::BroadcastResponse* resp) override;
   grpc::Status GetNonce(grpc::ServerContext*, const v1::GetNonceRequest* req, v1::GetNonceResponse* resp) override;
+  grpc::Status ListUnspent(grpc::ServerContext*, const v1::ListUnspentRequest* req,
+                           v1::ListUnspentResponse* resp) override;
+  grpc::Status GetFeeEstimate(grpc::ServerContext*, const v1::GetFeeEstimateRequest* req,
+                              v1::GetFeeEstimateResponse* resp) override;
+  grpc::Status GetTransaction(grpc::ServerContext*, const v1::GetTransactionRequest* req,
+                              v1::GetTransactionResponse* resp) override;
 
  private:
   Simulator* sim_;
@@ -58,6 +64,8 @@ class ControlService final : public v1::Control::Service {
                              v1::DropBroadcastResponse* resp) override;
   grpc::Status RegisterToken(grpc::ServerContext*, const v1::RegisterTokenRequest* req,
                              v1::RegisterTokenResponse* resp) override;
+  grpc::Status GetBroadcastCount(grpc::ServerContext*, const v1::GetBroadcastCountRequest* req,
+                                 v1::GetBroadcastCountResponse* resp) override;
 
  private:
   Simulator* sim_;

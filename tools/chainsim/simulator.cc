@@ -1,6 +1,7 @@
 #include "tools/chainsim/simulator.h"
 
 #include <algorithm>
+#include <map>
 
 #include "base/check.h"
 #include "base/hex.h"
@@ -39,6 +40,7 @@ struct ChainState {
   std::vector<MempoolTx> mempool;
   std::unique_ptr<Ledger> confirmed;  // after the last block, with balance history
   std::unique_ptr<Ledger> pending;    // confirmed plus the mempool
+  std::unordered_map<std::string, uint64_t> tx_heights;  // txid -> height in the best chain
 };
 
 namespace {
@@ -119,6 +121,7 @@ absl::Status AppendBlock(ChainState& c, int64_t nonce, std::vector<TxRecord> txs
     }
     applied.push_back(*std::move(a));
   }
+  for (const Applied& a : applied) c.tx_heights[a.txid] = height;
   c.blocks.push_back(MakeBlock(c.id, &c.blocks.back(), nonce, std::move(txs), std::move(applied)));
   return absl::OkStatus();
 }
@@ -271,13 +274,100 @@ absl::StatusOr<Nonces> Simulator::Nonce(ChainId id, std::string_view address) co
   return Nonces{*c.confirmed->NextNonce(holder), *c.pending->NextNonce(holder)};
 }
 
+absl::StatusOr<UnspentView> Simulator::ListUnspent(ChainId id, std::span<const std::string> addresses) const {
+  if (id != ChainId::kBitcoin) return absl::InvalidArgumentError("chain: unspent outputs exist on the bitcoin chain only");
+  if (addresses.empty() || addresses.size() > kMaxUnspentAddresses) {
+    return absl::InvalidArgumentError(
+        Cat("addresses: ", addresses.size(), " entries, 1..", kMaxUnspentAddresses, " allowed"));
+  }
+  std::unordered_set<std::string> wanted;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    absl::StatusOr<std::string> canonical = CanonicalAddress(id, addresses[i], Cat("addresses[", i, "]"));
+    if (!canonical.ok()) return canonical.status();
+    wanted.insert(*std::move(canonical));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const ChainState& c = chain(id);
+  // The pending ledger says what is unspent; the confirmed one knows the heights.
+  absl::StatusOr<std::vector<UnspentCoin>> pending = c.pending->Unspent(wanted);
+  if (!pending.ok()) return pending.status();
+  absl::StatusOr<std::vector<UnspentCoin>> confirmed = c.confirmed->Unspent(wanted);
+  if (!confirmed.ok()) return confirmed.status();
+  std::map<std::pair<std::array<uint8_t, 32>, uint32_t>, uint64_t> heights;
+  for (const UnspentCoin& coin : *confirmed) heights[{coin.txid, coin.vout}] = coin.height;
+  UnspentView view;
+  view.tip = c.blocks.back().info;
+  view.outputs = *std::move(pending);
+  for (UnspentCoin& coin : view.outputs) {
+    auto it = heights.find({coin.txid, coin.vout});
+    coin.height = it == heights.end() ? 0 : it->second;
+  }
+  std::sort(view.outputs.begin(), view.outputs.end(), [](const UnspentCoin& a, const UnspentCoin& b) {
+    if (a.value != b.value) return a.value > b.value;
+    if (a.txid != b.txid) return a.txid < b.txid;
+    return a.vout < b.vout;
+  });
+  if (view.outputs.size() > kMaxUnspentOutputs) {
+    view.outputs.resize(kMaxUnspentOutputs);
+    view.truncated = true;
+  }
+  return view;
+}
+
+FeeAdvice Simulator::FeeEstimate(ChainId id) const {
+  if (id == ChainId::kBitcoin) {
+    return FeeAdvice{base::Amount(kAdvisedSatPerVbyte), base::Amount::Zero(), base::Amount::Zero()};
+  }
+  return FeeAdvice{base::Amount::Zero(), base::Amount(kAdvisedBaseFeeWei), base::Amount(kAdvisedPriorityFeeWei)};
+}
+
+absl::StatusOr<TxLocation> Simulator::FindTransaction(ChainId id, std::string_view txid) const {
+  if (txid.size() != 64 || !std::all_of(txid.begin(), txid.end(), [](char ch) {
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+      })) {
+    return absl::InvalidArgumentError(Cat("txid: ", base::Clip(txid, 64), " is not 64 lowercase hex digits"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const ChainState& c = chain(id);
+  TxLocation out;
+  out.tip = c.blocks.back().info;
+  if (auto it = c.tx_heights.find(std::string(txid)); it != c.tx_heights.end()) {
+    out.state = TxState::kConfirmed;
+    out.height = it->second;
+    out.block_hash = c.blocks[it->second].info.hash;
+    return out;
+  }
+  for (const MempoolTx& tx : c.mempool) {
+    if (tx.txid == txid) {
+      out.state = TxState::kMempool;
+      return out;
+    }
+  }
+  return out;
+}
+
+BroadcastCount Simulator::BroadcastCounts(ChainId id, std::string_view txid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (txid.empty()) return broadcast_totals_[static_cast<size_t>(id)];
+  const auto& counts = broadcasts_[static_cast<size_t>(id)];
+  auto it = counts.find(std::string(txid));
+  return it == counts.end() ? BroadcastCount{} : it->second;
+}
+
 absl::StatusOr<BroadcastResult> Simulator::Broadcast(ChainId id, std::span<const uint8_t> raw) {
   std::lock_guard<std::mutex> lock(mu_);
   ChainState& c = chain(id);
   TxRecord record{next_seq_, TxKind::kSigned, std::vector<uint8_t>(raw.begin(), raw.end())};
+  // Counted before judging, so that refused copies are seen too.
+  absl::StatusOr<std::string> txid = TxidOf(id, record);
+  BroadcastCount* count = nullptr;
+  if (txid.ok()) {
+    count = &broadcasts_[static_cast<size_t>(id)][*txid];
+    ++count->received;
+    ++broadcast_totals_[static_cast<size_t>(id)].received;
+  }
   absl::StatusOr<Applied> applied = c.pending->Apply(record);
   if (absl::IsAlreadyExists(applied.status())) {
-    absl::StatusOr<std::string> txid = TxidOf(id, record);
     if (!txid.ok()) return txid.status();
     return BroadcastResult{*txid, true};
   }
@@ -291,6 +381,10 @@ absl::StatusOr<BroadcastResult> Simulator::Broadcast(ChainId id, std::span<const
     return written;
   }
   ++next_seq_;
+  if (count != nullptr) {
+    ++count->accepted;
+    ++broadcast_totals_[static_cast<size_t>(id)].accepted;
+  }
   c.mempool.push_back(MempoolTx{std::move(record), applied->txid});
   return BroadcastResult{applied->txid, false};
 }

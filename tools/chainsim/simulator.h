@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -66,6 +67,39 @@ struct Nonces {
   uint64_t pending = 0;
 };
 
+// ListUnspent's answer: the best chain plus the mempool at `tip`.
+struct UnspentView {
+  BlockInfo tip;
+  std::vector<UnspentCoin> outputs;  // height 0 for an output a mempool transaction creates
+  bool truncated = false;
+};
+
+// chainsim has no fee market; these are what it advises (and what its tests rely on).
+struct FeeAdvice {
+  base::Amount sat_per_vbyte;             // bitcoin
+  base::Amount base_fee_per_gas;          // ethereum
+  base::Amount max_priority_fee_per_gas;  // ethereum
+};
+inline constexpr uint64_t kAdvisedSatPerVbyte = 2;
+inline constexpr uint64_t kAdvisedBaseFeeWei = 1'000'000'000;
+inline constexpr uint64_t kAdvisedPriorityFeeWei = 1'000'000'000;
+
+enum class TxState : uint8_t { kUnknown, kMempool, kConfirmed };
+struct TxLocation {
+  TxState state = TxState::kUnknown;
+  uint64_t height = 0;     // kConfirmed only
+  std::string block_hash;  // kConfirmed only
+  BlockInfo tip;
+};
+
+struct BroadcastCount {
+  uint64_t received = 0;
+  uint64_t accepted = 0;
+};
+
+inline constexpr size_t kMaxUnspentAddresses = 1'000;
+inline constexpr size_t kMaxUnspentOutputs = 5'000;
+
 struct ChainChange {
   BlockInfo tip;
   std::vector<std::string> evicted_txids;
@@ -96,6 +130,15 @@ class Simulator {
   absl::StatusOr<BroadcastResult> Broadcast(ChainId chain, std::span<const uint8_t> raw);
   // InvalidArgument on Bitcoin or for a bad address.
   absl::StatusOr<Nonces> Nonce(ChainId chain, std::string_view address) const;
+  // The unspent outputs of `addresses` (1..kMaxUnspentAddresses, any form) after the best
+  // chain and the mempool, largest first, at most kMaxUnspentOutputs. InvalidArgument on
+  // Ethereum, for a bad address (naming addresses[i]) or a wrong count.
+  absl::StatusOr<UnspentView> ListUnspent(ChainId chain, std::span<const std::string> addresses) const;
+  FeeAdvice FeeEstimate(ChainId chain) const;
+  // Where `txid` (64 lowercase hex digits; InvalidArgument otherwise) is now.
+  absl::StatusOr<TxLocation> FindTransaction(ChainId chain, std::string_view txid) const;
+  // Broadcasts of `txid` since this Simulator was opened; the chain's totals for an empty txid.
+  BroadcastCount BroadcastCounts(ChainId chain, std::string_view txid) const;
 
   // --- Control ------------------------------------------------------------------------------
   // Adds one credit transaction per spec to its chain's mempool, all or none; returns their
@@ -125,6 +168,9 @@ class Simulator {
   TokenRegistry tokens_;
   int64_t next_seq_ = 1;
   std::array<std::unique_ptr<ChainState>, 2> chains_;  // indexed by ChainId
+  // Broadcasts per txid and per chain since Open (indexed by ChainId); not persisted.
+  std::array<std::unordered_map<std::string, BroadcastCount>, 2> broadcasts_;
+  std::array<BroadcastCount, 2> broadcast_totals_;
 };
 
 }  // namespace ringfence::chainsim
