@@ -363,39 +363,59 @@ absl::Status DepositIngestor::HandleReorg(uint64_t from_height, PollResult* resu
 }
 
 absl::Status DepositIngestor::ObserveBalances(uint64_t height) {
-  std::vector<std::pair<std::string, std::vector<std::string>>> wallets;  // wallet -> addresses
-  std::vector<std::string> contracts;
+  // On a chain with several assets (ETH and its ERC-20 tokens) an address can hold any of them.
+  // A transfer of one asset to another asset's address is booked to the client-hot wallet of
+  // the asset sent (ProcessBlock's "asset_mismatch", CreditReady), so that wallet's chain
+  // balance is its asset's balance at its own addresses and at every other asset's addresses
+  // on the chain; every other wallet holds its asset at its own addresses only.
+  struct Observed {
+    std::string asset_id;
+    std::string wallet_id;
+    std::string contract;
+    std::vector<std::string> addresses;
+  };
+  std::vector<Observed> wallets;
   size_t total = 0;
   {
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+    std::vector<std::pair<std::string, std::vector<std::string>>> by_asset;  // asset -> its wallets' addresses
     for (const AssetConfig& a : config_.assets) {
       if (a.chain != chain_.name) continue;
+      std::vector<std::string>& of_asset = by_asset.emplace_back(a.id, std::vector<std::string>{}).second;
       for (const store::WalletRow& w : WalletsOf(a)) {
         RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> rows, txn->ListAddressesOfWallet(w.wallet_id));
-        std::vector<std::string> addresses;
-        for (store::AddressRow& row : rows) addresses.push_back(std::move(row.address));
-        total += addresses.size();
-        wallets.emplace_back(w.wallet_id, std::move(addresses));
-        contracts.push_back(a.erc20_contract);
+        Observed& o = wallets.emplace_back(Observed{a.id, w.wallet_id, a.erc20_contract, {}});
+        for (store::AddressRow& row : rows) {
+          of_asset.push_back(row.address);
+          o.addresses.push_back(std::move(row.address));
+        }
       }
     }
+    for (Observed& o : wallets) {
+      if (o.wallet_id != ClientHotWallet(o.asset_id)) continue;
+      for (const auto& [other_asset, other_addresses] : by_asset) {
+        if (other_asset == o.asset_id) continue;
+        o.addresses.insert(o.addresses.end(), other_addresses.begin(), other_addresses.end());
+      }
+    }
+    for (const Observed& o : wallets) total += o.addresses.size();
   }
   if (total > kMaxObservedAddresses) {
-    return absl::ResourceExhaustedError(
-        Cat(total, " addresses on this chain; observing more than ", kMaxObservedAddresses, " per poll is off"));
+    return absl::ResourceExhaustedError(Cat(total, " address balances to observe on this chain; more than ",
+                                            kMaxObservedAddresses, " per poll is off"));
   }
   std::vector<base::Amount> sums(wallets.size());
   for (size_t i = 0; i < wallets.size(); ++i) {
-    for (const std::string& address : wallets[i].second) {
-      RF_ASSIGN_OR_RETURN(base::Amount balance, adapter_.BalanceAt(address, contracts[i], height));
+    for (const std::string& address : wallets[i].addresses) {
+      RF_ASSIGN_OR_RETURN(base::Amount balance, adapter_.BalanceAt(address, wallets[i].contract, height));
       std::optional<base::Amount> sum = sums[i].CheckedAdd(balance);
-      if (!sum) return absl::OutOfRangeError(Cat("wallet ", wallets[i].first, " holds more than 2^128 - 1"));
+      if (!sum) return absl::OutOfRangeError(Cat("wallet ", wallets[i].wallet_id, " holds more than 2^128 - 1"));
       sums[i] = *sum;
     }
   }
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
   for (size_t i = 0; i < wallets.size(); ++i) {
-    RF_RETURN_IF_ERROR(txn->PutObservedBalance(wallets[i].first, sums[i], height));
+    RF_RETURN_IF_ERROR(txn->PutObservedBalance(wallets[i].wallet_id, sums[i], height));
   }
   return txn->Commit();
 }

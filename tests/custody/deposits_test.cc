@@ -240,6 +240,19 @@ TEST_F(DepositsTest, TransfersThatAreNoClientsClaimAreRecordedNotLost) {
   EXPECT_EQ(AccountBalance(WalletAccount("ETH:house-hot"), true), base::Amount(17));
   EXPECT_TRUE(Available("ETH").is_zero());
   EXPECT_TRUE(Available("USDC-ETH").is_zero());
+
+  // The chain's view agrees with the books: the USDC sent to an ETH address counts in
+  // USDC-ETH:client-hot, where the ledger put it, and in no ETH wallet.
+  auto txn = Read();
+  auto observed = [&](const std::string& wallet) {
+    absl::StatusOr<std::optional<std::pair<base::Amount, uint64_t>>> o = txn->GetObservedBalance(wallet);
+    EXPECT_TRUE(o.ok() && o->has_value()) << wallet;
+    return o.ok() && o->has_value() ? (*o)->first : base::Amount(999'999);
+  };
+  EXPECT_EQ(observed("USDC-ETH:client-hot"), base::Amount(13));
+  EXPECT_EQ(observed("ETH:client-hot"), base::Amount(11));
+  EXPECT_EQ(observed("ETH:house-hot"), base::Amount(17));
+  EXPECT_TRUE(observed("USDC-ETH:house-hot").is_zero());
 }
 
 TEST_F(DepositsTest, ReorganisationBeforeTheCreditOrphansThePendingDeposit) {
