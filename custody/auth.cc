@@ -38,6 +38,18 @@ constexpr MethodRoles kTable[] = {
     {"GetStatement", kPlatform | kAuditor},
     {"GetSegregationReport", kAuditor | kAdmin},
     {"ListAuditEntries", kAuditor | kAdmin},
+    {"AddWhitelistAddress", kPlatform},
+    {"RemoveWhitelistAddress", kPlatform | kAdmin},
+    {"ListWhitelist", kPlatform | kApprover | kAuditor | kAdmin},
+    {"RejectWhitelistAddition", kApprover},
+    {"CreateWithdrawal", kPlatform},
+    {"GetWithdrawal", kPlatform | kApprover | kAuditor | kAdmin},
+    {"ListWithdrawals", kPlatform | kApprover | kAuditor | kAdmin},
+    {"CancelWithdrawal", kPlatform | kAdmin},
+    {"WatchWithdrawals", kPlatform | kApprover | kAuditor | kAdmin},
+    {"ListPendingApprovals", kApprover | kAuditor},
+    {"SubmitApproval", kApprover},
+    {"RejectWithdrawal", kApprover},
 };
 
 constexpr std::string_view kMethods[] = {
@@ -45,6 +57,9 @@ constexpr std::string_view kMethods[] = {
     "FreezeClient", "UnfreezeClient",       "CreateDepositAddress", "ListDepositAddresses",
     "GetBalances",  "ListLedgerEntries",    "GetStatement",         "GetSegregationReport",
     "ListAuditEntries",
+    "AddWhitelistAddress", "RemoveWhitelistAddress", "ListWhitelist", "RejectWhitelistAddition",
+    "CreateWithdrawal", "GetWithdrawal", "ListWithdrawals", "CancelWithdrawal", "WatchWithdrawals",
+    "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal",
 };
 
 unsigned RolesOf(std::string_view method) {

@@ -144,6 +144,137 @@ constexpr const char* kMigrations[] = {
       CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     )sql",
+    // 2: whitelists and their history, policy decisions, withdrawals, holds, approvals and the
+    // withdrawal event log (issue 12).
+    R"sql(
+      CREATE TABLE whitelist_entries (
+        entry_id TEXT PRIMARY KEY NOT NULL,
+        client_id TEXT NOT NULL REFERENCES clients (client_id),
+        asset_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        label TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending_approval', 'active', 'rejected', 'expired', 'removed')),
+        requester TEXT NOT NULL,
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
+        approval_group TEXT NOT NULL,
+        expires_at_unix_s INTEGER NOT NULL,
+        approved_at_unix_s INTEGER NOT NULL,
+        usable_from_unix_s INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        policy_hash TEXT NOT NULL,
+        created_unix_ms INTEGER NOT NULL,
+        updated_unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX whitelist_live ON whitelist_entries (client_id, asset_id, address)
+        WHERE state IN ('pending_approval', 'active');
+      CREATE INDEX whitelist_by_client ON whitelist_entries (client_id, entry_id);
+      CREATE INDEX whitelist_by_state ON whitelist_entries (state, entry_id);
+
+      CREATE TABLE whitelist_changes (
+        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        entry_id TEXT NOT NULL REFERENCES whitelist_entries (entry_id),
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        details TEXT NOT NULL,
+        unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX whitelist_changes_by_entry ON whitelist_changes (entry_id, seq);
+      CREATE TRIGGER whitelist_changes_no_update BEFORE UPDATE ON whitelist_changes
+        BEGIN SELECT RAISE(ABORT, 'whitelist history is append-only'); END;
+      CREATE TRIGGER whitelist_changes_no_delete BEFORE DELETE ON whitelist_changes
+        BEGIN SELECT RAISE(ABORT, 'whitelist history is append-only'); END;
+
+      CREATE TABLE policy_decisions (
+        decision_id INTEGER PRIMARY KEY NOT NULL CHECK (decision_id >= 1),
+        kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        policy_hash TEXT NOT NULL,
+        record_json TEXT NOT NULL,
+        unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE TRIGGER policy_decisions_no_update BEFORE UPDATE ON policy_decisions
+        BEGIN SELECT RAISE(ABORT, 'policy decisions are append-only'); END;
+      CREATE TRIGGER policy_decisions_no_delete BEFORE DELETE ON policy_decisions
+        BEGIN SELECT RAISE(ABORT, 'policy decisions are append-only'); END;
+
+      CREATE TABLE withdrawals (
+        withdrawal_id TEXT PRIMARY KEY NOT NULL,
+        ordinal INTEGER NOT NULL UNIQUE CHECK (ordinal >= 1),
+        client_id TEXT NOT NULL REFERENCES clients (client_id),
+        asset_id TEXT NOT NULL,
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        destination TEXT NOT NULL,
+        whitelist_entry_id TEXT REFERENCES whitelist_entries (entry_id),
+        source_wallet_id TEXT NOT NULL REFERENCES wallets (wallet_id),
+        kind TEXT NOT NULL CHECK (kind IN ('withdrawal')),
+        chain TEXT NOT NULL,
+        network TEXT NOT NULL,
+        fee_cap BLOB NOT NULL CHECK (length(fee_cap) = 16),
+        fee_asset TEXT NOT NULL,
+        fee_charged_to_client INTEGER NOT NULL CHECK (fee_charged_to_client IN (0, 1)),
+        requester TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('denied', 'pending_approval', 'approved', 'signing', 'signed',
+                                             'broadcast', 'confirmed', 'rejected', 'cancelled', 'failed')),
+        reason TEXT NOT NULL,
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
+        approval_group TEXT NOT NULL,
+        not_before_unix_s INTEGER NOT NULL,
+        expires_at_unix_s INTEGER NOT NULL,
+        decision_id INTEGER NOT NULL REFERENCES policy_decisions (decision_id),
+        policy_hash TEXT NOT NULL,
+        txid TEXT NOT NULL,
+        signed_tx BLOB NOT NULL,
+        network_fee BLOB CHECK (network_fee IS NULL OR length(network_fee) = 16),
+        confirmed_height INTEGER NOT NULL CHECK (confirmed_height >= 0),
+        created_unix_ms INTEGER NOT NULL,
+        updated_unix_ms INTEGER NOT NULL,
+        event_seq INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX withdrawals_by_client ON withdrawals (client_id, ordinal);
+      CREATE INDEX withdrawals_by_state ON withdrawals (state, ordinal);
+      CREATE INDEX withdrawals_by_asset_time ON withdrawals (asset_id, created_unix_ms);
+
+      CREATE TABLE holds (
+        withdrawal_id TEXT PRIMARY KEY NOT NULL REFERENCES withdrawals (withdrawal_id),
+        client_id TEXT NOT NULL REFERENCES clients (client_id),
+        asset_id TEXT NOT NULL,
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        state TEXT NOT NULL CHECK (state IN ('held', 'released', 'settled')),
+        placed_seq INTEGER NOT NULL REFERENCES journal (seq),
+        closed_seq INTEGER REFERENCES journal (seq)
+      ) STRICT;
+      CREATE INDEX holds_open ON holds (state, client_id, asset_id);
+
+      CREATE TABLE approvals (
+        target_id TEXT NOT NULL,
+        target_kind TEXT NOT NULL CHECK (target_kind IN ('withdrawal', 'whitelist_add')),
+        approver_id TEXT NOT NULL,
+        signature BLOB NOT NULL CHECK (length(signature) = 64),
+        digest BLOB NOT NULL CHECK (length(digest) = 32),
+        unix_ms INTEGER NOT NULL,
+        seq INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (target_id, approver_id)
+      ) STRICT;
+      CREATE INDEX approvals_by_target ON approvals (target_id, seq);
+      CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+      CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+
+      CREATE TABLE withdrawal_events (
+        seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        withdrawal_id TEXT NOT NULL REFERENCES withdrawals (withdrawal_id),
+        client_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX withdrawal_events_by_client ON withdrawal_events (client_id, seq);
+      CREATE TRIGGER withdrawal_events_no_update BEFORE UPDATE ON withdrawal_events
+        BEGIN SELECT RAISE(ABORT, 'withdrawal events are append-only'); END;
+      CREATE TRIGGER withdrawal_events_no_delete BEFORE DELETE ON withdrawal_events
+        BEGIN SELECT RAISE(ABORT, 'withdrawal events are append-only'); END;
+    )sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 
@@ -201,6 +332,37 @@ enum Sql : int {
   kAuditHead,
   kAppendAudit,
   kListAudit,
+  kInsertWhitelist,
+  kGetWhitelist,
+  kGetLiveWhitelist,
+  kUpdateWhitelist,
+  kListWhitelist,
+  kListPendingWhitelist,
+  kNextWhitelistChangeSeq,
+  kInsertWhitelistChange,
+  kListWhitelistChanges,
+  kNextDecisionId,
+  kInsertDecision,
+  kListDecisions,
+  kNextWithdrawalOrdinal,
+  kInsertWithdrawal,
+  kGetWithdrawal,
+  kListWithdrawals,
+  kListOutflows,
+  kSetWithdrawalState,
+  kSetWithdrawalSigned,
+  kSetWithdrawalSettled,
+  kListExecutable,
+  kNextEventSeq,
+  kInsertEvent,
+  kListEvents,
+  kInsertHold,
+  kGetHold,
+  kCloseHold,
+  kListOpenHolds,
+  kNextApprovalSeq,
+  kInsertApproval,
+  kListApprovals,
   kSqlCount,
 };
 
@@ -209,6 +371,17 @@ enum Sql : int {
 #define RF_AUDIT_COLUMNS "seq, unix_ms, actor, action, subject, details, prev_hash, hash"
 #define RF_CLIENT_COLUMNS "client_id, client_ref, frozen, frozen_reason, created_unix_ms"
 #define RF_ADDRESS_COLUMNS "address, asset_id, wallet_id, client_id, key_id, created_unix_ms"
+#define RF_WHITELIST_COLUMNS                                                                                  \
+  "entry_id, client_id, asset_id, address, label, state, requester, approvals_required, approval_group,"     \
+  " expires_at_unix_s, approved_at_unix_s, usable_from_unix_s, reason, policy_hash, created_unix_ms,"       \
+  " updated_unix_ms"
+#define RF_WITHDRAWAL_COLUMNS                                                                                 \
+  "withdrawal_id, ordinal, client_id, asset_id, amount, destination, whitelist_entry_id, source_wallet_id,"  \
+  " kind, chain, network, fee_cap, fee_asset, fee_charged_to_client, requester, state, reason,"             \
+  " approvals_required, approval_group, not_before_unix_s, expires_at_unix_s, decision_id, policy_hash,"    \
+  " txid, signed_tx, network_fee, confirmed_height, created_unix_ms, updated_unix_ms, event_seq"
+#define RF_HOLD_COLUMNS "withdrawal_id, client_id, asset_id, amount, state, placed_seq, closed_seq"
+#define RF_LIVE_WITHDRAWAL_STATES "('pending_approval', 'approved', 'signing', 'signed', 'broadcast', 'confirmed')"
 
 constexpr std::array<const char*, kSqlCount> kSqlText = {
     "BEGIN IMMEDIATE",
@@ -276,6 +449,52 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "SELECT " RF_AUDIT_COLUMNS " FROM audit_log ORDER BY seq DESC LIMIT 1",
     "INSERT INTO audit_log (" RF_AUDIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "SELECT " RF_AUDIT_COLUMNS " FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    "INSERT INTO whitelist_entries (" RF_WHITELIST_COLUMNS ") VALUES"
+    " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE entry_id = ?1",
+    "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE client_id = ?1 AND asset_id = ?2"
+    " AND address = ?3 AND state IN ('pending_approval', 'active')",
+    "UPDATE whitelist_entries SET state = ?2, approved_at_unix_s = ?3, usable_from_unix_s = ?4, reason = ?5,"
+    " updated_unix_ms = ?6 WHERE entry_id = ?1",
+    "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE client_id = ?1 AND (?2 = '' OR asset_id = ?2)"
+    " AND (?3 = 1 OR state IN ('pending_approval', 'active')) AND entry_id > ?4 ORDER BY entry_id LIMIT ?5",
+    "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE state = 'pending_approval' AND entry_id > ?1"
+    " ORDER BY entry_id LIMIT ?2",
+    "SELECT coalesce(max(seq), 0) + 1 FROM whitelist_changes",
+    "INSERT INTO whitelist_changes (seq, entry_id, action, actor, details, unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "SELECT seq, entry_id, action, actor, details, unix_ms FROM whitelist_changes WHERE entry_id = ?1 ORDER BY seq",
+    "SELECT coalesce(max(decision_id), 0) + 1 FROM policy_decisions",
+    "INSERT INTO policy_decisions (decision_id, kind, subject_id, policy_hash, record_json, unix_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "SELECT decision_id, kind, subject_id, policy_hash, record_json, unix_ms FROM policy_decisions"
+    " WHERE decision_id > ?1 ORDER BY decision_id LIMIT ?2",
+    "SELECT coalesce(max(ordinal), 0) + 1 FROM withdrawals",
+    "INSERT INTO withdrawals (" RF_WITHDRAWAL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+    " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+    "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE withdrawal_id = ?1",
+    "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE (?1 = '' OR client_id = ?1) AND (?2 = '' OR asset_id = ?2)"
+    " AND (?3 = '' OR instr(?3, ',' || state || ',') > 0) AND ordinal < ?4 ORDER BY ordinal DESC LIMIT ?5",
+    "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE asset_id = ?1 AND (?2 = '' OR client_id = ?2)"
+    " AND created_unix_ms >= ?3 AND state IN " RF_LIVE_WITHDRAWAL_STATES " ORDER BY ordinal",
+    "UPDATE withdrawals SET state = ?2, reason = ?3, updated_unix_ms = ?4, event_seq = ?5 WHERE withdrawal_id = ?1",
+    "UPDATE withdrawals SET txid = ?2, signed_tx = ?3 WHERE withdrawal_id = ?1",
+    "UPDATE withdrawals SET network_fee = ?2, confirmed_height = ?3 WHERE withdrawal_id = ?1",
+    "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE (state = 'approved' AND not_before_unix_s <= ?1)"
+    " OR state IN ('signing', 'signed', 'broadcast') ORDER BY ordinal LIMIT ?2",
+    "SELECT coalesce(max(seq), 0) + 1 FROM withdrawal_events",
+    "INSERT INTO withdrawal_events (seq, withdrawal_id, client_id, state, reason, unix_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "SELECT seq, withdrawal_id, client_id, state, reason, unix_ms FROM withdrawal_events"
+    " WHERE seq > ?1 AND (?2 = '' OR client_id = ?2) ORDER BY seq LIMIT ?3",
+    "INSERT INTO holds (" RF_HOLD_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "SELECT " RF_HOLD_COLUMNS " FROM holds WHERE withdrawal_id = ?1",
+    "UPDATE holds SET state = ?2, closed_seq = ?3 WHERE withdrawal_id = ?1 AND state = 'held'",
+    "SELECT " RF_HOLD_COLUMNS " FROM holds WHERE state = 'held' ORDER BY client_id, asset_id, withdrawal_id",
+    "SELECT coalesce(max(seq), 0) + 1 FROM approvals",
+    "INSERT INTO approvals (target_id, target_kind, approver_id, signature, digest, unix_ms, seq)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "SELECT target_id, target_kind, approver_id, signature, digest, unix_ms FROM approvals WHERE target_id = ?1"
+    " ORDER BY seq",
 };
 
 // The writer's page cache (negative: KiB) and WAL auto-checkpoint interval (pages).
@@ -440,6 +659,10 @@ class Query {
     Note(sqlite3_bind_int64(stmt_, i, value));
     return *this;
   }
+  Query& Null(int i) {
+    Note(sqlite3_bind_null(stmt_, i));
+    return *this;
+  }
   Query& IntOrNull(int i, int64_t value) {
     if (value == 0) {
       Note(sqlite3_bind_null(stmt_, i));
@@ -559,6 +782,108 @@ absl::StatusOr<DepositRow> ReadDeposit(const Query& q) {
   }
   row.credited_seq = q.ColumnIsNull(10) ? 0 : q.ColumnUint(10);
   return row;
+}
+
+absl::StatusOr<WhitelistEntryRow> ReadWhitelist(const Query& q) {
+  WhitelistEntryRow row;
+  row.entry_id = q.ColumnText(0);
+  row.client_id = q.ColumnText(1);
+  row.asset_id = q.ColumnText(2);
+  row.address = q.ColumnText(3);
+  row.label = q.ColumnText(4);
+  const std::string state = q.ColumnText(5);
+  const std::optional<WhitelistState> parsed = ParseWhitelistState(state);
+  if (!parsed) return absl::DataLossError(Cat("whitelist entry ", row.entry_id, " has state ", Clip(state)));
+  row.state = *parsed;
+  row.requester = q.ColumnText(6);
+  row.approvals_required = static_cast<uint32_t>(q.ColumnUint(7));
+  row.approval_group = q.ColumnText(8);
+  row.expires_at_unix_s = q.ColumnInt(9);
+  row.approved_at_unix_s = q.ColumnInt(10);
+  row.usable_from_unix_s = q.ColumnInt(11);
+  row.reason = q.ColumnText(12);
+  row.policy_hash = q.ColumnText(13);
+  row.created_unix_ms = q.ColumnInt(14);
+  row.updated_unix_ms = q.ColumnInt(15);
+  return row;
+}
+
+absl::StatusOr<WithdrawalRow> ReadWithdrawal(const Query& q) {
+  WithdrawalRow row;
+  row.withdrawal_id = q.ColumnText(0);
+  row.ordinal = q.ColumnUint(1);
+  row.client_id = q.ColumnText(2);
+  row.asset_id = q.ColumnText(3);
+  RF_ASSIGN_OR_RETURN(row.amount, q.ColumnAmount(4, "withdrawals"));
+  row.destination = q.ColumnText(5);
+  row.whitelist_entry_id = q.ColumnText(6);
+  row.source_wallet_id = q.ColumnText(7);
+  row.kind = q.ColumnText(8);
+  row.chain = q.ColumnText(9);
+  row.network = q.ColumnText(10);
+  RF_ASSIGN_OR_RETURN(row.fee_cap, q.ColumnAmount(11, "withdrawals"));
+  row.fee_asset = q.ColumnText(12);
+  row.fee_charged_to_client = q.ColumnInt(13) != 0;
+  row.requester = q.ColumnText(14);
+  const std::string state = q.ColumnText(15);
+  const std::optional<WithdrawalState> parsed = ParseWithdrawalState(state);
+  if (!parsed) return absl::DataLossError(Cat("withdrawal ", row.withdrawal_id, " has state ", Clip(state)));
+  row.state = *parsed;
+  row.reason = q.ColumnText(16);
+  row.approvals_required = static_cast<uint32_t>(q.ColumnUint(17));
+  row.approval_group = q.ColumnText(18);
+  row.not_before_unix_s = q.ColumnInt(19);
+  row.expires_at_unix_s = q.ColumnInt(20);
+  row.decision_id = q.ColumnUint(21);
+  row.policy_hash = q.ColumnText(22);
+  row.txid = q.ColumnText(23);
+  row.signed_tx = q.ColumnBlobAsString(24);
+  if (!q.ColumnIsNull(25)) {
+    RF_ASSIGN_OR_RETURN(base::Amount fee, q.ColumnAmount(25, "withdrawals"));
+    row.network_fee = fee;
+  }
+  row.confirmed_height = q.ColumnUint(26);
+  row.created_unix_ms = q.ColumnInt(27);
+  row.updated_unix_ms = q.ColumnInt(28);
+  row.event_seq = q.ColumnUint(29);
+  return row;
+}
+
+const char* HoldStateName(HoldState state) {
+  switch (state) {
+    case HoldState::kHeld:
+      return "held";
+    case HoldState::kReleased:
+      return "released";
+    case HoldState::kSettled:
+      return "settled";
+  }
+  return "held";
+}
+
+absl::StatusOr<HoldRow> ReadHold(const Query& q) {
+  HoldRow row;
+  row.withdrawal_id = q.ColumnText(0);
+  row.client_id = q.ColumnText(1);
+  row.asset_id = q.ColumnText(2);
+  RF_ASSIGN_OR_RETURN(row.amount, q.ColumnAmount(3, "holds"));
+  const std::string state = q.ColumnText(4);
+  if (state == "held") {
+    row.state = HoldState::kHeld;
+  } else if (state == "released") {
+    row.state = HoldState::kReleased;
+  } else if (state == "settled") {
+    row.state = HoldState::kSettled;
+  } else {
+    return absl::DataLossError(Cat("hold of ", row.withdrawal_id, " has state ", Clip(state)));
+  }
+  row.placed_seq = q.ColumnUint(5);
+  row.closed_seq = q.ColumnIsNull(6) ? 0 : q.ColumnUint(6);
+  return row;
+}
+
+std::span<const uint8_t> Bytes(std::string_view s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
 AuditRow ReadAudit(const Query& q) {
@@ -1118,7 +1443,452 @@ class SqliteTxn final : public Txn {
     return rows;
   }
 
+  // --- whitelists ----------------------------------------------------------------------------
+  absl::Status InsertWhitelistEntry(const WhitelistEntryRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertWhitelist));
+    q.Text(1, row.entry_id).Text(2, row.client_id).Text(3, row.asset_id).Text(4, row.address).Text(5, row.label);
+    q.Text(6, WhitelistStateName(row.state)).Text(7, row.requester).Int(8, row.approvals_required);
+    q.Text(9, row.approval_group).Int(10, row.expires_at_unix_s).Int(11, row.approved_at_unix_s);
+    q.Int(12, row.usable_from_unix_s).Text(13, row.reason).Text(14, row.policy_hash).Int(15, row.created_unix_ms);
+    q.Int(16, row.updated_unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("whitelist entry ", Clip(row.entry_id), " exists"));
+    }
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+      return absl::AlreadyExistsError(Cat("client ", Clip(row.client_id), " already has a live whitelist entry for ",
+                                          Clip(row.asset_id), " ", Clip(row.address, 100)));
+    }
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return absl::NotFoundError(Cat("no client ", Clip(row.client_id)));
+    return Done(rc, "inserting a whitelist entry");
+  }
+
+  absl::StatusOr<std::optional<WhitelistEntryRow>> GetWhitelistEntry(const std::string& entry_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetWhitelist));
+    q.Text(1, entry_id);
+    return OneRow<WhitelistEntryRow>(q, "reading a whitelist entry", ReadWhitelist);
+  }
+
+  absl::StatusOr<std::optional<WhitelistEntryRow>> GetLiveWhitelistEntry(const std::string& client_id,
+                                                                        const std::string& asset_id,
+                                                                        const std::string& address) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetLiveWhitelist));
+    q.Text(1, client_id).Text(2, asset_id).Text(3, address);
+    return OneRow<WhitelistEntryRow>(q, "reading a whitelist entry", ReadWhitelist);
+  }
+
+  absl::Status UpdateWhitelistEntry(const WhitelistEntryRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kUpdateWhitelist));
+    q.Text(1, row.entry_id).Text(2, WhitelistStateName(row.state)).Int(3, row.approved_at_unix_s);
+    q.Int(4, row.usable_from_unix_s).Text(5, row.reason).Int(6, row.updated_unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+      return absl::AlreadyExistsError(Cat("client ", Clip(row.client_id), " already has a live whitelist entry for ",
+                                          Clip(row.asset_id), " ", Clip(row.address, 100)));
+    }
+    RF_RETURN_IF_ERROR(Done(rc, "updating a whitelist entry"));
+    if (sqlite3_changes(connection_->db) == 0) return absl::NotFoundError(Cat("no whitelist entry ", Clip(row.entry_id)));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<WhitelistEntryRow>> ListWhitelist(const std::string& client_id,
+                                                              const std::string& asset_id, bool include_inactive,
+                                                              const Page& page) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint32_t limit, PageLimit(page));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListWhitelist));
+    q.Text(1, client_id).Text(2, asset_id).Int(3, include_inactive ? 1 : 0).Text(4, page.after).Int(5, limit);
+    return Rows<WhitelistEntryRow>(q, "listing a whitelist", ReadWhitelist);
+  }
+
+  absl::StatusOr<std::vector<WhitelistEntryRow>> ListPendingWhitelistEntries(const Page& page) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint32_t limit, PageLimit(page));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListPendingWhitelist));
+    q.Text(1, page.after).Int(2, limit);
+    return Rows<WhitelistEntryRow>(q, "listing pending whitelist entries", ReadWhitelist);
+  }
+
+  absl::StatusOr<uint64_t> AppendWhitelistChange(const WhitelistChangeRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(uint64_t seq, NextId(kNextWhitelistChangeSeq, "whitelist_changes"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertWhitelistChange));
+    q.Int(1, static_cast<int64_t>(seq)).Text(2, row.entry_id).Text(3, row.action).Text(4, row.actor);
+    q.Text(5, row.details).Int(6, row.unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return absl::NotFoundError(Cat("no whitelist entry ", Clip(row.entry_id)));
+    RF_RETURN_IF_ERROR(Done(rc, "appending a whitelist change"));
+    return seq;
+  }
+
+  absl::StatusOr<std::vector<WhitelistChangeRow>> ListWhitelistChanges(const std::string& entry_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListWhitelistChanges));
+    q.Text(1, entry_id);
+    return Rows<WhitelistChangeRow>(q, "listing whitelist changes", [](const Query& r) -> absl::StatusOr<WhitelistChangeRow> {
+      WhitelistChangeRow row;
+      row.seq = r.ColumnUint(0);
+      row.entry_id = r.ColumnText(1);
+      row.action = r.ColumnText(2);
+      row.actor = r.ColumnText(3);
+      row.details = r.ColumnText(4);
+      row.unix_ms = r.ColumnInt(5);
+      return row;
+    });
+  }
+
+  // --- policy decisions ----------------------------------------------------------------------
+  absl::StatusOr<uint64_t> InsertPolicyDecision(const PolicyDecisionRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(uint64_t id, NextId(kNextDecisionId, "policy_decisions"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertDecision));
+    q.Int(1, static_cast<int64_t>(id)).Text(2, row.kind).Text(3, row.subject_id).Text(4, row.policy_hash);
+    q.Text(5, row.record_json).Int(6, row.unix_ms);
+    RF_RETURN_IF_ERROR(Done(q.Step(), "recording a policy decision"));
+    return id;
+  }
+
+  absl::StatusOr<std::vector<PolicyDecisionRow>> ListPolicyDecisions(uint64_t after_id, uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t after, ToSqlInt(after_id, "after_id"));
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("policy decision page limit ", limit, " is not in 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListDecisions));
+    q.Int(1, after).Int(2, limit);
+    return Rows<PolicyDecisionRow>(q, "listing policy decisions", [](const Query& r) -> absl::StatusOr<PolicyDecisionRow> {
+      PolicyDecisionRow row;
+      row.decision_id = r.ColumnUint(0);
+      row.kind = r.ColumnText(1);
+      row.subject_id = r.ColumnText(2);
+      row.policy_hash = r.ColumnText(3);
+      row.record_json = r.ColumnText(4);
+      row.unix_ms = r.ColumnInt(5);
+      return row;
+    });
+  }
+
+  // --- withdrawals ---------------------------------------------------------------------------
+  absl::Status LockAssetOutflows(const std::string& asset_id) override {
+    // BEGIN IMMEDIATE already holds the one write lock for the whole transaction.
+    (void)asset_id;
+    return Writable();
+  }
+
+  absl::StatusOr<uint64_t> InsertWithdrawal(const WithdrawalRow& input) override {
+    RF_RETURN_IF_ERROR(Writable());
+    WithdrawalRow row = input;
+    RF_ASSIGN_OR_RETURN(row.ordinal, NextId(kNextWithdrawalOrdinal, "withdrawals"));
+    RF_ASSIGN_OR_RETURN(row.event_seq, NextId(kNextEventSeq, "withdrawal_events"));
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertWithdrawal));
+      q.Text(1, row.withdrawal_id).Int(2, static_cast<int64_t>(row.ordinal)).Text(3, row.client_id);
+      q.Text(4, row.asset_id).Amount(5, row.amount).Text(6, row.destination).TextOrNull(7, row.whitelist_entry_id);
+      q.Text(8, row.source_wallet_id).Text(9, row.kind).Text(10, row.chain).Text(11, row.network);
+      q.Amount(12, row.fee_cap).Text(13, row.fee_asset).Int(14, row.fee_charged_to_client ? 1 : 0);
+      q.Text(15, row.requester).Text(16, WithdrawalStateName(row.state)).Text(17, row.reason);
+      q.Int(18, row.approvals_required).Text(19, row.approval_group).Int(20, row.not_before_unix_s);
+      q.Int(21, row.expires_at_unix_s).Int(22, static_cast<int64_t>(row.decision_id)).Text(23, row.policy_hash);
+      q.Text(24, row.txid).Blob(25, Bytes(row.signed_tx));
+      if (row.network_fee) {
+        q.Amount(26, *row.network_fee);
+      } else {
+        q.Null(26);
+      }
+      q.Int(27, static_cast<int64_t>(row.confirmed_height)).Int(28, row.created_unix_ms).Int(29, row.updated_unix_ms);
+      q.Int(30, static_cast<int64_t>(row.event_seq));
+      const int rc = q.Step();
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::AlreadyExistsError(Cat("withdrawal ", Clip(row.withdrawal_id), " exists"));
+      }
+      if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        return absl::NotFoundError(Cat("withdrawal ", Clip(row.withdrawal_id), ": no client ", Clip(row.client_id),
+                                       ", wallet ", Clip(row.source_wallet_id), ", whitelist entry or decision"));
+      }
+      RF_RETURN_IF_ERROR(Done(rc, "inserting a withdrawal"));
+    }
+    RF_RETURN_IF_ERROR(InsertEvent(row.event_seq, row.withdrawal_id, row.client_id, row.state, row.reason,
+                                   row.created_unix_ms));
+    return row.event_seq;
+  }
+
+  absl::StatusOr<std::optional<WithdrawalRow>> GetWithdrawal(const std::string& withdrawal_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetWithdrawal));
+    q.Text(1, withdrawal_id);
+    return OneRow<WithdrawalRow>(q, "reading a withdrawal", ReadWithdrawal);
+  }
+
+  absl::StatusOr<std::vector<WithdrawalRow>> ListWithdrawals(const WithdrawalFilter& filter, const Page& page) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint32_t limit, PageLimit(page));
+    RF_ASSIGN_OR_RETURN(int64_t below, JournalCursor(page));
+    std::string states;
+    if (!filter.states.empty()) {
+      states = ",";
+      for (WithdrawalState st : filter.states) states += Cat(WithdrawalStateName(st), ",");
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListWithdrawals));
+    q.Text(1, filter.client_id).Text(2, filter.asset_id).Text(3, states).Int(4, below).Int(5, limit);
+    return Rows<WithdrawalRow>(q, "listing withdrawals", ReadWithdrawal);
+  }
+
+  absl::StatusOr<std::vector<WithdrawalRow>> ListOutflows(const std::string& asset_id, const std::string& client_id,
+                                                         int64_t since_unix_ms) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListOutflows));
+    q.Text(1, asset_id).Text(2, client_id).Int(3, since_unix_ms);
+    return Rows<WithdrawalRow>(q, "listing outflows", ReadWithdrawal);
+  }
+
+  absl::StatusOr<uint64_t> TransitionWithdrawal(const std::string& withdrawal_id,
+                                                std::span<const WithdrawalState> from, WithdrawalState to,
+                                                const std::string& reason, int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, GetWithdrawal(withdrawal_id));
+    if (!row) return absl::NotFoundError(Cat("no withdrawal ", Clip(withdrawal_id)));
+    if (std::find(from.begin(), from.end(), row->state) == from.end()) {
+      return absl::FailedPreconditionError(Cat("withdrawal ", withdrawal_id, " is ", WithdrawalStateName(row->state),
+                                               "; it cannot become ", WithdrawalStateName(to)));
+    }
+    RF_ASSIGN_OR_RETURN(uint64_t seq, NextId(kNextEventSeq, "withdrawal_events"));
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kSetWithdrawalState));
+      q.Text(1, withdrawal_id).Text(2, WithdrawalStateName(to)).Text(3, reason).Int(4, now_unix_ms);
+      q.Int(5, static_cast<int64_t>(seq));
+      RF_RETURN_IF_ERROR(Done(q.Step(), "updating a withdrawal's state"));
+    }
+    RF_RETURN_IF_ERROR(InsertEvent(seq, withdrawal_id, row->client_id, to, reason, now_unix_ms));
+    return seq;
+  }
+
+  absl::StatusOr<std::vector<WithdrawalEventRow>> ListWithdrawalEvents(uint64_t after_seq, const std::string& client_id,
+                                                                      uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t after, ToSqlInt(after_seq, "after_seq"));
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("withdrawal event page limit ", limit, " is not in 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListEvents));
+    q.Int(1, after).Text(2, client_id).Int(3, limit);
+    return Rows<WithdrawalEventRow>(q, "listing withdrawal events", [](const Query& r) -> absl::StatusOr<WithdrawalEventRow> {
+      WithdrawalEventRow row;
+      row.seq = r.ColumnUint(0);
+      row.withdrawal_id = r.ColumnText(1);
+      row.client_id = r.ColumnText(2);
+      const std::string state = r.ColumnText(3);
+      const std::optional<WithdrawalState> parsed = ParseWithdrawalState(state);
+      if (!parsed) return absl::DataLossError(Cat("withdrawal event ", row.seq, " has state ", Clip(state)));
+      row.state = *parsed;
+      row.reason = r.ColumnText(4);
+      row.unix_ms = r.ColumnInt(5);
+      return row;
+    });
+  }
+
+  absl::StatusOr<uint64_t> LastWithdrawalEventSeq() override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(uint64_t next, NextId(kNextEventSeq, "withdrawal_events"));
+    return next - 1;
+  }
+
+  // --- holds ---------------------------------------------------------------------------------
+  absl::Status InsertHold(const HoldRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertHold));
+    q.Text(1, row.withdrawal_id).Text(2, row.client_id).Text(3, row.asset_id).Amount(4, row.amount);
+    q.Text(5, HoldStateName(row.state)).Int(6, static_cast<int64_t>(row.placed_seq));
+    q.IntOrNull(7, static_cast<int64_t>(row.closed_seq));
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("withdrawal ", Clip(row.withdrawal_id), " already has a hold"));
+    }
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return absl::NotFoundError(Cat("hold of ", Clip(row.withdrawal_id), ": no such withdrawal, client or journal entry"));
+    }
+    return Done(rc, "inserting a hold");
+  }
+
+  absl::StatusOr<std::optional<HoldRow>> GetHold(const std::string& withdrawal_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetHold));
+    q.Text(1, withdrawal_id);
+    return OneRow<HoldRow>(q, "reading a hold", ReadHold);
+  }
+
+  absl::Status CloseHold(const std::string& withdrawal_id, HoldState to, uint64_t closed_seq) override {
+    RF_RETURN_IF_ERROR(Writable());
+    if (to == HoldState::kHeld || closed_seq == 0) {
+      return absl::InvalidArgumentError("a hold is closed as released or settled, by a journal entry");
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kCloseHold));
+    q.Text(1, withdrawal_id).Text(2, HoldStateName(to)).Int(3, static_cast<int64_t>(closed_seq));
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return absl::NotFoundError(Cat("no journal entry ", closed_seq));
+    RF_RETURN_IF_ERROR(Done(rc, "closing a hold"));
+    if (sqlite3_changes(connection_->db) == 0) {
+      return absl::FailedPreconditionError(Cat("withdrawal ", Clip(withdrawal_id), " has no open hold"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<HoldRow>> ListOpenHolds() override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListOpenHolds));
+    return Rows<HoldRow>(q, "listing open holds", ReadHold);
+  }
+
+  // --- approvals -----------------------------------------------------------------------------
+  absl::Status InsertApproval(const ApprovalRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(uint64_t seq, NextId(kNextApprovalSeq, "approvals"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertApproval));
+    q.Text(1, row.target_id).Text(2, row.target_kind).Text(3, row.approver_id).Blob(4, Bytes(row.signature));
+    q.Blob(5, Bytes(row.digest)).Int(6, row.unix_ms).Int(7, static_cast<int64_t>(seq));
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(Cat("approver ", Clip(row.approver_id), " already approved ", Clip(row.target_id)));
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return absl::InvalidArgumentError(Cat("approval of ", Clip(row.target_id), ": target_kind must be withdrawal|"
+                                            "whitelist_add, the signature 64 bytes and the digest 32 (",
+                                            sqlite3_errmsg(connection_->db), ")"));
+    }
+    return Done(rc, "recording an approval");
+  }
+
+  absl::StatusOr<std::vector<ApprovalRow>> ListApprovals(const std::string& target_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListApprovals));
+    q.Text(1, target_id);
+    return Rows<ApprovalRow>(q, "listing approvals", [](const Query& r) -> absl::StatusOr<ApprovalRow> {
+      ApprovalRow row;
+      row.target_id = r.ColumnText(0);
+      row.target_kind = r.ColumnText(1);
+      row.approver_id = r.ColumnText(2);
+      row.signature = r.ColumnBlobAsString(3);
+      row.digest = r.ColumnBlobAsString(4);
+      row.unix_ms = r.ColumnInt(5);
+      return row;
+    });
+  }
+
+  // --- the executor --------------------------------------------------------------------------
+  absl::StatusOr<std::vector<WithdrawalRow>> ListExecutable(int64_t now_unix_s, uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("executable page limit ", limit, " is not in 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListExecutable));
+    q.Int(1, now_unix_s).Int(2, limit);
+    return Rows<WithdrawalRow>(q, "listing executable withdrawals", ReadWithdrawal);
+  }
+
+  absl::StatusOr<WithdrawalRow> ClaimWithdrawalForSigning(const std::string& withdrawal_id,
+                                                          int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, GetWithdrawal(withdrawal_id));
+    if (!row) return absl::NotFoundError(Cat("no withdrawal ", Clip(withdrawal_id)));
+    if (row->state == WithdrawalState::kApproved && row->not_before_unix_s > now_unix_ms / 1000) {
+      return absl::FailedPreconditionError(Cat("withdrawal ", withdrawal_id, " may not proceed before ",
+                                               row->not_before_unix_s, " (a policy delay)"));
+    }
+    constexpr WithdrawalState kFrom[] = {WithdrawalState::kApproved};
+    RF_ASSIGN_OR_RETURN(uint64_t seq, TransitionWithdrawal(withdrawal_id, kFrom, WithdrawalState::kSigning, "",
+                                                           now_unix_ms));
+    row->state = WithdrawalState::kSigning;
+    row->reason.clear();
+    row->updated_unix_ms = now_unix_ms;
+    row->event_seq = seq;
+    return *std::move(row);
+  }
+
+  absl::Status RecordSigned(const std::string& withdrawal_id, const std::string& txid, const std::string& signed_tx,
+                            int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    if (txid.empty() || txid.size() > 256 || signed_tx.empty()) {
+      return absl::InvalidArgumentError("RecordSigned: txid must be 1..256 bytes and signed_tx non-empty");
+    }
+    constexpr WithdrawalState kFrom[] = {WithdrawalState::kSigning};
+    RF_RETURN_IF_ERROR(TransitionWithdrawal(withdrawal_id, kFrom, WithdrawalState::kSigned, "", now_unix_ms).status());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kSetWithdrawalSigned));
+    q.Text(1, withdrawal_id).Text(2, txid).Blob(3, Bytes(signed_tx));
+    return Done(q.Step(), "recording a signed withdrawal");
+  }
+
+  absl::Status RecordBroadcast(const std::string& withdrawal_id, int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    constexpr WithdrawalState kFrom[] = {WithdrawalState::kSigned};
+    return TransitionWithdrawal(withdrawal_id, kFrom, WithdrawalState::kBroadcast, "", now_unix_ms).status();
+  }
+
+  absl::Status SettleWithdrawal(const std::string& withdrawal_id, Amount network_fee, uint64_t confirmed_height,
+                                uint64_t settle_seq, int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t height, ToSqlInt(confirmed_height, "confirmed_height"));
+    constexpr WithdrawalState kFrom[] = {WithdrawalState::kBroadcast};
+    RF_RETURN_IF_ERROR(
+        TransitionWithdrawal(withdrawal_id, kFrom, WithdrawalState::kConfirmed, "", now_unix_ms).status());
+    {
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kSetWithdrawalSettled));
+      q.Text(1, withdrawal_id).Amount(2, network_fee).Int(3, height);
+      RF_RETURN_IF_ERROR(Done(q.Step(), "recording a settled withdrawal"));
+    }
+    return CloseHold(withdrawal_id, HoldState::kSettled, settle_seq);
+  }
+
+  absl::Status FailWithdrawal(const std::string& withdrawal_id, const std::string& reason, uint64_t release_seq,
+                              int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    if (reason.empty()) return absl::InvalidArgumentError("FailWithdrawal: a failure needs a reason");
+    constexpr WithdrawalState kFrom[] = {WithdrawalState::kSigning, WithdrawalState::kSigned,
+                                         WithdrawalState::kBroadcast};
+    RF_RETURN_IF_ERROR(TransitionWithdrawal(withdrawal_id, kFrom, WithdrawalState::kFailed, reason, now_unix_ms).status());
+    return CloseHold(withdrawal_id, HoldState::kReleased, release_seq);
+  }
+
  private:
+  // The next id of a table whose ids are max + 1 (the writer lock makes that safe here; a
+  // server database uses a sequence).
+  absl::StatusOr<uint64_t> NextId(Sql id, std::string_view table) {
+    RF_ASSIGN_OR_RETURN(Query q, Statement(id));
+    const int rc = q.Step();
+    if (rc != SQLITE_ROW) return Fail(rc, Cat("reading the next id of ", table));
+    return q.ColumnUint(0);
+  }
+
+  absl::Status InsertEvent(uint64_t seq, const std::string& withdrawal_id, const std::string& client_id,
+                           WithdrawalState state, const std::string& reason, int64_t unix_ms) {
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertEvent));
+    q.Int(1, static_cast<int64_t>(seq)).Text(2, withdrawal_id).Text(3, client_id).Text(4, WithdrawalStateName(state));
+    q.Text(5, reason).Int(6, unix_ms);
+    return Done(q.Step(), "appending a withdrawal event");
+  }
+
+  template <typename Row, typename Reader>
+  absl::StatusOr<std::optional<Row>> OneRow(Query& q, std::string_view what, Reader read) {
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<Row>();
+    if (rc != SQLITE_ROW) return Fail(rc, what);
+    RF_ASSIGN_OR_RETURN(Row row, read(q));
+    return std::optional<Row>(std::move(row));
+  }
+
+  template <typename Row, typename Reader>
+  absl::StatusOr<std::vector<Row>> Rows(Query& q, std::string_view what, Reader read) {
+    std::vector<Row> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, what, [&]() -> absl::Status {
+      RF_ASSIGN_OR_RETURN(Row row, read(q));
+      rows.push_back(std::move(row));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
   absl::StatusOr<Query> Statement(Sql id) {
     RF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, connection_->Prepare(id));
     return Query(connection_->db, stmt);

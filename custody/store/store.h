@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -117,6 +119,147 @@ struct AuditRow {
   std::string hash;           // hex
 };
 
+// --- whitelists, withdrawals, holds, approvals, policy decisions (schema version 2) ----------
+// docs/ledger.md ("Tables (version 2)") and /work/notes' withdrawal schema describe them.
+
+enum class WhitelistState { kPendingApproval, kActive, kRejected, kExpired, kRemoved };
+// "pending_approval", "active", "rejected", "expired", "removed".
+std::string_view WhitelistStateName(WhitelistState state);
+std::optional<WhitelistState> ParseWhitelistState(std::string_view name);
+
+struct WhitelistEntryRow {
+  std::string entry_id;           // "wl_" + 16 hex digits
+  std::string client_id;
+  std::string asset_id;
+  std::string address;            // canonical
+  std::string label;
+  WhitelistState state = WhitelistState::kPendingApproval;
+  std::string requester;          // principal id
+  uint32_t approvals_required = 0;
+  std::string approval_group;     // "" when no approvals are required
+  int64_t expires_at_unix_s = 0;  // approvals must be made before this
+  int64_t approved_at_unix_s = 0;   // 0 until approved
+  int64_t usable_from_unix_s = 0;   // 0 until approved
+  std::string reason;             // rejection / removal reason
+  std::string policy_hash;
+  int64_t created_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
+};
+
+// One line of a whitelist entry's history (the audit log holds the same, hash-chained).
+struct WhitelistChangeRow {
+  uint64_t seq = 0;               // assigned by AppendWhitelistChange
+  std::string entry_id;
+  std::string action;             // "requested", "approval", "approved", "rejected", "expired", "removed"
+  std::string actor;
+  std::string details;            // canonical JSON
+  int64_t unix_ms = 0;
+};
+
+enum class WithdrawalState {
+  kDenied,
+  kPendingApproval,
+  kApproved,
+  kSigning,
+  kSigned,
+  kBroadcast,
+  kConfirmed,
+  kRejected,
+  kCancelled,
+  kFailed,
+};
+// "denied", "pending_approval", "approved", "signing", "signed", "broadcast", "confirmed",
+// "rejected", "cancelled", "failed".
+std::string_view WithdrawalStateName(WithdrawalState state);
+std::optional<WithdrawalState> ParseWithdrawalState(std::string_view name);
+// Denied, confirmed, rejected, cancelled and failed are final: no transition leaves them.
+bool IsFinal(WithdrawalState state);
+
+struct WithdrawalRow {
+  std::string withdrawal_id;      // "w_" + 16 hex digits
+  uint64_t ordinal = 0;           // creation order, assigned by InsertWithdrawal (1, 2, ...)
+  std::string client_id;
+  std::string asset_id;
+  base::Amount amount;            // what the destination receives
+  std::string destination;        // canonical
+  std::string whitelist_entry_id; // "" if the destination had no entry (then state is denied)
+  std::string source_wallet_id;   // "<asset>:client-hot"
+  std::string kind = "withdrawal";
+  std::string chain;              // digest fields, as configured when the withdrawal was made
+  std::string network;
+  base::Amount fee_cap;           // base units of fee_asset
+  std::string fee_asset;          // the chain's native asset
+  bool fee_charged_to_client = false;  // native assets: the hold includes fee_cap
+  std::string requester;
+  WithdrawalState state = WithdrawalState::kPendingApproval;
+  std::string reason;
+  uint32_t approvals_required = 0;
+  std::string approval_group;
+  int64_t not_before_unix_s = 0;  // 0: no delay
+  int64_t expires_at_unix_s = 0;  // approvals must be made before this; bound by the digest
+  uint64_t decision_id = 0;       // policy_decisions row
+  std::string policy_hash;
+  std::string txid;               // set by RecordSigned
+  std::string signed_tx;          // raw signed transaction bytes, set by RecordSigned
+  std::optional<base::Amount> network_fee;  // set by SettleWithdrawal
+  uint64_t confirmed_height = 0;  // set by SettleWithdrawal
+  int64_t created_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
+  uint64_t event_seq = 0;         // the last withdrawal_events seq of this withdrawal
+};
+
+enum class HoldState { kHeld, kReleased, kSettled };
+
+// What a withdrawal reserved of its client's balance: `amount` (the withdrawal's amount plus,
+// when the client pays the fee, its fee cap) moved client available -> held by journal entry
+// `placed_seq`; closed by a release (back to available) or a settlement.
+struct HoldRow {
+  std::string withdrawal_id;
+  std::string client_id;
+  std::string asset_id;
+  base::Amount amount;
+  HoldState state = HoldState::kHeld;
+  uint64_t placed_seq = 0;
+  uint64_t closed_seq = 0;        // the entry that released or settled it (0 while held)
+};
+
+struct ApprovalRow {
+  std::string target_id;          // a withdrawal id or a whitelist entry id
+  std::string target_kind;        // "withdrawal" | "whitelist_add"
+  std::string approver_id;
+  std::string signature;          // 64 bytes, Ed25519
+  std::string digest;             // 32 bytes the signature verified over
+  int64_t unix_ms = 0;
+};
+
+// A recorded policy decision: the canonical record of policy/record.h (kind, policy hash,
+// input, output), replayable by `custodyd policy replay`.
+struct PolicyDecisionRow {
+  uint64_t decision_id = 0;       // assigned by InsertPolicyDecision (1, 2, ...)
+  std::string kind;               // "withdrawal" | "whitelist_change" | "quorum"
+  std::string subject_id;         // the withdrawal or whitelist entry it decided
+  std::string policy_hash;
+  std::string record_json;
+  int64_t unix_ms = 0;
+};
+
+// One state change of one withdrawal; seq is strictly increasing over all withdrawals
+// (WatchWithdrawals resumes from it).
+struct WithdrawalEventRow {
+  uint64_t seq = 0;
+  std::string withdrawal_id;
+  std::string client_id;
+  WithdrawalState state = WithdrawalState::kPendingApproval;
+  std::string reason;
+  int64_t unix_ms = 0;
+};
+
+struct WithdrawalFilter {
+  std::string client_id;                 // "" any
+  std::string asset_id;                  // "" any
+  std::vector<WithdrawalState> states;   // empty: any
+};
+
 // Where a paginated listing resumes: rows strictly after (or, for newest-first journals, before)
 // this cursor. Empty means from the start.
 struct Page {
@@ -199,6 +342,106 @@ class Txn {
   virtual absl::Status PutObservedBalance(const std::string& wallet_id, base::Amount amount, uint64_t height) = 0;
   virtual absl::StatusOr<std::optional<std::pair<base::Amount, uint64_t>>> GetObservedBalance(
       const std::string& wallet_id) = 0;
+
+  // --- whitelists ------------------------------------------------------------------------------
+  // ALREADY_EXISTS if the id is taken or the client already has a live (pending_approval or
+  // active) entry for this asset and address; NOT_FOUND if the client is unknown.
+  virtual absl::Status InsertWhitelistEntry(const WhitelistEntryRow& row) = 0;
+  // Locks the entry's row until the end of the transaction.
+  virtual absl::StatusOr<std::optional<WhitelistEntryRow>> GetWhitelistEntry(const std::string& entry_id) = 0;
+  // The live (pending_approval or active) entry for (client, asset, address), if any.
+  virtual absl::StatusOr<std::optional<WhitelistEntryRow>> GetLiveWhitelistEntry(const std::string& client_id,
+                                                                                const std::string& asset_id,
+                                                                                const std::string& address) = 0;
+  // Writes state, approved_at, usable_from, reason and updated_unix_ms. NOT_FOUND if absent.
+  virtual absl::Status UpdateWhitelistEntry(const WhitelistEntryRow& row) = 0;
+  // A client's entries by entry_id (asset optional; live ones only unless include_inactive).
+  virtual absl::StatusOr<std::vector<WhitelistEntryRow>> ListWhitelist(const std::string& client_id,
+                                                                      const std::string& asset_id,
+                                                                      bool include_inactive, const Page& page) = 0;
+  // Every entry in pending_approval, by entry_id.
+  virtual absl::StatusOr<std::vector<WhitelistEntryRow>> ListPendingWhitelistEntries(const Page& page) = 0;
+  virtual absl::StatusOr<uint64_t> AppendWhitelistChange(const WhitelistChangeRow& row) = 0;
+  virtual absl::StatusOr<std::vector<WhitelistChangeRow>> ListWhitelistChanges(const std::string& entry_id) = 0;
+
+  // --- policy decisions ------------------------------------------------------------------------
+  // Returns the new decision_id.
+  virtual absl::StatusOr<uint64_t> InsertPolicyDecision(const PolicyDecisionRow& row) = 0;
+  // Decisions with decision_id > after_id, oldest first, at most `limit` (1..10000).
+  virtual absl::StatusOr<std::vector<PolicyDecisionRow>> ListPolicyDecisions(uint64_t after_id, uint32_t limit) = 0;
+
+  // --- withdrawals (request side) --------------------------------------------------------------
+  // Serialises everything that reads an asset's outflows to decide a withdrawal (rolling
+  // windows across clients): call it first in CreateWithdrawal's transaction. SQLite: a no-op
+  // (BEGIN IMMEDIATE already serialises writers); a server database locks the asset's row.
+  virtual absl::Status LockAssetOutflows(const std::string& asset_id) = 0;
+  // Inserts the row (its ordinal is assigned) and its first event (row.state, row.reason).
+  // ALREADY_EXISTS if the id is taken; NOT_FOUND for an unknown client or wallet.
+  // Returns the event seq.
+  virtual absl::StatusOr<uint64_t> InsertWithdrawal(const WithdrawalRow& row) = 0;
+  // Locks the withdrawal's row until the end of the transaction.
+  virtual absl::StatusOr<std::optional<WithdrawalRow>> GetWithdrawal(const std::string& withdrawal_id) = 0;
+  // Newest first (by ordinal); page.after is the decimal ordinal rows must be below.
+  virtual absl::StatusOr<std::vector<WithdrawalRow>> ListWithdrawals(const WithdrawalFilter& filter,
+                                                                    const Page& page) = 0;
+  // Withdrawals that count against the velocity windows: this asset (and client, unless
+  // empty), created at or after `since_unix_ms`, in any state that holds or moved funds
+  // (pending_approval, approved, signing, signed, broadcast, confirmed). Oldest first.
+  virtual absl::StatusOr<std::vector<WithdrawalRow>> ListOutflows(const std::string& asset_id,
+                                                                 const std::string& client_id,
+                                                                 int64_t since_unix_ms) = 0;
+  // Moves a withdrawal from one of `from` to `to`, sets reason and updated_unix_ms, appends
+  // the event. FAILED_PRECONDITION naming both states if it is not in `from`; NOT_FOUND if
+  // absent. Returns the event seq. (The executor functions below are this with their rules.)
+  virtual absl::StatusOr<uint64_t> TransitionWithdrawal(const std::string& withdrawal_id,
+                                                        std::span<const WithdrawalState> from, WithdrawalState to,
+                                                        const std::string& reason, int64_t now_unix_ms) = 0;
+  virtual absl::StatusOr<std::vector<WithdrawalEventRow>> ListWithdrawalEvents(uint64_t after_seq,
+                                                                              const std::string& client_id,
+                                                                              uint32_t limit) = 0;
+  virtual absl::StatusOr<uint64_t> LastWithdrawalEventSeq() = 0;
+
+  // --- holds -----------------------------------------------------------------------------------
+  // ALREADY_EXISTS if the withdrawal already has a hold.
+  virtual absl::Status InsertHold(const HoldRow& row) = 0;
+  // Locks the hold's row.
+  virtual absl::StatusOr<std::optional<HoldRow>> GetHold(const std::string& withdrawal_id) = 0;
+  // Held -> released or settled, recording the journal entry that did it. FAILED_PRECONDITION
+  // if it is not held.
+  virtual absl::Status CloseHold(const std::string& withdrawal_id, HoldState to, uint64_t closed_seq) = 0;
+  // Every hold still held (for the invariant check: their sum per client and asset equals the
+  // client's held account).
+  virtual absl::StatusOr<std::vector<HoldRow>> ListOpenHolds() = 0;
+
+  // --- approvals -------------------------------------------------------------------------------
+  // ALREADY_EXISTS if this approver already approved the target.
+  virtual absl::Status InsertApproval(const ApprovalRow& row) = 0;
+  // In the order they were recorded.
+  virtual absl::StatusOr<std::vector<ApprovalRow>> ListApprovals(const std::string& target_id) = 0;
+
+  // --- the withdrawal executor (custody/executor.*) -------------------------------------------
+  // Approved withdrawals whose not_before has passed (oldest first), and every withdrawal in
+  // signing, signed or broadcast (to resume after a restart), at most `limit` in all.
+  virtual absl::StatusOr<std::vector<WithdrawalRow>> ListExecutable(int64_t now_unix_s, uint32_t limit) = 0;
+  // approved -> signing, durably before signerd is asked. FAILED_PRECONDITION unless approved
+  // and not_before <= now_unix_ms / 1000. Returns the row as claimed.
+  virtual absl::StatusOr<WithdrawalRow> ClaimWithdrawalForSigning(const std::string& withdrawal_id,
+                                                                  int64_t now_unix_ms) = 0;
+  // signing -> signed with the txid and the raw signed bytes. FAILED_PRECONDITION unless
+  // signing; INVALID_ARGUMENT for an empty txid or signed_tx.
+  virtual absl::Status RecordSigned(const std::string& withdrawal_id, const std::string& txid,
+                                    const std::string& signed_tx, int64_t now_unix_ms) = 0;
+  // signed -> broadcast. FAILED_PRECONDITION unless signed.
+  virtual absl::Status RecordBroadcast(const std::string& withdrawal_id, int64_t now_unix_ms) = 0;
+  // broadcast -> confirmed with the fee paid and the confirmation height; the hold becomes
+  // settled by `settle_seq` (the journal entry the caller posted in this transaction).
+  // FAILED_PRECONDITION unless broadcast and held.
+  virtual absl::Status SettleWithdrawal(const std::string& withdrawal_id, base::Amount network_fee,
+                                        uint64_t confirmed_height, uint64_t settle_seq, int64_t now_unix_ms) = 0;
+  // signing, signed or broadcast -> failed with `reason`; the hold becomes released by
+  // `release_seq` (the journal entry the caller posted in this transaction).
+  virtual absl::Status FailWithdrawal(const std::string& withdrawal_id, const std::string& reason,
+                                      uint64_t release_seq, int64_t now_unix_ms) = 0;
 
   // --- audit log -------------------------------------------------------------------------------
   // Locks the head so appends are serialised; the caller computes the hash over the head.
