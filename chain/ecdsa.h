@@ -47,9 +47,11 @@ absl::StatusOr<std::array<uint8_t, 65>> UncompressPublicKey(std::span<const uint
 absl::Status VerifyEcdsa(const std::array<uint8_t, 32>& digest, const CompactSignature& sig,
                          std::span<const uint8_t> pubkey);
 
-// The recovery id (0 or 1; 2 and 3 are only possible with r >= n - p and are tried too) for
-// which recovery from (digest, sig) yields `pubkey`. NotFound if none does, meaning the
-// signature is not by this key over this digest.
+// The recovery id (0 or 1; 2 or 3 only when r + n < p, about 2^-128 of r values) for which
+// recovery from (digest, sig) yields `pubkey`, found with one public-key recovery that
+// computes verification's nonce point itself (see FinishSignature). NotFound if there is
+// none, meaning the signature is not by this key over this digest; InvalidArgument if `sig`
+// is out of range or high S, or `pubkey` is not a point.
 absl::StatusOr<int> ComputeRecoveryId(const std::array<uint8_t, 32>& digest, const CompactSignature& sig,
                                       std::span<const uint8_t> pubkey);
 
@@ -65,12 +67,14 @@ struct FinishedSignature {
 enum class RecoveryId { kSkip, kCompute };
 
 // Turns r || s as an HSM returns it through PKCS#11 (S possibly high, no recovery id) into
-// the canonical low-S signature, and proves it is `pubkey`'s signature over `digest`: by
-// verification, or with kCompute by public-key recovery, which proves it as well (recovery
-// yields `pubkey` only if the signature verifies under it) and so costs one check, not two.
-// Returns InvalidArgument if `rs64` is malformed (not 64 bytes, r or s zero or not below the
-// group order) or `pubkey` is not a point; PermissionDenied if the well-formed signature is
-// not `pubkey`'s over `digest`.
+// the canonical low-S signature, and proves it is `pubkey`'s signature over `digest`.
+// kSkip: one libsecp256k1 verification. kCompute: one public-key recovery run on `pubkey`
+// itself, which yields verification's nonce point R' = (e/s)G + (r/s)Q as an affine point:
+// x(R') = r mod n is the verification, and R''s y parity (with whether x(R') is r + n) is the
+// recovery id, so the id costs about one verification too, not a verification and up to
+// four recoveries. Returns InvalidArgument if `rs64` is malformed (not 64 bytes, r or s zero
+// or not below the group order) or `pubkey` is not a point; PermissionDenied if the
+// well-formed signature is not `pubkey`'s over `digest`.
 absl::StatusOr<FinishedSignature> FinishSignature(std::span<const uint8_t> rs64,
                                                   const std::array<uint8_t, 32>& digest,
                                                   std::span<const uint8_t> pubkey, RecoveryId recovery);
@@ -78,6 +82,14 @@ absl::StatusOr<FinishedSignature> FinishSignature(std::span<const uint8_t> rs64,
 // Recovers the 65-byte uncompressed public key. Rejects high S and recid outside 0..3.
 absl::StatusOr<std::array<uint8_t, 65>> RecoverPublicKey(const std::array<uint8_t, 32>& digest,
                                                          const CompactSignature& sig, int recid);
+
+namespace internal {
+
+// a^-1 mod n (the group order), variable time: for public values only. InvalidArgument if a
+// is zero or not below n. Exposed for its tests.
+absl::StatusOr<std::array<uint8_t, 32>> InvertModOrder(const std::array<uint8_t, 32>& a);
+
+}  // namespace internal
 
 }  // namespace ringfence::chain
 

@@ -68,6 +68,46 @@ TEST(WycheproofVectors, EcdsaSecp256k1Sha256AfterNormalisation) {
   EXPECT_EQ(total, 463u);
 }
 
+TEST(WycheproofVectors, EcdsaSecp256k1Sha256FinishedWithRecoveryId) {
+  // signerd's Ethereum path: FinishSignature with the recovery id must accept exactly the valid
+  // cases (after normalisation), and the id it finds must recover the key.
+  nlohmann::json doc = nlohmann::json::parse(ReadVectorFile("wycheproof/v1_ecdsa_secp256k1_sha256_test.json"));
+  size_t total = 0;
+  size_t accepted = 0;
+  for (const auto& group : doc.at("testGroups")) {
+    std::vector<uint8_t> pubkey = HexToBytes(group.at("publicKey").at("uncompressed").get<std::string>());
+    absl::StatusOr<std::array<uint8_t, 33>> compressed = CompressPublicKey(pubkey);
+    ASSERT_TRUE(compressed.ok()) << compressed.status();
+    for (const auto& t : group.at("tests")) {
+      ++total;
+      const bool want = t.at("result").get<std::string>() == "valid";
+      const std::array<uint8_t, 32> digest = Sha256(HexToBytes(t.at("msg").get<std::string>()));
+      absl::StatusOr<CompactSignature> sig = ParseDerSignature(HexToBytes(t.at("sig").get<std::string>()));
+      if (!sig.ok()) {
+        EXPECT_FALSE(want) << "tcId " << t.at("tcId") << " " << t.at("comment");
+        continue;
+      }
+      for (std::span<const uint8_t> key : {std::span<const uint8_t>(pubkey), std::span<const uint8_t>(*compressed)}) {
+        absl::StatusOr<FinishedSignature> got = FinishSignature(*sig, digest, key, RecoveryId::kCompute);
+        EXPECT_EQ(got.ok(), want) << "tcId " << t.at("tcId") << " " << t.at("comment") << ": " << got.status();
+        if (!got.ok()) {
+          // A well-formed signature that is not the key's is PermissionDenied, never anything else.
+          if (NormalizeLowS(*sig).ok()) {
+            EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied);
+          }
+          continue;
+        }
+        absl::StatusOr<std::array<uint8_t, 65>> recovered = RecoverPublicKey(digest, got->compact, *got->recovery_id);
+        ASSERT_TRUE(recovered.ok()) << recovered.status();
+        EXPECT_EQ(std::vector<uint8_t>(recovered->begin(), recovered->end()), pubkey);
+      }
+      accepted += want ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(total, 463u);
+  EXPECT_GT(accepted, 0u);
+}
+
 TEST(TinySecp256k1Vectors, RecoveryIdAndVerification) {
   // d, m (a 32-byte digest) -> low-S r||s and recovery id. The key comes from d; our code
   // must verify the signature, find the same recovery id without being told, and recover
