@@ -1,5 +1,6 @@
 // The recovery id found from one public-key recovery run on the key itself (chain/ecdsa.cc,
 // RecoveryIdByNoncePoint), checked against libsecp256k1's own signing and recovery, against
+// python-ecdsa (tests/chain/check_recovery_ids.py), against
 // signatures made without a private key (so that keys whose x is above the group order, recovery
 // ids 2 and 3, and digests of zero or above the order can be reached), and against refusals: another
 // key (including the same x with the other parity), another digest, malformed r, s and keys.
@@ -10,15 +11,20 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "base/hex.h"
 #include "chain/ecdsa.h"
 #include "tests/chain/test_signing.h"
+#include "tests/common/temp_dir.h"
 
 namespace ringfence::chain {
 namespace {
@@ -410,6 +416,87 @@ TEST(RecoveryIdTest, NonceAtInfinityIsRefused) {
       EXPECT_EQ(FinishSignature(sig, digest, pub, recovery).status().code(), absl::StatusCode::kPermissionDenied);
     }
   }
+}
+
+// The same kinds of cases, verdicts and ids as FinishSignature finds them, handed to
+// python-ecdsa (an independent implementation in pure Python) to check.
+TEST(RecoveryIdTest, PythonEcdsaAgrees) {
+  ModOrder mod;
+  Random rng(9);
+  std::string json = "[";
+  int accepted = 0;
+  int refused = 0;
+  int high_ids = 0;
+  auto add = [&](const Bytes32& digest, const std::array<uint8_t, 64>& raw, std::span<const uint8_t> key) {
+    absl::StatusOr<FinishedSignature> got = FinishSignature(raw, digest, key, RecoveryId::kCompute);
+    ASSERT_TRUE(got.ok() || got.status().code() == absl::StatusCode::kPermissionDenied) << got.status();
+    const std::array<uint8_t, 33> compressed = *CompressPublicKey(key);
+    absl::StatusOr<CompactSignature> low = NormalizeLowS(raw);
+    ASSERT_TRUE(low.ok());
+    if (json.size() > 1) json += ",";
+    json += "{\"key\":\"" + base::HexEncode(compressed) + "\",\"digest\":\"" + base::HexEncode(digest) +
+            "\",\"sig\":\"" + base::HexEncode(*low) + "\",\"recid\":" +
+            (got.ok() ? std::to_string(*got->recovery_id) : std::string("null")) + "}";
+    if (got.ok()) {
+      ++accepted;
+      high_ids += *got->recovery_id >= 2 ? 1 : 0;
+    } else {
+      ++refused;
+    }
+  };
+  for (int i = 0; i < 120; ++i) {
+    const Bytes32 secret = rng.Scalar();
+    const Bytes32 digest = rng.Bytes();
+    const std::array<uint8_t, 64> rs = testing::SignDigest(secret, digest).rs;
+    const std::array<uint8_t, 33> pub = testing::CompressedPubkey(secret);
+    add(digest, i % 2 ? HighS(rs) : rs, pub);
+    if (i % 4 == 0) {
+      std::array<uint8_t, 33> negated = pub;
+      negated[0] ^= 0x01;
+      add(digest, rs, negated);
+      add(digest, rs, testing::CompressedPubkey(rng.Scalar()));
+    }
+  }
+  // A key whose x is above n, with forged signatures.
+  for (uint8_t c = 1; c < 200; ++c) {
+    std::optional<Bytes32> x = mod.PlusOrder(Bytes32{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, c});
+    std::array<uint8_t, 33> key;
+    key[0] = 0x03;
+    std::copy(x->begin(), x->end(), key.begin() + 1);
+    std::optional<secp256k1_pubkey> q = Parse(key);
+    if (!q.has_value()) continue;
+    for (int i = 0; i < 10; ++i) {
+      std::optional<Forged> f = Forge(mod, *q, rng.Scalar(), rng.Scalar(), false);
+      ASSERT_TRUE(f.has_value());
+      add(f->digest, Join(f->r, f->s), key);
+    }
+    break;
+  }
+  // Ids 2 and 3: r = 1, 2, ... while r + n is on the curve.
+  for (uint8_t c = 1; c < 200 && high_ids < 4; ++c) {
+    const Bytes32 r = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, c};
+    const Bytes32 digest = rng.Bytes();
+    const CompactSignature sig = *NormalizeLowS(Join(r, rng.Scalar()));
+    for (int recid = 2; recid < 4; ++recid) {
+      absl::StatusOr<std::array<uint8_t, 65>> key = RecoverPublicKey(digest, sig, recid);
+      if (key.ok()) add(digest, sig, *key);
+    }
+  }
+  json += "]";
+  EXPECT_GE(accepted, 130);
+  EXPECT_GE(refused, 50);
+  EXPECT_GE(high_ids, 4);
+
+  const char* python = std::getenv("PYTHON");
+  const char* src = std::getenv("RINGFENCE_SOURCE_DIR");
+  ASSERT_NE(python, nullptr) << "PYTHON is not set (ctest sets it)";
+  ASSERT_NE(src, nullptr) << "RINGFENCE_SOURCE_DIR is not set (ctest sets it)";
+  ringfence::testing::TempDir dir("recovery-ids");
+  const auto path = dir / "cases.json";
+  std::ofstream(path) << json;
+  const std::string cmd = std::string(python) + " " + src + "/tests/chain/check_recovery_ids.py " + path.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
 TEST(RecoveryIdTest, MalformedSignaturesAndKeysAreInvalidArgument) {
