@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end: quorum keygen seals a key, approve signs the approval digest, and an independent
+# End to end: quorum keygen seals a key, sign (offline) signs the approval digest, and an independent
 # implementation (Python: hashlib for the digest of docs/approval-digest.md, PyNaCl for the
 # signature) checks both. Bad inputs fail with a clear message and create nothing.
 set -euo pipefail
@@ -18,7 +18,8 @@ grep -q "$(printf 'a long enough')" "$dir/alice.key" && fail "passphrase stored 
 
 args=(--request-id wd-42 --kind withdrawal --source-wallet client-btc-hot --expires-at 1800000000 --chain bitcoin --network regtest --asset BTC --amount 150000000
       --destination bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --fee-cap 2000)
-out=$("$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${args[@]}" 2>"$dir/err")
+out=$("$quorum" sign --key-file "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${args[@]}" 2>"$dir/err")
+approval=$out
 # What is approved is shown in display units, base units only labelled as such.
 terms="wd-42: withdrawal from wallet client-btc-hot, 1.5 BTC (150000000 base units) on bitcoin/regtest to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080, fee cap 0.00002 BTC (2000 base units), expires at 1800000000 (Unix seconds)"
 grep -qxF "approving $terms" "$dir/err" || fail "approve did not show what it signs: $(cat "$dir/err")"
@@ -48,11 +49,28 @@ PY
 
 # Wrong passphrase: refused, nothing printed on stdout.
 printf 'another long passphrase\n' > "$dir/wrong"
-if out=$("$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/wrong" "${args[@]}" 2>"$dir/err"); then
+if out=$("$quorum" sign --key-file "$dir/alice.key" --approver-id alice --passphrase-file "$dir/wrong" "${args[@]}" 2>"$dir/err"); then
   fail "wrong passphrase accepted"
 fi
 [ -z "$out" ] || fail "wrong passphrase printed '$out'"
 grep -q "wrong passphrase" "$dir/err" || fail "wrong passphrase message: $(cat "$dir/err")"
+code=0; "$quorum" sign --key-file "$dir/alice.key" --approver-id alice --passphrase-file "$dir/wrong" "${args[@]}" >/dev/null 2>&1 || code=$?
+[ "$code" = 2 ] || fail "wrong passphrase exited $code, not 2 (bad input)"
+
+# The passphrase from a file descriptor gives the same approval (Ed25519 is deterministic);
+# there is no way to give it on the command line.
+fd_out=$("$quorum" sign --key-file "$dir/alice.key" --approver-id alice --passphrase-fd 7 "${args[@]}" 7<"$dir/pass" 2>/dev/null) \
+  || fail "sign with --passphrase-fd failed"
+[ "$fd_out" = "$approval" ] || fail "--passphrase-fd gave another approval: $fd_out"
+for flag in --passphrase --pass -p; do
+  code=0; "$quorum" sign --key-file "$dir/alice.key" --approver-id alice "$flag" "a long enough passphrase" "${args[@]}" \
+    >"$dir/out" 2>"$dir/err" || code=$?
+  [ "$code" = 2 ] || fail "$flag on the command line exited $code, not 2"
+  [ ! -s "$dir/out" ] || fail "$flag on the command line signed: $(cat "$dir/out")"
+done
+code=0; "$quorum" sign --key-file "$dir/alice.key" --approver-id alice --passphrase-fd 9 "${args[@]}" >/dev/null 2>"$dir/err" || code=$?
+[ "$code" = 2 ] || fail "a closed --passphrase-fd exited $code, not 2"
+grep -q -- "--passphrase-fd 9" "$dir/err" || fail "closed descriptor message: $(cat "$dir/err")"
 
 # Existing key file is never overwritten.
 before=$(sha256sum "$dir/alice.key")
@@ -109,7 +127,7 @@ grep -qxF "digest of wd-43: withdrawal from wallet client-usdc-hot, 1.5 USDC-ETH
   || fail "token terms: $(cat "$dir/err")"
 if "$quorum" digest "${args[@]}" --decimals 18 >/dev/null 2>"$dir/err"; then fail "BTC shown with 18 decimals"; fi
 grep -q -- "--decimals: BTC on bitcoin has 8 decimals, not 18" "$dir/err" || fail "wrong decimals message: $(cat "$dir/err")"
-if "$quorum" approve --key "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${token[@]}" \
+if "$quorum" sign --key-file "$dir/alice.key" --approver-id alice --passphrase-file "$dir/pass" "${token[@]}" \
      > "$dir/out" 2>"$dir/err"; then
   fail "approved a token without --decimals"
 fi
