@@ -221,113 +221,179 @@ std::array<uint8_t, 32> LimbsToBigEndian(const Limbs& l) {
   return b;
 }
 
-bool IsOne(const Limbs& a) { return a[0] == 1 && a[1] == 0 && a[2] == 0 && a[3] == 0; }
+// A signed integer as five limbs of 62 bits, least significant first: limbs 0..3 in [0, 2^62),
+// limb 4 signed. 310 bits hold every value the inversion below produces.
+using Signed62 = std::array<int64_t, 5>;
+constexpr int64_t kMask62 = (int64_t{1} << 62) - 1;
 
-int CompareLimbs(const Limbs& a, const Limbs& b) {
-  for (int i = 3; i >= 0; --i) {
+// n^-1 mod 2^64 for an odd n (Newton's iteration doubles the correct low bits each step:
+// 3 bits from any odd number, then 6, 12, 24, 48, 96).
+constexpr uint64_t InverseMod2To64(uint64_t odd) {
+  uint64_t inv = odd;
+  for (int i = 0; i < 5; ++i) inv *= 2 - odd * inv;
+  return inv;
+}
+
+Signed62 ToSigned62(const Limbs& l) {
+  return {static_cast<int64_t>(l[0] & kMask62), static_cast<int64_t>(((l[0] >> 62) | (l[1] << 2)) & kMask62),
+          static_cast<int64_t>(((l[1] >> 60) | (l[2] << 4)) & kMask62),
+          static_cast<int64_t>(((l[2] >> 58) | (l[3] << 6)) & kMask62), static_cast<int64_t>(l[3] >> 56)};
+}
+// REQUIRES: 0 <= a < 2^256, limbs 0..3 in [0, 2^62).
+Limbs FromSigned62(const Signed62& a) {
+  const auto v = [&](int i) { return static_cast<uint64_t>(a[i]); };
+  return {v(0) | (v(1) << 62), (v(1) >> 2) | (v(2) << 60), (v(2) >> 4) | (v(3) << 58), (v(3) >> 6) | (v(4) << 56)};
+}
+
+// The matrix of 62 divsteps, scaled by 2^62: [2^62 f'; 2^62 g'] = [u v; q r] [f; g].
+struct Transition {
+  int64_t u, v, q, r;
+};
+
+// 62 divsteps of Bernstein and Yang ("Fast constant-time gcd computation and modular
+// inversion", 2019) on the low 64 bits of f (odd) and g, which are all that the choices
+// depend on. Returns the new delta.
+int64_t Divsteps62(int64_t delta, uint64_t f, uint64_t g, Transition& t) {
+  uint64_t u = 1, v = 0, q = 0, r = 1;  // wrapping arithmetic; the values stay within +-2^62
+  int remaining = 62;
+  for (;;) {
+    // Runs of even g are halvings only: take them at once (a sentinel bit stops at the end).
+    const int zeros = __builtin_ctzll(g | (uint64_t{1} << remaining));
+    g >>= zeros;
+    u <<= zeros;
+    v <<= zeros;
+    delta += zeros;
+    remaining -= zeros;
+    if (remaining == 0) break;
+    if (delta > 0) {
+      delta = 1 - delta;
+      const uint64_t f_old = f, u_old = u, v_old = v;
+      f = g;
+      g = (g - f_old) >> 1;
+      u = q << 1;
+      v = r << 1;
+      q -= u_old;
+      r -= v_old;
+    } else {
+      delta += 1;
+      g = (g + f) >> 1;
+      q += u;
+      r += v;
+      u <<= 1;
+      v <<= 1;
+    }
+    remaining -= 1;
+    if (remaining == 0) break;
+  }
+  t = {static_cast<int64_t>(u), static_cast<int64_t>(v), static_cast<int64_t>(q), static_cast<int64_t>(r)};
+  return delta;
+}
+
+// [f; g] <- t [f; g] / 2^62, exactly (t was built so that the division leaves no remainder).
+void ApplyToFG(const Transition& t, Signed62& f, Signed62& g) {
+  __int128 cf = static_cast<__int128>(t.u) * f[0] + static_cast<__int128>(t.v) * g[0];
+  __int128 cg = static_cast<__int128>(t.q) * f[0] + static_cast<__int128>(t.r) * g[0];
+  cf >>= 62;
+  cg >>= 62;
+  for (int i = 1; i < 5; ++i) {
+    cf += static_cast<__int128>(t.u) * f[i] + static_cast<__int128>(t.v) * g[i];
+    cg += static_cast<__int128>(t.q) * f[i] + static_cast<__int128>(t.r) * g[i];
+    f[i - 1] = static_cast<int64_t>(cf) & kMask62;
+    g[i - 1] = static_cast<int64_t>(cg) & kMask62;
+    cf >>= 62;
+    cg >>= 62;
+  }
+  f[4] = static_cast<int64_t>(cf);
+  g[4] = static_cast<int64_t>(cg);
+}
+
+// [d; e] <- t [d; e] / 2^62 mod m, adding the multiples of m that clear the low 62 bits.
+// REQUIRES: 0 <= d, e < m. Leaves them in (-m, 2m).
+void ApplyToDE(const Transition& t, Signed62& d, Signed62& e, const Signed62& m, uint64_t m_inverse) {
+  __int128 cd = static_cast<__int128>(t.u) * d[0] + static_cast<__int128>(t.v) * e[0];
+  __int128 ce = static_cast<__int128>(t.q) * d[0] + static_cast<__int128>(t.r) * e[0];
+  const int64_t md = static_cast<int64_t>((0 - static_cast<uint64_t>(cd) * m_inverse) & kMask62);
+  const int64_t me = static_cast<int64_t>((0 - static_cast<uint64_t>(ce) * m_inverse) & kMask62);
+  cd += static_cast<__int128>(md) * m[0];
+  ce += static_cast<__int128>(me) * m[0];
+  cd >>= 62;
+  ce >>= 62;
+  for (int i = 1; i < 5; ++i) {
+    cd += static_cast<__int128>(t.u) * d[i] + static_cast<__int128>(t.v) * e[i] + static_cast<__int128>(md) * m[i];
+    ce += static_cast<__int128>(t.q) * d[i] + static_cast<__int128>(t.r) * e[i] + static_cast<__int128>(me) * m[i];
+    d[i - 1] = static_cast<int64_t>(cd) & kMask62;
+    e[i - 1] = static_cast<int64_t>(ce) & kMask62;
+    cd >>= 62;
+    ce >>= 62;
+  }
+  d[4] = static_cast<int64_t>(cd);
+  e[4] = static_cast<int64_t>(ce);
+}
+
+// a + sign * b with carries propagated (limbs 0..3 back in [0, 2^62)).
+void AddSigned(Signed62& a, const Signed62& b, int64_t sign) {
+  int64_t carry = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int64_t x = a[i] + sign * b[i] + carry;
+    a[i] = x & kMask62;
+    carry = x >> 62;
+  }
+  a[4] += sign * b[4] + carry;
+}
+
+int CompareSigned(const Signed62& a, const Signed62& b) {
+  for (int i = 4; i >= 0; --i) {
     if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
   }
   return 0;
 }
 
-// a += b; returns the carry out of the top limb.
-uint64_t AddLimbs(Limbs& a, const Limbs& b) {
-  unsigned __int128 carry = 0;
-  for (int i = 0; i < 4; ++i) {
-    carry += static_cast<unsigned __int128>(a[i]) + b[i];
-    a[i] = static_cast<uint64_t>(carry);
-    carry >>= 64;
+// From (-m, 2m) to [0, m).
+void Normalize(Signed62& a, const Signed62& m) {
+  if (a[4] < 0) {
+    AddSigned(a, m, 1);
+  } else if (CompareSigned(a, m) >= 0) {
+    AddSigned(a, m, -1);
   }
-  return static_cast<uint64_t>(carry);
 }
 
-// a -= b; returns the borrow out of the top limb.
-uint64_t SubLimbs(Limbs& a, const Limbs& b) {
-  uint64_t borrow = 0;
-  for (int i = 0; i < 4; ++i) {
-    const uint64_t t = a[i] - b[i];
-    const uint64_t next = (a[i] < b[i]) | (t < borrow);
-    a[i] = t - borrow;
-    borrow = next;
-  }
-  return borrow;
-}
-
-// n^-1 mod 2^64 for the group order's lowest limb (Newton's iteration doubles the correct
-// low bits each step: 1 bit from an odd number, then 2, 4, ..., 64).
-constexpr uint64_t InverseMod2To64(uint64_t odd) {
-  uint64_t inv = odd;  // correct to 3 bits for any odd number
-  for (int i = 0; i < 5; ++i) inv *= 2 - odd * inv;
-  return inv;
-}
-
-// x * 2^-k mod m for odd m, 1 <= k <= 63, by adding the multiple of m that clears x's low k
-// bits (Montgomery's reduction). REQUIRES: x < m.
-void DivideByPowerOfTwoMod(Limbs& x, int k, const Limbs& m, uint64_t m_inverse_64) {
-  const uint64_t mask = (uint64_t{1} << k) - 1;
-  const uint64_t q = (0 - x[0] * m_inverse_64) & mask;  // x + q*m = 0 mod 2^k
-  uint64_t t[5];
-  unsigned __int128 carry = 0;
-  for (int i = 0; i < 4; ++i) {
-    carry += static_cast<unsigned __int128>(q) * m[i] + x[i];
-    t[i] = static_cast<uint64_t>(carry);
-    carry >>= 64;
-  }
-  t[4] = static_cast<uint64_t>(carry);
-  for (int i = 0; i < 4; ++i) x[i] = (t[i] >> k) | (t[i + 1] << (64 - k));
-  // (x + q*m) / 2^k < m + m / 2^k < 2m, which may take a 257th bit (t[4] >> k).
-  if ((t[4] >> k) != 0 || CompareLimbs(x, m) >= 0) SubLimbs(x, m);
-}
-
-// Shifts a right by its trailing zeros (leaving it odd), dividing its cofactor x by the same
-// power of two mod m. REQUIRES: a != 0.
-void StripTwos(Limbs& a, Limbs& x, const Limbs& m, uint64_t m_inverse_64) {
-  while (a[0] == 0) {  // whole zero limbs: 64 = 63 + 1 bits
-    RF_CHECK((a[1] | a[2] | a[3]) != 0, "modular inverse: a difference of distinct values was zero");
-    a = {a[1], a[2], a[3], 0};
-    DivideByPowerOfTwoMod(x, 63, m, m_inverse_64);
-    DivideByPowerOfTwoMod(x, 1, m, m_inverse_64);
-  }
-  const int k = __builtin_ctzll(a[0]);
-  if (k == 0) return;
-  for (int i = 0; i < 3; ++i) a[i] = (a[i] >> k) | (a[i + 1] << (64 - k));
-  a[3] >>= k;
-  DivideByPowerOfTwoMod(x, k, m, m_inverse_64);
-}
-
-// a - b mod m. REQUIRES: a, b < m.
-void SubMod(Limbs& a, const Limbs& b, const Limbs& m) {
-  if (SubLimbs(a, b)) AddLimbs(a, m);
-}
+bool IsZero62(const Signed62& a) { return (a[0] | a[1] | a[2] | a[3] | a[4]) == 0; }
 
 }  // namespace
 
 absl::StatusOr<std::array<uint8_t, 32>> InvertModOrder(const std::array<uint8_t, 32>& a) {
   if (IsZero(a.data())) return absl::InvalidArgumentError("scalar: zero has no inverse");
   if (Compare(a.data(), kOrder.data()) >= 0) return absl::InvalidArgumentError("scalar: not below the group order");
-  // Binary extended Euclid, variable time (its inputs are public: r and s of a signature).
-  // Invariants: x1 * a = u and x2 * a = v (mod n), x1, x2 < n, u and v odd after each
-  // StripTwos; n is prime, so gcd(a, n) = 1 and u or v reaches 1.
-  const Limbs n = LimbsFromBigEndian(kOrder.data());
+  // Bernstein-Yang divsteps in batches of 62, variable time (its inputs are public: the s of
+  // a signature). f starts as n and g as a; invariants: d * a = f and e * a = g (mod n), with
+  // d, e in [0, n) after each batch. g reaches 0 within 741 divsteps (the paper's bound for
+  // 256 bits), 12 batches; f is then gcd(a, n) = 1 up to sign, so a^-1 = +-d.
+  const Signed62 n = ToSigned62(LimbsFromBigEndian(kOrder.data()));
   constexpr uint64_t kOrderLowInverse = InverseMod2To64(0xbfd25e8cd0364141);
-  Limbs u = LimbsFromBigEndian(a.data());
-  Limbs v = n;
-  Limbs x1 = {1, 0, 0, 0};
-  Limbs x2 = {0, 0, 0, 0};
-  StripTwos(u, x1, n, kOrderLowInverse);
-  while (!IsOne(u) && !IsOne(v)) {
-    // Both odd and distinct (equal odd values would be a common divisor above 1).
-    if (CompareLimbs(u, v) > 0) {
-      SubLimbs(u, v);
-      SubMod(x1, x2, n);
-      StripTwos(u, x1, n, kOrderLowInverse);
-    } else {
-      SubLimbs(v, u);
-      SubMod(x2, x1, n);
-      StripTwos(v, x2, n, kOrderLowInverse);
-    }
+  Signed62 f = n;
+  Signed62 g = ToSigned62(LimbsFromBigEndian(a.data()));
+  Signed62 d = {0, 0, 0, 0, 0};
+  Signed62 e = {1, 0, 0, 0, 0};
+  int64_t delta = 1;
+  for (int batch = 0; !IsZero62(g); ++batch) {
+    RF_CHECK(batch < 12, "modular inverse: divsteps did not end within their bound");
+    Transition t;
+    delta = Divsteps62(delta, static_cast<uint64_t>(f[0]) | (static_cast<uint64_t>(f[1]) << 62),
+                       static_cast<uint64_t>(g[0]) | (static_cast<uint64_t>(g[1]) << 62), t);
+    ApplyToFG(t, f, g);
+    ApplyToDE(t, d, e, n, kOrderLowInverse);
+    Normalize(d, n);
+    Normalize(e, n);
   }
-  return LimbsToBigEndian(IsOne(u) ? x1 : x2);
+  const Signed62 one = {1, 0, 0, 0, 0};
+  const Signed62 minus_one = {kMask62, kMask62, kMask62, kMask62, -1};
+  RF_CHECK(f == one || f == minus_one, "modular inverse: the gcd with the group order is not 1");
+  if (f == minus_one) {
+    Signed62 negated = n;
+    AddSigned(negated, d, -1);  // d is not zero: d * a = -1
+    d = negated;
+  }
+  return LimbsToBigEndian(FromSigned62(d));
 }
 
 }  // namespace internal

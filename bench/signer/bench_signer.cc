@@ -4,7 +4,8 @@
 // add what signerd does to every ECDSA signature the token returns (chain::FinishSignature:
 // low S, the check that the signature is the key's, and for Ethereum the recovery id). The
 // goal lines set each client row against the token row plus one raw libsecp256k1
-// verification, measured in the same run with the same number of threads.
+// verification, measured in the same run with the same number of threads. Each row is the
+// best of five slices (see Rate), by wall time and by CPU time per signature.
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 #include <sodium.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -55,16 +57,9 @@ double ThreadCpuMicros() {
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
-// Runs `op` on `threads` threads for about `seconds`. `op` returns false on failure, which
-// aborts the benchmark (a figure from failing calls would be meaningless).
-Measured Rate(int threads, double seconds, const std::function<bool(int)>& op) {
-  // Warm caches, the session pool and lazily built tables before timing.
-  for (int i = 0; i < 20; ++i) {
-    if (!op(0)) {
-      std::fprintf(stderr, "bench_signer: an operation failed\n");
-      std::exit(1);
-    }
-  }
+// Runs `op` on `threads` threads for about `seconds` once. `op` returns false on failure,
+// which aborts the benchmark (a figure from failing calls would be meaningless).
+Measured RateOnce(int threads, double seconds, const std::function<bool(int)>& op) {
   std::atomic<bool> stop{false};
   std::atomic<long> total{0};
   std::atomic<bool> failed{false};
@@ -102,6 +97,28 @@ Measured Rate(int threads, double seconds, const std::function<bool(int)>& op) {
   return {ops / elapsed, cpu_us / ops};
 }
 
+// The best of kSlices runs of seconds / kSlices each, for the rate and the CPU time apart:
+// other processes (on this machine, other engineers' builds) can only slow a slice down, so
+// the best slice is the figure least disturbed by them.
+constexpr int kSlices = 5;
+
+Measured Rate(int threads, double seconds, const std::function<bool(int)>& op) {
+  // Warm caches, the session pool and lazily built tables before timing.
+  for (int i = 0; i < 20; ++i) {
+    if (!op(0)) {
+      std::fprintf(stderr, "bench_signer: an operation failed\n");
+      std::exit(1);
+    }
+  }
+  Measured best = RateOnce(threads, seconds / kSlices, op);
+  for (int i = 1; i < kSlices; ++i) {
+    const Measured m = RateOnce(threads, seconds / kSlices, op);
+    best.rate = std::max(best.rate, m.rate);
+    best.cpu_us = std::min(best.cpu_us, m.cpu_us);
+  }
+  return best;
+}
+
 struct Row {
   std::string name;
   Measured m;
@@ -124,12 +141,13 @@ void Print(const std::vector<Row>& rows, const std::vector<Goal>& goals) {
     std::printf("%-52s %14.0f %9.1f%% %12.1f\n", r.name.c_str(), r.m.rate, 100.0 * r.m.rate / r.raw, r.m.cpu_us);
   }
   std::printf("\ngoal: client <= %.2f x (token + verify), per signature at the same thread count\n", kGoalRatio);
-  std::printf("%-52s %24s %24s\n", "", "wall us: client vs t + v", "CPU us: client vs t + v");
+  std::printf("%-52s %-35s %s\n", "", "wall us: client vs token + verify", "CPU us: client vs token + verify");
+  auto verdict = [](double ratio) { return ratio <= kGoalRatio ? "met" : "MISSED"; };
   for (const Goal& g : goals) {
-    std::printf("%-52s %6.1f vs %5.1f+%5.1f %5.2fx %6.1f vs %5.1f+%5.1f %5.2fx %s\n", g.name.c_str(),
-                1e6 / g.client.rate, 1e6 / g.token.rate, 1e6 / g.verify.rate, g.WallRatio(), g.client.cpu_us,
-                g.token.cpu_us, g.verify.cpu_us, g.CpuRatio(),
-                g.WallRatio() <= kGoalRatio && g.CpuRatio() <= kGoalRatio ? "met" : "MISSED");
+    std::printf("%-52s %6.1f vs %5.1f+%5.1f %5.2fx %-6s %6.1f vs %5.1f+%5.1f %5.2fx %s\n", g.name.c_str(),
+                1e6 / g.client.rate, 1e6 / g.token.rate, 1e6 / g.verify.rate, g.WallRatio(),
+                verdict(g.WallRatio()), g.client.cpu_us, g.token.cpu_us, g.verify.cpu_us, g.CpuRatio(),
+                verdict(g.CpuRatio()));
   }
 }
 
