@@ -306,14 +306,16 @@ int main(int argc, char** argv) {
         return t.token->SignRaw(KeyType::kSecp256k1, t.ecdsa_id, d).ok();
       });
       rows.push_back({name + " ECDSA token" + suffix, ecdsa, raw_ecdsa.rate});
-      for (const auto& [chain, recovery] : {std::pair{"Bitcoin", ringfence::chain::RecoveryId::kSkip},
-                                            std::pair{"Ethereum", ringfence::chain::RecoveryId::kCompute}}) {
+      // Bitcoin needs no recovery id; Ethereum does.
+      for (const ringfence::chain::RecoveryId recovery :
+           {ringfence::chain::RecoveryId::kSkip, ringfence::chain::RecoveryId::kCompute}) {
         Measured client = Rate(threads, seconds, [&](int) {
           std::array<uint8_t, 32> d{};
           randombytes_buf(d.data(), d.size());
           return t.token->SignEcdsa(t.ecdsa_id, d, t.ecdsa_pub, recovery).ok();
         });
-        std::string row = name + " ECDSA client, " + chain + suffix;
+        std::string row = name + " ECDSA client, " +
+                          (recovery == ringfence::chain::RecoveryId::kSkip ? "Bitcoin" : "Ethereum") + suffix;
         rows.push_back({row, client, raw_ecdsa.rate});
         goals.push_back({row, client, ecdsa, raw_verify[threads]});
       }
