@@ -472,18 +472,18 @@ absl::StatusOr<int> RecoveryIdByNoncePoint(const std::array<uint8_t, 32>& digest
   std::copy(sig.begin() + 32, sig.end(), s.begin());
   absl::StatusOr<std::array<uint8_t, 32>> s_inverse = internal::InvertModOrder(s);
   RF_CHECK(s_inverse.ok(), "s passed its range check but has no inverse");
-  // s' = r' * r / s.
-  std::copy(s_inverse->begin(), s_inverse->end(), s_prime);
+  // With t = r' / s: s' = t * r and e' = -t * e, e reduced mod n as ECDSA does (a zero e' is
+  // fine for recovery).
+  std::array<uint8_t, 32> t = *s_inverse;
+  MultiplyModOrder(t.data(), r_prime);
+  std::copy(t.begin(), t.end(), s_prime);
   MultiplyModOrder(s_prime, sig.data());
-  MultiplyModOrder(s_prime, r_prime);
-  // e' = -r' * e / s, with e reduced mod n as ECDSA does (a zero e' is fine for recovery).
   std::array<uint8_t, 32> e = digest;
   if (Compare(e.data(), kOrder.data()) >= 0) SubtractOrder(e.data());
   std::array<uint8_t, 32> e_prime{};
   if (!IsZero(e.data())) {
-    e_prime = *s_inverse;
+    e_prime = t;
     MultiplyModOrder(e_prime.data(), e.data());
-    MultiplyModOrder(e_prime.data(), r_prime);
     RF_CHECK(secp256k1_ec_seckey_negate(secp256k1_context_static, e_prime.data()) == 1,
              "negating a non-zero scalar failed");
   }
