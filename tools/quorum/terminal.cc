@@ -1,10 +1,12 @@
 #include "tools/quorum/terminal.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <iterator>
 
 #include "base/text.h"
 
@@ -37,6 +39,18 @@ class Tty {
  private:
   int fd_;
 };
+
+// While echo is off: the terminal and its settings to put back if a signal ends the process
+// (Ctrl-C at the prompt must not leave the approver's terminal silent).
+volatile sig_atomic_t g_echo_fd = -1;
+termios g_saved_termios{};
+constexpr int kRestoreSignals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP};
+
+void RestoreAndReraise(int sig) {
+  if (g_echo_fd >= 0) tcsetattr(g_echo_fd, TCSAFLUSH, &g_saved_termios);  // async-signal-safe
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 // One byte; 1 read, 0 end of input, -1 error.
 int ReadByte(int fd, uint8_t* byte) {
@@ -104,9 +118,17 @@ absl::StatusOr<SecretBytes> ReadPassphraseFromTerminal(std::string_view prompt, 
   quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
   quiet.c_lflag |= ECHONL;
   tty.Write(prompt);
-  if (tcsetattr(tty.fd(), TCSAFLUSH, &quiet) != 0) return absl::InvalidArgumentError("cannot turn the terminal's echo off");
-  absl::StatusOr<SecretBytes> line = ReadLine(tty.fd());
+  g_saved_termios = saved;
+  g_echo_fd = tty.fd();
+  struct sigaction restore {}, previous[std::size(kRestoreSignals)];
+  restore.sa_handler = RestoreAndReraise;
+  sigemptyset(&restore.sa_mask);
+  for (size_t i = 0; i < std::size(kRestoreSignals); ++i) sigaction(kRestoreSignals[i], &restore, &previous[i]);
+  absl::StatusOr<SecretBytes> line = absl::InvalidArgumentError("cannot turn the terminal's echo off");
+  if (tcsetattr(tty.fd(), TCSAFLUSH, &quiet) == 0) line = ReadLine(tty.fd());
   tcsetattr(tty.fd(), TCSAFLUSH, &saved);
+  g_echo_fd = -1;
+  for (size_t i = 0; i < std::size(kRestoreSignals); ++i) sigaction(kRestoreSignals[i], &previous[i], nullptr);
   return line;
 }
 
