@@ -25,15 +25,21 @@ bool IsZero(const uint8_t* a) {
   return std::all_of(a, a + 32, [](uint8_t v) { return v == 0; });
 }
 
-// n - s, big-endian. REQUIRES: 0 < s < n.
-void NegateModOrder(uint8_t* s) {
+// out = a - b on 32-byte big-endian values; `out` may be `a` or `b`. REQUIRES: a >= b.
+void Subtract(const uint8_t* a, const uint8_t* b, uint8_t* out) {
   int borrow = 0;
   for (int i = 31; i >= 0; --i) {
-    int v = static_cast<int>(kOrder[i]) - s[i] - borrow;
+    int v = static_cast<int>(a[i]) - b[i] - borrow;
     borrow = v < 0;
-    s[i] = static_cast<uint8_t>(v + (borrow ? 256 : 0));
+    out[i] = static_cast<uint8_t>(v + (borrow ? 256 : 0));
   }
 }
+
+// n - s in place. REQUIRES: 0 < s < n.
+void NegateModOrder(uint8_t* s) { Subtract(kOrder.data(), s, s); }
+
+// a - n in place. REQUIRES: a >= n.
+void SubtractOrder(uint8_t* a) { Subtract(a, kOrder.data(), a); }
 
 absl::StatusOr<secp256k1_pubkey> ParsePubkey(std::span<const uint8_t> pubkey) {
   if (pubkey.size() != 33 && pubkey.size() != 65) {
@@ -399,16 +405,6 @@ absl::StatusOr<std::array<uint8_t, 32>> InvertModOrder(const std::array<uint8_t,
 }  // namespace internal
 
 namespace {
-
-// a - n in place. REQUIRES: a >= n.
-void SubtractOrder(uint8_t* a) {
-  int borrow = 0;
-  for (int i = 31; i >= 0; --i) {
-    int v = static_cast<int>(a[i]) - kOrder[i] - borrow;
-    borrow = v < 0;
-    a[i] = static_cast<uint8_t>(v + (borrow ? 256 : 0));
-  }
-}
 
 // a * b mod n in place, through libsecp256k1's scalar multiplication.
 // REQUIRES: 0 < a, b < n (then the product is not zero either, n being prime).
