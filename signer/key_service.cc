@@ -94,6 +94,16 @@ absl::Status ValidateWalletBinding(const WalletBinding& binding) {
   return absl::OkStatus();
 }
 
+absl::Status CheckSameWallet(SignerStore& store, const WalletBinding& binding) {
+  absl::StatusOr<std::optional<WalletBinding>> existing = store.FindWalletBinding(binding.wallet_id);
+  if (!existing.ok()) return existing.status();
+  if (!existing->has_value() || **existing == binding) return absl::OkStatus();
+  const WalletBinding& e = **existing;
+  return absl::FailedPreconditionError(base::Cat("binding.wallet_id: wallet ", binding.wallet_id, " is already the ",
+                                                 e.asset, " ", OwnerClassName(e.owner_class), "-", TierName(e.tier),
+                                                 " wallet of other keys; one wallet id names one wallet"));
+}
+
 absl::StatusOr<KeyRecord> KeyService::CreateKey(KeyType type, const std::string& purpose,
                                                 const WalletBinding& binding) {
   if (absl::Status s = ValidatePurpose(purpose); !s.ok()) return s;
@@ -101,6 +111,7 @@ absl::StatusOr<KeyRecord> KeyService::CreateKey(KeyType type, const std::string&
     return absl::InvalidArgumentError("key_type must be secp256k1 or ed25519");
   }
   RF_RETURN_IF_ERROR(ValidateWalletBinding(binding));
+  RF_RETURN_IF_ERROR(CheckSameWallet(*store_, binding));
   std::vector<uint8_t> id(kKeyIdBytes);
   randombytes_buf(id.data(), id.size());
   absl::StatusOr<TokenKey> generated = token_->GenerateKeyPair(type, id, purpose);

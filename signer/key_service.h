@@ -42,6 +42,10 @@ absl::Status ValidateWalletId(std::string_view field, const std::string& wallet_
 // wallet id is valid and the asset is an asset id as signerd's transaction config accepts one
 // (1..kMaxAssetBytes bytes), so that a binding can name every asset signerd can sign for.
 absl::Status ValidateWalletBinding(const WalletBinding& binding);
+// FailedPrecondition when a key of `store` is bound to binding.wallet_id with another asset,
+// owner class or tier: one wallet id means one wallet everywhere, which the segregation rules
+// of SignTransaction rely on. The store's error if it cannot be read.
+absl::Status CheckSameWallet(SignerStore& store, const WalletBinding& binding);
 
 class KeyService {
  public:
@@ -49,7 +53,8 @@ class KeyService {
       : token_(token), store_(store), clock_(std::move(clock)) {}
 
   // Makes a key bound to `binding` for good. Errors: InvalidArgument for a bad purpose or
-  // binding (nothing is generated); the token's error if generation fails.
+  // binding, FailedPrecondition when another key binds the same wallet id differently
+  // (CheckSameWallet; nothing is generated); the token's error if generation fails.
   absl::StatusOr<KeyRecord> CreateKey(KeyType type, const std::string& purpose,
                                       const WalletBinding& binding);
   // InvalidArgument for a malformed id, NotFound for an unknown one.

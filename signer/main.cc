@@ -20,13 +20,61 @@ void PrintError(const absl::Status& s) {
 
 }  // namespace
 
+// `signerd bind-key`: binds a key made before wallet bindings existed. Offline: refused while
+// a signerd runs on the same database.
+int BindKey(const std::string& config_path, const std::string& key_id, ringfence::signer::WalletBinding binding,
+            const std::string& owner, const std::string& tier) {
+  absl::StatusOr<ringfence::signer::OwnerClass> owner_class = ringfence::signer::ParseOwnerClassName(owner);
+  if (!owner_class.ok()) {
+    std::fprintf(stderr, "signerd: --owner: must be client or house\n");
+    return 2;
+  }
+  absl::StatusOr<ringfence::signer::Tier> parsed_tier = ringfence::signer::ParseTierName(tier);
+  if (!parsed_tier.ok()) {
+    std::fprintf(stderr, "signerd: --tier: must be hot or cold\n");
+    return 2;
+  }
+  binding.owner_class = *owner_class;
+  binding.tier = *parsed_tier;
+  absl::StatusOr<ringfence::signer::Config> config = ringfence::signer::LoadConfig(config_path);
+  if (!config.ok()) {
+    PrintError(config.status());
+    return 2;
+  }
+  absl::StatusOr<ringfence::signer::LogEntry> entry = ringfence::signer::BindKeyOffline(*config, key_id, binding);
+  if (!entry.ok()) {
+    PrintError(entry.status());
+    return entry.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::printf("key %s bound to wallet %s (%s %s-%s); sign log entry %llu\n", key_id.c_str(),
+              binding.wallet_id.c_str(), binding.asset.c_str(), owner.c_str(), tier.c_str(),
+              static_cast<unsigned long long>(entry->seq));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"signerd: Ringfence's signer, serving keys on a PKCS#11 token over a Unix socket"};
   std::string config_path;
   bool verify_log = false;
-  app.add_option("--config", config_path, "TOML configuration file (docs/signer.md)")->required();
+  app.add_option("--config", config_path, "TOML configuration file (docs/signer.md)");
   app.add_flag("--verify-log", verify_log, "verify the sign log's hash chain and exit");
+
+  CLI::App* bind = app.add_subcommand(
+      "bind-key", "bind a key made before wallet bindings existed (offline: stop signerd first)");
+  std::string bind_config, key_id, owner, tier;
+  ringfence::signer::WalletBinding binding;
+  bind->add_option("--config", bind_config, "signerd's TOML configuration file")->required();
+  bind->add_option("--key-id", key_id, "the key's id (32 lowercase hex characters)")->required();
+  bind->add_option("--wallet-id", binding.wallet_id, "the wallet the key belongs to")->required();
+  bind->add_option("--asset", binding.asset, "the wallet's asset id, as in the transaction config")->required();
+  bind->add_option("--owner", owner, "client or house")->required();
+  bind->add_option("--tier", tier, "hot or cold")->required();
   CLI11_PARSE(app, argc, argv);
+  if (bind->parsed()) return BindKey(bind_config, key_id, binding, owner, tier);
+  if (config_path.empty()) {
+    std::fprintf(stderr, "signerd: --config is required\n");
+    return 2;
+  }
 
   absl::StatusOr<ringfence::signer::Config> config = ringfence::signer::LoadConfig(config_path);
   if (!config.ok()) {

@@ -6,7 +6,7 @@
 namespace ringfence::signer {
 
 // docs/sign_transaction.md and proto/signer_tx.proto state this figure; change them with it.
-static_assert(kMaxRequestBytes == 2'151'067);
+static_assert(kMaxRequestBytes == 2'151'085);
 
 absl::Status CheckSize(std::string_view field, size_t size, size_t limit) {
   if (size <= limit) return absl::OkStatus();

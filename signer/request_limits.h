@@ -55,6 +55,9 @@ inline constexpr size_t kMaxAmountBytes = 39;
 // The longest bech32 string (BIP-173); an EIP-55 address has 42 characters.
 inline constexpr size_t kMaxDestinationBytes = 90;
 inline constexpr size_t kMaxApprovals = 32;
+// The latest expires_at (Unix seconds, the end of year 9999): policy::kMaxTimestamp, which
+// signer/tx/request_limits.cc checks this against.
+inline constexpr int64_t kMaxExpiresAt = 253402300799;
 // As long as the longest approver id the approver registry accepts.
 inline constexpr size_t kMaxApproverIdBytes = 64;
 // An Ed25519 signature.
@@ -93,7 +96,9 @@ inline constexpr size_t kMaxSignTransactionRequestBytes =
     kMaxBitcoinInputs * request_limits_internal::LengthDelimited(kMaxBitcoinInputSpendBytes) +
     request_limits_internal::LengthDelimited(kMaxKeyIdBytes) +  // ethereum_key_id
     request_limits_internal::LengthDelimited(kMaxTransactionIntentBytes) +
-    kMaxApprovals * request_limits_internal::LengthDelimited(kMaxTransactionApprovalBytes);
+    kMaxApprovals * request_limits_internal::LengthDelimited(kMaxTransactionApprovalBytes) +
+    request_limits_internal::kVarintField +                                   // kind
+    1 + request_limits_internal::VarintBytes(static_cast<uint64_t>(kMaxExpiresAt));  // expires_at
 // WalletBinding: wallet_id, asset (kMaxAssetBytes, the transaction config's asset id limit),
 // owner_class, tier.
 inline constexpr size_t kMaxWalletBindingBytes =
@@ -107,7 +112,7 @@ inline constexpr size_t kMaxListKeysRequestBytes =
     request_limits_internal::kVarintField + request_limits_internal::LengthDelimited(kMaxPurposeBytes) +
     request_limits_internal::LengthDelimited(kMaxWalletIdBytes);
 
-// signerd's maximum receive size: the largest request any of its RPCs accepts, 2,151,067 bytes
+// signerd's maximum receive size: the largest request any of its RPCs accepts, 2,151,085 bytes
 // (SignTransaction with every field and list full). So a 1 MiB field beside an otherwise
 // ordinary request still reaches signerd, and its sender learns the rule (INVALID_ARGUMENT)
 // rather than gRPC's RESOURCE_EXHAUSTED, which signerd's callers read as "overloaded, retry

@@ -2,7 +2,9 @@
 
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +64,9 @@ absl::StatusOr<std::unique_ptr<Signerd>> Signerd::Start(
   if (!token.ok()) return Annotate(token.status(), "pkcs11: ");
   d->token_ = *std::move(token);
 
+  absl::StatusOr<int> lock = LockDatabase(config.server.database);
+  if (!lock.ok()) return lock.status();
+  d->database_lock_fd_ = *lock;
   absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(config.server.database);
   if (!store.ok()) return store.status();
   d->store_ = *std::move(store);
@@ -117,7 +122,15 @@ void Signerd::Shutdown() {
   }
 }
 
-Signerd::~Signerd() { Shutdown(); }
+Signerd::~Signerd() {
+  Shutdown();
+  // The parts go before the lock: nothing of this signerd touches the database after it.
+  extra_services_.clear();
+  service_.reset();
+  keys_.reset();
+  store_.reset();
+  if (database_lock_fd_ >= 0) close(database_lock_fd_);
+}
 
 absl::Status RunSignerd(const Config& config, const std::vector<ServiceFactory>& extra_services) {
   sigset_t signals;
@@ -138,6 +151,48 @@ absl::Status RunSignerd(const Config& config, const std::vector<ServiceFactory>&
   std::fprintf(stderr, "signerd: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*d)->Shutdown();
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> LockDatabase(const std::string& database) {
+  const std::string path = database + ".lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot open lock file '", path, "': ", std::strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database '", database, "' is in use: a signerd is running on it (it holds ", path, "); stop it first"));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot lock '", path, "': ", std::strerror(err)));
+  }
+  return fd;
+}
+
+absl::StatusOr<LogEntry> BindKeyOffline(const Config& config, const std::string& key_id,
+                                        const WalletBinding& binding, const Clock& clock) {
+  if (absl::Status s = ValidateKeyId(key_id); !s.ok()) return s;
+  if (absl::Status s = ValidateWalletBinding(binding); !s.ok()) return s;
+  absl::StatusOr<int> lock = LockDatabase(config.server.database);
+  if (!lock.ok()) return lock.status();
+  struct Unlock {
+    int fd;
+    ~Unlock() { close(fd); }
+  } unlock{*lock};
+  absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(config.server.database);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::vector<KeyRecord>> keys = (*store)->ListKeys();
+  if (!keys.ok()) return keys.status();
+  for (const KeyRecord& k : *keys) {
+    if (k.key_id == key_id && k.binding.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat("key ", key_id, " is already bound to wallet ",
+                                                        k.binding->wallet_id, "; a binding is never changed"));
+    }
+  }
+  if (absl::Status s = CheckSameWallet(**store, binding); !s.ok()) return s;
+  return (*store)->BindKey(key_id, binding, clock());
 }
 
 absl::StatusOr<uint64_t> VerifySignLog(const Config& config) {

@@ -64,6 +64,7 @@ class Signerd {
   std::vector<std::unique_ptr<grpc::Service>> extra_services_;
   std::unique_ptr<grpc::Server> server_;
   bool socket_created_ = false;
+  int database_lock_fd_ = -1;  // flock'ed for signerd's life (LockDatabase)
 };
 
 // Starts signerd and serves until SIGTERM or SIGINT, then shuts down gracefully.
@@ -74,6 +75,20 @@ absl::Status RunSignerd(const Config& config,
 
 // Opens the configured database and verifies its sign log; returns the number of entries.
 absl::StatusOr<uint64_t> VerifySignLog(const Config& config);
+
+// Takes the exclusive lock on "<database>.lock" (flock, created 0600) that a running signerd
+// holds for its whole life. Returns the descriptor that holds it (close it to release);
+// FailedPrecondition if another process holds it; Unavailable if the file cannot be opened.
+absl::StatusOr<int> LockDatabase(const std::string& database);
+
+// The offline `signerd bind-key`: binds a key made before bindings existed to `binding`,
+// recorded in the key registry and as a key_bound sign-log entry (SignerStore::BindKey).
+// Refused (FailedPrecondition) while a signerd runs on the same database (it holds
+// LockDatabase's lock), when the key is already bound, or when another key binds the same
+// wallet id differently (CheckSameWallet); InvalidArgument for a malformed key id or binding;
+// NotFound for an unknown key. Nothing is changed on any error.
+absl::StatusOr<LogEntry> BindKeyOffline(const Config& config, const std::string& key_id,
+                                        const WalletBinding& binding, const Clock& clock = SystemClock());
 
 }  // namespace ringfence::signer
 

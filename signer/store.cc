@@ -207,6 +207,21 @@ bool MatchesKeyCreated(const LogFields& logged, const KeyRecord& key) {
   return true;
 }
 
+// Inserts a key's one binding row (the table refuses a second: key_id is its primary key).
+absl::Status InsertBinding(sqlite3* db, const std::string& key_id, const WalletBinding& binding) {
+  Stmt b(db,
+         "INSERT INTO key_bindings (key_id, wallet_id, asset, owner_class, tier) "
+         "VALUES (?, ?, ?, ?, ?)");
+  if (!b.ok()) return SqlError(db, "recording a key's wallet binding");
+  b.BindText(1, key_id);
+  b.BindText(2, binding.wallet_id);
+  b.BindText(3, binding.asset);
+  b.BindText(4, std::string(OwnerClassName(binding.owner_class)));
+  b.BindText(5, std::string(TierName(binding.tier)));
+  if (b.Step() != SQLITE_DONE) return SqlError(db, "recording a key's wallet binding");
+  return absl::OkStatus();
+}
+
 // Borrows a statement prepared once for the store's life; resets it and clears its bindings
 // on scope exit, so the next use starts clean whatever happened in this one.
 class Reused {
@@ -499,6 +514,7 @@ absl::StatusOr<Tier> ParseTierName(absl::string_view name) {
 }
 
 absl::Status SignerStore::Txn::InsertKey(const KeyRecord& key) {
+  store_->key_generation_.fetch_add(1, std::memory_order_release);
   Stmt s(db_,
          "INSERT INTO keys (key_id, key_type, purpose, public_key, created_unix_ms) "
          "VALUES (?, ?, ?, ?, ?)");
@@ -514,17 +530,53 @@ absl::Status SignerStore::Txn::InsertKey(const KeyRecord& key) {
   }
   if (rc != SQLITE_DONE) return SqlError(db_, "registering a key");
   if (!key.binding.has_value()) return absl::OkStatus();
-  Stmt b(db_,
-         "INSERT INTO key_bindings (key_id, wallet_id, asset, owner_class, tier) "
-         "VALUES (?, ?, ?, ?, ?)");
-  if (!b.ok()) return SqlError(db_, "recording a key's wallet binding");
-  b.BindText(1, key.key_id);
-  b.BindText(2, key.binding->wallet_id);
-  b.BindText(3, key.binding->asset);
-  b.BindText(4, std::string(OwnerClassName(key.binding->owner_class)));
-  b.BindText(5, std::string(TierName(key.binding->tier)));
-  if (b.Step() != SQLITE_DONE) return SqlError(db_, "recording a key's wallet binding");
-  return absl::OkStatus();
+  return InsertBinding(db_, key.key_id, *key.binding);
+}
+
+absl::StatusOr<std::optional<WalletBinding>> SignerStore::FindWalletBinding(const std::string& wallet_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt q(db_, "SELECT asset, owner_class, tier FROM key_bindings WHERE wallet_id = ? ORDER BY rowid LIMIT 1");
+  if (!q.ok()) return SqlError(db_, "reading a wallet's binding");
+  q.BindText(1, wallet_id);
+  const int rc = q.Step();
+  if (rc == SQLITE_DONE) return std::optional<WalletBinding>();
+  if (rc != SQLITE_ROW) return SqlError(db_, "reading a wallet's binding");
+  absl::StatusOr<OwnerClass> owner_class = ParseOwnerClassName(q.Text(1));
+  absl::StatusOr<Tier> tier = ParseTierName(q.Text(2));
+  if (!owner_class.ok() || !tier.ok()) return absl::DataLossError("key_bindings holds an unknown owner class or tier");
+  return std::optional<WalletBinding>(WalletBinding{wallet_id, q.Text(0), *owner_class, *tier});
+}
+
+absl::StatusOr<LogEntry> SignerStore::BindKey(const std::string& key_id, const WalletBinding& binding,
+                                              int64_t time_unix_ms) {
+  LogEntry logged;
+  absl::Status s = Transact([&](Txn& txn) -> absl::Status {
+    key_generation_.fetch_add(1, std::memory_order_release);
+    Stmt q(txn.db(), "SELECT b.wallet_id FROM keys AS k LEFT JOIN key_bindings AS b ON b.key_id = k.key_id "
+                     "WHERE k.key_id = ?");
+    if (!q.ok()) return SqlError(txn.db(), "reading a key");
+    q.BindText(1, key_id);
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("key ", key_id, " is not registered"));
+    if (rc != SQLITE_ROW) return SqlError(txn.db(), "reading a key");
+    if (sqlite3_column_type(q.get(), 0) != SQLITE_NULL) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key ", key_id, " is already bound to wallet ",
+          reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0)), "; a binding is never changed"));
+    }
+    if (absl::Status b = InsertBinding(txn.db(), key_id, binding); !b.ok()) return b;
+    LogFields fields;
+    fields["wallet_id"] = Bytes(binding.wallet_id);
+    fields["asset"] = Bytes(binding.asset);
+    fields["owner_class"] = Bytes(OwnerClassName(binding.owner_class));
+    fields["tier"] = Bytes(TierName(binding.tier));
+    absl::StatusOr<LogEntry> e = txn.AppendLog(time_unix_ms, "key_bound", key_id, fields);
+    if (!e.ok()) return e.status();
+    logged = *std::move(e);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return logged;
 }
 
 absl::StatusOr<LogEntry> SignerStore::RegisterKey(const KeyRecord& key) {
@@ -616,6 +668,7 @@ absl::StatusOr<uint64_t> SignerStore::VerifyLog() {
   std::array<uint8_t, 32> prev{};
   uint64_t expected_seq = 1;
   std::map<std::string, const LogEntry*> created;
+  std::map<std::string, const LogEntry*> bound;  // key_bound entries: bindings added later
   for (const LogEntry& e : *log) {
     if (e.seq != expected_seq) {
       return absl::DataLossError(absl::StrCat("sign log: entry ", expected_seq,
@@ -631,6 +684,9 @@ absl::StatusOr<uint64_t> SignerStore::VerifyLog() {
           absl::StrCat("sign log: entry ", e.seq, " does not match its hash"));
     }
     if (e.kind == "key_created") created[e.key_id] = &e;
+    if (e.kind == "key_bound" && !bound.emplace(e.key_id, &e).second) {
+      return absl::DataLossError(absl::StrCat("sign log: entry ", e.seq, " binds key ", e.key_id, " a second time"));
+    }
     prev = e.hash;
     ++expected_seq;
   }
@@ -642,9 +698,24 @@ absl::StatusOr<uint64_t> SignerStore::VerifyLog() {
       return absl::DataLossError(
           absl::StrCat("sign log: registered key ", k.key_id, " has no key_created entry"));
     }
-    if (!MatchesKeyCreated(it->second->fields, k)) {
+    auto later = bound.find(k.key_id);
+    if (later == bound.end()) {
+      if (!MatchesKeyCreated(it->second->fields, k)) {
+        return absl::DataLossError(absl::StrCat(
+            "sign log: registered key ", k.key_id, " differs from its key_created entry"));
+      }
+      continue;
+    }
+    // Bound later: created without a binding, and the key_bound entry records exactly the one
+    // the registry holds.
+    KeyRecord unbound = k;
+    unbound.binding.reset();
+    LogFields binding_fields = KeyCreatedFields(k);
+    for (const auto& name : {"key_type", "public_key", "purpose"}) binding_fields.erase(name);
+    if (!k.binding.has_value() || !MatchesKeyCreated(it->second->fields, unbound) ||
+        later->second->fields != binding_fields) {
       return absl::DataLossError(absl::StrCat(
-          "sign log: registered key ", k.key_id, " differs from its key_created entry"));
+          "sign log: registered key ", k.key_id, " differs from its key_created and key_bound entries"));
     }
   }
   return log->size();

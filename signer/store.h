@@ -14,6 +14,7 @@
 #define RINGFENCE_SIGNER_STORE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -128,6 +129,17 @@ class SignerStore {
   // Registers `key` and logs its creation ("key_created", with the binding's fields when the
   // key has one) in one transaction.
   absl::StatusOr<LogEntry> RegisterKey(const KeyRecord& key);
+  // Binds a key registered without a binding (one made before bindings existed) to `binding`
+  // and logs it ("key_bound", with the binding's fields) in one transaction. NotFound if no key
+  // has this id; FailedPrecondition if the key already has a binding (a binding is never
+  // changed). The caller validates the binding first (ValidateWalletBinding).
+  absl::StatusOr<LogEntry> BindKey(const std::string& key_id, const WalletBinding& binding, int64_t time_unix_ms);
+
+  // Counts registry writes (keys added or bound) made through this store since it was opened,
+  // so that a reader holding a snapshot of the keys can tell, without a query, that it is stale.
+  // May count a write that then rolled back (a spurious re-read, never a missed one).
+  uint64_t key_generation() const { return key_generation_.load(std::memory_order_acquire); }
+
   // Appends one entry in its own transaction.
   absl::StatusOr<LogEntry> AppendLog(int64_t time_unix_ms, const std::string& kind,
                                      const std::string& key_id, const LogFields& fields);
@@ -136,12 +148,16 @@ class SignerStore {
   absl::StatusOr<KeyRecord> GetKey(const std::string& key_id);
   // Every key in creation order.
   absl::StatusOr<std::vector<KeyRecord>> ListKeys();
+  // The binding of one key bound to `wallet_id` (the oldest), or nullopt if no key is: what
+  // that wallet id means in this registry. One indexed lookup.
+  absl::StatusOr<std::optional<WalletBinding>> FindWalletBinding(const std::string& wallet_id);
   // Every log entry in order.
   absl::StatusOr<std::vector<LogEntry>> ReadLog();
 
   // Checks the whole chain: sequence without gaps from 1, each prev_hash equal to the
   // previous entry's hash, each hash recomputed, and every registered key matched by its
-  // key_created entry (type, purpose, public key and binding, or the absence of one).
+  // key_created entry (type, purpose, public key and binding, or the absence of one) and, for a
+  // key bound later, by its one key_bound entry.
   // Returns the number of entries; DataLoss naming the first bad entry or key.
   absl::StatusOr<uint64_t> VerifyLog();
 
@@ -164,6 +180,7 @@ class SignerStore {
   std::mutex mu_;
   sqlite3* db_;  // Guarded by mu_.
   std::unique_ptr<LogStatements> log_statements_;  // Guarded by mu_.
+  std::atomic<uint64_t> key_generation_{0};
 };
 
 }  // namespace ringfence::signer

@@ -91,11 +91,11 @@ Rate RunOnThreads(int threads, double seconds, const std::function<bool()>& once
 
 Rate RawSignRate(ringfence::signer::Pkcs11Token& token, const World& world, int threads, double seconds) {
   const auto& key = world.own_keys[0];
-  const std::vector<uint8_t> id = *ringfence::base::HexDecode(key.first, "key id");
+  const std::vector<uint8_t> id = *ringfence::base::HexDecode(key.key_id, "key id");
   std::array<uint8_t, 32> digest;
   digest.fill(0x5a);
   return RunOnThreads(threads, seconds, [&] {
-    auto sig = token.SignEcdsa(id, digest, key.second, ringfence::chain::RecoveryId::kCompute);
+    auto sig = token.SignEcdsa(id, digest, key.public_key, ringfence::chain::RecoveryId::kCompute);
     if (!sig.ok()) {
       std::fprintf(stderr, "raw sign failed: %s\n", std::string(sig.status().message()).c_str());
       std::abort();
@@ -125,7 +125,7 @@ std::vector<TxRequest> MakeRequests(const World& world, bool bitcoin, int approv
       c.tx.outputs[1].value = 99000 - amount;  // the fee stays 1,000 sat
       c.request.intent.amount = std::to_string(amount);
       SetTx(&c.request, c.tx);
-      Approve(&c.request, approvers);
+      Approve(world, &c.request, approvers);
       out.push_back(std::move(c.request));
     } else {
       auto c = ValidEthereumRequest(world, EthForm::kEip1559, id);
@@ -133,7 +133,7 @@ std::vector<TxRequest> MakeRequests(const World& world, bool bitcoin, int approv
       c.eip1559.value = ringfence::chain::U256::FromU128(amount);
       c.request.intent.amount = std::to_string(amount);
       SetEthTx(&c);
-      Approve(&c.request, approvers);
+      Approve(world, &c.request, approvers);
       out.push_back(std::move(c.request));
     }
   }
@@ -157,7 +157,7 @@ Rate WorkAloneRate(ringfence::signer::Pkcs11Token& token, const World& world,
   return RunOnThreads(threads, seconds, [&] {
     const size_t i = next.fetch_add(1);
     if (i >= requests.size()) return false;
-    auto checked = CheckTransaction(requests[i], world.config, world.registry, world.keys);
+    auto checked = CheckTransaction(requests[i], world.config, world.registry, world.keys, kFixtureNow);
     if (!checked.ok()) {
       std::fprintf(stderr, "work alone: check failed: %s\n", std::string(checked.status().message()).c_str());
       std::abort();
@@ -177,7 +177,7 @@ void PrintCheckCost(const std::string& name, const World& world, double cores) {
     const int n = 300;
     const double cpu0 = ProcessCpuSeconds();
     for (int i = 0; i < n; ++i) {
-      auto checked = CheckTransaction(request, world.config, world.registry, world.keys);
+      auto checked = CheckTransaction(request, world.config, world.registry, world.keys, kFixtureNow);
       if (!checked.ok()) std::abort();
     }
     const double us = (ProcessCpuSeconds() - cpu0) * 1e6 / n;

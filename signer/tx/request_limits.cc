@@ -2,8 +2,11 @@
 
 #include "base/status.h"
 #include "base/text.h"
+#include "policy/withdrawal.h"
 
 namespace ringfence::signer::tx {
+
+static_assert(kMaxExpiresAt == policy::kMaxTimestamp);
 
 absl::Status CheckRequestLimits(const TxRequest& r) {
   RF_RETURN_IF_ERROR(CheckSize("request_id", r.request_id.size(), kMaxRequestIdBytes));
@@ -32,6 +35,10 @@ absl::Status CheckRequestLimits(const TxRequest& r) {
       return CheckSize(base::Cat("approvals[", i, "].signature"), a.signature.size(),
                        kMaxApprovalSignatureBytes);
     }
+  }
+  if (r.expires_at < 0 || r.expires_at > kMaxExpiresAt) {
+    return absl::InvalidArgumentError(base::Cat(kLimitRule, ": expires_at: ", r.expires_at, " is outside 0..",
+                                                kMaxExpiresAt, " (Unix seconds)"));
   }
   return absl::OkStatus();
 }

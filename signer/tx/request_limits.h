@@ -17,7 +17,8 @@
 
 namespace ringfence::signer::tx {
 
-// OK, or InvalidArgument for the first field over its limit, in the proto's field order:
+// OK, or InvalidArgument for the first field over its limit (expires_at: outside
+// 0..policy::kMaxTimestamp), in the proto's field order:
 // "request_limit: <field>: <n> bytes, at most <limit>" (or "<n> entries" for a repeated
 // field), naming the field as the proto does ("intent.destination",
 // "approvals[2].approver_id").

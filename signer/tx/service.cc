@@ -26,6 +26,23 @@ TxRequest FromProto(const v1::SignTransactionRequest& p) {
   for (const auto& a : p.approvals()) {
     r.approvals.push_back({a.approver_id(), std::vector<uint8_t>(a.signature().begin(), a.signature().end())});
   }
+  switch (p.kind()) {
+    case v1::REQUEST_KIND_WITHDRAWAL:
+      r.kind = policy::RequestKind::kWithdrawal;
+      break;
+    case v1::REQUEST_KIND_SWEEP:
+      r.kind = policy::RequestKind::kSweep;
+      break;
+    case v1::REQUEST_KIND_TOP_UP:
+      r.kind = policy::RequestKind::kTopUp;
+      break;
+    case v1::REQUEST_KIND_FEE_REIMBURSEMENT:
+      r.kind = policy::RequestKind::kFeeReimbursement;
+      break;
+    default:  // unspecified or a value this build does not know: refused by the checks
+      break;
+  }
+  r.expires_at = p.expires_at();
   return r;
 }
 

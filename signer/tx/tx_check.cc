@@ -84,6 +84,9 @@ absl::Status CheckRequestShape(const TxRequest& r) {
     return Refuse("request_malformed",
                   Cat("approvals: ", r.approvals.size(), " given, at most ", kMaxApprovals));
   }
+  if (!r.kind) {
+    return Refuse("request_malformed", "kind: must be withdrawal, sweep, top_up or fee_reimbursement");
+  }
   if (r.unsigned_tx.empty()) return Refuse("tx_decode", "unsigned_tx is empty");
   return absl::OkStatus();
 }
@@ -113,6 +116,10 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
                             const ApproverRegistry& registry, CheckedTx* out) {
   policy::ApprovalSubject subject;
   subject.request_id = r.request_id;
+  subject.kind = out->kind;
+  // Never a request field: the wallet the signing keys are bound to (CheckSourceWallet).
+  subject.source_wallet = out->source_wallet.wallet_id;
+  subject.expires_at = r.expires_at;
   subject.chain = r.chain;
   subject.network = r.network;
   subject.asset = r.intent.asset;
@@ -122,7 +129,8 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
   auto digest = policy::ApprovalDigest(subject);
   if (!digest.ok()) return Refuse("request_malformed", digest.status().message());
 
-  out->internal_sweep = registry.IsColdAddress(r.intent.asset, r.intent.destination);
+  out->internal_sweep = out->kind == policy::RequestKind::kSweep &&
+                        registry.IsColdAddress(r.intent.asset, r.intent.destination);
   auto required = registry.RequiredApprovals(r.intent.asset, intent.amount, out->internal_sweep);
   if (!required.ok()) return Deny("quorum_rule_missing", required.status().message());
   out->approvals_required = *required;
@@ -142,8 +150,9 @@ absl::Status CheckApprovals(const TxRequest& r, const ParsedIntent& intent,
     if (!VerifyApprovalSignature(*key, a.signature, *digest)) {
       return Deny("approval_signature",
                   Cat("approvals[", i, "]: the signature of ", base::Clip(a.approver_id),
-                      " does not verify over this request's approval digest (request id, chain, "
-                      "network and intent; docs/approval-digest.md)"));
+                      " does not verify over this request's approval digest v2 (request id, kind, source "
+                      "wallet ", out->source_wallet.wallet_id, ", chain, network, intent and expiry; "
+                      "docs/approval-digest.md)"));
     }
     out->approvers.push_back(a.approver_id);
   }
@@ -196,6 +205,28 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
     amounts.push_back(r.bitcoin_inputs[i].amount);
     input_keys.push_back(key);
   }
+  // Segregation: every input is owned by keys of one wallet, the source wallet.
+  if (input_keys.empty()) return Refuse("inputs_mismatch", "the transaction has no inputs");
+  for (size_t i = 0; i < input_keys.size(); ++i) {
+    const OwnKey* key = input_keys[i];
+    if (!key->binding) {
+      return Refuse("key_unbound", Cat("bitcoin_inputs[", i, "].key_id ", key->key_id,
+                                       " has no wallet binding; it cannot sign until an operator binds it "
+                                       "(signerd bind-key)"));
+    }
+    if (key->binding->wallet_id != input_keys[0]->binding->wallet_id) {
+      return Refuse("inputs_span_wallets",
+                    Cat("input ", i, " is owned by key ", key->key_id, " of wallet ", key->binding->wallet_id,
+                        ", input 0 by key ", input_keys[0]->key_id, " of wallet ",
+                        input_keys[0]->binding->wallet_id, "; a transaction spends one wallet"));
+    }
+  }
+  out->source_wallet = *input_keys[0]->binding;
+  if (out->source_wallet.asset != r.intent.asset) {
+    return Refuse("asset_mismatch", Cat("the inputs belong to wallet ", out->source_wallet.wallet_id, " of asset ",
+                                        out->source_wallet.asset, ", the request moves ", r.intent.asset));
+  }
+  if (auto st = internal::CheckKindRules(r, keys, out); !st.ok()) return st;
 
   // The destination first, so that paying another address is reported as such.
   std::optional<size_t> dest_index;
@@ -222,9 +253,18 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
     if (i == *dest_index) continue;
     const chain::TxOut& o = tx->outputs[i];
     auto key_hash = chain::ParseP2wpkhScriptPubKey(o.script_pubkey);
-    if (key_hash.ok() && keys.ByKeyHash(*key_hash) != nullptr) continue;  // change
-    return Refuse("output_foreign", Cat("output ", i, " pays ", o.value, " sat to ",
-                                        DescribeScript(o.script_pubkey, hrp),
+    const OwnKey* own = key_hash.ok() ? keys.ByKeyHash(*key_hash) : nullptr;
+    if (own != nullptr && own->binding && own->binding->wallet_id == out->source_wallet.wallet_id) continue;
+    const std::string described = DescribeScript(o.script_pubkey, hrp);
+    if (own != nullptr || keys.WalletAt(described) != nullptr) {
+      const WalletBinding* other = own != nullptr ? (own->binding ? &*own->binding : nullptr) : keys.WalletAt(described);
+      return Refuse("change_leaves_wallet",
+                    Cat("output ", i, " pays ", o.value, " sat to ", described, ", ",
+                        other != nullptr ? Cat("an address of wallet ", other->wallet_id)
+                                         : std::string("an unbound key of signerd"),
+                        "; change must return to the source wallet ", out->source_wallet.wallet_id));
+    }
+    return Refuse("output_foreign", Cat("output ", i, " pays ", o.value, " sat to ", described,
                                         ", which is neither the destination nor a key of signerd"));
   }
 
@@ -261,26 +301,131 @@ absl::Status Deny(std::string_view rule, absl::string_view detail) {
   return absl::PermissionDeniedError(Cat(rule, ": ", detail));
 }
 
+absl::Status CheckKindRules(const TxRequest& r, const OwnKeys& keys, const CheckedTx* out) {
+  const WalletBinding& source = out->source_wallet;
+  const std::string_view kind = policy::RequestKindName(out->kind);
+  const WalletBinding* dest = keys.WalletAt(r.intent.destination);
+  const std::string source_text = Cat(OwnerClassName(source.owner_class), "-", TierName(source.tier), " wallet ",
+                                      source.wallet_id);
+  // The other wallet a move between wallets must pay: its owner class and tier.
+  std::optional<std::pair<OwnerClass, Tier>> target;
+  switch (out->kind) {
+    case policy::RequestKind::kWithdrawal:
+      if (dest != nullptr && source.owner_class == OwnerClass::kClient && dest->owner_class == OwnerClass::kHouse) {
+        return Refuse("client_funds_to_house",
+                      Cat("the destination ", r.intent.destination, " is an address of house wallet ",
+                          dest->wallet_id, "; client funds (", source_text, ") never pay a house wallet"));
+      }
+      if (dest != nullptr && source.owner_class == OwnerClass::kHouse && dest->owner_class == OwnerClass::kClient) {
+        return Refuse("house_pays_client",
+                      Cat("the destination ", r.intent.destination, " is an address of client wallet ",
+                          dest->wallet_id, "; a house wallet pays a client wallet only by a fee_reimbursement"));
+      }
+      return absl::OkStatus();
+    case policy::RequestKind::kSweep:
+    case policy::RequestKind::kTopUp: {
+      if (source.owner_class != OwnerClass::kClient) {
+        return Refuse("kind_owner_mismatch", Cat("a ", kind, " moves a client wallet's funds between its tiers; the "
+                                                  "inputs belong to ", source_text));
+      }
+      const Tier from = out->kind == policy::RequestKind::kSweep ? Tier::kHot : Tier::kCold;
+      if (source.tier != from) {
+        return Refuse("kind_tier_mismatch", Cat("a ", kind, " leaves a ", TierName(from), " wallet; the inputs belong to ",
+                                                 source_text));
+      }
+      target = {OwnerClass::kClient, from == Tier::kHot ? Tier::kCold : Tier::kHot};
+      break;
+    }
+    case policy::RequestKind::kFeeReimbursement:
+      if (source.owner_class != OwnerClass::kHouse) {
+        return Refuse("kind_owner_mismatch",
+                      Cat("a fee_reimbursement is paid by a house wallet; the inputs belong to ", source_text));
+      }
+      if (source.tier != Tier::kHot) {
+        return Refuse("kind_tier_mismatch",
+                      Cat("a fee_reimbursement leaves a house-hot wallet; the inputs belong to ", source_text));
+      }
+      target = {OwnerClass::kClient, Tier::kHot};
+      break;
+  }
+  if (dest == nullptr || dest->owner_class != target->first || dest->tier != target->second ||
+      dest->asset != source.asset) {
+    return Refuse("destination_not_registered_wallet",
+                  Cat("a ", kind, " from ", source_text, " pays the ", source.asset, " ",
+                      OwnerClassName(target->first), "-", TierName(target->second),
+                      " wallet registered with signerd; the destination ", r.intent.destination, " is ",
+                      dest == nullptr ? std::string("no wallet signerd knows")
+                                      : Cat("an address of ", OwnerClassName(dest->owner_class), "-",
+                                            TierName(dest->tier), " wallet ", dest->wallet_id, " (", dest->asset, ")")));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace internal
 
-absl::StatusOr<OwnKeys> OwnKeys::Build(
-    const std::vector<std::pair<std::string, std::array<uint8_t, 33>>>& keys) {
+absl::StatusOr<OwnKeys> OwnKeys::Build(const std::vector<OwnKeyInput>& keys, const TxConfig& config) {
   OwnKeys out;
-  for (const auto& [id, pub] : keys) {
-    OwnKey k;
-    k.key_id = id;
-    k.public_key = pub;
-    auto eth = chain::EthAddressFromPubkeyBytes(pub);
+  auto describe = [](const WalletBinding& w) {
+    return Cat(w.asset, " ", OwnerClassName(w.owner_class), "-", TierName(w.tier));
+  };
+  auto add_address = [&out](const std::string& address, const std::string& wallet_id) -> absl::Status {
+    auto [it, added] = out.wallet_by_address_.emplace(address, wallet_id);
+    if (!added && it->second != wallet_id) {
+      return absl::InvalidArgumentError(
+          Cat("address ", address, " belongs to wallet ", it->second, " and to wallet ", wallet_id));
+    }
+    return absl::OkStatus();
+  };
+  for (const RegisteredWallet& w : config.wallets) {
+    out.wallets_.emplace(w.wallet.wallet_id, w.wallet);
+    for (const std::string& address : w.addresses) {
+      if (auto st = add_address(address, w.wallet.wallet_id); !st.ok()) return st;
+    }
+  }
+  for (const OwnKeyInput& in : keys) {
+    OwnKey k{in.key_id, in.public_key, {}, {}, in.binding};
+    auto eth = chain::EthAddressFromPubkeyBytes(in.public_key);
     if (!eth.ok()) {
-      return absl::InvalidArgumentError(Cat("key ", id, ": ", eth.status().message()));
+      return absl::InvalidArgumentError(Cat("key ", in.key_id, ": ", eth.status().message()));
     }
     k.eth_address = *eth;
-    k.key_hash = chain::Hash160(pub);
-    out.by_key_hash_.emplace(k.key_hash, id);
-    out.by_eth_address_.emplace(k.eth_address, id);
-    out.by_id_.emplace(id, std::move(k));
+    k.key_hash = chain::Hash160(in.public_key);
+    if (in.binding) {
+      const WalletBinding& b = *in.binding;
+      auto [it, added] = out.wallets_.emplace(b.wallet_id, b);
+      if (!added && !(it->second == b)) {
+        return absl::InvalidArgumentError(Cat("key ", in.key_id, " is bound to wallet ", b.wallet_id, " as ",
+                                              describe(b), ", which signerd already knows as ", describe(it->second)));
+      }
+      // The key receives at its address on its asset's chain; a key of an asset signerd does not
+      // sign for has none here.
+      if (const AssetConfig* asset = config.FindAsset(b.asset)) {
+        std::string address;
+        if (asset->chain == ChainKind::kBitcoin) {
+          auto text = chain::P2wpkhAddress(chain::SegwitHrp(config.bitcoin->kind), k.key_hash);
+          if (!text.ok()) return text.status();
+          address = *text;
+        } else {
+          address = chain::EthChecksumAddress(k.eth_address);
+        }
+        if (auto st = add_address(address, b.wallet_id); !st.ok()) return st;
+      }
+    }
+    out.by_key_hash_.emplace(k.key_hash, in.key_id);
+    out.by_eth_address_.emplace(k.eth_address, in.key_id);
+    out.by_id_.emplace(in.key_id, std::move(k));
   }
   return out;
+}
+
+const WalletBinding* OwnKeys::Wallet(std::string_view wallet_id) const {
+  auto it = wallets_.find(wallet_id);
+  return it == wallets_.end() ? nullptr : &it->second;
+}
+
+const WalletBinding* OwnKeys::WalletAt(std::string_view address) const {
+  auto it = wallet_by_address_.find(address);
+  return it == wallet_by_address_.end() ? nullptr : Wallet(it->second);
 }
 
 const OwnKey* OwnKeys::ById(std::string_view key_id) const {
@@ -299,10 +444,16 @@ const OwnKey* OwnKeys::ByEthAddress(const std::array<uint8_t, 20>& address) cons
 }
 
 absl::StatusOr<CheckedTx> CheckTransaction(const TxRequest& request, const TxConfig& config,
-                                           const ApproverRegistry& registry, const OwnKeys& keys) {
+                                           const ApproverRegistry& registry, const OwnKeys& keys,
+                                           int64_t now_unix_seconds) {
   if (auto st = CheckRequestShape(request); !st.ok()) return st;
+  if (request.expires_at <= now_unix_seconds) {
+    return Deny("approval_expired", Cat("the approvals expired at ", request.expires_at,
+                                        " (Unix seconds); signerd's clock reads ", now_unix_seconds));
+  }
   CheckedTx out;
   out.request_id = request.request_id;
+  out.kind = *request.kind;
   if (request.chain == "bitcoin") {
     out.chain = ChainKind::kBitcoin;
     if (!config.bitcoin) return Refuse("chain_not_configured", "signerd signs no bitcoin transactions");

@@ -2,9 +2,12 @@
 //
 // CheckTransaction decodes the unsigned transaction itself, recomputes every digest to sign
 // (a digest is never taken from the caller), checks that the transaction does exactly what the
-// approved intent says (the destination receives the amount; every other output pays one of
-// signerd's own keys; the fee is within the cap; the chain id or network is the configured
-// one), and verifies the approvals against signerd's approver registry and quorum rule. It
+// approved intent says (the destination receives the amount; the fee is within the cap; the
+// chain id or network is the configured one), enforces wallet segregation (every input owned by
+// keys of one wallet, the source wallet; every other output returns to it; what each kind of
+// request may pay, by the source wallet's owner class and tier), and verifies the approvals
+// (digest v2, with the source wallet id taken from the keys' bindings) against signerd's
+// approver registry and quorum rule. It
 // returns what to sign and what the request claims in signerd's state (request id, Ethereum
 // nonce, Bitcoin outpoints); the state rules themselves are applied by TxState.
 //
@@ -28,36 +31,59 @@
 #include "base/amount.h"
 #include "chain/bitcoin_tx.h"
 #include "chain/eth_tx.h"
+#include "policy/approval_digest.h"
 #include "signer/request_limits.h"
+#include "signer/store.h"
 #include "signer/tx/approver_registry.h"
 #include "signer/tx/tx_config.h"
 
 namespace ringfence::signer::tx {
 
-// One of signerd's secp256k1 keys with the addresses it can receive at.
+// One of signerd's secp256k1 keys with the addresses it can receive at and its wallet.
 struct OwnKey {
   std::string key_id;
   std::array<uint8_t, 33> public_key{};   // compressed SEC1
   std::array<uint8_t, 20> key_hash{};     // HASH160, the P2WPKH program
   std::array<uint8_t, 20> eth_address{};  // Keccak-256 of the uncompressed key, last 20 bytes
+  // The wallet the key belongs to; unset for a key made before bindings existed, which cannot
+  // sign until an operator binds it (signerd bind-key, docs/signer.md).
+  std::optional<WalletBinding> binding;
 };
 
-// An immutable snapshot of signerd's secp256k1 keys, indexed by id and by address.
+// A key as the key registry lists it.
+struct OwnKeyInput {
+  std::string key_id;
+  std::array<uint8_t, 33> public_key{};
+  std::optional<WalletBinding> binding;
+};
+
+// An immutable snapshot of signerd's secp256k1 keys, indexed by id and by address, and of every
+// wallet signerd knows: those its keys are bound to and those registered in its configuration
+// ([[wallet]]), each with its canonical addresses.
 class OwnKeys {
  public:
-  // InvalidArgument if a public key is not a valid compressed secp256k1 point.
-  static absl::StatusOr<OwnKeys> Build(
-      const std::vector<std::pair<std::string, std::array<uint8_t, 33>>>& keys);
+  // InvalidArgument if a public key is not a valid compressed secp256k1 point, or if two
+  // definitions of one wallet id disagree (a key's binding against another key's or against a
+  // [[wallet]] entry: asset, owner class or tier), or if one address belongs to two wallets.
+  static absl::StatusOr<OwnKeys> Build(const std::vector<OwnKeyInput>& keys, const TxConfig& config);
 
   const OwnKey* ById(std::string_view key_id) const;
   const OwnKey* ByKeyHash(const std::array<uint8_t, 20>& key_hash) const;
   const OwnKey* ByEthAddress(const std::array<uint8_t, 20>& address) const;
   size_t size() const { return by_id_.size(); }
 
+  // The wallet with this id, or nullptr.
+  const WalletBinding* Wallet(std::string_view wallet_id) const;
+  // The wallet that `address` (canonical text) belongs to, or nullptr if it is none of the
+  // wallets signerd knows.
+  const WalletBinding* WalletAt(std::string_view address) const;
+
  private:
   std::map<std::string, OwnKey, std::less<>> by_id_;
   std::map<std::array<uint8_t, 20>, std::string> by_key_hash_;
   std::map<std::array<uint8_t, 20>, std::string> by_eth_address_;
+  std::map<std::string, WalletBinding, std::less<>> wallets_;
+  std::map<std::string, std::string, std::less<>> wallet_by_address_;  // address -> wallet id
 };
 
 struct BitcoinInputSpend {
@@ -87,6 +113,9 @@ struct TxRequest {
   std::string ethereum_key_id;
   IntentText intent;
   std::vector<ApprovalInput> approvals;
+  // Unset when the request names no kind or an unknown one (refused: request_malformed).
+  std::optional<policy::RequestKind> kind;
+  int64_t expires_at = 0;  // Unix seconds
 };
 
 // A digest to sign with one key.
@@ -118,13 +147,17 @@ struct CheckedTx {
   base::Amount amount;
   base::Amount fee;  // Bitcoin: inputs minus outputs; Ethereum: the most the gas can cost
   bool internal_sweep = false;
+  policy::RequestKind kind = policy::RequestKind::kWithdrawal;
+  WalletBinding source_wallet;  // from the signing keys' bindings
   int approvals_required = 0;
   std::vector<std::string> approvers;  // the approvals counted, in request order
 };
 
-// Runs every check. See the file comment for the errors.
+// Runs every check at `now_unix_seconds` (signerd's clock: a request whose expires_at is not
+// after it is refused, approval_expired). See the file comment for the errors.
 absl::StatusOr<CheckedTx> CheckTransaction(const TxRequest& request, const TxConfig& config,
-                                           const ApproverRegistry& registry, const OwnKeys& keys);
+                                           const ApproverRegistry& registry, const OwnKeys& keys,
+                                           int64_t now_unix_seconds);
 
 // A token's answer for one SignJob: low-S r || s and its recovery id.
 struct JobSignature {

@@ -38,8 +38,21 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
     return Refuse("sender_key_unknown", Cat("ethereum_key_id ", base::Clip(r.ethereum_key_id),
                                             " is not a secp256k1 key of signerd"));
   }
+  // Segregation: the sending key's wallet is the source wallet.
+  if (!sender->binding) {
+    return Refuse("key_unbound", Cat("ethereum_key_id ", sender->key_id,
+                                     " has no wallet binding; it cannot sign until an operator binds it "
+                                     "(signerd bind-key)"));
+  }
+  out->source_wallet = *sender->binding;
+  if (out->source_wallet.asset != r.intent.asset) {
+    return Refuse("sender_wrong_wallet",
+                  Cat("the sending key ", sender->key_id, " belongs to wallet ", out->source_wallet.wallet_id,
+                      " of asset ", out->source_wallet.asset, ", the request moves ", r.intent.asset));
+  }
   auto destination = ParseCanonicalEthereumDestination(r.intent.destination, "intent.destination");
   if (!destination.ok()) return Refuse("destination_malformed", destination.status().message());
+  if (auto st = CheckKindRules(r, keys, out); !st.ok()) return st;
 
   auto kind = chain::DetectEthTxKind(r.unsigned_tx);
   if (!kind.ok()) return Refuse("tx_decode", Cat("unsigned_tx: ", kind.status().message()));

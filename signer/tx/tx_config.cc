@@ -1,7 +1,11 @@
 #include "signer/tx/tx_config.h"
 
+#include <map>
+#include <set>
+
 #include "base/text.h"
 #include "chain/eth_address.h"
+#include "signer/key_service.h"
 #include "signer/request_limits.h"
 #include "signer/tx/toml_fields.h"
 
@@ -22,11 +26,87 @@ const AssetConfig* TxConfig::FindAsset(std::string_view id) const {
   return it == assets.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+// The [[wallet]] entries; `config`'s chains and assets are already parsed.
+absl::Status ParseRegisteredWallets(const toml::table& root, TxConfig* config) {
+  const toml::node* node = root.get("wallet");
+  if (node == nullptr) return absl::OkStatus();
+  const toml::array* wallets = node->as_array();
+  if (wallets == nullptr) return absl::InvalidArgumentError("wallet: must be an array of tables ([[wallet]])");
+  std::set<std::string, std::less<>> ids;
+  std::map<std::string, std::string, std::less<>> address_owner;  // address -> wallet id
+  for (size_t i = 0; i < wallets->size(); ++i) {
+    const std::string path = Cat("wallet[", i, "]");
+    const toml::table* t = wallets->get(i)->as_table();
+    if (t == nullptr) return absl::InvalidArgumentError(Cat(path, ": must be a table"));
+    if (auto st = tf::OnlyKeys(*t, path, {"id", "asset", "owner", "tier", "addresses"}); !st.ok()) return st;
+    RegisteredWallet w;
+    auto id = tf::String(*t, path, "id");
+    if (!id.ok()) return id.status();
+    if (auto st = ValidateWalletId(Cat(path, ".id"), *id); !st.ok()) return st;
+    w.wallet.wallet_id = *id;
+    auto asset_id = tf::String(*t, path, "asset");
+    if (!asset_id.ok()) return asset_id.status();
+    const AssetConfig* asset = config->FindAsset(*asset_id);
+    if (asset == nullptr) {
+      return absl::InvalidArgumentError(
+          Cat(path, ".asset: ", base::Clip(*asset_id), " is not a configured [[asset]]"));
+    }
+    w.wallet.asset = *asset_id;
+    auto owner = tf::String(*t, path, "owner");
+    if (!owner.ok()) return owner.status();
+    auto owner_class = ParseOwnerClassName(*owner);
+    if (!owner_class.ok()) {
+      return absl::InvalidArgumentError(Cat(path, ".owner: ", base::Clip(*owner), " is not client or house"));
+    }
+    w.wallet.owner_class = *owner_class;
+    auto tier_name = tf::String(*t, path, "tier");
+    if (!tier_name.ok()) return tier_name.status();
+    auto tier = ParseTierName(*tier_name);
+    if (!tier.ok()) {
+      return absl::InvalidArgumentError(Cat(path, ".tier: ", base::Clip(*tier_name), " is not hot or cold"));
+    }
+    w.wallet.tier = *tier;
+    const toml::node* addresses_node = t->get("addresses");
+    if (addresses_node == nullptr) return absl::InvalidArgumentError(Cat(path, ".addresses: missing"));
+    const toml::array* addresses = addresses_node->as_array();
+    if (addresses == nullptr || addresses->empty()) {
+      return absl::InvalidArgumentError(Cat(path, ".addresses: must be a non-empty array of address strings"));
+    }
+    if (addresses->size() > kMaxRegisteredWalletAddresses) {
+      return absl::InvalidArgumentError(Cat(path, ".addresses: ", addresses->size(), " entries, at most ",
+                                            kMaxRegisteredWalletAddresses));
+    }
+    for (size_t j = 0; j < addresses->size(); ++j) {
+      const std::string field = Cat(path, ".addresses[", j, "]");
+      const std::optional<std::string> text = addresses->get(j)->value<std::string>();
+      if (!text) return absl::InvalidArgumentError(Cat(field, ": must be a string"));
+      absl::Status st = asset->chain == ChainKind::kBitcoin
+                            ? ParseCanonicalBitcoinDestination(*text, *config->bitcoin, field).status()
+                            : ParseCanonicalEthereumDestination(*text, field).status();
+      if (!st.ok()) return absl::InvalidArgumentError(st.message());
+      auto [it, added] = address_owner.emplace(*text, w.wallet.wallet_id);
+      if (!added) {
+        return absl::InvalidArgumentError(Cat(field, ": ", *text, " is already an address of wallet ", it->second));
+      }
+      w.addresses.push_back(*text);
+    }
+    if (!ids.insert(w.wallet.wallet_id).second) {
+      return absl::InvalidArgumentError(Cat(path, ".id: duplicate wallet \"", w.wallet.wallet_id, "\""));
+    }
+    config->wallets.push_back(std::move(w));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<TxConfig> ParseTxConfig(std::string_view text, const std::filesystem::path& base_dir) {
   auto parsed = tf::ParseText(text, "transaction config");
   if (!parsed.ok()) return parsed.status();
   const toml::table& root = *parsed;
-  if (auto st = tf::OnlyKeys(root, "", {"approver_registry", "bitcoin", "ethereum", "asset"});
+  if (auto st = tf::OnlyKeys(root, "", {"approver_registry", "bitcoin", "ethereum", "asset", "wallet"});
       !st.ok()) {
     return st;
   }
@@ -130,6 +210,7 @@ absl::StatusOr<TxConfig> ParseTxConfig(std::string_view text, const std::filesys
       return absl::InvalidArgumentError(Cat(path, ".id: duplicate asset \"", asset.id, "\""));
     }
   }
+  if (auto st = ParseRegisteredWallets(root, &config); !st.ok()) return st;
   return config;
 }
 

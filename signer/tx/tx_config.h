@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "chain/bech32.h"
+#include "signer/store.h"
 #include "signer/tx/approver_registry.h"
 
 namespace ringfence::signer::tx {
@@ -44,19 +45,33 @@ struct EthereumConfig {
   uint64_t chain_id = 0;
 };
 
+// A wallet signerd knows from its configuration rather than from its own keys' bindings: the
+// cold wallet of each asset (served by the offline signer), or a house wallet elsewhere. The
+// segregation rules (docs/sign_transaction.md) recognise its addresses as that wallet's.
+struct RegisteredWallet {
+  WalletBinding wallet;                // wallet_id, asset, owner_class, tier
+  std::vector<std::string> addresses;  // canonical address text for the asset's chain
+};
+
+// The most addresses one [[wallet]] entry may list.
+inline constexpr size_t kMaxRegisteredWalletAddresses = 10000;
+
 struct TxConfig {
   std::optional<BitcoinConfig> bitcoin;
   std::optional<EthereumConfig> ethereum;
   std::map<std::string, AssetConfig, std::less<>> assets;
   std::filesystem::path approver_registry_path;
+  std::vector<RegisteredWallet> wallets;  // [[wallet]] entries, in file order
 
   const AssetConfig* FindAsset(std::string_view id) const;
 };
 
 // Parses the configuration text; `base_dir` resolves a relative approver_registry path.
 // InvalidArgument naming the field for an unknown or missing field, an unknown network, chain
-// id 0, an asset on an unconfigured chain, a malformed contract address, or two native assets
-// on one chain.
+// id 0, an asset on an unconfigured chain, a malformed contract address, two native assets
+// on one chain, or a [[wallet]] with a malformed id, an unknown asset, owner or tier, no
+// addresses, an address that is not canonical for the asset's chain and network, a duplicate
+// id, or an address already listed by another wallet.
 absl::StatusOr<TxConfig> ParseTxConfig(std::string_view text, const std::filesystem::path& base_dir);
 
 // Cross-checks the registry against the configuration: every quorum and cold address names a

@@ -43,7 +43,8 @@ std::string RuleOf(const absl::Status& status) {
 
 // Rules whose cause may be a key created after the last snapshot of signerd's keys.
 bool MayBeNewKey(const std::string& rule) {
-  return rule == "input_key_unknown" || rule == "output_foreign" || rule == "sender_key_unknown";
+  return rule == "input_key_unknown" || rule == "output_foreign" || rule == "sender_key_unknown" ||
+         rule == "change_leaves_wallet" || rule == "destination_not_registered_wallet" || rule == "key_unbound";
 }
 
 }  // namespace
@@ -113,20 +114,25 @@ absl::StatusOr<std::unique_ptr<TransactionSigner>> TransactionSigner::Open(
 TransactionSigner::~TransactionSigner() = default;
 
 absl::Status TransactionSigner::LoadKeys() {
+  // Read before the keys: a write after this point bumps the generation again.
+  const uint64_t generation = store_->key_generation();
   auto records = store_->ListKeys();
   if (!records.ok()) return records.status();
-  std::vector<std::pair<std::string, std::array<uint8_t, 33>>> keys;
+  std::vector<OwnKeyInput> keys;
   for (const KeyRecord& k : *records) {
     if (k.type != KeyType::kSecp256k1 || k.public_key.size() != 33) continue;
-    std::array<uint8_t, 33> pub;
-    std::copy(k.public_key.begin(), k.public_key.end(), pub.begin());
-    keys.emplace_back(k.key_id, pub);
+    OwnKeyInput in;
+    in.key_id = k.key_id;
+    std::copy(k.public_key.begin(), k.public_key.end(), in.public_key.begin());
+    in.binding = k.binding;
+    keys.push_back(std::move(in));
   }
-  auto own = OwnKeys::Build(keys);
+  auto own = OwnKeys::Build(keys, config_);
   if (!own.ok()) return own.status();
   auto snapshot = std::make_shared<const OwnKeys>(std::move(*own));
   std::lock_guard<std::mutex> lock(keys_mu_);
   keys_ = std::move(snapshot);
+  keys_generation_ = generation;
   return absl::OkStatus();
 }
 
@@ -146,6 +152,8 @@ LogFields TransactionSigner::RefusalFields(const TxRequest& r, const absl::Statu
   fields["intent_amount"] = Bytes(LoggedField(r.intent.amount, kMaxAmountBytes));
   fields["intent_destination"] = Bytes(LoggedField(r.intent.destination, kMaxDestinationBytes));
   fields["intent_fee_cap"] = Bytes(LoggedField(r.intent.fee_cap, kMaxAmountBytes));
+  fields["kind"] = Bytes(r.kind ? policy::RequestKindName(*r.kind) : std::string_view("unknown"));
+  fields["expires_at"] = Bytes(std::to_string(r.expires_at));
   fields["code"] = Bytes(absl::StatusCodeToString(refusal.code()));
   fields["rule"] = Bytes(RuleOf(refusal));
   fields["reason"] = Bytes(std::string(refusal.message()));
@@ -173,12 +181,21 @@ absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
 
 void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   if (auto st = CheckRequestLimits(request); !st.ok()) return Refuse(request, st, done);
+  bool stale;
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    stale = keys_generation_ != store_->key_generation();
+  }
+  if (stale) {
+    if (auto st = LoadKeys(); !st.ok()) return done(absl::UnavailableError(Cat("reading keys: ", st.message())));
+  }
   auto keys = Keys();
-  auto checked = CheckTransaction(request, config_, registry_, *keys);
+  const int64_t now_seconds = clock_() / 1000;
+  auto checked = CheckTransaction(request, config_, registry_, *keys, now_seconds);
   if (!checked.ok() && MayBeNewKey(RuleOf(checked.status()))) {
     if (auto st = LoadKeys(); !st.ok()) return done(absl::UnavailableError(Cat("reading keys: ", st.message())));
     keys = Keys();
-    checked = CheckTransaction(request, config_, registry_, *keys);
+    checked = CheckTransaction(request, config_, registry_, *keys, now_seconds);
   }
   if (!checked.ok()) return Refuse(request, checked.status(), done);
 
@@ -244,6 +261,9 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   fields["intent_amount"] = Bytes(request.intent.amount);
   fields["intent_destination"] = Bytes(request.intent.destination);
   fields["intent_fee_cap"] = Bytes(request.intent.fee_cap);
+  fields["kind"] = Bytes(policy::RequestKindName(checked->kind));
+  fields["source_wallet"] = Bytes(checked->source_wallet.wallet_id);
+  fields["expires_at"] = Bytes(std::to_string(request.expires_at));
   fields["fee"] = Bytes(checked->fee.ToBaseUnitString());
   fields["fingerprint"] = std::vector<uint8_t>(checked->fingerprint.begin(), checked->fingerprint.end());
   fields["internal_sweep"] = Bytes(checked->internal_sweep ? "true" : "false");

@@ -85,6 +85,10 @@ class TransactionSigner {
   std::unique_ptr<GroupCommitter> committer_;
   std::mutex keys_mu_;
   std::shared_ptr<const OwnKeys> keys_;  // Guarded by keys_mu_ (the snapshot is immutable).
+  // store_->key_generation() when keys_ was read; a request that finds it changed re-reads the
+  // keys first, so that a key made or bound through this signerd is never missed by the
+  // segregation rules (a new house key as a withdrawal's destination, say).
+  uint64_t keys_generation_ = 0;  // Guarded by keys_mu_.
 };
 
 }  // namespace ringfence::signer::tx

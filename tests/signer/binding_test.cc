@@ -30,6 +30,8 @@
 
 #include "proto/signer.grpc.pb.h"
 #include "rpc/health_client.h"
+#include "signer/config.h"
+#include "signer/server.h"
 #include "signer/store.h"
 #include "tests/signer/token_sandbox.h"
 
@@ -529,4 +531,106 @@ TEST_F(BindingTest, FirstSchemaDatabaseUpgradesInPlaceWithOldKeysUnbound) {
 }
 
 }  // namespace
+// A key made before bindings is bound once (SignerStore::BindKey, behind `signerd bind-key`):
+// the binding row and a key_bound entry in one transaction, never a second binding, and the log
+// check accepts exactly that: a binding changed afterwards in the file is reported. While the
+// database lock is held (a running signerd holds it), BindKeyOffline changes nothing.
+TEST_F(BindingTest, AKeyWithoutABindingIsBoundOnceLoggedAndVerified) {
+  const std::string old_id(32, 'b');
+  const WalletBinding client_hot{"BTC:client-hot", "BTC", OwnerClass::kClient, Tier::kHot};
+  {
+    absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(database_.string());
+    ASSERT_TRUE(store.ok()) << store.status();
+    KeyRecord old;
+    old.key_id = old_id;
+    old.purpose = "old";
+    old.public_key = std::vector<uint8_t>(33, 0x02);
+    old.created_unix_ms = 1;
+    ASSERT_TRUE((*store)->RegisterKey(old).ok());
+    KeyRecord other = old;
+    other.key_id = std::string(32, 'c');
+    other.binding = client_hot;
+    ASSERT_TRUE((*store)->RegisterKey(other).ok());
+  }
+  absl::StatusOr<Config> config = LoadConfig(config_.string());
+  ASSERT_TRUE(config.ok()) << config.status();
+
+  // While a signerd holds the lock: refused, nothing changed.
+  {
+    absl::StatusOr<int> lock = LockDatabase(database_.string());
+    ASSERT_TRUE(lock.ok()) << lock.status();
+    absl::StatusOr<LogEntry> refused = BindKeyOffline(*config, old_id, client_hot);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(refused.status().message(), HasSubstr("a signerd is running on it"));
+    EXPECT_EQ(LockDatabase(database_.string()).status().code(), absl::StatusCode::kFailedPrecondition);
+    close(*lock);
+  }
+  {
+    absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(database_.string());
+    ASSERT_TRUE(store.ok());
+    EXPECT_FALSE((*store)->GetKey(old_id)->binding.has_value());
+  }
+
+  // Bad input, an unknown key, a wallet id other keys bind differently: refused.
+  EXPECT_EQ(BindKeyOffline(*config, "B" + std::string(31, 'b'), client_hot).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(BindKeyOffline(*config, old_id, {"", "BTC", OwnerClass::kClient, Tier::kHot}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(BindKeyOffline(*config, std::string(32, 'd'), client_hot).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<LogEntry> conflicting =
+      BindKeyOffline(*config, old_id, {"BTC:client-hot", "BTC", OwnerClass::kHouse, Tier::kHot});
+  EXPECT_EQ(conflicting.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(conflicting.status().message(), HasSubstr("one wallet id names one wallet"));
+
+  absl::StatusOr<LogEntry> bound = BindKeyOffline(*config, old_id, client_hot);
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(bound->kind, "key_bound");
+  EXPECT_EQ(bound->key_id, old_id);
+  EXPECT_EQ(std::string(bound->fields.at("owner_class").begin(), bound->fields.at("owner_class").end()), "client");
+  absl::StatusOr<LogEntry> again = BindKeyOffline(*config, old_id, {"BTC:house-hot", "BTC", OwnerClass::kHouse, Tier::kHot});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("already bound to wallet BTC:client-hot"));
+  {
+    absl::StatusOr<std::unique_ptr<SignerStore>> store = SignerStore::Open(database_.string());
+    ASSERT_TRUE(store.ok());
+    // The store itself refuses a second binding too (what bind-key's own check guards).
+    EXPECT_EQ((*store)->BindKey(old_id, client_hot, 2).status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ((*store)->GetKey(old_id)->binding, client_hot);
+    absl::StatusOr<uint64_t> verified = (*store)->VerifyLog();
+    EXPECT_TRUE(verified.ok()) << verified.status();
+    EXPECT_EQ(*verified, 3u);
+  }
+  auto [code, err] = VerifyLog();
+  EXPECT_EQ(code, 0) << err;
+
+  // The later binding changed in the file no longer matches its key_bound entry.
+  RawSql(database_, "DROP TRIGGER key_bindings_no_update; UPDATE key_bindings SET owner_class = 'house' WHERE key_id = '" +
+                        old_id + "'");
+  std::tie(code, err) = VerifyLog();
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(err, HasSubstr("registered key " + old_id + " differs from its key_created and key_bound entries"));
+}
+
+// One wallet id is one wallet: CreateKey refuses a binding whose wallet id another key binds
+// with another asset, owner class or tier, and generates nothing.
+TEST_F(BindingTest, CreateKeyRefusesASecondDefinitionOfAWallet) {
+  ASSERT_NO_FATAL_FAILURE(StartSignerd());
+  pb::Key first;
+  ASSERT_TRUE(Create(CreateRequest(ClientHot()), &first).ok());
+  pb::Key same;
+  ASSERT_TRUE(Create(CreateRequest(ClientHot()), &same).ok());
+  for (const pb::WalletBinding& other :
+       {Binding("btc:client-hot", "btc", pb::OWNER_CLASS_HOUSE, pb::TIER_HOT),
+        Binding("btc:client-hot", "btc", pb::OWNER_CLASS_CLIENT, pb::TIER_COLD),
+        Binding("btc:client-hot", "eth", pb::OWNER_CLASS_CLIENT, pb::TIER_HOT)}) {
+    pb::Key refused;
+    grpc::Status s = Create(CreateRequest(other), &refused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("one wallet id names one wallet"));
+  }
+  std::vector<pb::Key> listed;
+  ASSERT_TRUE(List("", &listed).ok());
+  EXPECT_EQ(listed.size(), 2u);
+}
+
 }  // namespace ringfence::signer

@@ -1,5 +1,5 @@
-// Amount fields, approval signatures over the approval digest (policy/approval_digest.h) and the
-// approver registry parser.
+// Amount fields, approval signatures over the approval digest (policy/approval_digest.h), the
+// approver registry parser and the transaction config's registered wallets ([[wallet]]).
 #include <sodium.h>
 
 #include <string>
@@ -14,6 +14,7 @@
 #include "signer/tx/amount.h"
 #include "signer/tx/approval.h"
 #include "signer/tx/approver_registry.h"
+#include "signer/tx/tx_config.h"
 #include "tests/signer_tx/test_approvers.h"
 
 namespace ringfence::signer::tx {
@@ -49,6 +50,9 @@ TEST(ParseAmountFieldTest, NamesTheFieldForEveryRule) {
 policy::ApprovalSubject BaseSubject() {
   policy::ApprovalSubject s;
   s.request_id = "wd-1";
+  s.kind = policy::RequestKind::kWithdrawal;
+  s.source_wallet = "BTC:client-hot";
+  s.expires_at = 1800000000;
   s.chain = "bitcoin";
   s.network = "regtest";
   s.asset = "BTC";
@@ -167,4 +171,89 @@ TEST(ApproverRegistryTest, LoadNamesTheFile) {
 }
 
 }  // namespace
+// The transaction config's [[wallet]] entries: parsed strictly, every bad entry named.
+constexpr char kConfigHead[] = R"(approver_registry = "approvers.toml"
+[bitcoin]
+network = "regtest"
+[ethereum]
+network = "devnet"
+chain_id = 1337
+[[asset]]
+id = "BTC"
+chain = "bitcoin"
+[[asset]]
+id = "ETH"
+chain = "ethereum"
+)";
+constexpr char kColdBtc[] = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+constexpr char kColdEth[] = "0x52908400098527886E0F7030069857D2E4169EE7";
+
+std::string WalletEntry(const std::string& id, const std::string& asset, const std::string& owner,
+                        const std::string& tier, const std::string& addresses) {
+  return "[[wallet]]\nid = \"" + id + "\"\nasset = \"" + asset + "\"\nowner = \"" + owner + "\"\ntier = \"" + tier +
+         "\"\naddresses = " + addresses + "\n";
+}
+
+TEST(TxConfigTest, ParsesRegisteredWallets) {
+  auto config = ParseTxConfig(std::string(kConfigHead) +
+                                  WalletEntry("BTC:client-cold", "BTC", "client", "cold", std::string("[\"") + kColdBtc + "\"]") +
+                                  WalletEntry("ETH:house-cold", "ETH", "house", "cold", std::string("[\"") + kColdEth + "\"]"),
+                              "/etc/ringfence");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->wallets.size(), 2u);
+  EXPECT_EQ(config->wallets[0].wallet, (WalletBinding{"BTC:client-cold", "BTC", OwnerClass::kClient, Tier::kCold}));
+  EXPECT_EQ(config->wallets[0].addresses, std::vector<std::string>{kColdBtc});
+  EXPECT_EQ(config->wallets[1].wallet, (WalletBinding{"ETH:house-cold", "ETH", OwnerClass::kHouse, Tier::kCold}));
+  // No [[wallet]] at all is fine: signerd then knows only its keys' wallets.
+  EXPECT_TRUE(ParseTxConfig(kConfigHead, "/etc/ringfence").ok());
+}
+
+TEST(TxConfigTest, RejectsBadRegisteredWallets) {
+  const std::string btc = std::string("[\"") + kColdBtc + "\"]";
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxRegisteredWalletAddresses; ++i) many += std::string(i ? "," : "") + "\"" + kColdBtc + "\"";
+  many += "]";
+  const struct {
+    std::string text;
+    std::string error;
+  } cases[] = {
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", btc) + "label = \"x\"\n", "wallet[0].label: unknown field"},
+      {"[[wallet]]\nid = \"BTC:cold\"\nasset = \"BTC\"\nowner = \"client\"\naddresses = []\n", "wallet[0].tier"},
+      {"[[wallet]]\nid = \"BTC:cold\"\nasset = \"BTC\"\nowner = \"client\"\ntier = \"cold\"\n",
+       "wallet[0].addresses: missing"},
+      {WalletEntry("", "BTC", "client", "cold", btc), "wallet[0].id"},
+      {WalletEntry("BTC cold", "BTC", "client", "cold", btc), "wallet[0].id"},
+      {WalletEntry(std::string(65, 'w'), "BTC", "client", "cold", btc), "wallet[0].id"},
+      {WalletEntry("DOGE:cold", "DOGE", "client", "cold", btc), "wallet[0].asset: \"DOGE\" is not a configured [[asset]]"},
+      {WalletEntry("BTC:cold", "BTC", "customer", "cold", btc), "wallet[0].owner: \"customer\" is not client or house"},
+      {WalletEntry("BTC:cold", "BTC", "client", "frozen", btc), "wallet[0].tier: \"frozen\" is not hot or cold"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", "[]"), "wallet[0].addresses: must be a non-empty array"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", "\"x\""), "wallet[0].addresses: must be a non-empty array"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", "[5]"), "wallet[0].addresses[0]: must be a string"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", many), "wallet[0].addresses: 10001 entries, at most 10000"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", "[\"BCRT1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KYGT080\"]"),
+       "wallet[0].addresses[0]"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", "[\"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4\"]"),
+       "is not a regtest address"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", std::string("[\"") + kColdEth + "\"]"), "wallet[0].addresses[0]"},
+      {WalletEntry("ETH:cold", "ETH", "client", "cold", "[\"0x52908400098527886e0f7030069857d2e4169ee7\"]"),
+       "EIP-55"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", std::string("[\"") + kColdBtc + "\", \"" + kColdBtc + "\"]"),
+       "wallet[0].addresses[1]: " + std::string(kColdBtc) + " is already an address of wallet BTC:cold"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", btc) + WalletEntry("BTC:cold2", "BTC", "house", "cold", btc),
+       "wallet[1].addresses[0]"},
+      {WalletEntry("BTC:cold", "BTC", "client", "cold", btc) +
+           WalletEntry("BTC:cold", "ETH", "client", "cold", std::string("[\"") + kColdEth + "\"]"),
+       "wallet[1].id: duplicate wallet \"BTC:cold\""},
+  };
+  auto not_tables = ParseTxConfig("wallet = 5\n" + std::string(kConfigHead), "/etc/ringfence");
+  EXPECT_THAT(std::string(not_tables.status().message()), HasSubstr("wallet: must be an array of tables"));
+  for (const auto& c : cases) {
+    auto config = ParseTxConfig(std::string(kConfigHead) + c.text, "/etc/ringfence");
+    ASSERT_FALSE(config.ok()) << c.text.substr(0, 300);
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(c.error)) << c.text.substr(0, 300);
+  }
+}
+
 }  // namespace ringfence::signer::tx

@@ -32,7 +32,21 @@ std::string EthAddressOf(const std::array<uint8_t, 33>& pubkey) {
   return chain::EthChecksumAddress(OrDie(chain::EthAddressFromPubkeyBytes(pubkey), "eth address"));
 }
 
-World MakeWorld(const std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3>* keys) {
+const std::vector<OwnKeySpec>& OwnKeySpecs() {
+  static const std::vector<OwnKeySpec> specs = {
+      {"key-input", kInputKeySeed, "hot-input", WalletBinding{"BTC:client-hot", "BTC", OwnerClass::kClient, Tier::kHot}},
+      {"key-change", kChangeKeySeed, "hot-change", WalletBinding{"BTC:client-hot", "BTC", OwnerClass::kClient, Tier::kHot}},
+      {"key-eth", kEthKeySeed, "hot-eth", WalletBinding{"ETH:client-hot", "ETH", OwnerClass::kClient, Tier::kHot}},
+      {"key-usdc", 0x14, "hot-usdc", WalletBinding{"USDC-ETH:client-hot", "USDC-ETH", OwnerClass::kClient, Tier::kHot}},
+      {"key-house-btc", 0x15, "house-btc", WalletBinding{"BTC:house-hot", "BTC", OwnerClass::kHouse, Tier::kHot}},
+      {"key-house-eth", 0x16, "house-eth", WalletBinding{"ETH:house-hot", "ETH", OwnerClass::kHouse, Tier::kHot}},
+      {"key-cold-btc", 0x17, "cold-btc", WalletBinding{"BTC:client-cold", "BTC", OwnerClass::kClient, Tier::kCold}},
+      {"key-unbound", 0x18, "legacy", std::nullopt},
+  };
+  return specs;
+}
+
+World MakeWorld(const std::vector<std::pair<std::string, std::array<uint8_t, 33>>>* keys) {
   World w;
   w.approvers = {MakeTestApprover("alice", 1), MakeTestApprover("bob", 2), MakeTestApprover("carol", 3)};
   w.mallory = MakeTestApprover("mallory", 9);
@@ -52,7 +66,26 @@ chain = "ethereum"
 [[asset]]
 id = "USDC-ETH"
 chain = "ethereum"
-erc20_contract = ")" + w.erc20_contract + "\"\n";
+erc20_contract = ")" + w.erc20_contract + "\"\n" + R"(
+[[wallet]]
+id = "BTC:client-cold"
+asset = "BTC"
+owner = "client"
+tier = "cold"
+addresses = [")" + P2wpkhAddressOf(TestPublicKey(kColdKeySeed)) + R"("]
+[[wallet]]
+id = "ETH:client-cold"
+asset = "ETH"
+owner = "client"
+tier = "cold"
+addresses = [")" + EthAddressOf(TestPublicKey(kColdKeySeed)) + R"("]
+[[wallet]]
+id = "BTC:house-cold"
+asset = "BTC"
+owner = "house"
+tier = "cold"
+addresses = [")" + P2wpkhAddressOf(TestPublicKey(kHouseColdKeySeed)) + R"("]
+)";
   const std::string tiers = R"(
 internal_sweep_approvals = 0
 tiers = [ { from = "0", approvals = 1 }, { from = "50000", approvals = 2 } ]
@@ -69,20 +102,31 @@ tiers = [ { from = "0", approvals = 1 }, { from = "50000", approvals = 2 } ]
     std::cerr << "fixture: registry vs config: " << st << "\n";
     std::abort();
   }
-  if (keys != nullptr) {
-    w.own_keys.assign(keys->begin(), keys->end());
-  } else {
-    w.own_keys = {{"key-input", TestPublicKey(kInputKeySeed)},
-                  {"key-change", TestPublicKey(kChangeKeySeed)},
-                  {"key-eth", TestPublicKey(kEthKeySeed)}};
+  const auto& specs = OwnKeySpecs();
+  if (keys != nullptr && keys->size() != specs.size()) {
+    std::cerr << "fixture: " << keys->size() << " keys given, " << specs.size() << " expected\n";
+    std::abort();
   }
-  w.keys = OrDie(OwnKeys::Build(w.own_keys), "own keys");
+  for (size_t i = 0; i < specs.size(); ++i) {
+    OwnKeyInput in;
+    in.key_id = keys != nullptr ? (*keys)[i].first : specs[i].default_id;
+    in.public_key = keys != nullptr ? (*keys)[i].second : TestPublicKey(specs[i].seed);
+    in.binding = specs[i].binding;
+    w.own_keys.push_back(std::move(in));
+  }
+  w.keys = OrDie(OwnKeys::Build(w.own_keys, w.config), "own keys");
   return w;
 }
 
-policy::ApprovalSubject SubjectOf(const TxRequest& r) {
+policy::ApprovalSubject SubjectOf(const World& world, const TxRequest& r) {
   policy::ApprovalSubject s;
   s.request_id = r.request_id;
+  s.kind = r.kind.value_or(policy::RequestKind::kWithdrawal);
+  const std::string& key_id = r.chain == "ethereum" || r.bitcoin_inputs.empty() ? r.ethereum_key_id
+                                                                                 : r.bitcoin_inputs[0].key_id;
+  const OwnKey* key = world.keys.ById(key_id);
+  s.source_wallet = key != nullptr && key->binding ? key->binding->wallet_id : std::string("unbound");
+  s.expires_at = r.expires_at;
   s.chain = r.chain;
   s.network = r.network;
   s.asset = r.intent.asset;
@@ -92,10 +136,27 @@ policy::ApprovalSubject SubjectOf(const TxRequest& r) {
   return s;
 }
 
-void Approve(TxRequest* request, const std::vector<TestApprover>& approvers) {
+void Approve(const World& world, TxRequest* request, const std::vector<TestApprover>& approvers) {
   request->approvals.clear();
-  const policy::ApprovalSubject subject = SubjectOf(*request);
+  const policy::ApprovalSubject subject = SubjectOf(world, *request);
   for (const auto& a : approvers) request->approvals.push_back({a.id, SignApproval(a, subject)});
+}
+
+void ApproveOther(const World& world, TxRequest* request, const std::function<void(policy::ApprovalSubject*)>& edit) {
+  policy::ApprovalSubject subject = SubjectOf(world, *request);
+  edit(&subject);
+  request->approvals.clear();
+  for (const auto& a : {world.approvers[0], world.approvers[1]}) {
+    request->approvals.push_back({a.id, SignApproval(a, subject)});
+  }
+}
+
+void ApproveV1(const World& world, TxRequest* request) {
+  const policy::ApprovalSubject subject = SubjectOf(world, *request);
+  request->approvals.clear();
+  for (const auto& a : {world.approvers[0], world.approvers[1]}) {
+    request->approvals.push_back({a.id, SignApprovalV1(a, subject)});
+  }
 }
 
 void SetTx(TxRequest* request, const chain::Transaction& tx) {
@@ -110,16 +171,31 @@ BitcoinCase ValidBitcoinRequest(const World& world, const std::string& request_i
   in.sequence = 0xfffffffd;
   c.tx.inputs.push_back(in);
   const auto dest = chain::Hash160(TestPublicKey(kForeignKeySeed));
-  const auto change = chain::Hash160(world.own_keys[1].second);
+  const auto change = chain::Hash160(world.own_keys[kChangeKey].public_key);
   c.tx.outputs.push_back({60000, chain::P2wpkhScriptPubKey(dest)});
   c.tx.outputs.push_back({39000, chain::P2wpkhScriptPubKey(change)});
   c.request.request_id = request_id;
   c.request.chain = "bitcoin";
   c.request.network = "regtest";
   SetTx(&c.request, c.tx);
-  c.request.bitcoin_inputs = {{100000, world.own_keys[0].first}};
+  c.request.bitcoin_inputs = {{100000, world.own_keys[kInputKey].key_id}};
   c.request.intent = {"BTC", "60000", P2wpkhAddressOf(TestPublicKey(kForeignKeySeed)), "1500"};
-  Approve(&c.request, {world.approvers[0], world.approvers[1]});
+  c.request.kind = policy::RequestKind::kWithdrawal;
+  c.request.expires_at = kFixtureExpiresAt;
+  Approve(world, &c.request, {world.approvers[0], world.approvers[1]});
+  return c;
+}
+
+BitcoinCase BitcoinMove(const World& w, policy::RequestKind kind, size_t input_key,
+                        const std::array<uint8_t, 33>& destination, size_t change_key, const std::string& request_id) {
+  auto c = ValidBitcoinRequest(w, request_id);
+  c.request.kind = kind;
+  c.request.bitcoin_inputs[0].key_id = w.own_keys[input_key].key_id;
+  c.tx.outputs[0].script_pubkey = chain::P2wpkhScriptPubKey(chain::Hash160(destination));
+  c.tx.outputs[1].script_pubkey = chain::P2wpkhScriptPubKey(chain::Hash160(w.own_keys[change_key].public_key));
+  SetTx(&c.request, c.tx);
+  c.request.intent.destination = P2wpkhAddressOf(destination);
+  Approve(w, &c.request, {w.approvers[0], w.approvers[1]});
   return c;
 }
 
@@ -154,11 +230,13 @@ EthereumCase ValidEthereumRequest(const World& world, EthForm form, const std::s
   c.request.request_id = request_id;
   c.request.chain = "ethereum";
   c.request.network = "devnet";
-  c.request.ethereum_key_id = world.own_keys[2].first;
+  c.request.ethereum_key_id = world.own_keys[form == EthForm::kErc20 ? kUsdcKey : kEthKey].key_id;
   SetEthTx(&c);
   c.request.intent = {form == EthForm::kErc20 ? "USDC-ETH" : "ETH", "60000",
                       chain::EthChecksumAddress(dest), "150000"};
-  Approve(&c.request, {world.approvers[0], world.approvers[1]});
+  c.request.kind = policy::RequestKind::kWithdrawal;
+  c.request.expires_at = kFixtureExpiresAt;
+  Approve(world, &c.request, {world.approvers[0], world.approvers[1]});
   return c;
 }
 

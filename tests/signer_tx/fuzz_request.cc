@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ringfence::signer::v1::SignTransactionRequest proto;
   if (!proto.ParseFromArray(data, static_cast<int>(size))) return 0;
   const TxRequest request = FromProto(proto);
-  auto checked = CheckTransaction(request, world->config, world->registry, world->keys);
+  auto checked = CheckTransaction(request, world->config, world->registry, world->keys, ringfence::signer::tx::testing::kFixtureNow);
   if (!checked.ok()) {
     const auto code = checked.status().code();
     if (code != absl::StatusCode::kFailedPrecondition && code != absl::StatusCode::kPermissionDenied) std::abort();

@@ -18,6 +18,12 @@ int main(int, char** argv) {
   put("erc20_valid", ValidEthereumRequest(w, EthForm::kErc20).request);
   auto t = ValidBitcoinRequest(w); t.request.unsigned_tx.push_back(0); put("bitcoin_trailing", t.request);
   auto q = ValidEthereumRequest(w, EthForm::kErc20); q.request.approvals.pop_back(); put("erc20_one_approval", q.request);
+  put("bitcoin_sweep", BitcoinMove(w, ringfence::policy::RequestKind::kSweep, kInputKey,
+                                   w.own_keys[kColdBtcKey].public_key, kChangeKey).request);
+  put("bitcoin_fee_reimbursement", BitcoinMove(w, ringfence::policy::RequestKind::kFeeReimbursement, kHouseBtcKey,
+                                               w.own_keys[kInputKey].public_key, kHouseBtcKey).request);
+  put("bitcoin_change_to_house", BitcoinMove(w, ringfence::policy::RequestKind::kWithdrawal, kInputKey,
+                                             w.own_keys[kHouseBtcKey].public_key, kHouseBtcKey).request);
   std::ofstream(dir + "/registry/approvers.toml") << w.registry_toml;
   std::ofstream(dir + "/registry/signer_tx.toml") << w.config_toml;
 }

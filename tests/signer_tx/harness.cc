@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "base/hex.h"
 #include "signer/key_service.h"
 #include "signer/request_limits.h"
 #include "signer/tx/service.h"
@@ -70,14 +71,27 @@ SignerHarness::SignerHarness(TokenKind kind, const std::filesystem::path& dir, s
   store_ = OrDie(SignerStore::Open((dir / "signer.db").string()), "opening the database");
 
   KeyService keys(token_.get(), store_.get());
-  std::array<std::pair<std::string, std::array<uint8_t, 33>>, 3> own;
-  const char* purposes[] = {"hot-input", "hot-change", "hot-eth"};
-  for (int i = 0; i < 3; ++i) {
-    KeyRecord k = OrDie(keys.CreateKey(KeyType::kSecp256k1, purposes[i],
-                                       {"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot}),
-                        "creating a key");
-    own[i].first = k.key_id;
-    std::copy(k.public_key.begin(), k.public_key.end(), own[i].second.begin());
+  std::vector<std::pair<std::string, std::array<uint8_t, 33>>> own;
+  for (const OwnKeySpec& spec : OwnKeySpecs()) {
+    KeyRecord k;
+    if (spec.binding) {
+      k = OrDie(keys.CreateKey(KeyType::kSecp256k1, spec.purpose, *spec.binding), "creating a key");
+    } else {
+      // A key from before bindings: generated and registered as signerd did then, unbound.
+      std::vector<uint8_t> id(16);
+      for (size_t i = 0; i < id.size(); ++i) id[i] = static_cast<uint8_t>(0xb0 + i);
+      TokenKey generated = OrDie(token_->GenerateKeyPair(KeyType::kSecp256k1, id, spec.purpose), "generating a key");
+      k.key_id = base::HexEncode(id);
+      k.type = KeyType::kSecp256k1;
+      k.purpose = spec.purpose;
+      k.public_key = generated.public_key;
+      k.created_unix_ms = 1;
+      OrDie(store_->RegisterKey(k), "registering an unbound key");
+    }
+    std::pair<std::string, std::array<uint8_t, 33>> entry;
+    entry.first = k.key_id;
+    std::copy(k.public_key.begin(), k.public_key.end(), entry.second.begin());
+    own.push_back(entry);
   }
   world_ = MakeWorld(&own);
   WriteFile(dir / "signer_tx.toml", world_.config_toml);
@@ -142,6 +156,23 @@ ringfence::signer::v1::SignTransactionRequest ToProto(const TxRequest& r) {
   p.mutable_intent()->set_amount(r.intent.amount);
   p.mutable_intent()->set_destination(r.intent.destination);
   p.mutable_intent()->set_fee_cap(r.intent.fee_cap);
+  if (r.kind) {
+    switch (*r.kind) {
+      case policy::RequestKind::kWithdrawal:
+        p.set_kind(ringfence::signer::v1::REQUEST_KIND_WITHDRAWAL);
+        break;
+      case policy::RequestKind::kSweep:
+        p.set_kind(ringfence::signer::v1::REQUEST_KIND_SWEEP);
+        break;
+      case policy::RequestKind::kTopUp:
+        p.set_kind(ringfence::signer::v1::REQUEST_KIND_TOP_UP);
+        break;
+      case policy::RequestKind::kFeeReimbursement:
+        p.set_kind(ringfence::signer::v1::REQUEST_KIND_FEE_REIMBURSEMENT);
+        break;
+    }
+  }
+  p.set_expires_at(r.expires_at);
   for (const auto& a : r.approvals) {
     auto* x = p.add_approvals();
     x->set_approver_id(a.approver_id);

@@ -207,6 +207,30 @@ TEST_F(LimitsTest, AOneMebibyteFieldGetsTheRuleInAShortMessage) {
   }
 }
 
+// expires_at is Unix seconds in 0..kMaxExpiresAt: a negative, later or overflowing time is
+// refused at the edge naming the field; the latest one passes it (and is then checked as usual).
+TEST_F(LimitsTest, ExpiresAtOutsideItsRangeIsRefusedAtTheEdge) {
+  int n = 0;
+  for (int64_t bad : {int64_t{-1}, kMaxExpiresAt + 1, std::numeric_limits<int64_t>::min(),
+                      std::numeric_limits<int64_t>::max()}) {
+    SCOPED_TRACE(bad);
+    TxRequest request = Btc(harness_->world(), base::Cat("lim-expiry-", ++n));
+    request.expires_at = bad;
+    ExpectRefusedAtTheEdge(request, base::Cat("request_limit: expires_at: ", bad, " is outside 0..", kMaxExpiresAt,
+                                              " (Unix seconds)"));
+  }
+  TxRequest latest = Btc(harness_->world(), "lim-expiry-latest");
+  latest.expires_at = kMaxExpiresAt;
+  grpc::Status status = Sign(latest);
+  EXPECT_THAT(status.error_message(), Not(StartsWith(kLimitRule)));
+  // Unknown kinds are not a size: they pass the edge and are refused by the checks.
+  v1::SignTransactionRequest unknown = ToProto(Btc(harness_->world(), "lim-kind-unknown"));
+  unknown.set_kind(static_cast<v1::RequestKind>(99));
+  status = Sign(unknown);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), StartsWith("request_malformed: kind: "));
+}
+
 // Refused at the edge, a valid request's id, outpoint and approvals are not claimed: the same
 // request within the limits is then signed.
 TEST_F(LimitsTest, ARefusalAtTheEdgeClaimsNothing) {
@@ -246,10 +270,14 @@ TEST_F(LimitsTest, TheLargestValidRequestIsTheServersMaximumReceiveSize) {
     a->set_approver_id(std::string(kMaxApproverIdBytes, 'a'));
     a->set_signature(std::string(kMaxApprovalSignatureBytes, 's'));
   }
+  // A negative enum value takes a varint's ten bytes (and is refused by the checks, not the
+  // limits); the latest expiry its six.
+  request.set_kind(static_cast<v1::RequestKind>(-1));
+  request.set_expires_at(kMaxExpiresAt);
   ASSERT_EQ(request.ByteSizeLong(), kMaxSignTransactionRequestBytes);
   grpc::Status status = Sign(request);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
-  EXPECT_THAT(status.error_message(), StartsWith("request_malformed: chain "));
+  EXPECT_THAT(status.error_message(), StartsWith("request_malformed: kind: "));
 
   request.set_network(std::string(kMaxNetworkBytes + 1, 'n'));
   ASSERT_EQ(request.ByteSizeLong(), kMaxSignTransactionRequestBytes + 1);

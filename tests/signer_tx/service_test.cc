@@ -5,6 +5,7 @@
 // issue as a gRPC error with its log entry; the state rules, also across a restart.
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -95,7 +96,7 @@ TEST_F(ServiceTest, SignedTransactionsVerifyWithBitcoinjsAndEthers) {
   btc.tx.inputs.push_back(second);
   btc.tx.outputs[1].value = 88500;
   SetTx(&btc.request, btc.tx);
-  btc.request.bitcoin_inputs.push_back({50000, world().own_keys[1].first});
+  btc.request.bitcoin_inputs.push_back({50000, world().own_keys[kChangeKey].key_id});
   v1::SignTransactionResponse response;
   grpc::Status status = Call(btc.request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -104,7 +105,7 @@ TEST_F(ServiceTest, SignedTransactionsVerifyWithBitcoinjsAndEthers) {
   nlohmann::json inputs = nlohmann::json::array();
   for (int i = 0; i < 2; ++i) {
     inputs.push_back({{"amount", btc.request.bitcoin_inputs[i].amount},
-                      {"pubkey", base::HexEncode(world().own_keys[i].second)}});
+                      {"pubkey", base::HexEncode(world().own_keys[i].public_key)}});
   }
   cases.push_back({{"chain", "bitcoin"},
                    {"signed_tx", base::HexEncode(std::vector<uint8_t>(response.signed_tx().begin(),
@@ -129,7 +130,7 @@ TEST_F(ServiceTest, SignedTransactionsVerifyWithBitcoinjsAndEthers) {
         {"type", form == EthForm::kLegacy ? 0 : 2},
         {"signed_tx", "0x" + base::HexEncode(std::vector<uint8_t>(r.signed_tx().begin(), r.signed_tx().end()))},
         {"hash", r.txid()},
-        {"from", EthAddressOf(world().own_keys[2].second)},
+        {"from", EthAddressOf(world().own_keys[form == EthForm::kErc20 ? kUsdcKey : kEthKey].public_key)},
         {"chain_id", kEthChainId},
         {"nonce", nonce},
         {"to", form == EthForm::kErc20 ? world().erc20_contract : eth.request.intent.destination},
@@ -165,7 +166,7 @@ std::vector<GrpcRefusal> IssueRefusals() {
   auto btc = [](const World& w, const char* id, uint8_t tag) {
     auto c = ValidBitcoinRequest(w, id);
     UseOutpoint(&c, tag);
-    Approve(&c.request, {w.approvers[0], w.approvers[1]});
+    Approve(w, &c.request, {w.approvers[0], w.approvers[1]});
     return c;
   };
   return {
@@ -215,7 +216,7 @@ std::vector<GrpcRefusal> IssueRefusals() {
          auto c = btc(w, "wd-r6", 0x36);
          auto other = c.request;
          other.request_id = "wd-r6-other";
-         Approve(&other, {w.approvers[0], w.approvers[1]});
+         Approve(w, &other, {w.approvers[0], w.approvers[1]});
          c.request.approvals = other.approvals;
          return c.request;
        },
@@ -223,21 +224,21 @@ std::vector<GrpcRefusal> IssueRefusals() {
       {"approver not in the registry",
        [=](const World& w) {
          auto c = btc(w, "wd-r7", 0x37);
-         Approve(&c.request, {w.approvers[0], w.mallory});
+         Approve(w, &c.request, {w.approvers[0], w.mallory});
          return c.request;
        },
        G::PERMISSION_DENIED, "approver_unknown"},
       {"same approver twice",
        [=](const World& w) {
          auto c = btc(w, "wd-r8", 0x38);
-         Approve(&c.request, {w.approvers[1], w.approvers[1]});
+         Approve(w, &c.request, {w.approvers[1], w.approvers[1]});
          return c.request;
        },
        G::PERMISSION_DENIED, "approver_duplicate"},
       {"too few approvals",
        [=](const World& w) {
          auto c = ValidEthereumRequest(w, EthForm::kErc20, "wd-r9");
-         Approve(&c.request, {w.approvers[2]});
+         Approve(w, &c.request, {w.approvers[2]});
          return c.request;
        },
        G::PERMISSION_DENIED, "quorum_not_met"},
@@ -268,6 +269,210 @@ TEST_F(ServiceTest, EveryRefusalIsAGrpcErrorWithAReasonAndALogEntry) {
   }
 }
 
+// Issue 12, signerd sent requests directly (as a compromised custodyd would): each refused with
+// its rule, and nothing but the refusal's log entry changes: afterwards the same request id and
+// the same outpoint or nonce, in a valid request, are signed (nothing was claimed).
+TEST_F(ServiceTest, SegregationRefusalsChangeNothingButTheLog) {
+  using G = grpc::StatusCode;
+  using K = policy::RequestKind;
+  struct Case {
+    const char* name;
+    std::function<TxRequest(const World&, const std::string&, uint8_t)> make;
+    G code;
+    const char* rule;
+  };
+  auto move = [](const World& w, const std::string& id, uint8_t tag, K kind, size_t input,
+                 const std::array<uint8_t, 33>& dest, size_t change) {
+    auto c = BitcoinMove(w, kind, input, dest, change, id);
+    UseOutpoint(&c, tag);
+    Approve(w, &c.request, {w.approvers[0], w.approvers[1]});
+    return c.request;
+  };
+  const std::vector<Case> cases = {
+      {"change to a house key",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidBitcoinRequest(w, id);
+         c.tx.outputs[1].script_pubkey =
+             chain::P2wpkhScriptPubKey(chain::Hash160(w.own_keys[kHouseBtcKey].public_key));
+         UseOutpoint(&c, tag);
+         return c.request;
+       },
+       G::FAILED_PRECONDITION, "change_leaves_wallet"},
+      {"inputs from two wallets",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidBitcoinRequest(w, id);
+         chain::TxIn second;
+         second.prevout.txid.fill(static_cast<uint8_t>(tag + 1));
+         c.tx.inputs.push_back(second);
+         c.tx.outputs[1].value += 50000;
+         UseOutpoint(&c, tag);
+         c.request.bitcoin_inputs.push_back({50000, w.own_keys[kHouseBtcKey].key_id});
+         return c.request;
+       },
+       G::FAILED_PRECONDITION, "inputs_span_wallets"},
+      {"house withdrawal funded by client inputs",
+       [=](const World& w, const std::string& id, uint8_t tag) {
+         return move(w, id, tag, K::kWithdrawal, kInputKey, w.own_keys[kHouseBtcKey].public_key, kChangeKey);
+       },
+       G::FAILED_PRECONDITION, "client_funds_to_house"},
+      {"house withdrawal to a client wallet",
+       [=](const World& w, const std::string& id, uint8_t tag) {
+         return move(w, id, tag, K::kWithdrawal, kHouseBtcKey, w.own_keys[kInputKey].public_key, kHouseBtcKey);
+       },
+       G::FAILED_PRECONDITION, "house_pays_client"},
+      {"sweep to an unregistered address",
+       [=](const World& w, const std::string& id, uint8_t tag) {
+         return move(w, id, tag, K::kSweep, kInputKey, TestPublicKey(kForeignKeySeed), kChangeKey);
+       },
+       G::FAILED_PRECONDITION, "destination_not_registered_wallet"},
+      {"top-up from a hot wallet",
+       [=](const World& w, const std::string& id, uint8_t tag) {
+         return move(w, id, tag, K::kTopUp, kInputKey, w.own_keys[kColdBtcKey].public_key, kChangeKey);
+       },
+       G::FAILED_PRECONDITION, "kind_tier_mismatch"},
+      {"fee reimbursement from a client wallet",
+       [=](const World& w, const std::string& id, uint8_t tag) {
+         return move(w, id, tag, K::kFeeReimbursement, kInputKey, w.own_keys[kChangeKey].public_key, kChangeKey);
+       },
+       G::FAILED_PRECONDITION, "kind_owner_mismatch"},
+      {"unbound key",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidBitcoinRequest(w, id);
+         UseOutpoint(&c, tag);
+         c.request.bitcoin_inputs[0].key_id = w.own_keys[kUnboundKey].key_id;
+         return c.request;
+       },
+       G::FAILED_PRECONDITION, "key_unbound"},
+      {"v1 approval",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidBitcoinRequest(w, id);
+         UseOutpoint(&c, tag);
+         ApproveV1(w, &c.request);
+         return c.request;
+       },
+       G::PERMISSION_DENIED, "approval_signature"},
+      {"approval for another source wallet",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidBitcoinRequest(w, id);
+         UseOutpoint(&c, tag);
+         ApproveOther(w, &c.request, [](policy::ApprovalSubject* s) { s->source_wallet = "BTC:house-hot"; });
+         return c.request;
+       },
+       G::PERMISSION_DENIED, "approval_signature"},
+      {"expired approval",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidBitcoinRequest(w, id);
+         UseOutpoint(&c, tag);
+         c.request.expires_at = 1700000000;  // November 2023, before any clock this runs on
+         Approve(w, &c.request, {w.approvers[0], w.approvers[1]});
+         return c.request;
+       },
+       G::PERMISSION_DENIED, "approval_expired"},
+      {"ethereum sender key of another asset's wallet",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidEthereumRequest(w, EthForm::kErc20, id);
+         c.eip1559.nonce = 500 + tag;
+         SetEthTx(&c);
+         c.request.ethereum_key_id = w.own_keys[kEthKey].key_id;
+         Approve(w, &c.request, {w.approvers[0], w.approvers[1]});
+         return c.request;
+       },
+       G::FAILED_PRECONDITION, "sender_wrong_wallet"},
+      {"ethereum sender key of another wallet",
+       [](const World& w, const std::string& id, uint8_t tag) {
+         auto c = ValidEthereumRequest(w, EthForm::kEip1559, id);
+         c.eip1559.nonce = 500 + tag;
+         SetEthTx(&c);
+         Approve(w, &c.request, {w.approvers[0], w.approvers[1]});  // for ETH:client-hot
+         c.request.ethereum_key_id = w.own_keys[kHouseEthKey].key_id;
+         return c.request;
+       },
+       G::PERMISSION_DENIED, "approval_signature"},
+  };
+  uint8_t tag = 0x60;
+  for (const Case& rc : cases) {
+    SCOPED_TRACE(rc.name);
+    const std::string id = std::string("wd-seg-") + std::to_string(tag);
+    const TxRequest request = rc.make(world(), id, tag);
+    auto before = harness_->store().ReadLog();
+    ASSERT_TRUE(before.ok());
+    v1::SignTransactionResponse response;
+    grpc::Status status = Call(request, &response);
+    EXPECT_EQ(status.error_code(), rc.code) << status.error_message();
+    EXPECT_THAT(status.error_message(), StartsWith(std::string(rc.rule) + ": "));
+    EXPECT_TRUE(response.signed_tx().empty());
+    auto after = harness_->store().ReadLog();
+    ASSERT_TRUE(after.ok());
+    ASSERT_EQ(after->size(), before->size() + 1);
+    EXPECT_EQ(after->back().kind, "tx_refused");
+    EXPECT_EQ(Field(after->back(), "rule"), rc.rule);
+    EXPECT_EQ(Field(after->back(), "request_id"), id);
+    // Nothing claimed: a valid request with the same id and the same outpoint (or, for
+    // Ethereum, the same nonce of the sending key) signs.
+    TxRequest valid;
+    if (request.chain == "bitcoin") {
+      auto c = ValidBitcoinRequest(world(), id);
+      UseOutpoint(&c, tag);
+      valid = c.request;
+    } else {
+      auto c = ValidEthereumRequest(world(), EthForm::kEip1559, id);
+      c.eip1559.nonce = 500 + tag;
+      SetEthTx(&c);
+      valid = c.request;
+    }
+    status = Call(valid, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_FALSE(response.replayed());
+    tag = static_cast<uint8_t>(tag + 2);
+  }
+  EXPECT_TRUE(harness_->store().VerifyLog().ok());
+}
+
+// Each kind's happy path through the service: signed, and the signatures verify with
+// bitcoinjs-lib (check_signed_tx.js).
+TEST_F(ServiceTest, SweepTopUpAndFeeReimbursementSignAndVerify) {
+  using K = policy::RequestKind;
+  const World& w = world();
+  struct Move {
+    const char* id;
+    K kind;
+    size_t input;
+    std::array<uint8_t, 33> dest;
+    size_t change;
+  };
+  const Move moves[] = {
+      {"sweep-1", K::kSweep, kInputKey, TestPublicKey(kColdKeySeed), kChangeKey},
+      {"top-up-1", K::kTopUp, kColdBtcKey, w.own_keys[kInputKey].public_key, kColdBtcKey},
+      {"fee-reimbursement-1", K::kFeeReimbursement, kHouseBtcKey, w.own_keys[kChangeKey].public_key, kHouseBtcKey},
+  };
+  nlohmann::json cases = nlohmann::json::array();
+  uint8_t tag = 0x90;
+  for (const Move& m : moves) {
+    SCOPED_TRACE(m.id);
+    auto c = BitcoinMove(w, m.kind, m.input, m.dest, m.change, m.id);
+    UseOutpoint(&c, tag++);
+    Approve(w, &c.request, {w.approvers[0], w.approvers[1]});
+    v1::SignTransactionResponse response;
+    grpc::Status status = Call(c.request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    auto signed_entries = Entries("tx_signed", m.id);
+    ASSERT_EQ(signed_entries.size(), 1u);
+    EXPECT_EQ(Field(signed_entries[0], "kind"), policy::RequestKindName(m.kind));
+    EXPECT_EQ(Field(signed_entries[0], "source_wallet"), OwnKeySpecs()[m.input].binding->wallet_id);
+    cases.push_back({{"chain", "bitcoin"},
+                     {"signed_tx", base::HexEncode(std::vector<uint8_t>(response.signed_tx().begin(),
+                                                                         response.signed_tx().end()))},
+                     {"unsigned_tx", base::HexEncode(c.request.unsigned_tx)},
+                     {"txid", response.txid()},
+                     {"inputs", {{{"amount", 100000}, {"pubkey", base::HexEncode(w.own_keys[m.input].public_key)}}}}});
+  }
+  const auto path = dir_->path() / "moves.json";
+  std::ofstream(path) << cases.dump();
+  const std::string cmd = std::string("node ") + std::getenv("RINGFENCE_SOURCE_DIR") +
+                          "/tests/signer_tx/check_signed_tx.js " + path.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
 TEST_F(ServiceTest, StateRulesHoldAndSurviveARestart) {
   // A request is signed once; the same transaction again gets the same bytes back.
   auto first = ValidBitcoinRequest(world(), "wd-state-1");
@@ -292,7 +497,7 @@ TEST_F(ServiceTest, StateRulesHoldAndSurviveARestart) {
   // The same outpoint for another request.
   auto respend = ValidBitcoinRequest(world(), "wd-state-2");
   UseOutpoint(&respend, 0x41);
-  Approve(&respend.request, {world().approvers[0], world().approvers[1]});
+  Approve(world(), &respend.request, {world().approvers[0], world().approvers[1]});
   s = Call(respend.request, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), StartsWith("outpoint_spent: "));
@@ -303,7 +508,7 @@ TEST_F(ServiceTest, StateRulesHoldAndSurviveARestart) {
   eth.eip1559.nonce = 40;
   SetEthTx(&eth);
   ASSERT_TRUE(Call(eth.request, &r).ok());
-  auto reuse = ValidEthereumRequest(world(), EthForm::kErc20, "wd-state-4");
+  auto reuse = ValidEthereumRequest(world(), EthForm::kEip1559, "wd-state-4");
   reuse.eip1559.nonce = 40;
   SetEthTx(&reuse);
   s = Call(reuse.request, &r);
@@ -325,7 +530,7 @@ TEST_F(ServiceTest, StateRulesHoldAndSurviveARestart) {
   EXPECT_THAT(Call(respend.request, &r).error_message(), StartsWith("outpoint_spent: "));
   EXPECT_THAT(Call(reuse.request, &r).error_message(), StartsWith("nonce_reused: "));
   // A refused request did not claim anything: its nonce stays free for its own request id.
-  auto fresh = ValidEthereumRequest(world(), EthForm::kErc20, "wd-state-4");
+  auto fresh = ValidEthereumRequest(world(), EthForm::kEip1559, "wd-state-4");
   fresh.eip1559.nonce = 41;
   SetEthTx(&fresh);
   EXPECT_TRUE(Call(fresh.request, &r).ok());

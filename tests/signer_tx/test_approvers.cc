@@ -27,6 +27,36 @@ std::vector<uint8_t> SignApproval(const TestApprover& approver, const policy::Ap
   return sig;
 }
 
+std::vector<uint8_t> SignApprovalV1(const TestApprover& approver, const policy::ApprovalSubject& subject) {
+  auto text = [](std::string& out, const std::string& v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v.size() >> shift) & 0xff));
+    out += v;
+  };
+  auto u128 = [](std::string& out, base::Amount v) {
+    const auto be = v.ToBigEndian();
+    out.append(reinterpret_cast<const char*>(be.data()), be.size());
+  };
+  std::string body;
+  text(body, subject.request_id);
+  text(body, subject.chain);
+  text(body, subject.network);
+  text(body, subject.asset);
+  u128(body, subject.amount);
+  text(body, subject.destination);
+  u128(body, subject.fee_cap);
+  static constexpr char kV1Tag[] = "ringfence/approval/v1";
+  unsigned char tag[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(tag, reinterpret_cast<const unsigned char*>(kV1Tag), sizeof kV1Tag - 1);
+  std::string message(reinterpret_cast<const char*>(tag), sizeof tag);
+  message.append(message);
+  message += body;
+  std::array<uint8_t, 32> digest;
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(message.data()), message.size());
+  std::vector<uint8_t> sig(crypto_sign_BYTES);
+  crypto_sign_detached(sig.data(), nullptr, digest.data(), digest.size(), approver.secret_key.data());
+  return sig;
+}
+
 std::string ApproverEntries(const std::vector<TestApprover>& approvers) {
   std::string out;
   for (const auto& a : approvers) {

@@ -24,6 +24,11 @@ TestApprover MakeTestApprover(const std::string& id, uint8_t seed_byte);
 // Ed25519 signature by `approver` over policy::ApprovalDigest(subject). Aborts if the subject
 // has no digest (a broken test).
 std::vector<uint8_t> SignApproval(const TestApprover& approver, const policy::ApprovalSubject& subject);
+// Ed25519 signature by `approver` over the retired approval digest v1 of `subject` (tag
+// "ringfence/approval/v1"; request id, chain, network, asset, amount, destination, fee cap;
+// docs/approval-digest.md, "Versions"), written out here because no product code computes it
+// any more: what an approver's old quorum would have sent.
+std::vector<uint8_t> SignApprovalV1(const TestApprover& approver, const policy::ApprovalSubject& subject);
 
 // [[approver]] entries for `approvers`.
 std::string ApproverEntries(const std::vector<TestApprover>& approvers);

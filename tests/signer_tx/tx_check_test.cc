@@ -30,7 +30,7 @@ class BitcoinCheckTest : public ::testing::Test {
 
 TEST_F(BitcoinCheckTest, ValidRequestYieldsOneDigestPerInputAndItsClaims) {
   auto c = ValidBitcoinRequest(world_);
-  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
   ASSERT_TRUE(checked.ok()) << checked.status();
   ASSERT_EQ(checked->jobs.size(), 1u);
   EXPECT_EQ(checked->jobs[0].key_id, "key-input");
@@ -50,12 +50,12 @@ TEST_F(BitcoinCheckTest, ValidRequestYieldsOneDigestPerInputAndItsClaims) {
   auto other = c;
   other.tx.outputs[1].value -= 1;
   SetTx(&other.request, other.tx);
-  auto checked_other = CheckTransaction(other.request, world_.config, world_.registry, world_.keys);
+  auto checked_other = CheckTransaction(other.request, world_.config, world_.registry, world_.keys, kFixtureNow);
   ASSERT_TRUE(checked_other.ok()) << checked_other.status();
   EXPECT_NE(checked_other->fingerprint, checked->fingerprint);
   auto reapproved = c;
-  Approve(&reapproved.request, {world_.approvers[2], world_.approvers[0]});
-  EXPECT_EQ(CheckTransaction(reapproved.request, world_.config, world_.registry, world_.keys)->fingerprint,
+  Approve(world_, &reapproved.request, {world_.approvers[2], world_.approvers[0]});
+  EXPECT_EQ(CheckTransaction(reapproved.request, world_.config, world_.registry, world_.keys, kFixtureNow)->fingerprint,
             checked->fingerprint);
 }
 
@@ -65,8 +65,8 @@ TEST_F(BitcoinCheckTest, SmallAmountNeedsOneApprovalAndSweepToColdNeedsNone) {
   c.tx.outputs[1].value = 59000;
   SetTx(&c.request, c.tx);
   c.request.intent.amount = "40000";
-  Approve(&c.request, {world_.approvers[2]});
-  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+  Approve(world_, &c.request, {world_.approvers[2]});
+  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
   ASSERT_TRUE(checked.ok()) << checked.status();
   EXPECT_EQ(checked->approvals_required, 1);
 
@@ -74,11 +74,17 @@ TEST_F(BitcoinCheckTest, SmallAmountNeedsOneApprovalAndSweepToColdNeedsNone) {
   sweep.tx.outputs[0].script_pubkey = chain::P2wpkhScriptPubKey(chain::Hash160(TestPublicKey(kColdKeySeed)));
   SetTx(&sweep.request, sweep.tx);
   sweep.request.intent.destination = P2wpkhAddressOf(TestPublicKey(kColdKeySeed));
+  sweep.request.kind = policy::RequestKind::kSweep;
   sweep.request.approvals.clear();
-  auto swept = CheckTransaction(sweep.request, world_.config, world_.registry, world_.keys);
+  auto swept = CheckTransaction(sweep.request, world_.config, world_.registry, world_.keys, kFixtureNow);
   ASSERT_TRUE(swept.ok()) << swept.status();
   EXPECT_TRUE(swept->internal_sweep);
   EXPECT_EQ(swept->approvals_required, 0);
+  // The internal-sweep rule is for a sweep only: a withdrawal to the same address needs the
+  // amount's quorum.
+  sweep.request.kind = policy::RequestKind::kWithdrawal;
+  auto withdrawn = CheckTransaction(sweep.request, world_.config, world_.registry, world_.keys, kFixtureNow);
+  EXPECT_THAT(std::string(withdrawn.status().message()), StartsWith("quorum_not_met: "));
 }
 
 struct RefusalCase {
@@ -136,14 +142,14 @@ std::vector<RefusalCase> BitcoinRefusals() {
       {"wrong network",
        [](const World& w, BitcoinCase* c) {
          c->request.network = "testnet";
-         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &c->request, {w.approvers[0], w.approvers[1]});
        },
        C::kFailedPrecondition, "network_mismatch", "signerd is configured for regtest"},
       {"approval replayed from another request",
        [](const World& w, BitcoinCase* c) {
          auto other = *c;
          other.request.request_id = "wd-btc-other";
-         Approve(&other.request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &other.request, {w.approvers[0], w.approvers[1]});
          c->request.approvals = other.request.approvals;
        },
        C::kPermissionDenied, "approval_signature", "approvals[0]: the signature of \"alice\""},
@@ -151,18 +157,18 @@ std::vector<RefusalCase> BitcoinRefusals() {
        [](const World& w, BitcoinCase* c) {
          auto other = *c;
          other.request.intent.fee_cap = "1501";
-         Approve(&other.request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &other.request, {w.approvers[0], w.approvers[1]});
          c->request.approvals[1] = other.request.approvals[1];
        },
        C::kPermissionDenied, "approval_signature", "approvals[1]"},
       {"approver not in registry",
-       [](const World& w, BitcoinCase* c) { Approve(&c->request, {w.approvers[0], w.mallory}); },
+       [](const World& w, BitcoinCase* c) { Approve(w, &c->request, {w.approvers[0], w.mallory}); },
        C::kPermissionDenied, "approver_unknown", "\"mallory\" is not in signerd's approver registry"},
       {"same approver twice",
-       [](const World& w, BitcoinCase* c) { Approve(&c->request, {w.approvers[0], w.approvers[0]}); },
+       [](const World& w, BitcoinCase* c) { Approve(w, &c->request, {w.approvers[0], w.approvers[0]}); },
        C::kPermissionDenied, "approver_duplicate", "approvals[1]: approver \"alice\" already approved"},
       {"too few approvals",
-       [](const World& w, BitcoinCase* c) { Approve(&c->request, {w.approvers[1]}); },
+       [](const World& w, BitcoinCase* c) { Approve(w, &c->request, {w.approvers[1]}); },
        C::kPermissionDenied, "quorum_not_met", "1 valid approval(s), the quorum rule for 60000 base units of BTC needs 2"},
       {"no approvals",
        [](const World&, BitcoinCase* c) { c->request.approvals.clear(); },
@@ -202,14 +208,14 @@ std::vector<RefusalCase> BitcoinRefusals() {
          std::string upper;
          for (char ch : c->request.intent.destination) upper.push_back(static_cast<char>(std::toupper(ch)));
          c->request.intent.destination = upper;
-         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &c->request, {w.approvers[0], w.approvers[1]});
        },
        C::kFailedPrecondition, "destination_malformed", "canonical"},
       {"destination of another network",
        [](const World& w, BitcoinCase* c) {
          c->request.intent.destination =
              *chain::P2wpkhAddress("bc", chain::Hash160(TestPublicKey(kForeignKeySeed)));
-         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &c->request, {w.approvers[0], w.approvers[1]});
        },
        C::kFailedPrecondition, "destination_malformed", "is not a regtest address"},
       {"unknown asset",
@@ -245,12 +251,13 @@ std::vector<RefusalCase> BitcoinRefusals() {
   };
 }
 
-TEST_F(BitcoinCheckTest, EachBrokenRuleIsRefusedWithItsReason) {
-  for (const RefusalCase& rc : BitcoinRefusals()) {
+// Each case, applied alone to the valid Bitcoin request, is refused with its code, rule and detail.
+void ExpectEachRefused(const World& world, const std::vector<RefusalCase>& cases) {
+  for (const RefusalCase& rc : cases) {
     SCOPED_TRACE(rc.name);
-    auto c = ValidBitcoinRequest(world_);
-    rc.mutate(world_, &c);
-    auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+    auto c = ValidBitcoinRequest(world);
+    rc.mutate(world, &c);
+    auto checked = CheckTransaction(c.request, world.config, world.registry, world.keys, kFixtureNow);
     ASSERT_FALSE(checked.ok());
     EXPECT_EQ(checked.status().code(), rc.code) << checked.status();
     EXPECT_THAT(std::string(checked.status().message()), StartsWith(std::string(rc.rule) + ": "));
@@ -258,20 +265,214 @@ TEST_F(BitcoinCheckTest, EachBrokenRuleIsRefusedWithItsReason) {
   }
 }
 
-TEST_F(BitcoinCheckTest, ChangeMayGoToAnyOwnKeyButNotToTheColdAddressUnlessItIsTheDestination) {
+TEST_F(BitcoinCheckTest, EachBrokenRuleIsRefusedWithItsReason) { ExpectEachRefused(world_, BitcoinRefusals()); }
+
+TEST_F(BitcoinCheckTest, ChangeReturnsOnlyToAKeyOfTheSourceWallet) {
   auto c = ValidBitcoinRequest(world_);
-  c.tx.outputs[1].script_pubkey = chain::P2wpkhScriptPubKey(chain::Hash160(TestPublicKey(kInputKeySeed)));
-  SetTx(&c.request, c.tx);
-  EXPECT_TRUE(CheckTransaction(c.request, world_.config, world_.registry, world_.keys).ok());
-  c.tx.outputs[1].script_pubkey = chain::P2wpkhScriptPubKey(chain::Hash160(TestPublicKey(kColdKeySeed)));
-  SetTx(&c.request, c.tx);
-  auto refused = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
-  EXPECT_THAT(std::string(refused.status().message()), StartsWith("output_foreign: "));
+  auto change_to = [&](const std::array<uint8_t, 33>& pub) {
+    c.tx.outputs[1].script_pubkey = chain::P2wpkhScriptPubKey(chain::Hash160(pub));
+    SetTx(&c.request, c.tx);
+    return CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
+  };
+  // Another key of BTC:client-hot, the input's own key: change.
+  EXPECT_TRUE(change_to(world_.own_keys[kInputKey].public_key).ok());
+  // Keys of other wallets, an unbound key of signerd, a registered wallet's address: refused.
+  for (size_t index : {size_t{kHouseBtcKey}, size_t{kColdBtcKey}, size_t{kEthKey}, size_t{kUnboundKey}}) {
+    SCOPED_TRACE(world_.own_keys[index].key_id);
+    auto refused = change_to(world_.own_keys[index].public_key);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(refused.status().message()), StartsWith("change_leaves_wallet: output 1 pays 39000 sat"));
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("source wallet BTC:client-hot"));
+  }
+  auto registered = change_to(TestPublicKey(kColdKeySeed));
+  EXPECT_THAT(std::string(registered.status().message()), StartsWith("change_leaves_wallet: "));
+  EXPECT_THAT(std::string(registered.status().message()), HasSubstr("wallet BTC:client-cold"));
+  auto house_cold = change_to(TestPublicKey(kHouseColdKeySeed));
+  EXPECT_THAT(std::string(house_cold.status().message()), HasSubstr("wallet BTC:house-cold"));
+}
+
+TEST_F(BitcoinCheckTest, EachKindSignsFromItsWalletToItsDestination) {
+  using K = policy::RequestKind;
+  const World& w = world_;
+  struct Happy {
+    const char* name;
+    BitcoinCase c;
+    const char* source;
+  };
+  const Happy cases[] = {
+      {"withdrawal from client hot", ValidBitcoinRequest(w), "BTC:client-hot"},
+      {"sweep client hot -> registered client cold",
+       BitcoinMove(w, K::kSweep, kInputKey, TestPublicKey(kColdKeySeed), kChangeKey), "BTC:client-hot"},
+      {"sweep to a client-cold key of signerd",
+       BitcoinMove(w, K::kSweep, kInputKey, w.own_keys[kColdBtcKey].public_key, kChangeKey), "BTC:client-hot"},
+      {"top-up client cold -> client hot",
+       BitcoinMove(w, K::kTopUp, kColdBtcKey, w.own_keys[kInputKey].public_key, kColdBtcKey), "BTC:client-cold"},
+      {"fee reimbursement house hot -> client hot",
+       BitcoinMove(w, K::kFeeReimbursement, kHouseBtcKey, w.own_keys[kChangeKey].public_key, kHouseBtcKey),
+       "BTC:house-hot"},
+      {"house withdrawal to an outside address",
+       BitcoinMove(w, K::kWithdrawal, kHouseBtcKey, TestPublicKey(kForeignKeySeed), kHouseBtcKey), "BTC:house-hot"},
+  };
+  for (const Happy& h : cases) {
+    SCOPED_TRACE(h.name);
+    auto checked = CheckTransaction(h.c.request, w.config, w.registry, w.keys, kFixtureNow);
+    ASSERT_TRUE(checked.ok()) << checked.status();
+    EXPECT_EQ(checked->source_wallet.wallet_id, h.source);
+    EXPECT_EQ(checked->kind, *h.c.request.kind);
+  }
+}
+
+std::vector<RefusalCase> BitcoinSegregationRefusals() {
+  using C = absl::StatusCode;
+  using K = policy::RequestKind;
+  auto approve = [](const World& w, BitcoinCase* c) { Approve(w, &c->request, {w.approvers[0], w.approvers[1]}); };
+  auto move = [](const World& w, BitcoinCase* c, K kind, size_t input, const std::array<uint8_t, 33>& dest, size_t change) {
+    *c = BitcoinMove(w, kind, input, dest, change);
+  };
+  return {
+      {"change to a house key",
+       [](const World& w, BitcoinCase* c) {
+         c->tx.outputs[1].script_pubkey =
+             chain::P2wpkhScriptPubKey(chain::Hash160(w.own_keys[kHouseBtcKey].public_key));
+         SetTx(&c->request, c->tx);
+       },
+       C::kFailedPrecondition, "change_leaves_wallet", "an address of wallet BTC:house-hot"},
+      {"inputs from two wallets",
+       [](const World& w, BitcoinCase* c) {
+         chain::TxIn second;
+         second.prevout.txid.fill(0xcd);
+         c->tx.inputs.push_back(second);
+         c->tx.outputs[1].value += 50000;
+         SetTx(&c->request, c->tx);
+         c->request.bitcoin_inputs.push_back({50000, w.own_keys[kHouseBtcKey].key_id});
+       },
+       C::kFailedPrecondition, "inputs_span_wallets", "input 1 is owned by key key-house-btc of wallet BTC:house-hot"},
+      {"house withdrawal funded by client inputs",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kWithdrawal, kInputKey, w.own_keys[kHouseBtcKey].public_key, kChangeKey);
+       },
+       C::kFailedPrecondition, "client_funds_to_house", "house wallet BTC:house-hot"},
+      {"client withdrawal to the registered house-cold wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kWithdrawal, kInputKey, TestPublicKey(kHouseColdKeySeed), kChangeKey);
+       },
+       C::kFailedPrecondition, "client_funds_to_house", "house wallet BTC:house-cold"},
+      {"house withdrawal to a client wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kWithdrawal, kHouseBtcKey, w.own_keys[kInputKey].public_key, kHouseBtcKey);
+       },
+       C::kFailedPrecondition, "house_pays_client", "client wallet BTC:client-hot"},
+      {"sweep to an unregistered address",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kSweep, kInputKey, TestPublicKey(kForeignKeySeed), kChangeKey);
+       },
+       C::kFailedPrecondition, "destination_not_registered_wallet", "is no wallet signerd knows"},
+      {"sweep to the house-cold wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kSweep, kInputKey, TestPublicKey(kHouseColdKeySeed), kChangeKey);
+       },
+       C::kFailedPrecondition, "destination_not_registered_wallet", "house-cold wallet BTC:house-cold"},
+      {"top-up from a hot wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kTopUp, kInputKey, w.own_keys[kColdBtcKey].public_key, kChangeKey);
+       },
+       C::kFailedPrecondition, "kind_tier_mismatch", "a top_up leaves a cold wallet"},
+      {"sweep from a cold wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kSweep, kColdBtcKey, w.own_keys[kInputKey].public_key, kColdBtcKey);
+       },
+       C::kFailedPrecondition, "kind_tier_mismatch", "a sweep leaves a hot wallet"},
+      {"sweep from a house wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kSweep, kHouseBtcKey, TestPublicKey(kHouseColdKeySeed), kHouseBtcKey);
+       },
+       C::kFailedPrecondition, "kind_owner_mismatch", "house-hot wallet BTC:house-hot"},
+      {"fee reimbursement from a client wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kFeeReimbursement, kInputKey, w.own_keys[kChangeKey].public_key, kChangeKey);
+       },
+       C::kFailedPrecondition, "kind_owner_mismatch", "a fee_reimbursement is paid by a house wallet"},
+      {"fee reimbursement to the client-cold wallet",
+       [=](const World& w, BitcoinCase* c) {
+         move(w, c, K::kFeeReimbursement, kHouseBtcKey, TestPublicKey(kColdKeySeed), kHouseBtcKey);
+       },
+       C::kFailedPrecondition, "destination_not_registered_wallet", "client-cold wallet BTC:client-cold"},
+      {"unbound input key",
+       [=](const World& w, BitcoinCase* c) {
+         c->request.bitcoin_inputs[0].key_id = w.own_keys[kUnboundKey].key_id;
+         approve(w, c);
+       },
+       C::kFailedPrecondition, "key_unbound", "key-unbound has no wallet binding"},
+      {"v1 approvals",
+       [](const World& w, BitcoinCase* c) { ApproveV1(w, &c->request); },
+       C::kPermissionDenied, "approval_signature", "approval digest v2"},
+      {"approvals for another source wallet",
+       [=](const World& w, BitcoinCase* c) {
+         ApproveOther(w, &c->request, [](policy::ApprovalSubject* s) { s->source_wallet = "BTC:client-cold"; });
+       },
+       C::kPermissionDenied, "approval_signature", "source wallet BTC:client-hot"},
+      {"approvals for another kind",
+       [=](const World& w, BitcoinCase* c) {
+         ApproveOther(w, &c->request, [](policy::ApprovalSubject* s) { s->kind = policy::RequestKind::kSweep; });
+       },
+       C::kPermissionDenied, "approval_signature", "approvals[0]"},
+      {"approvals for an earlier expiry than the request claims",
+       [=](const World& w, BitcoinCase* c) {
+         ApproveOther(w, &c->request, [](policy::ApprovalSubject* s) { s->expires_at -= 1; });
+       },
+       C::kPermissionDenied, "approval_signature", "approvals[0]"},
+      {"expired approvals",
+       [=](const World& w, BitcoinCase* c) {
+         c->request.expires_at = kFixtureNow;
+         approve(w, c);
+       },
+       C::kPermissionDenied, "approval_expired", "expired at 1800000000"},
+      {"no kind",
+       [](const World&, BitcoinCase* c) { c->request.kind.reset(); },
+       C::kFailedPrecondition, "request_malformed", "kind: must be withdrawal, sweep, top_up or fee_reimbursement"},
+  };
+}
+
+TEST_F(BitcoinCheckTest, EachSegregationRuleIsRefusedWithItsName) {
+  ExpectEachRefused(world_, BitcoinSegregationRefusals());
+}
+
+// A key bound to a wallet of another asset than the request's (here "btc", an asset id signerd
+// does not sign for, as custodyd's tests once bound keys): asset_mismatch.
+TEST_F(BitcoinCheckTest, InputsOfAWalletOfAnotherAssetAreRefused) {
+  std::vector<OwnKeyInput> keys = world_.own_keys;
+  keys[kInputKey].binding = WalletBinding{"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot};
+  keys[kChangeKey].binding = keys[kInputKey].binding;
+  World w = world_;
+  w.own_keys = keys;
+  w.keys = *OwnKeys::Build(keys, w.config);
+  auto c = ValidBitcoinRequest(w);
+  auto refused = CheckTransaction(c.request, w.config, w.registry, w.keys, kFixtureNow);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              StartsWith("asset_mismatch: the inputs belong to wallet btc:client-hot of asset btc, the request moves BTC"));
+}
+
+// One wallet id is one wallet: a key binding it differently from another key or from a
+// [[wallet]] entry, or one address in two wallets, makes the key snapshot fail to build.
+TEST_F(BitcoinCheckTest, ConflictingWalletDefinitionsAreRefused) {
+  std::vector<OwnKeyInput> keys = world_.own_keys;
+  keys[kChangeKey].binding = WalletBinding{"BTC:client-hot", "BTC", OwnerClass::kHouse, Tier::kHot};
+  auto built = OwnKeys::Build(keys, world_.config);
+  EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(built.status().message()), HasSubstr("key key-change is bound to wallet BTC:client-hot"));
+  keys = world_.own_keys;
+  keys[kColdBtcKey].binding = WalletBinding{"BTC:client-cold", "BTC", OwnerClass::kClient, Tier::kHot};
+  EXPECT_FALSE(OwnKeys::Build(keys, world_.config).ok());
+  keys = world_.own_keys;
+  keys.push_back({"key-at-cold", TestPublicKey(kColdKeySeed), WalletBinding{"BTC:other", "BTC", OwnerClass::kClient, Tier::kHot}});
+  built = OwnKeys::Build(keys, world_.config);
+  EXPECT_THAT(std::string(built.status().message()), HasSubstr("belongs to wallet BTC:client-cold and to wallet BTC:other"));
 }
 
 TEST_F(BitcoinCheckTest, AssembledTransactionCarriesAVerifyingWitness) {
   auto c = ValidBitcoinRequest(world_);
-  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
   ASSERT_TRUE(checked.ok()) << checked.status();
   JobSignature sig;
   TestSign(kInputKeySeed, checked->jobs[0].digest, &sig.compact, &sig.recovery_id);
@@ -297,23 +498,26 @@ class EthereumCheckTest : public ::testing::TestWithParam<EthForm> {
 
 TEST_P(EthereumCheckTest, ValidRequestYieldsTheSigningHashAndNonceClaim) {
   auto c = ValidEthereumRequest(world_, GetParam());
-  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
   ASSERT_TRUE(checked.ok()) << checked.status();
   ASSERT_EQ(checked->jobs.size(), 1u);
-  EXPECT_EQ(checked->jobs[0].key_id, "key-eth");
+  const bool erc20 = GetParam() == EthForm::kErc20;
+  const uint8_t seed = erc20 ? OwnKeySpecs()[kUsdcKey].seed : kEthKeySeed;
+  EXPECT_EQ(checked->jobs[0].key_id, erc20 ? "key-usdc" : "key-eth");
+  EXPECT_EQ(checked->source_wallet.wallet_id, erc20 ? "USDC-ETH:client-hot" : "ETH:client-hot");
   const auto expected = GetParam() == EthForm::kLegacy ? chain::LegacySigningHash(c.legacy)
                                                         : chain::Eip1559SigningHash(c.eip1559);
   EXPECT_EQ(checked->jobs[0].digest, expected);
   ASSERT_TRUE(checked->nonce.has_value());
   EXPECT_EQ(checked->nonce->nonce, 7u);
   EXPECT_EQ(checked->nonce->chain_id, kEthChainId);
-  EXPECT_EQ(chain::EthChecksumAddress(checked->nonce->sender), EthAddressOf(TestPublicKey(kEthKeySeed)));
+  EXPECT_EQ(chain::EthChecksumAddress(checked->nonce->sender), EthAddressOf(TestPublicKey(seed)));
   EXPECT_EQ(checked->fee, base::Amount(120000));
   EXPECT_TRUE(checked->outpoints.empty());
 
   // The assembled transaction recovers to the key's address.
   JobSignature sig;
-  TestSign(kEthKeySeed, checked->jobs[0].digest, &sig.compact, &sig.recovery_id);
+  TestSign(seed, checked->jobs[0].digest, &sig.compact, &sig.recovery_id);
   auto signed_tx = AssembleSignedTx(*checked, std::span(&sig, 1));
   ASSERT_TRUE(signed_tx.ok()) << signed_tx.status();
   absl::StatusOr<chain::EthAddress> sender;
@@ -329,7 +533,21 @@ TEST_P(EthereumCheckTest, ValidRequestYieldsTheSigningHashAndNonceClaim) {
     sender = chain::RecoverSender(*decoded);
   }
   ASSERT_TRUE(sender.ok());
-  EXPECT_EQ(chain::EthChecksumAddress(*sender), EthAddressOf(TestPublicKey(kEthKeySeed)));
+  EXPECT_EQ(chain::EthChecksumAddress(*sender), EthAddressOf(TestPublicKey(seed)));
+}
+
+TEST_F(BitcoinCheckTest, EthereumSweepToTheRegisteredColdWalletIsAnInternalSweep) {
+  auto c = ValidEthereumRequest(world_, EthForm::kEip1559, "sweep-eth-1");
+  const auto cold = *chain::EthAddressFromPubkeyBytes(TestPublicKey(kColdKeySeed));
+  c.eip1559.to = cold;
+  SetEthTx(&c);
+  c.request.intent.destination = chain::EthChecksumAddress(cold);
+  c.request.kind = policy::RequestKind::kSweep;
+  c.request.approvals.clear();
+  auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_TRUE(checked->internal_sweep);
+  EXPECT_EQ(checked->source_wallet.wallet_id, "ETH:client-hot");
 }
 
 struct EthRefusal {
@@ -352,7 +570,46 @@ std::vector<EthRefusal> EthereumRefusals() {
     flegacy(c->legacy);
     SetEthTx(c);
   };
+  auto approve = [](const World& w, EthereumCase* c) { Approve(w, &c->request, {w.approvers[0], w.approvers[1]}); };
   return {
+      {"sender key of another asset's wallet", all,
+       [=](const World& w, EthereumCase* c) {
+         c->request.ethereum_key_id = w.own_keys[c->form == EthForm::kErc20 ? kEthKey : kUsdcKey].key_id;
+         approve(w, c);
+       },
+       C::kFailedPrecondition, "sender_wrong_wallet", "the request moves "},
+      {"sender key of another wallet of the same asset", native,
+       [](const World& w, EthereumCase* c) { c->request.ethereum_key_id = w.own_keys[kHouseEthKey].key_id; },
+       C::kPermissionDenied, "approval_signature", "source wallet ETH:house-hot"},
+      {"unbound sender key", all,
+       [=](const World& w, EthereumCase* c) {
+         c->request.ethereum_key_id = w.own_keys[kUnboundKey].key_id;
+         approve(w, c);
+       },
+       C::kFailedPrecondition, "key_unbound", "ethereum_key_id key-unbound has no wallet binding"},
+      {"client withdrawal to a house address", native,
+       [=](const World& w, EthereumCase* c) {
+         const auto house = *chain::EthAddressFromPubkeyBytes(w.own_keys[kHouseEthKey].public_key);
+         each(c, [&](chain::Eip1559Tx& t) { t.to = house; }, [&](chain::LegacyTx& t) { t.to = house; });
+         c->request.intent.destination = chain::EthChecksumAddress(house);
+         approve(w, c);
+       },
+       C::kFailedPrecondition, "client_funds_to_house", "house wallet ETH:house-hot"},
+      {"sweep to an unregistered address", all,
+       [=](const World& w, EthereumCase* c) {
+         c->request.kind = policy::RequestKind::kSweep;
+         approve(w, c);
+       },
+       C::kFailedPrecondition, "destination_not_registered_wallet", "is no wallet signerd knows"},
+      {"expired approvals", all,
+       [=](const World& w, EthereumCase* c) {
+         c->request.expires_at = kFixtureNow - 1;
+         approve(w, c);
+       },
+       C::kPermissionDenied, "approval_expired", ""},
+      {"v1 approvals", all,
+       [](const World& w, EthereumCase* c) { ApproveV1(w, &c->request); },
+       C::kPermissionDenied, "approval_signature", "approvals[0]"},
       {"another destination", native,
        [=](const World&, EthereumCase* c) {
          each(c, [&](auto& t) { t.to = other; }, [&](auto& t) { t.to = other; });
@@ -397,7 +654,7 @@ std::vector<EthRefusal> EthereumRefusals() {
       {"wrong network name", all,
        [](const World& w, EthereumCase* c) {
          c->request.network = "mainnet";
-         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &c->request, {w.approvers[0], w.approvers[1]});
        },
        C::kFailedPrecondition, "network_mismatch", "configured for devnet"},
       {"trailing bytes", all,
@@ -454,7 +711,7 @@ std::vector<EthRefusal> EthereumRefusals() {
          std::string lower = c->request.intent.destination;
          for (char& ch : lower) ch = static_cast<char>(std::tolower(ch));
          c->request.intent.destination = lower;
-         Approve(&c->request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &c->request, {w.approvers[0], w.approvers[1]});
        },
        C::kFailedPrecondition, "destination_malformed", "EIP-55"},
       {"bitcoin inputs on an ethereum request", all,
@@ -464,18 +721,18 @@ std::vector<EthRefusal> EthereumRefusals() {
        [](const World& w, EthereumCase* c) {
          TxRequest other_request = c->request;
          other_request.request_id = "wd-eth-other";
-         Approve(&other_request, {w.approvers[0], w.approvers[1]});
+         Approve(w, &other_request, {w.approvers[0], w.approvers[1]});
          c->request.approvals = other_request.approvals;
        },
        C::kPermissionDenied, "approval_signature", "approvals[0]"},
       {"approver not in registry", all,
-       [](const World& w, EthereumCase* c) { Approve(&c->request, {w.mallory, w.approvers[1]}); },
+       [](const World& w, EthereumCase* c) { Approve(w, &c->request, {w.mallory, w.approvers[1]}); },
        C::kPermissionDenied, "approver_unknown", "\"mallory\""},
       {"same approver twice", all,
-       [](const World& w, EthereumCase* c) { Approve(&c->request, {w.approvers[1], w.approvers[1]}); },
+       [](const World& w, EthereumCase* c) { Approve(w, &c->request, {w.approvers[1], w.approvers[1]}); },
        C::kPermissionDenied, "approver_duplicate", "\"bob\""},
       {"too few approvals", all,
-       [](const World& w, EthereumCase* c) { Approve(&c->request, {w.approvers[2]}); },
+       [](const World& w, EthereumCase* c) { Approve(w, &c->request, {w.approvers[2]}); },
        C::kPermissionDenied, "quorum_not_met", "needs 2"},
   };
 }
@@ -488,7 +745,7 @@ TEST_P(EthereumCheckTest, EachBrokenRuleIsRefusedWithItsReason) {
     SCOPED_TRACE(rc.name);
     auto c = ValidEthereumRequest(world_, GetParam());
     rc.mutate(world_, &c);
-    auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys);
+    auto checked = CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
     ASSERT_FALSE(checked.ok());
     EXPECT_EQ(checked.status().code(), rc.code) << checked.status();
     EXPECT_THAT(std::string(checked.status().message()), StartsWith(std::string(rc.rule) + ": "));
