@@ -7,6 +7,7 @@
 
 #include "base/text.h"
 #include "proto/signer.grpc.pb.h"
+#include "proto/signer_tx.grpc.pb.h"
 
 namespace ringfence::custody {
 namespace {
@@ -140,7 +141,44 @@ class GrpcSignerClient : public SignerClient {
   std::chrono::milliseconds timeout_;
 };
 
+class GrpcTxSignerClient : public TxSignerClient {
+ public:
+  GrpcTxSignerClient(const std::string& socket_path, std::chrono::milliseconds timeout)
+      : stub_(sv1::TransactionSigner::NewStub(
+            grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials()))),
+        timeout_(timeout) {}
+
+  absl::StatusOr<sv1::SignTransactionResponse> SignTransaction(const sv1::SignTransactionRequest& request) override {
+    sv1::SignTransactionResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    context.set_wait_for_ready(true);
+    grpc::Status s = stub_->SignTransaction(&context, request, &response);
+    if (!s.ok()) {
+      // Anything but signerd's verdict on the request is "ask again later".
+      switch (s.error_code()) {
+        case grpc::StatusCode::INVALID_ARGUMENT:
+        case grpc::StatusCode::FAILED_PRECONDITION:
+        case grpc::StatusCode::PERMISSION_DENIED:
+          return FromGrpc(s, "SignTransaction");
+        default:
+          return absl::UnavailableError(
+              Cat("signerd SignTransaction: ", base::Clip(s.error_message(), 200), " (gRPC code ", static_cast<int>(s.error_code()), ")"));
+      }
+    }
+    return response;
+  }
+
+ private:
+  std::unique_ptr<sv1::TransactionSigner::Stub> stub_;
+  std::chrono::milliseconds timeout_;
+};
+
 }  // namespace
+
+std::unique_ptr<TxSignerClient> ConnectTxSigner(const std::string& socket_path, std::chrono::milliseconds timeout) {
+  return std::make_unique<GrpcTxSignerClient>(socket_path, timeout);
+}
 
 std::unique_ptr<SignerClient> ConnectSigner(const std::string& socket_path, std::chrono::milliseconds timeout) {
   return std::make_unique<GrpcSignerClient>(socket_path, timeout);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "proto/signer_tx.pb.h"
 
 namespace ringfence::custody {
 
@@ -51,6 +52,24 @@ class SignerClient {
   // An existing key. NOT_FOUND for a key signerd does not know.
   virtual absl::StatusOr<SignerKey> GetKey(std::string_view key_id) = 0;
 };
+
+// custodyd's way to have a transaction signed: signerd's TransactionSigner service
+// (proto/signer_tx.proto) over the same socket. An interface so that the executor's tests and
+// the benchmark choose what signs. Implementations are thread-safe.
+class TxSignerClient {
+ public:
+  virtual ~TxSignerClient() = default;
+  // signerd's answer as sent (the caller checks it against what it asked to be signed).
+  // signerd's refusals keep their code (INVALID_ARGUMENT, FAILED_PRECONDITION,
+  // PERMISSION_DENIED: nothing was signed); UNAVAILABLE or DEADLINE_EXCEEDED when signerd, its
+  // token or its log failed or could not be reached: the same request may be sent again and
+  // gets the same signed transaction if one was made.
+  virtual absl::StatusOr<signer::v1::SignTransactionResponse> SignTransaction(
+      const signer::v1::SignTransactionRequest& request) = 0;
+};
+
+std::unique_ptr<TxSignerClient> ConnectTxSigner(const std::string& socket_path,
+                                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // A client for signerd at `socket_path` (the channel connects lazily, so this never fails;
 // each call waits at most `timeout` for signerd, including for the socket to appear).

@@ -1,0 +1,618 @@
+#include "custody/executor.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <unordered_set>
+
+#include "base/hex.h"
+#include "base/status.h"
+#include "base/text.h"
+#include "chain/bech32.h"
+#include "chain/ecdsa.h"
+#include "chain/bitcoin_tx.h"
+#include "chain/erc20.h"
+#include "chain/eth_address.h"
+#include "chain/eth_tx.h"
+#include "chain/hashes.h"
+#include "custody/ledger.h"
+#include "custody/txbuild.h"
+
+namespace ringfence::custody {
+namespace {
+
+using base::Cat;
+using store::WithdrawalRow;
+using store::WithdrawalState;
+namespace sv1 = ringfence::signer::v1;
+namespace codec = ::ringfence::chain;
+
+constexpr char kBuildMethod[] = "ringfence.custody.executor/Build";
+constexpr char kChangeKeyMethod[] = "ringfence.custody.executor/ChangeKey";
+constexpr uint32_t kMaxUnfinished = 10'000;
+constexpr size_t kUnspentChunk = 1'000;
+
+void Log(const std::string& line) { std::fprintf(stderr, "custodyd executor: %s\n", line.c_str()); }
+
+std::span<const uint8_t> Span(const std::string& s) {
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+std::string_view HrpOf(const std::string& network) {
+  if (network == "mainnet") return "bc";
+  if (network == "regtest") return "bcrt";
+  return "tb";
+}
+
+bool Unfinished(WithdrawalState s) {
+  return s == WithdrawalState::kSigning || s == WithdrawalState::kSigned || s == WithdrawalState::kBroadcast;
+}
+
+store::JournalEntry Entry(const WithdrawalRow& row, std::string kind, std::vector<store::Posting> postings,
+                          int64_t now_ms) {
+  store::JournalEntry e;
+  e.asset_id = row.asset_id;
+  e.kind = std::move(kind);
+  e.reference = row.withdrawal_id;
+  e.postings = std::move(postings);
+  e.created_unix_ms = now_ms;
+  return e;
+}
+
+// What an unfinished build spends: Bitcoin outpoints, or an Ethereum sender's nonce and
+// commitments.
+struct Spent {
+  std::set<std::pair<std::string, uint32_t>> outpoints;  // display txid, vout
+  std::map<std::string, uint64_t> next_nonce;            // ethereum key id -> one past its highest nonce
+  std::map<std::string, base::Amount> native_committed;  // ethereum key id -> value + max fee
+  std::map<std::string, base::Amount> token_committed;   // ethereum key id -> token amount
+};
+
+void AddTo(std::map<std::string, base::Amount>& m, const std::string& k, base::Amount v) {
+  std::optional<base::Amount> sum = m[k].CheckedAdd(v);
+  m[k] = sum.value_or(base::Amount::Max());
+}
+
+void Account(const sv1::SignTransactionRequest& req, Spent& spent) {
+  if (req.chain() == "bitcoin") {
+    absl::StatusOr<codec::Transaction> tx = codec::ParseTransaction(Span(req.unsigned_tx()));
+    if (!tx.ok()) return;
+    for (const codec::TxIn& in : tx->inputs) spent.outpoints.emplace(codec::DisplayHex(in.prevout.txid), in.prevout.vout);
+    return;
+  }
+  absl::StatusOr<codec::Eip1559Tx> tx = codec::DecodeUnsignedEip1559(Span(req.unsigned_tx()));
+  if (!tx.ok()) return;
+  const std::string& key = req.ethereum_key_id();
+  spent.next_nonce[key] = std::max(spent.next_nonce[key], tx->nonce + 1);
+  absl::StatusOr<unsigned __int128> fee = codec::MaxFeeWei(*tx);
+  absl::StatusOr<unsigned __int128> value = tx->value.ToU128("value");
+  AddTo(spent.native_committed, key, base::Amount(fee.ok() ? *fee : ~base::Uint128{0}));
+  AddTo(spent.native_committed, key, base::Amount(value.ok() ? *value : ~base::Uint128{0}));
+  if (!tx->data.empty()) {
+    absl::StatusOr<codec::Erc20Transfer> call = codec::DecodeErc20Transfer(tx->data);
+    absl::StatusOr<unsigned __int128> amount =
+        call.ok() ? call->amount.ToU128("amount") : absl::StatusOr<unsigned __int128>(call.status());
+    AddTo(spent.token_committed, key, base::Amount(amount.ok() ? *amount : ~base::Uint128{0}));
+  }
+}
+
+}  // namespace
+
+WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store, Env& env, SignerClient& keys,
+                                       TxSignerClient& signer, std::map<std::string, chain::ChainAdapter*> adapters,
+                                       ExecutorOptions options)
+    : config_(config),
+      store_(store),
+      env_(env),
+      keys_(keys),
+      signer_(signer),
+      adapters_(std::move(adapters)),
+      options_(std::move(options)) {}
+
+WithdrawalExecutor::~WithdrawalExecutor() { Stop(); }
+
+std::string WithdrawalExecutor::BuildRecordKey(const std::string& withdrawal_id) {
+  return Cat("executor/build/", withdrawal_id);
+}
+
+chain::ChainAdapter* WithdrawalExecutor::AdapterFor(const std::string& chain) const {
+  auto it = adapters_.find(chain);
+  return it == adapters_.end() ? nullptr : it->second;
+}
+
+bool WithdrawalExecutor::Step(const std::string& withdrawal_id, const std::string& step) {
+  if (options_.after_step && !options_.after_step(withdrawal_id, step)) {
+    stopping_ = true;
+    return false;
+  }
+  return !stopping_;
+}
+
+void WithdrawalExecutor::Start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      absl::StatusOr<ExecutorPass> pass = RunOnce();
+      if (!pass.ok()) Log(Cat("pass failed: ", pass.status().message()));
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_.load(); });
+      woken_ = false;
+    }
+  });
+}
+
+void WithdrawalExecutor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void WithdrawalExecutor::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
+  std::vector<std::string> ids;
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+    RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn->ListExecutable(env_.NowUnixMs() / 1000, options_.batch));
+    for (const WithdrawalRow& r : rows) ids.push_back(r.withdrawal_id);
+  }
+  ExecutorPass total;
+  std::mutex total_mu;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    ExecutorPass mine;
+    for (size_t i = next++; i < ids.size() && !stopping_; i = next++) Advance(ids[i], mine);
+    std::lock_guard<std::mutex> lock(total_mu);
+    total.claimed += mine.claimed;
+    total.signed_ += mine.signed_;
+    total.broadcast += mine.broadcast;
+    total.confirmed += mine.confirmed;
+    total.failed += mine.failed;
+    total.retried += mine.retried;
+  };
+  const size_t threads = std::min<size_t>(ids.size(), static_cast<size_t>(std::max(1, options_.parallelism)));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  if (threads > 0) work();
+  for (std::thread& t : pool) t.join();
+  total.stopped = stopping_;
+  return total;
+}
+
+WithdrawalExecutor::Outcome WithdrawalExecutor::Advance(const std::string& withdrawal_id, ExecutorPass& pass) {
+  for (int steps = 0; steps < 8 && !stopping_; ++steps) {
+    std::optional<WithdrawalRow> row;
+    {
+      absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.BeginRead();
+      if (!txn.ok()) return Outcome::kRetry;
+      absl::StatusOr<std::optional<WithdrawalRow>> got = (*txn)->GetWithdrawal(withdrawal_id);
+      if (!got.ok() || !got->has_value()) return Outcome::kRetry;
+      row = **got;
+    }
+    Outcome outcome;
+    switch (row->state) {
+      case WithdrawalState::kApproved:
+        outcome = ClaimAndBuild(*row, pass);
+        break;
+      case WithdrawalState::kSigning:
+        outcome = Sign(*row, pass);
+        break;
+      case WithdrawalState::kSigned:
+        outcome = BroadcastSigned(*row, pass);
+        break;
+      case WithdrawalState::kBroadcast:
+        outcome = Watch(*row, pass);
+        break;
+      default:
+        return Outcome::kProgress;  // final, or not the executor's to move
+    }
+    if (outcome != Outcome::kProgress) {
+      if (outcome == Outcome::kRetry) ++pass.retried;
+      return outcome;
+    }
+  }
+  return stopping_ ? Outcome::kStopped : Outcome::kProgress;
+}
+
+absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::LoadBuild(store::Txn& txn,
+                                                                          const std::string& withdrawal_id) {
+  RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> record, txn.GetIdempotency(BuildRecordKey(withdrawal_id)));
+  if (!record.has_value() || record->method != kBuildMethod) {
+    return absl::DataLossError(Cat("withdrawal ", withdrawal_id, " is past approved but has no build record"));
+  }
+  sv1::SignTransactionRequest request;
+  if (!request.ParseFromString(record->response) ||
+      base::HexEncode(codec::Sha256(Span(record->response))) != record->request_hash) {
+    return absl::DataLossError(Cat("withdrawal ", withdrawal_id, ": its build record does not parse or match its hash"));
+  }
+  return request;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKey(const std::string& wallet_id,
+                                                                                 const AssetConfig& asset) {
+  const std::string key = Cat("executor/change-key/", wallet_id);
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+    RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> row, txn->GetIdempotency(key));
+    if (row.has_value()) {
+      const size_t space = row->response.find(' ');
+      if (row->method != kChangeKeyMethod || space == std::string::npos) {
+        return absl::DataLossError(Cat("the change key record of ", wallet_id, " is malformed"));
+      }
+      return std::make_pair(row->response.substr(0, space), row->response.substr(space + 1));
+    }
+  }
+  // Made once per wallet; a crash before the record below leaves an unused key in signerd.
+  RF_ASSIGN_OR_RETURN(SignerKey made, keys_.CreateKey(Cat("change of ", wallet_id),
+                                                      WalletBinding{wallet_id, asset.id, "client", "hot"}));
+  RF_ASSIGN_OR_RETURN(auto compressed, codec::CompressPublicKey(made.public_key));
+  RF_ASSIGN_OR_RETURN(std::string address, codec::P2wpkhAddress(HrpOf(asset.network), codec::Hash160(compressed)));
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  const std::string value = Cat(made.key_id, " ", address);
+  absl::Status put = txn->PutIdempotency(
+      store::IdempotencyRow{key, kChangeKeyMethod, base::HexEncode(codec::Sha256(Span(value))), value});
+  if (absl::IsAlreadyExists(put)) return ChangeKey(wallet_id, asset);
+  RF_RETURN_IF_ERROR(put);
+  RF_RETURN_IF_ERROR(txn->Commit());
+  Log(Cat("change key ", made.key_id, " (", address, ") made for wallet ", wallet_id));
+  return std::make_pair(made.key_id, address);
+}
+
+WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRow& row, ExecutorPass& pass) {
+  const AssetConfig* asset = config_.FindAsset(row.asset_id);
+  if (asset == nullptr || AdapterFor(asset->chain) == nullptr) {
+    Log(Cat(row.withdrawal_id, ": asset ", row.asset_id, " has no chain adapter; left approved"));
+    return Outcome::kRetry;
+  }
+  std::lock_guard<std::mutex> lock(build_mu_);
+  if (asset->chain == "bitcoin") {
+    // Made (once) before the claim's transaction: the store has one writer at a time.
+    absl::StatusOr<std::pair<std::string, std::string>> change = ChangeKey(row.source_wallet_id, *asset);
+    if (!change.ok()) {
+      Log(Cat(row.withdrawal_id, ": change key: ", change.status().message()));
+      return Outcome::kRetry;
+    }
+    change_ = *change;
+  }
+  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+  if (!txn.ok()) return Outcome::kRetry;
+  const int64_t now = env_.NowUnixMs();
+  absl::StatusOr<WithdrawalRow> claimed = (*txn)->ClaimWithdrawalForSigning(row.withdrawal_id, now);
+  if (!claimed.ok()) {
+    // Cancelled, or not yet due: nothing to do now.
+    return Outcome::kRetry;
+  }
+  absl::StatusOr<sv1::SignTransactionRequest> request = Build(**txn, *claimed, *asset);
+  if (!request.ok()) {
+    if (absl::IsFailedPrecondition(request.status()) || absl::IsInvalidArgument(request.status())) {
+      // Nothing can be built for it: committed as claimed, then failed, so the record shows both.
+      if (!(*txn)->Commit().ok()) return Outcome::kRetry;
+      txn->reset();  // the writer is free again for the failure's own transaction
+      return FailUnsigned(*claimed, Cat("build: ", request.status().message()), pass);
+    }
+    Log(Cat(row.withdrawal_id, ": build deferred: ", request.status().message()));
+    return Outcome::kRetry;  // dropped without Commit: still approved
+  }
+  std::string serialized;
+  request->SerializeToString(&serialized);
+  absl::Status put = (*txn)->PutIdempotency(store::IdempotencyRow{
+      BuildRecordKey(row.withdrawal_id), kBuildMethod, base::HexEncode(codec::Sha256(Span(serialized))), serialized});
+  if (!put.ok() || !(*txn)->Commit().ok()) return Outcome::kRetry;
+  ++pass.claimed;
+  return Step(row.withdrawal_id, "claimed") ? Outcome::kProgress : Outcome::kStopped;
+}
+
+absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::Build(store::Txn& txn, const WithdrawalRow& row,
+                                                                      const AssetConfig& asset) {
+  chain::ChainAdapter* node = AdapterFor(asset.chain);
+  if (asset.chain == "bitcoin") return BuildBitcoin(txn, row, asset, *node);
+  return BuildEthereum(txn, row, asset, *node);
+}
+
+namespace {
+
+absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const std::string& except,
+                                 const std::function<absl::StatusOr<sv1::SignTransactionRequest>(const std::string&)>& load) {
+  Spent spent;
+  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn.ListExecutable(now_s, kMaxUnfinished));
+  for (const WithdrawalRow& r : rows) {
+    if (r.withdrawal_id == except || !Unfinished(r.state)) continue;
+    RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(r.withdrawal_id));
+    Account(req, spent);
+  }
+  return spent;
+}
+
+}  // namespace
+
+absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(store::Txn& txn, const WithdrawalRow& row,
+                                                                             const AssetConfig& /*asset*/,
+                                                                             chain::ChainAdapter& node) {
+  const std::pair<std::string, std::string> change = change_;
+  RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> addresses, txn.ListAddressesOfWallet(row.source_wallet_id));
+  std::map<std::string, std::string> key_of;  // address -> key id
+  for (const store::AddressRow& a : addresses) key_of[a.address] = a.key_id;
+  key_of[change.second] = change.first;
+  std::vector<std::string> all;
+  for (const auto& [address, key] : key_of) all.push_back(address);
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
+                                              [&](const std::string& id) { return LoadBuild(txn, id); }));
+  std::vector<txbuild::Coin> coins;
+  for (size_t i = 0; i < all.size(); i += kUnspentChunk) {
+    const std::span<const std::string> chunk(all.data() + i, std::min(kUnspentChunk, all.size() - i));
+    absl::StatusOr<chain::UnspentSet> set = node.ListUnspent(chunk);
+    if (!set.ok()) return absl::UnavailableError(Cat("ListUnspent: ", set.status().message()));
+    for (const chain::Utxo& u : set->outputs) {
+      // Confirmed coins only: an unconfirmed one can vanish with the transaction that made it.
+      if (u.height == 0 || spent.outpoints.contains({u.txid, u.vout})) continue;
+      coins.push_back(txbuild::Coin{u.txid, u.vout, u.amount, key_of.at(u.address), u.address});
+    }
+  }
+  absl::StatusOr<chain::FeeEstimate> fee = node.EstimateFee();
+  if (!fee.ok()) return absl::UnavailableError(Cat("EstimateFee: ", fee.status().message()));
+  if (row.amount.base_units() > codec::kMaxMoney) {
+    return absl::FailedPreconditionError(Cat("amount: ", row.amount.ToBaseUnitString(), " satoshi is above 21,000,000 BTC"));
+  }
+  txbuild::BitcoinSpend spend;
+  spend.candidates = std::move(coins);
+  spend.destination = row.destination;
+  spend.amount = static_cast<uint64_t>(row.amount.base_units());
+  spend.change_address = change.second;
+  spend.sat_per_vbyte = static_cast<uint64_t>(fee->sat_per_vbyte.base_units());
+  spend.fee_cap = row.fee_cap;
+  RF_ASSIGN_OR_RETURN(txbuild::BitcoinPlan plan, txbuild::BuildBitcoinSpend(spend));
+  const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain, row.network, row.asset_id, row.amount,
+                                          row.destination, row.fee_cap, row.expires_at_unix_s};
+  return txbuild::BitcoinSignRequest(fields, plan);
+}
+
+absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(store::Txn& txn, const WithdrawalRow& row,
+                                                                              const AssetConfig& asset,
+                                                                              chain::ChainAdapter& node) {
+  RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> addresses, txn.ListAddressesOfWallet(row.source_wallet_id));
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
+                                              [&](const std::string& id) { return LoadBuild(txn, id); }));
+  absl::StatusOr<chain::BlockRef> tip = node.Tip();
+  if (!tip.ok()) return absl::UnavailableError(Cat("Tip: ", tip.status().message()));
+  absl::StatusOr<chain::FeeEstimate> fee = node.EstimateFee();
+  if (!fee.ok()) return absl::UnavailableError(Cat("EstimateFee: ", fee.status().message()));
+  const bool token = !asset.erc20_contract.empty();
+  // The fee the sender must be able to pay: the most this transaction can cost.
+  txbuild::EthereumSpend spend;
+  spend.chain_id = options_.ethereum_chain_id;
+  spend.destination = row.destination;
+  spend.amount = row.amount;
+  spend.token_contract = asset.erc20_contract;
+  spend.base_fee_per_gas = fee->base_fee_per_gas;
+  spend.max_priority_fee_per_gas = fee->max_priority_fee_per_gas;
+  spend.fee_cap = row.fee_cap;
+  RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan probe, txbuild::BuildEthereumSpend(spend));
+  std::vector<txbuild::EthAccount> accounts;
+  for (const store::AddressRow& a : addresses) {
+    absl::StatusOr<base::Amount> native = node.BalanceAt(a.address, "", tip->height);
+    if (!native.ok()) return absl::UnavailableError(Cat("BalanceAt: ", native.status().message()));
+    base::Amount tokens;
+    if (token) {
+      absl::StatusOr<base::Amount> held = node.BalanceAt(a.address, asset.erc20_contract, tip->height);
+      if (!held.ok()) return absl::UnavailableError(Cat("BalanceAt: ", held.status().message()));
+      tokens = *held;
+    }
+    // What unfinished withdrawals of this sender will take is not this one's to spend.
+    auto less = [](base::Amount have, const std::map<std::string, base::Amount>& m, const std::string& k) {
+      auto it = m.find(k);
+      if (it == m.end()) return have;
+      return have.CheckedSub(it->second).value_or(base::Amount::Zero());
+    };
+    accounts.push_back(txbuild::EthAccount{a.address, a.key_id, less(*native, spent.native_committed, a.key_id),
+                                           less(tokens, spent.token_committed, a.key_id)});
+  }
+  RF_ASSIGN_OR_RETURN(size_t chosen, txbuild::ChooseEthSender(accounts, token, row.amount, probe.max_fee));
+  absl::StatusOr<chain::AccountNonce> nonce = node.Nonce(accounts[chosen].address);
+  if (!nonce.ok()) return absl::UnavailableError(Cat("Nonce: ", nonce.status().message()));
+  spend.nonce = nonce->pending;
+  if (auto it = spent.next_nonce.find(accounts[chosen].key_id); it != spent.next_nonce.end()) {
+    spend.nonce = std::max(spend.nonce, it->second);
+  }
+  RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan, txbuild::BuildEthereumSpend(spend));
+  const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain, row.network, row.asset_id, row.amount,
+                                          row.destination, row.fee_cap, row.expires_at_unix_s};
+  return txbuild::EthereumSignRequest(fields, plan, accounts[chosen].key_id);
+}
+
+absl::StatusOr<std::string> WithdrawalExecutor::CheckSigned(const sv1::SignTransactionRequest& request,
+                                                            const sv1::SignTransactionResponse& response) const {
+  if (response.signed_tx().empty()) return absl::DataLossError("signerd answered without a signed transaction");
+  if (request.chain() == "bitcoin") {
+    absl::StatusOr<codec::Transaction> tx = codec::ParseTransaction(Span(response.signed_tx()));
+    absl::StatusOr<codec::Transaction> built = codec::ParseTransaction(Span(request.unsigned_tx()));
+    if (!tx.ok() || !built.ok()) return absl::DataLossError("signerd's transaction does not parse");
+    codec::Transaction stripped = *tx;
+    for (codec::TxIn& in : stripped.inputs) in.witness.clear();
+    if (stripped != *built) return absl::DataLossError("signerd signed another transaction than the one built");
+    const std::string txid = codec::DisplayHex(codec::Txid(*tx));
+    if (response.txid() != txid) return absl::DataLossError(Cat("signerd's txid is not the transaction's ", txid));
+    return txid;
+  }
+  absl::StatusOr<codec::SignedEip1559Tx> tx = codec::DecodeSignedEip1559(Span(response.signed_tx()));
+  absl::StatusOr<codec::Eip1559Tx> built = codec::DecodeUnsignedEip1559(Span(request.unsigned_tx()));
+  if (!tx.ok() || !built.ok()) return absl::DataLossError("signerd's transaction does not decode");
+  if (tx->tx != *built) return absl::DataLossError("signerd signed another transaction than the one built");
+  const std::string txid = base::HexEncode(codec::EthTxHash(Span(response.signed_tx())));
+  if (response.txid() != txid && response.txid() != "0x" + txid) {
+    return absl::DataLossError(Cat("signerd's txid is not the transaction's ", txid));
+  }
+  return txid;
+}
+
+WithdrawalExecutor::Outcome WithdrawalExecutor::Sign(const WithdrawalRow& row, ExecutorPass& pass) {
+  sv1::SignTransactionRequest request;
+  {
+    absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.BeginRead();
+    if (!txn.ok()) return Outcome::kRetry;
+    absl::StatusOr<sv1::SignTransactionRequest> built = LoadBuild(**txn, row.withdrawal_id);
+    if (!built.ok()) {
+      Log(Cat(row.withdrawal_id, ": ", built.status().message()));
+      return Outcome::kRetry;
+    }
+    request = *std::move(built);
+    absl::StatusOr<std::vector<store::ApprovalRow>> approvals = (*txn)->ListApprovals(row.withdrawal_id);
+    if (!approvals.ok()) return Outcome::kRetry;
+    for (const store::ApprovalRow& a : *approvals) {
+      sv1::TransactionApproval* out = request.add_approvals();
+      out->set_approver_id(a.approver_id);
+      out->set_signature(a.signature);
+    }
+  }
+  absl::StatusOr<sv1::SignTransactionResponse> response = signer_.SignTransaction(request);
+  if (!response.ok()) {
+    if (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status())) {
+      Log(Cat(row.withdrawal_id, ": signing deferred: ", response.status().message()));
+      return Outcome::kRetry;
+    }
+    return FailUnsigned(row, Cat("signer: ", response.status().message()), pass);
+  }
+  absl::StatusOr<std::string> txid = CheckSigned(request, *response);
+  if (!txid.ok()) {
+    // Never broadcast what was not built; an operator must look (it stays in signing).
+    Log(Cat("ERROR ", row.withdrawal_id, ": ", txid.status().message(), "; left in signing"));
+    return Outcome::kRetry;
+  }
+  if (!Step(row.withdrawal_id, "answered")) return Outcome::kStopped;
+  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+  if (!txn.ok()) return Outcome::kRetry;
+  if (!(*txn)->RecordSigned(row.withdrawal_id, *txid, response->signed_tx(), env_.NowUnixMs()).ok() ||
+      !(*txn)->Commit().ok()) {
+    return Outcome::kRetry;
+  }
+  ++pass.signed_;
+  return Step(row.withdrawal_id, "signed") ? Outcome::kProgress : Outcome::kStopped;
+}
+
+WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const WithdrawalRow& row, ExecutorPass& pass) {
+  chain::ChainAdapter* node = AdapterFor(row.chain);
+  if (node == nullptr) return Outcome::kRetry;
+  absl::StatusOr<std::string> sent = node->Broadcast(Span(row.signed_tx));
+  if (!sent.ok()) {
+    // Retried with the same bytes on a later pass, whatever the node said.
+    Log(Cat(row.withdrawal_id, ": broadcast of ", row.txid, " deferred: ", sent.status().message()));
+    return Outcome::kRetry;
+  }
+  if (!Step(row.withdrawal_id, "sent")) return Outcome::kStopped;
+  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+  if (!txn.ok()) return Outcome::kRetry;
+  absl::StatusOr<std::optional<store::HoldRow>> hold = (*txn)->GetHold(row.withdrawal_id);
+  if (!hold.ok() || !hold->has_value()) return Outcome::kRetry;
+  const base::Amount h = (*hold)->amount;
+  absl::StatusOr<uint64_t> seq = Ledger::Post(
+      **txn, Entry(row, "withdrawal_broadcast",
+                   {{ClientHeldAccount(row.client_id, row.asset_id), true, h},
+                    {InflightAccount(row.source_wallet_id), false, h}},
+                   env_.NowUnixMs()));
+  if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() || !(*txn)->Commit().ok()) {
+    if (!seq.ok()) Log(Cat(row.withdrawal_id, ": broadcast entry: ", seq.status().message()));
+    return Outcome::kRetry;
+  }
+  ++pass.broadcast;
+  return Step(row.withdrawal_id, "broadcast") ? Outcome::kProgress : Outcome::kStopped;
+}
+
+absl::StatusOr<base::Amount> WithdrawalExecutor::NetworkFee(const sv1::SignTransactionRequest& request) const {
+  if (request.chain() == "bitcoin") {
+    RF_ASSIGN_OR_RETURN(codec::Transaction tx, codec::ParseTransaction(Span(request.unsigned_tx())));
+    std::vector<uint64_t> amounts;
+    for (const sv1::BitcoinInputSpend& in : request.bitcoin_inputs()) amounts.push_back(in.amount());
+    RF_ASSIGN_OR_RETURN(uint64_t fee, codec::Fee(tx, amounts));
+    return base::Amount(fee);
+  }
+  // chainsim charges gas_limit x max_fee_per_gas whatever the gas used (tools/chainsim/README.md);
+  // a real node's receipt will give gas used x effective price.
+  RF_ASSIGN_OR_RETURN(codec::Eip1559Tx tx, codec::DecodeUnsignedEip1559(Span(request.unsigned_tx())));
+  RF_ASSIGN_OR_RETURN(unsigned __int128 fee, codec::MaxFeeWei(tx));
+  return base::Amount(fee);
+}
+
+WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, ExecutorPass& pass) {
+  chain::ChainAdapter* node = AdapterFor(row.chain);
+  const AssetConfig* asset = config_.FindAsset(row.asset_id);
+  if (node == nullptr || asset == nullptr) return Outcome::kRetry;
+  absl::StatusOr<chain::TxStatus> status = node->GetTransaction(row.txid);
+  if (!status.ok()) return Outcome::kRetry;
+  if (status->state == chain::TxState::kUnknown) {
+    // Dropped or evicted: the same bytes again (a double spend of its inputs is refused by the
+    // node and logged; replacing the transaction needs a new withdrawal with new approvals).
+    absl::StatusOr<std::string> sent = node->Broadcast(Span(row.signed_tx));
+    Log(Cat(row.withdrawal_id, ": ", row.txid, " is unknown to the node; broadcast again: ",
+            sent.ok() ? "accepted" : std::string(sent.status().message())));
+    return Outcome::kRetry;
+  }
+  if (status->state != chain::TxState::kConfirmed || status->confirmations < asset->confirmations) return Outcome::kRetry;
+
+  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+  if (!txn.ok()) return Outcome::kRetry;
+  absl::StatusOr<sv1::SignTransactionRequest> request = LoadBuild(**txn, row.withdrawal_id);
+  if (!request.ok()) return Outcome::kRetry;
+  absl::StatusOr<base::Amount> fee = NetworkFee(*request);
+  absl::StatusOr<std::optional<store::HoldRow>> hold = (*txn)->GetHold(row.withdrawal_id);
+  if (!fee.ok() || !hold.ok() || !hold->has_value()) return Outcome::kRetry;
+  const base::Amount h = (*hold)->amount;
+  std::vector<store::Posting> postings = {{InflightAccount(row.source_wallet_id), true, h}};
+  if (row.fee_charged_to_client) {
+    std::optional<base::Amount> out = row.amount.CheckedAdd(*fee);
+    std::optional<base::Amount> back = out ? h.CheckedSub(*out) : std::nullopt;
+    if (!back) {
+      Log(Cat("ERROR ", row.withdrawal_id, ": amount + fee exceeds the hold; not settled"));
+      return Outcome::kRetry;
+    }
+    postings.push_back({WalletAccount(row.source_wallet_id), false, *out});
+    if (!back->is_zero()) postings.push_back({ClientAvailableAccount(row.client_id, row.asset_id), false, *back});
+  } else {
+    // ERC-20: the hold is the amount; the gas is the house's (docs/withdrawal-executor.md).
+    postings.push_back({WalletAccount(row.source_wallet_id), false, h});
+  }
+  absl::StatusOr<uint64_t> seq = Ledger::Post(**txn, Entry(row, "withdrawal_settle", std::move(postings), env_.NowUnixMs()));
+  if (!seq.ok()) {
+    Log(Cat(row.withdrawal_id, ": settlement entry: ", seq.status().message()));
+    return Outcome::kRetry;
+  }
+  if (!(*txn)->SettleWithdrawal(row.withdrawal_id, *fee, status->height, *seq, env_.NowUnixMs()).ok() ||
+      !(*txn)->Commit().ok()) {
+    return Outcome::kRetry;
+  }
+  ++pass.confirmed;
+  return Step(row.withdrawal_id, "confirmed") ? Outcome::kProgress : Outcome::kStopped;
+}
+
+WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow& row, const std::string& reason,
+                                                             ExecutorPass& pass) {
+  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+  if (!txn.ok()) return Outcome::kRetry;
+  absl::StatusOr<std::optional<store::HoldRow>> hold = (*txn)->GetHold(row.withdrawal_id);
+  if (!hold.ok() || !hold->has_value()) return Outcome::kRetry;
+  const base::Amount h = (*hold)->amount;
+  absl::StatusOr<uint64_t> seq = Ledger::Post(
+      **txn, Entry(row, "withdrawal_release",
+                   {{ClientHeldAccount(row.client_id, row.asset_id), true, h},
+                    {ClientAvailableAccount(row.client_id, row.asset_id), false, h}},
+                   env_.NowUnixMs()));
+  const std::string clipped = reason.substr(0, 400);
+  if (!seq.ok() || !(*txn)->FailWithdrawal(row.withdrawal_id, clipped, *seq, env_.NowUnixMs()).ok() ||
+      !(*txn)->Commit().ok()) {
+    return Outcome::kRetry;
+  }
+  Log(Cat(row.withdrawal_id, ": failed: ", clipped));
+  ++pass.failed;
+  Step(row.withdrawal_id, "failed");
+  return Outcome::kFailed;
+}
+
+}  // namespace ringfence::custody

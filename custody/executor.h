@@ -1,0 +1,160 @@
+// WithdrawalExecutor: custodyd's background worker that carries each approved withdrawal to
+// the chain and settles it: approved -> signing -> signed -> broadcast -> confirmed, or failed
+// with the hold released. docs/withdrawal-executor.md states the rules; in short:
+//
+//   claim+build  one store transaction: approved -> signing, and the build record (the exact
+//                SignTransactionRequest, without approvals) saved with it. The transaction is
+//                built (custody/txbuild.h) from the chain's view of the wallet, minus what other
+//                unfinished withdrawals already spend. Nothing is asked of signerd before this
+//                commit; a build that cannot be made (insufficient funds, fee above the cap)
+//                fails the withdrawal at once (nothing was signed) and releases the hold.
+//   sign         the saved request plus the stored approvals, to signerd. A crash or an
+//                unreachable signerd means the same request again: signerd's replay rule returns
+//                the same signed bytes. A refusal (signerd's verdict) fails the withdrawal and
+//                releases the hold; nothing was signed. The answer is checked against the build
+//                (the same transaction, a txid we compute ourselves) before it is recorded
+//                (signing -> signed, with the bytes).
+//   broadcast    the recorded bytes through the chain adapter; then held -> in flight in the
+//                ledger and signed -> broadcast, in one transaction. Any broadcast failure is
+//                retried later with the same bytes; a crash before the record broadcasts the
+//                same bytes again (the node answers "already known").
+//   confirm      when the chain shows the txid with the asset's confirmation count: the
+//                settlement entry (in flight -> out of the wallet, the unused fee back to the
+//                client) and broadcast -> confirmed, in one transaction. A transaction the node
+//                no longer knows (dropped, or evicted by a reorganisation) is broadcast again
+//                with the same bytes. It is never replaced by a second spend: replacing it
+//                needs a new withdrawal with new approvals.
+//
+// Ethereum nonces: the sender's next nonce is the larger of the node's pending nonce and one
+// past the highest nonce of this sender in any unfinished withdrawal's build record; a
+// withdrawal fails only before anything is signed, so a failed withdrawal's nonce was never
+// signed and the chain never saw it.
+//
+// Bitcoin change goes to the wallet's designated change key, made once through signerd (bound
+// to the same wallet) and recorded in the store; its address is not a deposit address, so the
+// deposit ingestor never mistakes change for a deposit.
+//
+// Thread-safety: Start/Stop from one thread; RunOnce may be called by tests instead of Start
+// (never both). Claims and builds are serialised inside the executor; signing, broadcasting
+// and watching run for up to `parallelism` withdrawals at once.
+#ifndef RINGFENCE_CUSTODY_EXECUTOR_H_
+#define RINGFENCE_CUSTODY_EXECUTOR_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "custody/chain/adapter.h"
+#include "custody/config.h"
+#include "custody/env.h"
+#include "custody/signer_client.h"
+#include "custody/store/store.h"
+#include "proto/signer_tx.pb.h"
+
+namespace ringfence::custody {
+
+struct ExecutorOptions {
+  std::chrono::milliseconds poll_interval{250};
+  // Withdrawals worked on at once (sign, broadcast, confirmation checks).
+  int parallelism = 8;
+  // Withdrawals read per pass.
+  uint32_t batch = 256;
+  // chainsim's Ethereum chain id; real nodes will report theirs through the adapter.
+  uint64_t ethereum_chain_id = 1337;
+  // Test hook: called at each step boundary with the withdrawal id and the step just made
+  // durable ("claimed", "signed", "broadcast", "confirmed", "failed"). A hook that returns false
+  // stops the executor at once, as a crash there would (nothing after that step is done).
+  std::function<bool(const std::string& withdrawal_id, const std::string& step)> after_step;
+};
+
+// What one pass did, for tests and logs.
+struct ExecutorPass {
+  int claimed = 0;
+  int signed_ = 0;
+  int broadcast = 0;
+  int confirmed = 0;
+  int failed = 0;
+  int retried = 0;  // steps that will be tried again (signerd or node unavailable, not yet confirmed)
+  bool stopped = false;  // a test hook stopped the pass
+};
+
+class WithdrawalExecutor {
+ public:
+  // `adapters` maps a chain name to its adapter. Everything passed in must outlive the executor.
+  WithdrawalExecutor(const Config& config, store::Store& store, Env& env, SignerClient& keys, TxSignerClient& signer,
+                     std::map<std::string, chain::ChainAdapter*> adapters, ExecutorOptions options = {});
+  ~WithdrawalExecutor();
+  WithdrawalExecutor(const WithdrawalExecutor&) = delete;
+  WithdrawalExecutor& operator=(const WithdrawalExecutor&) = delete;
+
+  // One pass over every executable withdrawal: each is moved as far as it can go now.
+  // Errors of single withdrawals are logged and retried in a later pass; the pass itself fails
+  // only if the store cannot be read.
+  absl::StatusOr<ExecutorPass> RunOnce();
+
+  // The polling thread (RunOnce every poll_interval, at once after Wake()).
+  void Start();
+  void Stop();
+  void Wake();
+
+  // The build record key of a withdrawal (an idempotency row of the store).
+  static std::string BuildRecordKey(const std::string& withdrawal_id);
+
+ private:
+  enum class Outcome { kProgress, kRetry, kFailed, kStopped };
+
+  Outcome Advance(const std::string& withdrawal_id, ExecutorPass& pass);
+  Outcome ClaimAndBuild(const store::WithdrawalRow& row, ExecutorPass& pass);
+  Outcome Sign(const store::WithdrawalRow& row, ExecutorPass& pass);
+  Outcome BroadcastSigned(const store::WithdrawalRow& row, ExecutorPass& pass);
+  Outcome Watch(const store::WithdrawalRow& row, ExecutorPass& pass);
+  // Fails a withdrawal that was not signed: the release entry and signing -> failed.
+  Outcome FailUnsigned(const store::WithdrawalRow& row, const std::string& reason, ExecutorPass& pass);
+  bool Step(const std::string& withdrawal_id, const std::string& step);
+
+  absl::StatusOr<signer::v1::SignTransactionRequest> LoadBuild(store::Txn& txn, const std::string& withdrawal_id);
+  // The request to sign for `row`, built from the chain now; FAILED_PRECONDITION when no
+  // transaction can be built (the withdrawal then fails).
+  absl::StatusOr<signer::v1::SignTransactionRequest> Build(store::Txn& txn, const store::WithdrawalRow& row,
+                                                           const AssetConfig& asset);
+  absl::StatusOr<signer::v1::SignTransactionRequest> BuildBitcoin(store::Txn& txn, const store::WithdrawalRow& row,
+                                                                  const AssetConfig& asset, chain::ChainAdapter& node);
+  absl::StatusOr<signer::v1::SignTransactionRequest> BuildEthereum(store::Txn& txn, const store::WithdrawalRow& row,
+                                                                   const AssetConfig& asset, chain::ChainAdapter& node);
+  // The designated change key of a Bitcoin wallet: (key id, address), made on first use.
+  absl::StatusOr<std::pair<std::string, std::string>> ChangeKey(const std::string& wallet_id, const AssetConfig& asset);
+  // signerd's answer checked against the build: the same transaction, the txid we compute.
+  absl::StatusOr<std::string> CheckSigned(const signer::v1::SignTransactionRequest& request,
+                                          const signer::v1::SignTransactionResponse& response) const;
+  absl::StatusOr<base::Amount> NetworkFee(const signer::v1::SignTransactionRequest& request) const;
+  chain::ChainAdapter* AdapterFor(const std::string& chain) const;
+
+  const Config& config_;
+  store::Store& store_;
+  Env& env_;
+  SignerClient& keys_;
+  TxSignerClient& signer_;
+  std::map<std::string, chain::ChainAdapter*> adapters_;
+  ExecutorOptions options_;
+
+  std::mutex build_mu_;  // one claim+build at a time: each build sees the others' inputs
+  std::pair<std::string, std::string> change_;  // under build_mu_: the wallet's change key and address
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool woken_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ringfence::custody
+
+#endif  // RINGFENCE_CUSTODY_EXECUTOR_H_
