@@ -136,8 +136,9 @@ absl::Status TransactionSigner::LoadKeys() {
   return absl::OkStatus();
 }
 
-std::shared_ptr<const OwnKeys> TransactionSigner::Keys() {
+std::shared_ptr<const OwnKeys> TransactionSigner::Keys(bool* stale) {
   std::lock_guard<std::mutex> lock(keys_mu_);
+  if (stale != nullptr) *stale = keys_generation_ != store_->key_generation();
   return keys_;
 }
 
@@ -181,15 +182,12 @@ absl::StatusOr<SignResult> TransactionSigner::Sign(const TxRequest& request) {
 
 void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   if (auto st = CheckRequestLimits(request); !st.ok()) return Refuse(request, st, done);
-  bool stale;
-  {
-    std::lock_guard<std::mutex> lock(keys_mu_);
-    stale = keys_generation_ != store_->key_generation();
-  }
+  bool stale = false;
+  auto keys = Keys(&stale);
   if (stale) {
     if (auto st = LoadKeys(); !st.ok()) return done(absl::UnavailableError(Cat("reading keys: ", st.message())));
+    keys = Keys();
   }
-  auto keys = Keys();
   const int64_t now_seconds = clock_() / 1000;
   auto checked = CheckTransaction(request, config_, registry_, *keys, now_seconds);
   if (!checked.ok() && MayBeNewKey(RuleOf(checked.status()))) {

@@ -71,7 +71,8 @@ class TransactionSigner {
  private:
   TransactionSigner() = default;
   absl::Status LoadKeys();
-  std::shared_ptr<const OwnKeys> Keys();
+  // The current snapshot; *stale is set when the registry changed since it was read.
+  std::shared_ptr<const OwnKeys> Keys(bool* stale = nullptr);
   static LogFields RefusalFields(const TxRequest& request, const absl::Status& refusal);
   // Logs the refusal, then calls `done` with it (or with the log's error if logging failed).
   void Refuse(const TxRequest& request, absl::Status refusal, const SignDone& done);
