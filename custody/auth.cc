@@ -103,6 +103,8 @@ Authenticator::Authenticator(std::vector<RoleMapping> mappings, std::optional<Ro
 Caller Authenticator::Match(std::string_view subject, std::span<const std::string> sans) const {
   Caller caller;
   caller.identity = Printable(subject.empty() ? std::string_view("(no subject)") : subject);
+  caller.subject = std::string(subject);
+  caller.sans.assign(sans.begin(), sans.end());
   unsigned matched = 0;
   for (const RoleMapping& m : mappings_) {
     const bool hit = m.subject.empty() ? std::find(sans.begin(), sans.end(), m.san) != sans.end()

@@ -31,6 +31,8 @@ struct Caller {
   std::optional<Role> role;  // none: the certificate maps to no role (or to several)
   std::string identity;      // the certificate subject, or "insecure-loopback"
   std::string why_no_role;   // set when role is empty
+  std::string subject;       // the certificate subject as gRPC reported it ("" without one)
+  std::vector<std::string> sans;  // its subject alternative names (approver bindings match them)
 
   // The audit log's actor: "<role>:<identity>", or "unknown:<identity>" without a role.
   std::string Actor() const;

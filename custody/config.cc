@@ -7,12 +7,15 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <toml++/toml.h>
 
 #include "absl/status/status.h"
 #include "base/status.h"
 #include "base/text.h"
+#include "base/hex.h"
 #include "chain/eth_address.h"
+#include "policy/ids.h"
 
 namespace ringfence::custody {
 namespace {
@@ -231,6 +234,42 @@ absl::StatusOr<AssetConfig> ParseAsset(const toml::table& table, const std::stri
                         Cat("must be an EIP-55 checksummed address (got ", base::Clip(out.erc20_contract), ")"));
     }
   }
+  bool has_fee_cap = false;
+  RF_ASSIGN_OR_RETURN(std::string fee_cap, s.String("withdrawal_fee_cap", false, &has_fee_cap));
+  if (has_fee_cap) {
+    absl::StatusOr<base::Amount> cap = base::ParseBaseUnits(fee_cap);
+    if (!cap.ok()) return FieldError(s.Path("withdrawal_fee_cap"), Cat("must be base units: ", cap.status().message()));
+    if (cap->is_zero()) return FieldError(s.Path("withdrawal_fee_cap"), "must be above 0");
+    out.withdrawal_fee_cap = *cap;
+  }
+  RF_RETURN_IF_ERROR(s.Finish());
+  return out;
+}
+
+absl::StatusOr<ApproverConfig> ParseApprover(const toml::table& table, const std::string& path) {
+  Section s(table, path);
+  ApproverConfig out;
+  RF_ASSIGN_OR_RETURN(out.id, s.String("id", true));
+  RF_RETURN_IF_ERROR(policy::ValidateIdText(out.id, s.Path("id")));
+  RF_ASSIGN_OR_RETURN(std::string key, s.String("public_key", true));
+  absl::StatusOr<std::vector<uint8_t>> bytes = base::HexDecode(key);
+  if (!bytes.ok() || bytes->size() != 32) {
+    return FieldError(s.Path("public_key"), "must be 64 hex digits (an Ed25519 public key)");
+  }
+  std::copy(bytes->begin(), bytes->end(), out.public_key.begin());
+  bool has_subject = false, has_san = false;
+  RF_ASSIGN_OR_RETURN(out.subject, s.String("subject", false, &has_subject));
+  RF_ASSIGN_OR_RETURN(out.san, s.String("san", false, &has_san));
+  if (has_subject && has_san) {
+    return absl::InvalidArgumentError(Cat("config: at most one of '", s.Path("subject"), "' and '", s.Path("san"),
+                                          "' may be set"));
+  }
+  for (const auto& [field, value, present] : {std::tuple{"subject", out.subject, has_subject},
+                                              std::tuple{"san", out.san, has_san}}) {
+    if (present && (value.empty() || value.size() > kMaxMatchLength || !IsPrintable(value))) {
+      return FieldError(s.Path(field), Cat("must be 1..", kMaxMatchLength, " printable ASCII bytes"));
+    }
+  }
   RF_RETURN_IF_ERROR(s.Finish());
   return out;
 }
@@ -292,6 +331,16 @@ absl::Status CrossCheck(const Config& config) {
       return absl::InvalidArgumentError(Cat("config: chain ", a.chain, " has more than one native asset"));
     }
   }
+  std::set<std::string> approver_ids;
+  std::set<std::string> approver_keys;
+  for (size_t i = 0; i < config.approvers.size(); ++i) {
+    const ApproverConfig& a = config.approvers[i];
+    if (!approver_ids.insert(a.id).second) return FieldError(Cat("approvers[", i, "].id"), "repeats an earlier approver");
+    // One key under two ids would let one person count twice.
+    if (!approver_keys.insert(std::string(a.public_key.begin(), a.public_key.end())).second) {
+      return FieldError(Cat("approvers[", i, "].public_key"), "repeats an earlier approver's key");
+    }
+  }
   std::set<std::pair<std::string, std::string>> matches;
   for (size_t i = 0; i < config.roles.size(); ++i) {
     const RoleMapping& r = config.roles[i];
@@ -329,6 +378,13 @@ std::optional<Role> ParseRole(std::string_view name) {
 
 const AssetConfig* Config::FindAsset(std::string_view id) const {
   for (const AssetConfig& a : assets) {
+    if (a.id == id) return &a;
+  }
+  return nullptr;
+}
+
+const ApproverConfig* Config::FindApprover(std::string_view id) const {
+  for (const ApproverConfig& a : approvers) {
     if (a.id == id) return &a;
   }
   return nullptr;
@@ -448,9 +504,57 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     RF_ASSIGN_OR_RETURN(ChainConfig c, ParseChain(*chains[i], Cat("chains[", i, "]")));
     config.chains.push_back(std::move(c));
   }
+  RF_ASSIGN_OR_RETURN(std::vector<const toml::table*> approvers, s.Tables("approvers", false, kMaxApprovers));
+  for (size_t i = 0; i < approvers.size(); ++i) {
+    RF_ASSIGN_OR_RETURN(ApproverConfig a, ParseApprover(*approvers[i], Cat("approvers[", i, "]")));
+    config.approvers.push_back(std::move(a));
+  }
+  RF_ASSIGN_OR_RETURN(const toml::table* withdrawals, s.Table("withdrawals", false));
+  if (withdrawals != nullptr) {
+    Section w(*withdrawals, "withdrawals");
+    WithdrawalsConfig c;
+    RF_ASSIGN_OR_RETURN(c.policy_path, w.String("policy", true));
+    RF_RETURN_IF_ERROR(CheckAbsolutePath(c.policy_path, w.Path("policy")));
+    RF_ASSIGN_OR_RETURN(c.approval_window_seconds,
+                        w.Integer("approval_window_seconds", false, 86400, kMinApprovalWindowSeconds,
+                                  kMaxApprovalWindowSeconds));
+    RF_RETURN_IF_ERROR(w.Finish());
+    config.withdrawals = std::move(c);
+  }
   RF_RETURN_IF_ERROR(s.Finish());
   RF_RETURN_IF_ERROR(CrossCheck(config));
   return config;
+}
+
+absl::Status AttachPolicy(Config& config, std::string_view policy_text) {
+  if (!config.withdrawals.has_value()) return absl::FailedPreconditionError("config: no [withdrawals] section");
+  absl::StatusOr<policy::Policy> parsed = policy::ParsePolicy(policy_text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("config: withdrawals.policy ", base::Clip(config.withdrawals->policy_path, 200), ": ", parsed.status().message()));
+  }
+  for (const auto& [id, asset] : parsed->assets) {
+    const AssetConfig* configured = config.FindAsset(id.value());
+    const std::string field = Cat("withdrawals.policy: assets.", id.value());
+    if (configured == nullptr) return FieldError(field, "is not a configured [[assets]] id");
+    if (static_cast<uint32_t>(asset.decimals) != configured->decimals) {
+      return FieldError(field + ".decimals", Cat("is ", asset.decimals, " but the asset has ", configured->decimals));
+    }
+    if (!configured->withdrawal_fee_cap.has_value()) {
+      return FieldError(field, Cat("has withdrawal rules but [[assets]] ", id.value(), " has no withdrawal_fee_cap"));
+    }
+  }
+  for (const auto& [id, group] : parsed->groups) {
+    for (const policy::PrincipalId& member : group.members) {
+      if (config.FindApprover(member.value()) == nullptr) {
+        return FieldError(Cat("withdrawals.policy: groups.", id.value(), ".members"),
+                          Cat("names ", base::Clip(member.value()), " which is no [[approvers]] id"));
+      }
+    }
+  }
+  config.withdrawals->policy = std::make_shared<const policy::Policy>(*std::move(parsed));
+  config.withdrawals->policy_text = std::string(policy_text);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {
@@ -464,7 +568,24 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   if (!in) return absl::InvalidArgumentError(Cat("config file '", path, "' cannot be read"));
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseConfig(text.str(), path);
+  RF_ASSIGN_OR_RETURN(Config config, ParseConfig(text.str(), path));
+  if (config.withdrawals.has_value()) {
+    const std::string& policy_path = config.withdrawals->policy_path;
+    struct stat pst {};
+    if (stat(policy_path.c_str(), &pst) != 0) {
+      return absl::NotFoundError(Cat("config: withdrawals.policy '", policy_path, "' does not exist"));
+    }
+    if (!S_ISREG(pst.st_mode) || static_cast<uint64_t>(pst.st_size) > policy::kMaxPolicyBytes) {
+      return absl::InvalidArgumentError(Cat("config: withdrawals.policy '", policy_path,
+                                            "' is not a regular file of at most ", policy::kMaxPolicyBytes, " bytes"));
+    }
+    std::ifstream pin(policy_path, std::ios::binary);
+    if (!pin) return absl::InvalidArgumentError(Cat("config: withdrawals.policy '", policy_path, "' cannot be read"));
+    std::ostringstream ptext;
+    ptext << pin.rdbuf();
+    RF_RETURN_IF_ERROR(AttachPolicy(config, ptext.str()));
+  }
+  return config;
 }
 
 }  // namespace ringfence::custody

@@ -11,14 +11,18 @@
 #define RINGFENCE_CUSTODY_CONFIG_H_
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/amount.h"
 #include "custody/store/store.h"
+#include "policy/config.h"
 
 namespace ringfence::custody {
 
@@ -26,6 +30,11 @@ inline constexpr size_t kMaxConfigSize = 1 << 20;
 inline constexpr size_t kMaxRoleMappings = 256;
 inline constexpr size_t kMaxAssets = 64;
 inline constexpr size_t kMaxChains = 8;
+inline constexpr size_t kMaxApprovers = 256;
+// Approvals of a withdrawal or whitelist addition must be made within this window of its
+// creation (the digest binds the deadline): [withdrawals] approval_window_seconds bounds.
+inline constexpr int64_t kMinApprovalWindowSeconds = 60;
+inline constexpr int64_t kMaxApprovalWindowSeconds = 30 * 86400;
 
 // The four callers of the API (issue 11). A certificate maps to exactly one.
 enum class Role { kPlatform, kApprover, kAuditor, kAdmin };
@@ -67,6 +76,31 @@ struct AssetConfig {
   uint32_t decimals = 0;       // 0..38
   uint32_t confirmations = 1;  // 1..10000
   std::string erc20_contract;  // EIP-55 form; ethereum only, empty for a native asset
+  // The most network fee a withdrawal of this asset may pay, in base units of the chain's
+  // native asset (sat, wei; also wei for an ERC-20). Absent: withdrawals of it are refused.
+  std::optional<base::Amount> withdrawal_fee_cap;
+};
+
+// One approver: the id the policy's groups name and approvals carry, and the Ed25519 public
+// key their signatures verify under. `subject`/`san` (at most one): only a caller whose
+// certificate matches may submit or reject for this approver; neither set: any caller with
+// the approver role may submit an approval made with this key (the signature is what counts).
+struct ApproverConfig {
+  std::string id;                        // policy principal grammar: 1..128 of [A-Za-z0-9._:@-]
+  std::array<uint8_t, 32> public_key{};  // "public_key" = 64 hex digits
+  std::string subject;
+  std::string san;
+};
+
+// [withdrawals]: the policy that decides withdrawals and whitelist additions, and how long
+// approvals may take.
+struct WithdrawalsConfig {
+  std::string policy_path;  // absolute path of a policy file (docs/policy.md)
+  int64_t approval_window_seconds = 86400;
+  // Set by LoadConfig / AttachPolicy (ParseConfig reads no other file): the parsed policy and
+  // the text it came from (its hash is policy->hash).
+  std::shared_ptr<const policy::Policy> policy;
+  std::string policy_text;
 };
 
 struct ChainConfig {
@@ -83,18 +117,28 @@ struct Config {
   std::string signer_socket;  // [signer] socket, absolute
   std::vector<AssetConfig> assets;
   std::vector<ChainConfig> chains;
+  std::vector<ApproverConfig> approvers;      // [[approvers]]
+  std::optional<WithdrawalsConfig> withdrawals;  // absent: no whitelist or withdrawal RPC serves
 
   // The asset with this id, or nullptr.
   const AssetConfig* FindAsset(std::string_view id) const;
   const ChainConfig* FindChain(std::string_view name) const;
+  const ApproverConfig* FindApprover(std::string_view id) const;
 };
 
 // Parses TOML text. `source` names the text in error messages (usually the file path).
 absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view source);
 
-// Reads and parses `path`. NotFound if it does not exist; InvalidArgument if it is not a
-// regular file, is larger than kMaxConfigSize or does not parse.
+// Reads and parses `path`, and with a [withdrawals] section also its policy file
+// (AttachPolicy). NotFound if a file does not exist; InvalidArgument if it is not a regular
+// file, is too large or does not parse.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+// Parses `policy_text` (policy/config.h) into config.withdrawals and checks it against the
+// config: every policy asset is a configured asset with the same decimals and a
+// withdrawal_fee_cap, and every approver-group member is an [[approvers]] id. InvalidArgument
+// naming the field otherwise. REQUIRES: config.withdrawals is set.
+absl::Status AttachPolicy(Config& config, std::string_view policy_text);
 
 // The three wallets of an asset, in the order client-hot, client-cold, house-hot. Hot wallets
 // are served by the signer named "hot", cold ones by "cold".

@@ -2,6 +2,7 @@
 //   custodyd --config FILE [--insecure-loopback ROLE]   serve (prints "listening <address>")
 //   custodyd check --config FILE                        every invariant; exit 0 if they hold, 1 if not
 //   custodyd audit verify --config FILE [--anchor S:H]  the audit log's hash chain; exit 0 or 1
+//   custodyd policy replay --config FILE [--policy P]   re-run recorded policy decisions; exit 0 if none differ
 // Exit code 2: a bad command line or configuration.
 #include <cstdio>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "custody/config.h"
 #include "custody/server.h"
+#include "custody/withdrawals.h"
 
 namespace {
 
@@ -37,10 +39,20 @@ int main(int argc, char** argv) {
   std::string verify_config, anchor;
   verify->add_option("--config", verify_config, "TOML configuration file")->required();
   verify->add_option("--anchor", anchor, "a <seq>:<hash> recorded earlier that the log must still hold");
+
+  CLI::App* policy = app.add_subcommand("policy", "policy decision commands");
+  policy->require_subcommand(1);
+  CLI::App* replay = policy->add_subcommand("replay", "re-run every recorded decision; exit 0 if none differs");
+  std::string replay_config, replay_policy;
+  replay->add_option("--config", replay_config, "TOML configuration file")->required();
+  replay->add_option("--policy", replay_policy, "replay under this policy file instead of the configured one");
   CLI11_PARSE(app, argc, argv);
 
-  const bool serving = !check->parsed() && !audit->parsed();
-  const std::string& path = check->parsed() ? check_config : audit->parsed() ? verify_config : config_path;
+  const bool serving = !check->parsed() && !audit->parsed() && !policy->parsed();
+  const std::string& path = check->parsed()  ? check_config
+                            : audit->parsed() ? verify_config
+                            : policy->parsed() ? replay_config
+                                               : config_path;
   if (serving && config_path.empty()) {
     std::fprintf(stderr, "custodyd: --config is required\n%s", app.help().c_str());
     return 2;
@@ -66,6 +78,15 @@ int main(int argc, char** argv) {
       return 2;
     }
     return *ok ? 0 : 1;
+  }
+
+  if (replay->parsed()) {
+    absl::StatusOr<bool> same = custody::RunPolicyReplay(*config, replay_policy);
+    if (!same.ok()) {
+      PrintError(same.status());
+      return 2;
+    }
+    return *same ? 0 : 1;
   }
 
   custody::ServerOptions options;

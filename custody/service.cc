@@ -1,6 +1,7 @@
 #include "custody/service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <new>
@@ -11,11 +12,13 @@
 #include "base/hex.h"
 #include "base/status.h"
 #include "base/text.h"
+#include "custody/approvers.h"
 #include "custody/audit_log.h"
 #include "custody/deposits.h"
 #include "custody/idempotency.h"
 #include "custody/invariants.h"
 #include "custody/ledger.h"
+#include "policy/ids.h"
 
 namespace ringfence::custody {
 namespace {
@@ -227,7 +230,13 @@ void AddPositions(const Config& config, const std::map<std::string, ClientPositi
 
 CustodyService::CustodyService(const Config& config, store::Store& store, Env& env, SignerClient& signer,
                                const Authenticator& auth)
-    : config_(config), store_(store), env_(env), signer_(signer), auth_(auth) {}
+    : config_(config),
+      store_(store),
+      env_(env),
+      signer_(signer),
+      auth_(auth),
+      whitelists_(config),
+      withdrawals_(config) {}
 
 grpc::Status CustodyService::Serve(std::string_view method, grpc::ServerContext* context,
                                    absl::FunctionRef<absl::Status()> validate,
@@ -806,6 +815,599 @@ grpc::Status CustodyService::ListAuditEntries(grpc::ServerContext* context, cons
           out->set_prev_hash(row.prev_hash);
           out->set_hash(row.hash);
         }
+        return absl::OkStatus();
+      });
+}
+
+// --- whitelists, withdrawals, approvals (issue 12) ----------------------------------------------
+
+namespace {
+
+// An id custodyd makes: `prefix` followed by 16 lowercase hex digits.
+absl::Status CheckMadeId(std::string_view field, std::string_view value, std::string_view prefix) {
+  RF_RETURN_IF_ERROR(CheckIdText(field, value));
+  bool ok = value.size() == prefix.size() + 16 && value.substr(0, prefix.size()) == prefix;
+  for (size_t i = prefix.size(); ok && i < value.size(); ++i) {
+    ok = (value[i] >= '0' && value[i] <= '9') || (value[i] >= 'a' && value[i] <= 'f');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(Cat(field, ": must be ", prefix, " followed by 16 lowercase hex digits (got ",
+                                          Clip(value), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckWithdrawalId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "w_"); }
+absl::Status CheckEntryId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "wl_"); }
+
+absl::Status CheckPrintable(std::string_view field, std::string_view value, size_t max, bool required) {
+  RF_RETURN_IF_ERROR(CheckLength(field, value, max));
+  if (required && value.empty()) return absl::InvalidArgumentError(Cat(field, ": required (1..", max, " printable bytes)"));
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] < 0x21 || value[i] >= 0x7f) {
+      if (value[i] == ' ' && field == "label") continue;
+      return absl::InvalidArgumentError(Cat(field, ": must be printable ASCII without spaces (byte ", i, " is not)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A principal id (policy grammar), when given.
+absl::Status CheckPrincipal(std::string_view field, std::string_view value, bool required) {
+  if (value.empty() && !required) return absl::OkStatus();
+  RF_RETURN_IF_ERROR(CheckLength(field, value, kMaxPrincipalLength));
+  return policy::ValidateIdText(value, field);
+}
+
+// An amount of base units above zero, in the one grammar (INVALID_ARGUMENT naming the field
+// for every way it can be wrong, including above 2^128 - 1).
+absl::StatusOr<base::Amount> ParsePositiveAmount(std::string_view field, std::string_view text) {
+  RF_RETURN_IF_ERROR(CheckLength(field, text, 40));
+  absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
+  if (!amount.ok()) return absl::InvalidArgumentError(Cat(field, ": ", amount.status().message()));
+  if (amount->is_zero()) return absl::InvalidArgumentError(Cat(field, ": must be above 0"));
+  return *amount;
+}
+
+v1::WithdrawalState ToProto(store::WithdrawalState state) {
+  return static_cast<v1::WithdrawalState>(static_cast<int>(state) + 1);
+}
+
+v1::WhitelistState ToProto(store::WhitelistState state) {
+  return static_cast<v1::WhitelistState>(static_cast<int>(state) + 1);
+}
+
+}  // namespace
+
+void CustodyService::NotifyWithdrawalEvents() {
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    ++watch_generation_;
+  }
+  watch_cv_.notify_all();
+}
+
+void CustodyService::AuditRefusal(const Caller& caller, std::string_view method, std::string_view target,
+                                  std::string_view approver_id, const absl::Status& refusal) {
+  absl::Status s = [&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+    const json details = {{"method", std::string(method)},
+                          {"approver_id", std::string(approver_id)},
+                          {"code", absl::StatusCodeToString(refusal.code())},
+                          {"reason", std::string(refusal.message())}};
+    RF_RETURN_IF_ERROR(
+        AuditLog::Append(*txn, caller.Actor(), "approval.refused", target, details.dump(), env_.NowUnixMs()).status());
+    return txn->Commit();
+  }();
+  if (!s.ok()) {
+    std::fprintf(stderr, "custodyd: ERROR could not audit a refused %s by %s: %s\n", std::string(method).c_str(),
+                 caller.Actor().c_str(), std::string(s.message()).c_str());
+  }
+}
+
+absl::Status CustodyService::FillWhitelistEntry(store::Txn& txn, const store::WhitelistEntryRow& row,
+                                                v1::WhitelistEntry* out) const {
+  out->set_entry_id(row.entry_id);
+  out->set_client_id(row.client_id);
+  out->set_asset_id(row.asset_id);
+  out->set_address(row.address);
+  out->set_label(row.label);
+  out->set_state(ToProto(row.state));
+  out->set_requester(row.requester);
+  out->set_approvals_required(row.approvals_required);
+  out->set_approval_group(row.approval_group);
+  RF_ASSIGN_OR_RETURN(std::vector<store::ApprovalRow> approvals, txn.ListApprovals(row.entry_id));
+  for (const store::ApprovalRow& a : approvals) out->add_approvals(a.approver_id);
+  out->set_expires_at_unix_s(row.expires_at_unix_s);
+  out->set_approved_at_unix_s(row.approved_at_unix_s);
+  out->set_usable_from_unix_s(row.usable_from_unix_s);
+  out->set_usable(row.state == store::WhitelistState::kActive && env_.NowUnixMs() / 1000 >= row.usable_from_unix_s);
+  out->set_reason(row.reason);
+  out->set_policy_hash(row.policy_hash);
+  out->set_created_unix_ms(row.created_unix_ms);
+  out->set_updated_unix_ms(row.updated_unix_ms);
+  absl::StatusOr<policy::ApprovalDigestBytes> digest = Whitelists::Digest(row);
+  if (digest.ok()) out->set_digest_hex(base::HexEncode(*digest));
+  return absl::OkStatus();
+}
+
+absl::Status CustodyService::FillWithdrawal(store::Txn& txn, const store::WithdrawalRow& row,
+                                            v1::Withdrawal* out) const {
+  out->set_withdrawal_id(row.withdrawal_id);
+  out->set_client_id(row.client_id);
+  out->set_asset_id(row.asset_id);
+  out->set_amount(row.amount.ToBaseUnitString());
+  out->set_decimals(DecimalsOf(config_, row.asset_id));
+  out->set_destination(row.destination);
+  out->set_whitelist_entry_id(row.whitelist_entry_id);
+  if (!row.whitelist_entry_id.empty()) {
+    RF_ASSIGN_OR_RETURN(std::optional<store::WhitelistEntryRow> entry, txn.GetWhitelistEntry(row.whitelist_entry_id));
+    if (entry) {
+      out->set_whitelist_approved_at_unix_s(entry->approved_at_unix_s);
+      out->set_whitelist_usable_from_unix_s(entry->usable_from_unix_s);
+    }
+  }
+  out->set_source_wallet(row.source_wallet_id);
+  out->set_kind(v1::REQUEST_KIND_WITHDRAWAL);
+  out->set_fee_cap(row.fee_cap.ToBaseUnitString());
+  out->set_fee_asset(row.fee_asset);
+  out->set_fee_charged_to_client(row.fee_charged_to_client);
+  RF_ASSIGN_OR_RETURN(std::optional<store::HoldRow> hold, txn.GetHold(row.withdrawal_id));
+  out->set_held(hold && hold->state == store::HoldState::kHeld ? hold->amount.ToBaseUnitString() : "0");
+  out->set_expires_at_unix_s(row.expires_at_unix_s);
+  out->set_not_before_unix_s(row.not_before_unix_s);
+  RF_ASSIGN_OR_RETURN(DecisionSummary summary, Withdrawals::Summarise(txn, row.decision_id));
+  for (const std::string& rule : summary.matched_rules) out->add_matched_rules(rule);
+  if (row.state == store::WithdrawalState::kDenied) {
+    for (const policy::Denial& d : summary.denials) {
+      v1::PolicyDenial* denial = out->add_denials();
+      denial->set_reason(std::string(policy::DenyReasonCode(d.reason)));
+      denial->set_rule(d.rule);
+      denial->set_until_unix_s(d.until.value_or(0));
+    }
+  }
+  RF_ASSIGN_OR_RETURN(std::vector<store::ApprovalRow> approvals, txn.ListApprovals(row.withdrawal_id));
+  for (const store::ApprovalRow& a : approvals) out->add_approvals(a.approver_id);
+  out->set_approvals_required(row.approvals_required);
+  out->set_approval_group(row.approval_group);
+  out->set_state(ToProto(row.state));
+  out->set_reason(row.reason);
+  out->set_txid(row.txid);
+  out->set_network_fee(row.network_fee ? row.network_fee->ToBaseUnitString() : "");
+  out->set_requester(row.requester);
+  out->set_policy_hash(row.policy_hash);
+  out->set_decision_id(row.decision_id);
+  out->set_created_unix_ms(row.created_unix_ms);
+  out->set_updated_unix_ms(row.updated_unix_ms);
+  out->set_event_seq(row.event_seq);
+  v1::ApprovalDigestInputs* in = out->mutable_digest_inputs();
+  in->set_request_id(row.withdrawal_id);
+  in->set_kind(row.kind);
+  in->set_source_wallet(row.source_wallet_id);
+  in->set_chain(row.chain);
+  in->set_network(row.network);
+  in->set_asset(row.asset_id);
+  in->set_amount(row.amount.ToBaseUnitString());
+  in->set_destination(row.destination);
+  in->set_fee_cap(row.fee_cap.ToBaseUnitString());
+  in->set_expires_at_unix_s(row.expires_at_unix_s);
+  if (row.state != store::WithdrawalState::kDenied) {
+    absl::StatusOr<policy::ApprovalDigestBytes> digest = Withdrawals::Digest(row);
+    if (digest.ok()) out->set_digest_hex(base::HexEncode(*digest));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status CustodyService::AddWhitelistAddress(grpc::ServerContext* context,
+                                                 const v1::AddWhitelistAddressRequest* request,
+                                                 v1::AddWhitelistAddressResponse* response) {
+  return Serve(
+      "AddWhitelistAddress", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        RF_RETURN_IF_ERROR(CheckPrintable("address", request->address(), kMaxAddressLength, true));
+        RF_RETURN_IF_ERROR(CheckPrintable("label", request->label(), kMaxLabelLength, false));
+        return CheckPrincipal("requested_by", request->requested_by(), false);
+      },
+      [&](const Caller& caller) {
+        return Mutate("AddWhitelistAddress", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+          WhitelistAddArgs args{request->client_id(), request->asset_id(), request->address(), request->label(),
+                                RequesterPrincipal(caller, request->requested_by())};
+          uint8_t id[8];
+          env_.RandomBytes(id);
+          RF_ASSIGN_OR_RETURN(store::WhitelistEntryRow row,
+                              whitelists_.RequestAdd(txn, args, caller.Actor(), Cat("wl_", base::HexEncode(id)),
+                                                     env_.NowUnixMs()));
+          return FillWhitelistEntry(txn, row, response->mutable_entry());
+        });
+      });
+}
+
+grpc::Status CustodyService::RemoveWhitelistAddress(grpc::ServerContext* context,
+                                                    const v1::RemoveWhitelistAddressRequest* request,
+                                                    v1::RemoveWhitelistAddressResponse* response) {
+  return Serve(
+      "RemoveWhitelistAddress", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckEntryId("entry_id", request->entry_id()));
+        return CheckReason("reason", request->reason());
+      },
+      [&](const Caller& caller) {
+        return Mutate("RemoveWhitelistAddress", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(store::WhitelistEntryRow row, whitelists_.Remove(txn, request->entry_id(), request->reason(),
+                                                                               caller.Actor(), env_.NowUnixMs()));
+          return FillWhitelistEntry(txn, row, response->mutable_entry());
+        });
+      });
+}
+
+grpc::Status CustodyService::ListWhitelist(grpc::ServerContext* context, const v1::ListWhitelistRequest* request,
+                                           v1::ListWhitelistResponse* response) {
+  std::string cursor;
+  const std::string filter = Cat(request->client_id(), ",", request->asset_id(), ",", request->include_inactive() ? 1 : 0);
+  return Serve(
+      "ListWhitelist", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        RF_RETURN_IF_ERROR(CheckPageSize("page_size", request->page_size()));
+        RF_ASSIGN_OR_RETURN(cursor, DecodePageToken(request->page_token(), 'l', filter));
+        if (!cursor.empty()) RF_RETURN_IF_ERROR(CheckEntryId("page_token", cursor));
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        RF_RETURN_IF_ERROR(KnownClient(*txn, "client_id", request->client_id()).status());
+        const uint32_t size = PageSizeOrDefault(request->page_size());
+        RF_ASSIGN_OR_RETURN(std::vector<store::WhitelistEntryRow> rows,
+                            txn->ListWhitelist(request->client_id(), request->asset_id(), request->include_inactive(),
+                                               {cursor, size}));
+        for (const store::WhitelistEntryRow& row : rows) RF_RETURN_IF_ERROR(FillWhitelistEntry(*txn, row, response->add_entries()));
+        if (rows.size() == size) response->set_next_page_token(EncodePageToken('l', filter, rows.back().entry_id));
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::RejectWhitelistAddition(grpc::ServerContext* context,
+                                                     const v1::RejectWhitelistAdditionRequest* request,
+                                                     v1::RejectWhitelistAdditionResponse* response) {
+  return Serve(
+      "RejectWhitelistAddition", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckEntryId("entry_id", request->entry_id()));
+        RF_RETURN_IF_ERROR(CheckPrincipal("approver_id", request->approver_id(), true));
+        return CheckReason("reason", request->reason());
+      },
+      [&](const Caller& caller) {
+        absl::Status s = Mutate("RejectWhitelistAddition", request->idempotency_key(), *request, response,
+                                [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(const ApproverConfig* approver, ApproverFor(config_, caller, request->approver_id()));
+          RF_ASSIGN_OR_RETURN(store::WhitelistEntryRow row,
+                              whitelists_.Reject(txn, request->entry_id(), *approver, request->reason(), caller.Actor(),
+                                                 env_.NowUnixMs()));
+          return FillWhitelistEntry(txn, row, response->mutable_entry());
+        });
+        if (s.code() == absl::StatusCode::kPermissionDenied) {
+          AuditRefusal(caller, "RejectWhitelistAddition", request->entry_id(), request->approver_id(), s);
+        }
+        return s;
+      });
+}
+
+grpc::Status CustodyService::CreateWithdrawal(grpc::ServerContext* context, const v1::CreateWithdrawalRequest* request,
+                                              v1::CreateWithdrawalResponse* response) {
+  base::Amount amount;
+  return Serve(
+      "CreateWithdrawal", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        RF_ASSIGN_OR_RETURN(amount, ParsePositiveAmount("amount", request->amount()));
+        RF_RETURN_IF_ERROR(CheckPrintable("destination", request->destination(), kMaxAddressLength, true));
+        return CheckPrincipal("requested_by", request->requested_by(), false);
+      },
+      [&](const Caller& caller) -> absl::Status {
+        RF_RETURN_IF_ERROR(Mutate("CreateWithdrawal", request->idempotency_key(), *request, response,
+                                  [&](store::Txn& txn) -> absl::Status {
+          RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+          CreateWithdrawalArgs args{request->client_id(), request->asset_id(), amount, request->destination(),
+                                    RequesterPrincipal(caller, request->requested_by())};
+          uint8_t id[8];
+          env_.RandomBytes(id);
+          RF_ASSIGN_OR_RETURN(store::WithdrawalRow row, withdrawals_.Create(txn, args, caller.Actor(),
+                                                                            Cat("w_", base::HexEncode(id)),
+                                                                            env_.NowUnixMs()));
+          return FillWithdrawal(txn, row, response->mutable_withdrawal());
+        }));
+        NotifyWithdrawalEvents();
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::GetWithdrawal(grpc::ServerContext* context, const v1::GetWithdrawalRequest* request,
+                                           v1::GetWithdrawalResponse* response) {
+  return Serve(
+      "GetWithdrawal", context, [&] { return CheckWithdrawalId("withdrawal_id", request->withdrawal_id()); },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        RF_ASSIGN_OR_RETURN(std::optional<store::WithdrawalRow> row, txn->GetWithdrawal(request->withdrawal_id()));
+        if (!row) return absl::NotFoundError(Cat("withdrawal_id: no withdrawal ", request->withdrawal_id()));
+        return FillWithdrawal(*txn, *row, response->mutable_withdrawal());
+      });
+}
+
+grpc::Status CustodyService::ListWithdrawals(grpc::ServerContext* context, const v1::ListWithdrawalsRequest* request,
+                                             v1::ListWithdrawalsResponse* response) {
+  std::string cursor;
+  store::WithdrawalFilter filter;
+  std::string filter_text = Cat(request->client_id(), ",", request->asset_id());
+  return Serve(
+      "ListWithdrawals", context,
+      [&]() -> absl::Status {
+        if (!request->client_id().empty()) RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(CheckIdText("asset_id", request->asset_id()));
+        if (request->states_size() > kMaxStateFilters) {
+          return absl::InvalidArgumentError(Cat("states: ", request->states_size(), " states; at most ", kMaxStateFilters));
+        }
+        for (int i = 0; i < request->states_size(); ++i) {
+          const int s = request->states(i);
+          if (s <= v1::WITHDRAWAL_STATE_UNSPECIFIED || s > v1::WITHDRAWAL_STATE_FAILED) {
+            return absl::InvalidArgumentError(Cat("states[", i, "]: ", s, " is not a withdrawal state"));
+          }
+          filter.states.push_back(static_cast<store::WithdrawalState>(s - 1));
+          filter_text += Cat(",", s);
+        }
+        filter.client_id = request->client_id();
+        filter.asset_id = request->asset_id();
+        RF_RETURN_IF_ERROR(CheckPageSize("page_size", request->page_size()));
+        RF_ASSIGN_OR_RETURN(cursor, DecodePageToken(request->page_token(), 'w', filter_text));
+        if (!cursor.empty()) RF_RETURN_IF_ERROR(CheckSeqCursor(cursor));
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        const uint32_t size = PageSizeOrDefault(request->page_size());
+        RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalRow> rows, txn->ListWithdrawals(filter, {cursor, size}));
+        for (const store::WithdrawalRow& row : rows) RF_RETURN_IF_ERROR(FillWithdrawal(*txn, row, response->add_withdrawals()));
+        if (rows.size() == size) {
+          response->set_next_page_token(EncodePageToken('w', filter_text, std::to_string(rows.back().ordinal)));
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::CancelWithdrawal(grpc::ServerContext* context, const v1::CancelWithdrawalRequest* request,
+                                              v1::CancelWithdrawalResponse* response) {
+  return Serve(
+      "CancelWithdrawal", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckWithdrawalId("withdrawal_id", request->withdrawal_id()));
+        return CheckReason("reason", request->reason());
+      },
+      [&](const Caller& caller) -> absl::Status {
+        RF_RETURN_IF_ERROR(Mutate("CancelWithdrawal", request->idempotency_key(), *request, response,
+                                  [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(store::WithdrawalRow row, withdrawals_.Cancel(txn, request->withdrawal_id(), request->reason(),
+                                                                            caller.Actor(), env_.NowUnixMs()));
+          return FillWithdrawal(txn, row, response->mutable_withdrawal());
+        }));
+        NotifyWithdrawalEvents();
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::WatchWithdrawals(grpc::ServerContext* context, const v1::WatchWithdrawalsRequest* request,
+                                              grpc::ServerWriter<v1::WithdrawalEvent>* writer) {
+  return Serve(
+      "WatchWithdrawals", context,
+      [&]() -> absl::Status {
+        if (request->after_seq() > static_cast<uint64_t>(INT64_MAX)) {
+          return absl::InvalidArgumentError("after_seq: above 2^63 - 1");
+        }
+        if (!request->client_id().empty()) return CheckClientId("client_id", request->client_id());
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        uint64_t after = request->after_seq();
+        while (!context->IsCancelled()) {
+          uint64_t generation;
+          {
+            std::lock_guard<std::mutex> lock(watch_mu_);
+            generation = watch_generation_;
+          }
+          std::vector<v1::WithdrawalEvent> batch;
+          {
+            RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+            RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalEventRow> events,
+                                txn->ListWithdrawalEvents(after, request->client_id(), 100));
+            for (const store::WithdrawalEventRow& e : events) {
+              v1::WithdrawalEvent& out = batch.emplace_back();
+              out.set_seq(e.seq);
+              out.set_withdrawal_id(e.withdrawal_id);
+              out.set_state(ToProto(e.state));
+              out.set_reason(e.reason);
+              out.set_unix_ms(e.unix_ms);
+              RF_ASSIGN_OR_RETURN(std::optional<store::WithdrawalRow> row, txn->GetWithdrawal(e.withdrawal_id));
+              if (row) RF_RETURN_IF_ERROR(FillWithdrawal(*txn, *row, out.mutable_withdrawal()));
+            }
+          }
+          for (const v1::WithdrawalEvent& e : batch) {
+            if (!writer->Write(e)) return absl::OkStatus();  // the client went away
+            after = e.seq();
+          }
+          if (!batch.empty()) continue;
+          std::unique_lock<std::mutex> lock(watch_mu_);
+          watch_cv_.wait_for(lock, std::chrono::milliseconds(kWatchPollMs),
+                             [&] { return watch_generation_ != generation; });
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::ListPendingApprovals(grpc::ServerContext* context,
+                                                  const v1::ListPendingApprovalsRequest* request,
+                                                  v1::ListPendingApprovalsResponse* response) {
+  std::string cursor;
+  return Serve(
+      "ListPendingApprovals", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckPrincipal("approver_id", request->approver_id(), false));
+        RF_RETURN_IF_ERROR(CheckPageSize("page_size", request->page_size()));
+        RF_ASSIGN_OR_RETURN(cursor, DecodePageToken(request->page_token(), 'p', request->approver_id()));
+        if (!cursor.empty()) {
+          // "w:<ordinal>" (withdrawals, newest first) then "e:<entry id>" (whitelist additions).
+          if (cursor.starts_with("w:")) return CheckSeqCursor(cursor.substr(2));
+          if (cursor.starts_with("e:")) return CheckEntryId("page_token", cursor.substr(2));
+          return absl::InvalidArgumentError(Cat("page_token: carries a malformed cursor (", Clip(cursor), ")"));
+        }
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        const uint32_t size = PageSizeOrDefault(request->page_size());
+        auto approved_by_caller = [&](const std::string& target) -> absl::StatusOr<bool> {
+          if (request->approver_id().empty()) return false;
+          RF_ASSIGN_OR_RETURN(std::vector<store::ApprovalRow> approvals, txn->ListApprovals(target));
+          for (const store::ApprovalRow& a : approvals) {
+            if (a.approver_id == request->approver_id()) return true;
+          }
+          return false;
+        };
+        std::string next;
+        if (!cursor.starts_with("e:")) {
+          std::string after = cursor.starts_with("w:") ? cursor.substr(2) : "";
+          // Scan in pages until this page is full or the withdrawals run out.
+          while (response->pending_size() < static_cast<int>(size)) {
+            RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalRow> rows,
+                                txn->ListWithdrawals({"", "", {store::WithdrawalState::kPendingApproval}}, {after, size}));
+            for (const store::WithdrawalRow& row : rows) {
+              after = std::to_string(row.ordinal);
+              RF_ASSIGN_OR_RETURN(bool skip, approved_by_caller(row.withdrawal_id));
+              if (skip) continue;
+              v1::PendingApproval* p = response->add_pending();
+              p->set_kind(v1::APPROVAL_TARGET_KIND_WITHDRAWAL);
+              RF_RETURN_IF_ERROR(FillWithdrawal(*txn, row, p->mutable_withdrawal()));
+              if (response->pending_size() == static_cast<int>(size)) break;
+            }
+            if (response->pending_size() == static_cast<int>(size)) {
+              next = Cat("w:", after);
+              break;
+            }
+            if (rows.size() < size) break;
+          }
+          cursor.clear();
+        }
+        if (next.empty()) {
+          std::string after = cursor.starts_with("e:") ? cursor.substr(2) : "";
+          while (response->pending_size() < static_cast<int>(size)) {
+            RF_ASSIGN_OR_RETURN(std::vector<store::WhitelistEntryRow> rows, txn->ListPendingWhitelistEntries({after, size}));
+            for (const store::WhitelistEntryRow& row : rows) {
+              after = row.entry_id;
+              RF_ASSIGN_OR_RETURN(bool skip, approved_by_caller(row.entry_id));
+              if (skip) continue;
+              v1::PendingApproval* p = response->add_pending();
+              p->set_kind(v1::APPROVAL_TARGET_KIND_WHITELIST_ADD);
+              RF_RETURN_IF_ERROR(FillWhitelistEntry(*txn, row, p->mutable_whitelist_entry()));
+              if (response->pending_size() == static_cast<int>(size)) break;
+            }
+            if (response->pending_size() == static_cast<int>(size)) {
+              next = Cat("e:", after);
+              break;
+            }
+            if (rows.size() < size) break;
+          }
+        }
+        if (!next.empty()) response->set_next_page_token(EncodePageToken('p', request->approver_id(), next));
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::SubmitApproval(grpc::ServerContext* context, const v1::SubmitApprovalRequest* request,
+                                            v1::SubmitApprovalResponse* response) {
+  const bool is_withdrawal = request->target_id().starts_with("w_");
+  return Serve(
+      "SubmitApproval", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        if (is_withdrawal) {
+          RF_RETURN_IF_ERROR(CheckWithdrawalId("target_id", request->target_id()));
+        } else if (request->target_id().starts_with("wl_")) {
+          RF_RETURN_IF_ERROR(CheckEntryId("target_id", request->target_id()));
+        } else {
+          return absl::InvalidArgumentError(Cat("target_id: must be a withdrawal id (w_...) or a whitelist entry id "
+                                                "(wl_...), got ", Clip(request->target_id())));
+        }
+        RF_RETURN_IF_ERROR(CheckPrincipal("approver_id", request->approver_id(), true));
+        if (request->signature().size() != kEd25519SignatureLength) {
+          return absl::InvalidArgumentError(
+              Cat("signature: ", request->signature().size(), " bytes; an Ed25519 signature is exactly 64"));
+        }
+        return absl::OkStatus();
+      },
+      [&](const Caller& caller) -> absl::Status {
+        absl::Status s = Mutate("SubmitApproval", request->idempotency_key(), *request, response,
+                                [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(const ApproverConfig* approver, ApproverFor(config_, caller, request->approver_id()));
+          const int64_t now = env_.NowUnixMs();
+          if (is_withdrawal) {
+            RF_ASSIGN_OR_RETURN(store::WithdrawalRow row, withdrawals_.Approve(txn, request->target_id(), *approver,
+                                                                               request->signature(), caller.Actor(), now));
+            response->set_kind(v1::APPROVAL_TARGET_KIND_WITHDRAWAL);
+            return FillWithdrawal(txn, row, response->mutable_withdrawal());
+          }
+          RF_ASSIGN_OR_RETURN(store::WhitelistEntryRow row, whitelists_.Approve(txn, request->target_id(), *approver,
+                                                                                request->signature(), caller.Actor(), now));
+          response->set_kind(v1::APPROVAL_TARGET_KIND_WHITELIST_ADD);
+          return FillWhitelistEntry(txn, row, response->mutable_whitelist_entry());
+        });
+        if (!s.ok()) {
+          if (s.code() != absl::StatusCode::kInvalidArgument) {
+            AuditRefusal(caller, "SubmitApproval", request->target_id(), request->approver_id(), s);
+          }
+          return s;
+        }
+        NotifyWithdrawalEvents();
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::RejectWithdrawal(grpc::ServerContext* context, const v1::RejectWithdrawalRequest* request,
+                                              v1::RejectWithdrawalResponse* response) {
+  return Serve(
+      "RejectWithdrawal", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        RF_RETURN_IF_ERROR(CheckWithdrawalId("withdrawal_id", request->withdrawal_id()));
+        RF_RETURN_IF_ERROR(CheckPrincipal("approver_id", request->approver_id(), true));
+        return CheckReason("reason", request->reason());
+      },
+      [&](const Caller& caller) -> absl::Status {
+        absl::Status s = Mutate("RejectWithdrawal", request->idempotency_key(), *request, response,
+                                [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(const ApproverConfig* approver, ApproverFor(config_, caller, request->approver_id()));
+          RF_ASSIGN_OR_RETURN(store::WithdrawalRow row,
+                              withdrawals_.Reject(txn, request->withdrawal_id(), *approver, request->reason(),
+                                                  caller.Actor(), env_.NowUnixMs()));
+          return FillWithdrawal(txn, row, response->mutable_withdrawal());
+        });
+        if (!s.ok()) {
+          if (s.code() == absl::StatusCode::kPermissionDenied) {
+            AuditRefusal(caller, "RejectWithdrawal", request->withdrawal_id(), request->approver_id(), s);
+          }
+          return s;
+        }
+        NotifyWithdrawalEvents();
         return absl::OkStatus();
       });
 }

@@ -12,12 +12,16 @@
 //
 // Ownership: the service borrows the config, store, env, signer client and authenticator,
 // which must outlive it. Thread-safety: handlers run concurrently on gRPC's threads; the
-// service keeps no mutable state of its own.
+// service's only mutable state is the WatchWithdrawals wake-up (a generation counter under a
+// mutex), bumped after every commit that appends a withdrawal event.
 #ifndef RINGFENCE_CUSTODY_SERVICE_H_
 #define RINGFENCE_CUSTODY_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -29,6 +33,8 @@
 #include "custody/env.h"
 #include "custody/signer_client.h"
 #include "custody/store/store.h"
+#include "custody/whitelist.h"
+#include "custody/withdrawals.h"
 #include "proto/custody.grpc.pb.h"
 
 namespace ringfence::custody {
@@ -43,6 +49,11 @@ inline constexpr uint32_t kDefaultPageSize = 100;
 // A statement with more movements than this is refused (OUT_OF_RANGE): ask for a narrower
 // from_seq..at_seq window.
 inline constexpr size_t kMaxStatementMovements = 10'000;
+// ListWithdrawals' state filter holds at most this many states.
+inline constexpr int kMaxStateFilters = 16;
+// WatchWithdrawals looks for events written by other writers (the executor) at least this
+// often, and at once after the service's own commits.
+inline constexpr int kWatchPollMs = 200;
 
 class CustodyService final : public v1::Custody::Service {
  public:
@@ -78,6 +89,35 @@ class CustodyService final : public v1::Custody::Service {
   grpc::Status ListAuditEntries(grpc::ServerContext* context, const v1::ListAuditEntriesRequest* request,
       v1::ListAuditEntriesResponse* response) override;
 
+  grpc::Status AddWhitelistAddress(grpc::ServerContext* context, const v1::AddWhitelistAddressRequest* request,
+      v1::AddWhitelistAddressResponse* response) override;
+  grpc::Status RemoveWhitelistAddress(grpc::ServerContext* context, const v1::RemoveWhitelistAddressRequest* request,
+      v1::RemoveWhitelistAddressResponse* response) override;
+  grpc::Status ListWhitelist(grpc::ServerContext* context, const v1::ListWhitelistRequest* request,
+      v1::ListWhitelistResponse* response) override;
+  grpc::Status RejectWhitelistAddition(grpc::ServerContext* context, const v1::RejectWhitelistAdditionRequest* request,
+      v1::RejectWhitelistAdditionResponse* response) override;
+  grpc::Status CreateWithdrawal(grpc::ServerContext* context, const v1::CreateWithdrawalRequest* request,
+      v1::CreateWithdrawalResponse* response) override;
+  grpc::Status GetWithdrawal(grpc::ServerContext* context, const v1::GetWithdrawalRequest* request,
+      v1::GetWithdrawalResponse* response) override;
+  grpc::Status ListWithdrawals(grpc::ServerContext* context, const v1::ListWithdrawalsRequest* request,
+      v1::ListWithdrawalsResponse* response) override;
+  grpc::Status CancelWithdrawal(grpc::ServerContext* context, const v1::CancelWithdrawalRequest* request,
+      v1::CancelWithdrawalResponse* response) override;
+  grpc::Status WatchWithdrawals(grpc::ServerContext* context, const v1::WatchWithdrawalsRequest* request,
+      grpc::ServerWriter<v1::WithdrawalEvent>* writer) override;
+  grpc::Status ListPendingApprovals(grpc::ServerContext* context, const v1::ListPendingApprovalsRequest* request,
+      v1::ListPendingApprovalsResponse* response) override;
+  grpc::Status SubmitApproval(grpc::ServerContext* context, const v1::SubmitApprovalRequest* request,
+      v1::SubmitApprovalResponse* response) override;
+  grpc::Status RejectWithdrawal(grpc::ServerContext* context, const v1::RejectWithdrawalRequest* request,
+      v1::RejectWithdrawalResponse* response) override;
+
+  // Wakes every WatchWithdrawals stream to look for new events (the executor calls it after
+  // its commits; the service after its own).
+  void NotifyWithdrawalEvents();
+
  private:
   // Runs one RPC: `validate` (limits and grammar), then the role check for `method`, then
   // `run`; maps the absl::Status to gRPC's and catches every exception.
@@ -92,11 +132,24 @@ class CustodyService final : public v1::Custody::Service {
                       const google::protobuf::Message& request, google::protobuf::Message* response,
                       absl::FunctionRef<absl::Status(store::Txn&)> effect);
 
+  // Records a refused approval or rejection in the audit log in its own transaction (the
+  // refused call's own transaction is dropped), best effort like AuditDenial.
+  void AuditRefusal(const Caller& caller, std::string_view method, std::string_view target,
+                    std::string_view approver_id, const absl::Status& refusal);
+  absl::Status FillWithdrawal(store::Txn& txn, const store::WithdrawalRow& row, v1::Withdrawal* out) const;
+  absl::Status FillWhitelistEntry(store::Txn& txn, const store::WhitelistEntryRow& row, v1::WhitelistEntry* out) const;
+
   const Config& config_;
   store::Store& store_;
   Env& env_;
   SignerClient& signer_;
   const Authenticator& auth_;
+  const Whitelists whitelists_;
+  const Withdrawals withdrawals_;
+
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  uint64_t watch_generation_ = 0;
 };
 
 }  // namespace ringfence::custody

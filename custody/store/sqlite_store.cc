@@ -344,6 +344,7 @@ enum Sql : int {
   kNextDecisionId,
   kInsertDecision,
   kListDecisions,
+  kGetDecision,
   kNextWithdrawalOrdinal,
   kInsertWithdrawal,
   kGetWithdrawal,
@@ -468,6 +469,8 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "SELECT decision_id, kind, subject_id, policy_hash, record_json, unix_ms FROM policy_decisions"
     " WHERE decision_id > ?1 ORDER BY decision_id LIMIT ?2",
+    "SELECT decision_id, kind, subject_id, policy_hash, record_json, unix_ms FROM policy_decisions"
+    " WHERE decision_id = ?1",
     "SELECT coalesce(max(ordinal), 0) + 1 FROM withdrawals",
     "INSERT INTO withdrawals (" RF_WITHDRAWAL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
     " ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
@@ -846,6 +849,17 @@ absl::StatusOr<WithdrawalRow> ReadWithdrawal(const Query& q) {
   row.created_unix_ms = q.ColumnInt(27);
   row.updated_unix_ms = q.ColumnInt(28);
   row.event_seq = q.ColumnUint(29);
+  return row;
+}
+
+absl::StatusOr<PolicyDecisionRow> ReadDecision(const Query& r) {
+  PolicyDecisionRow row;
+  row.decision_id = r.ColumnUint(0);
+  row.kind = r.ColumnText(1);
+  row.subject_id = r.ColumnText(2);
+  row.policy_hash = r.ColumnText(3);
+  row.record_json = r.ColumnText(4);
+  row.unix_ms = r.ColumnInt(5);
   return row;
 }
 
@@ -1552,6 +1566,14 @@ class SqliteTxn final : public Txn {
     return id;
   }
 
+  absl::StatusOr<std::optional<PolicyDecisionRow>> GetPolicyDecision(uint64_t decision_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t id, ToSqlInt(decision_id, "decision_id"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetDecision));
+    q.Int(1, id);
+    return OneRow<PolicyDecisionRow>(q, "reading a policy decision", ReadDecision);
+  }
+
   absl::StatusOr<std::vector<PolicyDecisionRow>> ListPolicyDecisions(uint64_t after_id, uint32_t limit) override {
     RF_RETURN_IF_ERROR(Usable());
     RF_ASSIGN_OR_RETURN(int64_t after, ToSqlInt(after_id, "after_id"));
@@ -1560,16 +1582,7 @@ class SqliteTxn final : public Txn {
     }
     RF_ASSIGN_OR_RETURN(Query q, Statement(kListDecisions));
     q.Int(1, after).Int(2, limit);
-    return Rows<PolicyDecisionRow>(q, "listing policy decisions", [](const Query& r) -> absl::StatusOr<PolicyDecisionRow> {
-      PolicyDecisionRow row;
-      row.decision_id = r.ColumnUint(0);
-      row.kind = r.ColumnText(1);
-      row.subject_id = r.ColumnText(2);
-      row.policy_hash = r.ColumnText(3);
-      row.record_json = r.ColumnText(4);
-      row.unix_ms = r.ColumnInt(5);
-      return row;
-    });
+    return Rows<PolicyDecisionRow>(q, "listing policy decisions", ReadDecision);
   }
 
   // --- withdrawals ---------------------------------------------------------------------------

@@ -367,6 +367,7 @@ class Txn {
   // --- policy decisions ------------------------------------------------------------------------
   // Returns the new decision_id.
   virtual absl::StatusOr<uint64_t> InsertPolicyDecision(const PolicyDecisionRow& row) = 0;
+  virtual absl::StatusOr<std::optional<PolicyDecisionRow>> GetPolicyDecision(uint64_t decision_id) = 0;
   // Decisions with decision_id > after_id, oldest first, at most `limit` (1..10000).
   virtual absl::StatusOr<std::vector<PolicyDecisionRow>> ListPolicyDecisions(uint64_t after_id, uint32_t limit) = 0;
 

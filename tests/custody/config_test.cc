@@ -350,15 +350,15 @@ constexpr char kGeneratorCompressed[] = "0279be667ef9dcbbac55a06295ce870b07029bf
 
 TEST(DepositAddressTest, DerivedPerChainAndNetwork) {
   std::vector<uint8_t> key = *base::HexDecode(kGeneratorCompressed);
-  AssetConfig btc{"BTC", "bitcoin", "mainnet", 8, 1, ""};
+  AssetConfig btc{"BTC", "bitcoin", "mainnet", 8, 1, "", std::nullopt};
   EXPECT_EQ(*DepositAddressFor(btc, key), "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
   btc.network = "testnet";
   EXPECT_EQ(*DepositAddressFor(btc, key), "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx");
   btc.network = "regtest";
   EXPECT_EQ(DepositAddressFor(btc, key)->substr(0, 5), "bcrt1");
-  AssetConfig eth{"ETH", "ethereum", "dev", 18, 1, ""};
+  AssetConfig eth{"ETH", "ethereum", "dev", 18, 1, "", std::nullopt};
   EXPECT_EQ(*DepositAddressFor(eth, key), "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
-  AssetConfig usdc{"USDC-ETH", "ethereum", "dev", 6, 1, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"};
+  AssetConfig usdc{"USDC-ETH", "ethereum", "dev", 6, 1, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", std::nullopt};
   EXPECT_EQ(*DepositAddressFor(usdc, key), "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
 
   std::vector<uint8_t> not_a_point = key;

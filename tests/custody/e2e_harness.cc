@@ -214,15 +214,24 @@ void CustodyStack::WriteCustodydConfig() {
                                << "[database]\npath = \"" << (dir() / "custody.db").string() << "\"\n\n"
                                << "[signer]\nsocket = \"" << (dir() / "signerd.sock").string() << "\"\n\n"
                                << "[[assets]]\nid = \"BTC\"\nchain = \"bitcoin\"\nnetwork = \"regtest\"\n"
-                               << "decimals = 8\nconfirmations = 3\n\n"
+                               << "decimals = 8\nconfirmations = 3\nwithdrawal_fee_cap = \"" << kBtcFeeCap << "\"\n\n"
                                << "[[assets]]\nid = \"ETH\"\nchain = \"ethereum\"\nnetwork = \"dev\"\n"
-                               << "decimals = 18\nconfirmations = 2\n\n"
+                               << "decimals = 18\nconfirmations = 2\nwithdrawal_fee_cap = \"" << kEthFeeCap << "\"\n\n"
                                << "[[assets]]\nid = \"USDC-ETH\"\nchain = \"ethereum\"\nnetwork = \"dev\"\n"
-                               << "decimals = 6\nconfirmations = 2\nerc20_contract = \"" << kUsdcContract << "\"\n\n"
+                               << "decimals = 6\nconfirmations = 2\nerc20_contract = \"" << kUsdcContract << "\"\n"
+                               << "withdrawal_fee_cap = \"" << kEthFeeCap << "\"\n\n"
                                << "[[chains]]\nname = \"bitcoin\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
                                << "\"\npoll_interval_ms = 20\n\n"
                                << "[[chains]]\nname = \"ethereum\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
-                               << "\"\npoll_interval_ms = 20\n";
+                               << "\"\npoll_interval_ms = 20\n\n"
+                               << "[withdrawals]\npolicy = \"" << (dir() / "policy.toml").string()
+                               << "\"\napproval_window_seconds = 3600\n";
+  std::ofstream config(config_path(), std::ios::app);
+  for (const TestApprover& a : kTestApprovers) {
+    config << "\n[[approvers]]\nid = \"" << a.id << "\"\npublic_key = \"" << a.public_key_hex << "\"\n";
+    if (a.subject[0] != '\0') config << "subject = \"" << a.subject << "\"\n";
+  }
+  std::ofstream(dir() / "policy.toml") << kTestPolicy;
 }
 
 void CustodyStack::StartCustodyd(const std::vector<std::string>& extra_args, bool plaintext) {

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,6 +39,70 @@ namespace v1 = ringfence::custody::v1;
 namespace sim = ringfence::chainsim::v1;
 
 inline constexpr char kUsdcContract[] = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
+
+// Withdrawals: every stack has a [withdrawals] policy (kTestPolicy, written beside the
+// config) and the approvers below. Each approver's Ed25519 key comes from the seed of 32 bytes
+// all equal to `seed_byte` (tests/custody/approver_keys.h signs with it); public_key_hex is
+// that seed's public key. dave is outside every group and bound to a certificate subject no
+// test certificate has.
+inline constexpr char kBtcFeeCap[] = "10000";             // sat
+inline constexpr char kEthFeeCap[] = "2100000000000000";  // wei (also for USDC-ETH)
+struct TestApprover {
+  const char* id;
+  uint8_t seed_byte;
+  const char* public_key_hex;
+  const char* subject;  // "" when unbound
+};
+inline constexpr TestApprover kTestApprovers[] = {
+    {"alice", 1, "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c", ""},
+    {"bob", 2, "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394", ""},
+    {"carol", 3, "ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1", ""},
+    {"dave", 4, "ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c", "CN=nobody"},
+};
+// BTC: up to 5 per request, 10 per client and 20 for the asset per day, 2 of ops from 1 BTC,
+// whitelist additions 1 of ops and usable at once. ETH: whitelist cooling-off of a day.
+// USDC-ETH: no approvals below 1,000,000, whitelist usable at once.
+inline constexpr char kTestPolicy[] = R"(version = 1
+
+[groups.ops]
+members = ["alice", "bob", "carol"]
+approval_ttl_seconds = 3600
+
+[assets.BTC]
+decimals = 8
+[assets.BTC.withdrawal]
+per_request_limit = "5"
+client_windows = [{ seconds = 86400, limit = "10" }]
+asset_windows = [{ seconds = 86400, limit = "20" }]
+approval_tiers = [{ min_amount = "1", group = "ops", k = 2 }]
+[assets.BTC.whitelist]
+cooling_off_seconds = 0
+approvals = { group = "ops", k = 1 }
+[assets.BTC.allocation]
+top_up_approvals = { group = "ops", k = 2 }
+
+[assets.ETH]
+decimals = 18
+[assets.ETH.withdrawal]
+per_request_limit = "100"
+approval_tiers = [{ min_amount = "10", group = "ops", k = 2 }]
+[assets.ETH.whitelist]
+cooling_off_seconds = 86400
+approvals = { group = "ops", k = 1 }
+[assets.ETH.allocation]
+top_up_approvals = { group = "ops", k = 2 }
+
+[assets.USDC-ETH]
+decimals = 6
+[assets.USDC-ETH.withdrawal]
+per_request_limit = "10000000"
+approval_tiers = [{ min_amount = "1000000", group = "ops", k = 2 }]
+[assets.USDC-ETH.whitelist]
+cooling_off_seconds = 0
+approvals = { group = "ops", k = 1 }
+[assets.USDC-ETH.allocation]
+top_up_approvals = { group = "ops", k = 2 }
+)";
 
 // A child process with stderr in a file and stdout in a file or a pipe; killed on destruction
 // if still running.
