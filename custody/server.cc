@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -130,6 +131,10 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
     d->ingestors_.push_back(std::make_unique<DepositIngestor>(cfg, c, **adapter, *d->store_, env));
     d->adapters_.push_back(*std::move(adapter));
   }
+  d->tx_signer_ = ConnectTxSigner(cfg.signer_socket);
+  std::map<std::string, chain::ChainAdapter*> by_chain;
+  for (const auto& adapter : d->adapters_) by_chain[adapter->chain()] = adapter.get();
+  d->executor_ = std::make_unique<WithdrawalExecutor>(cfg, *d->store_, env, *d->signer_, *d->tx_signer_, by_chain);
   d->auth_ = std::make_unique<Authenticator>(cfg.roles, options.insecure_role);
   d->service_ = std::make_unique<CustodyService>(cfg, *d->store_, env, *d->signer_, *d->auth_);
 
@@ -149,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
   if (options.run_ingestors) {
     for (auto& ingestor : d->ingestors_) ingestor->Start();
   }
+  if (options.run_executor) d->executor_->Start();
   return d;
 }
 
@@ -159,12 +165,14 @@ void Custodyd::Shutdown() {
     server_->Wait();
     server_.reset();
   }
+  if (executor_ != nullptr) executor_->Stop();
   for (auto& ingestor : ingestors_) ingestor->Stop();
 }
 
 Custodyd::~Custodyd() {
   Shutdown();
-  // The ingestors borrow the adapters and the store; the service borrows the rest.
+  // The executor and the ingestors borrow the adapters and the store; the service borrows the rest.
+  executor_.reset();
   ingestors_.clear();
   service_.reset();
 }

@@ -25,6 +25,7 @@
 #include "custody/config.h"
 #include "custody/deposits.h"
 #include "custody/env.h"
+#include "custody/executor.h"
 #include "custody/service.h"
 #include "custody/signer_client.h"
 #include "custody/store/store.h"
@@ -36,6 +37,8 @@ struct ServerOptions {
   std::optional<Role> insecure_role;
   // Start the deposit ingestors' polling threads (tests that drive PollOnce turn this off).
   bool run_ingestors = true;
+  // Start the withdrawal executor's thread (custody/executor.h).
+  bool run_executor = true;
 };
 
 class Custodyd {
@@ -53,9 +56,10 @@ class Custodyd {
   const std::string& address() const { return address_; }
   store::Store& store() { return *store_; }
   std::vector<std::unique_ptr<DepositIngestor>>& ingestors() { return ingestors_; }
+  WithdrawalExecutor& executor() { return *executor_; }
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight ones finish (up to 10 s), then
-  // stops the ingestors.
+  // stops the withdrawal executor and the ingestors.
   void Shutdown();
 
  private:
@@ -66,6 +70,8 @@ class Custodyd {
   std::unique_ptr<SignerClient> signer_;
   std::vector<std::unique_ptr<chain::ChainAdapter>> adapters_;
   std::vector<std::unique_ptr<DepositIngestor>> ingestors_;
+  std::unique_ptr<TxSignerClient> tx_signer_;
+  std::unique_ptr<WithdrawalExecutor> executor_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<CustodyService> service_;
   std::unique_ptr<grpc::Server> server_;
