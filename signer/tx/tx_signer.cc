@@ -41,12 +41,6 @@ std::string RuleOf(const absl::Status& status) {
   return colon == absl::string_view::npos ? std::string("error") : std::string(m.substr(0, colon));
 }
 
-// Rules whose cause may be a key created after the last snapshot of signerd's keys.
-bool MayBeNewKey(const std::string& rule) {
-  return rule == "input_key_unknown" || rule == "output_foreign" || rule == "sender_key_unknown" ||
-         rule == "change_leaves_wallet" || rule == "destination_not_registered_wallet" || rule == "key_unbound";
-}
-
 }  // namespace
 
 // A Bitcoin witness needs no recovery id, and for Ethereum the recovery that finds it already
@@ -189,12 +183,10 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
     keys = Keys();
   }
   const int64_t now_seconds = clock_() / 1000;
+  // No second try after a refusal: the snapshot is current (every registry write goes through
+  // this store, the only one on the database while signerd holds its lock), so a refusal is
+  // final and cannot make signerd re-read every key on a caller's demand.
   auto checked = CheckTransaction(request, config_, registry_, *keys, now_seconds);
-  if (!checked.ok() && MayBeNewKey(RuleOf(checked.status()))) {
-    if (auto st = LoadKeys(); !st.ok()) return done(absl::UnavailableError(Cat("reading keys: ", st.message())));
-    keys = Keys();
-    checked = CheckTransaction(request, config_, registry_, *keys, now_seconds);
-  }
   if (!checked.ok()) return Refuse(request, checked.status(), done);
 
   auto decision = state_->Reserve(*checked);
