@@ -59,6 +59,18 @@ store::JournalEntry Entry(const WithdrawalRow& row, std::string kind, std::vecto
   return e;
 }
 
+// Moves the withdrawal's whole hold out of the client's held account to `to` in one entry of
+// `kind`; returns the entry's seq.
+absl::StatusOr<uint64_t> MoveHold(store::Txn& txn, const WithdrawalRow& row, std::string kind, const std::string& to,
+                                  int64_t now_ms) {
+  RF_ASSIGN_OR_RETURN(std::optional<store::HoldRow> hold, txn.GetHold(row.withdrawal_id));
+  if (!hold.has_value()) return absl::FailedPreconditionError(Cat("withdrawal ", row.withdrawal_id, " has no hold"));
+  return Ledger::Post(txn, Entry(row, std::move(kind),
+                                 {{ClientHeldAccount(row.client_id, row.asset_id), true, hold->amount},
+                                  {to, false, hold->amount}},
+                                 now_ms));
+}
+
 // What an unfinished build spends: Bitcoin outpoints, or an Ethereum sender's nonce and
 // commitments.
 struct Spent {
@@ -510,14 +522,8 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const Withdrawal
   if (!Step(row.withdrawal_id, "sent")) return Outcome::kStopped;
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
-  absl::StatusOr<std::optional<store::HoldRow>> hold = (*txn)->GetHold(row.withdrawal_id);
-  if (!hold.ok() || !hold->has_value()) return Outcome::kRetry;
-  const base::Amount h = (*hold)->amount;
-  absl::StatusOr<uint64_t> seq = Ledger::Post(
-      **txn, Entry(row, "withdrawal_broadcast",
-                   {{ClientHeldAccount(row.client_id, row.asset_id), true, h},
-                    {InflightAccount(row.source_wallet_id), false, h}},
-                   env_.NowUnixMs()));
+  absl::StatusOr<uint64_t> seq =
+      MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
   if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() || !(*txn)->Commit().ok()) {
     if (!seq.ok()) Log(Cat(row.withdrawal_id, ": broadcast entry: ", seq.status().message()));
     return Outcome::kRetry;
@@ -596,14 +602,8 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow
                                                              ExecutorPass& pass) {
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
-  absl::StatusOr<std::optional<store::HoldRow>> hold = (*txn)->GetHold(row.withdrawal_id);
-  if (!hold.ok() || !hold->has_value()) return Outcome::kRetry;
-  const base::Amount h = (*hold)->amount;
-  absl::StatusOr<uint64_t> seq = Ledger::Post(
-      **txn, Entry(row, "withdrawal_release",
-                   {{ClientHeldAccount(row.client_id, row.asset_id), true, h},
-                    {ClientAvailableAccount(row.client_id, row.asset_id), false, h}},
-                   env_.NowUnixMs()));
+  absl::StatusOr<uint64_t> seq = MoveHold(**txn, row, "withdrawal_release",
+                                          ClientAvailableAccount(row.client_id, row.asset_id), env_.NowUnixMs());
   const std::string clipped = reason.substr(0, 400);
   if (!seq.ok() || !(*txn)->FailWithdrawal(row.withdrawal_id, clipped, *seq, env_.NowUnixMs()).ok() ||
       !(*txn)->Commit().ok()) {

@@ -16,8 +16,11 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 
+#include "base/hex.h"
 #include "chain/bitcoin_tx.h"
+#include "chain/eth_tx.h"
 #include "chain/ecdsa.h"
 #include "chain/hashes.h"
 #include "custody/chain/chainsim_adapter.h"
@@ -41,6 +44,8 @@ using store::WithdrawalState;
 
 constexpr uint64_t kBtc = 100'000'000;
 constexpr uint64_t kFeeCap = 100'000;
+constexpr base::Uint128 kEther = 1'000'000'000'000'000'000ULL;
+constexpr base::Uint128 kEthFeeCap = 1'000'000'000'000'000ULL;  // 0.001 ETH
 
 // Keys by id: deposit keys k11.., and the change key signerd would make.
 class TestKeys final : public SignerClient {
@@ -68,7 +73,7 @@ class TestKeys final : public SignerClient {
 
 const std::map<std::string, uint8_t>& KeyFills() {
   static const std::map<std::string, uint8_t> fills = {
-      {"k11", 0x11}, {"k12", 0x12}, {"k13", 0x13}, {"c0ffee00000000000000000000000077", 0x77}};
+      {"k11", 0x11}, {"k12", 0x12}, {"k13", 0x13}, {"k14", 0x14}, {"c0ffee00000000000000000000000077", 0x77}};
   return fills;
 }
 
@@ -91,6 +96,7 @@ class TestTxSigner final : public TxSignerClient {
       replay.set_replayed(true);
       return replay;
     }
+    if (req.chain() == "ethereum") return SignEthereum(req, fingerprint);
     auto tx = codec::ParseTransaction(std::span<const uint8_t>(
         reinterpret_cast<const uint8_t*>(req.unsigned_tx().data()), req.unsigned_tx().size()));
     if (!tx.ok()) return absl::FailedPreconditionError("tx_decode");
@@ -114,6 +120,27 @@ class TestTxSigner final : public TxSignerClient {
     done_[req.request_id()] = {fingerprint, resp};
     return resp;
   }
+  // REQUIRES: mu_ held.
+  absl::StatusOr<sv1::SignTransactionResponse> SignEthereum(const sv1::SignTransactionRequest& req,
+                                                            const std::string& fingerprint) {
+    auto fill = KeyFills().find(req.ethereum_key_id());
+    if (fill == KeyFills().end()) return absl::FailedPreconditionError("sender_key_unknown");
+    auto tx = codec::DecodeUnsignedEip1559(std::span<const uint8_t>(
+        reinterpret_cast<const uint8_t*>(req.unsigned_tx().data()), req.unsigned_tx().size()));
+    if (!tx.ok()) return absl::FailedPreconditionError("tx_decode");
+    if (!nonces_.insert({req.ethereum_key_id(), tx->nonce}).second) return absl::FailedPreconditionError("nonce_reused");
+    const TestKey key(fill->second);
+    const auto sig = codec::testing::SignDigest(key.secret, codec::Eip1559SigningHash(*tx));
+    auto raw = codec::EncodeSignedEip1559(*tx, *codec::MakeEthSignature(sig.rs, sig.recid));
+    if (!raw.ok()) return raw.status();
+    sv1::SignTransactionResponse resp;
+    resp.set_signed_tx(std::string(raw->begin(), raw->end()));
+    resp.set_txid("0x" + base::HexEncode(codec::EthTxHash(*raw)));
+    ++signatures_;
+    done_[req.request_id()] = {fingerprint, resp};
+    return resp;
+  }
+
   void Refuse(absl::Status s) {
     std::lock_guard<std::mutex> lock(mu_);
     refusal_ = std::move(s);
@@ -143,6 +170,7 @@ class TestTxSigner final : public TxSignerClient {
   int signatures_ = 0;
   int approvals_seen_ = 0;
   std::map<std::string, std::pair<std::string, sv1::SignTransactionResponse>> done_;
+  std::set<std::pair<std::string, uint64_t>> nonces_;
 };
 
 class ExecutorTest : public StoreTest {
@@ -158,6 +186,17 @@ class ExecutorTest : public StoreTest {
     control_ = ringfence::chainsim::v1::Control::NewStub(
         grpc::CreateChannel(chainsim_->address(), grpc::InsecureChannelCredentials()));
 
+    adapter = chain::ChainsimAdapter::Create("ethereum", chainsim_->address());
+    ASSERT_TRUE(adapter.ok());
+    eth_ = *std::move(adapter);
+    AssetConfig eth;
+    eth.id = "ETH";
+    eth.chain = "ethereum";
+    eth.network = "devnet";
+    eth.decimals = 18;
+    eth.confirmations = 2;
+    config_.assets.push_back(eth);
+
     AssetConfig btc;
     btc.id = "BTC";
     btc.chain = "bitcoin";
@@ -166,7 +205,7 @@ class ExecutorTest : public StoreTest {
     btc.confirmations = 2;
     config_.assets.push_back(btc);
 
-    AddWallets({"BTC"});
+    AddWallets({"BTC", "ETH"});
     AddClient("c_1");
     // Two deposit addresses of c_1 in the client-hot wallet, funded on the chain and in the books.
     for (const auto& [key_id, fill, amount] : {std::tuple{"k11", 0x11, 3 * kBtc}, std::tuple{"k12", 0x12, 2 * kBtc}}) {
@@ -179,30 +218,30 @@ class ExecutorTest : public StoreTest {
     Mine(1);
   }
 
-  void Credit(const std::string& address, uint64_t amount) {
-    const ringfence::chainsim::testing::TestKey unused(0x01);
+  void Credit(const std::string& address, base::Uint128 amount, const std::string& chain = "bitcoin") {
     grpc::ClientContext ctx;
     ringfence::chainsim::v1::CreditRequest req;
-    req.set_chain("bitcoin");
+    req.set_chain(chain);
     req.set_address(address);
-    req.set_amount(std::to_string(amount));
+    req.set_amount(base::Amount(amount).ToBaseUnitString());
     ringfence::chainsim::v1::CreditResponse resp;
     ASSERT_TRUE(control_->Credit(&ctx, req, &resp).ok());
   }
 
-  void Mine(uint32_t blocks) {
+  void Mine(uint32_t blocks, const std::string& chain = "bitcoin") {
     grpc::ClientContext ctx;
     ringfence::chainsim::v1::MineRequest req;
-    req.set_chain("bitcoin");
+    req.set_chain(chain);
     req.set_blocks(blocks);
     ringfence::chainsim::v1::MineResponse resp;
     ASSERT_TRUE(control_->Mine(&ctx, req, &resp).ok());
   }
 
-  ringfence::chainsim::v1::GetBroadcastCountResponse Broadcasts(const std::string& txid = "") {
+  ringfence::chainsim::v1::GetBroadcastCountResponse Broadcasts(const std::string& txid = "",
+                                                               const std::string& chain = "bitcoin") {
     grpc::ClientContext ctx;
     ringfence::chainsim::v1::GetBroadcastCountRequest req;
-    req.set_chain("bitcoin");
+    req.set_chain(chain);
     req.set_txid(txid);
     ringfence::chainsim::v1::GetBroadcastCountResponse resp;
     EXPECT_TRUE(control_->GetBroadcastCount(&ctx, req, &resp).ok());
@@ -210,7 +249,10 @@ class ExecutorTest : public StoreTest {
   }
 
   // An approved withdrawal of c_1 with its hold (amount + fee cap), as the request side leaves it.
-  void Approve(const std::string& id, uint64_t amount, const std::string& destination = TestKey(0x22).BitcoinAddress()) {
+  void Approve(const std::string& id, base::Uint128 amount, const std::string& destination = TestKey(0x22).BitcoinAddress(),
+               const std::string& asset = "BTC") {
+    const bool eth = asset == "ETH";
+    const base::Uint128 fee_cap = eth ? kEthFeeCap : kFeeCap;
     auto txn = Write();
     store::PolicyDecisionRow d{0, "withdrawal", id, "ab", "{}", 1000};
     auto decision = txn->InsertPolicyDecision(d);
@@ -218,14 +260,14 @@ class ExecutorTest : public StoreTest {
     WithdrawalRow row;
     row.withdrawal_id = id;
     row.client_id = "c_1";
-    row.asset_id = "BTC";
+    row.asset_id = asset;
     row.amount = base::Amount(amount);
     row.destination = destination;
-    row.source_wallet_id = "BTC:client-hot";
-    row.chain = "bitcoin";
-    row.network = "regtest";
-    row.fee_cap = base::Amount(kFeeCap);
-    row.fee_asset = "BTC";
+    row.source_wallet_id = asset + ":client-hot";
+    row.chain = eth ? "ethereum" : "bitcoin";
+    row.network = eth ? "devnet" : "regtest";
+    row.fee_cap = base::Amount(fee_cap);
+    row.fee_asset = asset;
     row.fee_charged_to_client = true;
     row.requester = "platform-1";
     row.state = WithdrawalState::kApproved;
@@ -235,22 +277,23 @@ class ExecutorTest : public StoreTest {
     row.created_unix_ms = 1000;
     row.updated_unix_ms = 1000;
     ASSERT_TRUE(txn->InsertWithdrawal(row).ok());
-    const base::Amount hold(amount + kFeeCap);
+    const base::Amount hold(amount + fee_cap);
     store::JournalEntry e;
-    e.asset_id = "BTC";
+    e.asset_id = asset;
     e.kind = "withdrawal_hold";
     e.reference = id;
     e.created_unix_ms = 1000;
-    e.postings = {{ClientAvailableAccount("c_1", "BTC"), true, hold}, {ClientHeldAccount("c_1", "BTC"), false, hold}};
+    e.postings = {{ClientAvailableAccount("c_1", asset), true, hold}, {ClientHeldAccount("c_1", asset), false, hold}};
     auto placed = Ledger::Post(*txn, e);
     ASSERT_TRUE(placed.ok()) << placed.status();
-    ASSERT_TRUE(txn->InsertHold({id, "c_1", "BTC", hold, store::HoldState::kHeld, *placed, 0}).ok());
+    ASSERT_TRUE(txn->InsertHold({id, "c_1", asset, hold, store::HoldState::kHeld, *placed, 0}).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
 
   std::unique_ptr<WithdrawalExecutor> Executor(ExecutorOptions options = {}) {
     return std::make_unique<WithdrawalExecutor>(config_, *store_, env_, keys_, signer_,
-                                                std::map<std::string, chain::ChainAdapter*>{{"bitcoin", btc_.get()}},
+                                                std::map<std::string, chain::ChainAdapter*>{{"bitcoin", btc_.get()},
+                                                                                            {"ethereum", eth_.get()}},
                                                 std::move(options));
   }
 
@@ -261,9 +304,9 @@ class ExecutorTest : public StoreTest {
     return row.ok() && row->has_value() ? **row : WithdrawalRow{};
   }
 
-  base::Amount Available() {
+  base::Amount Available(const std::string& asset = "BTC") {
     auto txn = Read();
-    return Ledger::ClientPosition(*txn, "c_1", "BTC")->available;
+    return Ledger::ClientPosition(*txn, "c_1", asset)->available;
   }
   base::Amount Held() {
     auto txn = Read();
@@ -289,6 +332,7 @@ class ExecutorTest : public StoreTest {
   TestTxSigner signer_;
   std::unique_ptr<ringfence::chainsim::ChainsimServer> chainsim_;
   std::unique_ptr<chain::ChainsimAdapter> btc_;
+  std::unique_ptr<chain::ChainsimAdapter> eth_;
   std::unique_ptr<ringfence::chainsim::v1::Control::Stub> control_;
 };
 
@@ -421,6 +465,49 @@ TEST_F(ExecutorTest, ConcurrentWithdrawalsNeverShareAnInput) {
   for (const std::string& id : ids) EXPECT_EQ(Get(id).state, WithdrawalState::kConfirmed) << id;
   EXPECT_EQ(Broadcasts().accepted(), 6u);
   ExpectInvariantsHold({"BTC"});
+}
+
+TEST_F(ExecutorTest, EthereumWithdrawalsInFlightTogetherTakeSuccessiveNonces) {
+  const TestKey sender(0x14);
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->InsertAddress({sender.EthAddress(), "ETH", "ETH:client-hot", "c_1", "k14", 1000}).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  Credit(sender.EthAddress(), kEther, "ethereum");
+  Deposit("c_1", "ETH", base::Amount(kEther), "fund:k14");
+  Mine(1, "ethereum");
+  const std::string to = TestKey(0x55).EthAddress();
+  Approve("w_00000000000000e1", kEther / 10, to, "ETH");
+  Approve("w_00000000000000e2", kEther / 20, to, "ETH");
+  auto executor = Executor();
+  auto pass = executor->RunOnce();
+  ASSERT_TRUE(pass.ok());
+  EXPECT_EQ(pass->broadcast, 2);
+  std::set<uint64_t> nonces;
+  for (const char* id : {"w_00000000000000e1", "w_00000000000000e2"}) {
+    const WithdrawalRow row = Get(id);
+    ASSERT_EQ(row.state, WithdrawalState::kBroadcast) << row.reason;
+    auto signed_tx = codec::DecodeSignedEip1559(std::span<const uint8_t>(
+        reinterpret_cast<const uint8_t*>(row.signed_tx.data()), row.signed_tx.size()));
+    ASSERT_TRUE(signed_tx.ok());
+    nonces.insert(signed_tx->tx.nonce);
+  }
+  EXPECT_EQ(nonces, (std::set<uint64_t>{0, 1}));
+  Mine(2, "ethereum");
+  ASSERT_TRUE(executor->RunOnce().ok());
+  const base::Uint128 fee = 21'000ULL * 3'000'000'000ULL;  // chainsim charges gas limit x max fee
+  for (const char* id : {"w_00000000000000e1", "w_00000000000000e2"}) {
+    const WithdrawalRow row = Get(id);
+    EXPECT_EQ(row.state, WithdrawalState::kConfirmed) << id;
+    EXPECT_EQ(row.network_fee, base::Amount(fee));
+  }
+  const base::Amount left(kEther - kEther / 10 - kEther / 20 - 2 * fee);
+  EXPECT_EQ(Available("ETH"), left);
+  EXPECT_EQ(*eth_->BalanceAt(sender.EthAddress(), "", eth_->Tip()->height), left) << "the books agree with the chain";
+  EXPECT_EQ(*eth_->BalanceAt(to, "", eth_->Tip()->height), base::Amount(kEther / 10 + kEther / 20));
+  EXPECT_EQ(Broadcasts("", "ethereum").accepted(), 2u);
+  ExpectInvariantsHold({"BTC", "ETH"});
 }
 
 // A stop at each step boundary, as a SIGKILL there would leave things, then a fresh executor
