@@ -236,7 +236,47 @@ CustodyService::CustodyService(const Config& config, store::Store& store, Env& e
       signer_(signer),
       auth_(auth),
       whitelists_(config),
-      withdrawals_(config) {}
+      withdrawals_(config) {
+  if (config_.withdrawals.has_value()) {
+    expiry_thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(expiry_mu_);
+      while (!expiry_cv_.wait_for(lock, std::chrono::milliseconds(kExpiryIntervalMs), [this] { return stopping_; })) {
+        lock.unlock();
+        absl::StatusOr<size_t> closed = ExpireOverdueOnce();
+        if (!closed.ok()) {
+          std::fprintf(stderr, "custodyd: WARNING expiring overdue approvals: %s\n",
+                       std::string(closed.status().message()).c_str());
+        }
+        lock.lock();
+      }
+    });
+  }
+}
+
+CustodyService::~CustodyService() {
+  {
+    std::lock_guard<std::mutex> lock(expiry_mu_);
+    stopping_ = true;
+  }
+  expiry_cv_.notify_all();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
+}
+
+absl::StatusOr<size_t> CustodyService::ExpireOverdueOnce() {
+  const int64_t now = env_.NowUnixMs();
+  {
+    // Look first through a snapshot, so that a quiet service never takes the writer.
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> read, store_.BeginRead());
+    RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalRow> w, read->ListOverdueWithdrawals(now / 1000, 1));
+    RF_ASSIGN_OR_RETURN(std::vector<store::WhitelistEntryRow> e, read->ListOverdueWhitelistEntries(now / 1000, 1));
+    if (w.empty() && e.empty()) return 0;
+  }
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  RF_ASSIGN_OR_RETURN(size_t closed, withdrawals_.ExpireOverdue(*txn, now, 100));
+  RF_RETURN_IF_ERROR(txn->Commit());
+  if (closed > 0) NotifyWithdrawalEvents();
+  return closed;
+}
 
 grpc::Status CustodyService::Serve(std::string_view method, grpc::ServerContext* context,
                                    absl::FunctionRef<absl::Status()> validate,

@@ -13,7 +13,7 @@
 // Ownership: the service borrows the config, store, env, signer client and authenticator,
 // which must outlive it. Thread-safety: handlers run concurrently on gRPC's threads; the
 // service's only mutable state is the WatchWithdrawals wake-up (a generation counter under a
-// mutex), bumped after every commit that appends a withdrawal event.
+// mutex), bumped after every commit that appends a withdrawal event, and its expiry thread.
 #ifndef RINGFENCE_CUSTODY_SERVICE_H_
 #define RINGFENCE_CUSTODY_SERVICE_H_
 
@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <string_view>
 
 #include "absl/functional/function_ref.h"
@@ -54,11 +55,22 @@ inline constexpr int kMaxStateFilters = 16;
 // WatchWithdrawals looks for events written by other writers (the executor) at least this
 // often, and at once after the service's own commits.
 inline constexpr int kWatchPollMs = 200;
+// How often the service closes withdrawals and whitelist additions whose approval deadline
+// passed while still pending (Withdrawals::ExpireOverdue).
+inline constexpr int kExpiryIntervalMs = 1000;
 
 class CustodyService final : public v1::Custody::Service {
  public:
+  // Starts the expiry thread (closes overdue approvals every kExpiryIntervalMs); the
+  // destructor stops and joins it.
   CustodyService(const Config& config, store::Store& store, Env& env, SignerClient& signer,
                  const Authenticator& auth);
+  ~CustodyService() override;
+  CustodyService(const CustodyService&) = delete;
+  CustodyService& operator=(const CustodyService&) = delete;
+
+  // One expiry pass (what the thread runs): returns how many it closed.
+  absl::StatusOr<size_t> ExpireOverdueOnce();
 
   grpc::Status ListAssets(grpc::ServerContext* context, const v1::ListAssetsRequest* request,
       v1::ListAssetsResponse* response) override;
@@ -150,6 +162,11 @@ class CustodyService final : public v1::Custody::Service {
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;
   uint64_t watch_generation_ = 0;
+
+  std::mutex expiry_mu_;
+  std::condition_variable expiry_cv_;
+  bool stopping_ = false;
+  std::thread expiry_thread_;
 };
 
 }  // namespace ringfence::custody

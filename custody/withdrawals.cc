@@ -366,6 +366,38 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Cancel(store::Txn& txn, const std::st
   return row;
 }
 
+absl::StatusOr<size_t> Withdrawals::ExpireOverdue(store::Txn& txn, int64_t now_unix_ms, uint32_t limit) const {
+  const int64_t now = now_unix_ms / 1000;
+  size_t closed = 0;
+  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> overdue, txn.ListOverdueWithdrawals(now, limit));
+  for (WithdrawalRow& row : overdue) {
+    const std::string why = Cat("approvals expired at ", row.expires_at_unix_s, " with ", row.approvals_required,
+                                " required");
+    constexpr WithdrawalState kFrom[] = {WithdrawalState::kPendingApproval};
+    RF_ASSIGN_OR_RETURN(row.event_seq,
+                        txn.TransitionWithdrawal(row.withdrawal_id, kFrom, WithdrawalState::kRejected, why, now_unix_ms));
+    row.state = WithdrawalState::kRejected;
+    row.reason = why;
+    RF_ASSIGN_OR_RETURN(uint64_t released, ReleaseHold(txn, row, now_unix_ms));
+    RF_RETURN_IF_ERROR(Audit(txn, "system", "expired", row, {{"reason", why}, {"release_seq", released}}, now_unix_ms));
+    ++closed;
+  }
+  RF_ASSIGN_OR_RETURN(std::vector<store::WhitelistEntryRow> entries, txn.ListOverdueWhitelistEntries(now, limit));
+  for (store::WhitelistEntryRow& entry : entries) {
+    entry.state = store::WhitelistState::kExpired;
+    entry.reason = Cat("approvals expired at ", entry.expires_at_unix_s);
+    entry.updated_unix_ms = now_unix_ms;
+    RF_RETURN_IF_ERROR(txn.UpdateWhitelistEntry(entry));
+    store::WhitelistChangeRow change{0, entry.entry_id, "expired", "system", json{{"reason", entry.reason}}.dump(),
+                                     now_unix_ms};
+    RF_RETURN_IF_ERROR(txn.AppendWhitelistChange(change).status());
+    RF_RETURN_IF_ERROR(AuditLog::Append(txn, "system", "whitelist.expired", entry.entry_id, change.details, now_unix_ms)
+                           .status());
+    ++closed;
+  }
+  return closed;
+}
+
 absl::StatusOr<ReplayReport> ReplayDecisions(store::Txn& txn, std::string_view policy_text) {
   RF_ASSIGN_OR_RETURN(policy::Policy policy, policy::ParsePolicy(policy_text));
   ReplayReport report;

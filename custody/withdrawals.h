@@ -80,6 +80,12 @@ class Withdrawals {
                                               const std::string& reason, std::string_view actor,
                                               int64_t now_unix_ms) const;
 
+  // Withdrawals and whitelist additions still pending approval when their deadline passed:
+  // withdrawals become rejected ("approvals expired", hold released), whitelist entries
+  // expired; each with its audit entry (actor "system"). At most `limit` of each per call.
+  // Returns how many it closed.
+  absl::StatusOr<size_t> ExpireOverdue(store::Txn& txn, int64_t now_unix_ms, uint32_t limit) const;
+
   // The approval digest v2 subject and digest of a stored withdrawal.
   static policy::ApprovalSubject Subject(const store::WithdrawalRow& row);
   static absl::StatusOr<policy::ApprovalDigestBytes> Digest(const store::WithdrawalRow& row);

@@ -364,6 +364,8 @@ enum Sql : int {
   kNextApprovalSeq,
   kInsertApproval,
   kListApprovals,
+  kListOverdueWithdrawals,
+  kListOverdueWhitelist,
   kSqlCount,
 };
 
@@ -498,6 +500,10 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT target_id, target_kind, approver_id, signature, digest, unix_ms FROM approvals WHERE target_id = ?1"
     " ORDER BY seq",
+    "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE state = 'pending_approval' AND expires_at_unix_s <= ?1"
+    " ORDER BY ordinal LIMIT ?2",
+    "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE state = 'pending_approval' AND expires_at_unix_s <= ?1"
+    " ORDER BY entry_id LIMIT ?2",
 };
 
 // The writer's page cache (negative: KiB) and WAL auto-checkpoint interval (pages).
@@ -1707,6 +1713,27 @@ class SqliteTxn final : public Txn {
     RF_RETURN_IF_ERROR(Usable());
     RF_ASSIGN_OR_RETURN(uint64_t next, NextId(kNextEventSeq, "withdrawal_events"));
     return next - 1;
+  }
+
+  absl::StatusOr<std::vector<WithdrawalRow>> ListOverdueWithdrawals(int64_t now_unix_s, uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("overdue page limit ", limit, " is not in 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListOverdueWithdrawals));
+    q.Int(1, now_unix_s).Int(2, limit);
+    return Rows<WithdrawalRow>(q, "listing overdue withdrawals", ReadWithdrawal);
+  }
+
+  absl::StatusOr<std::vector<WhitelistEntryRow>> ListOverdueWhitelistEntries(int64_t now_unix_s,
+                                                                            uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("overdue page limit ", limit, " is not in 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListOverdueWhitelist));
+    q.Int(1, now_unix_s).Int(2, limit);
+    return Rows<WhitelistEntryRow>(q, "listing overdue whitelist entries", ReadWhitelist);
   }
 
   // --- holds ---------------------------------------------------------------------------------

@@ -402,6 +402,13 @@ class Txn {
                                                                               uint32_t limit) = 0;
   virtual absl::StatusOr<uint64_t> LastWithdrawalEventSeq() = 0;
 
+  // Withdrawals in pending_approval whose approval deadline (expires_at_unix_s) is at or before
+  // `now_unix_s`, oldest first, at most `limit` (1..10000).
+  virtual absl::StatusOr<std::vector<WithdrawalRow>> ListOverdueWithdrawals(int64_t now_unix_s, uint32_t limit) = 0;
+  // Whitelist entries in pending_approval whose deadline has passed likewise, by entry_id.
+  virtual absl::StatusOr<std::vector<WhitelistEntryRow>> ListOverdueWhitelistEntries(int64_t now_unix_s,
+                                                                                    uint32_t limit) = 0;
+
   // --- holds -----------------------------------------------------------------------------------
   // ALREADY_EXISTS if the withdrawal already has a hold.
   virtual absl::Status InsertHold(const HoldRow& row) = 0;
