@@ -296,6 +296,13 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
     }
     change_ = *change;
   }
+  // The chain is read before the claim's transaction, so that no node call holds the store's
+  // writer; what other unfinished withdrawals spend is subtracted inside it.
+  absl::StatusOr<ChainView> view = ReadChain(row, *asset);
+  if (!view.ok()) {
+    Log(Cat(row.withdrawal_id, ": build deferred: ", view.status().message()));
+    return Outcome::kRetry;
+  }
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   const int64_t now = env_.NowUnixMs();
@@ -304,7 +311,8 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
     // Cancelled, or not yet due: nothing to do now.
     return Outcome::kRetry;
   }
-  absl::StatusOr<sv1::SignTransactionRequest> request = Build(**txn, *claimed, *asset);
+  absl::StatusOr<sv1::SignTransactionRequest> request =
+      asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view) : BuildEthereum(**txn, *claimed, *asset, *view);
   if (!request.ok()) {
     if (absl::IsFailedPrecondition(request.status()) || absl::IsInvalidArgument(request.status())) {
       // Nothing can be built for it: committed as claimed, then failed, so the record shows both.
@@ -324,17 +332,10 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   return Step(row.withdrawal_id, "claimed") ? Outcome::kProgress : Outcome::kStopped;
 }
 
-absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::Build(store::Txn& txn, const WithdrawalRow& row,
-                                                                      const AssetConfig& asset) {
-  chain::ChainAdapter* node = AdapterFor(asset.chain);
-  if (asset.chain == "bitcoin") return BuildBitcoin(txn, row, asset, *node);
-  return BuildEthereum(txn, row, asset, *node);
-}
-
 namespace {
 
 absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const std::string& except,
-                                 const std::function<absl::StatusOr<sv1::SignTransactionRequest>(const std::string&)>& load) {
+                                        const std::function<absl::StatusOr<sv1::SignTransactionRequest>(const std::string&)>& load) {
   Spent spent;
   RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn.ListExecutable(now_s, kMaxUnfinished));
   for (const WithdrawalRow& r : rows) {
@@ -347,31 +348,61 @@ absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const st
 
 }  // namespace
 
-absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(store::Txn& txn, const WithdrawalRow& row,
-                                                                             const AssetConfig& /*asset*/,
-                                                                             chain::ChainAdapter& node) {
-  const std::pair<std::string, std::string> change = change_;
-  RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> addresses, txn.ListAddressesOfWallet(row.source_wallet_id));
-  std::map<std::string, std::string> key_of;  // address -> key id
-  for (const store::AddressRow& a : addresses) key_of[a.address] = a.key_id;
-  key_of[change.second] = change.first;
-  std::vector<std::string> all;
-  for (const auto& [address, key] : key_of) all.push_back(address);
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
-                                              [&](const std::string& id) { return LoadBuild(txn, id); }));
-  std::vector<txbuild::Coin> coins;
-  for (size_t i = 0; i < all.size(); i += kUnspentChunk) {
-    const std::span<const std::string> chunk(all.data() + i, std::min(kUnspentChunk, all.size() - i));
-    absl::StatusOr<chain::UnspentSet> set = node.ListUnspent(chunk);
-    if (!set.ok()) return absl::UnavailableError(Cat("ListUnspent: ", set.status().message()));
-    for (const chain::Utxo& u : set->outputs) {
-      // Confirmed coins only: an unconfirmed one can vanish with the transaction that made it.
-      if (u.height == 0 || spent.outpoints.contains({u.txid, u.vout})) continue;
-      coins.push_back(txbuild::Coin{u.txid, u.vout, u.amount, key_of.at(u.address), u.address});
-    }
+absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(const WithdrawalRow& row,
+                                                                           const AssetConfig& asset) {
+  chain::ChainAdapter& node = *AdapterFor(asset.chain);
+  ChainView view;
+  std::vector<store::AddressRow> addresses;
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+    RF_ASSIGN_OR_RETURN(addresses, txn->ListAddressesOfWallet(row.source_wallet_id));
   }
   absl::StatusOr<chain::FeeEstimate> fee = node.EstimateFee();
   if (!fee.ok()) return absl::UnavailableError(Cat("EstimateFee: ", fee.status().message()));
+  view.fee = *fee;
+  if (asset.chain == "bitcoin") {
+    for (const store::AddressRow& a : addresses) view.key_of[a.address] = a.key_id;
+    view.key_of[change_.second] = change_.first;
+    std::vector<std::string> all;
+    for (const auto& [address, key] : view.key_of) all.push_back(address);
+    for (size_t i = 0; i < all.size(); i += kUnspentChunk) {
+      const std::span<const std::string> chunk(all.data() + i, std::min(kUnspentChunk, all.size() - i));
+      absl::StatusOr<chain::UnspentSet> set = node.ListUnspent(chunk);
+      if (!set.ok()) return absl::UnavailableError(Cat("ListUnspent: ", set.status().message()));
+      view.utxos.insert(view.utxos.end(), set->outputs.begin(), set->outputs.end());
+    }
+    return view;
+  }
+  absl::StatusOr<chain::BlockRef> tip = node.Tip();
+  if (!tip.ok()) return absl::UnavailableError(Cat("Tip: ", tip.status().message()));
+  for (const store::AddressRow& a : addresses) {
+    ChainView::Account account{a.address, a.key_id, {}, {}, 0};
+    absl::StatusOr<base::Amount> native = node.BalanceAt(a.address, "", tip->height);
+    if (!native.ok()) return absl::UnavailableError(Cat("BalanceAt: ", native.status().message()));
+    account.native = *native;
+    if (!asset.erc20_contract.empty()) {
+      absl::StatusOr<base::Amount> held = node.BalanceAt(a.address, asset.erc20_contract, tip->height);
+      if (!held.ok()) return absl::UnavailableError(Cat("BalanceAt: ", held.status().message()));
+      account.token = *held;
+    }
+    absl::StatusOr<chain::AccountNonce> nonce = node.Nonce(a.address);
+    if (!nonce.ok()) return absl::UnavailableError(Cat("Nonce: ", nonce.status().message()));
+    account.pending_nonce = nonce->pending;
+    view.accounts.push_back(std::move(account));
+  }
+  return view;
+}
+
+absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(store::Txn& txn, const WithdrawalRow& row,
+                                                                             const ChainView& view) {
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
+                                                     [&](const std::string& id) { return LoadBuild(txn, id); }));
+  std::vector<txbuild::Coin> coins;
+  for (const chain::Utxo& u : view.utxos) {
+    // Confirmed coins only: an unconfirmed one can vanish with the transaction that made it.
+    if (u.height == 0 || spent.outpoints.contains({u.txid, u.vout})) continue;
+    coins.push_back(txbuild::Coin{u.txid, u.vout, u.amount, view.key_of.at(u.address), u.address});
+  }
   if (row.amount.base_units() > codec::kMaxMoney) {
     return absl::FailedPreconditionError(Cat("amount: ", row.amount.ToBaseUnitString(), " satoshi is above 21,000,000 BTC"));
   }
@@ -379,8 +410,8 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
   spend.candidates = std::move(coins);
   spend.destination = row.destination;
   spend.amount = static_cast<uint64_t>(row.amount.base_units());
-  spend.change_address = change.second;
-  spend.sat_per_vbyte = static_cast<uint64_t>(fee->sat_per_vbyte.base_units());
+  spend.change_address = change_.second;
+  spend.sat_per_vbyte = static_cast<uint64_t>(view.fee.sat_per_vbyte.base_units());
   spend.fee_cap = row.fee_cap;
   RF_ASSIGN_OR_RETURN(txbuild::BitcoinPlan plan, txbuild::BuildBitcoinSpend(spend));
   const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain, row.network, row.asset_id, row.amount,
@@ -390,48 +421,33 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
 
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(store::Txn& txn, const WithdrawalRow& row,
                                                                               const AssetConfig& asset,
-                                                                              chain::ChainAdapter& node) {
-  RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> addresses, txn.ListAddressesOfWallet(row.source_wallet_id));
+                                                                              const ChainView& view) {
   RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
-                                              [&](const std::string& id) { return LoadBuild(txn, id); }));
-  absl::StatusOr<chain::BlockRef> tip = node.Tip();
-  if (!tip.ok()) return absl::UnavailableError(Cat("Tip: ", tip.status().message()));
-  absl::StatusOr<chain::FeeEstimate> fee = node.EstimateFee();
-  if (!fee.ok()) return absl::UnavailableError(Cat("EstimateFee: ", fee.status().message()));
+                                                     [&](const std::string& id) { return LoadBuild(txn, id); }));
   const bool token = !asset.erc20_contract.empty();
-  // The fee the sender must be able to pay: the most this transaction can cost.
   txbuild::EthereumSpend spend;
   spend.chain_id = options_.ethereum_chain_id;
   spend.destination = row.destination;
   spend.amount = row.amount;
   spend.token_contract = asset.erc20_contract;
-  spend.base_fee_per_gas = fee->base_fee_per_gas;
-  spend.max_priority_fee_per_gas = fee->max_priority_fee_per_gas;
+  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
+  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
   spend.fee_cap = row.fee_cap;
+  // The fee the sender must be able to pay: the most this transaction can cost.
   RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan probe, txbuild::BuildEthereumSpend(spend));
+  // What unfinished withdrawals of a sender will take is not this one's to spend.
+  auto less = [](base::Amount have, const std::map<std::string, base::Amount>& m, const std::string& k) {
+    auto it = m.find(k);
+    if (it == m.end()) return have;
+    return have.CheckedSub(it->second).value_or(base::Amount::Zero());
+  };
   std::vector<txbuild::EthAccount> accounts;
-  for (const store::AddressRow& a : addresses) {
-    absl::StatusOr<base::Amount> native = node.BalanceAt(a.address, "", tip->height);
-    if (!native.ok()) return absl::UnavailableError(Cat("BalanceAt: ", native.status().message()));
-    base::Amount tokens;
-    if (token) {
-      absl::StatusOr<base::Amount> held = node.BalanceAt(a.address, asset.erc20_contract, tip->height);
-      if (!held.ok()) return absl::UnavailableError(Cat("BalanceAt: ", held.status().message()));
-      tokens = *held;
-    }
-    // What unfinished withdrawals of this sender will take is not this one's to spend.
-    auto less = [](base::Amount have, const std::map<std::string, base::Amount>& m, const std::string& k) {
-      auto it = m.find(k);
-      if (it == m.end()) return have;
-      return have.CheckedSub(it->second).value_or(base::Amount::Zero());
-    };
-    accounts.push_back(txbuild::EthAccount{a.address, a.key_id, less(*native, spent.native_committed, a.key_id),
-                                           less(tokens, spent.token_committed, a.key_id)});
+  for (const ChainView::Account& a : view.accounts) {
+    accounts.push_back(txbuild::EthAccount{a.address, a.key_id, less(a.native, spent.native_committed, a.key_id),
+                                           less(a.token, spent.token_committed, a.key_id)});
   }
   RF_ASSIGN_OR_RETURN(size_t chosen, txbuild::ChooseEthSender(accounts, token, row.amount, probe.max_fee));
-  absl::StatusOr<chain::AccountNonce> nonce = node.Nonce(accounts[chosen].address);
-  if (!nonce.ok()) return absl::UnavailableError(Cat("Nonce: ", nonce.status().message()));
-  spend.nonce = nonce->pending;
+  spend.nonce = view.accounts[chosen].pending_nonce;
   if (auto it = spent.next_nonce.find(accounts[chosen].key_id); it != spent.next_nonce.end()) {
     spend.nonce = std::max(spend.nonce, it->second);
   }

@@ -122,14 +122,29 @@ class WithdrawalExecutor {
   bool Step(const std::string& withdrawal_id, const std::string& step);
 
   absl::StatusOr<signer::v1::SignTransactionRequest> LoadBuild(store::Txn& txn, const std::string& withdrawal_id);
-  // The request to sign for `row`, built from the chain now; FAILED_PRECONDITION when no
-  // transaction can be built (the withdrawal then fails).
-  absl::StatusOr<signer::v1::SignTransactionRequest> Build(store::Txn& txn, const store::WithdrawalRow& row,
-                                                           const AssetConfig& asset);
+  // What the build needs from the chain, read before the claim's store transaction.
+  struct ChainView {
+    std::map<std::string, std::string> key_of;  // bitcoin: address -> key id (change key included)
+    std::vector<chain::Utxo> utxos;             // bitcoin
+    chain::FeeEstimate fee;
+    struct Account {
+      std::string address;
+      std::string key_id;
+      base::Amount native;
+      base::Amount token;
+      uint64_t pending_nonce = 0;
+    };
+    std::vector<Account> accounts;  // ethereum
+  };
+  // UNAVAILABLE when the node or the store cannot be read (the claim is then not made).
+  absl::StatusOr<ChainView> ReadChain(const store::WithdrawalRow& row, const AssetConfig& asset);
+  // The request to sign for `row` from `view`, less what unfinished withdrawals spend (read in
+  // `txn`). FAILED_PRECONDITION or INVALID_ARGUMENT when no transaction can be built (the
+  // withdrawal then fails).
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildBitcoin(store::Txn& txn, const store::WithdrawalRow& row,
-                                                                  const AssetConfig& asset, chain::ChainAdapter& node);
+                                                                  const ChainView& view);
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildEthereum(store::Txn& txn, const store::WithdrawalRow& row,
-                                                                   const AssetConfig& asset, chain::ChainAdapter& node);
+                                                                   const AssetConfig& asset, const ChainView& view);
   // The designated change key of a Bitcoin wallet: (key id, address), made on first use.
   absl::StatusOr<std::pair<std::string, std::string>> ChangeKey(const std::string& wallet_id, const AssetConfig& asset);
   // signerd's answer checked against the build: the same transaction, the txid we compute.
