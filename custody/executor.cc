@@ -579,6 +579,9 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   }
   if (status->state != chain::TxState::kConfirmed || status->confirmations < asset->confirmations) return Outcome::kRetry;
 
+  // Not while a build is between reading the chain and its claim: a withdrawal that finishes
+  // in that window would stop reserving inputs the build saw as unspent.
+  std::lock_guard<std::mutex> lock(build_mu_);
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   absl::StatusOr<sv1::SignTransactionRequest> request = LoadBuild(**txn, row.withdrawal_id);
