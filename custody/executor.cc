@@ -5,6 +5,8 @@
 #include <functional>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "base/hex.h"
 #include "base/status.h"
 #include "base/text.h"
@@ -15,6 +17,7 @@
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
 #include "chain/hashes.h"
+#include "custody/audit_log.h"
 #include "custody/ledger.h"
 #include "custody/txbuild.h"
 
@@ -57,6 +60,14 @@ store::JournalEntry Entry(const WithdrawalRow& row, std::string kind, std::vecto
   e.postings = std::move(postings);
   e.created_unix_ms = now_ms;
   return e;
+}
+
+// The audit entry of an executor step (invariant 6: every state change is in the log).
+absl::Status Audit(store::Txn& txn, const WithdrawalRow& row, std::string_view step, nlohmann::json details,
+                   int64_t now_ms) {
+  details["client_id"] = row.client_id;
+  details["asset_id"] = row.asset_id;
+  return AuditLog::Append(txn, "system", Cat("withdrawal.", step), row.withdrawal_id, details.dump(), now_ms).status();
 }
 
 // Moves the withdrawal's whole hold out of the client's held account to `to` in one entry of
@@ -316,7 +327,9 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   if (!request.ok()) {
     if (absl::IsFailedPrecondition(request.status()) || absl::IsInvalidArgument(request.status())) {
       // Nothing can be built for it: committed as claimed, then failed, so the record shows both.
-      if (!(*txn)->Commit().ok()) return Outcome::kRetry;
+      if (!Audit(**txn, *claimed, "claimed", {{"build", "none"}}, now).ok() || !(*txn)->Commit().ok()) {
+        return Outcome::kRetry;
+      }
       txn->reset();  // the writer is free again for the failure's own transaction
       return FailUnsigned(*claimed, Cat("build: ", request.status().message()), pass);
     }
@@ -325,8 +338,10 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   }
   std::string serialized;
   request->SerializeToString(&serialized);
-  absl::Status put = (*txn)->PutIdempotency(store::IdempotencyRow{
-      BuildRecordKey(row.withdrawal_id), kBuildMethod, base::HexEncode(codec::Sha256(Span(serialized))), serialized});
+  const std::string hash = base::HexEncode(codec::Sha256(Span(serialized)));
+  absl::Status put =
+      (*txn)->PutIdempotency(store::IdempotencyRow{BuildRecordKey(row.withdrawal_id), kBuildMethod, hash, serialized});
+  if (put.ok()) put = Audit(**txn, *claimed, "claimed", {{"build_sha256", hash}}, now);
   if (!put.ok() || !(*txn)->Commit().ok()) return Outcome::kRetry;
   ++pass.claimed;
   return Step(row.withdrawal_id, "claimed") ? Outcome::kProgress : Outcome::kStopped;
@@ -519,6 +534,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Sign(const WithdrawalRow& row, E
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   if (!(*txn)->RecordSigned(row.withdrawal_id, *txid, response->signed_tx(), env_.NowUnixMs()).ok() ||
+      !Audit(**txn, row, "signed", {{"txid", *txid}, {"replayed", response->replayed()}}, env_.NowUnixMs()).ok() ||
       !(*txn)->Commit().ok()) {
     return Outcome::kRetry;
   }
@@ -540,7 +556,9 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const Withdrawal
   if (!txn.ok()) return Outcome::kRetry;
   absl::StatusOr<uint64_t> seq =
       MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
-  if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() || !(*txn)->Commit().ok()) {
+  if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() ||
+      !Audit(**txn, row, "broadcast", {{"txid", row.txid}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||
+      !(*txn)->Commit().ok()) {
     if (!seq.ok()) Log(Cat(row.withdrawal_id, ": broadcast entry: ", seq.status().message()));
     return Outcome::kRetry;
   }
@@ -610,6 +628,13 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
     return Outcome::kRetry;
   }
   if (!(*txn)->SettleWithdrawal(row.withdrawal_id, *fee, status->height, *seq, env_.NowUnixMs()).ok() ||
+      !Audit(**txn, row, "confirmed",
+             {{"txid", row.txid},
+              {"network_fee", fee->ToBaseUnitString()},
+              {"height", status->height},
+              {"journal_seq", *seq}},
+             env_.NowUnixMs())
+           .ok() ||
       !(*txn)->Commit().ok()) {
     return Outcome::kRetry;
   }
@@ -625,6 +650,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow
                                           ClientAvailableAccount(row.client_id, row.asset_id), env_.NowUnixMs());
   const std::string clipped = reason.substr(0, 400);
   if (!seq.ok() || !(*txn)->FailWithdrawal(row.withdrawal_id, clipped, *seq, env_.NowUnixMs()).ok() ||
+      !Audit(**txn, row, "failed", {{"reason", clipped}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||
       !(*txn)->Commit().ok()) {
     return Outcome::kRetry;
   }

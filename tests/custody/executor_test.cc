@@ -24,6 +24,7 @@
 #include "chain/ecdsa.h"
 #include "chain/hashes.h"
 #include "custody/chain/chainsim_adapter.h"
+#include "custody/audit_log.h"
 #include "custody/executor.h"
 #include "custody/ledger.h"
 #include "proto/chainsim.grpc.pb.h"
@@ -374,6 +375,21 @@ TEST_F(ExecutorTest, ApprovedToConfirmedAndSettled) {
   EXPECT_EQ(Broadcasts().accepted(), 1u);
   EXPECT_EQ(signer_.signatures(), 1);
   EXPECT_EQ(keys_.created(), 1) << "the wallet's change key is made once";
+  // Every step is in the audit log, in order, and the chain verifies.
+  {
+    auto txn = Read();
+    auto entries = txn->ListAudit(0, 10'000);
+    ASSERT_TRUE(entries.ok());
+    std::vector<std::string> steps;
+    for (const store::AuditRow& e : *entries) {
+      if (e.subject == "w_0000000000000001") steps.push_back(e.action);
+    }
+    EXPECT_EQ(steps, (std::vector<std::string>{"withdrawal.claimed", "withdrawal.signed", "withdrawal.broadcast",
+                                               "withdrawal.confirmed"}));
+    auto verified = AuditLog::Verify(*txn);
+    ASSERT_TRUE(verified.ok());
+    EXPECT_TRUE(verified->ok) << verified->reason;
+  }
   // Change went to the change key, and the chain agrees with the books.
   const std::string change = TestKey(0x77).BitcoinAddress();
   base::Amount on_chain;
