@@ -219,6 +219,53 @@ absl::StatusOr<InvariantReport> CheckInvariants(store::Txn& txn, const std::vect
     }
   }
 
+  if (scope == InvariantScope::kFull) {
+    // Withdrawal holds: each client's held account is exactly the holds still open whose
+    // withdrawal has not left for the chain (from broadcast on, the amount sits in in-flight),
+    // and no finished withdrawal keeps a hold open.
+    std::map<std::string, Amount> expected_held;
+    RF_ASSIGN_OR_RETURN(std::vector<store::HoldRow> open_holds, txn.ListOpenHolds());
+    for (const store::HoldRow& h : open_holds) {
+      RF_ASSIGN_OR_RETURN(std::optional<store::WithdrawalRow> w, txn.GetWithdrawal(h.withdrawal_id));
+      if (!w) {
+        report.problems.push_back(Cat("hold of ", Clip(h.withdrawal_id), " has no withdrawal"));
+        continue;
+      }
+      if (store::IsFinal(w->state)) {
+        report.problems.push_back(Cat("withdrawal ", w->withdrawal_id, " is ", store::WithdrawalStateName(w->state),
+                                      " but its hold of ", h.amount.ToBaseUnitString(), " is still open"));
+        continue;
+      }
+      if (w->state == store::WithdrawalState::kBroadcast) continue;
+      Amount& sum = expected_held[ClientHeldAccount(h.client_id, h.asset_id)];
+      const std::optional<Amount> next = sum.CheckedAdd(h.amount);
+      if (!next) {
+        report.problems.push_back(Cat("holds of ", h.client_id, " in ", h.asset_id, " exceed 2^128 - 1"));
+        continue;
+      }
+      sum = *next;
+    }
+    for (const auto& [name, balance] : balances) {
+      absl::StatusOr<Account> account = ParseAccount(name);
+      if (!account.ok() || account->kind != AccountKind::kClientHeld) continue;
+      if (balance.credits < balance.debits) continue;  // reported above as below zero
+      const Amount held = *balance.credits.CheckedSub(balance.debits);
+      auto it = expected_held.find(name);
+      const Amount expected = it == expected_held.end() ? Amount::Zero() : it->second;
+      if (held != expected) {
+        report.problems.push_back(Cat("account ", Clip(name, 100), " holds ", held.ToBaseUnitString(),
+                                      " but its open withdrawal holds add up to ", expected.ToBaseUnitString()));
+      }
+      if (it != expected_held.end()) expected_held.erase(it);
+    }
+    for (const auto& [name, expected] : expected_held) {
+      if (!expected.is_zero()) {
+        report.problems.push_back(Cat("account ", Clip(name, 100), " holds 0 but its open withdrawal holds add up to ",
+                                      expected.ToBaseUnitString()));
+      }
+    }
+  }
+
   report.holds = report.problems.empty() && report.journal_balanced;
   for (const std::string& id : order) {
     AssetInvariants& a = by_asset[id];

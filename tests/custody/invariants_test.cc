@@ -18,6 +18,13 @@ class InvariantsTest : public StoreTest {
     AddClient("c_2");
   }
 
+  uint64_t LastSeq() {
+    auto txn = Read();
+    auto seq = txn->LastJournalSeq();
+    EXPECT_TRUE(seq.ok());
+    return seq.ok() ? *seq : 0;
+  }
+
   void Post(const std::string& asset, std::vector<Posting> postings, const std::string& kind = "test") {
     JournalEntry entry;
     entry.asset_id = asset;
@@ -89,10 +96,22 @@ TEST_F(InvariantsTest, AWithdrawalHoldsThroughHoldInFlightAndSettlement) {
   // Hold: available -> held.
   Post("BTC", {{"client:c_1:BTC:available", true, Units(40)}, {"client:c_1:BTC:held", false, Units(40)}},
        "withdrawal_hold");
+  // The held balance must be a withdrawal's open hold.
+  EXPECT_FALSE(Check().holds);
+  RecordHold("w_1", "c_1", "BTC", Units(40), LastSeq());
   EXPECT_TRUE(Check().holds);
   // Broadcast: the client's claim is paid, the coins are still in the wallet until the chain settles.
   Post("BTC", {{"client:c_1:BTC:held", true, Units(40)}, {"inflight:BTC:client-hot", false, Units(40)}},
        "withdrawal_broadcast");
+  // Until the withdrawal is recorded as broadcast its hold is expected in the held account.
+  EXPECT_FALSE(Check().holds);
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->ClaimWithdrawalForSigning("w_1", 2000).ok());
+    ASSERT_TRUE(txn->RecordSigned("w_1", "txid", "raw", 2000).ok());
+    ASSERT_TRUE(txn->RecordBroadcast("w_1", 2000).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
   InvariantReport report = Check();
   EXPECT_TRUE(report.holds) << FormatInvariantReport(report);
   EXPECT_EQ(Asset(report, "BTC").in_flight, Units(40));
@@ -101,6 +120,11 @@ TEST_F(InvariantsTest, AWithdrawalHoldsThroughHoldInFlightAndSettlement) {
   // Settled: the coins leave the wallet.
   Post("BTC", {{"inflight:BTC:client-hot", true, Units(40)}, {"wallet:BTC:client-hot", false, Units(40)}},
        "withdrawal_settled");
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->SettleWithdrawal("w_1", Units(0), 10, LastSeq(), 3000).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
   report = Check();
   EXPECT_TRUE(report.holds) << FormatInvariantReport(report);
   EXPECT_EQ(Asset(report, "BTC").in_flight, Units(0));

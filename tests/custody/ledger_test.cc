@@ -167,6 +167,7 @@ TEST_F(LedgerTest, NoAccountGoesBelowZeroOnItsNormalSide) {
   EXPECT_EQ(position->available, Units(10));
   EXPECT_EQ(position->held, Units(90));
   txn.reset();
+  RecordHold("w_1", "c_1", "BTC", Units(90), *seq);
   ExpectInvariantsHold();
 }
 

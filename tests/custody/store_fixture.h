@@ -81,6 +81,33 @@ class StoreTest : public ::testing::Test {
     return seq.ok() ? *seq : 0;
   }
 
+  // Records withdrawal `id` of the client (state `state`) with an open hold of `amount` that
+  // journal entry `placed_seq` placed (the caller posted the withdrawal_hold entry), so that
+  // the invariant check finds the held balance accounted for.
+  void RecordHold(const std::string& id, const std::string& client_id, const std::string& asset, base::Amount amount,
+                  uint64_t placed_seq, store::WithdrawalState state = store::WithdrawalState::kApproved) {
+    auto txn = Write();
+    store::PolicyDecisionRow d{0, "withdrawal", id, "test", "{}", 1000};
+    auto decision = txn->InsertPolicyDecision(d);
+    ASSERT_TRUE(decision.ok()) << decision.status();
+    store::WithdrawalRow w;
+    w.withdrawal_id = id;
+    w.client_id = client_id;
+    w.asset_id = asset;
+    w.amount = amount;
+    w.destination = "test-destination";
+    w.source_wallet_id = asset + ":client-hot";
+    w.chain = "test";
+    w.network = "test";
+    w.fee_asset = asset;
+    w.requester = "test";
+    w.state = state;
+    w.decision_id = *decision;
+    ASSERT_TRUE(txn->InsertWithdrawal(w).ok());
+    ASSERT_TRUE(txn->InsertHold({id, client_id, asset, amount, store::HoldState::kHeld, placed_seq, 0}).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+
   InvariantReport Check(const std::vector<std::string>& assets = {"BTC", "ETH"},
                         InvariantScope scope = InvariantScope::kFull) {
     auto txn = Read();
