@@ -713,6 +713,143 @@ TEST_F(WithdrawalsE2eTest, BadInputIsRefusedNamingTheFieldAndChangesNothing) {
   EXPECT_EQ(after.held(), before.held());
 }
 
+TEST_F(WithdrawalsE2eTest, TheOtherWithdrawalRpcsRefuseBadInputNamingTheField) {
+  const std::string client = NewClient("other-bad");
+  const std::vector<std::pair<std::string, std::string>> bad_reasons = {
+      {"", "reason"}, {std::string(257, 'r'), "reason"}, {std::string("tab\there"), "reason"}};
+  const std::vector<std::pair<std::string, std::string>> bad_withdrawal_ids = {
+      {"", "withdrawal_id"}, {"w_123", "withdrawal_id"}, {"c_0000000000000000", "withdrawal_id"},
+      {"w_000000000000000G", "withdrawal_id"}, {std::string(100, 'w'), "withdrawal_id"}};
+  auto expect = [](const grpc::Status& s, grpc::StatusCode code, const std::string& field) {
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(field));
+  };
+  for (const auto& [id, field] : bad_withdrawal_ids) {
+    SCOPED_TRACE(id);
+    grpc::ClientContext c1;
+    v1::GetWithdrawalRequest get;
+    get.set_withdrawal_id(id);
+    v1::GetWithdrawalResponse got;
+    expect(platform_->GetWithdrawal(&c1, get, &got), grpc::StatusCode::INVALID_ARGUMENT, field);
+    grpc::ClientContext c2;
+    v1::CancelWithdrawalRequest cancel;
+    cancel.set_idempotency_key("c-" + std::to_string(++keys_));
+    cancel.set_withdrawal_id(id);
+    cancel.set_reason("r");
+    v1::CancelWithdrawalResponse cancelled;
+    expect(platform_->CancelWithdrawal(&c2, cancel, &cancelled), grpc::StatusCode::INVALID_ARGUMENT, field);
+    grpc::ClientContext c3;
+    v1::RejectWithdrawalRequest reject;
+    reject.set_idempotency_key("r-" + std::to_string(++keys_));
+    reject.set_withdrawal_id(id);
+    reject.set_approver_id("alice");
+    reject.set_reason("r");
+    v1::RejectWithdrawalResponse rejected;
+    expect(approver_->RejectWithdrawal(&c3, reject, &rejected), grpc::StatusCode::INVALID_ARGUMENT, field);
+  }
+  for (const auto& [reason, field] : bad_reasons) {
+    SCOPED_TRACE(reason);
+    grpc::ClientContext c1;
+    v1::CancelWithdrawalRequest cancel;
+    cancel.set_idempotency_key("c-" + std::to_string(++keys_));
+    cancel.set_withdrawal_id("w_0000000000000000");
+    cancel.set_reason(reason);
+    v1::CancelWithdrawalResponse cancelled;
+    expect(platform_->CancelWithdrawal(&c1, cancel, &cancelled), grpc::StatusCode::INVALID_ARGUMENT, field);
+    grpc::ClientContext c2;
+    v1::RemoveWhitelistAddressRequest remove;
+    remove.set_idempotency_key("rm-" + std::to_string(++keys_));
+    remove.set_entry_id("wl_0000000000000000");
+    remove.set_reason(reason);
+    v1::RemoveWhitelistAddressResponse removed;
+    expect(platform_->RemoveWhitelistAddress(&c2, remove, &removed), grpc::StatusCode::INVALID_ARGUMENT, field);
+  }
+  // Unknown ids.
+  {
+    grpc::ClientContext ctx;
+    v1::GetWithdrawalRequest get;
+    get.set_withdrawal_id("w_0000000000000000");
+    v1::GetWithdrawalResponse got;
+    expect(platform_->GetWithdrawal(&ctx, get, &got), grpc::StatusCode::NOT_FOUND, "withdrawal_id");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RemoveWhitelistAddressRequest remove;
+    remove.set_idempotency_key("rm-unknown");
+    remove.set_entry_id("wl_0000000000000000");
+    remove.set_reason("gone");
+    v1::RemoveWhitelistAddressResponse removed;
+    expect(platform_->RemoveWhitelistAddress(&ctx, remove, &removed), grpc::StatusCode::NOT_FOUND, "entry_id");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RejectWithdrawalRequest reject;
+    reject.set_idempotency_key("r-unknown-approver");
+    reject.set_withdrawal_id("w_0000000000000000");
+    reject.set_approver_id("mallory");
+    reject.set_reason("no");
+    v1::RejectWithdrawalResponse rejected;
+    expect(approver_->RejectWithdrawal(&ctx, reject, &rejected), grpc::StatusCode::PERMISSION_DENIED, "approver_id");
+  }
+  // Listings: malformed filters and foreign page tokens.
+  {
+    grpc::ClientContext ctx;
+    v1::ListWhitelistRequest req;
+    v1::ListWhitelistResponse resp;
+    expect(platform_->ListWhitelist(&ctx, req, &resp), grpc::StatusCode::INVALID_ARGUMENT, "client_id");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListWhitelistRequest req;
+    req.set_client_id(client);
+    req.set_page_size(1001);
+    v1::ListWhitelistResponse resp;
+    expect(platform_->ListWhitelist(&ctx, req, &resp), grpc::StatusCode::INVALID_ARGUMENT, "page_size");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListWithdrawalsRequest req;
+    req.set_page_token("zz");
+    v1::ListWithdrawalsResponse resp;
+    expect(platform_->ListWithdrawals(&ctx, req, &resp), grpc::StatusCode::INVALID_ARGUMENT, "page_token");
+  }
+  {
+    // A token of another listing (ListClients') is refused.
+    grpc::ClientContext c1;
+    v1::ListClientsRequest clients;
+    clients.set_page_size(1);
+    v1::ListClientsResponse listed;
+    ASSERT_TRUE(platform_->ListClients(&c1, clients, &listed).ok());
+    grpc::ClientContext c2;
+    v1::ListWithdrawalsRequest req;
+    req.set_page_token(listed.next_page_token());
+    v1::ListWithdrawalsResponse resp;
+    if (!listed.next_page_token().empty()) {
+      expect(platform_->ListWithdrawals(&c2, req, &resp), grpc::StatusCode::INVALID_ARGUMENT, "page_token");
+    }
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::WatchWithdrawalsRequest req;
+    req.set_client_id("nope");
+    auto reader = platform_->WatchWithdrawals(&ctx, req);
+    v1::WithdrawalEvent e;
+    EXPECT_FALSE(reader->Read(&e));
+    expect(reader->Finish(), grpc::StatusCode::INVALID_ARGUMENT, "client_id");
+  }
+  {
+    // The auditor reads but cannot act.
+    grpc::ClientContext ctx;
+    v1::CancelWithdrawalRequest cancel;
+    cancel.set_idempotency_key("auditor-cancel");
+    cancel.set_withdrawal_id("w_0000000000000000");
+    cancel.set_reason("no");
+    v1::CancelWithdrawalResponse cancelled;
+    EXPECT_EQ(auditor_->CancelWithdrawal(&ctx, cancel, &cancelled).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_TRUE(List(client).empty());
+}
+
 TEST_F(WithdrawalsE2eTest, WatchStreamsStateChangesFromAGivenPoint) {
   const std::string client = NewClient("watch");
   ASSERT_NO_FATAL_FAILURE(Fund(client, "BTC", std::to_string(4 * kBtcUnit)));
