@@ -8,6 +8,7 @@
 #include "custody/config.h"
 #include "custody/withdrawals.h"
 #include "chain/bech32.h"
+#include "chain/eth_address.h"
 #include "tests/custody/store_fixture.h"
 
 namespace ringfence::custody::testing {
@@ -39,6 +40,15 @@ cooling_off_seconds = 0
 approvals = { group = "ops", k = 1 }
 [assets.ETH.allocation]
 top_up_approvals = { group = "ops", k = 2 }
+[assets.USDC-ETH]
+decimals = 6
+[assets.USDC-ETH.withdrawal]
+per_request_limit = "1000"
+[assets.USDC-ETH.whitelist]
+cooling_off_seconds = 0
+approvals = { group = "ops", k = 1 }
+[assets.USDC-ETH.allocation]
+top_up_approvals = { group = "ops", k = 2 }
 )";
 
 constexpr int64_t kNow = 1'800'000'000'000;  // ms
@@ -48,11 +58,14 @@ class WithdrawalsTest : public StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
-    AddWallets();
+    AddWallets({"BTC", "ETH", "USDC-ETH"});
     AddClient("c_1");
     Deposit("c_1", "BTC", Units(200'000'000), "fund:1");
+    Deposit("c_1", "USDC-ETH", Units(5'000'000), "fund:2");
     config_.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", base::Amount(10'000)},
-                      {"ETH", "ethereum", "dev", 18, 2, "", base::Amount(1'000)}};
+                      {"ETH", "ethereum", "dev", 18, 2, "", base::Amount(1'000)},
+                      {"USDC-ETH", "ethereum", "dev", 6, 2, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+                       base::Amount(1'000)}};
     config_.approvers = {{"alice", {}, "", ""}, {"bob", {}, "", ""}};
     config_.approvers[1].public_key[0] = 1;
     config_.withdrawals = WithdrawalsConfig{"/policy.toml", 600, nullptr, ""};
@@ -188,6 +201,43 @@ TEST_F(WithdrawalsTest, OverdueApprovalsAreRejectedAndTheirHoldsReleased) {
   auto entry = txn->GetWhitelistEntry("wl_0000000000000002");
   ASSERT_TRUE(entry.ok() && entry->has_value());
   EXPECT_EQ((*entry)->state, store::WhitelistState::kExpired);
+}
+
+TEST_F(WithdrawalsTest, ATokenHoldsOnlyTheAmountTheHousePaysTheGas) {
+  std::array<uint8_t, 20> raw{};
+  raw.fill(0xab);
+  const std::string dest = chain::EthChecksumAddress(raw);
+  {
+    auto txn = Write();
+    store::WhitelistEntryRow entry;
+    entry.entry_id = "wl_0000000000000003";
+    entry.client_id = "c_1";
+    entry.asset_id = "USDC-ETH";
+    entry.address = dest;
+    entry.state = store::WhitelistState::kActive;
+    entry.requester = "p";
+    entry.approvals_required = 1;
+    entry.approval_group = "ops";
+    ASSERT_TRUE(txn->InsertWhitelistEntry(entry).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto txn = Write();
+  Withdrawals w(config_);
+  auto row = w.Create(*txn, {"c_1", "USDC-ETH", Units(5'000'000), dest, "p"}, "a", "w_00000000000000aa", kNow);
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ(row->state, WithdrawalState::kApproved);  // the whole balance: no fee is held from it
+  EXPECT_EQ(row->fee_asset, "ETH");
+  EXPECT_FALSE(row->fee_charged_to_client);
+  EXPECT_EQ(row->fee_cap, Units(1'000));
+  ASSERT_TRUE(txn->Commit().ok());
+  auto read = Read();
+  auto hold = read->GetHold("w_00000000000000aa");
+  ASSERT_TRUE(hold.ok() && hold->has_value());
+  EXPECT_EQ((*hold)->amount, Units(5'000'000));
+  auto position = Ledger::ClientPosition(*read, "c_1", "USDC-ETH");
+  ASSERT_TRUE(position.ok());
+  EXPECT_EQ(position->available, Units(0));
+  EXPECT_EQ(position->held, Units(5'000'000));
 }
 
 TEST_F(WithdrawalsTest, RefusesWhatCannotBeDecided) {
