@@ -13,7 +13,7 @@
 #   1. a software HSM token is initialised through PKCS#11 (OpenSC's pkcs11-tool);
 #   2. two ops staff create sealed approver keys with `quorum`; signerd's registry names them;
 #   3. signerd starts on a Unix socket and creates keys inside the token;
-#   4. a 1.5 BTC withdrawal is approved by both (`quorum approve`), built (as custodyd will),
+#   4. a 1.5 BTC withdrawal is approved by both (`quorum sign`), built (as custodyd will),
 #      checked and signed by signerd; tampered or under-approved versions are refused;
 #   5. signerd's hash-chained log is verified;
 #   6. a policy decision is made and replayed; a proof-of-reserves package is exported and
@@ -171,14 +171,15 @@ signerd_pid=$!
 
 step "B4. a 1.5 BTC withdrawal, approved by ops-alice and ops-bob"
 dest=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
-wd=(--request-id wd-0001 --chain bitcoin --network regtest --asset BTC --amount 150000000
-    --destination "$dest" --fee-cap 5000)
+expires=$(($(date +%s) + 3600))
+wd=(--request-id wd-0001 --kind withdrawal --source-wallet btc:client-hot --chain bitcoin --network regtest
+    --asset BTC --amount 150000000 --destination "$dest" --fee-cap 5000 --expires-at "$expires")
 for who in alice bob; do
-  "$B/tools/quorum/quorum" approve --key "$work/$who.key" --approver-id "ops-$who" \
+  "$B/tools/quorum/quorum" sign --key-file "$work/$who.key" --approver-id "ops-$who" \
     --passphrase-file "$work/$who.pass" "${wd[@]}" > "$work/$who.approval" 2> >(sed 's/^/  /' >&2)
 done
 "$B/tools/demo/ringfence_demo" --socket "$work/signerd.sock" --request-id wd-0001 --destination "$dest" \
-  --amount 150000000 --fee 2000 --fee-cap 5000 --approval "$work/alice.approval" --approval "$work/bob.approval"
+  --amount 150000000 --fee 2000 --fee-cap 5000 --expires-at "$expires" --approval "$work/alice.approval" --approval "$work/bob.approval"
 
 step "B5. signerd's hash-chained log"
 kill "$signerd_pid"; wait "$signerd_pid" || true; signerd_pid=

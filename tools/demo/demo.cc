@@ -42,6 +42,7 @@ struct Withdrawal {
   uint64_t amount = 0;
   uint64_t fee_cap = 0;
   uint64_t fee = 0;
+  int64_t expires_at = 0;  // Unix seconds; bound by the approvals (approval digest v2)
   std::vector<std::string> approval_files;
 };
 
@@ -137,6 +138,8 @@ int Run(const std::string& socket, const Withdrawal& w) {
   request.set_request_id(w.request_id);
   request.set_chain("bitcoin");
   request.set_network("regtest");
+  request.set_kind(v1::REQUEST_KIND_WITHDRAWAL);
+  request.set_expires_at(w.expires_at);
   request.set_unsigned_tx(std::string(unsigned_tx.begin(), unsigned_tx.end()));
   auto* spend = request.add_bitcoin_inputs();
   spend->set_amount(kDeposit);
@@ -206,7 +209,9 @@ int main(int argc, char** argv) {
   app.add_option("--amount", w.amount, "base units (satoshi)")->required();
   app.add_option("--fee", w.fee, "base units (satoshi)")->required();
   app.add_option("--fee-cap", w.fee_cap, "base units (satoshi)")->required();
-  app.add_option("--approval", w.approval_files, "approval JSON from `quorum approve`")->required();
+  app.add_option("--expires-at", w.expires_at, "when the approvals expire, Unix seconds (as given to `quorum sign`)")
+      ->required();
+  app.add_option("--approval", w.approval_files, "approval JSON from `quorum sign`")->required();
   CLI11_PARSE(app, argc, argv);
   return Run(socket, w);
 }
