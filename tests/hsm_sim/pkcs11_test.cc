@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1118,12 +1119,13 @@ TEST_F(Pkcs11Test, SigningRacesWithLogoutAndLoginSafely) {
   Generate(admin, true, "k", &pub, &priv);
   const Bytes point = Point(admin, pub);
   std::atomic<bool> stop{false};
-  std::atomic<int> signed_ok{0}, bad_signature{0}, unexpected{0};
+  std::atomic<int> signed_ok{0}, bad_signature{0}, unexpected{0}, attempts{0};
   auto signer = [&] {
     const CK_SESSION_HANDLE mine = OpenRo();
     Bytes digest(32, 0x21), sig;
     while (!stop) {
       const CK_RV rv = SignWith(mine, CKM_ECDSA, priv, digest, &sig);
+      ++attempts;
       if (rv == CKR_OK) {
         ++(VerifySecp256k1(point, digest, sig) ? signed_ok : bad_signature);
       } else if (rv != CKR_USER_NOT_LOGGED_IN && rv != CKR_OPERATION_NOT_INITIALIZED &&
@@ -1132,12 +1134,24 @@ TEST_F(Pkcs11Test, SigningRacesWithLogoutAndLoginSafely) {
       }
     }
   };
+  // Waits (30 s ceiling, never a speed assertion) until `done` holds.
+  auto wait_until = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
   std::thread a(signer), b(signer);
+  // The race starts once both signers are signing, however slowly the machine schedules them.
+  wait_until([&] { return attempts.load() >= 2; });
   // Logging out wipes the unsealed keys while the other threads may be signing with them.
   for (int i = 0; i < 25; ++i) {
     EXPECT_EQ(f_->C_Logout(admin), CKR_OK);
     EXPECT_EQ(f_->C_Login(admin, CKU_USER, Pin(kUserPin), std::strlen(kUserPin)), CKR_OK);
   }
+  // Logged in again: the signers' sessions sign validly again (on a loaded machine they may not
+  // have had a turn between a login and the next logout above).
+  wait_until([&] { return signed_ok.load() > 0; });
   stop = true;
   a.join();
   b.join();
