@@ -52,7 +52,6 @@ top_up_approvals = { group = "ops", k = 2 }
 )";
 
 constexpr int64_t kNow = 1'800'000'000'000;  // ms
-const char kDest[] = "bcrt1qdest";
 
 class WithdrawalsTest : public StoreTest {
  protected:
