@@ -71,6 +71,15 @@ class Section {
     return v->get();
   }
 
+  absl::StatusOr<bool> Boolean(std::string_view key, bool fallback) {
+    seen_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return fallback;
+    const toml::value<bool>* v = node->as_boolean();
+    if (v == nullptr) return FieldError(Path(key), "must be true or false");
+    return v->get();
+  }
+
   // The sub-table at `key`, or nullptr when absent and not required.
   absl::StatusOr<const toml::table*> Table(std::string_view key, bool required) {
     seen_.insert(std::string(key));
@@ -518,6 +527,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     RF_ASSIGN_OR_RETURN(c.approval_window_seconds,
                         w.Integer("approval_window_seconds", false, 86400, kMinApprovalWindowSeconds,
                                   kMaxApprovalWindowSeconds));
+    RF_ASSIGN_OR_RETURN(c.executor, w.Boolean("executor", true));
     RF_RETURN_IF_ERROR(w.Finish());
     config.withdrawals = std::move(c);
   }

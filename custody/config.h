@@ -97,6 +97,11 @@ struct ApproverConfig {
 struct WithdrawalsConfig {
   std::string policy_path;  // absolute path of a policy file (docs/policy.md)
   int64_t approval_window_seconds = 86400;
+  // `executor` (default true): custodyd runs the withdrawal executor (custody/executor.h), which
+  // signs, broadcasts and settles approved withdrawals. false: withdrawals are requested,
+  // approved, rejected and cancelled, but an approved one waits (its hold kept) until a custodyd
+  // with the executor on takes it; for maintenance of the signer or the chain side.
+  bool executor = true;
   // Set by LoadConfig / AttachPolicy (ParseConfig reads no other file): the parsed policy and
   // the text it came from (its hash is policy->hash).
   std::shared_ptr<const policy::Policy> policy;

@@ -4,7 +4,15 @@
 //   custodyd audit verify --config FILE [--anchor S:H]  the audit log's hash chain; exit 0 or 1
 //   custodyd policy replay --config FILE [--policy P]   re-run recorded policy decisions; exit 0 if none differ
 // Exit code 2: a bad command line or configuration.
+//
+// Test-only: RINGFENCE_CUSTODYD_TEST_KILL_AT=<step> makes custodyd SIGKILL itself when the
+// withdrawal executor has made that step durable (docs/withdrawal-executor.md, "Crash tests").
+// Read from the environment at start only; nothing in the API or the config can set it.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +24,34 @@
 namespace {
 
 void PrintError(const absl::Status& s) { std::fprintf(stderr, "custodyd: %s\n", std::string(s.message()).c_str()); }
+
+constexpr char kKillAtEnv[] = "RINGFENCE_CUSTODYD_TEST_KILL_AT";
+// The executor's step boundaries (custody/executor.h, ExecutorOptions::after_step).
+constexpr const char* kKillSteps[] = {"claimed", "answered", "signed", "sent", "broadcast", "settling", "confirmed", "failed"};
+
+// The test-only kill point, if the environment names one; false for an unknown step.
+bool SetKillPoint(ringfence::custody::ServerOptions& options) {
+  const char* value = std::getenv(kKillAtEnv);
+  if (value == nullptr || *value == '\0') return true;
+  const std::string step = value;
+  bool known = false;
+  for (const char* s : kKillSteps) known = known || step == s;
+  if (!known) {
+    std::fprintf(stderr, "custodyd: %s: unknown executor step '%s'\n", kKillAtEnv, step.c_str());
+    return false;
+  }
+  std::fprintf(stderr, "custodyd: WARNING test kill point: SIGKILL after the executor's '%s' step (%s)\n",
+               step.c_str(), kKillAtEnv);
+  options.executor.after_step = [step](const std::string& withdrawal_id, const std::string& done) {
+    if (done == step) {
+      std::fprintf(stderr, "custodyd: %s: killed after '%s' of %s\n", kKillAtEnv, done.c_str(), withdrawal_id.c_str());
+      std::fflush(stderr);
+      kill(getpid(), SIGKILL);
+    }
+    return true;
+  };
+  return true;
+}
 
 }  // namespace
 
@@ -97,6 +133,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  options.run_executor = config->withdrawals.has_value() && config->withdrawals->executor;
+  if (!SetKillPoint(options)) return 2;
   absl::Status s = custody::RunCustodyd(*config, options);
   if (!s.ok()) {
     PrintError(s);

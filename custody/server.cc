@@ -134,7 +134,8 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
   d->tx_signer_ = ConnectTxSigner(cfg.signer_socket);
   std::map<std::string, chain::ChainAdapter*> by_chain;
   for (const auto& adapter : d->adapters_) by_chain[adapter->chain()] = adapter.get();
-  d->executor_ = std::make_unique<WithdrawalExecutor>(cfg, *d->store_, env, *d->signer_, *d->tx_signer_, by_chain);
+  d->executor_ =
+      std::make_unique<WithdrawalExecutor>(cfg, *d->store_, env, *d->signer_, *d->tx_signer_, by_chain, options.executor);
   d->auth_ = std::make_unique<Authenticator>(cfg.roles, options.insecure_role);
   d->service_ = std::make_unique<CustodyService>(cfg, *d->store_, env, *d->signer_, *d->auth_);
 
@@ -155,6 +156,11 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
     for (auto& ingestor : d->ingestors_) ingestor->Start();
   }
   if (options.run_executor) d->executor_->Start();
+  if (cfg.withdrawals.has_value()) {
+    std::fprintf(stderr, "custodyd: withdrawal executor %s\n",
+                 options.run_executor ? "on: approved withdrawals are signed, broadcast and settled"
+                                      : "off ([withdrawals] executor = false): approved withdrawals wait");
+  }
   return d;
 }
 

@@ -37,10 +37,12 @@ struct ServerOptions {
   std::optional<Role> insecure_role;
   // Start the deposit ingestors' polling threads (tests that drive PollOnce turn this off).
   bool run_ingestors = true;
-  // Start the withdrawal executor's thread (custody/executor.h). Off until custodyd's command
-  // line or config turns it on: with it on, an approved withdrawal is claimed at once, which
-  // the request side's end-to-end tests (approve, then cancel) do not expect yet.
+  // Start the withdrawal executor's thread (custody/executor.h). custodyd sets it from
+  // [withdrawals] executor (on by default; see ExecutorEnabled); in-process tests that drive
+  // the executor themselves leave it off.
   bool run_executor = false;
+  // The executor's options (tests; custodyd's test-only kill point, docs/withdrawal-executor.md).
+  ExecutorOptions executor;
 };
 
 class Custodyd {

@@ -44,7 +44,8 @@ std::string RequiredEnv(const char* name) {
 
 // --- Process -----------------------------------------------------------------------------------
 
-Process::Process(const std::vector<std::string>& args, const std::filesystem::path& log_prefix, bool pipe_stdout)
+Process::Process(const std::vector<std::string>& args, const std::filesystem::path& log_prefix, bool pipe_stdout,
+                 const std::vector<std::string>& env)
     : log_prefix_(log_prefix) {
   int fds[2] = {-1, -1};
   posix_spawn_file_actions_t actions;
@@ -63,7 +64,11 @@ Process::Process(const std::vector<std::string>& args, const std::filesystem::pa
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&actions);
   if (pipe_stdout) {
     close(fds[1]);
@@ -129,7 +134,7 @@ std::string Process::Stdout() const { return ReadFile(log_prefix_.string() + ".o
 
 // --- CustodyStack -------------------------------------------------------------------------------
 
-CustodyStack::CustodyStack() {
+CustodyStack::CustodyStack(StackOptions options) : options_(options) {
   sandbox_ = std::make_unique<ringfence::signer::testing::TokenSandbox>();
   sandbox_->ReleaseModule();  // signerd owns the token from here
   {
@@ -137,6 +142,7 @@ CustodyStack::CustodyStack() {
                   dir() / "dev-certs", false);
     EXPECT_EQ(certs.Wait(), 0) << certs.Stderr();
   }
+  WriteSignerdConfig();
   StartSignerd();
   StartChainsim();
   WriteCustodydConfig();
@@ -155,16 +161,43 @@ CustodyStack::~CustodyStack() {
   }
 }
 
-void CustodyStack::StartSignerd() {
+void CustodyStack::WriteSignerdConfig() {
   const auto socket = dir() / "signerd.sock";
   std::ofstream(dir() / "signerd.toml") << "[server]\nsocket = \"" << socket.string() << "\"\ndatabase = \""
-                                        << (dir() / "signer.db").string() << "\"\n\n[pkcs11]\nmodule = \""
+                                        << signer_db_path().string() << "\"\n\n[pkcs11]\nmodule = \""
                                         << ringfence::signer::testing::ModulePath() << "\"\ntoken_label = \""
                                         << ringfence::signer::testing::kTokenLabel << "\"\npin_file = \""
-                                        << sandbox_->pin_file().string() << "\"\n";
+                                        << sandbox_->pin_file().string() << "\"\n\n[transactions]\nconfig = \""
+                                        << (dir() / "signer-tx.toml").string() << "\"\n";
+  // The networks and assets of custodyd's config below (chainsim's Ethereum chain id is 1337).
+  std::ofstream tx(dir() / "signer-tx.toml");
+  tx << "approver_registry = \"approvers.toml\"\n\n[bitcoin]\nnetwork = \"regtest\"\n\n"
+     << "[ethereum]\nnetwork = \"dev\"\nchain_id = 1337\n\n"
+     << "[[asset]]\nid = \"BTC\"\nchain = \"bitcoin\"\n\n"
+     << "[[asset]]\nid = \"ETH\"\nchain = \"ethereum\"\n\n"
+     << "[[asset]]\nid = \"USDC-ETH\"\nchain = \"ethereum\"\nerc20_contract = \"" << kUsdcContract << "\"\n";
+  for (const HouseAddress& h : kHouseAddresses) {
+    tx << "\n[[wallet]]\nid = \"" << h.asset << ":house-hot\"\nasset = \"" << h.asset
+       << "\"\nowner = \"house\"\ntier = \"hot\"\naddresses = [\"" << h.address << "\"]\n";
+  }
+  // signerd's own approver registry: the same people and keys as custodyd's ops group, and the
+  // policy's approval tiers as quorum tiers.
+  std::ofstream reg(dir() / "approvers.toml");
+  for (const TestApprover& a : kTestApprovers) {
+    if (a.ops) reg << "[[approver]]\nid = \"" << a.id << "\"\npublic_key = \"" << a.public_key_hex << "\"\n\n";
+  }
+  for (const SignerQuorum& q : kSignerQuorums) {
+    reg << "[quorum." << q.asset << "]\ninternal_sweep_approvals = 2\ntiers = [{ from = \"0\", approvals = 0 }, "
+        << "{ from = \"" << q.two_from << "\", approvals = 2 }]\n\n";
+  }
+}
+
+void CustodyStack::StartSignerd(const std::vector<std::string>& env) {
+  const auto socket = dir() / "signerd.sock";
+  if (signerd_ != nullptr) last_signerd_stderr_ += signerd_->Stderr();
   signerd_ = std::make_unique<Process>(
       std::vector<std::string>{RequiredEnv("SIGNERD"), "--config", (dir() / "signerd.toml").string()},
-      dir() / "signerd", false);
+      dir() / ("signerd" + std::to_string(++signerd_starts_)), false, env);
   ASSERT_TRUE(signerd_->started());
   auto channel = grpc::CreateChannel("unix:" + socket.string(), grpc::InsecureChannelCredentials());
   Process* p = signerd_.get();
@@ -174,6 +207,19 @@ void CustodyStack::StartSignerd() {
                                                                           : absl::OkStatus();
                                                      });
   ASSERT_TRUE(s.ok()) << "signerd: " << s << "\n" << signerd_->Stderr();
+}
+
+int CustodyStack::StopSignerd() {
+  if (signerd_ == nullptr) return -1;
+  signerd_->Signal(SIGTERM);
+  const int code = signerd_->Wait();
+  last_signerd_stderr_ += signerd_->Stderr();
+  signerd_.reset();
+  return code;
+}
+
+std::string CustodyStack::SignerdStderr() const {
+  return last_signerd_stderr_ + (signerd_ ? signerd_->Stderr() : std::string());
 }
 
 void CustodyStack::StartChainsim() {
@@ -225,19 +271,21 @@ void CustodyStack::WriteCustodydConfig() {
                                << "[[chains]]\nname = \"ethereum\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
                                << "\"\npoll_interval_ms = 20\n\n"
                                << "[withdrawals]\npolicy = \"" << (dir() / "policy.toml").string()
-                               << "\"\napproval_window_seconds = 3600\n";
+                               << "\"\napproval_window_seconds = 3600\nexecutor = "
+                               << (options_.executor ? "true" : "false") << "\n";
   std::ofstream config(config_path(), std::ios::app);
   for (const TestApprover& a : kTestApprovers) {
     config << "\n[[approvers]]\nid = \"" << a.id << "\"\npublic_key = \"" << a.public_key_hex << "\"\n";
     if (a.subject[0] != '\0') config << "subject = \"" << a.subject << "\"\n";
   }
-  std::ofstream(dir() / "policy.toml") << kTestPolicy;
+  std::ofstream(dir() / "policy.toml") << options_.policy;
 }
 
-void CustodyStack::StartCustodyd(const std::vector<std::string>& extra_args, bool plaintext) {
+void CustodyStack::StartCustodyd(const std::vector<std::string>& extra_args, bool plaintext,
+                                 const std::vector<std::string>& env) {
   std::vector<std::string> args = {RequiredEnv("CUSTODYD"), "--config", config_path().string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  custodyd_ = std::make_unique<Process>(args, dir() / ("custodyd" + std::to_string(++custodyd_starts_)), true);
+  custodyd_ = std::make_unique<Process>(args, dir() / ("custodyd" + std::to_string(++custodyd_starts_)), true, env);
   ASSERT_TRUE(custodyd_->started());
   std::optional<std::string> line = custodyd_->ReadLine(std::chrono::milliseconds(Deadline()));
   ASSERT_TRUE(line.has_value() && line->starts_with("listening ")) << "custodyd did not start:\n"
@@ -260,6 +308,41 @@ int CustodyStack::StopCustodyd() {
   last_custodyd_stderr_ += custodyd_->Stderr();
   custodyd_.reset();
   return code;
+}
+
+int CustodyStack::WaitCustodydExit() {
+  if (!custodyd_) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(Deadline());
+  while (!custodyd_->Exited()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "custodyd did not exit\n" << custodyd_->Stderr();
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int code = custodyd_->Wait();
+  last_custodyd_stderr_ += custodyd_->Stderr();
+  custodyd_.reset();
+  return code;
+}
+
+void CustodyStack::KillCustodyd() {
+  if (!custodyd_) return;
+  custodyd_->Signal(SIGKILL);
+  custodyd_->Wait();
+  last_custodyd_stderr_ += custodyd_->Stderr();
+  custodyd_.reset();
+}
+
+sim::GetBroadcastCountResponse CustodyStack::BroadcastCount(const std::string& chain, const std::string& txid) {
+  grpc::ClientContext ctx;
+  sim::GetBroadcastCountRequest req;
+  req.set_chain(chain);
+  req.set_txid(txid);
+  sim::GetBroadcastCountResponse resp;
+  grpc::Status s = control_->GetBroadcastCount(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp;
 }
 
 std::string CustodyStack::CustodydStderr() const {

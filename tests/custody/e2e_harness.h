@@ -8,6 +8,11 @@
 //     waits for SERVING on its health service over mTLS.
 // Assets: BTC (regtest, 3 confirmations), ETH (dev, 2) and USDC-ETH (an ERC-20 token chainsim
 // registers, 2). Roles: platform, approver and admin by SAN, auditor by subject.
+// signerd serves TransactionSigner too ([transactions]: signer-tx.toml and approvers.toml in the
+// stack's directory): the approvers of kTestPolicy's ops group with quorum tiers matching the
+// policy's approval tiers, and each asset's house-hot wallet registered with one address
+// (kHouseAddresses), so that a withdrawal paying it is refused by signerd itself.
+// The withdrawal executor runs only in stacks made with StackOptions::executor.
 //
 // ctest supplies the binaries (SIGNERD, CHAINSIM, CUSTODYD), the PKCS#11 module
 // (RINGFENCE_SIGNER_MODULE, RINGFENCE_SIGNER_MODULE_KIND) and RINGFENCE_SOURCE_DIR. Nothing
@@ -52,12 +57,13 @@ struct TestApprover {
   uint8_t seed_byte;
   const char* public_key_hex;
   const char* subject;  // "" when unbound
+  bool ops;             // a member of kTestPolicy's group ops (and so of signerd's registry)
 };
 inline constexpr TestApprover kTestApprovers[] = {
-    {"alice", 1, "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c", ""},
-    {"bob", 2, "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394", ""},
-    {"carol", 3, "ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1", ""},
-    {"dave", 4, "ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c", "CN=nobody"},
+    {"alice", 1, "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c", "", true},
+    {"bob", 2, "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394", "", true},
+    {"carol", 3, "ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1", "", true},
+    {"dave", 4, "ca93ac1705187071d67b83c7ff0efe8108e8ec4530575d7726879333dbdabe7c", "CN=nobody", false},
 };
 // BTC: up to 5 per request, 10 per client and 20 for the asset per day, 2 of ops from 1 BTC,
 // whitelist additions 1 of ops and usable at once. ETH: whitelist cooling-off of a day.
@@ -104,11 +110,36 @@ approvals = { group = "ops", k = 1 }
 top_up_approvals = { group = "ops", k = 2 }
 )";
 
+// signerd's quorum for each asset, the same amounts as kTestPolicy's approval tiers in base
+// units: below the threshold no approval, from it 2 (of alice, bob and carol).
+struct SignerQuorum {
+  const char* asset;
+  const char* two_from;  // base units
+};
+inline constexpr SignerQuorum kSignerQuorums[] = {
+    {"BTC", "100000000"},                  // 1 BTC
+    {"ETH", "10000000000000000000"},       // 10 ETH
+    {"USDC-ETH", "1000000000000"},         // 1,000,000 USDC
+};
+
+// The one address of each asset's house-hot wallet in signerd's [[wallet]] entries: paying it
+// from a client wallet is refused by signerd (client_funds_to_house).
+struct HouseAddress {
+  const char* asset;
+  const char* address;
+};
+inline constexpr HouseAddress kHouseAddresses[] = {
+    {"BTC", "bcrt1qtfd95kj6tfd95kj6tfd95kj6tfd95kj6qz56sc"},
+    {"ETH", "0x5555555555555555555555555555555555555555"},
+    {"USDC-ETH", "0x6666666666666666666666666666666666666666"},
+};
+
 // A child process with stderr in a file and stdout in a file or a pipe; killed on destruction
-// if still running.
+// if still running. `env` ("NAME=value") is added to the test's environment.
 class Process {
  public:
-  Process(const std::vector<std::string>& args, const std::filesystem::path& log_prefix, bool pipe_stdout);
+  Process(const std::vector<std::string>& args, const std::filesystem::path& log_prefix, bool pipe_stdout,
+          const std::vector<std::string>& env = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -139,14 +170,30 @@ struct CommandResult {
   std::string err;
 };
 
+struct StackOptions {
+  // [withdrawals] executor: custodyd signs, broadcasts and settles approved withdrawals. Off by
+  // default here, so that a test can approve and then cancel.
+  bool executor = false;
+  // The policy file's text.
+  std::string policy = kTestPolicy;
+};
+
 class CustodyStack {
  public:
-  CustodyStack();
+  explicit CustodyStack(StackOptions options = {});
   ~CustodyStack();
 
   // Starts custodyd (again) and waits until it serves (over mTLS, or over plaintext when
-  // `plaintext`, for --insecure-loopback). `extra_args` follow --config.
-  void StartCustodyd(const std::vector<std::string>& extra_args = {}, bool plaintext = false);
+  // `plaintext`, for --insecure-loopback). `extra_args` follow --config; `env` ("NAME=value")
+  // is added to its environment.
+  void StartCustodyd(const std::vector<std::string>& extra_args = {}, bool plaintext = false,
+                     const std::vector<std::string>& env = {});
+  // Waits until custodyd exits by itself (at a test kill point, RINGFENCE_CUSTODYD_TEST_KILL_AT)
+  // and returns its exit code (128 + signal); -1 and a test failure if it is still running at
+  // the deadline. Callers drop their stubs and start it again with StartCustodyd.
+  int WaitCustodydExit();
+  // SIGKILL, then waits for it.
+  void KillCustodyd();
   // SIGTERM, then its exit code. Callers drop their own stubs first: a sync gRPC client that is
   // not in a call does not read the server's GOAWAY, so its idle connection would hold
   // custodyd's graceful shutdown until the shutdown deadline.
@@ -164,7 +211,16 @@ class CustodyStack {
   std::unique_ptr<v1::Custody::Stub> As(const std::string& cert) const;
   std::shared_ptr<grpc::Channel> ChannelAs(const std::string& cert) const;
 
+  // signerd: SIGTERM and wait (its exit code), and start again on the same token and database,
+  // with `env` ("NAME=value", e.g. hsm_sim's fault injection) added to its environment.
+  int StopSignerd();
+  void StartSignerd(const std::vector<std::string>& env = {});
+  std::string SignerdStderr() const;
+  std::filesystem::path signer_db_path() const { return dir() / "signer.db"; }
+
   sim::Control::Stub& control() { return *control_; }
+  // chainsim's count of Broadcast calls for `txid` on `chain` (empty txid: the chain's totals).
+  sim::GetBroadcastCountResponse BroadcastCount(const std::string& chain, const std::string& txid = "");
   sim::Node::Stub& node() { return *node_; }
   // chainsim actions; each fails the test on error.
   std::string Credit(const std::string& chain, const std::string& address, const std::string& amount,
@@ -184,9 +240,13 @@ class CustodyStack {
   const std::string& address() const { return address_; }
 
  private:
-  void StartSignerd();
+  void WriteSignerdConfig();
   void StartChainsim();
   void WriteCustodydConfig();
+
+  StackOptions options_;
+  std::string last_signerd_stderr_;
+  int signerd_starts_ = 0;
 
   std::unique_ptr<ringfence::signer::testing::TokenSandbox> sandbox_;
   std::unique_ptr<Process> signerd_;

@@ -102,6 +102,7 @@ TEST(WithdrawalConfigTest, ParsesApproversWithdrawalsAndFeeCaps) {
   EXPECT_EQ(c->FindApprover("carol"), nullptr);
   ASSERT_TRUE(c->withdrawals.has_value());
   EXPECT_EQ(c->withdrawals->approval_window_seconds, 600);
+  EXPECT_TRUE(c->withdrawals->executor);  // the executor runs unless turned off
   EXPECT_EQ(c->withdrawals->policy, nullptr);  // ParseConfig reads no other file
   ASSERT_TRUE(c->FindAsset("BTC")->withdrawal_fee_cap.has_value());
   EXPECT_EQ(*c->FindAsset("BTC")->withdrawal_fee_cap, base::Amount(10000));
@@ -109,6 +110,17 @@ TEST(WithdrawalConfigTest, ParsesApproversWithdrawalsAndFeeCaps) {
   ASSERT_TRUE(AttachPolicy(*c, kPolicy).ok());
   ASSERT_NE(c->withdrawals->policy, nullptr);
   EXPECT_EQ(c->withdrawals->policy_text, kPolicy);
+}
+
+TEST(WithdrawalConfigTest, ExecutorSwitch) {
+  absl::StatusOr<Config> off =
+      ParseConfig(Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 600\nexecutor = false"), "t");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->withdrawals->executor);
+  absl::StatusOr<Config> on =
+      ParseConfig(Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 600\nexecutor = true"), "t");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->withdrawals->executor);
 }
 
 TEST(WithdrawalConfigTest, RefusesBadFieldsNamingThem) {
@@ -125,6 +137,10 @@ TEST(WithdrawalConfigTest, RefusesBadFieldsNamingThem) {
       {Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 2592001"),
        "withdrawals.approval_window_seconds"},
       {Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 600\nextra = 1"), "withdrawals.extra"},
+      {Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 600\nexecutor = \"true\""),
+       "withdrawals.executor"},
+      {Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 600\nexecutor = 1"),
+       "withdrawals.executor"},
       {Replace(kBase, "id = \"alice\"", "id = \"al ice\""), "approvers[0].id"},
       {Replace(kBase, "id = \"alice\"", "id = \"\""), "approvers[0].id"},
       {Replace(kBase, "id = \"alice\"", "id = \"" + std::string(129, 'a') + "\""), "approvers[0].id"},
