@@ -596,6 +596,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
     return Outcome::kRetry;
   }
   if (status->state != chain::TxState::kConfirmed || status->confirmations < asset->confirmations) return Outcome::kRetry;
+  if (!Step(row.withdrawal_id, "settling")) return Outcome::kStopped;
 
   // Not while a build is between reading the chain and its claim: a withdrawal that finishes
   // in that window would stop reserving inputs the build saw as unspent.

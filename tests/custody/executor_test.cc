@@ -541,6 +541,13 @@ TEST_P(ExecutorCrashTest, ResumesWithoutASecondSignatureOrBroadcast) {
     auto crashing = Executor(options);
     auto pass = crashing->RunOnce();
     ASSERT_TRUE(pass.ok());
+    if (stop_at == "settling") {
+      // The first pass leaves it broadcast; settling comes with the confirmations.
+      EXPECT_FALSE(pass->stopped);
+      Mine(3);
+      pass = crashing->RunOnce();
+      ASSERT_TRUE(pass.ok());
+    }
     EXPECT_TRUE(pass->stopped);
   }
   const WithdrawalRow after_crash = Get(id);
@@ -559,7 +566,7 @@ TEST_P(ExecutorCrashTest, ResumesWithoutASecondSignatureOrBroadcast) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryBoundary, ExecutorCrashTest,
-                         ::testing::Values("claimed", "answered", "signed", "sent", "broadcast"));
+                         ::testing::Values("claimed", "answered", "signed", "sent", "broadcast", "settling"));
 
 }  // namespace
 }  // namespace ringfence::custody::testing
