@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/amount.h"
+#include "base/digest.h"
 
 namespace ringfence::policy {
 
@@ -32,7 +33,7 @@ namespace ringfence::policy {
 inline constexpr char kApprovalTag[] = "ringfence/approval/v2";
 inline constexpr char kWhitelistChangeTag[] = "ringfence/whitelist/v1";
 // Longest text field accepted in a digest; longer text is refused, never truncated.
-inline constexpr size_t kMaxApprovalFieldBytes = 256;
+inline constexpr size_t kMaxApprovalFieldBytes = base::kMaxDigestTextBytes;
 
 using ApprovalDigestBytes = std::array<uint8_t, 32>;
 

@@ -37,14 +37,6 @@ base::Amount WindowTotal(const std::vector<Outflow>& outflows, int64_t now, int6
 
 }  // namespace
 
-absl::Status ValidateTimestamp(int64_t t, std::string_view field) {
-  if (t < 0 || t > kMaxTimestamp) {
-    return absl::InvalidArgumentError(
-        internal::Cat(field, ": time ", t, " is outside 0..", kMaxTimestamp));
-  }
-  return absl::OkStatus();
-}
-
 std::string_view DenyReasonCode(DenyReason reason) {
   for (const auto& [r, code] : kCodes) {
     if (r == reason) return code;

@@ -15,17 +15,17 @@
 
 #include "absl/status/statusor.h"
 #include "base/amount.h"
+#include "base/digest.h"
 #include "policy/config.h"
 #include "policy/ids.h"
 
 namespace ringfence::policy {
 
 // Unix seconds. Decisions accept times in 0..kMaxTimestamp (the end of year 9999), so that a
-// time plus any policy period stays far inside int64.
-inline constexpr int64_t kMaxTimestamp = 253402300799;
-
-// Returns InvalidArgument naming `field` if `t` is outside 0..kMaxTimestamp.
-absl::Status ValidateTimestamp(int64_t t, std::string_view field);
+// time plus any policy period stays far inside int64; ValidateTimestamp returns InvalidArgument
+// naming the field otherwise. Both are base/digest.h's, shared with every digest.
+using base::kMaxTimestamp;
+using base::ValidateTimestamp;
 
 struct Outflow {
   base::Amount amount;
