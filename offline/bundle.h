@@ -42,8 +42,9 @@ inline constexpr size_t kMaxKeyIdBytes = 64;
 inline constexpr size_t kMaxAssetBytes = 64;
 inline constexpr uint64_t kMaxLogSequence = uint64_t{1} << 53;
 
-using PublicKey = std::array<uint8_t, 33>;   // compressed secp256k1
-using Signature = std::array<uint8_t, 64>;   // compact r || s, low S
+using PublicKey = std::array<uint8_t, 33>;    // a cold key: compressed secp256k1
+using IdentityKey = std::array<uint8_t, 32>;  // the offline signer's identity: Ed25519
+using Signature = std::array<uint8_t, 64>;    // Ed25519 by the identity key
 
 struct SigningBundle {
   std::string bundle_id;
@@ -59,7 +60,7 @@ struct SignedBundle {
   std::string signed_tx;  // raw bytes
   std::string txid;
   uint64_t log_sequence = 0;
-  PublicKey signer_key{};
+  IdentityKey signer_key{};
   Signature signature{};
 };
 
@@ -75,7 +76,7 @@ struct ColdKey {
 struct ColdKeys {
   int64_t created_at = 0;
   std::vector<ColdKey> keys;
-  PublicKey signer_key{};
+  IdentityKey signer_key{};
   Signature signature{};
 };
 
@@ -100,8 +101,8 @@ absl::StatusOr<ColdKeys> ReadColdKeys(std::string_view file);
 // Checks `signature` over `digest` by `trusted_key` (the identity key the caller holds in its
 // own configuration), and that the file names that same key. PermissionDenied when either
 // fails.
-absl::Status VerifyIdentitySignature(const base::Digest32& digest, const PublicKey& named_key,
-                                     const Signature& signature, const PublicKey& trusted_key);
+absl::Status VerifyIdentitySignature(const base::Digest32& digest, const IdentityKey& named_key,
+                                     const Signature& signature, const IdentityKey& trusted_key);
 
 }  // namespace ringfence::offline
 

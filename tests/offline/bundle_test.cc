@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include "base/hex.h"
 #include "base/strict_json.h"
@@ -21,12 +22,34 @@ namespace {
 
 using base::Json;
 
-const std::array<uint8_t, 32> kIdentitySecret = {
+// Test-only identity keys (the offline signer's lives in its token): Ed25519 from fixed seeds.
+const std::array<uint8_t, 32> kIdentitySeed = {
     0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
     0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11};
-const std::array<uint8_t, 32> kOtherSecret = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
-                                              0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
-                                              0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20};
+const std::array<uint8_t, 32> kOtherSeed = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                                            0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+                                            0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20};
+// secp256k1 secrets for the cold keys' public keys.
+const std::array<uint8_t, 32> kColdSecretBase = kOtherSeed;
+
+struct TestIdentity {
+  IdentityKey public_key{};
+  std::array<uint8_t, 64> secret{};
+};
+
+TestIdentity Identity(const std::array<uint8_t, 32>& seed) {
+  TestIdentity id;
+  EXPECT_EQ(sodium_init() >= 0, true);
+  crypto_sign_seed_keypair(id.public_key.data(), id.secret.data(), seed.data());
+  return id;
+}
+
+Signature SignWith(const std::array<uint8_t, 32>& seed, const base::Digest32& digest) {
+  const TestIdentity id = Identity(seed);
+  Signature sig{};
+  crypto_sign_detached(sig.data(), nullptr, digest.data(), digest.size(), id.secret.data());
+  return sig;
+}
 
 SigningBundle SampleBundle() {
   SigningBundle b;
@@ -188,8 +211,8 @@ SignedBundle SampleSigned() {
   s.signed_tx = std::string("\x02\x00\x00\x00\x00\x01\x01\xab\xcd", 9);
   s.txid = std::string(64, 'e');
   s.log_sequence = 42;
-  s.signer_key = chain::testing::CompressedPubkey(kIdentitySecret);
-  s.signature = chain::testing::SignDigest(kIdentitySecret, *SignedBundleDigest(s)).rs;
+  s.signer_key = Identity(kIdentitySeed).public_key;
+  s.signature = SignWith(kIdentitySeed, *SignedBundleDigest(s));
   return s;
 }
 
@@ -202,14 +225,13 @@ TEST(SignedBundle, RoundTripsAndVerifiesOnlyUnderTheTrustedKey) {
   EXPECT_EQ(back->signed_tx, s.signed_tx);
   EXPECT_EQ(back->bundle_digest, s.bundle_digest);
   const base::Digest32 digest = *SignedBundleDigest(*back);
-  const PublicKey trusted = chain::testing::CompressedPubkey(kIdentitySecret);
+  const IdentityKey trusted = Identity(kIdentitySeed).public_key;
   EXPECT_TRUE(VerifyIdentitySignature(digest, back->signer_key, back->signature, trusted).ok());
 
   // Another key, even one the file names and signs with, is not the trusted one.
-  const PublicKey other = chain::testing::CompressedPubkey(kOtherSecret);
   SignedBundle forged = s;
-  forged.signer_key = other;
-  forged.signature = chain::testing::SignDigest(kOtherSecret, *SignedBundleDigest(forged)).rs;
+  forged.signer_key = Identity(kOtherSeed).public_key;
+  forged.signature = SignWith(kOtherSeed, *SignedBundleDigest(forged));
   absl::Status st = VerifyIdentitySignature(*SignedBundleDigest(forged), forged.signer_key, forged.signature, trusted);
   EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(ErrorOf(st).find("signer_key: is not the offline signer's identity key"), std::string::npos);
@@ -229,7 +251,7 @@ TEST(SignedBundle, MalformedInputIsRefused) {
             std::string::npos);
   EXPECT_NE(ErrorOf(ReadSignedBundle(WithField(file, "signed_tx", ""))).find("signed_tx: must not be empty"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(ReadSignedBundle(WithField(file, "signer_key", std::string(64, 'a')))).find("exactly 66"),
+  EXPECT_NE(ErrorOf(ReadSignedBundle(WithField(file, "signer_key", std::string(66, 'a')))).find("exactly 64"),
             std::string::npos);
   EXPECT_NE(ErrorOf(ReadSignedBundle(WithField(file, "txid", ""))).find("txid: must not be empty"), std::string::npos);
   EXPECT_NE(ErrorOf(ReadSignedBundle(WithField(file, "format", kSigningBundleFormat))).find("signed_bundle.format"),
@@ -240,15 +262,15 @@ TEST(SignedBundle, MalformedInputIsRefused) {
 ColdKeys SampleColdKeys(size_t n) {
   ColdKeys c;
   c.created_at = 1800000000;
-  c.signer_key = chain::testing::CompressedPubkey(kIdentitySecret);
+  c.signer_key = Identity(kIdentitySeed).public_key;
   for (size_t i = 0; i < n; ++i) {
-    std::array<uint8_t, 32> secret = kOtherSecret;
+    std::array<uint8_t, 32> secret = kColdSecretBase;
     secret[31] = static_cast<uint8_t>(i + 1);
     secret[30] = static_cast<uint8_t>((i + 1) >> 8);
     c.keys.push_back({base::Cat("cold-", i), chain::testing::CompressedPubkey(secret), "btc:client-cold", "BTC",
                       "client", "cold"});
   }
-  c.signature = chain::testing::SignDigest(kIdentitySecret, *ColdKeysDigest(c)).rs;
+  c.signature = SignWith(kIdentitySeed, *ColdKeysDigest(c));
   return c;
 }
 
@@ -299,7 +321,7 @@ TEST(ColdKeys, DuplicatesBadPointsAndBadClassesAreRefused) {
 }
 
 // tests/offline/check_bundle.py, an independent implementation of docs/signing-bundle.md
-// (hashlib, python3-ecdsa), accepts each file the C++ side writes and refuses each one edited
+// (hashlib, PyNaCl), accepts each file the C++ side writes and refuses each one edited
 // after signing.
 TEST(AirGapFiles, AgreeWithAnIndependentImplementation) {
   const char* python = std::getenv("PYTHON");
@@ -314,7 +336,7 @@ TEST(AirGapFiles, AgreeWithAnIndependentImplementation) {
   const std::string bundle = put("bundle.json", Write(SampleBundle()));
   const std::string signed_bundle = put("signed.json", *WriteSignedBundle(SampleSigned()));
   const std::string cold = put("cold.json", *WriteColdKeys(SampleColdKeys(4)));
-  const std::string trusted = base::HexEncode(std::span<const uint8_t>(chain::testing::CompressedPubkey(kIdentitySecret)));
+  const std::string trusted = base::HexEncode(std::span<const uint8_t>(Identity(kIdentitySeed).public_key));
   const std::string checker = std::string(python) + " " + src + "/tests/offline/check_bundle.py " + trusted + " ";
   EXPECT_EQ(std::system((checker + bundle + " " + signed_bundle + " " + cold).c_str()), 0);
 
@@ -328,7 +350,7 @@ TEST(AirGapFiles, AgreeWithAnIndependentImplementation) {
     EXPECT_NE(std::system((checker + edited + " >/dev/null").c_str()), 0) << edited;
   }
   // Signed by a key the checker does not trust.
-  const std::string other = base::HexEncode(std::span<const uint8_t>(chain::testing::CompressedPubkey(kOtherSecret)));
+  const std::string other = base::HexEncode(std::span<const uint8_t>(Identity(kOtherSeed).public_key));
   EXPECT_NE(std::system((std::string(python) + " " + src + "/tests/offline/check_bundle.py " + other + " " +
                          signed_bundle + " >/dev/null").c_str()),
             0);
@@ -349,7 +371,7 @@ TEST(AirGapFiles, ReadFilesWrittenFromTheDocumentAlone) {
   absl::StatusOr<SigningBundle> bundle = ReadSigningBundle(seed("signing_bundle"));
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   EXPECT_EQ(bundle->request.kind(), signer::v1::REQUEST_KIND_TOP_UP);
-  const PublicKey trusted = chain::testing::CompressedPubkey(kIdentitySecret);
+  const IdentityKey trusted = Identity(kIdentitySeed).public_key;
   absl::StatusOr<SignedBundle> signed_bundle = ReadSignedBundle(seed("signed_bundle"));
   ASSERT_TRUE(signed_bundle.ok()) << signed_bundle.status();
   EXPECT_TRUE(VerifyIdentitySignature(*SignedBundleDigest(*signed_bundle), signed_bundle->signer_key,

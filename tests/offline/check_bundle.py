@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Independent check of docs/signing-bundle.md: reads each file given, recomputes its digest
 from its fields with hashlib, following the document (not the C++ code), and for signed
-bundles and cold-key files verifies the secp256k1 ECDSA identity signature with python3-ecdsa
-under the public key given on the command line.
+bundles and cold-key files verifies the Ed25519 identity signature with PyNaCl under the
+public key given on the command line.
 
 Usage: check_bundle.py TRUSTED_KEY_HEX FILE...
 Exit status 0 when every file checks, 1 otherwise (each failure is printed).
@@ -11,8 +11,7 @@ import hashlib
 import json
 import sys
 
-import ecdsa
-from ecdsa.util import sigdecode_string
+import nacl.signing
 
 MAX_TIMESTAMP = 253402300799
 MAX_TX = 4 << 20
@@ -56,11 +55,7 @@ def signing_bundle(doc: dict) -> None:
 
 def verify(digest: bytes, doc: dict, trusted: str) -> None:
     assert doc["signer_key"] == trusted, "signer_key is not the trusted key"
-    key = ecdsa.VerifyingKey.from_string(bytes.fromhex(trusted), curve=ecdsa.SECP256k1)
-    sig = bytes.fromhex(doc["signature"])
-    s = int.from_bytes(sig[32:], "big")
-    assert s <= ecdsa.SECP256k1.order // 2, "high S"
-    key.verify_digest(sig, digest, sigdecode=sigdecode_string)
+    nacl.signing.VerifyKey(bytes.fromhex(trusted)).verify(digest, bytes.fromhex(doc["signature"]))
 
 
 def signed_bundle(doc: dict, trusted: str) -> None:

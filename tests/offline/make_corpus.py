@@ -1,25 +1,27 @@
 #!/usr/bin/env python3
 """Writes the fuzz corpus of the air-gap readers (corpus/bundle/) from docs/signing-bundle.md
-alone, with check_bundle.py's encoders and python3-ecdsa: one valid file of each kind (the
-request bytes written by hand: request_id "topup-7", kind top_up), signed by the test identity
-key of bundle_test.cc, and a few malformed ones. Each file starts with the fuzz target's
+alone, with check_bundle.py's encoders, PyNaCl and python3-ecdsa: one valid file of each kind
+(the request bytes written by hand: request_id "topup-7", kind top_up), signed by the test
+identity key of bundle_test.cc (Ed25519), and a few malformed ones. Each file starts with the fuzz target's
 selector byte (0 signing bundle, 1 signed bundle, 2 cold keys). Run from this directory."""
-import hashlib
 import json
 import os
 
 import ecdsa
-from ecdsa.util import sigencode_string_canonize
+import nacl.signing
 
 import check_bundle as cb
 
-SK = ecdsa.SigningKey.from_string(
-    bytes.fromhex("112233445566778899aabbccddeeff0102030405060708090a0b0c0d0e0f1011"), curve=ecdsa.SECP256k1)
-PUB = SK.get_verifying_key().to_string("compressed").hex()
+SK = nacl.signing.SigningKey(bytes.fromhex("112233445566778899aabbccddeeff0102030405060708090a0b0c0d0e0f1011"))
+PUB = SK.verify_key.encode().hex()
+# A cold key (secp256k1, compressed).
+COLD = ecdsa.SigningKey.from_string(
+    bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"),
+    curve=ecdsa.SECP256k1).get_verifying_key().to_string("compressed").hex()
 
 
 def sign(digest: bytes) -> str:
-    return SK.sign_digest_deterministic(digest, hashfunc=hashlib.sha256, sigencode=sigencode_string_canonize).hex()
+    return SK.sign(digest).signature.hex()
 
 
 def compact(doc: dict) -> bytes:
@@ -41,11 +43,11 @@ def main() -> None:
             + bytes.fromhex(PUB))
     s["signature"] = sign(cb.tagged_hash("ringfence/signed-bundle/v1", body))
 
-    key = {"key_id": "cold-0", "public_key": PUB, "wallet_id": "btc:client-cold", "asset": "BTC",
+    key = {"key_id": "cold-0", "public_key": COLD, "wallet_id": "btc:client-cold", "asset": "BTC",
            "owner_class": "client", "tier": "cold"}
     c = {"format": "ringfence/cold-keys/v1", "created_at": 1800000000, "keys": [key], "signer_key": PUB}
     body = (cb.time(c["created_at"]) + cb.u64(1) + bytes.fromhex(PUB) + cb.text("cold-0", 64)
-            + bytes.fromhex(PUB) + cb.text("btc:client-cold") + cb.text("BTC", 64) + cb.text("client")
+            + bytes.fromhex(COLD) + cb.text("btc:client-cold") + cb.text("BTC", 64) + cb.text("client")
             + cb.text("cold"))
     c["signature"] = sign(cb.tagged_hash("ringfence/cold-keys/v1", body))
 
