@@ -11,6 +11,13 @@
 #if RINGFENCE_SIGNERD_WITH_TX
 #include "signer/tx/service.h"
 #endif
+#if RINGFENCE_SIGNERD_WITH_OFFLINE
+#include <fstream>
+#include <span>
+
+#include "base/hex.h"
+#include "signer/offline/offline_signer.h"
+#endif
 
 namespace {
 
@@ -52,6 +59,109 @@ int BindKey(const std::string& config_path, const std::string& key_id, ringfence
   return 0;
 }
 
+#if RINGFENCE_SIGNERD_WITH_OFFLINE
+namespace offline_cli {
+
+// Exit codes of the offline commands: 0 done, 2 bad usage or a malformed file, 3 refused (a
+// rule of signing, or a wallet mismatch), 1 anything else (token, database).
+int ExitCode(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return 2;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError("--in: cannot open " + path);
+  // One byte beyond the largest file any reader takes, so an oversized file is refused by size.
+  std::string text(ringfence::offline::kMaxBundleFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+// Writes beside the target and renames, so a reader never sees half a file.
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return absl::UnavailableError("--out: cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return absl::UnavailableError("--out: cannot rename to " + path);
+  return absl::OkStatus();
+}
+
+struct Options {
+  std::string command;  // identity | create-keys | sign
+  bool create = false;
+  ringfence::signer::WalletBinding binding;
+  std::string owner, tier;
+  size_t count = 1;
+  std::string in, out;
+};
+
+int Run(const ringfence::signer::Config& config, const Options& o) {
+  using ringfence::signer::offline::OfflineSigner;
+  absl::StatusOr<std::unique_ptr<OfflineSigner>> signer = OfflineSigner::Open(config);
+  if (!signer.ok()) {
+    PrintError(signer.status());
+    return ExitCode(signer.status());
+  }
+  absl::Status status;
+  if (o.command == "identity") {
+    absl::StatusOr<ringfence::offline::IdentityKey> key = (*signer)->Identity(o.create);
+    if (key.ok()) {
+      std::printf("offline signer identity (Ed25519): %s\n",
+                  ringfence::base::HexEncode(std::span<const uint8_t>(*key)).c_str());
+      return 0;
+    }
+    status = key.status();
+  } else {
+    absl::StatusOr<std::string> file;
+    if (o.command == "create-keys") {
+      ringfence::signer::WalletBinding binding = o.binding;
+      absl::StatusOr<ringfence::signer::OwnerClass> owner = ringfence::signer::ParseOwnerClassName(o.owner);
+      absl::StatusOr<ringfence::signer::Tier> tier = ringfence::signer::ParseTierName(o.tier);
+      if (!owner.ok() || !tier.ok()) {
+        std::fprintf(stderr, "signerd: --owner must be client or house and --tier hot or cold\n");
+        return 2;
+      }
+      binding.owner_class = *owner;
+      binding.tier = *tier;
+      file = (*signer)->CreateKeys(binding, o.count);
+    } else {
+      absl::StatusOr<std::string> bundle = ReadFile(o.in);
+      if (bundle.ok()) {
+        file = (*signer)->Sign(*bundle);
+      } else {
+        file = bundle.status();
+      }
+    }
+    if (file.ok()) {
+      status = WriteFile(o.out, *file);
+      if (status.ok()) {
+        std::printf("%s written to %s\n", o.command == "sign" ? "signed bundle" : "cold-key file", o.out.c_str());
+        return 0;
+      }
+    } else {
+      status = file.status();
+    }
+  }
+  PrintError(status);
+  return ExitCode(status);
+}
+
+}  // namespace offline_cli
+#endif
+
 int main(int argc, char** argv) {
   CLI::App app{"signerd: Ringfence's signer, serving keys on a PKCS#11 token over a Unix socket"};
   std::string config_path;
@@ -69,8 +179,36 @@ int main(int argc, char** argv) {
   bind->add_option("--asset", binding.asset, "the wallet's asset id, as in the transaction config")->required();
   bind->add_option("--owner", owner, "client or house")->required();
   bind->add_option("--tier", tier, "hot or cold")->required();
+#if RINGFENCE_SIGNERD_WITH_OFFLINE
+  // `signerd --offline --config COLD.toml <command>`: the cold signer; no socket is opened.
+  bool offline = false;
+  app.add_flag("--offline", offline, "run one offline signer command (no socket): identity, create-keys, sign");
+  offline_cli::Options off;
+  CLI::App* identity = app.add_subcommand("identity", "offline: print the identity public key");
+  identity->add_flag("--create", off.create, "make the identity key if there is none");
+  CLI::App* create_keys = app.add_subcommand("create-keys", "offline: make cold keys, write a signed cold-key file");
+  create_keys->add_option("--wallet-id", off.binding.wallet_id, "the wallet the keys belong to")->required();
+  create_keys->add_option("--asset", off.binding.asset, "the wallet's asset id")->required();
+  create_keys->add_option("--owner", off.owner, "client or house")->required();
+  create_keys->add_option("--tier", off.tier, "hot or cold")->required();
+  create_keys->add_option("--count", off.count, "how many keys (1 to 10000)")->required();
+  create_keys->add_option("--out", off.out, "the cold-key file to write")->required();
+  CLI::App* sign = app.add_subcommand("sign", "offline: sign a signing bundle, write the signed bundle");
+  sign->add_option("--in", off.in, "the signing bundle")->required();
+  sign->add_option("--out", off.out, "the signed bundle to write")->required();
+#endif
   CLI11_PARSE(app, argc, argv);
   if (bind->parsed()) return BindKey(bind_config, key_id, binding, owner, tier);
+#if RINGFENCE_SIGNERD_WITH_OFFLINE
+  for (CLI::App* command : {identity, create_keys, sign}) {
+    if (command->parsed()) off.command = command->get_name();
+  }
+  if (offline != !off.command.empty()) {
+    std::fprintf(stderr, "signerd: identity, create-keys and sign run only with --offline, and --offline "
+                         "needs one of them\n");
+    return 2;
+  }
+#endif
   if (config_path.empty()) {
     std::fprintf(stderr, "signerd: --config is required\n");
     return 2;
@@ -81,6 +219,9 @@ int main(int argc, char** argv) {
     PrintError(config.status());
     return 2;
   }
+#if RINGFENCE_SIGNERD_WITH_OFFLINE
+  if (offline) return offline_cli::Run(*config, off);
+#endif
   if (verify_log) {
     absl::StatusOr<uint64_t> n = ringfence::signer::VerifySignLog(*config);
     if (!n.ok()) {
