@@ -36,8 +36,10 @@ TokenSandbox::TokenSandbox(std::map<std::string, std::string> extra_env, bool in
   if (IsHsmSim()) {
     env_["HSM_SIM_DIR"] = token_dir().string();
     // The cheapest Argon2id settings keep tests fast; production cost is hsm_sim's default.
-    env_["HSM_SIM_ARGON2_OPSLIMIT"] = "1";
-    env_["HSM_SIM_ARGON2_MEMLIMIT_KIB"] = "8";
+    // (Strings constructed, not assigned from a literal: GCC 12 at -O3 reports a false
+    // -Wrestrict in std::string's assignment from a one-character literal.)
+    env_.insert_or_assign("HSM_SIM_ARGON2_OPSLIMIT", std::string("1"));
+    env_.insert_or_assign("HSM_SIM_ARGON2_MEMLIMIT_KIB", std::string("8"));
   } else {
     std::filesystem::path conf = temp_.path() / "softhsm2.conf";
     std::ofstream(conf) << "directories.tokendir = " << token_dir().string() << "\n"
