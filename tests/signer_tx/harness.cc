@@ -49,7 +49,7 @@ TokenKind ParseTokenKind(const std::string& name) {
 
 std::string SignerHarness::module_path() const {
   return kind_ == TokenKind::kHsmSim ? std::string(RINGFENCE_HSM_SIM_MODULE)
-                                     : std::string("/usr/lib/softhsm/libsofthsm2.so");
+                                     : std::string(RINGFENCE_SOFTHSM2_MODULE);
 }
 
 SignerHarness::SignerHarness(TokenKind kind, const std::filesystem::path& dir, size_t pool_size)
