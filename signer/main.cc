@@ -102,6 +102,7 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
 struct Options {
   std::string command;  // identity | create-keys | sign
   bool create = false;
+  bool again = false;
   ringfence::signer::WalletBinding binding;
   std::string owner, tier;
   size_t count = 1;
@@ -140,7 +141,7 @@ int Run(const ringfence::signer::Config& config, const Options& o) {
     } else {
       absl::StatusOr<std::string> bundle = ReadFile(o.in);
       if (bundle.ok()) {
-        file = (*signer)->Sign(*bundle);
+        file = (*signer)->Sign(*bundle, o.again);
       } else {
         file = bundle.status();
       }
@@ -196,6 +197,7 @@ int main(int argc, char** argv) {
   CLI::App* sign = app.add_subcommand("sign", "offline: sign a signing bundle, write the signed bundle");
   sign->add_option("--in", off.in, "the signing bundle")->required();
   sign->add_option("--out", off.out, "the signed bundle to write")->required();
+  sign->add_flag("--again", off.again, "write a bundle signed before anew (the same transaction)");
 #endif
   CLI11_PARSE(app, argc, argv);
   if (bind->parsed()) return BindKey(bind_config, key_id, binding, owner, tier);

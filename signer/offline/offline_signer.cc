@@ -123,7 +123,7 @@ absl::StatusOr<std::string> OfflineSigner::CreateKeys(const WalletBinding& bindi
   return air::WriteColdKeys(file);
 }
 
-absl::StatusOr<std::string> OfflineSigner::Sign(std::string_view bundle_file) {
+absl::StatusOr<std::string> OfflineSigner::Sign(std::string_view bundle_file, bool again) {
   base::Digest32 bundle_digest;
   RF_ASSIGN_OR_RETURN(air::SigningBundle bundle, air::ReadSigningBundle(bundle_file, &bundle_digest));
   if (!config_.transactions.has_value()) {
@@ -148,6 +148,11 @@ absl::StatusOr<std::string> OfflineSigner::Sign(std::string_view bundle_file) {
   RF_ASSIGN_OR_RETURN(std::unique_ptr<tx::TransactionSigner> signer,
                       tx::TransactionSigner::Open(config_.transactions->config, token_.get(), store_.get()));
   RF_ASSIGN_OR_RETURN(tx::SignResult result, signer->Sign(tx::FromProto(bundle.request)));
+  if (result.replayed && !again) {
+    return absl::FailedPreconditionError(base::Cat(
+        "bundle_already_signed: request ", base::Clip(bundle.bundle_id), " was signed before (transaction ",
+        result.signed_tx.txid, "); nothing new is signed. Use --again to write the same signed transaction anew"));
+  }
   answer.bundle_id = bundle.bundle_id;
   answer.bundle_digest = bundle_digest;
   answer.signed_tx.assign(result.signed_tx.bytes.begin(), result.signed_tx.bytes.end());

@@ -13,7 +13,8 @@
 //                its claimed source wallet against the wallet its keys are bound to, then exactly
 //                the checks of online signing (TransactionSigner: decode, intent, segregation,
 //                approvals v2 against this signer's own registry, replay state, the sign log),
-//                and only then the signature; the answer is signed by the identity key.
+//                and only then the signature; the answer is signed by the identity key. A
+//                bundle signed before is refused unless --again asks for the same file anew.
 //
 // Not thread-safe; one command per process.
 #ifndef RINGFENCE_SIGNER_OFFLINE_OFFLINE_SIGNER_H_
@@ -59,7 +60,11 @@ class OfflineSigner {
   // InvalidArgument (the file), FailedPrecondition / PermissionDenied "<rule>: ..." as online
   // signing (docs/sign_transaction.md) or "source_wallet: ..." when the bundle claims another
   // wallet than its keys' binding. Needs [transactions] in the config and the identity.
-  absl::StatusOr<std::string> Sign(std::string_view bundle_file);
+  // A bundle whose request this signer already signed is refused (FailedPrecondition
+  // "bundle_already_signed: ...", nothing new is signed) unless `again`: then the same
+  // transaction is written again (signerd's replay rule: the same bytes, never a second spend),
+  // for a signed file lost on its way back.
+  absl::StatusOr<std::string> Sign(std::string_view bundle_file, bool again = false);
 
  private:
   OfflineSigner() = default;

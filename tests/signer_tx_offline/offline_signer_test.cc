@@ -3,8 +3,9 @@
 // signed cold-key file, a top-up from the cold wallet to the registered client-hot wallet signed
 // from a signing bundle, the signed transaction checked by bitcoinjs-lib
 // (tests/signer_tx/check_signed_tx.js), and every refusal: a bundle edited in transit, a bundle
-// claiming another source wallet, too few approvals, approvals under the retired digest v1, and
-// the commands without --offline. Each command is one process that exits; nothing listens.
+// claiming another source wallet, a changed amount or destination (a house address among them),
+// too few approvals, approvals under the retired digest v1, a bundle signed before (without
+// --again), and the commands without --offline. Each command is one process that exits; nothing listens.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -217,9 +218,14 @@ TEST_F(OfflineSignerTest, SignsATopUpBundleWithTheChecksOfOnlineSigning) {
   const std::string cmd = "node " + Env("RINGFENCE_SOURCE_DIR") + "/tests/signer_tx/check_signed_tx.js " + check.string();
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
-  // The same bundle again: the same transaction (a replay), never a second different spend.
+  // The same bundle again is refused; with --again it gives the same transaction (signerd's
+  // replay rule), never a second different spend.
   const auto out2 = sandbox_->dir() / "signed2.json";
-  Outcome again = Offline({"sign", "--in", in.string(), "--out", out2.string()});
+  Outcome replay = Offline({"sign", "--in", in.string(), "--out", out2.string()});
+  EXPECT_EQ(replay.code, 3);
+  EXPECT_THAT(replay.err, HasSubstr("bundle_already_signed: request \"topup-1\" was signed before"));
+  EXPECT_FALSE(std::filesystem::exists(out2));
+  Outcome again = Offline({"sign", "--again", "--in", in.string(), "--out", out2.string()});
   ASSERT_EQ(again.code, 0) << again.err;
   absl::StatusOr<air::SignedBundle> replayed = air::ReadSignedBundle(ReadAll(out2));
   ASSERT_TRUE(replayed.ok());
@@ -261,6 +267,32 @@ TEST_F(OfflineSignerTest, RefusesEditedMisattributedUnderApprovedAndV1Bundles) {
   r = refused("claim", Bundle(TopUp(world, "topup-c").request, "BTC:client-hot"));
   EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, HasSubstr("source_wallet: the bundle says \"BTC:client-hot\""));
+
+  // Edited after approval by someone who recomputes the bundle digest: a larger amount to the
+  // same destination (the transaction and the intent changed together), and the destination
+  // moved to the house's cold wallet.
+  BitcoinCase more = TopUp(world, "topup-amount");
+  more.tx.outputs[0].value += 10000;
+  more.tx.outputs[1].value -= 10000;
+  SetTx(&more.request, more.tx);
+  more.request.intent.amount = "70000";
+  r = refused("amount", Bundle(more.request, "BTC:client-cold"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("approval_signature"));
+  BitcoinCase house = TopUp(world, "topup-house");
+  const BitcoinCase to_house = BitcoinMove(world, policy::RequestKind::kTopUp, kColdBtcKey,
+                                           TestPublicKey(kHouseColdKeySeed), kColdBtcKey, "topup-house");
+  house.request.unsigned_tx = to_house.request.unsigned_tx;
+  house.request.intent = to_house.request.intent;
+  // (The wallet rules run before the approvals: a top-up pays only the registered client-hot
+  // wallet, whoever approved it.)
+  r = refused("house", Bundle(house.request, "BTC:client-cold"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("destination_not_registered_wallet"));
+  // Even approved as it is (approvers misled), client coins never go to the house.
+  r = refused("house-approved", Bundle(to_house.request, "BTC:client-cold"));
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("destination_not_registered_wallet: a top_up from client-cold wallet"));
 
   // One approval where two are needed.
   BitcoinCase one = TopUp(world, "topup-1of2");
