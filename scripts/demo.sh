@@ -8,8 +8,10 @@
 #   A3. deposits credited on chainsim (with chainsimctl), mined: pending, then available;
 #   A4. a reorganisation before the confirmation count removes a pending deposit;
 #   A5. a transfer nobody claimed shows as unattributed; the segregation report;
-#       `custodyd check` and `custodyd audit verify`.
-# Part B, signing (custodyd does not build withdrawals yet, so ringfence_demo plays its part):
+#   A6. withdrawals: a whitelisted address approved with `quorum`, a 0.2 BTC payout approved at
+#       once, a 1.2 BTC one that waits for 2 of 3 ops; custodyd builds each, signerd checks and
+#       signs it, chainsim mines it, the ledger settles it; `custodyd check` and `audit verify`.
+# Part B, the signer on its own (ringfence_demo builds the withdrawal custodyd builds in A6):
 #   1. a software HSM token is initialised through PKCS#11 (OpenSC's pkcs11-tool);
 #   2. two ops staff create sealed approver keys with `quorum`; signerd's registry names them;
 #   3. signerd starts on a Unix socket and creates keys inside the token;
@@ -103,7 +105,7 @@ wait_ingested bitcoin BTC
 echo "  after the reorganisation the 0.4 BTC deposit is gone, nothing was credited:"
 as platform balances --client "$c2" --asset BTC | indent
 
-step "A5. a transfer nobody claimed, the segregation report, custodyd check and audit verify"
+step "A5. a transfer nobody claimed, and the segregation report"
 echo "  USDC sent to acme-0001's ETH address is no client's USDC deposit: it is unattributed"
 ctl credit --chain ethereum --address "${addr[acme-0001:ETH]}" --amount 3000000 --token "$usdc_contract" \
   --decimals 6 --unit USDC-ETH
@@ -114,6 +116,50 @@ echo "  acme-0001's ledger (auditor):"
 as auditor ledger --client "$c1" | indent
 echo "  the last audit entries:"
 as auditor audit | tail -n 6 | indent
+
+step "A6. withdrawals through custodyd: a whitelisted address, an automatic payout, one needing 2 of 3 ops"
+dest=bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080
+# approve ID WHO: ops-WHO reviews and approves with quorum (approver certificate, sealed key).
+approve() {
+  "$B/tools/quorum/quorum" --cert "$certs/approver.crt" --key "$certs/approver.key" approve "$1" \
+    --key-file "$work/ops-$2.key" --approver-id "ops-$2" --passphrase-file "$work/ops-$2.pass" --yes | indent
+}
+# wait_withdrawal ID STATE: until custodyd reports the withdrawal in STATE.
+wait_withdrawal() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    as platform --json withdrawal --id "$1" | grep -q "\"state\": \"WITHDRAWAL_STATE_$2\"" && return 0
+    sleep 0.1
+  done
+  echo "withdrawal $1 did not reach $2:" >&2
+  as platform withdrawal --id "$1" >&2
+  return 1
+}
+# payout ID: once signed and broadcast by the executor, mine the confirmations and wait.
+payout() {
+  wait_withdrawal "$1" BROADCAST
+  ctl mine --chain bitcoin --blocks 3
+  wait_withdrawal "$1" CONFIRMED
+  as platform withdrawal --id "$1" | indent
+}
+entry=$(as platform --json whitelist-add --client "$c1" --asset BTC --address "$dest" --label "acme treasury" |
+  json_field entryId)
+echo "  acme-0001 asks to whitelist $dest ($entry); the policy wants one of ops:"
+approve "$entry" alice
+as platform whitelist --client "$c1" --asset BTC | indent
+echo "  0.2 BTC, under the approval tier: approved at once; custodyd builds it, signerd checks and signs it:"
+w1=$(as platform --json create-withdrawal --client "$c1" --asset BTC --amount 20000000 --destination "$dest" |
+  json_field withdrawalId)
+payout "$w1"
+echo "  1.2 BTC needs 2 of 3 ops: pending until ops-alice and ops-bob approve (quorum shows what they sign):"
+w2=$(as platform --json create-withdrawal --client "$c1" --asset BTC --amount 120000000 --destination "$dest" |
+  json_field withdrawalId)
+"$B/tools/quorum/quorum" --cert "$certs/approver.crt" --key "$certs/approver.key" pending | indent
+approve "$w2" alice
+approve "$w2" bob
+payout "$w2"
+as platform balances --client "$c1" --asset BTC | indent
+as auditor segregation-report | indent
 "$B/custody/custodyd" check --config "$work/custodyd.toml" | indent
 "$B/custody/custodyd" audit verify --config "$work/custodyd.toml" | indent
 stack_stop

@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 done
 
 ringfence_install "${RINGFENCE_BUILD_PACKAGES[@]}" opensc openssl
-ringfence_build signerd hsm_sim custodyd chainsim custodyctl chainsimctl
+ringfence_build signerd hsm_sim quorum custodyd chainsim custodyctl chainsimctl
 work=$(mktemp -d /tmp/ringfence-serve.XXXXXX)
 chmod 700 "$work"
 RINGFENCE_CUSTODY_LISTEN=$listen

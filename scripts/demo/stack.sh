@@ -1,6 +1,9 @@
 # The custody stack for scripts/demo.sh and scripts/serve.sh, sourced after scripts/lib.sh with
 # the binaries built: chainsim, signerd on a fresh hsm_sim token and custodyd on SQLite with the
-# development certificates of scripts/dev-certs.sh, everything in the directory $work.
+# development certificates of scripts/dev-certs.sh, everything in the directory $work. Withdrawals
+# are on: the policy scripts/demo/custody-policy.toml, three ops approvers with sealed keys
+# ($work/ops-{alice,bob,carol}.key, passphrases in .pass beside them) known to custodyd and to
+# signerd's own registry, and custodyd's executor paying approved withdrawals through signerd.
 #   stack_start: start the three, wait until custodyd prints its address; sets $custody_addr,
 #                $chainsim_addr, $certs, and exports RINGFENCE_CUSTODY_ADDR/_CA and
 #                RINGFENCE_CHAINSIM_ADDR for custodyctl and chainsimctl.
@@ -39,6 +42,53 @@ stack_start() {
   certs=$work/certs
   bash "$RINGFENCE_ROOT/scripts/dev-certs.sh" "$certs" >/dev/null
 
+  # Three ops approvers, each with a sealed key (quorum keygen); custodyd's [[approvers]] and
+  # signerd's own registry both list them, each side checking approvals for itself.
+  local who pk approvers_custody="" approvers_signer=""
+  for who in alice bob carol; do
+    printf '%s' "ops-$who's demo passphrase $RANDOM$RANDOM" > "$work/ops-$who.pass"
+    pk=$("$B/tools/quorum/quorum" keygen --out "$work/ops-$who.key" --passphrase-file "$work/ops-$who.pass")
+    approvers_custody+=$'\n[[approvers]]\nid = "ops-'$who$'"\npublic_key = "'$pk$'"\n'
+    approvers_signer+=$'[[approver]]\nid = "ops-'$who$'"\npublic_key = "'$pk$'"\n\n'
+  done
+  # signerd's quorum per asset, in base units: the policy's approval tiers (none below them).
+  cat > "$work/custody-approvers.toml" <<TOML
+${approvers_signer}[quorum.BTC]
+internal_sweep_approvals = 2
+tiers = [{ from = "0", approvals = 0 }, { from = "100000000", approvals = 2 }]
+
+[quorum.ETH]
+internal_sweep_approvals = 2
+tiers = [{ from = "0", approvals = 0 }, { from = "10000000000000000000", approvals = 2 }]
+
+[quorum.USDC-ETH]
+internal_sweep_approvals = 2
+tiers = [{ from = "0", approvals = 0 }, { from = "1000000000", approvals = 2 }]
+TOML
+  cat > "$work/custody-signer-tx.toml" <<TOML
+approver_registry = "$work/custody-approvers.toml"
+
+[bitcoin]
+network = "regtest"
+
+[ethereum]
+network = "dev"
+chain_id = 1337
+
+[[asset]]
+id = "BTC"
+chain = "bitcoin"
+
+[[asset]]
+id = "ETH"
+chain = "ethereum"
+
+[[asset]]
+id = "USDC-ETH"
+chain = "ethereum"
+erc20_contract = "$usdc_contract"
+TOML
+
   export HSM_SIM_DIR=$work/custody-token
   printf '%s' "custody-user-pin-$RANDOM$RANDOM" > "$work/custody-user.pin"
   local so_pin="custody-so-pin-$RANDOM$RANDOM"
@@ -54,6 +104,9 @@ database = "$work/custody-signer.db"
 module = "$module"
 token_label = "ringfence-custody"
 pin_file = "$work/custody-user.pin"
+
+[transactions]
+config = "$work/custody-signer-tx.toml"
 TOML
   "$B/signer/signerd" --config "$work/custody-signerd.toml" 2> "$work/signerd.log" &
   stack_pids+=($!)
@@ -103,6 +156,7 @@ chain = "bitcoin"
 network = "regtest"
 decimals = 8
 confirmations = 3
+withdrawal_fee_cap = "10000"
 
 [[assets]]
 id = "ETH"
@@ -110,6 +164,7 @@ chain = "ethereum"
 network = "dev"
 decimals = 18
 confirmations = 2
+withdrawal_fee_cap = "2100000000000000"
 
 [[assets]]
 id = "USDC-ETH"
@@ -118,6 +173,7 @@ network = "dev"
 decimals = 6
 confirmations = 2
 erc20_contract = "$usdc_contract"
+withdrawal_fee_cap = "2100000000000000"
 
 [[chains]]
 name = "bitcoin"
@@ -130,6 +186,12 @@ name = "ethereum"
 kind = "chainsim"
 endpoint = "$chainsim_addr"
 poll_interval_ms = 100
+
+[withdrawals]
+policy = "$RINGFENCE_ROOT/scripts/demo/custody-policy.toml"
+approval_window_seconds = 3600
+executor = true
+${approvers_custody}
 TOML
   "$B/custody/custodyd" --config "$work/custodyd.toml" > "$work/custodyd.out" 2> "$work/custodyd.log" &
   stack_pids+=($!)

@@ -205,6 +205,42 @@ TEST_F(CustodyctlTest, IdempotencyKeysGivenAreReplayedAndGeneratedOnesAreFresh) 
   stack_.ExpectInvariantsAndAuditHold();
 }
 
+// The whitelist and withdrawal commands: an addition waits for its approval, a withdrawal to an
+// address not (yet) usable is recorded as denied with the policy's reason (not an error), and
+// both show in their lists; a malformed amount is the server's INVALID_ARGUMENT, exit 1.
+TEST_F(CustodyctlTest, WhitelistAndWithdrawalCommands) {
+  const v1::Client client = NewClient("wd-ctl");
+  const std::string dest = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+  const CommandResult added = Ctl("platform", {"whitelist-add", "--client", client.client_id(), "--asset", "BTC",
+                                               "--address", dest, "--label", "treasury"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_THAT(added.out, HasSubstr("PENDING_APPROVAL"));
+  EXPECT_THAT(added.out, HasSubstr("0 of 1 from ops"));
+  EXPECT_THAT(added.out, HasSubstr("treasury"));
+  const CommandResult listed = Ctl("platform", {"whitelist", "--client", client.client_id()});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr(dest));
+
+  const v1::Withdrawal w = Json<v1::CreateWithdrawalResponse>(
+                               "platform", {"create-withdrawal", "--client", client.client_id(), "--asset", "BTC",
+                                            "--amount", "150000000", "--destination", dest})
+                               .withdrawal();
+  EXPECT_EQ(w.state(), v1::WITHDRAWAL_STATE_DENIED);
+  const CommandResult shown = Ctl("platform", {"withdrawal", "--id", w.withdrawal_id()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("DENIED"));
+  EXPECT_THAT(shown.out, HasSubstr("1.5 BTC (150000000 base units)"));
+  EXPECT_THAT(shown.out, HasSubstr("not_whitelisted"));
+  const CommandResult all = Ctl("platform", {"withdrawals", "--client", client.client_id()});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_THAT(all.out, HasSubstr(w.withdrawal_id()));
+
+  const CommandResult bad = Ctl("platform", {"create-withdrawal", "--client", client.client_id(), "--asset", "BTC",
+                                             "--amount", "1.5", "--destination", dest});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("INVALID_ARGUMENT"));
+}
+
 TEST_F(CustodyctlTest, ConnectionFromEnvironment) {
   setenv("RINGFENCE_CUSTODY_ADDR", stack_.address().c_str(), 1);
   setenv("RINGFENCE_CUSTODY_CA", (stack_.certs_dir() / "ca.crt").c_str(), 1);

@@ -53,6 +53,7 @@ struct Flags {
   unsigned timeout_seconds = 30;
   std::string idempotency_key;
   std::string client_id, client_ref, asset_id, wallet_id, reason, page_token;
+  std::string address, label, amount, withdrawal_id;
   uint32_t page_size = 0;
   uint64_t from_seq = 0, at_seq = 0, after_seq = 0;
 };
@@ -157,6 +158,30 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   CLI::App* segregation = app.add_subcommand(
       "segregation-report", "client liabilities against client wallet holdings per asset (GetSegregationReport)");
+  CLI::App* whitelist_add = app.add_subcommand(
+      "whitelist-add", "ask for a withdrawal address on a client's whitelist (AddWhitelistAddress)");
+  whitelist_add->add_option("--client", f.client_id, "client id (c_...)")->required();
+  whitelist_add->add_option("--asset", f.asset_id, "asset id, e.g. BTC")->required();
+  whitelist_add->add_option("--address", f.address, "the address, in canonical form")->required();
+  whitelist_add->add_option("--label", f.label, "the platform's note, 0..128 printable characters");
+  key_option(whitelist_add);
+  CLI::App* whitelist = app.add_subcommand("whitelist", "a client's whitelist (ListWhitelist)");
+  whitelist->add_option("--client", f.client_id, "client id (c_...)")->required();
+  whitelist->add_option("--asset", f.asset_id, "only this asset");
+  page_options(whitelist);
+  CLI::App* create_withdrawal =
+      app.add_subcommand("create-withdrawal", "request a withdrawal to a whitelisted address (CreateWithdrawal)");
+  create_withdrawal->add_option("--client", f.client_id, "client id (c_...)")->required();
+  create_withdrawal->add_option("--asset", f.asset_id, "asset id, e.g. BTC")->required();
+  create_withdrawal->add_option("--amount", f.amount, "what the destination receives, in base units")->required();
+  create_withdrawal->add_option("--destination", f.address, "a usable whitelisted address")->required();
+  key_option(create_withdrawal);
+  CLI::App* withdrawal = app.add_subcommand("withdrawal", "one withdrawal (GetWithdrawal)");
+  withdrawal->add_option("--id", f.withdrawal_id, "withdrawal id (w_...)")->required();
+  CLI::App* withdrawals = app.add_subcommand("withdrawals", "withdrawals, newest first (ListWithdrawals)");
+  withdrawals->add_option("--client", f.client_id, "only this client");
+  withdrawals->add_option("--asset", f.asset_id, "only this asset");
+  page_options(withdrawals);
   CLI::App* audit = app.add_subcommand("audit", "the hash-chained audit log, oldest first (ListAuditEntries)");
   audit->add_option("--after-seq", f.after_seq, "entries after this seq (default 0)")
       ->check(CLI::NonNegativeNumber);
@@ -302,6 +327,55 @@ int main(int argc, char** argv) {
         f,
         [s](grpc::ClientContext* c, v1::GetSegregationReportResponse* r) { return s->GetSegregationReport(c, {}, r); },
         cli::RenderSegregationReport);
+  }
+  if (whitelist_add->parsed()) {
+    v1::AddWhitelistAddressRequest req;
+    req.set_idempotency_key(key());
+    req.set_client_id(f.client_id);
+    req.set_asset_id(f.asset_id);
+    req.set_address(f.address);
+    req.set_label(f.label);
+    return Call<v1::AddWhitelistAddressResponse>(
+        f, [&](grpc::ClientContext* c, v1::AddWhitelistAddressResponse* r) { return s->AddWhitelistAddress(c, req, r); },
+        [](const v1::AddWhitelistAddressResponse& r) { return cli::RenderWhitelistEntry(r.entry()); }, generated_key);
+  }
+  if (whitelist->parsed()) {
+    v1::ListWhitelistRequest req;
+    req.set_client_id(f.client_id);
+    req.set_asset_id(f.asset_id);
+    req.set_page_size(f.page_size);
+    req.set_page_token(f.page_token);
+    return Call<v1::ListWhitelistResponse>(
+        f, [&](grpc::ClientContext* c, v1::ListWhitelistResponse* r) { return s->ListWhitelist(c, req, r); },
+        cli::RenderWhitelist);
+  }
+  if (create_withdrawal->parsed()) {
+    v1::CreateWithdrawalRequest req;
+    req.set_idempotency_key(key());
+    req.set_client_id(f.client_id);
+    req.set_asset_id(f.asset_id);
+    req.set_amount(f.amount);
+    req.set_destination(f.address);
+    return Call<v1::CreateWithdrawalResponse>(
+        f, [&](grpc::ClientContext* c, v1::CreateWithdrawalResponse* r) { return s->CreateWithdrawal(c, req, r); },
+        [](const v1::CreateWithdrawalResponse& r) { return cli::RenderWithdrawal(r.withdrawal()); }, generated_key);
+  }
+  if (withdrawal->parsed()) {
+    v1::GetWithdrawalRequest req;
+    req.set_withdrawal_id(f.withdrawal_id);
+    return Call<v1::GetWithdrawalResponse>(
+        f, [&](grpc::ClientContext* c, v1::GetWithdrawalResponse* r) { return s->GetWithdrawal(c, req, r); },
+        [](const v1::GetWithdrawalResponse& r) { return cli::RenderWithdrawal(r.withdrawal()); });
+  }
+  if (withdrawals->parsed()) {
+    v1::ListWithdrawalsRequest req;
+    req.set_client_id(f.client_id);
+    req.set_asset_id(f.asset_id);
+    req.set_page_size(f.page_size);
+    req.set_page_token(f.page_token);
+    return Call<v1::ListWithdrawalsResponse>(
+        f, [&](grpc::ClientContext* c, v1::ListWithdrawalsResponse* r) { return s->ListWithdrawals(c, req, r); },
+        cli::RenderWithdrawals);
   }
   if (audit->parsed()) {
     v1::ListAuditEntriesRequest req;

@@ -277,4 +277,87 @@ std::string RenderAudit(const v1::ListAuditEntriesResponse& response) {
   return out;
 }
 
+
+namespace {
+
+// "PENDING_APPROVAL" for WHITELIST_STATE_PENDING_APPROVAL: the enum's name without its prefix.
+template <typename Enum>
+std::string StateName(const google::protobuf::EnumDescriptor* descriptor, Enum value, std::string_view prefix) {
+  const google::protobuf::EnumValueDescriptor* v = descriptor->FindValueByNumber(static_cast<int>(value));
+  if (v == nullptr) return Cat("unknown (", static_cast<int>(value), ")");
+  std::string name = v->name();
+  return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+}
+
+std::string UnixSeconds(int64_t s) { return s == 0 ? "-" : ShowTime(s * 1000); }
+
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += Cat(out.empty() ? "" : ", ", item);
+  return out.empty() ? "-" : out;
+}
+
+std::string ApprovalsLine(const google::protobuf::RepeatedPtrField<std::string>& approvals, uint32_t required,
+                          const std::string& group) {
+  if (required == 0) return "none needed";
+  return Cat(approvals.size(), " of ", required, " from ", group, " (", Joined(approvals), ")");
+}
+
+}  // namespace
+
+std::string RenderWhitelistEntry(const v1::WhitelistEntry& e) {
+  return Fields({{"entry_id", e.entry_id()},
+                 {"client_id", e.client_id()},
+                 {"asset", e.asset_id()},
+                 {"address", e.address()},
+                 {"label", e.label().empty() ? "-" : e.label()},
+                 {"state", StateName(v1::WhitelistState_descriptor(), e.state(), "WHITELIST_STATE_")},
+                 {"approvals", ApprovalsLine(e.approvals(), e.approvals_required(), e.approval_group())},
+                 {"usable", e.usable() ? "yes" : Cat("no (from ", UnixSeconds(e.usable_from_unix_s()), ")")},
+                 {"reason", e.reason().empty() ? "-" : e.reason()},
+                 {"digest", e.digest_hex()}},
+                "");
+}
+
+std::string RenderWhitelist(const v1::ListWhitelistResponse& response) {
+  Table t({"ENTRY", "ASSET", "ADDRESS", "STATE", "USABLE", "LABEL"});
+  for (const v1::WhitelistEntry& e : response.entries()) {
+    t.AddRow({e.entry_id(), e.asset_id(), e.address(),
+              StateName(v1::WhitelistState_descriptor(), e.state(), "WHITELIST_STATE_"), e.usable() ? "yes" : "no",
+              e.label()});
+  }
+  return t.Render() + NextPage(response.next_page_token());
+}
+
+std::string RenderWithdrawal(const v1::Withdrawal& w) {
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"withdrawal_id", w.withdrawal_id()},
+      {"client_id", w.client_id()},
+      {"state", StateName(v1::WithdrawalState_descriptor(), w.state(), "WITHDRAWAL_STATE_")},
+      {"amount", ShowAmount(w.amount(), w.decimals(), w.asset_id())},
+      {"destination", w.destination()},
+      {"source wallet", w.source_wallet()},
+      {"fee cap", Cat(w.fee_cap(), " base units of ", w.fee_asset(),
+                      w.fee_charged_to_client() ? " (charged to the client)" : " (paid by the house)")},
+      {"held", ShowAmount(w.held(), w.decimals(), w.asset_id())},
+      {"approvals", ApprovalsLine(w.approvals(), w.approvals_required(), w.approval_group())},
+      {"rules", Joined(w.matched_rules())},
+      {"txid", w.txid().empty() ? "-" : w.txid()},
+      {"network fee", w.network_fee().empty() ? "-" : Cat(w.network_fee(), " base units of ", w.fee_asset())},
+      {"reason", w.reason().empty() ? "-" : w.reason()},
+      {"updated", ShowTime(w.updated_unix_ms())}};
+  for (const v1::PolicyDenial& d : w.denials()) fields.push_back({"denied", Cat(d.reason(), " (", d.rule(), ")")});
+  return Fields(fields, "");
+}
+
+std::string RenderWithdrawals(const v1::ListWithdrawalsResponse& response) {
+  Table t({"WITHDRAWAL", "CLIENT", "STATE", "AMOUNT", "DESTINATION", "TXID"});
+  for (const v1::Withdrawal& w : response.withdrawals()) {
+    t.AddRow({w.withdrawal_id(), w.client_id(),
+              StateName(v1::WithdrawalState_descriptor(), w.state(), "WITHDRAWAL_STATE_"),
+              ShowAmount(w.amount(), w.decimals(), w.asset_id()), w.destination(), w.txid().empty() ? "-" : w.txid()});
+  }
+  return t.Render() + NextPage(response.next_page_token());
+}
+
 }  // namespace ringfence::custody_cli

@@ -51,6 +51,10 @@ std::string RenderLedger(const v1::ListLedgerEntriesResponse& response);
 std::string RenderStatement(const v1::GetStatementResponse& response);
 std::string RenderSegregationReport(const v1::GetSegregationReportResponse& response);
 std::string RenderAudit(const v1::ListAuditEntriesResponse& response);
+std::string RenderWhitelistEntry(const v1::WhitelistEntry& entry);
+std::string RenderWhitelist(const v1::ListWhitelistResponse& response);
+std::string RenderWithdrawal(const v1::Withdrawal& withdrawal);
+std::string RenderWithdrawals(const v1::ListWithdrawalsResponse& response);
 
 // A Unix-millisecond time as "2026-12-05T14:12:14.123Z" (UTC).
 std::string ShowTime(int64_t unix_ms);
