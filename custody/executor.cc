@@ -144,6 +144,10 @@ chain::ChainAdapter* WithdrawalExecutor::AdapterFor(const std::string& chain) co
 }
 
 bool WithdrawalExecutor::Step(const std::string& withdrawal_id, const std::string& step) {
+  if (options_.on_commit &&
+      (step == "claimed" || step == "signed" || step == "broadcast" || step == "confirmed" || step == "failed")) {
+    options_.on_commit();
+  }
   if (options_.after_step && !options_.after_step(withdrawal_id, step)) {
     stopping_ = true;
     return false;

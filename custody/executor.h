@@ -77,6 +77,9 @@ struct ExecutorOptions {
   // settlement not yet written). A hook that returns false stops the executor at once, as a
   // crash there would (nothing after that step is done).
   std::function<bool(const std::string& withdrawal_id, const std::string& step)> after_step;
+  // Called after each committed step (claimed, signed, broadcast, confirmed, failed): custodyd
+  // wakes its WatchWithdrawals streams with it, so that they see the executor's events at once.
+  std::function<void()> on_commit;
 };
 
 // What one pass did, for tests and logs.

@@ -134,8 +134,13 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
   d->tx_signer_ = ConnectTxSigner(cfg.signer_socket);
   std::map<std::string, chain::ChainAdapter*> by_chain;
   for (const auto& adapter : d->adapters_) by_chain[adapter->chain()] = adapter.get();
+  ExecutorOptions executor_options = options.executor;
+  // The service is made below and outlives the executor's thread (started after it, stopped first).
+  executor_options.on_commit = [raw = d.get()] {
+    if (raw->service_ != nullptr) raw->service_->NotifyWithdrawalEvents();
+  };
   d->executor_ =
-      std::make_unique<WithdrawalExecutor>(cfg, *d->store_, env, *d->signer_, *d->tx_signer_, by_chain, options.executor);
+      std::make_unique<WithdrawalExecutor>(cfg, *d->store_, env, *d->signer_, *d->tx_signer_, by_chain, executor_options);
   d->auth_ = std::make_unique<Authenticator>(cfg.roles, options.insecure_role);
   d->service_ = std::make_unique<CustodyService>(cfg, *d->store_, env, *d->signer_, *d->auth_);
 

@@ -450,6 +450,11 @@ TEST_F(ExecutorE2eTest, SmallBitcoinWithdrawalIsSignedBroadcastConfirmedAndSettl
   // change (funded - amount - fee) sits at the wallet's change address.
   EXPECT_EQ(ChainBalance(kBtc, dest), std::to_string(amount));
   EXPECT_EQ(ChainBalance(kBtc, deposit), "0");
+  ASSERT_EQ(tx->outputs.size(), 2u);
+  const chain::TxOut& change = tx->outputs[0].value == amount ? tx->outputs[1] : tx->outputs[0];
+  absl::StatusOr<chain::SegwitAddress> change_address = chain::SegwitAddressFromScriptPubKey(change.script_pubkey, "bcrt");
+  ASSERT_TRUE(change_address.ok());
+  EXPECT_EQ(ChainBalance(kBtc, chain::EncodeSegwitAddress(*change_address).value()), b.available());
   EXPECT_EQ(stack_->BroadcastCount(kBtc, w.txid()).accepted(), 1u);
   EXPECT_EQ(stack_->BroadcastCount(kBtc).accepted(), 1u);
 
@@ -458,6 +463,25 @@ TEST_F(ExecutorE2eTest, SmallBitcoinWithdrawalIsSignedBroadcastConfirmedAndSettl
   EXPECT_EQ(AuditCount("withdrawal.broadcast", id), 1u);
   EXPECT_EQ(AuditCount("withdrawal.confirmed", id), 1u);
   ExpectSegregationBalanced();
+
+  // WatchWithdrawals shows the executor's steps, in order, after the creation's event.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kCeiling);
+  v1::WatchWithdrawalsRequest req;
+  req.set_after_seq(created.event_seq());
+  req.set_client_id(client);
+  std::unique_ptr<grpc::ClientReader<v1::WithdrawalEvent>> stream = platform_->WatchWithdrawals(&ctx, req);
+  std::vector<v1::WithdrawalState> states;
+  v1::WithdrawalEvent event;
+  while (stream->Read(&event)) {
+    if (event.withdrawal_id() != id) continue;
+    states.push_back(event.state());
+    if (event.state() == v1::WITHDRAWAL_STATE_CONFIRMED) break;
+  }
+  ctx.TryCancel();
+  stream->Finish();
+  EXPECT_THAT(states, ::testing::ElementsAre(v1::WITHDRAWAL_STATE_SIGNING, v1::WITHDRAWAL_STATE_SIGNED,
+                                             v1::WITHDRAWAL_STATE_BROADCAST, v1::WITHDRAWAL_STATE_CONFIRMED));
 }
 
 TEST_F(ExecutorE2eTest, EtherAndTokenWithdrawalsSettle) {
