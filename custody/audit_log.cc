@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
+
+#include "base/check.h"
 #include "base/hex.h"
 #include "base/status.h"
 #include "base/text.h"
@@ -162,6 +165,113 @@ absl::StatusOr<store::AuditRow> AuditLog::Append(store::Txn& txn, std::string_vi
   row.hash = base::HexEncode(EntryHash(seq, now_unix_ms, prev, row.actor, row.action, row.subject, row.details));
   RF_RETURN_IF_ERROR(txn.AppendAudit(row));
   return row;
+}
+
+void AuditDetails::Key(std::string_view key) {
+  RF_CHECK(!key.empty() && (text_.size() == 2 || key > last_key_),
+           Cat("audit details: key \"", Clip(key), "\" is not after \"", Clip(last_key_), "\""));
+  for (char c : key) RF_CHECK(c >= 0x20 && c < 0x7f && c != '"' && c != '\\', "audit details: a key must be plain ASCII");
+  last_key_.assign(key);
+  text_.pop_back();  // the closing brace
+  if (text_.size() > 1) text_.push_back(',');
+  text_.push_back('"');
+  text_.append(key);
+  text_.append("\":");
+}
+
+AuditDetails& AuditDetails::Add(std::string_view key, std::string_view value) {
+  Key(key);
+  bool ascii = true;
+  for (char c : value) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  if (ascii) {
+    // nlohmann::json's escaping (dump() without ensure_ascii): the two-character escapes,
+    // \u00xx (lowercase hex) for the other control characters, everything else as it is.
+    static constexpr char kHex[] = "0123456789abcdef";
+    text_.push_back('"');
+    for (char c : value) {
+      switch (c) {
+        case '"': text_.append("\\\""); break;
+        case '\\': text_.append("\\\\"); break;
+        case '\b': text_.append("\\b"); break;
+        case '\f': text_.append("\\f"); break;
+        case '\n': text_.append("\\n"); break;
+        case '\r': text_.append("\\r"); break;
+        case '\t': text_.append("\\t"); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            text_.append("\\u00");
+            text_.push_back(kHex[(c >> 4) & 0xf]);
+            text_.push_back(kHex[c & 0xf]);
+          } else {
+            text_.push_back(c);
+          }
+      }
+    }
+    text_.push_back('"');
+  } else {
+    // Beyond ASCII the serializer itself decides (and refuses text that is not UTF-8).
+    try {
+      text_.append(nlohmann::json(std::string(value)).dump());
+    } catch (const nlohmann::json::exception&) {
+      text_.append("null");
+      if (status_.ok()) status_ = absl::InvalidArgumentError(Cat("details: ", Clip(key), " is not valid UTF-8"));
+    }
+  }
+  text_.push_back('}');
+  return *this;
+}
+
+AuditDetails& AuditDetails::Add(std::string_view key, uint64_t value) {
+  Key(key);
+  text_.append(std::to_string(value));
+  text_.push_back('}');
+  return *this;
+}
+
+absl::StatusOr<uint64_t> AuditLog::AppendBatch(store::Txn& txn, std::span<const AuditInput> entries) {
+  if (entries.empty()) return absl::InvalidArgumentError("entries: at least one audit entry to append");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const AuditInput& e = entries[i];
+    absl::Status s = CheckText(e.actor, "actor", kMaxAuditActorLength, /*required=*/true);
+    if (s.ok()) s = CheckText(e.action, "action", kMaxAuditActionLength, /*required=*/true);
+    if (s.ok()) s = CheckText(e.subject, "subject", kMaxAuditSubjectLength, /*required=*/false);
+    if (s.ok()) s = e.details.status();
+    if (s.ok() && e.details.text().size() > kMaxAuditDetailsLength) {
+      s = absl::InvalidArgumentError(
+          Cat("details are ", e.details.text().size(), " bytes, above the limit of ", kMaxAuditDetailsLength));
+    }
+    if (!s.ok()) return absl::InvalidArgumentError(Cat("entries[", i, "]: ", s.message()));
+  }
+  RF_ASSIGN_OR_RETURN(std::optional<store::AuditRow> head, txn.AuditHeadForUpdate());
+  std::array<uint8_t, 32> prev{};
+  uint64_t seq = 1;
+  store::AuditRow row;
+  if (head) {
+    absl::Status decoded = base::HexDecodeInto(head->hash, prev, "audit head hash", base::HexCase::kLowerOnly);
+    if (!decoded.ok()) {
+      return absl::DataLossError(Cat("the audit log's head (seq ", head->seq, ") has a damaged hash (",
+                                     decoded.message(), "); run `custodyd audit verify`"));
+    }
+    seq = head->seq + 1;
+    row.hash = std::move(head->hash);
+  } else {
+    row.hash = base::HexEncode(prev);
+  }
+  const uint64_t first = seq;
+  for (const AuditInput& e : entries) {
+    row.seq = seq;
+    row.unix_ms = e.unix_ms;
+    row.actor.assign(e.actor);
+    row.action.assign(e.action);
+    row.subject.assign(e.subject);
+    row.details.assign(e.details.text());
+    row.prev_hash = std::move(row.hash);
+    prev = EntryHash(seq, e.unix_ms, prev, row.actor, row.action, row.subject, row.details);
+    row.hash = base::HexEncode(prev);
+    RF_RETURN_IF_ERROR(txn.AppendAudit(row));
+    ++seq;
+  }
+  return first;
 }
 
 absl::StatusOr<AuditVerifyResult> AuditLog::Verify(store::Txn& txn, const std::optional<AuditAnchor>& anchor) {

@@ -25,9 +25,11 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "custody/store/store.h"
 
@@ -54,6 +56,40 @@ struct AuditVerifyResult {
   std::string reason;          // when !ok: why, in one line
 };
 
+// Details in canonical form built directly, for writers that append many entries (the
+// deposit ingestor writes two per deposit): a flat JSON object of string and unsigned integer
+// members, written as CanonicalDetails writes it (keys in bytewise order, no whitespace,
+// strings escaped as nlohmann::json's dump() escapes them, integers in decimal) without a
+// JSON object built, printed and parsed again in between. AppendBatch takes the text as it is.
+// Keys are the caller's constants: each must be printable ASCII without '"' or '\\' and come
+// after the previous one in bytewise order (RF_CHECK: a programming error). A string value
+// that is not valid UTF-8 makes the details invalid (status()), which AppendBatch refuses.
+class AuditDetails {
+ public:
+  AuditDetails() : text_("{}") {}
+  AuditDetails& Add(std::string_view key, std::string_view value);
+  AuditDetails& Add(std::string_view key, uint64_t value);
+  // The object so far, canonical whenever status() is OK.
+  const std::string& text() const { return text_; }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  void Key(std::string_view key);
+
+  std::string text_;
+  std::string last_key_;
+  absl::Status status_;
+};
+
+// One entry for AuditLog::AppendBatch.
+struct AuditInput {
+  std::string_view actor;
+  std::string_view action;
+  std::string subject;
+  AuditDetails details;
+  int64_t unix_ms = 0;
+};
+
 class AuditLog {
  public:
   // Appends one entry after the current head. `details_json` must be a JSON object; it is
@@ -65,6 +101,14 @@ class AuditLog {
   static absl::StatusOr<store::AuditRow> Append(store::Txn& txn, std::string_view actor, std::string_view action,
                                                 std::string_view subject, std::string_view details_json,
                                                 int64_t now_unix_ms);
+
+  // Append for several entries in one Txn, in their order: the head is read and locked once
+  // and each entry chained to the one before it, exactly as successive Appends would chain
+  // them. The same checks as Append, on every entry before any is written (INVALID_ARGUMENT
+  // naming the entry, entries[i]; also for invalid AuditDetails and for an empty list). Store
+  // errors pass through (the caller then drops the Txn). Returns the first entry's seq.
+  // REQUIRES: `txn` is a read-write transaction.
+  static absl::StatusOr<uint64_t> AppendBatch(store::Txn& txn, std::span<const AuditInput> entries);
 
   // Reads the whole log in seq order (in pages, from a read or write Txn) and checks each
   // entry: seq is one more than the previous, prev_hash equals the previous entry's hash (zeros

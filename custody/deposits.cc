@@ -114,7 +114,9 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
     RF_ASSIGN_OR_RETURN(last, last_stored());
     if (last) {
       RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
-      RF_RETURN_IF_ERROR(CreditReady(*txn, watch, last->height, &result));
+      std::vector<AuditInput> audit;
+      RF_RETURN_IF_ERROR(CreditReady(*txn, watch, last->height, &result, &audit));
+      if (!audit.empty()) RF_RETURN_IF_ERROR(AuditLog::AppendBatch(*txn, audit).status());
       RF_RETURN_IF_ERROR(txn->Commit());
     }
     first_poll_done_ = true;
@@ -182,16 +184,19 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watc
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
   RF_RETURN_IF_ERROR(txn->PutChainBlock({chain_.name, block.ref.height, block.ref.hash, block.ref.parent_hash}));
   const int64_t now = env_.NowUnixMs();
+  // The block's audit entries, appended together at the end (AuditLog::AppendBatch): each
+  // deposit's deposit.detected in the order of the block's transfers, then each credit's
+  // deposit.credited in the order of its journal entry.
+  std::vector<AuditInput> audit;
   for (const chain::Transfer& t : block.transfers) {
     const AssetConfig* asset = nullptr;
     for (const AssetConfig& a : config_.assets) {
       if (a.chain == chain_.name && a.erc20_contract == t.token_contract) asset = &a;
     }
-    const std::string ref = DepositRef(t.txid, t.index);
     if (asset == nullptr) {
-      Log("WARNING", chain_.name, Cat("block ", block.ref.height, ": transfer ", ref, " of token ",
-                                      Clip(t.token_contract, 42), " (no configured asset) to ", t.to_address,
-                                      " is not recorded"));
+      Log("WARNING", chain_.name, Cat("block ", block.ref.height, ": transfer ", DepositRef(t.txid, t.index),
+                                      " of token ", Clip(t.token_contract, 42), " (no configured asset) to ",
+                                      t.to_address, " is not recorded"));
       continue;
     }
     if (t.amount.is_zero()) continue;  // moves nothing; an ERC-20 Transfer may carry zero
@@ -214,26 +219,32 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watc
     RF_ASSIGN_OR_RETURN(bool stored, txn->UpsertDeposit(row));
     if (!stored) continue;
     ++result->detected;
-    const std::string attribution = !row.client_id.empty() ? "client"
-                                    : !same_asset           ? "asset_mismatch"
-                                                            : "own_address";
-    const json details = {{"chain", row.chain},
-                          {"asset_id", row.asset_id},
-                          {"address", row.address},
-                          {"amount", row.amount.ToBaseUnitString()},
-                          {"client_id", row.client_id},
-                          {"attribution", attribution},
-                          {"block_height", row.block_height},
-                          {"block_hash", row.block_hash}};
-    RF_RETURN_IF_ERROR(AuditLog::Append(*txn, kSystemActor, "deposit.detected", ref, details.dump(), now).status());
+    const std::string_view attribution = !row.client_id.empty() ? "client"
+                                         : !same_asset          ? "asset_mismatch"
+                                                                : "own_address";
+    AuditInput& entry = audit.emplace_back();
+    entry.actor = kSystemActor;
+    entry.action = "deposit.detected";
+    entry.subject = DepositRef(t.txid, t.index);
+    entry.unix_ms = now;
+    entry.details.Add("address", row.address)
+        .Add("amount", row.amount.ToBaseUnitString())
+        .Add("asset_id", row.asset_id)
+        .Add("attribution", attribution)
+        .Add("block_hash", row.block_hash)
+        .Add("block_height", row.block_height)
+        .Add("chain", row.chain)
+        .Add("client_id", row.client_id);
   }
-  RF_RETURN_IF_ERROR(CreditReady(*txn, watch, block.ref.height, result));
+  RF_RETURN_IF_ERROR(CreditReady(*txn, watch, block.ref.height, result, &audit));
+  if (!audit.empty()) RF_RETURN_IF_ERROR(AuditLog::AppendBatch(*txn, audit).status());
   RF_RETURN_IF_ERROR(txn->Commit());
   ++result->blocks;
   return absl::OkStatus();
 }
 
-absl::Status DepositIngestor::CreditReady(store::Txn& txn, const Watch& watch, uint64_t height, PollResult* result) {
+absl::Status DepositIngestor::CreditReady(store::Txn& txn, const Watch& watch, uint64_t height, PollResult* result,
+                                          std::vector<AuditInput>* audit) {
   // Only deposits at or below the height where the chain's smallest confirmation count is
   // reached can be ready; each is still checked against its own asset's count below.
   uint32_t min_confirmations = UINT32_MAX;
@@ -244,6 +255,16 @@ absl::Status DepositIngestor::CreditReady(store::Txn& txn, const Watch& watch, u
   RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> pending,
                       txn.ListPendingDepositsUpTo(chain_.name, height + 1 - min_confirmations));
   const int64_t now = env_.NowUnixMs();
+  // Every deposit ready at this height, credited by one PostBatch: one journal entry each,
+  // in the order listed, judged as if posted one by one, with each balance written once.
+  struct Ready {
+    const store::DepositRow* deposit;
+    std::string wallet_id;
+    bool house;
+    uint64_t confirmations;
+  };
+  std::vector<Ready> ready;
+  std::vector<store::JournalEntry> entries;
   for (const store::DepositRow& d : pending) {
     const AssetConfig* asset = config_.FindAsset(d.asset_id);
     if (asset == nullptr || d.block_height > height) continue;
@@ -269,21 +290,32 @@ absl::Status DepositIngestor::CreditReady(store::Txn& txn, const Watch& watch, u
     } else {
       entry = Ledger::DepositCredit(d.asset_id, wallet_id, d.client_id, d.amount, ref, now);
     }
-    RF_ASSIGN_OR_RETURN(uint64_t seq, Ledger::Post(txn, std::move(entry)));
-    RF_RETURN_IF_ERROR(txn.SetDepositStatus(d.chain, d.txid, d.index, store::DepositStatus::kCredited, seq));
-    const json details = {{"chain", d.chain},
-                          {"asset_id", d.asset_id},
-                          {"address", d.address},
-                          {"amount", d.amount.ToBaseUnitString()},
-                          {"client_id", d.client_id},
-                          {"wallet_id", wallet_id},
-                          {"credited_to", house ? "house" : d.client_id.empty() ? "unattributed" : "client"},
-                          {"journal_seq", seq},
-                          {"confirmations", confirmations},
-                          {"block_height", d.block_height}};
-    RF_RETURN_IF_ERROR(AuditLog::Append(txn, kSystemActor, "deposit.credited", ref, details.dump(), now).status());
-    ++result->credited;
+    entries.push_back(std::move(entry));
+    ready.push_back({&d, std::move(wallet_id), house, confirmations});
   }
+  if (ready.empty()) return absl::OkStatus();
+  RF_ASSIGN_OR_RETURN(const uint64_t first_seq, Ledger::PostBatch(txn, entries));
+  for (size_t i = 0; i < ready.size(); ++i) {
+    const store::DepositRow& d = *ready[i].deposit;
+    const uint64_t seq = first_seq + i;
+    RF_RETURN_IF_ERROR(txn.SetDepositStatus(d.chain, d.txid, d.index, store::DepositStatus::kCredited, seq));
+    AuditInput& entry = audit->emplace_back();
+    entry.actor = kSystemActor;
+    entry.action = "deposit.credited";
+    entry.subject = std::move(entries[i].reference);
+    entry.unix_ms = now;
+    entry.details.Add("address", d.address)
+        .Add("amount", d.amount.ToBaseUnitString())
+        .Add("asset_id", d.asset_id)
+        .Add("block_height", d.block_height)
+        .Add("chain", d.chain)
+        .Add("client_id", d.client_id)
+        .Add("confirmations", ready[i].confirmations)
+        .Add("credited_to", ready[i].house ? "house" : d.client_id.empty() ? "unattributed" : "client")
+        .Add("journal_seq", seq)
+        .Add("wallet_id", ready[i].wallet_id);
+  }
+  result->credited += ready.size();
   return absl::OkStatus();
 }
 

@@ -34,8 +34,10 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "custody/audit_log.h"
 #include "custody/chain/adapter.h"
 #include "custody/config.h"
 #include "custody/env.h"
@@ -85,7 +87,10 @@ class DepositIngestor {
   absl::StatusOr<Watch> LoadWatch();
   absl::Status ProcessBlock(const chain::Block& block, const Watch& watch, PollResult* result);
   absl::Status HandleReorg(uint64_t from_height, PollResult* result);
-  absl::Status CreditReady(store::Txn& txn, const Watch& watch, uint64_t height, PollResult* result);
+  // Credits every pending deposit that has its confirmations at `height` (one Ledger::PostBatch),
+  // adding a deposit.credited entry for each to `audit` for the caller to append.
+  absl::Status CreditReady(store::Txn& txn, const Watch& watch, uint64_t height, PollResult* result,
+                           std::vector<AuditInput>* audit);
   static absl::StatusOr<std::optional<store::AddressRow>> FindAddress(store::Txn& txn, const Watch& watch,
                                                                       const std::string& address);
   absl::Status ObserveBalances(uint64_t height);

@@ -1,5 +1,7 @@
 #include "custody/ledger.h"
 
+#include <algorithm>
+#include <span>
 #include <vector>
 
 #include "base/check.h"
@@ -190,7 +192,12 @@ Amount NormalBalance(NormalSide side, const store::AccountBalance& balance, std:
   return *value;
 }
 
-absl::StatusOr<uint64_t> Ledger::Post(store::Txn& txn, store::JournalEntry entry) {
+namespace {
+
+// Step 1 of Post for one entry: its fields, accounts and amounts, and that it balances.
+// Appends the entry's net movement per account to `movements` (one element per account, by
+// name).
+absl::Status CheckEntry(const store::JournalEntry& entry, std::vector<std::pair<std::string_view, Movement>>* movements) {
   RF_RETURN_IF_ERROR(CheckId(entry.asset_id, "asset_id", "asset id"));
   RF_RETURN_IF_ERROR(CheckKind(entry.kind));
   RF_RETURN_IF_ERROR(CheckReference(entry.reference));
@@ -199,7 +206,7 @@ absl::StatusOr<uint64_t> Ledger::Post(store::Txn& txn, store::JournalEntry entry
         Cat("postings: an entry has 2..", kMaxPostingsPerEntry, " postings, got ", entry.postings.size()));
   }
   Amount total_debits, total_credits;
-  std::map<std::string, Movement> movements;  // ordered by name: the lock order
+  const size_t first = movements->size();
   for (size_t i = 0; i < entry.postings.size(); ++i) {
     const store::Posting& p = entry.postings[i];
     const std::string field = Cat("postings[", i, "]");
@@ -216,10 +223,15 @@ absl::StatusOr<uint64_t> Ledger::Post(store::Txn& txn, store::JournalEntry entry
           Cat("postings: the entry's ", p.debit ? "debits" : "credits", " exceed 2^128 - 1"));
     }
     total = *sum;
-    Movement& m = movements[p.account];
-    m.side = NormalSideOf(account.kind);
+    // At most kMaxPostingsPerEntry accounts: a linear search is the cheap way to merge them.
+    auto it = std::find_if(movements->begin() + static_cast<std::ptrdiff_t>(first), movements->end(),
+                           [&](const auto& m) { return m.first == p.account; });
+    if (it == movements->end()) {
+      movements->emplace_back(p.account, Movement{NormalSideOf(account.kind), Amount(), Amount()});
+      it = movements->end() - 1;
+    }
     // Bounded by the entry's total, which did not overflow.
-    Amount& side = p.debit ? m.debits : m.credits;
+    Amount& side = p.debit ? it->second.debits : it->second.credits;
     side = base::AmountOrDie(side.CheckedAdd(p.amount));
   }
   if (total_debits != total_credits) {
@@ -227,36 +239,86 @@ absl::StatusOr<uint64_t> Ledger::Post(store::Txn& txn, store::JournalEntry entry
                                           total_debits.ToBaseUnitString(), ", credits ",
                                           total_credits.ToBaseUnitString()));
   }
+  // In name order, so that of several accounts an entry cannot move, the first by name is named.
+  std::sort(movements->begin() + static_cast<std::ptrdiff_t>(first), movements->end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return absl::OkStatus();
+}
 
-  std::map<std::string, store::AccountBalance> expected;
-  for (const auto& [name, m] : movements) {
-    RF_ASSIGN_OR_RETURN(store::AccountBalance balance, txn.GetBalanceForUpdate(name));
-    const std::optional<Amount> debits = balance.debits.CheckedAdd(m.debits);
-    const std::optional<Amount> credits = balance.credits.CheckedAdd(m.credits);
-    if (!debits || !credits) {
-      return absl::OutOfRangeError(
-          Cat("account ", Clip(name, 100), ": its running ", !debits ? "debits" : "credits", " would exceed 2^128 - 1"));
-    }
-    const bool below_zero = m.side == NormalSide::kDebit ? *debits < *credits : *credits < *debits;
-    if (below_zero) {
-      const store::AccountBalance before = balance;
-      return absl::FailedPreconditionError(
-          Cat("account ", Clip(name, 100), " has ", NormalBalance(m.side, before, name).ToBaseUnitString(),
-              " and cannot go below zero (the entry takes ",
-              (m.side == NormalSide::kDebit ? m.credits : m.debits).ToBaseUnitString(), " and gives ",
-              (m.side == NormalSide::kDebit ? m.debits : m.credits).ToBaseUnitString(), ")"));
-    }
-    expected[name] = store::AccountBalance{*debits, *credits};
+// Step 3 of Post for one account: `balance` moved by `m`, or why it may not be.
+absl::StatusOr<store::AccountBalance> Apply(std::string_view name, const store::AccountBalance& balance,
+                                            const Movement& m) {
+  const std::optional<Amount> debits = balance.debits.CheckedAdd(m.debits);
+  const std::optional<Amount> credits = balance.credits.CheckedAdd(m.credits);
+  if (!debits || !credits) {
+    return absl::OutOfRangeError(
+        Cat("account ", Clip(name, 100), ": its running ", !debits ? "debits" : "credits", " would exceed 2^128 - 1"));
+  }
+  const bool below_zero = m.side == NormalSide::kDebit ? *debits < *credits : *credits < *debits;
+  if (below_zero) {
+    return absl::FailedPreconditionError(
+        Cat("account ", Clip(name, 100), " has ", NormalBalance(m.side, balance, name).ToBaseUnitString(),
+            " and cannot go below zero (the entry takes ",
+            (m.side == NormalSide::kDebit ? m.credits : m.debits).ToBaseUnitString(), " and gives ",
+            (m.side == NormalSide::kDebit ? m.debits : m.credits).ToBaseUnitString(), ")"));
+  }
+  return store::AccountBalance{*debits, *credits};
+}
+
+// Post and PostBatch: every entry checked, the accounts of all of them locked once in name
+// order, each entry judged in turn against the balances the ones before it leave, then all
+// appended together and the balances read back. `name_entries` prefixes an error with the
+// entry it is about (PostBatch); Post's errors are the entry's own.
+absl::StatusOr<uint64_t> PostEntries(store::Txn& txn, std::span<const store::JournalEntry> entries,
+                                     bool name_entries) {
+  auto about = [&](size_t i, const absl::Status& s) {
+    if (!name_entries) return s;
+    return absl::Status(s.code(), Cat("entries[", i, "] (", Clip(entries[i].kind), " ", Clip(entries[i].reference, 80),
+                                      "): ", s.message()));
+  };
+  if (entries.empty()) return absl::InvalidArgumentError("entries: at least one entry to post");
+  std::vector<std::pair<std::string_view, Movement>> movements;
+  std::vector<size_t> ends;  // entry i's movements are [ends[i-1], ends[i])
+  movements.reserve(entries.size() * 2);
+  ends.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (absl::Status s = CheckEntry(entries[i], &movements); !s.ok()) return about(i, s);
+    ends.push_back(movements.size());
   }
 
-  RF_ASSIGN_OR_RETURN(const uint64_t seq, txn.AppendJournal(std::move(entry)));
-  for (const auto& [name, want] : expected) {
-    RF_ASSIGN_OR_RETURN(store::AccountBalance got, txn.GetBalance(name));
+  // Every account, in name order: the lock order, and the running balance while judging.
+  std::map<std::string_view, store::AccountBalance> balances;
+  for (const auto& [name, m] : movements) balances.emplace(name, store::AccountBalance{});
+  for (auto& [name, balance] : balances) {
+    RF_ASSIGN_OR_RETURN(balance, txn.GetBalanceForUpdate(std::string(name)));
+  }
+  for (size_t i = 0, begin = 0; i < entries.size(); begin = ends[i], ++i) {
+    for (size_t k = begin; k < ends[i]; ++k) {
+      store::AccountBalance& balance = balances.find(movements[k].first)->second;
+      absl::StatusOr<store::AccountBalance> moved = Apply(movements[k].first, balance, movements[k].second);
+      if (!moved.ok()) return about(i, moved.status());
+      balance = *moved;
+    }
+  }
+
+  RF_ASSIGN_OR_RETURN(const uint64_t first, txn.AppendJournalBatch(entries));
+  for (const auto& [name, want] : balances) {
+    RF_ASSIGN_OR_RETURN(store::AccountBalance got, txn.GetBalance(std::string(name)));
     RF_CHECK(got.debits == want.debits && got.credits == want.credits,
-             Cat("journal entry ", seq, " left account ", Clip(name, 100),
+             Cat("journal entries ", first, "..", first + entries.size() - 1, " left account ", Clip(name, 100),
                  " at a balance other than the one the ledger checked"));
   }
-  return seq;
+  return first;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> Ledger::Post(store::Txn& txn, store::JournalEntry entry) {
+  return PostEntries(txn, std::span<const store::JournalEntry>(&entry, 1), /*name_entries=*/false);
+}
+
+absl::StatusOr<uint64_t> Ledger::PostBatch(store::Txn& txn, std::span<const store::JournalEntry> entries) {
+  return PostEntries(txn, entries, /*name_entries=*/true);
 }
 
 store::JournalEntry Ledger::DepositCredit(std::string_view asset_id, std::string_view wallet_id,

@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -109,6 +110,16 @@ class Ledger {
   // nothing is written. Store errors pass through (the caller then drops the Txn).
   // REQUIRES: `txn` is a read-write transaction.
   static absl::StatusOr<uint64_t> Post(store::Txn& txn, store::JournalEntry entry);
+
+  // Post for several entries as one unit, for a writer with many at once (the deposit
+  // ingestor: every credit of a block). Each entry is checked as Post checks it, and judged
+  // against the balances the entries before it leave, so the batch is accepted exactly when
+  // posting its entries one by one in this order would be; the accounts of all of them are
+  // locked once, in name order, and each balance is written once. The entries take
+  // consecutive seqs in their order; returns the first. On any error nothing is written and
+  // the message names the entry ("entries[3] (deposit <reference>): ..."); INVALID_ARGUMENT
+  // for an empty list. REQUIRES: `txn` is a read-write transaction.
+  static absl::StatusOr<uint64_t> PostBatch(store::Txn& txn, std::span<const store::JournalEntry> entries);
 
   // The deposit credit of the design: debit wallet:<wallet_id>, credit the client's available
   // account (or unattributed:<asset> when client_id is empty). Not posted; pass it to Post.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <span>
 #include <string_view>
@@ -321,6 +322,7 @@ enum Sql : int {
   kDeleteChainBlocksAbove,
   kGetDeposit,
   kInsertDeposit,
+  kInsertNewDeposit,
   kReplaceDeposit,
   kListDepositsByStatus,
   kListDepositsAbove,
@@ -434,6 +436,8 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "DELETE FROM chain_blocks WHERE chain = ?1 AND height > ?2",
     "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE chain = ?1 AND txid = ?2 AND idx = ?3",
     "INSERT INTO deposits (" RF_DEPOSIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    "INSERT INTO deposits (" RF_DEPOSIT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " ON CONFLICT (chain, txid, idx) DO NOTHING",
     "UPDATE deposits SET address = ?4, asset_id = ?5, client_id = ?6, amount = ?7, block_height = ?8,"
     " block_hash = ?9, status = ?10, credited_seq = ?11 WHERE chain = ?1 AND txid = ?2 AND idx = ?3",
     "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE chain = ?1 AND status = ?2"
@@ -1186,20 +1190,27 @@ class SqliteTxn final : public Txn {
   }
 
   absl::StatusOr<uint64_t> AppendJournal(JournalEntry entry) override {
+    return AppendJournalBatch(std::span<const JournalEntry>(&entry, 1));
+  }
+
+  absl::StatusOr<uint64_t> AppendJournalBatch(std::span<const JournalEntry> entries) override {
     RF_RETURN_IF_ERROR(Writable());
-    if (entry.postings.empty()) return absl::InvalidArgumentError("a journal entry needs postings");
-    Amount debits, credits;
-    for (const Posting& p : entry.postings) {
-      Amount& side = p.debit ? debits : credits;
-      side = base::AmountOrDie(side.CheckedAdd(p.amount));
+    if (entries.empty()) return absl::InvalidArgumentError("a journal append needs at least one entry");
+    for (const JournalEntry& entry : entries) {
+      if (entry.postings.empty()) return absl::InvalidArgumentError("a journal entry needs postings");
+      Amount debits, credits;
+      for (const Posting& p : entry.postings) {
+        Amount& side = p.debit ? debits : credits;
+        side = base::AmountOrDie(side.CheckedAdd(p.amount));
+      }
+      RF_CHECK(debits == credits, Cat("journal entry ", Clip(entry.kind), " ", Clip(entry.reference),
+                                      " does not balance: debits ", debits.ToBaseUnitString(), ", credits ",
+                                      credits.ToBaseUnitString()));
     }
-    RF_CHECK(debits == credits, Cat("journal entry ", Clip(entry.kind), " ", Clip(entry.reference),
-                                    " does not balance: debits ", debits.ToBaseUnitString(), ", credits ",
-                                    credits.ToBaseUnitString()));
-    // A savepoint, so that an entry that fails half-way leaves nothing behind even if the caller
-    // goes on to commit the transaction.
+    // A savepoint, so that an append that fails half-way leaves nothing behind even if the
+    // caller goes on to commit the transaction.
     RF_RETURN_IF_ERROR(StepStatement(kSavepoint, "starting a journal append"));
-    absl::StatusOr<uint64_t> seq = AppendJournalInSavepoint(entry);
+    absl::StatusOr<uint64_t> seq = AppendJournalInSavepoint(entries);
     if (!seq.ok()) {
       if (!broken_) {
         StepStatement(kRollbackToSavepoint, "undoing a journal append").IgnoreError();
@@ -1322,6 +1333,21 @@ class SqliteTxn final : public Txn {
     RF_RETURN_IF_ERROR(Writable());
     RF_ASSIGN_OR_RETURN(int64_t height, ToSqlInt(row.block_height, "block_height"));
     RF_ASSIGN_OR_RETURN(int64_t credited_seq, ToSqlInt(row.credited_seq, "credited_seq"));
+    {
+      // The common case, a transfer seen for the first time: one insert that does nothing if
+      // the row exists, in which case the rules below decide.
+      RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertNewDeposit));
+      q.Text(1, row.chain).Text(2, row.txid).Int(3, row.index).Text(4, row.address).Text(5, row.asset_id);
+      q.TextOrNull(6, row.client_id).Amount(7, row.amount).Int(8, height).Text(9, row.block_hash);
+      q.Text(10, DepositStatusName(row.status)).IntOrNull(11, credited_seq);
+      const int rc = q.Step();
+      if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        return absl::NotFoundError(Cat("deposit ", Clip(row.txid, 80), ":", row.index, ": no client ",
+                                       Clip(row.client_id), " or no journal entry ", row.credited_seq));
+      }
+      RF_RETURN_IF_ERROR(Done(rc, "storing a deposit"));
+      if (sqlite3_changes(connection_->db) == 1) return true;
+    }
     std::optional<DepositRow> existing;
     {
       RF_ASSIGN_OR_RETURN(Query q, Statement(kGetDeposit));
@@ -2042,39 +2068,58 @@ class SqliteTxn final : public Txn {
     return balance;
   }
 
-  absl::StatusOr<uint64_t> AppendJournalInSavepoint(const JournalEntry& entry) {
-    uint64_t seq = 0;
+  // Inserts the entries' journal and posting rows, then writes each touched balance once:
+  // its stored running totals plus the postings on it (summed per account first, so that a
+  // block of deposits to one wallet rewrites the wallet's row once, not once per deposit).
+  // Returns the first entry's seq.
+  absl::StatusOr<uint64_t> AppendJournalInSavepoint(std::span<const JournalEntry> entries) {
+    uint64_t first = 0;
     {
       RF_ASSIGN_OR_RETURN(Query q, Statement(kLastJournalSeq));
       const int rc = q.Step();
       if (rc != SQLITE_ROW) return Fail(rc, "reading the last journal seq");
-      seq = q.ColumnUint(0) + 1;
+      first = q.ColumnUint(0) + 1;
     }
-    {
-      RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertJournal));
-      q.Int(1, static_cast<int64_t>(seq)).Text(2, entry.asset_id).Text(3, entry.kind).Text(4, entry.reference);
-      q.Int(5, entry.created_unix_ms);
-      RF_RETURN_IF_ERROR(Done(q.Step(), "appending a journal entry"));
-    }
-    for (size_t i = 0; i < entry.postings.size(); ++i) {
-      const Posting& p = entry.postings[i];
+    std::map<std::string_view, AccountBalance> movements;  // per account: the entries' debits and credits
+    uint64_t seq = first;
+    for (const JournalEntry& entry : entries) {
+      RF_ASSIGN_OR_RETURN(int64_t sql_seq, ToSqlInt(seq, "journal seq"));
       {
-        RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertPosting));
-        q.Int(1, static_cast<int64_t>(seq)).Int(2, static_cast<int64_t>(i)).Text(3, p.account);
-        q.Int(4, p.debit ? 1 : 0).Amount(5, p.amount);
-        RF_RETURN_IF_ERROR(Done(q.Step(), "appending a posting"));
+        RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertJournal));
+        q.Int(1, sql_seq).Text(2, entry.asset_id).Text(3, entry.kind).Text(4, entry.reference);
+        q.Int(5, entry.created_unix_ms);
+        RF_RETURN_IF_ERROR(Done(q.Step(), "appending a journal entry"));
       }
-      RF_ASSIGN_OR_RETURN(AccountBalance balance, ReadBalance(p.account));
-      Amount& side = p.debit ? balance.debits : balance.credits;
-      const std::optional<Amount> sum = side.CheckedAdd(p.amount);
-      RF_CHECK(sum.has_value(), Cat("account ", Clip(p.account, 100),
-                                    " overflows 2^128 - 1; the ledger must refuse this entry before it gets here"));
-      side = *sum;
+      for (size_t i = 0; i < entry.postings.size(); ++i) {
+        const Posting& p = entry.postings[i];
+        {
+          RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertPosting));
+          q.Int(1, sql_seq).Int(2, static_cast<int64_t>(i)).Text(3, p.account);
+          q.Int(4, p.debit ? 1 : 0).Amount(5, p.amount);
+          RF_RETURN_IF_ERROR(Done(q.Step(), "appending a posting"));
+        }
+        AccountBalance& m = movements[p.account];
+        Amount& side = p.debit ? m.debits : m.credits;
+        const std::optional<Amount> sum = side.CheckedAdd(p.amount);
+        RF_CHECK(sum.has_value(), Cat("account ", Clip(p.account, 100),
+                                      " overflows 2^128 - 1; the ledger must refuse this entry before it gets here"));
+        side = *sum;
+      }
+      ++seq;
+    }
+    for (const auto& [account, movement] : movements) {
+      const std::string name(account);
+      RF_ASSIGN_OR_RETURN(AccountBalance balance, ReadBalance(name));
+      const std::optional<Amount> debits = balance.debits.CheckedAdd(movement.debits);
+      const std::optional<Amount> credits = balance.credits.CheckedAdd(movement.credits);
+      RF_CHECK(debits.has_value() && credits.has_value(),
+               Cat("account ", Clip(name, 100),
+                   " overflows 2^128 - 1; the ledger must refuse this entry before it gets here"));
       RF_ASSIGN_OR_RETURN(Query q, Statement(kPutBalance));
-      q.Text(1, p.account).Amount(2, balance.debits).Amount(3, balance.credits);
+      q.Text(1, name).Amount(2, *debits).Amount(3, *credits);
       RF_RETURN_IF_ERROR(Done(q.Step(), "updating a balance"));
     }
-    return seq;
+    return first;
   }
 
   // Groups joined journal/posting rows (seq, asset, kind, reference, time, account, debit,

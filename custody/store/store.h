@@ -310,6 +310,12 @@ class Txn {
   // caller has locked). REQUIRES: the caller checked balance and non-negativity (the ledger
   // layer does); the store checks only that debits equal credits and aborts otherwise.
   virtual absl::StatusOr<uint64_t> AppendJournal(JournalEntry entry) = 0;
+  // AppendJournal for several entries at once: they take consecutive seqs in their order (the
+  // first is returned) and each balance they touch is read and written once, with the sum of
+  // their postings on it. All or nothing: an append failing half-way leaves none of them.
+  // INVALID_ARGUMENT for an empty list. Same REQUIRES as AppendJournal, for every entry and
+  // for the balances after the whole list (the ledger's PostBatch checks them in order).
+  virtual absl::StatusOr<uint64_t> AppendJournalBatch(std::span<const JournalEntry> entries) = 0;
   virtual absl::StatusOr<uint64_t> LastJournalSeq() = 0;
   // Entries with a posting on an account starting with `account_prefix`, newest first,
   // seq < page.after (if set). Optional asset filter.

@@ -1,5 +1,6 @@
-// AuditLog: the hash format against an independent computation, canonical details, input
-// limits, and Verify against a file tampered with through SQL: a changed, removed, inserted or
+// AuditLog: the hash format against an independent computation, canonical details (parsed, and
+// built directly by AuditDetails), input limits, AppendBatch chaining exactly as Append does,
+// and Verify against a file tampered with through SQL: a changed, removed, inserted or
 // reordered entry, a rehashed change, a truncated tail (with an anchor).
 #include <sodium.h>
 
@@ -244,6 +245,136 @@ TEST_F(AuditTest, AppendingAfterADamagedHeadIsRefused) {
   auto row = AuditLog::Append(*txn, "system", "x", "", "{}", 1);
   ASSERT_FALSE(row.ok());
   EXPECT_EQ(row.status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(AuditTest, DetailsBuiltDirectlyAreCanonical) {
+  // Every ASCII character (the escapes are nlohmann::json's), and UTF-8 beyond it.
+  for (int c = 0; c < 0x80; ++c) {
+    AuditDetails d;
+    d.Add("a", std::string(1, static_cast<char>(c)) + "x").Add("b", static_cast<uint64_t>(c));
+    ASSERT_TRUE(d.status().ok());
+    auto canonical = AuditLog::CanonicalDetails(d.text());
+    ASSERT_TRUE(canonical.ok()) << c << ": " << canonical.status();
+    EXPECT_EQ(*canonical, d.text()) << "character " << c;
+  }
+  AuditDetails d;
+  d.Add("address", "bcrt1q\"\\\n\x01\x7f")
+      .Add("amount", "340282366920938463463374607431768211455")
+      .Add("block_height", uint64_t{18446744073709551615u})
+      .Add("client_id", "")
+      .Add("name", "caf\xc3\xa9 \xf0\x9f\x94\x92");
+  ASSERT_TRUE(d.status().ok()) << d.status();
+  EXPECT_EQ(d.text(),
+            R"({"address":"bcrt1q\"\\\n\u0001)" "\x7f" R"(","amount":"340282366920938463463374607431768211455",)"
+            R"("block_height":18446744073709551615,"client_id":"",)"
+            "\"name\":\"caf\xc3\xa9 \xf0\x9f\x94\x92\"}");
+  EXPECT_EQ(*AuditLog::CanonicalDetails(d.text()), d.text());
+  EXPECT_EQ(AuditDetails().text(), "{}");
+  AuditDetails bad;
+  bad.Add("a", "\xc3\x28");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AuditTest, AppendBatchChainsAsAppendDoes) {
+  // The same five entries through Append one by one, and through Append + AppendBatch(3) +
+  // Append in another file: the two logs are identical, hash for hash.
+  auto inputs = [] {
+    std::vector<AuditInput> in(5);
+    for (int i = 0; i < 5; ++i) {
+      in[i].actor = "system";
+      in[i].action = "deposit.credited";
+      in[i].subject = "tx:" + std::to_string(i);
+      in[i].details.Add("amount", std::to_string(1000 + i)).Add("journal_seq", uint64_t(i + 1));
+      in[i].unix_ms = 5000 + i;
+    }
+    return in;
+  }();
+  {
+    auto txn = Write();
+    for (const AuditInput& e : inputs) {
+      ASSERT_TRUE(AuditLog::Append(*txn, e.actor, e.action, e.subject, e.details.text(), e.unix_ms).ok());
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto other = store::SqliteStore::Open((dir_ / "batched.db").string());
+  ASSERT_TRUE(other.ok()) << other.status();
+  {
+    auto txn = (*other)->Begin();
+    ASSERT_TRUE(txn.ok());
+    const AuditInput& e = inputs[0];
+    ASSERT_TRUE(AuditLog::Append(**txn, e.actor, e.action, e.subject, e.details.text(), e.unix_ms).ok());
+    auto first = AuditLog::AppendBatch(**txn, std::span<const AuditInput>(inputs).subspan(1, 3));
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(*first, 2u);
+    const AuditInput& l = inputs[4];
+    ASSERT_TRUE(AuditLog::Append(**txn, l.actor, l.action, l.subject, l.details.text(), l.unix_ms).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  auto mine = Read();
+  auto theirs = (*other)->BeginRead();
+  ASSERT_TRUE(theirs.ok());
+  auto a = mine->ListAudit(0, 10);
+  auto b = (*theirs)->ListAudit(0, 10);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), 5u);
+  ASSERT_EQ(b->size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ((*b)[i].seq, i + 1);
+    EXPECT_EQ((*b)[i].details, (*a)[i].details);
+    EXPECT_EQ((*b)[i].prev_hash, (*a)[i].prev_hash);
+    EXPECT_EQ((*b)[i].hash, (*a)[i].hash) << "entry " << i + 1;
+    EXPECT_EQ((*b)[i].hash, ReferenceHash((*b)[i].seq, (*b)[i].unix_ms, (*b)[i].prev_hash, (*b)[i].actor,
+                                          (*b)[i].action, (*b)[i].subject, (*b)[i].details));
+  }
+  auto verified = AuditLog::Verify(**theirs);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
+  EXPECT_EQ(verified->entries, 5u);
+}
+
+TEST_F(AuditTest, AppendBatchRefusesBadInputAndAppendsNothing) {
+  AppendEntries(1);
+  auto batch = [](std::string_view action, std::string subject, std::string value) {
+    std::vector<AuditInput> in(3);
+    for (AuditInput& e : in) {
+      e.actor = "system";
+      e.action = "deposit.detected";
+      e.details.Add("v", "ok");
+    }
+    in[1].action = action;
+    in[1].subject = std::move(subject);
+    in[1].details = AuditDetails();
+    in[1].details.Add("v", value);
+    return in;
+  };
+  struct Case {
+    std::vector<AuditInput> entries;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {batch("", "s", "x"), "entries[1]: action must not be empty"},
+      {batch("a", "s\n", "x"), "entries[1]: subject"},
+      {batch("a", "s", "\xff"), "entries[1]: details: v is not valid UTF-8"},
+      {batch("a", "s", std::string(16 * 1024, 'd')), "entries[1]: details are"},
+      {{}, "at least one"},
+  };
+  for (const Case& c : cases) {
+    auto txn = Write();
+    auto first = AuditLog::AppendBatch(*txn, c.entries);
+    ASSERT_FALSE(first.ok()) << c.needle;
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kInvalidArgument) << first.status();
+    EXPECT_NE(first.status().message().find(c.needle), std::string::npos) << first.status();
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(Verify().entries, 1u) << "a refused batch appended something";
+}
+
+using AuditDeathTest = AuditTest;
+
+TEST_F(AuditDeathTest, DetailKeysOutOfOrderAreAProgrammingError) {
+  EXPECT_DEATH(AuditDetails().Add("b", "1").Add("a", "2"), "is not after");
+  EXPECT_DEATH(AuditDetails().Add("a", "1").Add("a", "2"), "is not after");
+  EXPECT_DEATH(AuditDetails().Add("a\"", "1"), "plain ASCII");
 }
 
 TEST_F(AuditTest, VerifyReadsAcrossPages) {

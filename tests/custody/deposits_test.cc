@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "base/hex.h"
+#include "base/text.h"
 #include "custody/audit_log.h"
 #include "custody/deposits.h"
 #include "custody/env.h"
@@ -345,6 +347,69 @@ TEST_F(DepositsTest, ARestartResumesWithoutCreditingTwice) {
   EXPECT_EQ(r.credited, 0u);
   EXPECT_EQ(Available("ETH"), base::Amount(540));
   EXPECT_EQ(AuditActions()["deposit.credited"], 2);
+}
+
+TEST_F(DepositsTest, ABlockOfManyDepositsIsCreditedWithAnAuditTrailPerDeposit) {
+  // Three clients' deposits, the clients' wallet's own address and the house's in one block:
+  // credited together (one journal entry each, consecutive), and for each credit the audit
+  // log names the journal entry, whose reference is the deposit.
+  AddClient("c_00000000000000b2");
+  AddClient("c_00000000000000c3");
+  AddAddress("0xb2", "ETH", "ETH:client-hot", "c_00000000000000b2");
+  AddAddress("0xc3", "ETH", "ETH:client-hot", "c_00000000000000c3");
+  NewIngestor();
+  const std::vector<std::string> to = {"0xa1", "0xb2", "0xc3", "0xc0", "0xd0"};
+  std::vector<chain::Transfer> transfers;
+  std::map<std::string, uint64_t> expected;  // address -> sum
+  for (int i = 0; i < 60; ++i) {
+    const std::string& address = to[i % to.size()];
+    transfers.push_back(Pay(base::Cat("b", i), address, 100 + i));
+    expected[address] += 100 + i;
+  }
+  chain_.Mine(transfers);
+  chain_.Mine();
+  PollResult r = Poll();
+  EXPECT_EQ(r.detected, 60u);
+  EXPECT_EQ(r.credited, 60u);
+  EXPECT_EQ(Available("ETH"), base::Amount(expected["0xa1"]));
+  EXPECT_EQ(Available("ETH", "c_00000000000000b2"), base::Amount(expected["0xb2"]));
+  EXPECT_EQ(Available("ETH", "c_00000000000000c3"), base::Amount(expected["0xc3"]));
+  EXPECT_EQ(AccountBalance(UnattributedAccount("ETH"), false), base::Amount(expected["0xc0"]));
+  EXPECT_EQ(AccountBalance(HouseEquityAccount("ETH"), false), base::Amount(expected["0xd0"]));
+  EXPECT_EQ(AccountBalance(WalletAccount("ETH:client-hot"), true),
+            base::Amount(expected["0xa1"] + expected["0xb2"] + expected["0xc3"] + expected["0xc0"]));
+
+  auto txn = Read();
+  auto rows = txn->ListAudit(0, 1000);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  auto credited_deposits = txn->ListDeposits("ethereum", store::DepositStatus::kCredited);
+  ASSERT_TRUE(credited_deposits.ok());
+  std::map<std::string, store::DepositRow> by_ref;
+  for (const store::DepositRow& d : *credited_deposits) by_ref[d.txid + ":" + std::to_string(d.index)] = d;
+  ASSERT_EQ(by_ref.size(), 60u);
+  int credited = 0;
+  std::set<uint64_t> seqs;
+  for (const store::AuditRow& row : *rows) {
+    if (row.action != "deposit.credited") continue;
+    ++credited;
+    const store::DepositRow& d = by_ref.at(row.subject);
+    const std::string seq_field = "\"journal_seq\":" + std::to_string(d.credited_seq);
+    EXPECT_THAT(row.details, HasSubstr(seq_field)) << row.details;
+    EXPECT_THAT(row.details, HasSubstr("\"amount\":\"" + d.amount.ToBaseUnitString() + "\"")) << row.details;
+    auto entry = txn->JournalRange("", d.credited_seq - 1, d.credited_seq);
+    ASSERT_TRUE(entry.ok());
+    ASSERT_EQ(entry->size(), 1u);
+    EXPECT_EQ((*entry)[0].reference, row.subject);
+    EXPECT_EQ((*entry)[0].postings[0].amount, d.amount);
+    seqs.insert(d.credited_seq);
+  }
+  EXPECT_EQ(credited, 60);
+  ASSERT_EQ(seqs.size(), 60u);
+  EXPECT_EQ(*seqs.rbegin() - *seqs.begin(), 59u) << "one block's credits are consecutive entries";
+  EXPECT_EQ(AuditActions()["deposit.detected"], 60);
+  auto verified = AuditLog::Verify(*txn);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->reason;
 }
 
 TEST_F(DepositsTest, AnotherGenesisStopsIngestion) {

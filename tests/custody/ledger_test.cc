@@ -1,5 +1,6 @@
 // Ledger::Post: account grammar, balance per entry, no negative balance on an account's normal
-// side, checked arithmetic near 2^128 - 1; on every refusal nothing is written. PositionsAt
+// side, checked arithmetic near 2^128 - 1; on every refusal nothing is written. PostBatch: a
+// batch is judged entry by entry in order and written whole or not at all. PositionsAt
 // replays a client's postings to any journal point.
 #include "tests/custody/store_fixture.h"
 
@@ -233,6 +234,78 @@ TEST_F(LedgerTest, PositionsAtReplaysAClientToAnyJournalPoint) {
   EXPECT_EQ(now->at("BTC").available, current->available) << "the replay agrees with the stored balance";
   EXPECT_EQ(now->at("BTC").held, current->held);
   EXPECT_TRUE(Ledger::PositionsAt(*txn, "c_404", s5)->empty());
+}
+
+TEST_F(LedgerTest, PostBatchJudgesEachEntryAfterTheOnesBeforeIt) {
+  // A hold that only the deposit before it in the same batch makes possible, a second client,
+  // and a house deposit: one unit, consecutive seqs, each balance the sum of its postings.
+  std::vector<JournalEntry> batch = {
+      Ledger::DepositCredit("BTC", "BTC:client-hot", "c_1", Units(100), "tx:a", 1),
+      Entry("BTC", {{"client:c_1:BTC:available", true, Units(60)}, {"client:c_1:BTC:held", false, Units(60)}},
+            "withdrawal_hold"),
+      Ledger::DepositCredit("BTC", "BTC:client-hot", "c_2", Units(5), "tx:b", 1),
+      Entry("BTC", {{"wallet:BTC:house-hot", true, Units(9)}, {"house:BTC:equity", false, Units(9)}}, "deposit"),
+  };
+  ASSERT_EQ(Deposit("c_2", "ETH", Units(1)), 1u);
+  auto txn = Write();
+  auto first = Ledger::PostBatch(*txn, batch);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2u);
+  ASSERT_TRUE(txn->Commit().ok());
+  auto read = Read();
+  EXPECT_EQ(*read->LastJournalSeq(), 5u);
+  auto entries = read->JournalRange("", 1, 5);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 4u);
+  for (size_t i = 0; i < entries->size(); ++i) {
+    EXPECT_EQ((*entries)[i].seq, 2 + i);
+    EXPECT_EQ((*entries)[i].kind, batch[i].kind);
+    EXPECT_EQ((*entries)[i].reference, batch[i].reference);
+    ASSERT_EQ((*entries)[i].postings.size(), batch[i].postings.size());
+    EXPECT_EQ((*entries)[i].postings[0].account, batch[i].postings[0].account);
+  }
+  auto c1 = Ledger::ClientPosition(*read, "c_1", "BTC");
+  EXPECT_EQ(c1->available, Units(40));
+  EXPECT_EQ(c1->held, Units(60));
+  EXPECT_EQ(Ledger::ClientPosition(*read, "c_2", "BTC")->available, Units(5));
+  EXPECT_EQ(*Ledger::WalletHolding(*read, "BTC:client-hot"), Units(105));
+  EXPECT_EQ(*Ledger::WalletHolding(*read, "BTC:house-hot"), Units(9));
+  auto wallet = read->GetBalance("wallet:BTC:client-hot");
+  EXPECT_EQ(wallet->debits, Units(105));
+  EXPECT_TRUE(wallet->credits.is_zero());
+  read.reset();
+  RecordHold("w_1", "c_1", "BTC", Units(60), 3);
+  ExpectInvariantsHold();
+}
+
+TEST_F(LedgerTest, PostBatchWritesNothingWhenAnyEntryIsRefused) {
+  Deposit("c_1", "BTC", Units(100));
+  auto refused = [&](std::vector<JournalEntry> batch, absl::StatusCode code, const std::string& needle) {
+    const std::string before = Snapshot();
+    auto txn = Write();
+    auto first = Ledger::PostBatch(*txn, batch);
+    ASSERT_TRUE(txn->Commit().ok());
+    ASSERT_FALSE(first.ok()) << needle;
+    EXPECT_EQ(first.status().code(), code) << first.status();
+    EXPECT_NE(first.status().message().find(needle), std::string::npos) << first.status();
+    EXPECT_EQ(Snapshot(), before) << "a refused batch changed the books: " << first.status();
+  };
+  const JournalEntry deposit = Ledger::DepositCredit("BTC", "BTC:client-hot", "c_1", Units(50), "tx:ok", 1);
+  // The second hold would take c_1 below zero only after the first: judged in order.
+  refused({deposit,
+           Entry("BTC", {{"client:c_1:BTC:available", true, Units(120)}, {"client:c_1:BTC:held", false, Units(120)}}),
+           Entry("BTC", {{"client:c_1:BTC:available", true, Units(31)}, {"client:c_1:BTC:held", false, Units(31)}})},
+          absl::StatusCode::kFailedPrecondition, "entries[2] (test ref): account client:c_1:BTC:available has 30");
+  // A malformed entry anywhere refuses the whole batch.
+  refused({deposit, deposit, Entry("BTC", {{"client:c_1:ETH:available", true, Units(1)}, {"wallet:BTC:client-hot", false, Units(1)}})},
+          absl::StatusCode::kInvalidArgument, "entries[2] (test ref): postings[0].account");
+  // Two deposits that fit one at a time overflow together.
+  const base::Amount half_up = base::Amount((~base::Uint128{0}) / 2 + 1);
+  refused({Ledger::DepositCredit("ETH", "ETH:client-hot", "c_2", half_up, "tx:1", 1),
+           Ledger::DepositCredit("ETH", "ETH:client-hot", "c_2", half_up, "tx:2", 1)},
+          absl::StatusCode::kOutOfRange, "entries[1] (deposit tx:2)");
+  refused({}, absl::StatusCode::kInvalidArgument, "at least one entry");
+  ExpectInvariantsHold();
 }
 
 using LedgerDeathTest = LedgerTest;

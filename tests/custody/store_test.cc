@@ -303,6 +303,64 @@ TEST_F(StoreTest, AJournalAppendThatFailsHalfWayLeavesNothingEvenIfCommitted) {
   ExpectInvariantsHold();
 }
 
+TEST_F(StoreTest, AJournalBatchTakesConsecutiveSeqsAndSumsEachBalanceOnce) {
+  AddWallets();
+  AddClient("c_1");
+  AddClient("c_2");
+  Deposit("c_1", "BTC", Units(7));
+  std::vector<store::JournalEntry> batch;
+  for (int i = 0; i < 5; ++i) {
+    batch.push_back(Ledger::DepositCredit("BTC", "BTC:client-hot", i % 2 == 0 ? "c_1" : "c_2", Units(10 + i),
+                                          base::Cat("tx:", i), 9));
+  }
+  {
+    auto txn = Write();
+    EXPECT_EQ(txn->AppendJournalBatch({}).status().code(), absl::StatusCode::kInvalidArgument);
+    auto first = txn->AppendJournalBatch(batch);
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_EQ(*first, 2u);
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto txn = Read();
+  EXPECT_EQ(*txn->LastJournalSeq(), 6u);
+  auto entries = txn->JournalRange("", 1, 6);
+  ASSERT_EQ(entries->size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*entries)[i].reference, base::Cat("tx:", i));
+  EXPECT_EQ(txn->GetBalance("wallet:BTC:client-hot")->debits, Units(7 + 10 + 11 + 12 + 13 + 14));
+  EXPECT_EQ(txn->GetBalance("client:c_1:BTC:available")->credits, Units(7 + 10 + 12 + 14));
+  EXPECT_EQ(txn->GetBalance("client:c_2:BTC:available")->credits, Units(11 + 13));
+  txn.reset();
+  ExpectInvariantsHold();
+}
+
+TEST_F(StoreTest, AJournalBatchThatFailsHalfWayLeavesNothingEvenIfCommitted) {
+  AddWallets();
+  AddClient("c_1");
+  AddClient("c_2");
+  Deposit("c_1", "BTC", Units(100));
+  // Fault injection: the third entry's posting to c_2 fails, after two entries went in.
+  RawSql("CREATE TRIGGER inject_fault BEFORE INSERT ON postings WHEN NEW.account = 'client:c_2:BTC:available'"
+         " BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+  {
+    auto txn = Write();
+    std::vector<store::JournalEntry> batch = {
+        Ledger::DepositCredit("BTC", "BTC:client-hot", "c_1", Units(1), "tx:1", 9),
+        Ledger::DepositCredit("BTC", "BTC:client-hot", "c_1", Units(2), "tx:2", 9),
+        Ledger::DepositCredit("BTC", "BTC:client-hot", "c_2", Units(3), "tx:3", 9)};
+    auto first = Ledger::PostBatch(*txn, batch);
+    ASSERT_FALSE(first.ok());
+    EXPECT_NE(first.status().message().find("injected fault"), std::string::npos) << first.status();
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  RawSql("DROP TRIGGER inject_fault");
+  auto txn = Read();
+  EXPECT_EQ(*txn->LastJournalSeq(), 1u);
+  EXPECT_EQ(Ledger::ClientPosition(*txn, "c_1", "BTC")->available, Units(100));
+  EXPECT_EQ(*Ledger::WalletHolding(*txn, "BTC:client-hot"), Units(100));
+  txn.reset();
+  ExpectInvariantsHold();
+}
+
 TEST_F(StoreTest, ChainBlocksAreStoredReplacedAndForgottenAboveAHeight) {
   auto txn = Write();
   EXPECT_FALSE(txn->LastChainBlock("btc")->has_value());
