@@ -161,8 +161,9 @@ absl::StatusOr<KeyRecord> KeyService::KeyOfType(const std::string& key_id, KeyTy
 }
 
 absl::StatusOr<chain::FinishedSignature> KeyService::SignDigest(const std::string& key_id,
-                                                      std::span<const uint8_t, 32> digest,
-                                                      const LogFields& context) {
+                                                                std::span<const uint8_t, 32> digest,
+                                                                const LogFields& context,
+                                                                chain::RecoveryId recovery) {
   if (absl::Status s = CheckContext(context, {"digest", "signature", "recovery_id"}); !s.ok()) {
     return s;
   }
@@ -171,12 +172,12 @@ absl::StatusOr<chain::FinishedSignature> KeyService::SignDigest(const std::strin
   absl::StatusOr<std::vector<uint8_t>> id = KeyIdBytes(key_id);
   if (!id.ok()) return id.status();
   absl::StatusOr<chain::FinishedSignature> sig =
-      token_->SignEcdsa(*id, digest, key->public_key, chain::RecoveryId::kCompute);
+      token_->SignEcdsa(*id, digest, key->public_key, recovery);
   if (!sig.ok()) return sig.status();
   LogFields fields = context;
   fields["digest"].assign(digest.begin(), digest.end());
   fields["signature"].assign(sig->compact.begin(), sig->compact.end());
-  fields["recovery_id"] = {static_cast<uint8_t>(*sig->recovery_id)};
+  if (sig->recovery_id.has_value()) fields["recovery_id"] = {static_cast<uint8_t>(*sig->recovery_id)};
   absl::StatusOr<LogEntry> logged = store_->AppendLog(clock_(), "signature", key_id, fields);
   if (!logged.ok()) {
     return absl::Status(logged.status().code(),

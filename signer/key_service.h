@@ -66,12 +66,14 @@ class KeyService {
                                                   const std::string& wallet_id = "");
 
   // Signs a 32-byte digest with a secp256k1 key and logs a "signature" entry whose fields are
-  // `context` plus digest, signature and recovery_id. FailedPrecondition if the key is not
-  // secp256k1; the token's error (the entry is not written) if signing fails.
-  // The signature is low S and carries its recovery id.
+  // `context` plus digest, signature and, with RecoveryId::kCompute, recovery_id.
+  // FailedPrecondition if the key is not secp256k1; the token's error (the entry is not
+  // written) if signing fails. The signature is low S and checked against the key either way
+  // (chain::FinishSignature): kSkip verifies it, for a chain that needs no recovery id
+  // (Bitcoin); kCompute finds the id with one recovery that is that check too (Ethereum).
   absl::StatusOr<chain::FinishedSignature> SignDigest(const std::string& key_id,
                                                       std::span<const uint8_t, 32> digest,
-                                                      const LogFields& context);
+                                                      const LogFields& context, chain::RecoveryId recovery);
   // Same for an Ed25519 key over `message`; the entry holds the message's SHA-256.
   absl::StatusOr<std::array<uint8_t, 64>> SignMessage(const std::string& key_id,
                                                       std::span<const uint8_t> message,

@@ -148,6 +148,32 @@ void PutString(std::vector<uint8_t>& out, const std::string& s) {
   PutBytes(out, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
 
+absl::Status CheckFieldNames(const LogFields& fields) {
+  for (const auto& [name, value] : fields) {
+    if (!ValidName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("log field name '", name, "' must be 1..64 characters of [a-z0-9_]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The entry hash of docs/sign_log.md over the fields' canonical encoding.
+std::array<uint8_t, 32> HashEntry(uint64_t seq, int64_t time_unix_ms, const std::string& kind,
+                                  const std::string& key_id, std::span<const uint8_t> encoded_fields,
+                                  const std::array<uint8_t, 32>& prev_hash) {
+  std::vector<uint8_t> msg;
+  msg.reserve(sizeof(kHashDomain) + 16 + 8 + kind.size() + key_id.size() + encoded_fields.size() + 32);
+  msg.insert(msg.end(), kHashDomain, kHashDomain + sizeof(kHashDomain));  // Includes the NUL.
+  PutU64(msg, seq);
+  PutU64(msg, static_cast<uint64_t>(time_unix_ms));
+  PutString(msg, kind);
+  PutString(msg, key_id);
+  msg.insert(msg.end(), encoded_fields.begin(), encoded_fields.end());
+  msg.insert(msg.end(), prev_hash.begin(), prev_hash.end());
+  return chain::Sha256(msg);
+}
+
 std::array<uint8_t, 32> ToHash(const std::vector<uint8_t>& v) {
   std::array<uint8_t, 32> out{};
   if (v.size() == 32) std::memcpy(out.data(), v.data(), 32);
@@ -269,56 +295,77 @@ absl::Status SignerStore::PrepareLogStatements() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LogEntry> SignerStore::Txn::AppendLog(int64_t time_unix_ms, const std::string& kind,
-                                                     const std::string& key_id,
-                                                     const LogFields& fields) {
+absl::StatusOr<uint64_t> SignerStore::Txn::Append(int64_t time_unix_ms, const std::string& kind,
+                                                  const std::string& key_id, const LogFields& fields,
+                                                  LogEntry* entry) {
   if (!ValidName(kind)) {
     return absl::InvalidArgumentError(
         absl::StrCat("log entry kind '", kind, "' must be 1..64 characters of [a-z0-9_]"));
   }
+  if (absl::Status s = CheckFieldNames(fields); !s.ok()) return s;
   if (absl::Status s = store_->PrepareLogStatements(); !s.ok()) return s;
   const LogStatements& statements = *store_->log_statements_;
-  LogEntry entry;
-  entry.seq = 1;
-  {
-    // The head is read inside the transaction every time rather than cached: a batch that
-    // rolls back leaves no stale head behind.
+  if (!head_known_) {
+    // The head is read once per transaction, never kept across transactions: a batch that
+    // rolls back leaves no stale head behind, since the next transaction reads it again.
     Reused head(statements.head);
     int rc = sqlite3_step(head.get());
+    head_seq_ = 0;
+    head_hash_.fill(0);
     if (rc == SQLITE_ROW) {
-      entry.seq = static_cast<uint64_t>(sqlite3_column_int64(head.get(), 0)) + 1;
+      head_seq_ = static_cast<uint64_t>(sqlite3_column_int64(head.get(), 0));
       const auto* hash = static_cast<const uint8_t*>(sqlite3_column_blob(head.get(), 1));
       if (hash != nullptr && sqlite3_column_bytes(head.get(), 1) == 32) {
-        std::memcpy(entry.prev_hash.data(), hash, 32);
+        std::memcpy(head_hash_.data(), hash, 32);
       }
     } else if (rc != SQLITE_DONE) {
       return SqlError(db_, "reading the log head");
     }
+    head_known_ = true;
   }
-  entry.time_unix_ms = time_unix_ms;
-  entry.kind = kind;
-  entry.key_id = key_id;
-  entry.fields = fields;
-  absl::StatusOr<std::array<uint8_t, 32>> hash = ComputeLogEntryHash(entry);
-  if (!hash.ok()) return hash.status();
-  entry.hash = *hash;
-  const std::vector<uint8_t> encoded = EncodeLogFields(entry.fields);
+  const uint64_t seq = head_seq_ + 1;
+  // Encoded once: the same bytes are hashed and stored.
+  const std::vector<uint8_t> encoded = EncodeLogFields(fields);
+  const std::array<uint8_t, 32> hash = HashEntry(seq, time_unix_ms, kind, key_id, encoded, head_hash_);
   Reused insert(statements.insert);
   sqlite3_stmt* st = insert.get();
-  absl::Status bound = absl::OkStatus();
-  if (sqlite3_bind_int64(st, 1, static_cast<int64_t>(entry.seq)) != SQLITE_OK ||
-      sqlite3_bind_int64(st, 2, entry.time_unix_ms) != SQLITE_OK ||
-      sqlite3_bind_text(st, 3, entry.kind.data(), static_cast<int>(entry.kind.size()), SQLITE_TRANSIENT) != SQLITE_OK ||
-      sqlite3_bind_text(st, 4, entry.key_id.data(), static_cast<int>(entry.key_id.size()), SQLITE_TRANSIENT) != SQLITE_OK ||
-      !BindBlob(st, 5, encoded).ok() || !BindBlob(st, 6, entry.prev_hash).ok() || !BindBlob(st, 7, entry.hash).ok()) {
+  if (sqlite3_bind_int64(st, 1, static_cast<int64_t>(seq)) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 2, time_unix_ms) != SQLITE_OK ||
+      sqlite3_bind_text(st, 3, kind.data(), static_cast<int>(kind.size()), SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_text(st, 4, key_id.data(), static_cast<int>(key_id.size()), SQLITE_STATIC) != SQLITE_OK ||
+      !BindBlob(st, 5, encoded).ok() || !BindBlob(st, 6, head_hash_).ok() || !BindBlob(st, 7, hash).ok()) {
     return SqlError(db_, "appending to the log");
   }
   if (sqlite3_step(st) != SQLITE_DONE) return SqlError(db_, "appending to the log");
+  if (entry != nullptr) {
+    entry->seq = seq;
+    entry->time_unix_ms = time_unix_ms;
+    entry->kind = kind;
+    entry->key_id = key_id;
+    entry->fields = fields;
+    entry->prev_hash = head_hash_;
+    entry->hash = hash;
+  }
+  // Only a row that is in the transaction moves the head.
+  head_seq_ = seq;
+  head_hash_ = hash;
+  return seq;
+}
+
+absl::StatusOr<LogEntry> SignerStore::Txn::AppendLog(int64_t time_unix_ms, const std::string& kind,
+                                                     const std::string& key_id,
+                                                     const LogFields& fields) {
+  LogEntry entry;
+  absl::StatusOr<uint64_t> seq = Append(time_unix_ms, kind, key_id, fields, &entry);
+  if (!seq.ok()) return seq.status();
   return entry;
 }
 
 std::vector<uint8_t> EncodeLogFields(const LogFields& fields) {
+  size_t size = 4;
+  for (const auto& [name, value] : fields) size += 8 + name.size() + value.size();
   std::vector<uint8_t> out;
+  out.reserve(size);
   PutU32(out, static_cast<uint32_t>(fields.size()));
   for (const auto& [name, value] : fields) {
     PutString(out, name);
@@ -368,21 +415,9 @@ absl::StatusOr<LogFields> DecodeLogFields(std::span<const uint8_t> data) {
 }
 
 absl::StatusOr<std::array<uint8_t, 32>> ComputeLogEntryHash(const LogEntry& entry) {
-  for (const auto& [name, value] : entry.fields) {
-    if (!ValidName(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("log field name '", name, "' must be 1..64 characters of [a-z0-9_]"));
-    }
-  }
-  std::vector<uint8_t> msg(kHashDomain, kHashDomain + sizeof(kHashDomain));  // Includes the NUL.
-  PutU64(msg, entry.seq);
-  PutU64(msg, static_cast<uint64_t>(entry.time_unix_ms));
-  PutString(msg, entry.kind);
-  PutString(msg, entry.key_id);
-  std::vector<uint8_t> fields = EncodeLogFields(entry.fields);
-  msg.insert(msg.end(), fields.begin(), fields.end());
-  msg.insert(msg.end(), entry.prev_hash.begin(), entry.prev_hash.end());
-  return chain::Sha256(msg);
+  if (absl::Status s = CheckFieldNames(entry.fields); !s.ok()) return s;
+  return HashEntry(entry.seq, entry.time_unix_ms, entry.kind, entry.key_id, EncodeLogFields(entry.fields),
+                   entry.prev_hash);
 }
 
 int SignerStore::LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }

@@ -110,6 +110,11 @@ class SignerStore {
     // Appends an entry after the current head. InvalidArgument for a bad kind or field name.
     absl::StatusOr<LogEntry> AppendLog(int64_t time_unix_ms, const std::string& kind,
                                        const std::string& key_id, const LogFields& fields);
+    // The same, returning only the new entry's sequence number (no copy of its fields), and
+    // filling `*entry` when it is given. The head is read once per transaction and then
+    // followed in memory, so a batch of appends reads it once.
+    absl::StatusOr<uint64_t> Append(int64_t time_unix_ms, const std::string& kind, const std::string& key_id,
+                                    const LogFields& fields, LogEntry* entry = nullptr);
     // Inserts a key registry row, and its binding row when it has one. AlreadyExists if the
     // key id is taken.
     absl::Status InsertKey(const KeyRecord& key);
@@ -121,6 +126,10 @@ class SignerStore {
     Txn(SignerStore* store, sqlite3* db) : store_(store), db_(db) {}
     SignerStore* store_;
     sqlite3* db_;
+    // The log head as of this transaction's last append (read on the first).
+    bool head_known_ = false;
+    uint64_t head_seq_ = 0;
+    std::array<uint8_t, 32> head_hash_{};
   };
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it returns an error.

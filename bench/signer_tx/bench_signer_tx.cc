@@ -206,7 +206,7 @@ double PrintLogCost(const std::string& name, ringfence::signer::SignerStore& sto
   for (int b = 0; b < batches; ++b) {
     auto st = store.Transact([&](ringfence::signer::SignerStore::Txn& txn) -> absl::Status {
       for (int i = 0; i < batch; ++i) {
-        auto e = txn.AppendLog(1, "bench_entry", "", fields);
+        auto e = txn.Append(1, "bench_entry", "", fields);  // as signerd appends its entries
         if (!e.ok()) return e.status();
       }
       return absl::OkStatus();

@@ -35,14 +35,21 @@ absl::Status GroupCommitter::Submit(Write write) {
 }
 
 void GroupCommitter::SubmitAsync(Write write, Done done) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
+    if (stopping_) {
+      // Answered below, outside the lock.
+    } else {
       queue_.push_back(Pending{std::move(write), std::move(done), absl::OkStatus()});
-      queued_.notify_one();
-      return;
+      // Wake the writer only when this write is what it waits for: the first one while it is
+      // idle, or the one that fills the batch it lingers on. While it commits it finds the
+      // queue by itself, so a write then costs no futex call and no context switch.
+      wake = waiting_ == Waiting::kAny || (waiting_ == Waiting::kFill && queue_.size() >= fill_);
+      if (!wake) return;
     }
   }
+  if (wake) return queued_.notify_one();
   done(absl::UnavailableError("sign log writer is stopping"));
 }
 
@@ -70,12 +77,15 @@ void GroupCommitter::Run() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      waiting_ = Waiting::kAny;
       queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      waiting_ = Waiting::kNothing;
       if (queue_.empty()) return;  // stopping and drained
       if (loaded && linger_.count() > 0 && queue_.size() < fill_ && !stopping_) {
-        lock.unlock();
-        std::this_thread::sleep_for(linger_);
-        lock.lock();
+        // Until the batch is full or the linger is over, whichever comes first.
+        waiting_ = Waiting::kFill;
+        queued_.wait_for(lock, linger_, [&] { return stopping_ || queue_.size() >= fill_; });
+        waiting_ = Waiting::kNothing;
       }
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));

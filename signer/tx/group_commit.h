@@ -35,9 +35,9 @@ class GroupCommitter {
 
   // `max_batch` bounds the writes in one transaction (>= 1). `linger`: when writes are arriving
   // faster than commits (the writer found some already queued after its last commit) but fewer
-  // than `fill` are waiting, the writer sleeps this long before taking them, so that one fsync
-  // covers more writes. Under light load (the writer had to wait for the write) it never
-  // lingers, so a lone request pays no delay.
+  // than `fill` are waiting, the writer waits until `fill` are queued or `linger` has passed,
+  // whichever is first, so that one fsync covers more writes. Under light load (the writer had
+  // to wait for the write) it never lingers, so a lone request pays no delay.
   explicit GroupCommitter(SignerStore* store, size_t max_batch = 512,
                           std::chrono::microseconds linger = std::chrono::microseconds(0), size_t fill = 16);
   ~GroupCommitter();
@@ -70,8 +70,12 @@ class GroupCommitter {
   const size_t max_batch_;
   const std::chrono::microseconds linger_;
   const size_t fill_;
+  // What the writer is waiting for, so that a submitter wakes it only when needed.
+  enum class Waiting { kNothing, kAny, kFill };
+
   mutable std::mutex mu_;
   std::condition_variable queued_;
+  Waiting waiting_ = Waiting::kNothing;  // Guarded by mu_.
   std::deque<Pending> queue_;   // Guarded by mu_.
   bool stopping_ = false;       // Guarded by mu_.
   uint64_t batches_ = 0;        // Guarded by mu_.

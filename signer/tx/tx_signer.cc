@@ -160,7 +160,7 @@ void TransactionSigner::Refuse(const TxRequest& request, absl::Status refusal, c
   const int64_t now = clock_();
   committer_->SubmitAsync(
       [fields, now](SignerStore::Txn& txn) -> absl::Status {
-        return txn.AppendLog(now, "tx_refused", "", *fields).status();
+        return txn.Append(now, "tx_refused", "", *fields).status();
       },
       [refusal = std::move(refusal), done](absl::Status logged) {
         // A refusal that could not be logged is still a refusal; the caller learns both.
@@ -206,7 +206,7 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
     const int64_t now = clock_();
     committer_->SubmitAsync(
         [fields, now](SignerStore::Txn& txn) -> absl::Status {
-          return txn.AppendLog(now, "tx_replayed", "", *fields).status();
+          return txn.Append(now, "tx_replayed", "", *fields).status();
         },
         [result = std::move(result), done](absl::Status logged) {
           if (!logged.ok()) return done(logged);
@@ -287,10 +287,11 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   const int64_t now = clock_();
   committer_->SubmitAsync(
       [this, signing, now](SignerStore::Txn& txn) -> absl::Status {
-        const std::string& first_key = signing->checked.jobs.empty() ? std::string() : signing->checked.jobs[0].key_id;
-        auto entry = txn.AppendLog(now, "tx_signed", first_key, signing->fields);
-        if (!entry.ok()) return entry.status();
-        signing->record.log_sequence = entry->seq;
+        static const std::string kNoKey;
+        const std::string& first_key = signing->checked.jobs.empty() ? kNoKey : signing->checked.jobs[0].key_id;
+        auto seq = txn.Append(now, "tx_signed", first_key, signing->fields);
+        if (!seq.ok()) return seq.status();
+        signing->record.log_sequence = *seq;
         return state_->WriteRows(txn, signing->checked, signing->record);
       },
       [signing, done](absl::Status logged) {

@@ -252,14 +252,15 @@ TEST_F(TokenTest, KeyServiceCreatesLogsAndSigns) {
   EXPECT_EQ(on_token->public_key, btc->public_key);
 
   std::array<uint8_t, 32> digest = RandomDigest();
-  absl::StatusOr<chain::FinishedSignature> sig = keys.SignDigest(btc->key_id, digest, {{"request_id", {'r', '1'}}});
+  absl::StatusOr<chain::FinishedSignature> sig = keys.SignDigest(btc->key_id, digest, {{"request_id", {'r', '1'}}},
+                                                                  chain::RecoveryId::kCompute);
   ASSERT_TRUE(sig.ok()) << sig.status();
   ExpectRecoverable(*sig, digest, btc->public_key);
   std::vector<uint8_t> msg = {1, 2, 3};
   ASSERT_TRUE(keys.SignMessage(sol->key_id, msg, {}).ok());
 
   // Wrong key type for the operation.
-  absl::StatusOr<chain::FinishedSignature> wrong = keys.SignDigest(sol->key_id, digest, {});
+  absl::StatusOr<chain::FinishedSignature> wrong = keys.SignDigest(sol->key_id, digest, {}, chain::RecoveryId::kCompute);
   ASSERT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(wrong.status().message(), HasSubstr("is ed25519, not secp256k1"));
 
@@ -280,6 +281,39 @@ TEST_F(TokenTest, KeyServiceCreatesLogsAndSigns) {
   absl::StatusOr<uint64_t> verified = (*store)->VerifyLog();
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_EQ(*verified, 4u);
+}
+
+TEST_F(TokenTest, KeyServiceSignsWithoutARecoveryIdWhenTheChainNeedsNone) {
+  testing_store_dir_ = std::make_unique<ringfence::testing::TempDir>("signer-db");
+  absl::StatusOr<std::unique_ptr<SignerStore>> store =
+      SignerStore::Open((testing_store_dir_->path() / "signer.db").string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  KeyService keys(token_.get(), store->get());
+  absl::StatusOr<KeyRecord> btc = keys.CreateKey(
+      KeyType::kSecp256k1, "btc-hot", {"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot});
+  ASSERT_TRUE(btc.ok()) << btc.status();
+  for (int i = 0; i < 8; ++i) {
+    std::array<uint8_t, 32> digest = RandomDigest();
+    absl::StatusOr<chain::FinishedSignature> sig = keys.SignDigest(btc->key_id, digest, {}, chain::RecoveryId::kSkip);
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    EXPECT_FALSE(sig->recovery_id.has_value());
+    EXPECT_TRUE(chain::IsLowS(sig->compact));
+    EXPECT_TRUE(chain::VerifyEcdsa(digest, sig->compact, btc->public_key).ok());
+    std::array<uint8_t, 32> other = digest;
+    other[0] ^= 1;
+    EXPECT_FALSE(chain::VerifyEcdsa(other, sig->compact, btc->public_key).ok());
+  }
+  absl::StatusOr<std::vector<LogEntry>> log = (*store)->ReadLog();
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->size(), 9u);
+  for (size_t i = 1; i < log->size(); ++i) {
+    EXPECT_EQ((*log)[i].kind, "signature");
+    EXPECT_TRUE((*log)[i].fields.contains("signature"));
+    EXPECT_FALSE((*log)[i].fields.contains("recovery_id")) << "entry " << i;
+  }
+  absl::StatusOr<uint64_t> verified = (*store)->VerifyLog();
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(*verified, 9u);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -417,11 +451,11 @@ TEST(TokenFaultTest, KeyServiceLogsOnlySignaturesThatWereMade) {
       KeyType::kSecp256k1, "faulty", {"btc:client-hot", "btc", OwnerClass::kClient, Tier::kHot});
   ASSERT_TRUE(key.ok()) << key.status();
   std::array<uint8_t, 32> digest = RandomDigest();
-  ASSERT_TRUE(keys.SignDigest(key->key_id, digest, {}).ok());  // C_Sign #1
-  absl::StatusOr<chain::FinishedSignature> failed = keys.SignDigest(key->key_id, digest, {});  // #2 fails
+  ASSERT_TRUE(keys.SignDigest(key->key_id, digest, {}, chain::RecoveryId::kCompute).ok());  // C_Sign #1
+  absl::StatusOr<chain::FinishedSignature> failed = keys.SignDigest(key->key_id, digest, {}, chain::RecoveryId::kCompute);  // #2 fails
   ASSERT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(failed.status().message(), HasSubstr("C_Sign failed: CKR_DEVICE_ERROR"));
-  absl::StatusOr<chain::FinishedSignature> next = keys.SignDigest(key->key_id, digest, {});  // #3
+  absl::StatusOr<chain::FinishedSignature> next = keys.SignDigest(key->key_id, digest, {}, chain::RecoveryId::kCompute);  // #3
   ASSERT_TRUE(next.ok()) << next.status();
   ExpectRecoverable(*next, digest, key->public_key);
   // key_created plus the two signatures actually made; the failure left no entry.
