@@ -162,8 +162,11 @@ void WithdrawalExecutor::Start() {
     while (!stopping_) {
       absl::StatusOr<ExecutorPass> pass = RunOnce();
       if (!pass.ok()) Log(Cat("pass failed: ", pass.status().message()));
+      // A pass that moved something goes again at once: withdrawals approved meanwhile wait
+      // for no timer while the executor is busy. An idle one waits for the interval or Wake().
+      const bool moved = pass.ok() && pass->claimed + pass->signed_ + pass->broadcast + pass->confirmed + pass->failed > 0;
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_.load(); });
+      if (!moved) wake_.wait_for(lock, options_.poll_interval, [this] { return woken_ || stopping_.load(); });
       woken_ = false;
     }
   });
