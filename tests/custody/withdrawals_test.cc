@@ -67,7 +67,7 @@ class WithdrawalsTest : public StoreTest {
                        base::Amount(1'000)}};
     config_.approvers = {{"alice", {}, "", ""}, {"bob", {}, "", ""}};
     config_.approvers[1].public_key[0] = 1;
-    config_.withdrawals = WithdrawalsConfig{"/policy.toml", 600, nullptr, ""};
+    config_.withdrawals = WithdrawalsConfig{"/policy.toml", 600, true, nullptr, ""};
     ASSERT_TRUE(AttachPolicy(config_, kPolicy).ok());
     destination_ = chain::P2wpkhAddress("bcrt", std::array<uint8_t, 20>{7}).value();
     // An active entry for the destination.
