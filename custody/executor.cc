@@ -130,7 +130,13 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
       keys_(keys),
       signer_(signer),
       adapters_(std::move(adapters)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      spent_(std::make_unique<SpentCache>()) {}
+
+// Under build_mu_: each unfinished withdrawal's share of what is spent (SpentByUnfinished).
+struct WithdrawalExecutor::SpentCache {
+  std::map<std::string, Spent> by_id;
+};
 
 WithdrawalExecutor::~WithdrawalExecutor() { Stop(); }
 
@@ -356,15 +362,34 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
 
 namespace {
 
+void Merge(const Spent& one, Spent& into) {
+  into.outpoints.insert(one.outpoints.begin(), one.outpoints.end());
+  for (const auto& [key, nonce] : one.next_nonce) into.next_nonce[key] = std::max(into.next_nonce[key], nonce);
+  for (const auto& [key, value] : one.native_committed) AddTo(into.native_committed, key, value);
+  for (const auto& [key, value] : one.token_committed) AddTo(into.token_committed, key, value);
+}
+
+// What every unfinished withdrawal but `except` spends. `cache` holds each one's share, parsed
+// once from its build record (immutable); it keeps only the withdrawals still unfinished.
 absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const std::string& except,
+                                        std::map<std::string, Spent>& cache,
                                         const std::function<absl::StatusOr<sv1::SignTransactionRequest>(const std::string&)>& load) {
   Spent spent;
+  std::map<std::string, Spent> kept;
   RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn.ListExecutable(now_s, kMaxUnfinished));
   for (const WithdrawalRow& r : rows) {
     if (r.withdrawal_id == except || !Unfinished(r.state)) continue;
-    RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(r.withdrawal_id));
-    Account(req, spent);
+    auto it = cache.find(r.withdrawal_id);
+    if (it == cache.end()) {
+      RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(r.withdrawal_id));
+      Spent one;
+      Account(req, one);
+      it = cache.emplace(r.withdrawal_id, std::move(one)).first;
+    }
+    Merge(it->second, spent);
+    kept.insert(cache.extract(it));
   }
+  cache = std::move(kept);
   return spent;
 }
 
@@ -417,7 +442,7 @@ absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(cons
 
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(store::Txn& txn, const WithdrawalRow& row,
                                                                              const ChainView& view) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_->by_id,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   std::vector<txbuild::Coin> coins;
   for (const chain::Utxo& u : view.utxos) {
@@ -444,7 +469,7 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(store::Txn& txn, const WithdrawalRow& row,
                                                                               const AssetConfig& asset,
                                                                               const ChainView& view) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id,
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_->by_id,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   const bool token = !asset.erc20_contract.empty();
   txbuild::EthereumSpend spend;

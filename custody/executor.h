@@ -45,6 +45,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -169,6 +170,8 @@ class WithdrawalExecutor {
 
   std::mutex build_mu_;  // one claim+build at a time: each build sees the others' inputs
   std::pair<std::string, std::string> change_;  // under build_mu_: the wallet's change key and address
+  struct SpentCache;
+  std::unique_ptr<SpentCache> spent_;  // under build_mu_
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;
