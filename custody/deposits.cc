@@ -58,47 +58,63 @@ absl::StatusOr<std::string> DepositAddressFor(const AssetConfig& asset, std::spa
   return absl::InvalidArgumentError(Cat("no address form for chain ", asset.chain));
 }
 
-struct DepositIngestor::Watch {
-  std::vector<std::string> addresses;
-  // Every address above with its row. Address rows are never changed or deleted once stored,
-  // so this copy stays exact for the whole poll; an address made after it was read cannot
-  // appear in a block up to the tip read before it (PollOnce), and one that is missing is
-  // still looked up in the store.
-  std::unordered_map<std::string, store::AddressRow> rows;
-};
-
 DepositIngestor::DepositIngestor(const Config& config, const ChainConfig& chain, chain::ChainAdapter& adapter,
                                  store::Store& store, Env& env)
     : config_(config), chain_(chain), adapter_(adapter), store_(store), env_(env) {}
 
 DepositIngestor::~DepositIngestor() { Stop(); }
 
-absl::StatusOr<DepositIngestor::Watch> DepositIngestor::LoadWatch() {
+absl::Status DepositIngestor::RefreshWatch() {
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
-  Watch watch;
+  std::set<std::string> wallets;  // of this chain's assets
   for (const AssetConfig& a : config_.assets) {
     if (a.chain != chain_.name) continue;
-    for (const store::WalletRow& w : WalletsOf(a)) {
-      RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> rows, txn->ListAddressesOfWallet(w.wallet_id));
-      for (store::AddressRow& row : rows) {
-        std::string address = row.address;
-        watch.rows.emplace(std::move(address), std::move(row));
-      }
-    }
+    for (const store::WalletRow& w : WalletsOf(a)) wallets.insert(w.wallet_id);
   }
-  std::set<std::string> sorted;
-  for (const auto& [address, row] : watch.rows) sorted.insert(address);
-  watch.addresses.assign(sorted.begin(), sorted.end());
-  return watch;
+  constexpr uint32_t kPage = 10'000;
+  for (int attempt = 0;; ++attempt) {
+    bool added = false;
+    for (;;) {
+      RF_ASSIGN_OR_RETURN(auto rows, txn->ListAddressesAddedAfter(watch_.position, kPage));
+      for (auto& [position, row] : rows) {
+        watch_.position = std::max(watch_.position, position);
+        ++watch_.seen;
+        if (!wallets.contains(row.wallet_id)) continue;
+        std::string address = row.address;
+        watch_.rows.emplace(std::move(address), std::move(row));
+        added = true;
+      }
+      if (rows.size() < kPage) break;
+    }
+    // Every address is read once; a count that disagrees means positions were not what they
+    // promised (a file rebuilt under us): read the whole set again rather than miss one.
+    RF_ASSIGN_OR_RETURN(const uint64_t count, txn->CountAddresses());
+    if (count == watch_.seen) {
+      if (added) {
+        watch_.addresses.clear();
+        watch_.addresses.reserve(watch_.rows.size());
+        for (const auto& [address, row] : watch_.rows) watch_.addresses.push_back(address);
+        std::sort(watch_.addresses.begin(), watch_.addresses.end());
+      }
+      return absl::OkStatus();
+    }
+    if (attempt > 0) {
+      return absl::DataLossError(Cat("the addresses table holds ", count, " rows but ", watch_.seen,
+                                     " were read by position"));
+    }
+    watch_ = Watch{};
+  }
 }
 
 absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
   std::lock_guard<std::mutex> poll_lock(poll_mu_);
   PollResult result;
   RF_ASSIGN_OR_RETURN(chain::BlockRef tip, adapter_.Tip());
-  // The watch set is read after the tip: every block up to that tip was mined before any
-  // address created later could have been paid.
-  RF_ASSIGN_OR_RETURN(Watch watch, LoadWatch());
+  // The watch set is brought up to date after the tip is read: every block up to that tip was
+  // mined before any address created later could have been paid. Only addresses added since
+  // the last poll are read (address rows never change and are never deleted).
+  RF_RETURN_IF_ERROR(RefreshWatch());
+  const Watch& watch = watch_;
 
   auto last_stored = [&]() -> absl::StatusOr<std::optional<store::ChainBlockRow>> {
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());

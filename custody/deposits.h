@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -83,8 +84,19 @@ class DepositIngestor {
   void Stop();
 
  private:
-  struct Watch;
-  absl::StatusOr<Watch> LoadWatch();
+  // The addresses of the chain's assets' wallets, kept across polls.
+  struct Watch {
+    std::vector<std::string> addresses;  // sorted: what GetBlock is asked about
+    // Every address above with its row. Address rows are never changed or deleted once
+    // stored, so this copy stays exact; an address made after the last refresh cannot appear
+    // in a block up to the tip read before it (PollOnce), and one that is missing is still
+    // looked up in the store.
+    std::unordered_map<std::string, store::AddressRow> rows;
+    uint64_t position = 0;  // the last address position read (Txn::ListAddressesAddedAfter)
+    uint64_t seen = 0;      // addresses read, of every chain
+  };
+  // Reads the addresses added since the last refresh into watch_.
+  absl::Status RefreshWatch();
   absl::Status ProcessBlock(const chain::Block& block, const Watch& watch, PollResult* result);
   absl::Status HandleReorg(uint64_t from_height, PollResult* result);
   // Credits every pending deposit that has its confirmations at `height` (one Ledger::PostBatch),
@@ -102,7 +114,8 @@ class DepositIngestor {
   store::Store& store_;
   Env& env_;
 
-  std::mutex poll_mu_;  // one PollOnce at a time; guards the five below
+  std::mutex poll_mu_;  // one PollOnce at a time; guards the six below
+  Watch watch_;
   bool first_poll_done_ = false;
   bool observed_once_ = false;
   std::string last_observe_error_;

@@ -117,7 +117,7 @@ class Ledger {
   // posting its entries one by one in this order would be; the accounts of all of them are
   // locked once, in name order, and each balance is written once. The entries take
   // consecutive seqs in their order; returns the first. On any error nothing is written and
-  // the message names the entry ("entries[3] (deposit <reference>): ..."); INVALID_ARGUMENT
+  // the message names the entry (entries[3] ("deposit" "<reference>"): ...); INVALID_ARGUMENT
   // for an empty list. REQUIRES: `txn` is a read-write transaction.
   static absl::StatusOr<uint64_t> PostBatch(store::Txn& txn, std::span<const store::JournalEntry> entries);
 

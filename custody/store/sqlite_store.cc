@@ -304,6 +304,8 @@ enum Sql : int {
   kGetAddress,
   kListAddressesOfClient,
   kListAddressesOfWallet,
+  kListAddressesAddedAfter,
+  kCountAddresses,
   kGetBalance,
   kPutBalance,
   kListBalancesBetween,
@@ -413,6 +415,8 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "SELECT " RF_ADDRESS_COLUMNS " FROM addresses WHERE client_id = ?1 AND (?2 = '' OR asset_id = ?2)"
     " AND address > ?3 ORDER BY address LIMIT ?4",
     "SELECT " RF_ADDRESS_COLUMNS " FROM addresses WHERE wallet_id = ?1 ORDER BY address",
+    "SELECT " RF_ADDRESS_COLUMNS ", rowid FROM addresses WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+    "SELECT count(*) FROM addresses",
     "SELECT debits, credits FROM balances WHERE account = ?1",
     "INSERT INTO balances (account, debits, credits) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (account) DO UPDATE SET debits = excluded.debits, credits = excluded.credits",
@@ -1145,6 +1149,31 @@ class SqliteTxn final : public Txn {
       return absl::OkStatus();
     }));
     return rows;
+  }
+
+  absl::StatusOr<std::vector<std::pair<uint64_t, AddressRow>>> ListAddressesAddedAfter(uint64_t after,
+                                                                                      uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(int64_t position, ToSqlInt(after, "after"));
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("address page limit ", limit, " is outside 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListAddressesAddedAfter));
+    q.Int(1, position).Int(2, limit);
+    std::vector<std::pair<uint64_t, AddressRow>> rows;
+    RF_RETURN_IF_ERROR(EachRow(q, "listing addresses by position", [&]() -> absl::Status {
+      rows.emplace_back(q.ColumnUint(6), ReadAddress(q));
+      return absl::OkStatus();
+    }));
+    return rows;
+  }
+
+  absl::StatusOr<uint64_t> CountAddresses() override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kCountAddresses));
+    const int rc = q.Step();
+    if (rc != SQLITE_ROW) return Fail(rc, "counting addresses");
+    return q.ColumnUint(0);
   }
 
   absl::StatusOr<std::vector<AddressRow>> ListAddressesOfWallet(const std::string& wallet_id) override {

@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -298,6 +299,16 @@ class Txn {
                                                                         const std::string& asset_id,
                                                                         const Page& page) = 0;
   virtual absl::StatusOr<std::vector<AddressRow>> ListAddressesOfWallet(const std::string& wallet_id) = 0;
+  // Addresses in the order they were stored, each with its position, after position `after`
+  // (0: from the first), at most `limit` (1..10000). Positions only grow and address rows are
+  // never changed or deleted, so a reader that keeps a copy of the addresses (the deposit
+  // ingestor's watch set) reads only what was added since the last position it saw. SQLite:
+  // the rowid; a server database: a sequence column.
+  virtual absl::StatusOr<std::vector<std::pair<uint64_t, AddressRow>>> ListAddressesAddedAfter(uint64_t after,
+                                                                                              uint32_t limit) = 0;
+  // How many addresses are stored (all wallets): with the above, lets such a reader tell that
+  // its copy is whole.
+  virtual absl::StatusOr<uint64_t> CountAddresses() = 0;
 
   // --- ledger ----------------------------------------------------------------------------------
   // Locks the account's balance row until the end of the transaction; zero for a new account.

@@ -354,7 +354,7 @@ TEST_F(AuditTest, AppendBatchRefusesBadInputAndAppendsNothing) {
   const std::vector<Case> cases = {
       {batch("", "s", "x"), "entries[1]: action must not be empty"},
       {batch("a", "s\n", "x"), "entries[1]: subject"},
-      {batch("a", "s", "\xff"), "entries[1]: details: v is not valid UTF-8"},
+      {batch("a", "s", "\xff"), R"(entries[1]: details: "v" is not valid UTF-8)"},
       {batch("a", "s", std::string(16 * 1024, 'd')), "entries[1]: details are"},
       {{}, "at least one"},
   };

@@ -412,6 +412,21 @@ TEST_F(DepositsTest, ABlockOfManyDepositsIsCreditedWithAnAuditTrailPerDeposit) {
   EXPECT_TRUE(verified->ok) << verified->reason;
 }
 
+TEST_F(DepositsTest, AnAddressMadeBetweenPollsIsWatchedByTheNextOne) {
+  chain_.Mine({Pay("1", "0xa1", 5)});
+  Poll();
+  // The ingestor keeps its watch set across polls and reads only what was added since.
+  AddClient("c_00000000000000e5");
+  AddAddress("0xe5", "ETH", "ETH:client-hot", "c_00000000000000e5");
+  chain_.Mine({Pay("2", "0xe5", 21), Pay("3", "0xa1", 1)});
+  PollResult r = Poll();
+  EXPECT_EQ(r.detected, 2u);
+  chain_.Mine();
+  Poll();
+  EXPECT_EQ(Available("ETH", "c_00000000000000e5"), base::Amount(21));
+  EXPECT_EQ(Available("ETH"), base::Amount(6));
+}
+
 TEST_F(DepositsTest, AnotherGenesisStopsIngestion) {
   chain_.Mine();
   Poll();

@@ -295,15 +295,15 @@ TEST_F(LedgerTest, PostBatchWritesNothingWhenAnyEntryIsRefused) {
   refused({deposit,
            Entry("BTC", {{"client:c_1:BTC:available", true, Units(120)}, {"client:c_1:BTC:held", false, Units(120)}}),
            Entry("BTC", {{"client:c_1:BTC:available", true, Units(31)}, {"client:c_1:BTC:held", false, Units(31)}})},
-          absl::StatusCode::kFailedPrecondition, "entries[2] (test ref): account client:c_1:BTC:available has 30");
+          absl::StatusCode::kFailedPrecondition, R"(entries[2] ("test" "ref"): account "client:c_1:BTC:available" has 30)");
   // A malformed entry anywhere refuses the whole batch.
   refused({deposit, deposit, Entry("BTC", {{"client:c_1:ETH:available", true, Units(1)}, {"wallet:BTC:client-hot", false, Units(1)}})},
-          absl::StatusCode::kInvalidArgument, "entries[2] (test ref): postings[0].account");
+          absl::StatusCode::kInvalidArgument, R"(entries[2] ("test" "ref"): postings[0].account)");
   // Two deposits that fit one at a time overflow together.
   const base::Amount half_up = base::Amount((~base::Uint128{0}) / 2 + 1);
   refused({Ledger::DepositCredit("ETH", "ETH:client-hot", "c_2", half_up, "tx:1", 1),
            Ledger::DepositCredit("ETH", "ETH:client-hot", "c_2", half_up, "tx:2", 1)},
-          absl::StatusCode::kOutOfRange, "entries[1] (deposit tx:2)");
+          absl::StatusCode::kOutOfRange, R"(entries[1] ("deposit" "tx:2"))");
   refused({}, absl::StatusCode::kInvalidArgument, "at least one entry");
   ExpectInvariantsHold();
 }

@@ -361,6 +361,33 @@ TEST_F(StoreTest, AJournalBatchThatFailsHalfWayLeavesNothingEvenIfCommitted) {
   ExpectInvariantsHold();
 }
 
+TEST_F(StoreTest, AddressesAreListedInTheOrderTheyWereAdded) {
+  AddWallets();
+  AddClient("c_1");
+  {
+    auto txn = Write();
+    for (const char* a : {"bcrt1qzz", "bcrt1qaa", "bcrt1qmm"}) {
+      ASSERT_TRUE(txn->InsertAddress({a, "BTC", "BTC:client-hot", "c_1", "k", 1}).ok());
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto txn = Read();
+  auto all = txn->ListAddressesAddedAfter(0, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].second.address, "bcrt1qzz") << "insertion order, not address order";
+  EXPECT_EQ((*all)[2].second.address, "bcrt1qmm");
+  EXPECT_LT((*all)[0].first, (*all)[1].first);
+  EXPECT_LT((*all)[1].first, (*all)[2].first);
+  auto rest = txn->ListAddressesAddedAfter((*all)[0].first, 1);
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ((*rest)[0].second.address, "bcrt1qaa");
+  EXPECT_TRUE(txn->ListAddressesAddedAfter((*all)[2].first, 10)->empty());
+  EXPECT_EQ(*txn->CountAddresses(), 3u);
+  EXPECT_EQ(txn->ListAddressesAddedAfter(0, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(txn->ListAddressesAddedAfter(0, 10001).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(StoreTest, ChainBlocksAreStoredReplacedAndForgottenAboveAHeight) {
   auto txn = Write();
   EXPECT_FALSE(txn->LastChainBlock("btc")->has_value());
