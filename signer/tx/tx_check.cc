@@ -443,15 +443,19 @@ const OwnKey* OwnKeys::ByEthAddress(const std::array<uint8_t, 20>& address) cons
   return it == by_eth_address_.end() ? nullptr : ById(it->second);
 }
 
+absl::Status ExpiredRefusal(const TxRequest& request, int64_t now_unix_seconds) {
+  return Deny("approval_expired", Cat("the approvals expired at ", request.expires_at,
+                                      " (Unix seconds); signerd's clock reads ", now_unix_seconds));
+}
+
 absl::StatusOr<CheckedTx> CheckTransaction(const TxRequest& request, const TxConfig& config,
                                            const ApproverRegistry& registry, const OwnKeys& keys,
-                                           int64_t now_unix_seconds) {
+                                           int64_t now_unix_seconds, Expiry expiry) {
   if (auto st = CheckRequestShape(request); !st.ok()) return st;
-  if (request.expires_at <= now_unix_seconds) {
-    return Deny("approval_expired", Cat("the approvals expired at ", request.expires_at,
-                                        " (Unix seconds); signerd's clock reads ", now_unix_seconds));
-  }
+  const bool expired = request.expires_at <= now_unix_seconds;
+  if (expired && expiry == Expiry::kRefuse) return ExpiredRefusal(request, now_unix_seconds);
   CheckedTx out;
+  out.expired = expired;
   out.request_id = request.request_id;
   out.kind = *request.kind;
   if (request.chain == "bitcoin") {

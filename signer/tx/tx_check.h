@@ -151,13 +151,27 @@ struct CheckedTx {
   WalletBinding source_wallet;  // from the signing keys' bindings
   int approvals_required = 0;
   std::vector<std::string> approvers;  // the approvals counted, in request order
+  // expires_at is not after the clock given to CheckTransaction (only with Expiry::kRecord).
+  bool expired = false;
+};
+
+// What CheckTransaction does with a request whose approvals have expired.
+enum class Expiry {
+  kRefuse,  // refuse it at once, approval_expired
+  // Run every other check and set CheckedTx::expired: the caller refuses it unless it is the
+  // replay of a transaction signed before, which must stay answerable after the expiry
+  // (a caller that crashed before recording the answer asks again, maybe much later).
+  kRecord,
 };
 
 // Runs every check at `now_unix_seconds` (signerd's clock: a request whose expires_at is not
-// after it is refused, approval_expired). See the file comment for the errors.
+// after it has expired, see Expiry). See the file comment for the errors.
 absl::StatusOr<CheckedTx> CheckTransaction(const TxRequest& request, const TxConfig& config,
                                            const ApproverRegistry& registry, const OwnKeys& keys,
-                                           int64_t now_unix_seconds);
+                                           int64_t now_unix_seconds, Expiry expiry = Expiry::kRefuse);
+
+// The approval_expired refusal (PERMISSION_DENIED) of `request` at `now_unix_seconds`.
+absl::Status ExpiredRefusal(const TxRequest& request, int64_t now_unix_seconds);
 
 // A token's answer for one SignJob: low-S r || s and its recovery id.
 struct JobSignature {

@@ -186,11 +186,17 @@ void TransactionSigner::SignAsync(const TxRequest& request, SignDone done) {
   // No second try after a refusal: the snapshot is current (every registry write goes through
   // this store, the only one on the database while signerd holds its lock), so a refusal is
   // final and cannot make signerd re-read every key on a caller's demand.
-  auto checked = CheckTransaction(request, config_, registry_, *keys, now_seconds);
+  // Expired approvals are refused after the state check, not before: the same transaction
+  // signed before the expiry is still answered with its stored signature (nothing new signed).
+  auto checked = CheckTransaction(request, config_, registry_, *keys, now_seconds, Expiry::kRecord);
   if (!checked.ok()) return Refuse(request, checked.status(), done);
 
   auto decision = state_->Reserve(*checked);
   if (!decision.ok()) return Refuse(request, decision.status(), done);
+  if (!decision->replay && checked->expired) {
+    decision->claim.Release();
+    return Refuse(request, ExpiredRefusal(request, now_seconds), done);
+  }
   if (decision->replay) {
     const SignedRecord& rec = *decision->replay;
     auto fields = std::make_shared<LogFields>();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <future>
 #include <memory>
@@ -28,6 +29,7 @@
 #include "signer/tx/tx_signer.h"
 #include "signer/tx/worker_pool.h"
 #include "tests/common/temp_dir.h"
+#include "tests/signer_tx/fixture.h"
 #include "tests/signer_tx/harness.h"
 
 namespace ringfence::signer::tx {
@@ -527,6 +529,59 @@ TEST_F(SignEntryPointsTest, SignThenSignAsyncReplayTheSameTransaction) {
   EXPECT_EQ(sync_refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(sync_refused.status().message()), ::testing::StartsWith("request_conflict: "));
   EXPECT_EQ(async_refused.result.status(), sync_refused.status());
+}
+
+// A caller that crashed after signerd signed but before it recorded the answer asks again,
+// perhaps after the approvals expired: it gets the stored transaction (nothing new signed),
+// while a request that was never signed is refused once expired and claims nothing.
+TEST_F(SignEntryPointsTest, ASignedRequestIsReplayedAfterItsApprovalsExpire) {
+  const int64_t expires_at = static_cast<int64_t>(std::time(nullptr)) + 4;
+  auto expiring = [&](const std::string& request_id, uint8_t outpoint_tag) {
+    auto c = Request(request_id, outpoint_tag);
+    c.request.expires_at = expires_at;
+    testing::ApproveOther(harness_->world(), &c.request, [](policy::ApprovalSubject*) {});
+    return c;
+  };
+  auto signed_case = expiring("pipe-expiring", 0x65);
+  auto first = signer().Sign(signed_case.request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->replayed);
+
+  // Wait (30 s ceiling) until signerd's clock, in Unix seconds, has passed expires_at.
+  const auto ceiling = Clock::now() + std::chrono::seconds(30);
+  while (std::time(nullptr) <= expires_at + 1 && Clock::now() < ceiling) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(std::time(nullptr), expires_at + 1);
+
+  const size_t signed_before = Entries(Log(), "tx_signed", "pipe-expiring").size();
+  auto again = signer().Sign(signed_case.request);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->signed_tx.bytes, first->signed_tx.bytes);
+  EXPECT_EQ(again->log_sequence, first->log_sequence);
+  EXPECT_EQ(Entries(Log(), "tx_signed", "pipe-expiring").size(), signed_before);
+  EXPECT_EQ(Entries(Log(), "tx_replayed", "pipe-expiring").size(), 1u);
+
+  // The same request id for another transaction is still a conflict, expired or not.
+  auto conflicting = expiring("pipe-expiring", 0x67);
+  auto conflict = signer().Sign(conflicting.request);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_THAT(std::string(conflict.status().message()), ::testing::StartsWith("request_conflict: "));
+
+  // Never signed and expired: refused and logged, and its outpoint is not left claimed.
+  auto late = expiring("pipe-expired-new", 0x66);
+  auto refused = signer().Sign(late.request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::StartsWith("approval_expired: "));
+  ASSERT_EQ(Entries(Log(), "tx_refused", "pipe-expired-new").size(), 1u);
+  EXPECT_EQ(Field(Entries(Log(), "tx_refused", "pipe-expired-new")[0], "rule"), "approval_expired");
+  EXPECT_TRUE(Entries(Log(), "tx_signed", "pipe-expired-new").empty());
+  auto renewed = Request("pipe-expired-renewed", 0x66);  // the same outpoint, fresh approvals
+  auto signed_renewed = signer().Sign(renewed.request);
+  ASSERT_TRUE(signed_renewed.ok()) << signed_renewed.status();
+  EXPECT_FALSE(signed_renewed->replayed);
 }
 
 TEST_F(SignEntryPointsTest, RefusalsAreTheSameAndLoggedBeforeTheAnswer) {
