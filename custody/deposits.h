@@ -60,6 +60,7 @@ inline constexpr size_t kMaxTransfersPerBlock = 100'000;
 struct PollResult {
   uint64_t blocks = 0;     // blocks stored
   uint64_t detected = 0;   // new deposits recorded (pending)
+  uint64_t own_outputs = 0;  // outputs of our own withdrawals to our addresses (change): not deposits
   uint64_t credited = 0;   // deposits credited
   uint64_t orphaned = 0;   // pending deposits removed by reorganisations
   uint64_t incidents = 0;  // credited deposits a reorganisation removed from the chain

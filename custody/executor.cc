@@ -274,9 +274,30 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::LoadBuild(store:
   return request;
 }
 
+store::AddressRow WithdrawalExecutor::ChangeAddressRow(const std::string& wallet_id, const AssetConfig& asset,
+                                                      const std::string& key_id, const std::string& address) const {
+  // One of the wallet's own addresses (no client): watched by the deposit ingestor, which does
+  // not count our own transactions' outputs as deposits, and summed into the wallet's
+  // observed chain balance.
+  return store::AddressRow{address, asset.id, wallet_id, "", key_id, env_.NowUnixMs()};
+}
+
+absl::Status WithdrawalExecutor::RecordChangeAddress(const std::string& wallet_id, const AssetConfig& asset,
+                                                     const std::string& key_id, const std::string& address) {
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  absl::Status inserted = txn->InsertAddress(ChangeAddressRow(wallet_id, asset, key_id, address));
+  if (absl::IsAlreadyExists(inserted)) return absl::OkStatus();  // another pass recorded it first
+  RF_RETURN_IF_ERROR(inserted);
+  RF_RETURN_IF_ERROR(txn->Commit());
+  Log(Cat("change address ", address, " recorded as an address of wallet ", wallet_id));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKey(const std::string& wallet_id,
                                                                                  const AssetConfig& asset) {
   const std::string key = Cat("executor/change-key/", wallet_id);
+  std::optional<std::pair<std::string, std::string>> known;  // key id, address
+  bool address_recorded = false;
   {
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
     RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> row, txn->GetIdempotency(key));
@@ -285,8 +306,22 @@ absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKe
       if (row->method != kChangeKeyMethod || space == std::string::npos) {
         return absl::DataLossError(Cat("the change key record of ", wallet_id, " is malformed"));
       }
-      return std::make_pair(row->response.substr(0, space), row->response.substr(space + 1));
+      known.emplace(row->response.substr(0, space), row->response.substr(space + 1));
+      RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, txn->GetAddress(known->second));
+      if (address.has_value()) {
+        if (address->wallet_id != wallet_id || address->key_id != known->first || !address->client_id.empty()) {
+          return absl::DataLossError(Cat("the change address ", known->second, " of ", wallet_id,
+                                         " is recorded as another wallet's or client's address"));
+        }
+        address_recorded = true;
+      }
     }
+  }
+  if (known.has_value()) {
+    // A key made before change addresses were recorded as the wallet's own (schema 3) gets
+    // its address row now, so that the chain observation and the ingestor see it.
+    if (!address_recorded) RF_RETURN_IF_ERROR(RecordChangeAddress(wallet_id, asset, known->first, known->second));
+    return *std::move(known);
   }
   // Made once per wallet; a crash before the record below leaves an unused key in signerd.
   RF_ASSIGN_OR_RETURN(SignerKey made, keys_.CreateKey(Cat("change of ", wallet_id),
@@ -299,6 +334,7 @@ absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKe
       store::IdempotencyRow{key, kChangeKeyMethod, base::HexEncode(codec::Sha256(Span(value))), value});
   if (absl::IsAlreadyExists(put)) return ChangeKey(wallet_id, asset);
   RF_RETURN_IF_ERROR(put);
+  RF_RETURN_IF_ERROR(txn->InsertAddress(ChangeAddressRow(wallet_id, asset, made.key_id, address)));
   RF_RETURN_IF_ERROR(txn->Commit());
   Log(Cat("change key ", made.key_id, " (", address, ") made for wallet ", wallet_id));
   return std::make_pair(made.key_id, address);

@@ -154,6 +154,11 @@ class WithdrawalExecutor {
                                                                    const AssetConfig& asset, const ChainView& view);
   // The designated change key of a Bitcoin wallet: (key id, address), made on first use.
   absl::StatusOr<std::pair<std::string, std::string>> ChangeKey(const std::string& wallet_id, const AssetConfig& asset);
+  // The change address as one of the wallet's own addresses (no client), and its recording.
+  store::AddressRow ChangeAddressRow(const std::string& wallet_id, const AssetConfig& asset, const std::string& key_id,
+                                     const std::string& address) const;
+  absl::Status RecordChangeAddress(const std::string& wallet_id, const AssetConfig& asset, const std::string& key_id,
+                                   const std::string& address);
   // signerd's answer checked against the build: the same transaction, the txid we compute.
   absl::StatusOr<std::string> CheckSigned(const signer::v1::SignTransactionRequest& request,
                                           const signer::v1::SignTransactionResponse& response) const;

@@ -276,6 +276,11 @@ constexpr const char* kMigrations[] = {
       CREATE TRIGGER withdrawal_events_no_delete BEFORE DELETE ON withdrawal_events
         BEGIN SELECT RAISE(ABORT, 'withdrawal events are append-only'); END;
     )sql",
+    // 3: withdrawals found by their transaction id, so that the deposit ingestor can tell our own
+    // transactions' outputs (Bitcoin change) from deposits.
+    R"sql(
+      CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
+    )sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 
@@ -370,6 +375,7 @@ enum Sql : int {
   kListApprovals,
   kListOverdueWithdrawals,
   kListOverdueWhitelist,
+  kFindWithdrawalByTxid,
   kSqlCount,
 };
 
@@ -512,6 +518,7 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     " ORDER BY ordinal LIMIT ?2",
     "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE state = 'pending_approval' AND expires_at_unix_s <= ?1"
     " ORDER BY entry_id LIMIT ?2",
+    "SELECT withdrawal_id FROM withdrawals WHERE chain = ?1 AND txid = ?2 AND txid <> '' ORDER BY ordinal LIMIT 1",
 };
 
 // The writer's page cache (negative: KiB) and WAL auto-checkpoint interval (pages).
@@ -1762,6 +1769,17 @@ class SqliteTxn final : public Txn {
       row.unix_ms = r.ColumnInt(5);
       return row;
     });
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindWithdrawalByTxid(const std::string& chain,
+                                                                  const std::string& txid) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kFindWithdrawalByTxid));
+    q.Text(1, chain).Text(2, txid);
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return Fail(rc, "finding a withdrawal by its txid");
+    return std::optional<std::string>(q.ColumnText(0));
   }
 
   absl::StatusOr<uint64_t> LastWithdrawalEventSeq() override {

@@ -418,6 +418,11 @@ class Txn {
                                                                               const std::string& client_id,
                                                                               uint32_t limit) = 0;
   virtual absl::StatusOr<uint64_t> LastWithdrawalEventSeq() = 0;
+  // The withdrawal whose signed transaction on `chain` has `txid` (recorded by RecordSigned,
+  // before any broadcast), if any: the deposit ingestor does not count our own transactions'
+  // outputs to our addresses (Bitcoin change) as deposits.
+  virtual absl::StatusOr<std::optional<std::string>> FindWithdrawalByTxid(const std::string& chain,
+                                                                          const std::string& txid) = 0;
 
   // Withdrawals in pending_approval whose approval deadline (expires_at_unix_s) is at or before
   // `now_unix_s`, oldest first, at most `limit` (1..10000).

@@ -454,8 +454,29 @@ TEST_F(ExecutorE2eTest, SmallBitcoinWithdrawalIsSignedBroadcastConfirmedAndSettl
   const chain::TxOut& change = tx->outputs[0].value == amount ? tx->outputs[1] : tx->outputs[0];
   absl::StatusOr<chain::SegwitAddress> change_address = chain::SegwitAddressFromScriptPubKey(change.script_pubkey, "bcrt");
   ASSERT_TRUE(change_address.ok());
-  EXPECT_EQ(ChainBalance(kBtc, chain::EncodeSegwitAddress(*change_address).value()), b.available());
+  const std::string change_at = chain::EncodeSegwitAddress(*change_address).value();
+  EXPECT_EQ(ChainBalance(kBtc, change_at), b.available());
   EXPECT_EQ(stack_->BroadcastCount(kBtc, w.txid()).accepted(), 1u);
+
+  // The change address is one of the wallet's own addresses, so custodyd's chain view of the
+  // wallet counts the change, and the change output is no deposit (nothing detected or credited).
+  ASSERT_NO_FATAL_FAILURE(stack_->WaitIngested(kBtc));
+  {
+    grpc::ClientContext ctx;
+    v1::ListWalletsRequest req;
+    req.set_asset_id("BTC");
+    v1::ListWalletsResponse resp;
+    ASSERT_TRUE(auditor_->ListWallets(&ctx, req, &resp).ok());
+    const v1::Wallet* hot = nullptr;
+    for (const v1::Wallet& wallet : resp.wallets()) {
+      if (wallet.wallet_id() == "BTC:client-hot") hot = &wallet;
+    }
+    ASSERT_NE(hot, nullptr);
+    EXPECT_THAT(hot->addresses(), ::testing::Contains(change_at));
+    EXPECT_EQ(hot->chain_balance(), hot->ledger_balance());
+  }
+  const uint32_t change_index = tx->outputs[0].value == amount ? 1 : 0;
+  EXPECT_EQ(AuditCount("deposit.detected", w.txid() + ":" + std::to_string(change_index)), 0u);
   EXPECT_EQ(stack_->BroadcastCount(kBtc).accepted(), 1u);
 
   EXPECT_EQ(AuditCount("withdrawal.claimed", id), 1u);

@@ -3,6 +3,7 @@
 // (ClaimWithdrawalForSigning, RecordSigned, RecordBroadcast, SettleWithdrawal, FailWithdrawal).
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -395,6 +396,13 @@ TEST_F(WithdrawalStoreTest, ExecutorPathApprovedToConfirmed) {
   EXPECT_EQ(*done.network_fee, Units(7));
   EXPECT_EQ(done.confirmed_height, 123u);
   auto txn = Read();
+  // Found by its txid on its chain only (the ingestor's own-transaction filter).
+  auto found = txn->FindWithdrawalByTxid(done.chain, "abcd");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, std::optional<std::string>("w_1"));
+  EXPECT_EQ(*txn->FindWithdrawalByTxid(done.chain == "bitcoin" ? "ethereum" : "bitcoin", "abcd"), std::nullopt);
+  EXPECT_EQ(*txn->FindWithdrawalByTxid(done.chain, "abce"), std::nullopt);
+  EXPECT_EQ(*txn->FindWithdrawalByTxid(done.chain, ""), std::nullopt);
   auto hold = txn->GetHold("w_1");
   ASSERT_TRUE(hold.ok() && hold->has_value());
   EXPECT_EQ((*hold)->state, HoldState::kSettled);
