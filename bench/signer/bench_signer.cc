@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   double seconds = 1.0;
   std::string hsm_sim = RINGFENCE_HSM_SIM_PATH;
-  std::string softhsm = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string softhsm = RINGFENCE_SOFTHSM2_MODULE;
   app.add_flag("--quick", quick, "smoke mode: a few milliseconds per row (ctest)");
   app.add_option("--seconds", seconds, "time per row");
   app.add_option("--hsm-sim", hsm_sim, "path of libhsm_sim.so (empty: skip)");
