@@ -209,17 +209,4 @@ std::string FormatLabelledAmount(Amount amount, int decimals, std::string_view u
              amount == Amount(1) ? " base unit)" : " base units)");
 }
 
-std::array<uint8_t, 16> Amount::ToBigEndian() const {
-  std::array<uint8_t, 16> out{};
-  Uint128 v = base_units_;
-  for (int i = 15; i >= 0; --i, v >>= 8) out[static_cast<size_t>(i)] = static_cast<uint8_t>(v);
-  return out;
-}
-
-Amount Amount::FromBigEndian(std::span<const uint8_t, 16> bytes) {
-  Uint128 v = 0;
-  for (uint8_t b : bytes) v = (v << 8) | b;
-  return Amount(v);
-}
-
 }  // namespace ringfence::base

@@ -140,6 +140,28 @@ Uint128 PowerOfTen(int exponent);
 // call it). ScanBaseUnits reads the result back to the same value.
 std::string Uint128ToString(Uint128 value);
 
+// Inline: the proof-of-reserves tree encodes two amounts per node and one per leaf, millions
+// per export, where a call per amount cost about 5% of the export (bench_reserves).
+inline std::array<uint8_t, 16> Amount::ToBigEndian() const {
+  std::array<uint8_t, 16> out;
+  const uint64_t high = static_cast<uint64_t>(base_units_ >> 64);
+  const uint64_t low = static_cast<uint64_t>(base_units_);
+  for (size_t i = 0; i < 8; ++i) {
+    out[i] = static_cast<uint8_t>(high >> (56 - 8 * i));
+    out[8 + i] = static_cast<uint8_t>(low >> (56 - 8 * i));
+  }
+  return out;
+}
+
+inline Amount Amount::FromBigEndian(std::span<const uint8_t, 16> bytes) {
+  uint64_t high = 0, low = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    high = (high << 8) | bytes[i];
+    low = (low << 8) | bytes[8 + i];
+  }
+  return Amount((static_cast<Uint128>(high) << 64) | low);
+}
+
 }  // namespace ringfence::base
 
 #endif  // RINGFENCE_BASE_AMOUNT_H_

@@ -1,5 +1,7 @@
 #include "base/amount.h"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +14,29 @@ namespace ringfence::base {
 namespace {
 
 constexpr const char* kMaxText = "340282366920938463463374607431768211455";  // 2^128 - 1
+
+// Storage and digests carry an amount as 16 bytes, most significant first.
+TEST(Amount, BigEndianBytesAreExactAndReadBack) {
+  const Uint128 value = (static_cast<Uint128>(0x0102030405060708ULL) << 64) | 0x090a0b0c0d0e0f10ULL;
+  const std::array<uint8_t, 16> bytes = Amount(value).ToBigEndian();
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(bytes[i], i + 1) << "byte " << i;
+  EXPECT_EQ(Amount::FromBigEndian(bytes), Amount(value));
+  const std::array<uint8_t, 16> zero{};
+  EXPECT_EQ(Amount::Zero().ToBigEndian(), zero);
+  std::array<uint8_t, 16> one{};
+  one[15] = 1;
+  EXPECT_EQ(Amount(1).ToBigEndian(), one);
+  std::array<uint8_t, 16> high_bit{};
+  high_bit[0] = 0x80;
+  EXPECT_EQ(Amount::FromBigEndian(high_bit), Amount(static_cast<Uint128>(1) << 127));
+  for (Amount a : {Amount::Zero(), Amount(1), Amount(255), Amount(256), Amount(UINT64_MAX),
+                   Amount(static_cast<Uint128>(UINT64_MAX) + 1), Amount::Max()}) {
+    EXPECT_EQ(Amount::FromBigEndian(a.ToBigEndian()), a) << a.ToBaseUnitString();
+  }
+  std::array<uint8_t, 16> all{};
+  all.fill(0xff);
+  EXPECT_EQ(Amount::Max().ToBigEndian(), all);
+}
 
 TEST(Amount, ParsesDisplayUnitsExactly) {
   EXPECT_EQ(*ParseDecimalAmount("0.5", 8), Amount(50000000));
