@@ -16,7 +16,9 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 
 #include "base/hex.h"
 #include "chain/bitcoin_tx.h"
@@ -397,6 +399,42 @@ TEST_F(ExecutorTest, ApprovedToConfirmedAndSettled) {
     on_chain = *on_chain.CheckedAdd(*btc_->BalanceAt(a, "", btc_->Tip()->height));
   }
   EXPECT_EQ(on_chain, WalletHolding());
+}
+
+// The change address is one of the wallet's addresses (no client), so the chain observation and
+// the ingestor see it; a change key recorded before schema 3 (its idempotency record only)
+// gets its address row on first use, and no second key is made.
+TEST_F(ExecutorTest, TheChangeAddressIsRecordedAsTheWalletsOwnAlsoForAnOlderKey) {
+  const std::string key_id = "c0ffee00000000000000000000000077";
+  const std::string change = TestKey(0x77).BitcoinAddress();
+  {
+    auto txn = Write();
+    const std::string value = key_id + " " + change;
+    ASSERT_TRUE(txn->PutIdempotency({"executor/change-key/BTC:client-hot", "ringfence.custody.executor/ChangeKey",
+                                     base::HexEncode(codec::Sha256(std::span<const uint8_t>(
+                                         reinterpret_cast<const uint8_t*>(value.data()), value.size()))),
+                                     value})
+                    .ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    EXPECT_FALSE(Read()->GetAddress(change)->has_value());
+  }
+  Approve("w_0000000000000001", kBtc);
+  auto executor = Executor();
+  auto pass = executor->RunOnce();
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ(pass->signed_, 1);
+  EXPECT_EQ(keys_.created(), 0) << "the recorded change key is used, not a new one";
+  auto row = Read()->GetAddress(change);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->wallet_id, "BTC:client-hot");
+  EXPECT_EQ((*row)->asset_id, "BTC");
+  EXPECT_EQ((*row)->key_id, key_id);
+  EXPECT_TRUE((*row)->client_id.empty());
+  // The broadcast transaction is ours: found by its txid for the ingestor's filter.
+  const WithdrawalRow w = Get("w_0000000000000001");
+  auto own = Read()->FindWithdrawalByTxid("bitcoin", w.txid);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(*own, std::optional<std::string>("w_0000000000000001"));
 }
 
 TEST_F(ExecutorTest, ASignerRefusalFailsItReleasesTheHoldAndBroadcastsNothing) {
