@@ -295,6 +295,8 @@ absl::Status WithdrawalExecutor::RecordChangeAddress(const std::string& wallet_i
 
 absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKey(const std::string& wallet_id,
                                                                                  const AssetConfig& asset) {
+  // Under build_mu_ (its one caller): read or made once per wallet, then kept.
+  if (auto cached = change_keys_.find(wallet_id); cached != change_keys_.end()) return cached->second;
   const std::string key = Cat("executor/change-key/", wallet_id);
   std::optional<std::pair<std::string, std::string>> known;  // key id, address
   bool address_recorded = false;
@@ -321,7 +323,7 @@ absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKe
     // A key made before change addresses were recorded as the wallet's own (schema 3) gets
     // its address row now, so that the chain observation and the ingestor see it.
     if (!address_recorded) RF_RETURN_IF_ERROR(RecordChangeAddress(wallet_id, asset, known->first, known->second));
-    return *std::move(known);
+    return change_keys_[wallet_id] = *std::move(known);
   }
   // Made once per wallet; a crash before the record below leaves an unused key in signerd.
   RF_ASSIGN_OR_RETURN(SignerKey made, keys_.CreateKey(Cat("change of ", wallet_id),
@@ -337,7 +339,7 @@ absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKe
   RF_RETURN_IF_ERROR(txn->InsertAddress(ChangeAddressRow(wallet_id, asset, made.key_id, address)));
   RF_RETURN_IF_ERROR(txn->Commit());
   Log(Cat("change key ", made.key_id, " (", address, ") made for wallet ", wallet_id));
-  return std::make_pair(made.key_id, address);
+  return change_keys_[wallet_id] = std::make_pair(made.key_id, address);
 }
 
 WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRow& row, ExecutorPass& pass) {

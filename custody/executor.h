@@ -175,6 +175,9 @@ class WithdrawalExecutor {
 
   std::mutex build_mu_;  // one claim+build at a time: each build sees the others' inputs
   std::pair<std::string, std::string> change_;  // under build_mu_: the wallet's change key and address
+  // Under build_mu_: each wallet's change key and address once read or made with its address
+  // row, so that a build reads neither again.
+  std::map<std::string, std::pair<std::string, std::string>> change_keys_;
   struct SpentCache;
   std::unique_ptr<SpentCache> spent_;  // under build_mu_
   std::atomic<bool> stopping_{false};
