@@ -522,7 +522,7 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
 };
 
 // The writer's page cache (negative: KiB) and WAL auto-checkpoint interval (pages).
-constexpr char kWriterPragmas[] = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192";
+constexpr char kWriterPragmas[] = "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192; PRAGMA temp_store = MEMORY";
 
 constexpr uint32_t kDefaultPageLimit = 100;
 constexpr uint32_t kMaxPageLimit = 1000;
