@@ -50,6 +50,9 @@ constexpr MethodRoles kTable[] = {
     {"ListPendingApprovals", kApprover | kAuditor},
     {"SubmitApproval", kApprover},
     {"RejectWithdrawal", kApprover},
+    {"ImportColdKeys", kAdmin},
+    {"GetAllocation", kApprover | kAuditor | kAdmin},
+    {"GetCoverage", kApprover | kAuditor | kAdmin},
 };
 
 constexpr std::string_view kMethods[] = {
@@ -59,7 +62,8 @@ constexpr std::string_view kMethods[] = {
     "ListAuditEntries",
     "AddWhitelistAddress", "RemoveWhitelistAddress", "ListWhitelist", "RejectWhitelistAddition",
     "CreateWithdrawal", "GetWithdrawal", "ListWithdrawals", "CancelWithdrawal", "WatchWithdrawals",
-    "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal",
+    "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal", "ImportColdKeys",
+    "GetAllocation", "GetCoverage",
 };
 
 unsigned RolesOf(std::string_view method) {

@@ -209,6 +209,16 @@ bool IsNetworkName(std::string_view n) {
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
+// Base units in `field` of `s`, zero when absent.
+absl::StatusOr<base::Amount> OptionalBaseUnits(Section& s, const char* field) {
+  bool present = false;
+  RF_ASSIGN_OR_RETURN(std::string text, s.String(field, false, &present));
+  if (!present) return base::Amount::Zero();
+  absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
+  if (!amount.ok()) return FieldError(s.Path(field), Cat("must be base units: ", amount.status().message()));
+  return *amount;
+}
+
 absl::StatusOr<AssetConfig> ParseAsset(const toml::table& table, const std::string& path) {
   Section s(table, path);
   AssetConfig out;
@@ -251,7 +261,30 @@ absl::StatusOr<AssetConfig> ParseAsset(const toml::table& table, const std::stri
     if (cap->is_zero()) return FieldError(s.Path("withdrawal_fee_cap"), "must be above 0");
     out.withdrawal_fee_cap = *cap;
   }
+  RF_ASSIGN_OR_RETURN(int64_t cap_bps, s.Integer("hot_cap_bps", false, 200, 0, 10000));
+  out.hot_cap_bps = static_cast<uint32_t>(cap_bps);
+  RF_ASSIGN_OR_RETURN(out.min_sweep, OptionalBaseUnits(s, "min_sweep"));
+  bool has_price = false;
+  RF_ASSIGN_OR_RETURN(std::string price, s.String("price", false, &has_price));
+  if (has_price) {
+    absl::StatusOr<base::Amount> p = base::ParseBaseUnits(price);
+    if (!p.ok() || p->is_zero() || p->base_units() > UINT64_MAX) {
+      return FieldError(s.Path("price"), "must be base units of the reference asset, 1..2^64 - 1");
+    }
+    if (out.decimals > 19) return FieldError(s.Path("price"), "needs an asset of at most 19 decimals");
+    out.price = static_cast<uint64_t>(p->base_units());
+  }
   RF_RETURN_IF_ERROR(s.Finish());
+  return out;
+}
+
+// An Ed25519 public key given as 64 hex digits in `field` of `s` (required).
+absl::StatusOr<std::array<uint8_t, 32>> Ed25519PublicKey(Section& s, const char* field) {
+  RF_ASSIGN_OR_RETURN(std::string key, s.String(field, true));
+  absl::StatusOr<std::vector<uint8_t>> bytes = base::HexDecode(key);
+  if (!bytes.ok() || bytes->size() != 32) return FieldError(s.Path(field), "must be 64 hex digits (an Ed25519 public key)");
+  std::array<uint8_t, 32> out{};
+  std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
 
@@ -260,12 +293,7 @@ absl::StatusOr<ApproverConfig> ParseApprover(const toml::table& table, const std
   ApproverConfig out;
   RF_ASSIGN_OR_RETURN(out.id, s.String("id", true));
   RF_RETURN_IF_ERROR(policy::ValidateIdText(out.id, s.Path("id")));
-  RF_ASSIGN_OR_RETURN(std::string key, s.String("public_key", true));
-  absl::StatusOr<std::vector<uint8_t>> bytes = base::HexDecode(key);
-  if (!bytes.ok() || bytes->size() != 32) {
-    return FieldError(s.Path("public_key"), "must be 64 hex digits (an Ed25519 public key)");
-  }
-  std::copy(bytes->begin(), bytes->end(), out.public_key.begin());
+  RF_ASSIGN_OR_RETURN(out.public_key, Ed25519PublicKey(s, "public_key"));
   bool has_subject = false, has_san = false;
   RF_ASSIGN_OR_RETURN(out.subject, s.String("subject", false, &has_subject));
   RF_ASSIGN_OR_RETURN(out.san, s.String("san", false, &has_san));
@@ -530,6 +558,52 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     RF_ASSIGN_OR_RETURN(c.executor, w.Boolean("executor", true));
     RF_RETURN_IF_ERROR(w.Finish());
     config.withdrawals = std::move(c);
+  }
+  RF_ASSIGN_OR_RETURN(const toml::table* allocation, s.Table("allocation", false));
+  if (allocation != nullptr) {
+    Section a(*allocation, "allocation");
+    AllocationConfig c;
+    RF_ASSIGN_OR_RETURN(c.reference, a.String("reference", true));
+    if (!IsAssetId(c.reference)) {
+      return FieldError(a.Path("reference"), Cat("must be 1..", kMaxAssetIdLength, " bytes of [A-Za-z0-9._-]"));
+    }
+    RF_ASSIGN_OR_RETURN(int64_t decimals, a.Integer("reference_decimals", false, 2, 0, 18));
+    c.reference_decimals = static_cast<uint32_t>(decimals);
+    RF_ASSIGN_OR_RETURN(int64_t cap, a.Integer("aggregate_hot_cap_bps", false, 200, 0, 10000));
+    c.aggregate_hot_cap_bps = static_cast<uint32_t>(cap);
+    RF_RETURN_IF_ERROR(a.Finish());
+    config.allocation = std::move(c);
+  }
+  RF_ASSIGN_OR_RETURN(const toml::table* coverage, s.Table("coverage", false));
+  if (coverage != nullptr) {
+    Section c(*coverage, "coverage");
+    RF_ASSIGN_OR_RETURN(int64_t share, c.Integer("cold_share_bps", false, 5000, 0, 10000));
+    config.coverage.cold_share_bps = static_cast<uint32_t>(share);
+    RF_ASSIGN_OR_RETURN(std::vector<const toml::table*> covers, c.Tables("cover", false, kMaxCovers));
+    for (size_t i = 0; i < covers.size(); ++i) {
+      Section v(*covers[i], Cat("coverage.cover[", i, "]"));
+      CoverConfig cover;
+      RF_ASSIGN_OR_RETURN(cover.policy, v.String("policy", true));
+      if (cover.policy.empty() || cover.policy.size() > 128 || !IsPrintable(cover.policy)) {
+        return FieldError(v.Path("policy"), "must be 1..128 printable ASCII bytes");
+      }
+      RF_ASSIGN_OR_RETURN(cover.asset_id, v.String("asset", true));
+      if (config.FindAsset(cover.asset_id) == nullptr) {
+        return FieldError(v.Path("asset"), Cat("names ", base::Clip(cover.asset_id), ", which is no [[assets]] id"));
+      }
+      RF_ASSIGN_OR_RETURN(cover.amount, OptionalBaseUnits(v, "amount"));
+      RF_RETURN_IF_ERROR(v.Finish());
+      config.coverage.covers.push_back(std::move(cover));
+    }
+    RF_RETURN_IF_ERROR(c.Finish());
+  }
+  RF_ASSIGN_OR_RETURN(const toml::table* cold_signer, s.Table("cold_signer", false));
+  if (cold_signer != nullptr) {
+    Section c(*cold_signer, "cold_signer");
+    ColdSignerConfig cold;
+    RF_ASSIGN_OR_RETURN(cold.identity_key, Ed25519PublicKey(c, "identity_key"));
+    RF_RETURN_IF_ERROR(c.Finish());
+    config.cold_signer = cold;
   }
   RF_RETURN_IF_ERROR(s.Finish());
   RF_RETURN_IF_ERROR(CrossCheck(config));

@@ -31,6 +31,7 @@ inline constexpr size_t kMaxRoleMappings = 256;
 inline constexpr size_t kMaxAssets = 64;
 inline constexpr size_t kMaxChains = 8;
 inline constexpr size_t kMaxApprovers = 256;
+inline constexpr size_t kMaxCovers = 256;  // [[coverage.cover]] entries
 // Approvals of a withdrawal or whitelist addition must be made within this window of its
 // creation (the digest binds the deadline): [withdrawals] approval_window_seconds bounds.
 inline constexpr int64_t kMinApprovalWindowSeconds = 60;
@@ -79,6 +80,14 @@ struct AssetConfig {
   // The most network fee a withdrawal of this asset may pay, in base units of the chain's
   // native asset (sat, wei; also wei for an ERC-20). Absent: withdrawals of it are refused.
   std::optional<base::Amount> withdrawal_fee_cap;
+  // Hot/cold allocation (docs/custody-api.md, "Allocation and coverage"): at most
+  // hot_cap_bps / 10,000 of the asset's client holdings in its client-hot wallet (default 200,
+  // 2%); a sweep moving less than min_sweep base units is not worth its fee (default 0).
+  uint32_t hot_cap_bps = 200;
+  base::Amount min_sweep;
+  // Base units of [allocation] reference per whole unit of this asset (10^decimals base
+  // units), for the aggregate figures; absent: the asset is left out of them.
+  std::optional<uint64_t> price;
 };
 
 // One approver: the id the policy's groups name and approvals carry, and the Ed25519 public
@@ -115,6 +124,32 @@ struct ChainConfig {
   uint32_t poll_interval_ms = 1000;  // 10..600000
 };
 
+// [cold_signer]: the offline signer that serves the client-cold wallets. Files it writes
+// (cold-key files, signed bundles; docs/signing-bundle.md) are believed only when signed by
+// this identity key, the Ed25519 public key `signerd --offline ... identity` prints.
+struct ColdSignerConfig {
+  std::array<uint8_t, 32> identity_key{};  // "identity_key" = 64 hex digits
+};
+
+// [allocation]: the reference asset the aggregate allocation and coverage are valued in.
+struct AllocationConfig {
+  std::string reference;            // e.g. "USD"; 1..32 bytes of [A-Za-z0-9._-]
+  uint32_t reference_decimals = 2;  // 0..18
+  uint32_t aggregate_hot_cap_bps = 200;
+};
+
+// [coverage]: insurance or compensation cover. Required per asset: all of the client-hot
+// holdings and cold_share_bps / 10,000 of the client-cold holdings (rounded up).
+struct CoverConfig {
+  std::string policy;  // its name, 1..128 printable bytes
+  std::string asset_id;
+  base::Amount amount;  // base units of the asset
+};
+struct CoverageConfig {
+  uint32_t cold_share_bps = 5000;
+  std::vector<CoverConfig> covers;  // [[coverage.cover]]
+};
+
 struct Config {
   ServerConfig server;
   std::vector<RoleMapping> roles;
@@ -124,6 +159,9 @@ struct Config {
   std::vector<ChainConfig> chains;
   std::vector<ApproverConfig> approvers;      // [[approvers]]
   std::optional<WithdrawalsConfig> withdrawals;  // absent: no whitelist or withdrawal RPC serves
+  std::optional<ColdSignerConfig> cold_signer;   // absent: no cold keys can be imported
+  std::optional<AllocationConfig> allocation;    // absent: no aggregate figures
+  CoverageConfig coverage;                        // [coverage]; defaults when absent
 
   // The asset with this id, or nullptr.
   const AssetConfig* FindAsset(std::string_view id) const;

@@ -23,6 +23,7 @@
 #include "custody/chain/chainsim_adapter.h"
 #include "custody/invariants.h"
 #include "custody/store/sqlite_store.h"
+#include "offline/bundle.h"
 
 namespace ringfence::custody {
 namespace {
@@ -150,6 +151,9 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
   int port = 0;
   builder.AddListeningPort(cfg.server.listen, credentials, &port);
   builder.RegisterService(d->service_.get());
+  // The largest request is ImportColdKeys with a cold-key file of its largest size; gRPC's
+  // default (4 MiB) would refuse it before the service could say why.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(offline::kMaxColdKeysFileBytes + (64 << 10)));
   d->server_ = builder.BuildAndStart();
   if (d->server_ == nullptr || port == 0) {
     d->server_.reset();

@@ -12,8 +12,10 @@
 #include "base/hex.h"
 #include "base/status.h"
 #include "base/text.h"
+#include "custody/allocation.h"
 #include "custody/approvers.h"
 #include "custody/audit_log.h"
+#include "custody/cold_keys.h"
 #include "custody/deposits.h"
 #include "custody/idempotency.h"
 #include "custody/invariants.h"
@@ -1448,6 +1450,154 @@ grpc::Status CustodyService::RejectWithdrawal(grpc::ServerContext* context, cons
           return s;
         }
         NotifyWithdrawalEvents();
+        return absl::OkStatus();
+      });
+}
+
+// --- cold wallets --------------------------------------------------------------------------------
+
+grpc::Status CustodyService::ImportColdKeys(grpc::ServerContext* context, const v1::ImportColdKeysRequest* request,
+                                            v1::ImportColdKeysResponse* response) {
+  return Serve(
+      "ImportColdKeys", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        if (request->file().empty()) return absl::InvalidArgumentError("file: empty");
+        return absl::OkStatus();
+      },
+      [&](const Caller& caller) -> absl::Status {
+        // The file is checked whole (signature, bindings, addresses) before anything is read or
+        // written; a refused file changes nothing.
+        absl::StatusOr<VerifiedColdKeys> checked = VerifyColdKeyFile(config_, request->file());
+        if (!checked.ok()) {
+          // A file that is not the cold signer's is worth an auditor's eye: it is recorded.
+          if (checked.status().code() == absl::StatusCode::kPermissionDenied) {
+            AuditDenial(caller, "ImportColdKeys", std::string(checked.status().message()));
+          }
+          return checked.status();
+        }
+        const VerifiedColdKeys& verified = *checked;
+        return Mutate("ImportColdKeys", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          const int64_t now = env_.NowUnixMs();
+          RF_ASSIGN_OR_RETURN(const std::vector<bool> known, RecordColdKeys(txn, verified.keys, now));
+          json keys = json::array();
+          uint32_t added = 0;
+          for (size_t i = 0; i < verified.keys.size(); ++i) {
+            const ColdKeyToImport& key = verified.keys[i];
+            v1::ColdKeyImport* out = response->add_keys();
+            out->set_key_id(key.key_id);
+            out->set_wallet_id(key.wallet_id);
+            out->set_asset_id(key.asset_id);
+            out->set_address(key.address);
+            out->set_already_known(known[i]);
+            if (!known[i]) {
+              ++added;
+              keys.push_back({{"key_id", key.key_id}, {"wallet_id", key.wallet_id}, {"address", key.address}});
+            }
+          }
+          response->set_added(added);
+          const json details = {{"file_digest", base::HexEncode(verified.digest)},
+                                {"created_at", verified.created_at},
+                                {"keys_in_file", verified.keys.size()},
+                                {"added", keys}};
+          return AuditLog::Append(txn, caller.Actor(), "ImportColdKeys", "cold_keys", details.dump(), now).status();
+        });
+      });
+}
+
+// --- allocation and coverage ---------------------------------------------------------------------
+
+namespace {
+
+std::string OptionalValue(const std::optional<base::Amount>& v) { return v ? v->ToBaseUnitString() : ""; }
+
+absl::Status CheckOptionalAssetId(const std::string& asset_id) {
+  return asset_id.empty() ? absl::OkStatus() : CheckIdText("asset_id", asset_id);
+}
+
+}  // namespace
+
+absl::StatusOr<AllocationReport> CustodyService::ReadAllocation(const std::string& asset_id) {
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+  return ComputeAllocation(*txn, config_, asset_id);
+}
+
+grpc::Status CustodyService::GetAllocation(grpc::ServerContext* context, const v1::GetAllocationRequest* request,
+                                           v1::GetAllocationResponse* response) {
+  return Serve(
+      "GetAllocation", context,
+      [&]() { return CheckOptionalAssetId(request->asset_id()); },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(const AllocationReport report, ReadAllocation(request->asset_id()));
+        for (const AssetAllocation& a : report.assets) {
+          v1::AssetAllocation* out = response->add_assets();
+          out->set_asset_id(a.asset->id);
+          out->set_decimals(a.asset->decimals);
+          out->set_client_hot(a.hot.ToBaseUnitString());
+          out->set_client_cold(a.cold.ToBaseUnitString());
+          out->set_client_total(a.total.ToBaseUnitString());
+          out->set_hot_share_bps(a.hot_share_bps);
+          out->set_hot_cap_bps(a.asset->hot_cap_bps);
+          out->set_hot_cap(a.hot_cap.ToBaseUnitString());
+          out->set_over_cap(a.over_cap);
+          out->set_min_sweep(a.asset->min_sweep.ToBaseUnitString());
+          out->set_planned_sweep(a.planned_sweep.ToBaseUnitString());
+          out->set_cold_addresses(a.cold_addresses);
+          out->set_hot_value(OptionalValue(a.hot_value));
+          out->set_cold_value(OptionalValue(a.cold_value));
+        }
+        response->set_ledger_seq(report.ledger_seq);
+        if (config_.allocation.has_value()) {
+          response->set_reference(config_.allocation->reference);
+          response->set_reference_decimals(config_.allocation->reference_decimals);
+          response->set_aggregate_complete(report.aggregate_complete);
+          response->set_hot_value(report.hot_value.ToBaseUnitString());
+          response->set_cold_value(report.cold_value.ToBaseUnitString());
+          response->set_aggregate_hot_share_bps(report.aggregate_hot_share_bps);
+          response->set_aggregate_hot_cap_bps(config_.allocation->aggregate_hot_cap_bps);
+          response->set_aggregate_over_cap(report.aggregate_over_cap);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::GetCoverage(grpc::ServerContext* context, const v1::GetCoverageRequest* request,
+                                         v1::GetCoverageResponse* response) {
+  return Serve(
+      "GetCoverage", context,
+      [&]() { return CheckOptionalAssetId(request->asset_id()); },
+      [&](const Caller&) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(const AllocationReport report, ReadAllocation(request->asset_id()));
+        for (const AssetAllocation& a : report.assets) {
+          v1::AssetCoverage* out = response->add_assets();
+          out->set_asset_id(a.asset->id);
+          out->set_decimals(a.asset->decimals);
+          out->set_client_hot(a.hot.ToBaseUnitString());
+          out->set_client_cold(a.cold.ToBaseUnitString());
+          out->set_cold_share_bps(config_.coverage.cold_share_bps);
+          out->set_required(a.cover_required.ToBaseUnitString());
+          out->set_configured(a.cover_configured.ToBaseUnitString());
+          out->set_shortfall(a.cover_shortfall.ToBaseUnitString());
+          out->set_covered(a.cover_shortfall.is_zero());
+          for (const CoverConfig& c : config_.coverage.covers) {
+            if (c.asset_id != a.asset->id) continue;
+            v1::CoverPolicy* p = out->add_policies();
+            p->set_policy(c.policy);
+            p->set_amount(c.amount.ToBaseUnitString());
+          }
+          out->set_required_value(OptionalValue(a.cover_required_value));
+          out->set_configured_value(OptionalValue(a.cover_configured_value));
+        }
+        response->set_ledger_seq(report.ledger_seq);
+        if (config_.allocation.has_value()) {
+          response->set_reference(config_.allocation->reference);
+          response->set_reference_decimals(config_.allocation->reference_decimals);
+          response->set_aggregate_complete(report.aggregate_complete);
+          response->set_required_value(report.cover_required_value.ToBaseUnitString());
+          response->set_configured_value(report.cover_configured_value.ToBaseUnitString());
+          response->set_shortfall_value(report.cover_shortfall_value.ToBaseUnitString());
+        }
         return absl::OkStatus();
       });
 }

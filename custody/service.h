@@ -29,6 +29,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "google/protobuf/message.h"
+#include "custody/allocation.h"
 #include "custody/auth.h"
 #include "custody/config.h"
 #include "custody/env.h"
@@ -125,6 +126,12 @@ class CustodyService final : public v1::Custody::Service {
       v1::SubmitApprovalResponse* response) override;
   grpc::Status RejectWithdrawal(grpc::ServerContext* context, const v1::RejectWithdrawalRequest* request,
       v1::RejectWithdrawalResponse* response) override;
+  grpc::Status ImportColdKeys(grpc::ServerContext* context, const v1::ImportColdKeysRequest* request,
+      v1::ImportColdKeysResponse* response) override;
+  grpc::Status GetAllocation(grpc::ServerContext* context, const v1::GetAllocationRequest* request,
+      v1::GetAllocationResponse* response) override;
+  grpc::Status GetCoverage(grpc::ServerContext* context, const v1::GetCoverageRequest* request,
+      v1::GetCoverageResponse* response) override;
 
   // Wakes every WatchWithdrawals stream to look for new events (the executor calls it after
   // its commits; the service after its own).
@@ -136,6 +143,8 @@ class CustodyService final : public v1::Custody::Service {
   grpc::Status Serve(std::string_view method, grpc::ServerContext* context,
                      absl::FunctionRef<absl::Status()> validate,
                      absl::FunctionRef<absl::Status(const Caller&)> run);
+  // GetAllocation and GetCoverage's figures, from one read snapshot.
+  absl::StatusOr<AllocationReport> ReadAllocation(const std::string& asset_id);
   // Records a denied call in the audit log (best effort: a failure is logged, the caller is
   // denied either way).
   void AuditDenial(const Caller& caller, std::string_view method, std::string_view reason);

@@ -247,6 +247,11 @@ void CustodyStack::StartChainsim() {
   ASSERT_TRUE(r.ok()) << r.error_message();
 }
 
+std::string CustodyStack::AssetLines(const std::string& asset) const {
+  auto it = options_.asset_lines.find(asset);
+  return it == options_.asset_lines.end() ? "" : it->second;
+}
+
 void CustodyStack::WriteCustodydConfig() {
   const std::string certs = certs_dir().string();
   const std::string chainsim = "unix:" + (dir() / "chainsim.sock").string();
@@ -260,12 +265,15 @@ void CustodyStack::WriteCustodydConfig() {
                                << "[database]\npath = \"" << (dir() / "custody.db").string() << "\"\n\n"
                                << "[signer]\nsocket = \"" << (dir() / "signerd.sock").string() << "\"\n\n"
                                << "[[assets]]\nid = \"BTC\"\nchain = \"bitcoin\"\nnetwork = \"regtest\"\n"
-                               << "decimals = 8\nconfirmations = 3\nwithdrawal_fee_cap = \"" << kBtcFeeCap << "\"\n\n"
+                               << "decimals = 8\nconfirmations = 3\nwithdrawal_fee_cap = \"" << kBtcFeeCap << "\"\n"
+                               << AssetLines("BTC") << "\n"
                                << "[[assets]]\nid = \"ETH\"\nchain = \"ethereum\"\nnetwork = \"dev\"\n"
-                               << "decimals = 18\nconfirmations = 2\nwithdrawal_fee_cap = \"" << kEthFeeCap << "\"\n\n"
+                               << "decimals = 18\nconfirmations = 2\nwithdrawal_fee_cap = \"" << kEthFeeCap << "\"\n"
+                               << AssetLines("ETH") << "\n"
                                << "[[assets]]\nid = \"USDC-ETH\"\nchain = \"ethereum\"\nnetwork = \"dev\"\n"
                                << "decimals = 6\nconfirmations = 2\nerc20_contract = \"" << kUsdcContract << "\"\n"
-                               << "withdrawal_fee_cap = \"" << kEthFeeCap << "\"\n\n"
+                               << "withdrawal_fee_cap = \"" << kEthFeeCap << "\"\n"
+                               << AssetLines("USDC-ETH") << "\n"
                                << "[[chains]]\nname = \"bitcoin\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
                                << "\"\npoll_interval_ms = 20\n\n"
                                << "[[chains]]\nname = \"ethereum\"\nkind = \"chainsim\"\nendpoint = \"" << chainsim
@@ -278,6 +286,10 @@ void CustodyStack::WriteCustodydConfig() {
     config << "\n[[approvers]]\nid = \"" << a.id << "\"\npublic_key = \"" << a.public_key_hex << "\"\n";
     if (a.subject[0] != '\0') config << "subject = \"" << a.subject << "\"\n";
   }
+  if (!options_.cold_identity_hex.empty()) {
+    config << "\n[cold_signer]\nidentity_key = \"" << options_.cold_identity_hex << "\"\n";
+  }
+  if (!options_.extra_config.empty()) config << "\n" << options_.extra_config;
   std::ofstream(dir() / "policy.toml") << options_.policy;
 }
 

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -176,6 +177,12 @@ struct StackOptions {
   bool executor = false;
   // The policy file's text.
   std::string policy = kTestPolicy;
+  // [cold_signer] identity_key (64 hex digits); empty: no [cold_signer] section.
+  std::string cold_identity_hex;
+  // Lines added to an asset's [[assets]] table, by asset id (e.g. "hot_cap_bps = 100\n").
+  std::map<std::string, std::string> asset_lines;
+  // Text appended to custodyd's config (whole sections, e.g. "[allocation]\n...").
+  std::string extra_config;
 };
 
 class CustodyStack {
@@ -243,6 +250,7 @@ class CustodyStack {
   void WriteSignerdConfig();
   void StartChainsim();
   void WriteCustodydConfig();
+  std::string AssetLines(const std::string& asset) const;
 
   StackOptions options_;
   std::string last_signerd_stderr_;

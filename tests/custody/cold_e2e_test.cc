@@ -1,0 +1,415 @@
+// The cold tier end to end (issue 13): custodyd with a [cold_signer] identity, over mTLS, with
+// chainsim and signerd on hsm_sim as real processes.
+//
+// Cold-key files are written here with offline/bundle.h (the library the offline signer writes
+// them with; tests/signer_tx_offline/offline_signer_test.cc runs the real `signerd --offline
+// create-keys` against it) and signed with an Ed25519 identity made from a fixed seed with
+// libsodium, so that each refusal can be made precisely: another identity, an edited file, a
+// key bound to another wallet, an asset custodyd does not serve.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "base/hex.h"
+#include "chain/bech32.h"
+#include "custody/allocation.h"
+#include "chain/eth_address.h"
+#include "chain/hashes.h"
+#include "offline/bundle.h"
+#include "tests/custody/e2e_harness.h"
+
+namespace ringfence::custody::testing {
+namespace {
+
+using ::testing::HasSubstr;
+namespace air = ringfence::offline;
+
+// Compressed points G, 2G and 3G of secp256k1: valid public keys whose private keys no test needs.
+constexpr const char* kPoints[] = {
+    "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+    "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
+    "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9",
+};
+
+struct Identity {
+  std::array<uint8_t, 32> public_key{};
+  std::array<uint8_t, 64> secret_key{};
+  explicit Identity(uint8_t seed_byte) {
+    EXPECT_GE(sodium_init(), 0);
+    std::array<uint8_t, 32> seed;
+    seed.fill(seed_byte);
+    crypto_sign_seed_keypair(public_key.data(), secret_key.data(), seed.data());
+  }
+  ~Identity() { sodium_memzero(secret_key.data(), secret_key.size()); }
+  std::string Hex() const { return base::HexEncode(public_key); }
+};
+
+air::ColdKey Key(const std::string& key_id, int point, const std::string& asset, const std::string& wallet_id,
+                 const std::string& owner = "client", const std::string& tier = "cold") {
+  air::ColdKey k;
+  k.key_id = key_id;
+  EXPECT_TRUE(base::HexDecodeInto(kPoints[point], k.public_key).ok());
+  k.wallet_id = wallet_id;
+  k.asset = asset;
+  k.owner_class = owner;
+  k.tier = tier;
+  return k;
+}
+
+// The file of `keys`, signed by `by`.
+std::string ColdKeyFile(const std::vector<air::ColdKey>& keys, const Identity& by) {
+  air::ColdKeys file;
+  file.created_at = 1'790'000'000;
+  file.keys = keys;
+  file.signer_key = by.public_key;
+  absl::StatusOr<base::Digest32> digest = air::ColdKeysDigest(file);
+  EXPECT_TRUE(digest.ok()) << digest.status();
+  if (!digest.ok()) return "";
+  crypto_sign_detached(file.signature.data(), nullptr, digest->data(), digest->size(), by.secret_key.data());
+  absl::StatusOr<std::string> text = air::WriteColdKeys(file);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? *text : "";
+}
+
+grpc::Status Import(v1::Custody::Stub& stub, const std::string& key, const std::string& file,
+                    v1::ImportColdKeysResponse* response) {
+  grpc::ClientContext ctx;
+  v1::ImportColdKeysRequest request;
+  request.set_idempotency_key(key);
+  request.set_file(file);
+  return stub.ImportColdKeys(&ctx, request, response);
+}
+
+// The addresses of every wallet, by wallet id.
+std::map<std::string, std::set<std::string>> WalletAddresses(v1::Custody::Stub& auditor) {
+  grpc::ClientContext ctx;
+  v1::ListWalletsResponse response;
+  grpc::Status s = auditor.ListWallets(&ctx, v1::ListWalletsRequest(), &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::map<std::string, std::set<std::string>> out;
+  for (const v1::Wallet& w : response.wallets()) {
+    out[w.wallet_id()] = std::set<std::string>(w.addresses().begin(), w.addresses().end());
+  }
+  return out;
+}
+
+std::string RegtestAddress(int point) {
+  std::array<uint8_t, 33> key{};
+  EXPECT_TRUE(base::HexDecodeInto(kPoints[point], key).ok());
+  return chain::P2wpkhAddress("bcrt", chain::Hash160(key)).value();
+}
+
+std::string EthAddress(int point) {
+  std::array<uint8_t, 33> key{};
+  EXPECT_TRUE(base::HexDecodeInto(kPoints[point], key).ok());
+  return chain::EthChecksumAddress(chain::EthAddressFromPubkeyBytes(key).value());
+}
+
+TEST(ColdKeysE2e, ImportedOnlyFromTheConfiguredColdSignerAndOnlyIntoClientColdWallets) {
+  const Identity cold_signer(0x11);
+  const Identity impostor(0x22);
+  StackOptions options;
+  options.cold_identity_hex = cold_signer.Hex();
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  const auto before = WalletAddresses(*auditor);
+  ASSERT_TRUE(before.contains("BTC:client-cold"));
+  EXPECT_TRUE(before.at("BTC:client-cold").empty());
+
+  const std::string good = ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold"),
+                                        Key("cold-btc-2", 1, "BTC", "BTC:client-cold"),
+                                        Key("cold-eth-1", 2, "ETH", "ETH:client-cold")},
+                                       cold_signer);
+  ASSERT_FALSE(good.empty());
+
+  // Every refusal first: each changes nothing.
+  struct Refusal {
+    std::string name;
+    std::string file;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  std::string edited = good;
+  const size_t at = edited.find("cold-btc-2");
+  ASSERT_NE(at, std::string::npos);
+  edited.replace(at, 10, "cold-btc-9");
+  const std::vector<Refusal> refusals = {
+      {"another identity",
+       ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, impostor), grpc::StatusCode::PERMISSION_DENIED,
+       "file:"},
+      {"an edited key id", edited, grpc::StatusCode::PERMISSION_DENIED, "file:"},
+      {"a key bound to the hot wallet",
+       ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-hot", "client", "hot")}, cold_signer),
+       grpc::StatusCode::INVALID_ARGUMENT, "file: keys[0]: bound to wallet \"BTC:client-hot\""},
+      {"a house cold key",
+       ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:house-cold", "house", "cold")}, cold_signer),
+       grpc::StatusCode::INVALID_ARGUMENT, "file: keys[0]: bound to wallet \"BTC:house-cold\""},
+      {"a key of BTC named for the ETH wallet",
+       ColdKeyFile({Key("cold-x", 0, "BTC", "ETH:client-cold")}, cold_signer), grpc::StatusCode::INVALID_ARGUMENT,
+       "only BTC:client-cold"},
+      {"an asset custodyd does not serve",
+       ColdKeyFile({Key("cold-ltc", 0, "LTC", "LTC:client-cold")}, cold_signer), grpc::StatusCode::INVALID_ARGUMENT,
+       "file: keys[0].asset: \"LTC\" is no configured asset"},
+      {"not JSON", "cold keys, trust me", grpc::StatusCode::INVALID_ARGUMENT, "file:"},
+      {"empty", "", grpc::StatusCode::INVALID_ARGUMENT, "file: empty"},
+      {"oversized", std::string(air::kMaxColdKeysFileBytes + 1, ' '), grpc::StatusCode::INVALID_ARGUMENT,
+       "a cold-key file is at most"},
+  };
+  int n = 0;
+  for (const Refusal& r : refusals) {
+    v1::ImportColdKeysResponse response;
+    grpc::Status s = Import(*admin, "refused-" + std::to_string(n++), r.file, &response);
+    EXPECT_EQ(s.error_code(), r.code) << r.name << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(r.message)) << r.name;
+  }
+  EXPECT_EQ(WalletAddresses(*auditor), before) << "a refused file changed the wallets";
+
+  // The platform may not import keys.
+  {
+    v1::ImportColdKeysResponse response;
+    grpc::Status s = Import(*stack.As("platform"), "by-platform", good, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  }
+
+  // The signed file: three keys, addresses derived by custodyd.
+  v1::ImportColdKeysResponse first;
+  grpc::Status s = Import(*admin, "import-1", good, &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(first.added(), 3u);
+  ASSERT_EQ(first.keys_size(), 3);
+  EXPECT_EQ(first.keys(0).address(), RegtestAddress(0));
+  EXPECT_EQ(first.keys(1).address(), RegtestAddress(1));
+  EXPECT_EQ(first.keys(2).address(), EthAddress(2));
+  for (const auto& k : first.keys()) EXPECT_FALSE(k.already_known()) << k.key_id();
+  auto after = WalletAddresses(*auditor);
+  EXPECT_EQ(after.at("BTC:client-cold"), (std::set<std::string>{RegtestAddress(0), RegtestAddress(1)}));
+  EXPECT_EQ(after.at("ETH:client-cold"), (std::set<std::string>{EthAddress(2)}));
+  EXPECT_EQ(after.at("BTC:client-hot"), before.at("BTC:client-hot"));
+
+  // The same call again: the first answer. The same file under a new key: nothing new.
+  v1::ImportColdKeysResponse retry;
+  s = Import(*admin, "import-1", good, &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(retry.SerializeAsString(), first.SerializeAsString());
+  v1::ImportColdKeysResponse again;
+  s = Import(*admin, "import-2", good, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.added(), 0u);
+  for (const auto& k : again.keys()) EXPECT_TRUE(k.already_known()) << k.key_id();
+  // The same key id under another key (a point already imported as another key): refused.
+  v1::ImportColdKeysResponse clash;
+  s = Import(*admin, "import-3", ColdKeyFile({Key("cold-btc-7", 0, "BTC", "BTC:client-cold")}, cold_signer), &clash);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("already key cold-btc-1"));
+  EXPECT_EQ(WalletAddresses(*auditor), after);
+
+  // The import is in the audit log, with the file's digest.
+  {
+    grpc::ClientContext ctx;
+    v1::ListAuditEntriesRequest request;
+    request.set_page_size(100);
+    v1::ListAuditEntriesResponse response;
+    ASSERT_TRUE(auditor->ListAuditEntries(&ctx, request, &response).ok());
+    int imports = 0, denied = 0;
+    for (const auto& e : response.entries()) {
+      if (e.action() == "ImportColdKeys") ++imports;
+      if (e.action() == "denied" && e.subject() == "ImportColdKeys") ++denied;
+    }
+    EXPECT_EQ(imports, 2);  // import-1 and import-2 (which added nothing)
+    // The two files not signed by the cold signer, and the platform's call.
+    EXPECT_EQ(denied, 3);
+  }
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+// The operator's path: the file on disk, custodyctl with the admin certificate.
+TEST(ColdKeysE2e, CustodyctlImportsAColdKeyFile) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.cold_identity_hex = cold_signer.Hex();
+  CustodyStack stack(options);
+  const std::filesystem::path file = stack.dir() / "cold-keys.json";
+  std::ofstream(file, std::ios::binary) << ColdKeyFile(
+      {Key("cold-btc-1", 0, "BTC", "BTC:client-cold"), Key("cold-btc-2", 1, "BTC", "BTC:client-cold")}, cold_signer);
+  auto ctl = [&](const std::string& role, const std::string& path) {
+    Process p({RequiredEnv("CUSTODYCTL"), "--addr", stack.address(), "--ca", (stack.certs_dir() / "ca.crt").string(),
+               "--cert", (stack.certs_dir() / (role + ".crt")).string(), "--key",
+               (stack.certs_dir() / (role + ".key")).string(), "import-cold-keys", "--file", path},
+              stack.dir() / ("ctl-" + role + "-" + std::to_string(std::hash<std::string>()(path) % 1000)), false);
+    CommandResult r;
+    r.exit_code = p.Wait();
+    r.out = p.Stdout();
+    r.err = p.Stderr();
+    return r;
+  };
+  CommandResult r = ctl("admin", file.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("cold-btc-1  BTC:client-cold  " + RegtestAddress(0)));
+  EXPECT_THAT(r.out, HasSubstr("2 of 2 keys added"));
+  r = ctl("admin", file.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(already known)"));
+  EXPECT_THAT(r.out, HasSubstr("0 of 2 keys added"));
+  r = ctl("platform", file.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  r = ctl("admin", (stack.dir() / "no-such-file").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot read"));
+  EXPECT_EQ(WalletAddresses(*stack.As("auditor")).at("BTC:client-cold"),
+            (std::set<std::string>{RegtestAddress(0), RegtestAddress(1)}));
+}
+
+TEST(AllocationTest, SharesAreBasisPointsRoundedDownWithoutOverflow) {
+  using base::Amount;
+  EXPECT_EQ(ShareBps(Amount(0), Amount(0)), 0u);
+  EXPECT_EQ(ShareBps(Amount(0), Amount(7)), 0u);
+  EXPECT_EQ(ShareBps(Amount(7), Amount(7)), 10000u);
+  EXPECT_EQ(ShareBps(Amount(1), Amount(3)), 3333u);
+  EXPECT_EQ(ShareBps(Amount(2), Amount(3)), 6666u);
+  EXPECT_EQ(ShareBps(Amount(199), Amount(10000)), 199u);
+  EXPECT_EQ(ShareBps(Amount(1), Amount(10001)), 0u);
+  // Near 2^128 - 1, where part * 10,000 would overflow.
+  EXPECT_EQ(ShareBps(Amount::Max(), Amount::Max()), 10000u);
+  const Amount half(Amount::Max().base_units() / 2);
+  EXPECT_EQ(ShareBps(half, Amount::Max()), 5000u);
+}
+
+// Allocation and coverage from the ledger after a deposit: the shares, the cap, the sweep that
+// would be planned (or not, below min_sweep), the cover required against the cover configured,
+// and the aggregates in the reference asset.
+TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
+  StackOptions options;
+  options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"1000000\"\nprice = \"6500000\"\n";
+  options.asset_lines["ETH"] = "hot_cap_bps = 500\nmin_sweep = \"1000000000000000000\"\nprice = \"300000\"\n";
+  options.asset_lines["USDC-ETH"] = "price = \"100\"\n";
+  options.extra_config =
+      "[allocation]\nreference = \"USD\"\nreference_decimals = 2\naggregate_hot_cap_bps = 300\n\n"
+      "[coverage]\ncold_share_bps = 5000\n\n"
+      "[[coverage.cover]]\npolicy = \"Crime policy 2026-A\"\nasset = \"BTC\"\namount = \"30000000\"\n\n"
+      "[[coverage.cover]]\npolicy = \"Compensation fund\"\nasset = \"BTC\"\namount = \"20000000\"\n";
+  CustodyStack stack(options);
+  auto platform = stack.As("platform");
+  auto auditor = stack.As("auditor");
+
+  grpc::ClientContext cctx;
+  v1::CreateClientRequest creq;
+  creq.set_idempotency_key("client-1");
+  creq.set_client_ref("alloc-1");
+  v1::CreateClientResponse client;
+  ASSERT_TRUE(platform->CreateClient(&cctx, creq, &client).ok());
+  auto address = [&](const std::string& asset) {
+    grpc::ClientContext ctx;
+    v1::CreateDepositAddressRequest req;
+    req.set_idempotency_key("addr-" + asset);
+    req.set_client_id(client.client().client_id());
+    req.set_asset_id(asset);
+    v1::CreateDepositAddressResponse resp;
+    grpc::Status s = platform->CreateDepositAddress(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.deposit_address().address();
+  };
+  stack.Credit("bitcoin", address("BTC"), "100000000");   // 1 BTC
+  stack.Credit("ethereum", address("ETH"), "500000000000000000");  // 0.5 ETH
+  stack.Mine("bitcoin", 3);
+  stack.Mine("ethereum", 2);
+  stack.WaitIngested("bitcoin");
+  stack.WaitIngested("ethereum");
+
+  grpc::ClientContext actx;
+  v1::GetAllocationResponse alloc;
+  grpc::Status s = auditor->GetAllocation(&actx, v1::GetAllocationRequest(), &alloc);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(alloc.assets_size(), 3);
+  const v1::AssetAllocation& btc = alloc.assets(0);
+  EXPECT_EQ(btc.asset_id(), "BTC");
+  EXPECT_EQ(btc.client_hot(), "100000000");
+  EXPECT_EQ(btc.client_cold(), "0");
+  EXPECT_EQ(btc.client_total(), "100000000");
+  EXPECT_EQ(btc.hot_share_bps(), 10000u);
+  EXPECT_EQ(btc.hot_cap_bps(), 200u);
+  EXPECT_EQ(btc.hot_cap(), "2000000");
+  EXPECT_TRUE(btc.over_cap());
+  EXPECT_EQ(btc.planned_sweep(), "99000000");  // down to half the cap, 1,000,000 sat
+  EXPECT_EQ(btc.cold_addresses(), 0u);
+  EXPECT_EQ(btc.hot_value(), "6500000");       // USD 65,000.00
+  const v1::AssetAllocation& eth = alloc.assets(1);
+  EXPECT_EQ(eth.asset_id(), "ETH");
+  EXPECT_EQ(eth.client_hot(), "500000000000000000");
+  EXPECT_TRUE(eth.over_cap());
+  EXPECT_EQ(eth.planned_sweep(), "0") << "0.4875 ETH is below the 1 ETH min_sweep";
+  EXPECT_EQ(eth.hot_value(), "150000");        // USD 1,500.00
+  EXPECT_EQ(alloc.assets(2).client_total(), "0");
+  EXPECT_FALSE(alloc.assets(2).over_cap());
+  EXPECT_EQ(alloc.assets(2).hot_share_bps(), 0u);
+  EXPECT_EQ(alloc.reference(), "USD");
+  EXPECT_EQ(alloc.reference_decimals(), 2u);
+  EXPECT_TRUE(alloc.aggregate_complete());
+  EXPECT_EQ(alloc.hot_value(), "6650000");
+  EXPECT_EQ(alloc.cold_value(), "0");
+  EXPECT_EQ(alloc.aggregate_hot_share_bps(), 10000u);
+  EXPECT_EQ(alloc.aggregate_hot_cap_bps(), 300u);
+  EXPECT_TRUE(alloc.aggregate_over_cap());
+
+  grpc::ClientContext vctx;
+  v1::GetCoverageRequest vreq;
+  vreq.set_asset_id("BTC");
+  v1::GetCoverageResponse cover;
+  s = auditor->GetCoverage(&vctx, vreq, &cover);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(cover.assets_size(), 1);
+  const v1::AssetCoverage& c = cover.assets(0);
+  EXPECT_EQ(c.required(), "100000000");  // all of hot, half of nothing cold
+  EXPECT_EQ(c.configured(), "50000000");
+  EXPECT_EQ(c.shortfall(), "50000000");
+  EXPECT_FALSE(c.covered());
+  ASSERT_EQ(c.policies_size(), 2);
+  EXPECT_EQ(c.policies(0).policy(), "Crime policy 2026-A");
+  EXPECT_EQ(c.policies(1).amount(), "20000000");
+  EXPECT_EQ(c.required_value(), "6500000");
+  EXPECT_EQ(c.configured_value(), "3250000");
+  EXPECT_EQ(cover.required_value(), "6500000");
+  EXPECT_EQ(cover.shortfall_value(), "3250000");
+
+  // Roles and input.
+  {
+    grpc::ClientContext ctx;
+    v1::GetAllocationResponse r;
+    EXPECT_EQ(platform->GetAllocation(&ctx, v1::GetAllocationRequest(), &r).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  for (const auto& [asset, code] : std::vector<std::pair<std::string, grpc::StatusCode>>{
+           {"B TC", grpc::StatusCode::INVALID_ARGUMENT},
+           {std::string(200, 'A'), grpc::StatusCode::INVALID_ARGUMENT},
+           {"-1", grpc::StatusCode::NOT_FOUND},
+           {"LTC", grpc::StatusCode::NOT_FOUND}}) {
+    grpc::ClientContext ctx;
+    v1::GetCoverageRequest req;
+    req.set_asset_id(asset);
+    v1::GetCoverageResponse r;
+    EXPECT_EQ(auditor->GetCoverage(&ctx, req, &r).error_code(), code) << asset;
+  }
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+TEST(ColdKeysE2e, WithoutAColdSignerNothingIsImported) {
+  const Identity cold_signer(0x11);
+  CustodyStack stack;
+  v1::ImportColdKeysResponse response;
+  grpc::Status s = Import(*stack.As("admin"), "import-1",
+                          ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("[cold_signer]"));
+}
+
+}  // namespace
+}  // namespace ringfence::custody::testing
