@@ -17,6 +17,7 @@
 #include "chain/eth_address.h"
 #include "chain/eth_tx.h"
 #include "chain/hashes.h"
+#include "custody/allocation.h"
 #include "custody/audit_log.h"
 #include "custody/ledger.h"
 #include "custody/txbuild.h"
@@ -47,6 +48,12 @@ std::string_view HrpOf(const std::string& network) {
   return "tb";
 }
 
+bool IsSweep(const WithdrawalRow& row) { return row.kind == "sweep"; }
+
+sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
+  return IsSweep(row) ? sv1::REQUEST_KIND_SWEEP : sv1::REQUEST_KIND_WITHDRAWAL;
+}
+
 bool Unfinished(WithdrawalState s) {
   return s == WithdrawalState::kSigning || s == WithdrawalState::kSigned || s == WithdrawalState::kBroadcast;
 }
@@ -67,7 +74,7 @@ absl::Status Audit(store::Txn& txn, const WithdrawalRow& row, std::string_view s
                    int64_t now_ms) {
   details["client_id"] = row.client_id;
   details["asset_id"] = row.asset_id;
-  return AuditLog::Append(txn, "system", Cat("withdrawal.", step), row.withdrawal_id, details.dump(), now_ms).status();
+  return AuditLog::Append(txn, "system", Cat(row.kind, ".", step), row.withdrawal_id, details.dump(), now_ms).status();
 }
 
 // Moves the withdrawal's whole hold out of the client's held account to `to` in one entry of
@@ -195,7 +202,76 @@ void WithdrawalExecutor::Wake() {
   wake_.notify_all();
 }
 
+absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
+  int created = 0;
+  for (const AssetConfig& asset : config_.assets) {
+    // Bitcoin only for now: an Ethereum wallet's coins sit in one account per deposit address,
+    // and a sweep of them needs the consolidation that is not built yet.
+    if (asset.chain != "bitcoin" || !asset.withdrawal_fee_cap.has_value()) continue;
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+    // One sweep of an asset at a time: the next is planned from the books it leaves.
+    store::WithdrawalFilter live;
+    live.asset_id = asset.id;
+    live.states = {WithdrawalState::kApproved, WithdrawalState::kSigning, WithdrawalState::kSigned,
+                   WithdrawalState::kBroadcast};
+    bool in_flight = false;
+    for (store::Page page{"", 1000};;) {
+      RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn->ListWithdrawals(live, page));
+      for (const WithdrawalRow& r : rows) in_flight = in_flight || IsSweep(r);
+      if (in_flight || rows.size() < page.limit) break;
+      page.after = std::to_string(rows.back().ordinal);
+    }
+    if (in_flight) continue;
+    RF_ASSIGN_OR_RETURN(const AllocationReport report, ComputeAllocation(*txn, config_, asset.id));
+    const AssetAllocation& a = report.assets.at(0);
+    if (a.planned_sweep.is_zero()) continue;
+    const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
+    RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn->ListAddressesOfWallet(cold_wallet));
+    if (cold.empty()) continue;  // no cold key imported yet: GetAllocation shows it over its cap
+    const int64_t now_ms = env_.NowUnixMs();
+    uint8_t id[8];
+    env_.RandomBytes(id);
+    WithdrawalRow row;
+    row.withdrawal_id = Cat("w_", base::HexEncode(id));
+    row.kind = "sweep";
+    row.asset_id = asset.id;
+    row.amount = a.planned_sweep;
+    row.destination = cold.front().address;  // the wallet's first address in address order
+    row.source_wallet_id = ClientHotWallet(asset.id);
+    row.chain = asset.chain;
+    row.network = asset.network;
+    row.fee_cap = *asset.withdrawal_fee_cap;
+    row.fee_asset = asset.id;
+    row.requester = "system";
+    row.state = WithdrawalState::kApproved;  // signerd's internal-sweep rule: to a registered cold address
+    row.expires_at_unix_s = now_ms / 1000 + kSweepExpirySeconds;
+    row.created_unix_ms = now_ms;
+    row.updated_unix_ms = now_ms;
+    RF_RETURN_IF_ERROR(txn->InsertWithdrawal(row).status());
+    RF_RETURN_IF_ERROR(Audit(*txn, row, "created",
+                             {{"amount", row.amount.ToBaseUnitString()},
+                              {"destination", row.destination},
+                              {"from_wallet", row.source_wallet_id},
+                              {"to_wallet", cold_wallet},
+                              {"hot", a.hot.ToBaseUnitString()},
+                              {"hot_cap", a.hot_cap.ToBaseUnitString()},
+                              {"hot_share_bps", a.hot_share_bps},
+                              {"ledger_seq", report.ledger_seq}},
+                             now_ms));
+    RF_RETURN_IF_ERROR(txn->Commit());
+    Log(Cat(row.withdrawal_id, ": sweep of ", row.amount.ToBaseUnitString(), " ", asset.id, " to ", cold_wallet,
+            " (hot ", a.hot.ToBaseUnitString(), " over its cap ", a.hot_cap.ToBaseUnitString(), ")"));
+    ++created;
+  }
+  return created;
+}
+
 absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
+  // Sweeps first, so that this pass carries them as far as it carries withdrawals. A planning
+  // error (the store) is logged; the withdrawals still move.
+  if (absl::StatusOr<int> planned = PlanSweeps(); !planned.ok()) {
+    Log(Cat("ERROR planning sweeps: ", planned.status().message()));
+  }
   std::vector<std::string> ids;
   {
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
@@ -499,8 +575,9 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
   spend.sat_per_vbyte = static_cast<uint64_t>(view.fee.sat_per_vbyte.base_units());
   spend.fee_cap = row.fee_cap;
   RF_ASSIGN_OR_RETURN(txbuild::BitcoinPlan plan, txbuild::BuildBitcoinSpend(spend));
-  const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain, row.network, row.asset_id, row.amount,
-                                          row.destination, row.fee_cap, row.expires_at_unix_s};
+  const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain,  row.network,           row.asset_id,
+                                          row.amount,        row.destination, row.fee_cap, row.expires_at_unix_s,
+                                          RequestKindOf(row)};
   return txbuild::BitcoinSignRequest(fields, plan);
 }
 
@@ -537,8 +614,9 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(st
     spend.nonce = std::max(spend.nonce, it->second);
   }
   RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan, txbuild::BuildEthereumSpend(spend));
-  const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain, row.network, row.asset_id, row.amount,
-                                          row.destination, row.fee_cap, row.expires_at_unix_s};
+  const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain,  row.network,           row.asset_id,
+                                          row.amount,        row.destination, row.fee_cap, row.expires_at_unix_s,
+                                          RequestKindOf(row)};
   return txbuild::EthereumSignRequest(fields, plan, accounts[chosen].key_id);
 }
 
@@ -624,8 +702,11 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const Withdrawal
   if (!Step(row.withdrawal_id, "sent")) return Outcome::kStopped;
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
+  // A client's withdrawal leaves the client's claims here (held -> in flight); a sweep stays
+  // client money throughout and is booked once, at settlement.
   absl::StatusOr<uint64_t> seq =
-      MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
+      IsSweep(row) ? absl::StatusOr<uint64_t>(0)
+                   : MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
   if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() ||
       !Audit(**txn, row, "broadcast", {{"txid", row.txid}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||
       !(*txn)->Commit().ok()) {
@@ -676,24 +757,15 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   absl::StatusOr<sv1::SignTransactionRequest> request = LoadBuild(**txn, row.withdrawal_id);
   if (!request.ok()) return Outcome::kRetry;
   absl::StatusOr<base::Amount> fee = NetworkFee(*request);
-  absl::StatusOr<std::optional<store::HoldRow>> hold = (*txn)->GetHold(row.withdrawal_id);
-  if (!fee.ok() || !hold.ok() || !hold->has_value()) return Outcome::kRetry;
-  const base::Amount h = (*hold)->amount;
-  std::vector<store::Posting> postings = {{InflightAccount(row.source_wallet_id), true, h}};
-  if (row.fee_charged_to_client) {
-    std::optional<base::Amount> out = row.amount.CheckedAdd(*fee);
-    std::optional<base::Amount> back = out ? h.CheckedSub(*out) : std::nullopt;
-    if (!back) {
-      Log(Cat("ERROR ", row.withdrawal_id, ": amount + fee exceeds the hold; not settled"));
-      return Outcome::kRetry;
-    }
-    postings.push_back({WalletAccount(row.source_wallet_id), false, *out});
-    if (!back->is_zero()) postings.push_back({ClientAvailableAccount(row.client_id, row.asset_id), false, *back});
-  } else {
-    // ERC-20: the hold is the amount; the gas is the house's (docs/withdrawal-executor.md).
-    postings.push_back({WalletAccount(row.source_wallet_id), false, h});
+  if (!fee.ok()) return Outcome::kRetry;
+  absl::StatusOr<std::vector<store::Posting>> settlement =
+      IsSweep(row) ? SweepSettlement(row, *asset, *fee) : WithdrawalSettlement(**txn, row, *fee);
+  if (!settlement.ok()) {
+    Log(Cat("ERROR ", row.withdrawal_id, ": ", settlement.status().message(), "; not settled"));
+    return Outcome::kRetry;
   }
-  absl::StatusOr<uint64_t> seq = Ledger::Post(**txn, Entry(row, "withdrawal_settle", std::move(postings), env_.NowUnixMs()));
+  absl::StatusOr<uint64_t> seq =
+      Ledger::Post(**txn, Entry(row, Cat(row.kind, "_settle"), *std::move(settlement), env_.NowUnixMs()));
   if (!seq.ok()) {
     Log(Cat(row.withdrawal_id, ": settlement entry: ", seq.status().message()));
     return Outcome::kRetry;
@@ -713,12 +785,48 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   return Step(row.withdrawal_id, "confirmed") ? Outcome::kProgress : Outcome::kStopped;
 }
 
+absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::WithdrawalSettlement(store::Txn& txn,
+                                                                                    const WithdrawalRow& row,
+                                                                                    base::Amount fee) {
+  RF_ASSIGN_OR_RETURN(std::optional<store::HoldRow> hold, txn.GetHold(row.withdrawal_id));
+  if (!hold.has_value()) return absl::FailedPreconditionError("the withdrawal has no hold");
+  const base::Amount h = hold->amount;
+  std::vector<store::Posting> postings = {{InflightAccount(row.source_wallet_id), true, h}};
+  if (row.fee_charged_to_client) {
+    std::optional<base::Amount> out = row.amount.CheckedAdd(fee);
+    std::optional<base::Amount> back = out ? h.CheckedSub(*out) : std::nullopt;
+    if (!back) return absl::FailedPreconditionError("amount + fee exceeds the hold");
+    postings.push_back({WalletAccount(row.source_wallet_id), false, *out});
+    if (!back->is_zero()) postings.push_back({ClientAvailableAccount(row.client_id, row.asset_id), false, *back});
+  } else {
+    // ERC-20: the hold is the amount; the gas is the house's (docs/withdrawal-executor.md).
+    postings.push_back({WalletAccount(row.source_wallet_id), false, h});
+  }
+  return postings;
+}
+
+absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::SweepSettlement(const WithdrawalRow& row,
+                                                                               const AssetConfig& asset,
+                                                                               base::Amount fee) const {
+  // The amount moves to the cold wallet; the fee left the hot wallet's coins on the house's
+  // account, so the house owes it to the client wallet until it pays it back (a receivable).
+  std::optional<base::Amount> out = row.amount.CheckedAdd(fee);
+  if (!out) return absl::OutOfRangeError("amount + fee exceeds 2^128 - 1");
+  std::vector<store::Posting> postings = {{WalletAccount(WalletsOf(asset)[1].wallet_id), true, row.amount},
+                                          {WalletAccount(row.source_wallet_id), false, *out}};
+  if (!fee.is_zero()) postings.push_back({ReceivableAccount(row.source_wallet_id), true, fee});
+  return postings;
+}
+
 WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow& row, const std::string& reason,
                                                              ExecutorPass& pass) {
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
-  absl::StatusOr<uint64_t> seq = MoveHold(**txn, row, "withdrawal_release",
-                                          ClientAvailableAccount(row.client_id, row.asset_id), env_.NowUnixMs());
+  // A sweep reserved nothing, so nothing is released.
+  absl::StatusOr<uint64_t> seq =
+      IsSweep(row) ? absl::StatusOr<uint64_t>(0)
+                   : MoveHold(**txn, row, "withdrawal_release", ClientAvailableAccount(row.client_id, row.asset_id),
+                              env_.NowUnixMs());
   const std::string clipped = reason.substr(0, 400);
   if (!seq.ok() || !(*txn)->FailWithdrawal(row.withdrawal_id, clipped, *seq, env_.NowUnixMs()).ok() ||
       !Audit(**txn, row, "failed", {{"reason", clipped}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||

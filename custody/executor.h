@@ -63,6 +63,9 @@
 
 namespace ringfence::custody {
 
+// How long signerd accepts a sweep's request after it is planned (its expires_at).
+inline constexpr int64_t kSweepExpirySeconds = 86400;
+
 struct ExecutorOptions {
   std::chrono::milliseconds poll_interval{250};
   // Withdrawals worked on at once (sign, broadcast, confirmation checks).
@@ -119,11 +122,23 @@ class WithdrawalExecutor {
  private:
   enum class Outcome { kProgress, kRetry, kFailed, kStopped };
 
+  // The allocation policy (custody/allocation.h): for each Bitcoin asset over its hot cap, with
+  // an imported cold address and no sweep of its own still moving, a sweep of the planned amount
+  // to the client-cold wallet, created approved (signerd's internal-sweep rule needs no
+  // approvals to a cold address registered in its own configuration). Returns how many.
+  absl::StatusOr<int> PlanSweeps();
+
   Outcome Advance(const std::string& withdrawal_id, ExecutorPass& pass);
   Outcome ClaimAndBuild(const store::WithdrawalRow& row, ExecutorPass& pass);
   Outcome Sign(const store::WithdrawalRow& row, ExecutorPass& pass);
   Outcome BroadcastSigned(const store::WithdrawalRow& row, ExecutorPass& pass);
   Outcome Watch(const store::WithdrawalRow& row, ExecutorPass& pass);
+  // The settlement entry's postings: a client's withdrawal (in flight out of the wallet, the
+  // unused fee back to the client), or a sweep (hot -> cold, the fee a receivable from the house).
+  absl::StatusOr<std::vector<store::Posting>> WithdrawalSettlement(store::Txn& txn, const store::WithdrawalRow& row,
+                                                                   base::Amount fee);
+  absl::StatusOr<std::vector<store::Posting>> SweepSettlement(const store::WithdrawalRow& row, const AssetConfig& asset,
+                                                              base::Amount fee) const;
   // Fails a withdrawal that was not signed: the release entry and signing -> failed.
   Outcome FailUnsigned(const store::WithdrawalRow& row, const std::string& reason, ExecutorPass& pass);
   bool Step(const std::string& withdrawal_id, const std::string& step);

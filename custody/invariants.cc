@@ -105,7 +105,8 @@ absl::StatusOr<InvariantReport> CheckInvariants(store::Txn& txn, const std::vect
                                ")"));
       continue;
     }
-    const bool is_wallet = account->kind == AccountKind::kWallet || account->kind == AccountKind::kInflight;
+    const bool is_wallet = account->kind == AccountKind::kWallet || account->kind == AccountKind::kInflight ||
+                           account->kind == AccountKind::kReceivable;
     if (is_wallet && !wallet_rows.contains(account->wallet_id)) {
       a.problems.push_back(Cat("account ", Clip(name, 100), " names wallet ", account->wallet_id,
                                ", which is not a recorded wallet"));
@@ -126,6 +127,9 @@ absl::StatusOr<InvariantReport> CheckInvariants(store::Txn& txn, const std::vect
       case AccountKind::kInflight:
         AddTo(client_wallet ? &a.in_flight : &a.house_in_flight, *value,
               client_wallet ? "in flight" : "house in flight", &a);
+        break;
+      case AccountKind::kReceivable:
+        AddTo(&a.receivables, *value, "receivables", &a);
         break;
       case AccountKind::kFees:
         AddTo(&a.fees, *value, "fees", &a);
@@ -269,16 +273,19 @@ absl::StatusOr<InvariantReport> CheckInvariants(store::Txn& txn, const std::vect
   report.holds = report.problems.empty() && report.journal_balanced;
   for (const std::string& id : order) {
     AssetInvariants& a = by_asset[id];
-    // H - I against L + U, compared as H against I + L + U so that nothing goes negative.
+    // H + R - I against L + U, compared as H + R against I + L + U so that nothing goes negative.
     Amount owed = a.in_flight;
     AddTo(&owed, a.client_liabilities, "in flight + liabilities", &a);
     AddTo(&owed, a.unattributed, "in flight + liabilities + unattributed", &a);
-    a.difference_negative = a.client_wallet_holdings < owed;
-    a.difference = a.difference_negative ? base::AmountOrDie(owed.CheckedSub(a.client_wallet_holdings))
-                                         : base::AmountOrDie(a.client_wallet_holdings.CheckedSub(owed));
+    Amount held = a.client_wallet_holdings;
+    AddTo(&held, a.receivables, "client wallet holdings + receivables", &a);
+    a.difference_negative = held < owed;
+    a.difference = a.difference_negative ? base::AmountOrDie(owed.CheckedSub(held))
+                                         : base::AmountOrDie(held.CheckedSub(owed));
     a.segregated = a.difference.is_zero();
     if (!a.segregated) {
-      a.problems.push_back(Cat("client wallets hold ", a.client_wallet_holdings.ToBaseUnitString(), " - in flight ",
+      a.problems.push_back(Cat("client wallets hold ", a.client_wallet_holdings.ToBaseUnitString(), " + receivables ",
+                               a.receivables.ToBaseUnitString(), " - in flight ",
                                a.in_flight.ToBaseUnitString(), ", but clients are owed ",
                                a.client_liabilities.ToBaseUnitString(), " + unattributed ",
                                a.unattributed.ToBaseUnitString(), " (", a.difference_negative ? "short by " : "over by ",
@@ -308,7 +315,8 @@ std::string FormatInvariantReport(const InvariantReport& report) {
     out += Cat("  ", a.asset_id, ": ", a.holds ? "holds" : "BROKEN", " client_liabilities=",
                a.client_liabilities.ToBaseUnitString(), " unattributed=", a.unattributed.ToBaseUnitString(),
                " client_wallet_holdings=", a.client_wallet_holdings.ToBaseUnitString(),
-               " in_flight=", a.in_flight.ToBaseUnitString(), " house_holdings=", a.house_holdings.ToBaseUnitString(),
+               " in_flight=", a.in_flight.ToBaseUnitString(), " receivables=", a.receivables.ToBaseUnitString(),
+               " house_holdings=", a.house_holdings.ToBaseUnitString(),
                " house_client_funds=", a.house_client_funds.ToBaseUnitString(), " difference=",
                a.difference_negative ? "-" : "", a.difference.ToBaseUnitString(), "\n");
     for (const std::string& p : a.problems) out += Cat("    problem: ", p, "\n");

@@ -9,8 +9,12 @@
 //                              sent them; shown apart from L)
 //   client wallet holdings H = sum of wallet:<asset>:client-*
 //   in flight              I = sum of inflight:<asset>:client-*
-//   segregation holds when H - I == L + U: the client wallets hold exactly what is owed to
-//   clients (and to the senders of unattributed transfers), to the last base unit.
+//   receivables            R = sum of receivable:<asset>:client-* (owed by the house: fees of
+//                              internal moves paid from client coins, until paid back)
+//   segregation holds when H + R - I == L + U: the client wallets hold, with what the house
+//   owes them, exactly what is owed to clients (and to the senders of unattributed
+//   transfers), to the last base unit. R is reported apart, so a shortfall the house has not
+//   yet made good is visible, never hidden.
 //   house wallets          the house side must balance on its own: house holdings + fees ==
 //                          house equity + house in flight; any excess in house wallets is
 //                          client money there (house_client_funds, must be 0).
@@ -42,6 +46,7 @@ struct AssetInvariants {
   base::Amount unattributed;              // U
   base::Amount client_wallet_holdings;    // H
   base::Amount in_flight;                 // I
+  base::Amount receivables;               // R
   base::Amount house_holdings;            // sum of wallet:<asset>:house-*
   base::Amount house_in_flight;           // sum of inflight:<asset>:house-*
   base::Amount house_equity;              // house:<asset>:equity
@@ -50,11 +55,11 @@ struct AssetInvariants {
   // client wallet of the asset has been observed. chain_height is the lowest observed height.
   std::optional<base::Amount> client_wallet_chain_holdings;
   uint64_t chain_height = 0;
-  // |(H - I) - (L + U)|, and whether H - I falls short of L + U.
+  // |(H + R - I) - (L + U)|, and whether H + R - I falls short of L + U.
   base::Amount difference;
   bool difference_negative = false;
   base::Amount house_client_funds;        // must be zero
-  bool segregated = false;                // H - I == L + U
+  bool segregated = false;                // H + R - I == L + U
   bool journal_balanced = true;           // kFull: every entry of this asset balances
   bool holds = false;                     // all of the above, and no problem recorded for the asset
   std::vector<std::string> problems;      // one line each, naming the account, figure or seq

@@ -129,10 +129,15 @@ absl::StatusOr<Account> ParseAccount(std::string_view name, std::string_view fie
     account.asset_id = std::string(parts[2]);
     return account;
   }
-  if (type == "wallet" || type == "inflight") {
+  if (type == "wallet" || type == "inflight" || type == "receivable") {
     if (parts.size() != 3) return bad(Cat("is not ", type, ":<asset>:<client|house>-<hot|cold>"));
     RF_ASSIGN_OR_RETURN(account, ParseWalletId(name.substr(type.size() + 1), field));
-    account.kind = type == "wallet" ? AccountKind::kWallet : AccountKind::kInflight;
+    account.kind = type == "wallet"     ? AccountKind::kWallet
+                   : type == "inflight" ? AccountKind::kInflight
+                                        : AccountKind::kReceivable;
+    if (account.kind == AccountKind::kReceivable && account.owner_class != "client") {
+      return bad("is a receivable of a house wallet; only client wallets have receivables");
+    }
     return account;
   }
   if (type == "fees" || type == "unattributed") {
@@ -149,13 +154,14 @@ absl::StatusOr<Account> ParseAccount(std::string_view name, std::string_view fie
     account.asset_id = std::string(parts[1]);
     return account;
   }
-  return bad("has no known type (client, wallet, inflight, fees, house, unattributed)");
+  return bad("has no known type (client, wallet, inflight, receivable, fees, house, unattributed)");
 }
 
 NormalSide NormalSideOf(AccountKind kind) {
   switch (kind) {
     case AccountKind::kWallet:
     case AccountKind::kFees:
+    case AccountKind::kReceivable:
       return NormalSide::kDebit;
     case AccountKind::kClientAvailable:
     case AccountKind::kClientHeld:
@@ -178,6 +184,7 @@ std::string InflightAccount(std::string_view wallet_id) { return Cat("inflight:"
 std::string FeesAccount(std::string_view asset_id) { return Cat("fees:", asset_id); }
 std::string HouseEquityAccount(std::string_view asset_id) { return Cat("house:", asset_id, ":equity"); }
 std::string UnattributedAccount(std::string_view asset_id) { return Cat("unattributed:", asset_id); }
+std::string ReceivableAccount(std::string_view wallet_id) { return Cat("receivable:", wallet_id); }
 std::string ClientAccountPrefix(std::string_view client_id) { return Cat("client:", client_id, ":"); }
 std::string WalletId(std::string_view asset_id, std::string_view owner_class, std::string_view tier) {
   return Cat(asset_id, ":", owner_class, "-", tier);

@@ -12,6 +12,11 @@
 //   house:<asset>:equity                   the house's own funds, credit-normal
 //   unattributed:<asset>                   transfers to our addresses that are no deposit
 //                                          address, owed to whoever sent them, credit-normal
+//   receivable:<wallet_id>                 what the house owes a client wallet: network fees
+//                                          of internal moves (sweeps) paid from the client
+//                                          wallet's coins, until the house pays them back;
+//                                          debit-normal, counted with the client wallets'
+//                                          holdings by the segregation invariant
 // where wallet ids are "<asset>:<owner class>-<tier>" (owner class client|house, tier hot|cold).
 //
 // Ledger::Post is the only way entries are written. It validates the entry (a rule broken by
@@ -52,6 +57,7 @@ enum class AccountKind {
   kFees,
   kHouseEquity,
   kUnattributed,
+  kReceivable,
 };
 
 enum class NormalSide { kDebit, kCredit };
@@ -61,9 +67,9 @@ struct Account {
   AccountKind kind = AccountKind::kWallet;
   std::string asset_id;
   std::string client_id;    // client accounts only
-  std::string wallet_id;    // wallet and inflight accounts only
-  std::string owner_class;  // wallet and inflight accounts: "client" | "house"
-  std::string tier;         // wallet and inflight accounts: "hot" | "cold"
+  std::string wallet_id;    // wallet, inflight and receivable accounts only
+  std::string owner_class;  // wallet, inflight and receivable accounts: "client" | "house"
+  std::string tier;         // wallet, inflight and receivable accounts: "hot" | "cold"
 };
 
 // Parses an account name of the grammar above. InvalidArgument naming `field` and the rule.
@@ -82,6 +88,7 @@ std::string InflightAccount(std::string_view wallet_id);
 std::string FeesAccount(std::string_view asset_id);
 std::string HouseEquityAccount(std::string_view asset_id);
 std::string UnattributedAccount(std::string_view asset_id);
+std::string ReceivableAccount(std::string_view wallet_id);
 // Every account of one client starts with this ("client:<client_id>:").
 std::string ClientAccountPrefix(std::string_view client_id);
 // Wallet ids by convention.

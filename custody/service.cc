@@ -827,6 +827,7 @@ grpc::Status CustodyService::GetSegregationReport(grpc::ServerContext* context,
           out->set_holds(a.holds);
           out->set_chain_height(a.chain_height);
           out->set_unattributed(a.unattributed.ToBaseUnitString());
+          out->set_receivables(a.receivables.ToBaseUnitString());
         }
         return absl::OkStatus();
       });
@@ -877,6 +878,12 @@ absl::Status CheckMadeId(std::string_view field, std::string_view value, std::st
                                           Clip(value), ")"));
   }
   return absl::OkStatus();
+}
+
+// Internal moves (sweeps) name the cold wallet's addresses: the platform sees clients'
+// withdrawals only; approvers, auditors and admins see everything.
+bool VisibleTo(const Caller& caller, const store::WithdrawalRow& row) {
+  return row.kind == "withdrawal" || caller.role != Role::kPlatform;
 }
 
 absl::Status CheckWithdrawalId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "w_"); }
@@ -990,7 +997,7 @@ absl::Status CustodyService::FillWithdrawal(store::Txn& txn, const store::Withdr
     }
   }
   out->set_source_wallet(row.source_wallet_id);
-  out->set_kind(v1::REQUEST_KIND_WITHDRAWAL);
+  out->set_kind(row.kind == "sweep" ? v1::REQUEST_KIND_SWEEP : v1::REQUEST_KIND_WITHDRAWAL);
   out->set_fee_cap(row.fee_cap.ToBaseUnitString());
   out->set_fee_asset(row.fee_asset);
   out->set_fee_charged_to_client(row.fee_charged_to_client);
@@ -1179,10 +1186,12 @@ grpc::Status CustodyService::GetWithdrawal(grpc::ServerContext* context, const v
                                            v1::GetWithdrawalResponse* response) {
   return Serve(
       "GetWithdrawal", context, [&] { return CheckWithdrawalId("withdrawal_id", request->withdrawal_id()); },
-      [&](const Caller&) -> absl::Status {
+      [&](const Caller& caller) -> absl::Status {
         RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
         RF_ASSIGN_OR_RETURN(std::optional<store::WithdrawalRow> row, txn->GetWithdrawal(request->withdrawal_id()));
-        if (!row) return absl::NotFoundError(Cat("withdrawal_id: no withdrawal ", request->withdrawal_id()));
+        if (!row || !VisibleTo(caller, *row)) {
+          return absl::NotFoundError(Cat("withdrawal_id: no withdrawal ", request->withdrawal_id()));
+        }
         return FillWithdrawal(*txn, *row, response->mutable_withdrawal());
       });
 }
@@ -1215,12 +1224,14 @@ grpc::Status CustodyService::ListWithdrawals(grpc::ServerContext* context, const
         if (!cursor.empty()) RF_RETURN_IF_ERROR(CheckSeqCursor(cursor));
         return absl::OkStatus();
       },
-      [&](const Caller&) -> absl::Status {
+      [&](const Caller& caller) -> absl::Status {
         if (!request->asset_id().empty()) RF_RETURN_IF_ERROR(KnownAsset(config_, "asset_id", request->asset_id()).status());
         RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
         const uint32_t size = PageSizeOrDefault(request->page_size());
         RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalRow> rows, txn->ListWithdrawals(filter, {cursor, size}));
-        for (const store::WithdrawalRow& row : rows) RF_RETURN_IF_ERROR(FillWithdrawal(*txn, row, response->add_withdrawals()));
+        for (const store::WithdrawalRow& row : rows) {
+          if (VisibleTo(caller, row)) RF_RETURN_IF_ERROR(FillWithdrawal(*txn, row, response->add_withdrawals()));
+        }
         if (rows.size() == size) {
           response->set_next_page_token(EncodePageToken('w', filter_text, std::to_string(rows.back().ordinal)));
         }
@@ -1260,7 +1271,7 @@ grpc::Status CustodyService::WatchWithdrawals(grpc::ServerContext* context, cons
         if (!request->client_id().empty()) return CheckClientId("client_id", request->client_id());
         return absl::OkStatus();
       },
-      [&](const Caller&) -> absl::Status {
+      [&](const Caller& caller) -> absl::Status {
         uint64_t after = request->after_seq();
         while (!context->IsCancelled()) {
           uint64_t generation;
@@ -1269,18 +1280,21 @@ grpc::Status CustodyService::WatchWithdrawals(grpc::ServerContext* context, cons
             generation = watch_generation_;
           }
           std::vector<v1::WithdrawalEvent> batch;
+          uint64_t read_up_to = after;  // events not shown to this caller are passed over too
           {
             RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
             RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalEventRow> events,
                                 txn->ListWithdrawalEvents(after, request->client_id(), 100));
             for (const store::WithdrawalEventRow& e : events) {
+              read_up_to = e.seq;
+              RF_ASSIGN_OR_RETURN(std::optional<store::WithdrawalRow> row, txn->GetWithdrawal(e.withdrawal_id));
+              if (row && !VisibleTo(caller, *row)) continue;
               v1::WithdrawalEvent& out = batch.emplace_back();
               out.set_seq(e.seq);
               out.set_withdrawal_id(e.withdrawal_id);
               out.set_state(ToProto(e.state));
               out.set_reason(e.reason);
               out.set_unix_ms(e.unix_ms);
-              RF_ASSIGN_OR_RETURN(std::optional<store::WithdrawalRow> row, txn->GetWithdrawal(e.withdrawal_id));
               if (row) RF_RETURN_IF_ERROR(FillWithdrawal(*txn, *row, out.mutable_withdrawal()));
             }
           }
@@ -1288,7 +1302,9 @@ grpc::Status CustodyService::WatchWithdrawals(grpc::ServerContext* context, cons
             if (!writer->Write(e)) return absl::OkStatus();  // the client went away
             after = e.seq();
           }
-          if (!batch.empty()) continue;
+          const bool read_any = read_up_to != after;
+          after = read_up_to;
+          if (!batch.empty() || read_any) continue;
           std::unique_lock<std::mutex> lock(watch_mu_);
           watch_cv_.wait_for(lock, std::chrono::milliseconds(kWatchPollMs),
                              [&] { return watch_generation_ != generation; });

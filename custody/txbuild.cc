@@ -212,7 +212,7 @@ void Intent(const SignRequestFields& f, signer::v1::SignTransactionRequest& req)
   req.set_request_id(f.request_id);
   req.set_chain(f.chain);
   req.set_network(f.network);
-  req.set_kind(signer::v1::REQUEST_KIND_WITHDRAWAL);
+  req.set_kind(f.kind);
   req.set_expires_at(f.expires_at_unix_s);
   signer::v1::TransactionIntent* intent = req.mutable_intent();
   intent->set_asset(f.asset);

@@ -125,6 +125,7 @@ struct SignRequestFields {
   std::string destination;
   base::Amount fee_cap;
   int64_t expires_at_unix_s = 0;
+  signer::v1::RequestKind kind = signer::v1::REQUEST_KIND_WITHDRAWAL;  // or SWEEP for an internal move
 };
 signer::v1::SignTransactionRequest BitcoinSignRequest(const SignRequestFields& fields, const BitcoinPlan& plan);
 signer::v1::SignTransactionRequest EthereumSignRequest(const SignRequestFields& fields, const EthereumPlan& plan,

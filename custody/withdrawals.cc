@@ -50,6 +50,12 @@ absl::Status Audit(store::Txn& txn, std::string_view actor, std::string_view act
 absl::StatusOr<WithdrawalRow> Load(store::Txn& txn, std::string_view field, const std::string& withdrawal_id) {
   RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, txn.GetWithdrawal(withdrawal_id));
   if (!row) return absl::NotFoundError(Cat(field, ": no withdrawal ", Clip(withdrawal_id)));
+  // Internal moves share the table but are the executor's alone: nobody cancels, approves or
+  // rejects a sweep through the withdrawal RPCs.
+  if (row->kind != "withdrawal") {
+    return absl::FailedPreconditionError(Cat(field, ": ", withdrawal_id, " is an internal ", row->kind,
+                                             ", not a client's withdrawal"));
+  }
   return *std::move(row);
 }
 

@@ -281,6 +281,54 @@ constexpr const char* kMigrations[] = {
     R"sql(
       CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
     )sql",
+    // 4: internal moves (issue 13) in the same table and state machine as withdrawals: kind
+    // 'sweep' (client-hot -> client-cold), which has no client, no policy decision and no hold.
+    // SQLite cannot change a column's constraints in place, so the table is rebuilt (with
+    // foreign keys off around the migration, Migrate; checked before the commit).
+    R"sql(
+      CREATE TABLE withdrawals_v4 (
+        withdrawal_id TEXT PRIMARY KEY NOT NULL,
+        ordinal INTEGER NOT NULL UNIQUE CHECK (ordinal >= 1),
+        client_id TEXT REFERENCES clients (client_id),
+        asset_id TEXT NOT NULL,
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        destination TEXT NOT NULL,
+        whitelist_entry_id TEXT REFERENCES whitelist_entries (entry_id),
+        source_wallet_id TEXT NOT NULL REFERENCES wallets (wallet_id),
+        kind TEXT NOT NULL CHECK (kind IN ('withdrawal', 'sweep')),
+        chain TEXT NOT NULL,
+        network TEXT NOT NULL,
+        fee_cap BLOB NOT NULL CHECK (length(fee_cap) = 16),
+        fee_asset TEXT NOT NULL,
+        fee_charged_to_client INTEGER NOT NULL CHECK (fee_charged_to_client IN (0, 1)),
+        requester TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('denied', 'pending_approval', 'approved', 'signing', 'signed',
+                                             'broadcast', 'confirmed', 'rejected', 'cancelled', 'failed')),
+        reason TEXT NOT NULL,
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
+        approval_group TEXT NOT NULL,
+        not_before_unix_s INTEGER NOT NULL,
+        expires_at_unix_s INTEGER NOT NULL,
+        decision_id INTEGER REFERENCES policy_decisions (decision_id),
+        policy_hash TEXT NOT NULL,
+        txid TEXT NOT NULL,
+        signed_tx BLOB NOT NULL,
+        network_fee BLOB CHECK (network_fee IS NULL OR length(network_fee) = 16),
+        confirmed_height INTEGER NOT NULL CHECK (confirmed_height >= 0),
+        created_unix_ms INTEGER NOT NULL,
+        updated_unix_ms INTEGER NOT NULL,
+        event_seq INTEGER NOT NULL,
+        CHECK (CASE kind WHEN 'withdrawal' THEN client_id IS NOT NULL AND decision_id IS NOT NULL
+                         ELSE client_id IS NULL AND decision_id IS NULL END)
+      ) STRICT;
+      INSERT INTO withdrawals_v4 SELECT * FROM withdrawals;
+      DROP TABLE withdrawals;
+      ALTER TABLE withdrawals_v4 RENAME TO withdrawals;
+      CREATE INDEX withdrawals_by_client ON withdrawals (client_id, ordinal);
+      CREATE INDEX withdrawals_by_state ON withdrawals (state, ordinal);
+      CREATE INDEX withdrawals_by_asset_time ON withdrawals (asset_id, created_unix_ms);
+      CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
+    )sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 
@@ -494,7 +542,7 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE (?1 = '' OR client_id = ?1) AND (?2 = '' OR asset_id = ?2)"
     " AND (?3 = '' OR instr(?3, ',' || state || ',') > 0) AND ordinal < ?4 ORDER BY ordinal DESC LIMIT ?5",
     "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE asset_id = ?1 AND (?2 = '' OR client_id = ?2)"
-    " AND created_unix_ms >= ?3 AND state IN " RF_LIVE_WITHDRAWAL_STATES " ORDER BY ordinal",
+    " AND kind = 'withdrawal' AND created_unix_ms >= ?3 AND state IN " RF_LIVE_WITHDRAWAL_STATES " ORDER BY ordinal",
     "UPDATE withdrawals SET state = ?2, reason = ?3, updated_unix_ms = ?4, event_seq = ?5 WHERE withdrawal_id = ?1",
     "UPDATE withdrawals SET txid = ?2, signed_tx = ?3 WHERE withdrawal_id = ?1",
     "UPDATE withdrawals SET network_fee = ?2, confirmed_height = ?3 WHERE withdrawal_id = ?1",
@@ -1667,13 +1715,13 @@ class SqliteTxn final : public Txn {
     RF_ASSIGN_OR_RETURN(row.event_seq, NextId(kNextEventSeq, "withdrawal_events"));
     {
       RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertWithdrawal));
-      q.Text(1, row.withdrawal_id).Int(2, static_cast<int64_t>(row.ordinal)).Text(3, row.client_id);
+      q.Text(1, row.withdrawal_id).Int(2, static_cast<int64_t>(row.ordinal)).TextOrNull(3, row.client_id);
       q.Text(4, row.asset_id).Amount(5, row.amount).Text(6, row.destination).TextOrNull(7, row.whitelist_entry_id);
       q.Text(8, row.source_wallet_id).Text(9, row.kind).Text(10, row.chain).Text(11, row.network);
       q.Amount(12, row.fee_cap).Text(13, row.fee_asset).Int(14, row.fee_charged_to_client ? 1 : 0);
       q.Text(15, row.requester).Text(16, WithdrawalStateName(row.state)).Text(17, row.reason);
       q.Int(18, row.approvals_required).Text(19, row.approval_group).Int(20, row.not_before_unix_s);
-      q.Int(21, row.expires_at_unix_s).Int(22, static_cast<int64_t>(row.decision_id)).Text(23, row.policy_hash);
+      q.Int(21, row.expires_at_unix_s).IntOrNull(22, static_cast<int64_t>(row.decision_id)).Text(23, row.policy_hash);
       q.Text(24, row.txid).Blob(25, Bytes(row.signed_tx));
       if (row.network_fee) {
         q.Amount(26, *row.network_fee);
@@ -1951,7 +1999,8 @@ class SqliteTxn final : public Txn {
       q.Text(1, withdrawal_id).Amount(2, network_fee).Int(3, height);
       RF_RETURN_IF_ERROR(Done(q.Step(), "recording a settled withdrawal"));
     }
-    return CloseHold(withdrawal_id, HoldState::kSettled, settle_seq);
+    RF_ASSIGN_OR_RETURN(const bool held, HasHold(withdrawal_id));
+    return held ? CloseHold(withdrawal_id, HoldState::kSettled, settle_seq) : absl::OkStatus();
   }
 
   absl::Status FailWithdrawal(const std::string& withdrawal_id, const std::string& reason, uint64_t release_seq,
@@ -1961,10 +2010,18 @@ class SqliteTxn final : public Txn {
     constexpr WithdrawalState kFrom[] = {WithdrawalState::kSigning, WithdrawalState::kSigned,
                                          WithdrawalState::kBroadcast};
     RF_RETURN_IF_ERROR(TransitionWithdrawal(withdrawal_id, kFrom, WithdrawalState::kFailed, reason, now_unix_ms).status());
-    return CloseHold(withdrawal_id, HoldState::kReleased, release_seq);
+    RF_ASSIGN_OR_RETURN(const bool held, HasHold(withdrawal_id));
+    return held ? CloseHold(withdrawal_id, HoldState::kReleased, release_seq) : absl::OkStatus();
   }
 
  private:
+  // A client's withdrawal reserved its amount with a hold; an internal move (a sweep) has none.
+  absl::StatusOr<bool> HasHold(const std::string& withdrawal_id) {
+    RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, GetWithdrawal(withdrawal_id));
+    if (!row) return absl::NotFoundError(Cat("no withdrawal ", Clip(withdrawal_id)));
+    return row->kind == "withdrawal";
+  }
+
   // The next id of a table whose ids are max + 1 (the writer lock makes that safe here; a
   // server database uses a sequence).
   absl::StatusOr<uint64_t> NextId(Sql id, std::string_view table) {
@@ -2212,7 +2269,21 @@ class SqliteTxn final : public Txn {
 
 namespace {
 
+absl::Status MigrateSteps(sqlite3* db);
+absl::Status ForeignKeysHold(sqlite3* db, const std::string& during);
+
+// Migrations run with foreign keys off (a table rebuild drops and renames a table others
+// refer to; SQLite ignores the pragma inside a transaction, so it is set around them), and
+// each checks them itself before its commit (MigrateSteps). They are on again afterwards,
+// whatever happened.
 absl::Status Migrate(sqlite3* db) {
+  RF_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys = OFF", "turning foreign keys off for migrations"));
+  absl::Status migrated = MigrateSteps(db);
+  absl::Status on = Exec(db, "PRAGMA foreign_keys = ON", "turning foreign keys on after migrations");
+  return migrated.ok() ? on : migrated;
+}
+
+absl::Status MigrateSteps(sqlite3* db) {
   for (;;) {
     RF_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", "starting a schema migration"));
     // Rolls back unless committed below, so that a migration applies whole or not at all.
@@ -2252,6 +2323,7 @@ absl::Status Migrate(sqlite3* db) {
       return Exec(db, "COMMIT", "finishing the schema check");
     }
     st = Exec(db, kMigrations[version], Cat("schema migration ", version + 1));
+    if (st.ok()) st = ForeignKeysHold(db, Cat("schema migration ", version + 1));
     if (st.ok()) {
       const std::string bump =
           Cat("INSERT INTO schema_version (id, version) VALUES (1, ", version + 1,
@@ -2264,6 +2336,27 @@ absl::Status Migrate(sqlite3* db) {
       return absl::InternalError(st.message());
     }
   }
+}
+
+// DATA_LOSS naming the first row PRAGMA foreign_key_check reports, if any.
+absl::Status ForeignKeysHold(sqlite3* db, const std::string& during) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &stmt, nullptr);
+  std::string broken;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      const auto* table = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      const auto* parent = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2));
+      broken = Cat("a row of ", table == nullptr ? "?" : table, " refers to a missing ", parent == nullptr ? "?" : parent,
+                   " row");
+    }
+  }
+  absl::Status read = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? absl::OkStatus() : SqlStatus(db, rc, "checking foreign keys");
+  sqlite3_finalize(stmt);
+  RF_RETURN_IF_ERROR(read);
+  if (!broken.empty()) return absl::DataLossError(Cat(during, ": ", broken));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> PragmaInt(sqlite3* db, const char* sql) {

@@ -185,7 +185,7 @@ struct WithdrawalRow {
   std::string destination;        // canonical
   std::string whitelist_entry_id; // "" if the destination had no entry (then state is denied)
   std::string source_wallet_id;   // "<asset>:client-hot"
-  std::string kind = "withdrawal";
+  std::string kind = "withdrawal";  // or "sweep": an internal move, with no client, decision or hold
   std::string chain;              // digest fields, as configured when the withdrawal was made
   std::string network;
   base::Amount fee_cap;           // base units of fee_asset
@@ -402,8 +402,8 @@ class Txn {
   // Newest first (by ordinal); page.after is the decimal ordinal rows must be below.
   virtual absl::StatusOr<std::vector<WithdrawalRow>> ListWithdrawals(const WithdrawalFilter& filter,
                                                                     const Page& page) = 0;
-  // Withdrawals that count against the velocity windows: this asset (and client, unless
-  // empty), created at or after `since_unix_ms`, in any state that holds or moved funds
+  // Withdrawals that count against the velocity windows: clients' withdrawals (never internal
+  // moves) of this asset (and client, unless empty), created at or after `since_unix_ms`, in any state that holds or moved funds
   // (pending_approval, approved, signing, signed, broadcast, confirmed). Oldest first.
   virtual absl::StatusOr<std::vector<WithdrawalRow>> ListOutflows(const std::string& asset_id,
                                                                  const std::string& client_id,

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "base/hex.h"
@@ -397,6 +398,190 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
     req.set_asset_id(asset);
     v1::GetCoverageResponse r;
     EXPECT_EQ(auditor->GetCoverage(&ctx, req, &r).error_code(), code) << asset;
+  }
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+// The sweeps of a wallet as the auditor sees them, newest first.
+std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) {
+  grpc::ClientContext ctx;
+  v1::ListWithdrawalsRequest req;
+  req.set_asset_id("BTC");
+  req.set_page_size(100);
+  v1::ListWithdrawalsResponse resp;
+  grpc::Status s = auditor.ListWithdrawals(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::vector<v1::Withdrawal> out;
+  for (const v1::Withdrawal& w : resp.withdrawals()) {
+    if (w.kind() == v1::REQUEST_KIND_SWEEP) out.push_back(w);
+  }
+  return out;
+}
+
+// Polls until `done` holds (true) or a minute passes (false).
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+v1::GetAllocationResponse Allocation(v1::Custody::Stub& auditor) {
+  grpc::ClientContext ctx;
+  v1::GetAllocationRequest req;
+  req.set_asset_id("BTC");
+  v1::GetAllocationResponse resp;
+  grpc::Status s = auditor.GetAllocation(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp;
+}
+
+// Deposits that take the hot share over the cap are swept to the imported cold addresses:
+// planned by custodyd, signed by signerd under its internal-sweep rule (no approvals, because
+// the destination is a cold address of its own configuration), broadcast, confirmed and
+// settled; afterwards the hot share is within the cap, the fee is a receivable from the house,
+// and the segregation invariant holds. Below min_sweep nothing moves.
+TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["BTC"] = {RegtestAddress(0), RegtestAddress(1)};
+  options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"60000000\"\n";
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  {
+    v1::ImportColdKeysResponse imported;
+    grpc::Status s = Import(*admin, "import-1",
+                            ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold"),
+                                         Key("cold-btc-2", 1, "BTC", "BTC:client-cold")},
+                                        cold_signer),
+                            &imported);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  grpc::ClientContext cctx;
+  v1::CreateClientRequest creq;
+  creq.set_idempotency_key("client-1");
+  creq.set_client_ref("sweep-1");
+  v1::CreateClientResponse client;
+  ASSERT_TRUE(platform->CreateClient(&cctx, creq, &client).ok());
+  grpc::ClientContext actx;
+  v1::CreateDepositAddressRequest areq;
+  areq.set_idempotency_key("addr-1");
+  areq.set_client_id(client.client().client_id());
+  areq.set_asset_id("BTC");
+  v1::CreateDepositAddressResponse address;
+  ASSERT_TRUE(platform->CreateDepositAddress(&actx, areq, &address).ok());
+
+  // 0.5 BTC: all of it hot, over the 2% cap, but the sweep (0.495 BTC) is below min_sweep.
+  stack.Credit("bitcoin", address.deposit_address().address(), "50000000");
+  stack.Mine("bitcoin", 3);
+  stack.WaitIngested("bitcoin");
+  ASSERT_TRUE(Eventually([&] { return Allocation(*auditor).assets(0).client_hot() == "50000000"; }));
+  EXPECT_TRUE(Allocation(*auditor).assets(0).over_cap());
+  EXPECT_EQ(Allocation(*auditor).assets(0).planned_sweep(), "0");
+  // The executor plans every 250 ms; a few of its passes find nothing to sweep.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(Sweeps(*auditor).empty());
+
+  // Another 0.5 BTC: the planned sweep (0.99 BTC) is above min_sweep and goes to cold.
+  stack.Credit("bitcoin", address.deposit_address().address(), "50000000");
+  stack.Mine("bitcoin", 3);
+  stack.WaitIngested("bitcoin");
+  ASSERT_TRUE(Eventually([&] {
+    const auto sweeps = Sweeps(*auditor);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+  })) << stack.CustodydStderr();
+  std::vector<v1::Withdrawal> sweeps = Sweeps(*auditor);
+  ASSERT_EQ(sweeps.size(), 1u);
+  const v1::Withdrawal sweep = sweeps[0];
+  EXPECT_EQ(sweep.amount(), "99000000");
+  EXPECT_EQ(sweep.destination(), std::min(RegtestAddress(0), RegtestAddress(1)));
+  EXPECT_EQ(sweep.source_wallet(), "BTC:client-hot");
+  EXPECT_EQ(sweep.client_id(), "");
+  EXPECT_EQ(sweep.approvals_required(), 0u);
+  EXPECT_EQ(stack.BroadcastCount("bitcoin", sweep.txid()).accepted(), 1u);
+
+  // The platform does not see internal moves, nor can it cancel one.
+  {
+    grpc::ClientContext ctx;
+    v1::GetWithdrawalRequest req;
+    req.set_withdrawal_id(sweep.withdrawal_id());
+    v1::GetWithdrawalResponse resp;
+    EXPECT_EQ(platform->GetWithdrawal(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+    grpc::ClientContext lctx;
+    v1::ListWithdrawalsResponse listed;
+    ASSERT_TRUE(platform->ListWithdrawals(&lctx, v1::ListWithdrawalsRequest(), &listed).ok());
+    EXPECT_EQ(listed.withdrawals_size(), 0);
+    grpc::ClientContext xctx;
+    v1::CancelWithdrawalRequest cancel;
+    cancel.set_idempotency_key("cancel-sweep");
+    cancel.set_withdrawal_id(sweep.withdrawal_id());
+    cancel.set_reason("not mine");
+    v1::CancelWithdrawalResponse cancelled;
+    EXPECT_EQ(admin->CancelWithdrawal(&xctx, cancel, &cancelled).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+
+  stack.Mine("bitcoin", 3);
+  ASSERT_TRUE(Eventually([&] {
+    const auto now = Sweeps(*auditor);
+    return !now.empty() && now[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED;
+  })) << stack.CustodydStderr();
+  sweeps = Sweeps(*auditor);
+  const std::string fee = sweeps[0].network_fee();
+  ASSERT_FALSE(fee.empty());
+  const uint64_t fee_sat = std::stoull(fee);
+  EXPECT_GT(fee_sat, 0u);
+
+  const v1::GetAllocationResponse after = Allocation(*auditor);
+  const v1::AssetAllocation& btc = after.assets(0);
+  EXPECT_EQ(btc.client_cold(), "99000000");
+  EXPECT_EQ(btc.client_hot(), std::to_string(1'000'000 - fee_sat));
+  EXPECT_FALSE(btc.over_cap());
+  EXPECT_LE(btc.hot_share_bps(), btc.hot_cap_bps());
+  EXPECT_EQ(btc.planned_sweep(), "0");
+
+  // The client's balance is untouched; the fee is owed by the house (a receivable), and the
+  // books hold with it.
+  grpc::ClientContext bctx;
+  v1::GetBalancesRequest breq;
+  breq.set_client_id(client.client().client_id());
+  breq.set_asset_id("BTC");
+  v1::GetBalancesResponse balances;
+  ASSERT_TRUE(platform->GetBalances(&bctx, breq, &balances).ok());
+  EXPECT_EQ(balances.balances(0).available(), "100000000");
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  bool seen = false;
+  for (const auto& a : report.assets()) {
+    if (a.asset_id() != "BTC") continue;
+    seen = true;
+    EXPECT_TRUE(a.holds());
+    EXPECT_EQ(a.receivables(), fee);
+    EXPECT_EQ(a.client_liabilities(), "100000000");
+    EXPECT_EQ(a.client_wallet_holdings(), std::to_string(100'000'000 - fee_sat));
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_TRUE(report.holds());
+  // The sweep's outputs (to cold, and its change back to hot) are not deposits.
+  {
+    grpc::ClientContext ctx;
+    v1::ListAuditEntriesRequest req;
+    req.set_page_size(1000);
+    v1::ListAuditEntriesResponse resp;
+    ASSERT_TRUE(auditor->ListAuditEntries(&ctx, req, &resp).ok());
+    int detected = 0, created = 0;
+    for (const auto& e : resp.entries()) {
+      if (e.action() == "deposit.detected") ++detected;
+      if (e.action() == "sweep.created") ++created;
+    }
+    EXPECT_EQ(detected, 2);
+    EXPECT_EQ(created, 1);
   }
   stack.ExpectInvariantsAndAuditHold();
 }

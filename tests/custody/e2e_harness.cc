@@ -180,6 +180,12 @@ void CustodyStack::WriteSignerdConfig() {
     tx << "\n[[wallet]]\nid = \"" << h.asset << ":house-hot\"\nasset = \"" << h.asset
        << "\"\nowner = \"house\"\ntier = \"hot\"\naddresses = [\"" << h.address << "\"]\n";
   }
+  for (const auto& [asset, addresses] : options_.cold_addresses) {
+    tx << "\n[[wallet]]\nid = \"" << asset << ":client-cold\"\nasset = \"" << asset
+       << "\"\nowner = \"client\"\ntier = \"cold\"\naddresses = [";
+    for (size_t i = 0; i < addresses.size(); ++i) tx << (i ? ", " : "") << "\"" << addresses[i] << "\"";
+    tx << "]\n";
+  }
   // signerd's own approver registry: the same people and keys as custodyd's ops group, and the
   // policy's approval tiers as quorum tiers.
   std::ofstream reg(dir() / "approvers.toml");
@@ -187,8 +193,13 @@ void CustodyStack::WriteSignerdConfig() {
     if (a.ops) reg << "[[approver]]\nid = \"" << a.id << "\"\npublic_key = \"" << a.public_key_hex << "\"\n\n";
   }
   for (const SignerQuorum& q : kSignerQuorums) {
-    reg << "[quorum." << q.asset << "]\ninternal_sweep_approvals = 2\ntiers = [{ from = \"0\", approvals = 0 }, "
+    const int sweep_approvals = options_.cold_addresses.contains(q.asset) ? 0 : 2;
+    reg << "[quorum." << q.asset << "]\ninternal_sweep_approvals = " << sweep_approvals
+        << "\ntiers = [{ from = \"0\", approvals = 0 }, "
         << "{ from = \"" << q.two_from << "\", approvals = 2 }]\n\n";
+  }
+  for (const auto& [asset, addresses] : options_.cold_addresses) {
+    for (const std::string& a : addresses) reg << "[[cold_address]]\nasset = \"" << asset << "\"\naddress = \"" << a << "\"\n\n";
   }
 }
 

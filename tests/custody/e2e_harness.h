@@ -183,6 +183,10 @@ struct StackOptions {
   std::map<std::string, std::string> asset_lines;
   // Text appended to custodyd's config (whole sections, e.g. "[allocation]\n...").
   std::string extra_config;
+  // Cold addresses registered in signerd's own configuration, by asset: each asset's
+  // client-cold [[wallet]] and [[cold_address]] entries, with internal_sweep_approvals = 0 for
+  // it, so that custodyd's sweeps to them are signed without approvals.
+  std::map<std::string, std::vector<std::string>> cold_addresses;
 };
 
 class CustodyStack {

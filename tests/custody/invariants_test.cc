@@ -131,6 +131,24 @@ TEST_F(InvariantsTest, AWithdrawalHoldsThroughHoldInFlightAndSettlement) {
   EXPECT_EQ(Asset(report, "BTC").client_wallet_holdings, Units(60));
 }
 
+TEST_F(InvariantsTest, ASweepsFeeIsAReceivableThatKeepsSegregation) {
+  Deposit("c_1", "BTC", Units(1000));
+  // Swept 900 to cold, 7 of fee paid from the hot wallet's coins on the house's account.
+  Post("BTC", {{"wallet:BTC:client-cold", true, Units(900)}, {"receivable:BTC:client-hot", true, Units(7)},
+               {"wallet:BTC:client-hot", false, Units(907)}},
+       "sweep_settle");
+  InvariantReport report = Check();
+  EXPECT_TRUE(report.holds) << FormatInvariantReport(report);
+  EXPECT_EQ(Asset(report, "BTC").receivables, Units(7));
+  EXPECT_EQ(Asset(report, "BTC").client_wallet_holdings, Units(993));
+  EXPECT_EQ(Asset(report, "BTC").client_liabilities, Units(1000));
+  // The same fee booked without the receivable leaves the clients short by it.
+  Post("BTC", {{"fees:BTC", true, Units(5)}, {"wallet:BTC:client-hot", false, Units(5)}}, "fee_unbooked");
+  report = Check();
+  EXPECT_FALSE(report.holds);
+  EXPECT_TRUE(Mentions(Asset(report, "BTC").problems, "short by 5")) << FormatInvariantReport(report);
+}
+
 TEST_F(InvariantsTest, ClientMoneyInAHouseWalletBreaksSegregation) {
   // A (forbidden) credit of a client backed by a house wallet: the ledger balances, the
   // segregation check does not.

@@ -83,6 +83,12 @@ TEST_F(LedgerTest, AccountNamesFollowTheGrammar) {
   EXPECT_EQ(FeesAccount("BTC"), "fees:BTC");
   EXPECT_EQ(HouseEquityAccount("BTC"), "house:BTC:equity");
   EXPECT_EQ(UnattributedAccount("BTC"), "unattributed:BTC");
+  EXPECT_EQ(ReceivableAccount("BTC:client-hot"), "receivable:BTC:client-hot");
+  auto receivable = ParseAccount("receivable:BTC:client-hot");
+  ASSERT_TRUE(receivable.ok());
+  EXPECT_EQ(receivable->kind, AccountKind::kReceivable);
+  EXPECT_EQ(receivable->wallet_id, "BTC:client-hot");
+  EXPECT_EQ(NormalSideOf(AccountKind::kReceivable), NormalSide::kDebit);
 
   auto wallet = ParseAccount("wallet:USDC-ETH:house-cold");
   ASSERT_TRUE(wallet.ok());
@@ -100,7 +106,7 @@ TEST_F(LedgerTest, AccountNamesFollowTheGrammar) {
            "", "client", "client:c_1:BTC", "client:c_1:BTC:avail", "client::BTC:available", "client:c 1:BTC:available",
         "client:c_1:BTC:available:x", "wallet:BTC", "wallet:BTC:client-warm", "wallet::client-hot",
         "wallet:BTC:client-hot:x", "inflight:BTC:public-hot", "fees:", "fees:BTC:x", "house:BTC", "house:BTC:assets",
-        "unattributed:B/TC", "nope:BTC", std::string("client:c\0:BTC:held", 18), "client:" + std::string(70, 'a') +
+        "unattributed:B/TC", "nope:BTC", "receivable:BTC", "receivable:BTC:house-hot", "receivable:BTC:client-warm", std::string("client:c\0:BTC:held", 18), "client:" + std::string(70, 'a') +
         ":BTC:held", "wallet:" + std::string(300, 'B') + ":client-hot"}) {
     auto parsed = ParseAccount(bad, "postings[0].account");
     ASSERT_FALSE(parsed.ok()) << bad;

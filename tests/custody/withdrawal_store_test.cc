@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "custody/store/store.h"
@@ -500,6 +501,100 @@ TEST_F(WithdrawalStoreTest, ARolledBackCreationLeavesNothing) {
   auto decisions = txn->ListPolicyDecisions(0, 10);
   ASSERT_TRUE(decisions.ok());
   EXPECT_TRUE(decisions->empty());
+}
+
+// Schema 4: a sweep is a row of kind "sweep" with no client, no policy decision and no hold.
+TEST_F(WithdrawalStoreTest, ASweepHasNoClientDecisionOrHoldAndCountsAgainstNoWindow) {
+  Insert(Withdrawal("w_1", "c_1", WithdrawalState::kApproved));
+  WithdrawalRow sweep = Withdrawal("w_s", "", WithdrawalState::kApproved);
+  sweep.kind = "sweep";
+  sweep.fee_charged_to_client = false;
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->InsertWithdrawal(sweep).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(Get("w_s").kind, "sweep");
+  EXPECT_EQ(Get("w_s").client_id, "");
+  EXPECT_EQ(Get("w_s").decision_id, 0u);
+  // The table's own rule: a sweep names no client; a withdrawal names its client and decision;
+  // no other kind exists.
+  for (const auto& [id, kind, client, decided] : std::vector<std::tuple<std::string, std::string, std::string, bool>>{
+           {"w_a", "sweep", "c_1", false}, {"w_b", "withdrawal", "", true}, {"w_c", "withdrawal", "c_1", false},
+           {"w_d", "top_up", "", false}}) {
+    auto txn = Write();
+    WithdrawalRow bad = Withdrawal(id, client, WithdrawalState::kApproved);
+    bad.kind = kind;
+    if (decided) bad.decision_id = Decision(*txn, id);
+    EXPECT_FALSE(txn->InsertWithdrawal(bad).ok()) << id;
+  }
+  {
+    auto txn = Read();
+    auto outflows = txn->ListOutflows("BTC", "", 0);
+    ASSERT_TRUE(outflows.ok()) << outflows.status();
+    ASSERT_EQ(outflows->size(), 1u);
+    EXPECT_EQ((*outflows)[0].withdrawal_id, "w_1");
+  }
+  // Failed and settled without a hold to close.
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->ClaimWithdrawalForSigning("w_s", 2000).ok());
+    ASSERT_TRUE(txn->FailWithdrawal("w_s", "build: insufficient funds", 0, 2000).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(Get("w_s").state, WithdrawalState::kFailed);
+}
+
+// A file written by schema 3 (withdrawals of kind "withdrawal" only, client and decision
+// required) is rebuilt by migration 4 with every row, hold and reference intact.
+TEST_F(WithdrawalStoreTest, ASchema3FileMigratesWithItsWithdrawals) {
+  Insert(Withdrawal("w_1", "c_1", WithdrawalState::kApproved));
+  const std::string before = RawQuery("SELECT group_concat(withdrawal_id || client_id || hex(amount) || state) FROM withdrawals");
+  store_.reset();
+  RawSql(R"sql(
+    CREATE TABLE w3 (
+      withdrawal_id TEXT PRIMARY KEY NOT NULL, ordinal INTEGER NOT NULL UNIQUE CHECK (ordinal >= 1),
+      client_id TEXT NOT NULL REFERENCES clients (client_id), asset_id TEXT NOT NULL,
+      amount BLOB NOT NULL CHECK (length(amount) = 16), destination TEXT NOT NULL,
+      whitelist_entry_id TEXT REFERENCES whitelist_entries (entry_id),
+      source_wallet_id TEXT NOT NULL REFERENCES wallets (wallet_id),
+      kind TEXT NOT NULL CHECK (kind IN ('withdrawal')), chain TEXT NOT NULL, network TEXT NOT NULL,
+      fee_cap BLOB NOT NULL CHECK (length(fee_cap) = 16), fee_asset TEXT NOT NULL,
+      fee_charged_to_client INTEGER NOT NULL CHECK (fee_charged_to_client IN (0, 1)), requester TEXT NOT NULL,
+      state TEXT NOT NULL, reason TEXT NOT NULL, approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
+      approval_group TEXT NOT NULL, not_before_unix_s INTEGER NOT NULL, expires_at_unix_s INTEGER NOT NULL,
+      decision_id INTEGER NOT NULL REFERENCES policy_decisions (decision_id), policy_hash TEXT NOT NULL,
+      txid TEXT NOT NULL, signed_tx BLOB NOT NULL,
+      network_fee BLOB CHECK (network_fee IS NULL OR length(network_fee) = 16),
+      confirmed_height INTEGER NOT NULL CHECK (confirmed_height >= 0), created_unix_ms INTEGER NOT NULL,
+      updated_unix_ms INTEGER NOT NULL, event_seq INTEGER NOT NULL) STRICT;
+    INSERT INTO w3 SELECT * FROM withdrawals;
+    DROP TABLE withdrawals;
+    ALTER TABLE w3 RENAME TO withdrawals;
+    CREATE INDEX withdrawals_by_client ON withdrawals (client_id, ordinal);
+    CREATE INDEX withdrawals_by_state ON withdrawals (state, ordinal);
+    CREATE INDEX withdrawals_by_asset_time ON withdrawals (asset_id, created_unix_ms);
+    CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
+    UPDATE schema_version SET version = 3;
+  )sql");
+  ASSERT_EQ(RawQuery("SELECT version FROM schema_version"), "3");
+  Reopen();
+  EXPECT_EQ(RawQuery("SELECT version FROM schema_version"), std::to_string(store::SqliteStore::LatestSchemaVersion()));
+  EXPECT_EQ(RawQuery("SELECT group_concat(withdrawal_id || client_id || hex(amount) || state) FROM withdrawals"), before);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM pragma_foreign_key_check"), "0");
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'withdrawals'"
+                     " AND name LIKE 'withdrawals_by_%'"),
+            "4");
+  auto txn = Read();
+  auto hold = txn->GetHold("w_1");
+  ASSERT_TRUE(hold.ok() && hold->has_value());
+  EXPECT_EQ((*hold)->amount, Units(1050));
+  txn.reset();
+  WithdrawalRow sweep = Withdrawal("w_s", "", WithdrawalState::kApproved);
+  sweep.kind = "sweep";
+  auto w = Write();
+  EXPECT_TRUE(w->InsertWithdrawal(sweep).ok());
+  EXPECT_TRUE(w->Commit().ok());
 }
 
 }  // namespace
