@@ -88,13 +88,16 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
       a.cold_value = Value(a.cold, asset);
       a.cover_required_value = Value(a.cover_required, asset);
       a.cover_configured_value = Value(a.cover_configured, asset);
-      if (a.hot_value && a.cold_value && a.cover_required_value && a.cover_configured_value) {
+      const std::optional<Amount> shortfall_value = Value(a.cover_shortfall, asset);
+      if (a.hot_value && a.cold_value && a.cover_required_value && a.cover_configured_value && shortfall_value) {
         RF_ASSIGN_OR_RETURN(report.hot_value, Sum(report.hot_value, *a.hot_value, "aggregate hot value"));
         RF_ASSIGN_OR_RETURN(report.cold_value, Sum(report.cold_value, *a.cold_value, "aggregate cold value"));
         RF_ASSIGN_OR_RETURN(report.cover_required_value,
                             Sum(report.cover_required_value, *a.cover_required_value, "aggregate cover required"));
         RF_ASSIGN_OR_RETURN(report.cover_configured_value,
                             Sum(report.cover_configured_value, *a.cover_configured_value, "aggregate cover configured"));
+        RF_ASSIGN_OR_RETURN(report.cover_shortfall_value,
+                            Sum(report.cover_shortfall_value, *shortfall_value, "aggregate cover shortfall"));
       } else {
         report.aggregate_complete = false;
       }
@@ -107,9 +110,6 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
     report.aggregate_over_cap =
         report.hot_value >
         *total_value.CheckedMulRatio(config.allocation->aggregate_hot_cap_bps, kBps, base::Rounding::kDown);
-    report.cover_shortfall_value = report.cover_required_value > report.cover_configured_value
-                                       ? *report.cover_required_value.CheckedSub(report.cover_configured_value)
-                                       : Amount::Zero();
   }
   return report;
 }

@@ -52,7 +52,9 @@ struct AllocationReport {
   base::Amount hot_value, cold_value;
   uint32_t aggregate_hot_share_bps = 0;
   bool aggregate_over_cap = false;  // hot_value > floor(total value * aggregate_hot_cap_bps / 10,000)
-  base::Amount cover_required_value, cover_configured_value, cover_shortfall_value;
+  base::Amount cover_required_value, cover_configured_value;
+  // The sum of the assets' shortfalls: cover held for one asset does not cover another.
+  base::Amount cover_shortfall_value;
 };
 
 // floor(part * 10,000 / total) in basis points; 0 when total is 0. REQUIRES: part <= total.

@@ -8,7 +8,13 @@
 #                $chainsim_addr, $certs, and exports RINGFENCE_CUSTODY_ADDR/_CA and
 #                RINGFENCE_CHAINSIM_ADDR for custodyctl and chainsimctl.
 #   stack_stop:  SIGTERM to each process started, newest first.
+#   stack_register_cold ASSET ADDRESS...: registers cold addresses in signerd's own configuration
+#                (the asset's client-cold [[wallet]] and [[cold_address]] entries) and restarts
+#                signerd with it, so that custodyd's sweeps to them are signed.
 #   as ROLE custodyctl-args...: custodyctl with ROLE's certificate.
+# The cold tier: an offline signer ($work/cold-signerd.toml, run as `signerd --offline`, with
+# HSM_SIM_DIR=$work/cold-token: a token of its own, never the hot one) whose identity key
+# custodyd's [cold_signer] names; cold keys are made with it when the demo gets there.
 stack_pids=()
 
 stack_stop() {
@@ -36,6 +42,29 @@ wait_for_line() {
   return 1
 }
 
+# stack_token NAME SOCKET: a fresh hsm_sim token in $work/NAME-token (label ringfence-NAME, a
+# random user PIN in $work/NAME-user.pin) and a signerd config for it, $work/NAME-signerd.toml,
+# with its database $work/NAME-signer.db and SOCKET (unused by the offline signer).
+stack_token() {
+  local name=$1 socket=$2 module=$RINGFENCE_BUILD/hsm_sim/libhsm_sim.so
+  local so_pin="$name-so-pin-$RANDOM$RANDOM"
+  printf '%s' "$name-user-pin-$RANDOM$RANDOM" > "$work/$name-user.pin"
+  HSM_SIM_DIR=$work/$name-token pkcs11-tool --module "$module" --init-token --label "ringfence-$name" \
+    --so-pin "$so_pin" >/dev/null
+  HSM_SIM_DIR=$work/$name-token pkcs11-tool --module "$module" --login --login-type so --so-pin "$so_pin" \
+    --init-pin --pin "$(cat "$work/$name-user.pin")" >/dev/null
+  cat > "$work/$name-signerd.toml" <<TOML
+[server]
+socket = "$socket"
+database = "$work/$name-signer.db"
+
+[pkcs11]
+module = "$module"
+token_label = "ringfence-$name"
+pin_file = "$work/$name-user.pin"
+TOML
+}
+
 stack_start() {
   local B=$RINGFENCE_BUILD module=$RINGFENCE_BUILD/hsm_sim/libhsm_sim.so
   umask 077
@@ -52,9 +81,10 @@ stack_start() {
     approvers_signer+=$'[[approver]]\nid = "ops-'$who$'"\npublic_key = "'$pk$'"\n\n'
   done
   # signerd's quorum per asset, in base units: the policy's approval tiers (none below them).
+  # A BTC sweep to a registered cold address needs no approval (custodyd plans them itself).
   cat > "$work/custody-approvers.toml" <<TOML
 ${approvers_signer}[quorum.BTC]
-internal_sweep_approvals = 2
+internal_sweep_approvals = 0
 tiers = [{ from = "0", approvals = 0 }, { from = "100000000", approvals = 2 }]
 
 [quorum.ETH]
@@ -89,25 +119,15 @@ chain = "ethereum"
 erc20_contract = "$usdc_contract"
 TOML
 
+  # The offline signer's token and identity (its cold keys come later, in the demo's A7).
+  stack_token cold "$work/cold-unused.sock"
+  cold_identity=$(HSM_SIM_DIR=$work/cold-token "$B/signer/signerd" --offline --config "$work/cold-signerd.toml" \
+    identity --create | sed -n 's/^offline signer identity (Ed25519): //p')
+  [ -n "$cold_identity" ] || { echo "the offline signer gave no identity" >&2; return 1; }
+
   export HSM_SIM_DIR=$work/custody-token
-  printf '%s' "custody-user-pin-$RANDOM$RANDOM" > "$work/custody-user.pin"
-  local so_pin="custody-so-pin-$RANDOM$RANDOM"
-  pkcs11-tool --module "$module" --init-token --label ringfence-custody --so-pin "$so_pin" >/dev/null
-  pkcs11-tool --module "$module" --login --login-type so --so-pin "$so_pin" \
-    --init-pin --pin "$(cat "$work/custody-user.pin")" >/dev/null
-  cat > "$work/custody-signerd.toml" <<TOML
-[server]
-socket = "$work/custody-signerd.sock"
-database = "$work/custody-signer.db"
-
-[pkcs11]
-module = "$module"
-token_label = "ringfence-custody"
-pin_file = "$work/custody-user.pin"
-
-[transactions]
-config = "$work/custody-signer-tx.toml"
-TOML
+  stack_token custody "$work/custody-signerd.sock"
+  printf '\n[transactions]\nconfig = "%s"\n' "$work/custody-signer-tx.toml" >> "$work/custody-signerd.toml"
   "$B/signer/signerd" --config "$work/custody-signerd.toml" 2> "$work/signerd.log" &
   stack_pids+=($!)
 
@@ -157,6 +177,9 @@ network = "regtest"
 decimals = 8
 confirmations = 3
 withdrawal_fee_cap = "10000"
+hot_cap_bps = 200
+min_sweep = "1000000"
+price = "6500000"
 
 [[assets]]
 id = "ETH"
@@ -165,6 +188,7 @@ network = "dev"
 decimals = 18
 confirmations = 2
 withdrawal_fee_cap = "2100000000000000"
+price = "300000"
 
 [[assets]]
 id = "USDC-ETH"
@@ -174,6 +198,7 @@ decimals = 6
 confirmations = 2
 erc20_contract = "$usdc_contract"
 withdrawal_fee_cap = "2100000000000000"
+price = "100"
 
 [[chains]]
 name = "bitcoin"
@@ -191,6 +216,22 @@ poll_interval_ms = 100
 policy = "$RINGFENCE_ROOT/scripts/demo/custody-policy.toml"
 approval_window_seconds = 3600
 executor = true
+
+[cold_signer]
+identity_key = "$cold_identity"
+
+[allocation]
+reference = "USD"
+reference_decimals = 2
+aggregate_hot_cap_bps = 200
+
+[coverage]
+cold_share_bps = 5000
+
+[[coverage.cover]]
+policy = "Specie and crime policy 2026"
+asset = "BTC"
+amount = "50000000"
 ${approvers_custody}
 TOML
   "$B/custody/custodyd" --config "$work/custodyd.toml" > "$work/custodyd.out" 2> "$work/custodyd.log" &
@@ -207,6 +248,22 @@ TOML
   echo "custodyd did not answer; its log:" >&2
   cat "$work/custodyd.log" >&2
   return 1
+}
+
+stack_register_cold() {
+  local asset=$1 a list=""
+  shift
+  for a in "$@"; do
+    list+="${list:+, }\"$a\""
+    printf '\n[[cold_address]]\nasset = "%s"\naddress = "%s"\n' "$asset" "$a" >> "$work/custody-approvers.toml"
+  done
+  printf '\n[[wallet]]\nid = "%s:client-cold"\nasset = "%s"\nowner = "client"\ntier = "cold"\naddresses = [%s]\n' \
+    "$asset" "$asset" "$list" >> "$work/custody-signer-tx.toml"
+  # signerd is the first process of the stack.
+  kill "${stack_pids[0]}" && wait "${stack_pids[0]}" 2>/dev/null || true
+  HSM_SIM_DIR=$work/custody-token "$RINGFENCE_BUILD/signer/signerd" --config "$work/custody-signerd.toml" \
+    2>> "$work/signerd.log" &
+  stack_pids[0]=$!
 }
 
 usdc_contract=0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48

@@ -297,7 +297,8 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
       "[allocation]\nreference = \"USD\"\nreference_decimals = 2\naggregate_hot_cap_bps = 300\n\n"
       "[coverage]\ncold_share_bps = 5000\n\n"
       "[[coverage.cover]]\npolicy = \"Crime policy 2026-A\"\nasset = \"BTC\"\namount = \"30000000\"\n\n"
-      "[[coverage.cover]]\npolicy = \"Compensation fund\"\nasset = \"BTC\"\namount = \"20000000\"\n";
+      "[[coverage.cover]]\npolicy = \"Compensation fund\"\nasset = \"BTC\"\namount = \"20000000\"\n\n"
+      "[[coverage.cover]]\npolicy = \"Stablecoin bond\"\nasset = \"USDC-ETH\"\namount = \"1000000000\"\n";
   CustodyStack stack(options);
   auto platform = stack.As("platform");
   auto auditor = stack.As("auditor");
@@ -380,6 +381,19 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   EXPECT_EQ(c.configured_value(), "3250000");
   EXPECT_EQ(cover.required_value(), "6500000");
   EXPECT_EQ(cover.shortfall_value(), "3250000");
+  // Over every asset: USDC's cover (USD 1,000, nothing to cover) does not offset the shortfalls
+  // of BTC (USD 32,500) and ETH (0.5 ETH, USD 1,500).
+  {
+    grpc::ClientContext ctx;
+    v1::GetCoverageResponse all;
+    ASSERT_TRUE(auditor->GetCoverage(&ctx, v1::GetCoverageRequest(), &all).ok());
+    EXPECT_EQ(all.required_value(), "6650000");
+    EXPECT_EQ(all.configured_value(), "3350000");
+    EXPECT_EQ(all.shortfall_value(), "3400000");
+    ASSERT_EQ(all.assets_size(), 3);
+    EXPECT_TRUE(all.assets(2).covered());
+    EXPECT_EQ(all.assets(1).shortfall(), "500000000000000000");
+  }
 
   // Roles and input.
   {

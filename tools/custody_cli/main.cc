@@ -183,6 +183,10 @@ int main(int argc, char** argv) {
   withdrawals->add_option("--client", f.client_id, "only this client");
   withdrawals->add_option("--asset", f.asset_id, "only this asset");
   page_options(withdrawals);
+  CLI::App* allocation = app.add_subcommand("allocation", "hot and cold client holdings against the cap (GetAllocation)");
+  allocation->add_option("--asset", f.asset_id, "only this asset");
+  CLI::App* coverage = app.add_subcommand("coverage", "insurance cover required against configured (GetCoverage)");
+  coverage->add_option("--asset", f.asset_id, "only this asset");
   CLI::App* import_cold = app.add_subcommand(
       "import-cold-keys", "the client-cold wallets' keys from the offline signer's cold-key file (ImportColdKeys, admin)");
   import_cold->add_option("--file", f.file, "the cold-key file `signerd --offline ... create-keys` wrote")->required();
@@ -326,6 +330,20 @@ int main(int argc, char** argv) {
     return Call<v1::GetStatementResponse>(
         f, [&](grpc::ClientContext* c, v1::GetStatementResponse* r) { return s->GetStatement(c, req, r); },
         cli::RenderStatement);
+  }
+  if (allocation->parsed()) {
+    v1::GetAllocationRequest req;
+    req.set_asset_id(f.asset_id);
+    return Call<v1::GetAllocationResponse>(
+        f, [&](grpc::ClientContext* c, v1::GetAllocationResponse* r) { return s->GetAllocation(c, req, r); },
+        cli::RenderAllocation);
+  }
+  if (coverage->parsed()) {
+    v1::GetCoverageRequest req;
+    req.set_asset_id(f.asset_id);
+    return Call<v1::GetCoverageResponse>(
+        f, [&](grpc::ClientContext* c, v1::GetCoverageResponse* r) { return s->GetCoverage(c, req, r); },
+        cli::RenderCoverage);
   }
   if (import_cold->parsed()) {
     // custodyd refuses a file above its limit (4 MiB) naming the rule; reading stops just past it.

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 #include "base/amount.h"
@@ -255,10 +256,77 @@ std::string RenderSegregationReport(const v1::GetSegregationReportResponse& r) {
                    {"unattributed", show(a.unattributed())},
                    {"client wallet holdings", show(a.client_wallet_holdings())},
                    {"  as seen on the chain", chain},
+                   {"receivables from the house", show(a.receivables())},
                    {"in flight", show(a.in_flight())},
                    {"house holdings", show(a.house_holdings())},
                    {"client funds in house wallets", show(a.house_client_funds())},
                    {"difference", difference}},
+                  "  ");
+  }
+  return out;
+}
+
+namespace {
+
+// Basis points as a percentage with two decimals: 250 -> "2.50%".
+std::string ShowBps(uint32_t bps) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%u.%02u%%", bps / 100, bps % 100);
+  return text;
+}
+
+// A reference-asset value, or "-" without a price.
+std::string ShowValue(const std::string& value, uint32_t decimals, const std::string& reference) {
+  return value.empty() ? "-" : ShowAmount(value, decimals, reference);
+}
+
+}  // namespace
+
+std::string RenderAllocation(const v1::GetAllocationResponse& r) {
+  std::string out = Cat("allocation at ledger seq ", r.ledger_seq(), "\n");
+  for (const v1::AssetAllocation& a : r.assets()) {
+    auto show = [&a](const std::string& v) { return ShowAmount(v, a.decimals(), a.asset_id()); };
+    out += Cat(a.asset_id(), ": hot ", ShowBps(a.hot_share_bps()), " of client holdings, cap ", ShowBps(a.hot_cap_bps()),
+               a.over_cap() ? " (OVER THE CAP)" : "", "\n");
+    out += Fields({{"client-hot", show(a.client_hot())},
+                   {"client-cold", show(a.client_cold())},
+                   {"total", show(a.client_total())},
+                   {"most that may be hot", show(a.hot_cap())},
+                   {"planned sweep", Cat(show(a.planned_sweep()), " (min ", show(a.min_sweep()), ")")},
+                   {"cold addresses", Cat(a.cold_addresses())},
+                   {"hot / cold value", Cat(ShowValue(a.hot_value(), r.reference_decimals(), r.reference()), " / ",
+                                            ShowValue(a.cold_value(), r.reference_decimals(), r.reference()))}},
+                  "  ");
+  }
+  if (!r.reference().empty()) {
+    out += Cat("all assets in ", r.reference(), r.aggregate_complete() ? "" : " (some assets have no price)", ": hot ",
+               ShowBps(r.aggregate_hot_share_bps()), ", cap ", ShowBps(r.aggregate_hot_cap_bps()),
+               r.aggregate_over_cap() ? " (OVER THE CAP)" : "", "\n");
+    out += Fields({{"hot", ShowValue(r.hot_value(), r.reference_decimals(), r.reference())},
+                   {"cold", ShowValue(r.cold_value(), r.reference_decimals(), r.reference())}},
+                  "  ");
+  }
+  return out;
+}
+
+std::string RenderCoverage(const v1::GetCoverageResponse& r) {
+  std::string out = Cat("coverage at ledger seq ", r.ledger_seq(), "\n");
+  for (const v1::AssetCoverage& a : r.assets()) {
+    auto show = [&a](const std::string& v) { return ShowAmount(v, a.decimals(), a.asset_id()); };
+    out += Cat(a.asset_id(), ": ", a.covered() ? "covered" : "SHORTFALL", "\n");
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"required", Cat(show(a.required()), " (all of hot ", show(a.client_hot()), " + ", ShowBps(a.cold_share_bps()),
+                         " of cold ", show(a.client_cold()), ")")},
+        {"configured", show(a.configured())},
+        {"shortfall", show(a.shortfall())}};
+    for (const v1::CoverPolicy& p : a.policies()) fields.emplace_back(Cat("  policy ", p.policy()), show(p.amount()));
+    out += Fields(fields, "  ");
+  }
+  if (!r.reference().empty()) {
+    out += Cat("all assets in ", r.reference(), r.aggregate_complete() ? "" : " (some assets have no price)", "\n");
+    out += Fields({{"required", ShowValue(r.required_value(), r.reference_decimals(), r.reference())},
+                   {"configured", ShowValue(r.configured_value(), r.reference_decimals(), r.reference())},
+                   {"shortfall", ShowValue(r.shortfall_value(), r.reference_decimals(), r.reference())}},
                   "  ");
   }
   return out;

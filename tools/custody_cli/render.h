@@ -51,6 +51,8 @@ std::string RenderLedger(const v1::ListLedgerEntriesResponse& response);
 std::string RenderStatement(const v1::GetStatementResponse& response);
 std::string RenderSegregationReport(const v1::GetSegregationReportResponse& response);
 std::string RenderAudit(const v1::ListAuditEntriesResponse& response);
+std::string RenderAllocation(const v1::GetAllocationResponse& response);
+std::string RenderCoverage(const v1::GetCoverageResponse& response);
 std::string RenderWhitelistEntry(const v1::WhitelistEntry& entry);
 std::string RenderWhitelist(const v1::ListWhitelistResponse& response);
 std::string RenderWithdrawal(const v1::Withdrawal& withdrawal);
