@@ -158,7 +158,8 @@ chain::ChainAdapter* WithdrawalExecutor::AdapterFor(const std::string& chain) co
 
 bool WithdrawalExecutor::Step(const std::string& withdrawal_id, const std::string& step) {
   if (options_.on_commit &&
-      (step == "claimed" || step == "signed" || step == "broadcast" || step == "confirmed" || step == "failed")) {
+      (step == "planned" || step == "claimed" || step == "signed" || step == "broadcast" || step == "confirmed" ||
+       step == "failed")) {
     options_.on_commit();
   }
   if (options_.after_step && !options_.after_step(withdrawal_id, step)) {
@@ -262,6 +263,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     Log(Cat(row.withdrawal_id, ": sweep of ", row.amount.ToBaseUnitString(), " ", asset.id, " to ", cold_wallet,
             " (hot ", a.hot.ToBaseUnitString(), " over its cap ", a.hot_cap.ToBaseUnitString(), ")"));
     ++created;
+    if (!Step(row.withdrawal_id, "planned")) break;
   }
   return created;
 }

@@ -75,7 +75,8 @@ struct ExecutorOptions {
   // chainsim's Ethereum chain id; real nodes will report theirs through the adapter.
   uint64_t ethereum_chain_id = 1337;
   // Test hook: called at each step boundary with the withdrawal id and the step just made
-  // durable ("claimed", "signed", "broadcast", "confirmed", "failed"), or just done outside the
+  // durable ("planned" for a sweep the allocation policy made, "claimed", "signed", "broadcast",
+  // "confirmed", "failed"), or just done outside the
   // store ("answered": signerd's answer checked, not yet recorded; "sent": the node accepted
   // the broadcast, not yet recorded; "settling": the node shows the confirmations, the
   // settlement not yet written). A hook that returns false stops the executor at once, as a

@@ -27,7 +27,8 @@ void PrintError(const absl::Status& s) { std::fprintf(stderr, "custodyd: %s\n", 
 
 constexpr char kKillAtEnv[] = "RINGFENCE_CUSTODYD_TEST_KILL_AT";
 // The executor's step boundaries (custody/executor.h, ExecutorOptions::after_step).
-constexpr const char* kKillSteps[] = {"claimed", "answered", "signed", "sent", "broadcast", "settling", "confirmed", "failed"};
+constexpr const char* kKillSteps[] = {"planned", "claimed", "answered", "signed",   "sent",
+                                      "broadcast", "settling", "confirmed", "failed"};
 
 // The test-only kill point, if the environment names one; false for an unknown step.
 bool SetKillPoint(ringfence::custody::ServerOptions& options) {

@@ -281,8 +281,11 @@ constexpr const char* kMigrations[] = {
     R"sql(
       CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
     )sql",
-    // 4: internal moves (issue 13) in the same table and state machine as withdrawals: kind
-    // 'sweep' (client-hot -> client-cold), which has no client, no policy decision and no hold.
+    // 4: internal moves (issue 13) in the same table and state machine as withdrawals: kinds
+    // 'sweep' (client-hot -> client-cold), 'top_up' (client-cold -> client-hot) and
+    // 'fee_reimbursement' (house-hot -> client-hot), which have no client, no policy decision
+    // and no hold. (This session writes sweeps; the other two kinds are reserved here so that
+    // adding them needs no second rebuild of the table.)
     // SQLite cannot change a column's constraints in place, so the table is rebuilt (with
     // foreign keys off around the migration, Migrate; checked before the commit).
     R"sql(
@@ -295,7 +298,7 @@ constexpr const char* kMigrations[] = {
         destination TEXT NOT NULL,
         whitelist_entry_id TEXT REFERENCES whitelist_entries (entry_id),
         source_wallet_id TEXT NOT NULL REFERENCES wallets (wallet_id),
-        kind TEXT NOT NULL CHECK (kind IN ('withdrawal', 'sweep')),
+        kind TEXT NOT NULL CHECK (kind IN ('withdrawal', 'sweep', 'top_up', 'fee_reimbursement')),
         chain TEXT NOT NULL,
         network TEXT NOT NULL,
         fee_cap BLOB NOT NULL CHECK (length(fee_cap) = 16),

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -599,6 +600,86 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   }
   stack.ExpectInvariantsAndAuditHold();
 }
+
+// custodyd SIGKILLed at each step boundary of a sweep (its test-only kill point) and started
+// again: the sweep completes exactly once, chainsim accepted one transaction, and the books hold.
+class SweepCrashE2e : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SweepCrashE2e, KilledCustodydResumesTheSweepOnce) {
+  const std::string step = GetParam();
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["BTC"] = {RegtestAddress(0)};
+  CustodyStack stack(options);
+  std::string deposit_address;
+  {
+    auto admin = stack.As("admin");
+    auto platform = stack.As("platform");
+    v1::ImportColdKeysResponse imported;
+    ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer),
+                       &imported)
+                    .ok());
+    grpc::ClientContext cctx;
+    v1::CreateClientRequest creq;
+    creq.set_idempotency_key("client-1");
+    creq.set_client_ref("crash-" + step);
+    v1::CreateClientResponse client;
+    ASSERT_TRUE(platform->CreateClient(&cctx, creq, &client).ok());
+    grpc::ClientContext actx;
+    v1::CreateDepositAddressRequest areq;
+    areq.set_idempotency_key("addr-1");
+    areq.set_client_id(client.client().client_id());
+    areq.set_asset_id("BTC");
+    v1::CreateDepositAddressResponse address;
+    ASSERT_TRUE(platform->CreateDepositAddress(&actx, areq, &address).ok());
+    deposit_address = address.deposit_address().address();
+  }
+  ASSERT_EQ(stack.StopCustodyd(), 0) << stack.CustodydStderr();
+  stack.StartCustodyd({}, false, {"RINGFENCE_CUSTODYD_TEST_KILL_AT=" + step});
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  stack.Credit("bitcoin", deposit_address, "100000000");
+  stack.Mine("bitcoin", 3);
+  if (step == "settling") {
+    auto auditor = stack.As("auditor");
+    ASSERT_TRUE(Eventually([&] {
+      const auto sweeps = Sweeps(*auditor);
+      return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+    })) << stack.CustodydStderr();
+    stack.Mine("bitcoin", 3);  // the kill waits for the confirmations
+  }
+  EXPECT_EQ(stack.WaitCustodydExit(), 128 + SIGKILL);
+  EXPECT_THAT(stack.CustodydStderr(), HasSubstr("killed after '" + step + "'"));
+
+  stack.StartCustodyd();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  auto auditor = stack.As("auditor");
+  ASSERT_TRUE(Eventually([&] {
+    const auto sweeps = Sweeps(*auditor);
+    return !sweeps.empty() && (sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST ||
+                               sweeps[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED);
+  })) << stack.CustodydStderr();
+  stack.Mine("bitcoin", 3);
+  ASSERT_TRUE(Eventually([&] {
+    const auto sweeps = Sweeps(*auditor);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED;
+  })) << stack.CustodydStderr();
+  const std::vector<v1::Withdrawal> sweeps = Sweeps(*auditor);
+  ASSERT_EQ(sweeps.size(), 1u) << "one sweep, planned once";
+  EXPECT_EQ(sweeps[0].amount(), "99000000");
+  EXPECT_EQ(stack.BroadcastCount("bitcoin", sweeps[0].txid()).accepted(), 1u);
+  EXPECT_EQ(stack.BroadcastCount("bitcoin").accepted(), 1u) << "chainsim accepted one transaction in all";
+  const v1::AssetAllocation btc = Allocation(*auditor).assets(0);
+  EXPECT_EQ(btc.client_cold(), "99000000");
+  EXPECT_FALSE(btc.over_cap());
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBoundary, SweepCrashE2e,
+                         ::testing::Values("planned", "claimed", "answered", "signed", "sent", "broadcast",
+                                           "settling"));
 
 TEST(ColdKeysE2e, WithoutAColdSignerNothingIsImported) {
   const Identity cold_signer(0x11);

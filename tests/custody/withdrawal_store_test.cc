@@ -521,7 +521,7 @@ TEST_F(WithdrawalStoreTest, ASweepHasNoClientDecisionOrHoldAndCountsAgainstNoWin
   // no other kind exists.
   for (const auto& [id, kind, client, decided] : std::vector<std::tuple<std::string, std::string, std::string, bool>>{
            {"w_a", "sweep", "c_1", false}, {"w_b", "withdrawal", "", true}, {"w_c", "withdrawal", "c_1", false},
-           {"w_d", "top_up", "", false}}) {
+           {"w_d", "consolidation", "", false}, {"w_e", "top_up", "c_1", false}}) {
     auto txn = Write();
     WithdrawalRow bad = Withdrawal(id, client, WithdrawalState::kApproved);
     bad.kind = kind;
