@@ -37,6 +37,33 @@ std::optional<Amount> Value(Amount amount, const AssetConfig& asset) {
   return amount.CheckedMulRatio(*asset.price, unit, base::Rounding::kDown);
 }
 
+// The asset's live movements: what clients' withdrawals still need from hot, and the sweeps in
+// flight.
+absl::Status ReadMovements(store::Txn& txn, const AssetConfig& asset, AssetAllocation* a) {
+  using store::WithdrawalState;
+  store::WithdrawalFilter live;
+  live.asset_id = asset.id;
+  live.states = {WithdrawalState::kPendingApproval, WithdrawalState::kApproved, WithdrawalState::kSigning,
+                 WithdrawalState::kSigned, WithdrawalState::kBroadcast};
+  for (store::Page page{"", 1000};;) {
+    RF_ASSIGN_OR_RETURN(const std::vector<store::WithdrawalRow> rows, txn.ListWithdrawals(live, page));
+    for (const store::WithdrawalRow& r : rows) {
+      if (r.kind == "sweep") {
+        if (r.state != WithdrawalState::kPendingApproval) {
+          RF_ASSIGN_OR_RETURN(a->sweeping, Sum(a->sweeping, r.amount, Cat(asset.id, " sweeps in flight")));
+        }
+      } else if (r.kind == "withdrawal" && r.state != WithdrawalState::kBroadcast) {
+        RF_ASSIGN_OR_RETURN(const Amount need, Sum(r.amount, r.fee_cap, Cat(asset.id, " withdrawal ", r.withdrawal_id)));
+        RF_ASSIGN_OR_RETURN(a->reserved_for_withdrawals,
+                            Sum(a->reserved_for_withdrawals, need, Cat(asset.id, " reserved for withdrawals")));
+      }
+    }
+    if (rows.size() < page.limit) break;
+    page.after = std::to_string(rows.back().ordinal);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 uint32_t ShareBps(Amount part, Amount total) {
@@ -66,10 +93,14 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
     a.hot_share_bps = ShareBps(a.hot, a.total);
     a.hot_cap = *a.total.CheckedMulRatio(asset.hot_cap_bps, kBps, base::Rounding::kDown);  // ratio <= 1
     a.over_cap = a.hot > a.hot_cap;
-    if (a.over_cap) {
-      const Amount target = *a.total.CheckedMulRatio(asset.hot_cap_bps, 2 * kBps, base::Rounding::kDown);
-      const Amount move = *a.hot.CheckedSub(target);  // hot > cap >= target
-      if (move >= asset.min_sweep) a.planned_sweep = move;
+    RF_RETURN_IF_ERROR(ReadMovements(txn, asset, &a));
+    if (a.over_cap && a.sweeping.is_zero()) {
+      Amount keep = *a.total.CheckedMulRatio(asset.hot_cap_bps, 2 * kBps, base::Rounding::kDown);
+      if (a.reserved_for_withdrawals > keep) keep = a.reserved_for_withdrawals;
+      if (a.hot > keep) {
+        const Amount move = *a.hot.CheckedSub(keep);
+        if (move >= asset.min_sweep) a.planned_sweep = move;
+      }
     }
     RF_ASSIGN_OR_RETURN(const std::vector<store::AddressRow> cold_rows, txn.ListAddressesOfWallet(wallets[1].wallet_id));
     a.cold_addresses = static_cast<uint32_t>(cold_rows.size());

@@ -31,8 +31,15 @@ struct AssetAllocation {
   uint32_t hot_share_bps = 0;    // floor(hot * 10,000 / total); 0 when total is 0
   base::Amount hot_cap;          // floor(total * hot_cap_bps / 10,000)
   bool over_cap = false;         // hot > hot_cap
-  // What a sweep would move now: down to half the cap (so that the next deposits do not
-  // cross it at once), zero when not over the cap or when less than the asset's min_sweep.
+  // Hot coins clients' withdrawals will still spend: amount + fee cap of each withdrawal of the
+  // asset pending approval, approved, signing or signed (from broadcast on, its coins are in
+  // flight and out of `hot` already).
+  base::Amount reserved_for_withdrawals;
+  // Sweeps of the asset in flight (approved, signing, signed or broadcast): their amounts.
+  base::Amount sweeping;
+  // What a sweep would move now: down to the larger of half the cap (so that the next deposits
+  // do not cross it at once) and what withdrawals have reserved; zero when not over the cap,
+  // when a sweep is already in flight, or when less than the asset's min_sweep.
   base::Amount planned_sweep;
   uint32_t cold_addresses = 0;   // addresses of the client-cold wallet (imported cold keys)
   // Coverage.

@@ -209,26 +209,27 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     // Bitcoin only for now: an Ethereum wallet's coins sit in one account per deposit address,
     // and a sweep of them needs the consolidation that is not built yet.
     if (asset.chain != "bitcoin" || !asset.withdrawal_fee_cap.has_value()) continue;
-    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
-    // One sweep of an asset at a time: the next is planned from the books it leaves.
-    store::WithdrawalFilter live;
-    live.asset_id = asset.id;
-    live.states = {WithdrawalState::kApproved, WithdrawalState::kSigning, WithdrawalState::kSigned,
-                   WithdrawalState::kBroadcast};
-    bool in_flight = false;
-    for (store::Page page{"", 1000};;) {
-      RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn->ListWithdrawals(live, page));
-      for (const WithdrawalRow& r : rows) in_flight = in_flight || IsSweep(r);
-      if (in_flight || rows.size() < page.limit) break;
-      page.after = std::to_string(rows.back().ordinal);
-    }
-    if (in_flight) continue;
-    RF_ASSIGN_OR_RETURN(const AllocationReport report, ComputeAllocation(*txn, config_, asset.id));
-    const AssetAllocation& a = report.assets.at(0);
-    if (a.planned_sweep.is_zero()) continue;
+    // Judged on a snapshot first, so that a pass with nothing to sweep never takes the writer;
+    // then again inside the write transaction that records the sweep (the books may have moved).
+    // One sweep of an asset at a time: the next is planned from the books the last one leaves.
     const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
-    RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn->ListAddressesOfWallet(cold_wallet));
-    if (cold.empty()) continue;  // no cold key imported yet: GetAllocation shows it over its cap
+    auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<std::pair<AllocationReport, std::string>>> {
+      RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
+      if (report.assets.at(0).planned_sweep.is_zero()) return std::nullopt;
+      RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(cold_wallet));
+      if (cold.empty()) return std::nullopt;  // no cold key imported yet: GetAllocation shows it over its cap
+      return std::make_pair(std::move(report), cold.front().address);  // the first address in address order
+    };
+    {
+      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+      RF_ASSIGN_OR_RETURN(auto planned, plan(*snapshot));
+      if (!planned) continue;
+    }
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+    RF_ASSIGN_OR_RETURN(auto planned, plan(*txn));
+    if (!planned) continue;
+    const AllocationReport& report = planned->first;
+    const AssetAllocation& a = report.assets.at(0);
     const int64_t now_ms = env_.NowUnixMs();
     uint8_t id[8];
     env_.RandomBytes(id);
@@ -237,7 +238,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     row.kind = "sweep";
     row.asset_id = asset.id;
     row.amount = a.planned_sweep;
-    row.destination = cold.front().address;  // the wallet's first address in address order
+    row.destination = planned->second;
     row.source_wallet_id = ClientHotWallet(asset.id);
     row.chain = asset.chain;
     row.network = asset.network;
@@ -257,6 +258,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
                               {"hot", a.hot.ToBaseUnitString()},
                               {"hot_cap", a.hot_cap.ToBaseUnitString()},
                               {"hot_share_bps", a.hot_share_bps},
+                              {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()},
                               {"ledger_seq", report.ledger_seq}},
                              now_ms));
     RF_RETURN_IF_ERROR(txn->Commit());

@@ -1562,6 +1562,8 @@ grpc::Status CustodyService::GetAllocation(grpc::ServerContext* context, const v
           out->set_cold_addresses(a.cold_addresses);
           out->set_hot_value(OptionalValue(a.hot_value));
           out->set_cold_value(OptionalValue(a.cold_value));
+          out->set_reserved_for_withdrawals(a.reserved_for_withdrawals.ToBaseUnitString());
+          out->set_sweeping(a.sweeping.ToBaseUnitString());
         }
         response->set_ledger_seq(report.ledger_seq);
         if (config_.allocation.has_value()) {

@@ -8,6 +8,8 @@
 #include <tuple>
 #include <vector>
 
+#include "custody/allocation.h"
+#include "custody/config.h"
 #include "custody/store/store.h"
 #include "tests/custody/store_fixture.h"
 
@@ -543,6 +545,49 @@ TEST_F(WithdrawalStoreTest, ASweepHasNoClientDecisionOrHoldAndCountsAgainstNoWin
     ASSERT_TRUE(txn->Commit().ok());
   }
   EXPECT_EQ(Get("w_s").state, WithdrawalState::kFailed);
+}
+
+// The allocation policy's sweep never takes what clients' withdrawals still need from hot, and
+// waits while a sweep is in flight.
+TEST_F(WithdrawalStoreTest, APlannedSweepLeavesWhatWithdrawalsNeedAndWaitsForOneInFlight) {
+  Config config;
+  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", Units(50), 200, {}, std::nullopt}};
+  auto allocation = [&]() {
+    auto txn = Read();
+    auto report = ComputeAllocation(*txn, config, "BTC");
+    EXPECT_TRUE(report.ok()) << report.status();
+    return report.ok() ? report->assets.at(0) : AssetAllocation{};
+  };
+  // 200,000 hot (two deposits), nothing cold: keep half the 2% cap, 2,000.
+  AssetAllocation a = allocation();
+  EXPECT_EQ(a.hot, Units(200'000));
+  EXPECT_TRUE(a.over_cap);
+  EXPECT_EQ(a.reserved_for_withdrawals, Units(0));
+  EXPECT_EQ(a.planned_sweep, Units(198'000));
+  // A withdrawal pending approval of 60,000 (+ 50 fee cap): the sweep leaves it in hot.
+  WithdrawalRow big = Withdrawal("w_1", "c_1", WithdrawalState::kPendingApproval);
+  big.amount = Units(60'000);
+  Insert(big);
+  a = allocation();
+  EXPECT_EQ(a.reserved_for_withdrawals, Units(60'050));
+  EXPECT_EQ(a.planned_sweep, Units(139'950));
+  // min_sweep above what is left to move: nothing.
+  config.assets[0].min_sweep = Units(139'951);
+  EXPECT_EQ(allocation().planned_sweep, Units(0));
+  config.assets[0].min_sweep = Units(0);
+  // A sweep in flight: nothing more until it settles.
+  WithdrawalRow sweep = Withdrawal("w_s", "", WithdrawalState::kApproved);
+  sweep.kind = "sweep";
+  sweep.amount = Units(100'000);
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->InsertWithdrawal(sweep).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  a = allocation();
+  EXPECT_EQ(a.sweeping, Units(100'000));
+  EXPECT_TRUE(a.over_cap);
+  EXPECT_EQ(a.planned_sweep, Units(0));
 }
 
 // A file written by schema 3 (withdrawals of kind "withdrawal" only, client and decision

@@ -292,6 +292,8 @@ std::string RenderAllocation(const v1::GetAllocationResponse& r) {
                    {"client-cold", show(a.client_cold())},
                    {"total", show(a.client_total())},
                    {"most that may be hot", show(a.hot_cap())},
+                   {"reserved for withdrawals", show(a.reserved_for_withdrawals())},
+                   {"sweeping now", show(a.sweeping())},
                    {"planned sweep", Cat(show(a.planned_sweep()), " (min ", show(a.min_sweep()), ")")},
                    {"cold addresses", Cat(a.cold_addresses())},
                    {"hot / cold value", Cat(ShowValue(a.hot_value(), r.reference_decimals(), r.reference()), " / ",
