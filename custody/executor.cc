@@ -774,14 +774,26 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
     Log(Cat(row.withdrawal_id, ": settlement entry: ", seq.status().message()));
     return Outcome::kRetry;
   }
+  nlohmann::json details = {
+      {"txid", row.txid}, {"network_fee", fee->ToBaseUnitString()}, {"height", status->height}, {"journal_seq", *seq}};
+  if (row.fee_asset != row.asset_id && !fee->is_zero()) {
+    // A token withdrawal's gas left the sending account's ether, which the books hold in the
+    // fee asset's client-hot wallet (docs/ledger.md): the house owes it back (a receivable).
+    const std::string gas_wallet = ClientHotWallet(row.fee_asset);
+    store::JournalEntry gas =
+        Entry(row, "withdrawal_gas", {{ReceivableAccount(gas_wallet), true, *fee}, {WalletAccount(gas_wallet), false, *fee}},
+              env_.NowUnixMs());
+    gas.asset_id = row.fee_asset;
+    absl::StatusOr<uint64_t> gas_seq = Ledger::Post(**txn, std::move(gas));
+    if (!gas_seq.ok()) {
+      Log(Cat("ERROR ", row.withdrawal_id, ": gas entry in ", row.fee_asset, ": ", gas_seq.status().message(),
+              "; not settled"));
+      return Outcome::kRetry;
+    }
+    details["gas_journal_seq"] = *gas_seq;
+  }
   if (!(*txn)->SettleWithdrawal(row.withdrawal_id, *fee, status->height, *seq, env_.NowUnixMs()).ok() ||
-      !Audit(**txn, row, "confirmed",
-             {{"txid", row.txid},
-              {"network_fee", fee->ToBaseUnitString()},
-              {"height", status->height},
-              {"journal_seq", *seq}},
-             env_.NowUnixMs())
-           .ok() ||
+      !Audit(**txn, row, "confirmed", std::move(details), env_.NowUnixMs()).ok() ||
       !(*txn)->Commit().ok()) {
     return Outcome::kRetry;
   }

@@ -563,6 +563,29 @@ TEST_F(ExecutorE2eTest, EtherAndTokenWithdrawalsSettle) {
     EXPECT_EQ(stack_->BroadcastCount(kEth, w->txid()).accepted(), 1u) << w->withdrawal_id();
   }
   EXPECT_EQ(stack_->BroadcastCount(kEth).accepted(), 2u);
+  // The token's gas came out of the sending account's ether (booked in ETH:client-hot, as the
+  // 0.01 ETH sent to the USDC address was): a receivable of that wallet from the house, so the
+  // books follow the chain and segregation still holds.
+  const std::string gas = usdc_done.network_fee();
+  base::Uint128 gas_wei = 0;
+  for (char c : gas) gas_wei = gas_wei * 10 + static_cast<base::Uint128>(c - '0');
+  EXPECT_GT(gas_wei, base::Uint128{0});
+  EXPECT_EQ(ChainBalance(kEth, usdc_deposit),
+            base::Amount(base::Uint128{10'000'000'000'000'000ULL} - gas_wei).ToBaseUnitString());
+  {
+    grpc::ClientContext ctx;
+    v1::GetSegregationReportResponse report;
+    ASSERT_TRUE(auditor_->GetSegregationReport(&ctx, v1::GetSegregationReportRequest(), &report).ok());
+    for (const auto& a : report.assets()) {
+      if (a.asset_id() == "ETH") {
+        EXPECT_EQ(a.receivables(), gas) << a.DebugString();
+        EXPECT_EQ(a.client_wallet_holdings(),
+                  base::Amount(left + base::Uint128{10'000'000'000'000'000ULL} - gas_wei).ToBaseUnitString());
+      } else {
+        EXPECT_EQ(a.receivables(), "0") << a.DebugString();
+      }
+    }
+  }
   ExpectSegregationBalanced();
 }
 
