@@ -51,6 +51,7 @@ constexpr MethodRoles kTable[] = {
     {"SubmitApproval", kApprover},
     {"RejectWithdrawal", kApprover},
     {"ImportColdKeys", kAdmin},
+    {"CreateHouseAddress", kAdmin},
     {"GetAllocation", kApprover | kAuditor | kAdmin},
     {"GetCoverage", kApprover | kAuditor | kAdmin},
 };
@@ -63,7 +64,7 @@ constexpr std::string_view kMethods[] = {
     "AddWhitelistAddress", "RemoveWhitelistAddress", "ListWhitelist", "RejectWhitelistAddition",
     "CreateWithdrawal", "GetWithdrawal", "ListWithdrawals", "CancelWithdrawal", "WatchWithdrawals",
     "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal", "ImportColdKeys",
-    "GetAllocation", "GetCoverage",
+    "CreateHouseAddress", "GetAllocation", "GetCoverage",
 };
 
 unsigned RolesOf(std::string_view method) {

@@ -264,6 +264,13 @@ absl::StatusOr<AssetConfig> ParseAsset(const toml::table& table, const std::stri
   RF_ASSIGN_OR_RETURN(int64_t cap_bps, s.Integer("hot_cap_bps", false, 200, 0, 10000));
   out.hot_cap_bps = static_cast<uint32_t>(cap_bps);
   RF_ASSIGN_OR_RETURN(out.min_sweep, OptionalBaseUnits(s, "min_sweep"));
+  bool has_threshold = false;
+  RF_ASSIGN_OR_RETURN(std::string threshold, s.String("receivable_threshold", false, &has_threshold));
+  if (has_threshold) {
+    absl::StatusOr<base::Amount> t = base::ParseBaseUnits(threshold);
+    if (!t.ok() || t->is_zero()) return FieldError(s.Path("receivable_threshold"), "must be base units above 0");
+    out.receivable_threshold = *t;
+  }
   bool has_price = false;
   RF_ASSIGN_OR_RETURN(std::string price, s.String("price", false, &has_price));
   if (has_price) {

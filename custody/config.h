@@ -85,6 +85,10 @@ struct AssetConfig {
   // 2%); a sweep moving less than min_sweep base units is not worth its fee (default 0).
   uint32_t hot_cap_bps = 200;
   base::Amount min_sweep;
+  // What the house owes the client-hot wallet (receivable:<asset>:client-hot: fees of sweeps and
+  // token gas) is paid back from house-hot once it reaches this many base units; absent: never
+  // automatically.
+  std::optional<base::Amount> receivable_threshold;
   // Base units of [allocation] reference per whole unit of this asset (10^decimals base
   // units), for the aggregate figures; absent: the asset is left out of them.
   std::optional<uint64_t> price;

@@ -48,10 +48,13 @@ std::string_view HrpOf(const std::string& network) {
   return "tb";
 }
 
-bool IsSweep(const WithdrawalRow& row) { return row.kind == "sweep"; }
+// An internal move (sweep, fee reimbursement): no client, no hold; booked once, at settlement.
+bool IsInternal(const WithdrawalRow& row) { return row.kind != "withdrawal"; }
 
 sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
-  return IsSweep(row) ? sv1::REQUEST_KIND_SWEEP : sv1::REQUEST_KIND_WITHDRAWAL;
+  if (row.kind == "sweep") return sv1::REQUEST_KIND_SWEEP;
+  if (row.kind == "fee_reimbursement") return sv1::REQUEST_KIND_FEE_REIMBURSEMENT;
+  return sv1::REQUEST_KIND_WITHDRAWAL;
 }
 
 bool Unfinished(WithdrawalState s) {
@@ -203,69 +206,145 @@ void WithdrawalExecutor::Wake() {
   wake_.notify_all();
 }
 
+namespace {
+
+// Runs `plan` on a read snapshot and, only when that finds something to do, again in a write
+// transaction (the books may have moved between the two), so that a pass with nothing to do
+// never takes the writer. Returns the write transaction with the plan, or nullopt.
+template <typename T>
+absl::StatusOr<std::optional<std::pair<std::unique_ptr<store::Txn>, T>>> PlanTwice(
+    store::Store& store, const std::function<absl::StatusOr<std::optional<T>>(store::Txn&)>& plan) {
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store.BeginRead());
+    RF_ASSIGN_OR_RETURN(std::optional<T> planned, plan(*snapshot));
+    if (!planned) return std::nullopt;
+  }
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store.Begin());
+  RF_ASSIGN_OR_RETURN(std::optional<T> planned, plan(*txn));
+  if (!planned) return std::nullopt;
+  return std::make_pair(std::move(txn), *std::move(planned));
+}
+
+// Live internal moves of `kind` for the asset (one at a time per kind and asset).
+absl::StatusOr<bool> MoveInFlight(store::Txn& txn, const std::string& asset_id, std::string_view kind) {
+  store::WithdrawalFilter live;
+  live.asset_id = asset_id;
+  live.states = {WithdrawalState::kApproved, WithdrawalState::kSigning, WithdrawalState::kSigned,
+                 WithdrawalState::kBroadcast};
+  for (store::Page page{"", 1000};;) {
+    RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn.ListWithdrawals(live, page));
+    for (const WithdrawalRow& w : rows) {
+      if (w.kind == kind) return true;
+    }
+    if (rows.size() < page.limit) return false;
+    page.after = std::to_string(rows.back().ordinal);
+  }
+}
+
+// Inserts an approved internal move with its audit entry and commits `txn`; returns its id.
+absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn, const AssetConfig& asset,
+                                       const std::string& kind, base::Amount amount, const std::string& source_wallet,
+                                       const std::string& destination, nlohmann::json details) {
+  const int64_t now_ms = env.NowUnixMs();
+  uint8_t id[8];
+  env.RandomBytes(id);
+  WithdrawalRow row;
+  row.withdrawal_id = Cat("w_", base::HexEncode(id));
+  row.kind = kind;
+  row.asset_id = asset.id;
+  row.amount = amount;
+  row.destination = destination;
+  row.source_wallet_id = source_wallet;
+  row.chain = asset.chain;
+  row.network = asset.network;
+  row.fee_cap = *asset.withdrawal_fee_cap;
+  row.fee_asset = asset.id;
+  row.requester = "system";
+  // Approved from the start: signerd decides for itself what an internal move needs (its
+  // internal-sweep rule for a sweep to a registered cold address; its amount tiers otherwise).
+  row.state = WithdrawalState::kApproved;
+  row.expires_at_unix_s = now_ms / 1000 + kSweepExpirySeconds;
+  row.created_unix_ms = now_ms;
+  row.updated_unix_ms = now_ms;
+  RF_RETURN_IF_ERROR(txn->InsertWithdrawal(row).status());
+  details["amount"] = row.amount.ToBaseUnitString();
+  details["destination"] = row.destination;
+  details["from_wallet"] = row.source_wallet_id;
+  RF_RETURN_IF_ERROR(Audit(*txn, row, "created", std::move(details), now_ms));
+  RF_RETURN_IF_ERROR(txn->Commit());
+  Log(Cat(row.withdrawal_id, ": ", kind, " of ", row.amount.ToBaseUnitString(), " ", asset.id, " from ", source_wallet,
+          " to ", destination));
+  return row.withdrawal_id;
+}
+
+}  // namespace
+
 absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
   int created = 0;
   for (const AssetConfig& asset : config_.assets) {
     // Bitcoin only for now: an Ethereum wallet's coins sit in one account per deposit address,
     // and a sweep of them needs the consolidation that is not built yet.
     if (asset.chain != "bitcoin" || !asset.withdrawal_fee_cap.has_value()) continue;
-    // Judged on a snapshot first, so that a pass with nothing to sweep never takes the writer;
-    // then again inside the write transaction that records the sweep (the books may have moved).
-    // One sweep of an asset at a time: the next is planned from the books the last one leaves.
+    // One sweep of an asset at a time (ComputeAllocation plans none while one is in flight):
+    // the next is planned from the books the last one leaves.
     const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
-    auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<std::pair<AllocationReport, std::string>>> {
+    using Plan = std::pair<AssetAllocation, std::string>;  // the figures, the cold address
+    RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_sweep.is_zero()) return std::nullopt;
       RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(cold_wallet));
       if (cold.empty()) return std::nullopt;  // no cold key imported yet: GetAllocation shows it over its cap
-      return std::make_pair(std::move(report), cold.front().address);  // the first address in address order
-    };
-    {
-      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
-      RF_ASSIGN_OR_RETURN(auto planned, plan(*snapshot));
-      if (!planned) continue;
-    }
-    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
-    RF_ASSIGN_OR_RETURN(auto planned, plan(*txn));
+      return Plan(report.assets.at(0), cold.front().address);  // the first address in address order
+    }));
     if (!planned) continue;
-    const AllocationReport& report = planned->first;
-    const AssetAllocation& a = report.assets.at(0);
-    const int64_t now_ms = env_.NowUnixMs();
-    uint8_t id[8];
-    env_.RandomBytes(id);
-    WithdrawalRow row;
-    row.withdrawal_id = Cat("w_", base::HexEncode(id));
-    row.kind = "sweep";
-    row.asset_id = asset.id;
-    row.amount = a.planned_sweep;
-    row.destination = planned->second;
-    row.source_wallet_id = ClientHotWallet(asset.id);
-    row.chain = asset.chain;
-    row.network = asset.network;
-    row.fee_cap = *asset.withdrawal_fee_cap;
-    row.fee_asset = asset.id;
-    row.requester = "system";
-    row.state = WithdrawalState::kApproved;  // signerd's internal-sweep rule: to a registered cold address
-    row.expires_at_unix_s = now_ms / 1000 + kSweepExpirySeconds;
-    row.created_unix_ms = now_ms;
-    row.updated_unix_ms = now_ms;
-    RF_RETURN_IF_ERROR(txn->InsertWithdrawal(row).status());
-    RF_RETURN_IF_ERROR(Audit(*txn, row, "created",
-                             {{"amount", row.amount.ToBaseUnitString()},
-                              {"destination", row.destination},
-                              {"from_wallet", row.source_wallet_id},
-                              {"to_wallet", cold_wallet},
-                              {"hot", a.hot.ToBaseUnitString()},
-                              {"hot_cap", a.hot_cap.ToBaseUnitString()},
-                              {"hot_share_bps", a.hot_share_bps},
-                              {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()},
-                              {"ledger_seq", report.ledger_seq}},
-                             now_ms));
-    RF_RETURN_IF_ERROR(txn->Commit());
-    Log(Cat(row.withdrawal_id, ": sweep of ", row.amount.ToBaseUnitString(), " ", asset.id, " to ", cold_wallet,
-            " (hot ", a.hot.ToBaseUnitString(), " over its cap ", a.hot_cap.ToBaseUnitString(), ")"));
+    const AssetAllocation& a = planned->second.first;
+    RF_ASSIGN_OR_RETURN(const std::string id,
+                        RecordMove(env_, std::move(planned->first), asset, "sweep", a.planned_sweep, ClientHotWallet(asset.id),
+                                   planned->second.second,
+                                   {{"to_wallet", cold_wallet},
+                                    {"hot", a.hot.ToBaseUnitString()},
+                                    {"hot_cap", a.hot_cap.ToBaseUnitString()},
+                                    {"hot_share_bps", a.hot_share_bps},
+                                    {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()}}));
     ++created;
-    if (!Step(row.withdrawal_id, "planned")) break;
+    if (!Step(id, "planned")) break;
+  }
+  return created;
+}
+
+absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
+  int created = 0;
+  for (const AssetConfig& asset : config_.assets) {
+    if (asset.chain != "bitcoin" || !asset.receivable_threshold || !asset.withdrawal_fee_cap) continue;
+    const std::string client_hot = ClientHotWallet(asset.id);
+    const std::string house_hot = WalletsOf(asset)[2].wallet_id;
+    // The amount owed and where to pay it (the client-hot wallet's own change address, which
+    // signerd knows as a key bound to that wallet), if a reimbursement is due and none is moving.
+    using Plan = std::pair<base::Amount, std::string>;
+    RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+      RF_ASSIGN_OR_RETURN(const store::AccountBalance r, txn.GetBalance(ReceivableAccount(client_hot)));
+      const base::Amount owed = NormalBalance(NormalSide::kDebit, r, ReceivableAccount(client_hot));
+      if (owed < *asset.receivable_threshold) return std::nullopt;
+      RF_ASSIGN_OR_RETURN(const bool moving, MoveInFlight(txn, asset.id, "fee_reimbursement"));
+      if (moving) return std::nullopt;
+      // The house must be able to pay it and the fee.
+      RF_ASSIGN_OR_RETURN(const base::Amount house, Ledger::WalletHolding(txn, house_hot));
+      const std::optional<base::Amount> need = owed.CheckedAdd(*asset.withdrawal_fee_cap);
+      if (!need || house < *need) return std::nullopt;
+      RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> hot, txn.ListAddressesOfWallet(client_hot));
+      for (const store::AddressRow& a : hot) {
+        if (a.client_id.empty()) return Plan(owed, a.address);
+      }
+      return std::nullopt;  // no change address yet: the first Bitcoin build makes it
+    }));
+    if (!planned) continue;
+    RF_ASSIGN_OR_RETURN(const std::string id,
+                        RecordMove(env_, std::move(planned->first), asset, "fee_reimbursement", planned->second.first,
+                                   house_hot, planned->second.second,
+                                   {{"to_wallet", client_hot},
+                                    {"threshold", asset.receivable_threshold->ToBaseUnitString()}}));
+    ++created;
+    if (!Step(id, "planned")) break;
   }
   return created;
 }
@@ -275,6 +354,9 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   // error (the store) is logged; the withdrawals still move.
   if (absl::StatusOr<int> planned = PlanSweeps(); !planned.ok()) {
     Log(Cat("ERROR planning sweeps: ", planned.status().message()));
+  }
+  if (absl::StatusOr<int> planned = PlanReimbursements(); !planned.ok()) {
+    Log(Cat("ERROR planning fee reimbursements: ", planned.status().message()));
   }
   std::vector<std::string> ids;
   {
@@ -406,8 +488,10 @@ absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKe
     return change_keys_[wallet_id] = *std::move(known);
   }
   // Made once per wallet; a crash before the record below leaves an unused key in signerd.
+  // client-hot, or house-hot for a reimbursement.
+  RF_ASSIGN_OR_RETURN(const ringfence::custody::Account wallet, ParseWalletId(wallet_id));
   RF_ASSIGN_OR_RETURN(SignerKey made, keys_.CreateKey(Cat("change of ", wallet_id),
-                                                      WalletBinding{wallet_id, asset.id, "client", "hot"}));
+                                                      WalletBinding{wallet_id, asset.id, wallet.owner_class, wallet.tier}));
   RF_ASSIGN_OR_RETURN(auto compressed, codec::CompressPublicKey(made.public_key));
   RF_ASSIGN_OR_RETURN(std::string address, codec::P2wpkhAddress(HrpOf(asset.network), codec::Hash160(compressed)));
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
@@ -709,7 +793,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const Withdrawal
   // A client's withdrawal leaves the client's claims here (held -> in flight); a sweep stays
   // client money throughout and is booked once, at settlement.
   absl::StatusOr<uint64_t> seq =
-      IsSweep(row) ? absl::StatusOr<uint64_t>(0)
+      IsInternal(row) ? absl::StatusOr<uint64_t>(0)
                    : MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
   if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() ||
       !Audit(**txn, row, "broadcast", {{"txid", row.txid}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||
@@ -763,7 +847,9 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   absl::StatusOr<base::Amount> fee = NetworkFee(*request);
   if (!fee.ok()) return Outcome::kRetry;
   absl::StatusOr<std::vector<store::Posting>> settlement =
-      IsSweep(row) ? SweepSettlement(row, *asset, *fee) : WithdrawalSettlement(**txn, row, *fee);
+      row.kind == "sweep"               ? SweepSettlement(row, *asset, *fee)
+      : row.kind == "fee_reimbursement" ? ReimbursementSettlement(row, *fee)
+                                        : WithdrawalSettlement(**txn, row, *fee);
   if (!settlement.ok()) {
     Log(Cat("ERROR ", row.withdrawal_id, ": ", settlement.status().message(), "; not settled"));
     return Outcome::kRetry;
@@ -834,13 +920,26 @@ absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::SweepSettlement(
   return postings;
 }
 
+absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::ReimbursementSettlement(const WithdrawalRow& row,
+                                                                                       base::Amount fee) const {
+  // The house pays back what it owed the client-hot wallet (the receivable is cleared by the
+  // coins that arrive) and bears this transfer's fee; both are the house's expense.
+  std::optional<base::Amount> out = row.amount.CheckedAdd(fee);
+  if (!out) return absl::OutOfRangeError("amount + fee exceeds 2^128 - 1");
+  const std::string client_hot = ClientHotWallet(row.asset_id);
+  return std::vector<store::Posting>{{WalletAccount(client_hot), true, row.amount},
+                                     {ReceivableAccount(client_hot), false, row.amount},
+                                     {FeesAccount(row.asset_id), true, *out},
+                                     {WalletAccount(row.source_wallet_id), false, *out}};
+}
+
 WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow& row, const std::string& reason,
                                                              ExecutorPass& pass) {
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   // A sweep reserved nothing, so nothing is released.
   absl::StatusOr<uint64_t> seq =
-      IsSweep(row) ? absl::StatusOr<uint64_t>(0)
+      IsInternal(row) ? absl::StatusOr<uint64_t>(0)
                    : MoveHold(**txn, row, "withdrawal_release", ClientAvailableAccount(row.client_id, row.asset_id),
                               env_.NowUnixMs());
   const std::string clipped = reason.substr(0, 400);

@@ -128,6 +128,11 @@ class WithdrawalExecutor {
   // to the client-cold wallet, created approved (signerd's internal-sweep rule needs no
   // approvals to a cold address registered in its own configuration). Returns how many.
   absl::StatusOr<int> PlanSweeps();
+  // Receivables: for each Bitcoin asset with a receivable_threshold, once what the house owes
+  // the client-hot wallet reaches it and house-hot holds it plus a fee cap, a transfer of it
+  // house-hot -> the client-hot wallet's own change address (kind fee_reimbursement, the one
+  // kind by which signerd lets a house wallet pay a client wallet), one at a time.
+  absl::StatusOr<int> PlanReimbursements();
 
   Outcome Advance(const std::string& withdrawal_id, ExecutorPass& pass);
   Outcome ClaimAndBuild(const store::WithdrawalRow& row, ExecutorPass& pass);
@@ -140,6 +145,8 @@ class WithdrawalExecutor {
                                                                    base::Amount fee);
   absl::StatusOr<std::vector<store::Posting>> SweepSettlement(const store::WithdrawalRow& row, const AssetConfig& asset,
                                                               base::Amount fee) const;
+  absl::StatusOr<std::vector<store::Posting>> ReimbursementSettlement(const store::WithdrawalRow& row,
+                                                                      base::Amount fee) const;
   // Fails a withdrawal that was not signed: the release entry and signing -> failed.
   Outcome FailUnsigned(const store::WithdrawalRow& row, const std::string& reason, ExecutorPass& pass);
   bool Step(const std::string& withdrawal_id, const std::string& step);

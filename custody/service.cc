@@ -997,7 +997,9 @@ absl::Status CustodyService::FillWithdrawal(store::Txn& txn, const store::Withdr
     }
   }
   out->set_source_wallet(row.source_wallet_id);
-  out->set_kind(row.kind == "sweep" ? v1::REQUEST_KIND_SWEEP : v1::REQUEST_KIND_WITHDRAWAL);
+  out->set_kind(row.kind == "sweep"               ? v1::REQUEST_KIND_SWEEP
+                : row.kind == "fee_reimbursement" ? v1::REQUEST_KIND_FEE_REIMBURSEMENT
+                                                  : v1::REQUEST_KIND_WITHDRAWAL);
   out->set_fee_cap(row.fee_cap.ToBaseUnitString());
   out->set_fee_asset(row.fee_asset);
   out->set_fee_charged_to_client(row.fee_charged_to_client);
@@ -1518,6 +1520,60 @@ grpc::Status CustodyService::ImportColdKeys(grpc::ServerContext* context, const 
                                 {"keys_in_file", verified.keys.size()},
                                 {"added", keys}};
           return AuditLog::Append(txn, caller.Actor(), "ImportColdKeys", "cold_keys", details.dump(), now).status();
+        });
+      });
+}
+
+grpc::Status CustodyService::CreateHouseAddress(grpc::ServerContext* context,
+                                                const v1::CreateHouseAddressRequest* request,
+                                                v1::CreateHouseAddressResponse* response) {
+  return Serve(
+      "CreateHouseAddress", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        return CheckIdText("asset_id", request->asset_id());
+      },
+      [&](const Caller& caller) -> absl::Status {
+        RF_ASSIGN_OR_RETURN(const AssetConfig* asset, KnownAsset(config_, "asset_id", request->asset_id()));
+        const std::string wallet_id = WalletsOf(*asset)[2].wallet_id;
+        // As CreateDepositAddress: the key is made outside the write transaction, and not for a
+        // retry of a recorded request.
+        std::optional<SignerKey> key;
+        {
+          RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+          RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> seen,
+                              snapshot->GetIdempotency(request->idempotency_key()));
+          if (!seen) {
+            snapshot.reset();
+            RF_ASSIGN_OR_RETURN(key, signer_.CreateKey(Cat("house:", asset->id),
+                                                       WalletBinding{wallet_id, asset->id, "house", "hot"}));
+          }
+        }
+        std::string address;
+        if (key) {
+          absl::StatusOr<std::string> derived = DepositAddressFor(*asset, key->public_key);
+          if (!derived.ok()) {
+            return absl::InternalError(Cat("signer key ", key->key_id, " gives no address: ", derived.status().message()));
+          }
+          address = *std::move(derived);
+        }
+        return Mutate("CreateHouseAddress", request->idempotency_key(), *request, response,
+                      [&](store::Txn& txn) -> absl::Status {
+          if (!key) return absl::AbortedError("idempotency_key: the first attempt did not complete; retry");
+          store::AddressRow row;
+          row.address = address;
+          row.asset_id = asset->id;
+          row.wallet_id = wallet_id;
+          row.key_id = key->key_id;
+          row.created_unix_ms = env_.NowUnixMs();
+          RF_RETURN_IF_ERROR(txn.InsertAddress(row));
+          const json details = {{"address", row.address}, {"asset_id", row.asset_id}, {"wallet_id", row.wallet_id},
+                                {"key_id", row.key_id}};
+          RF_RETURN_IF_ERROR(AuditLog::Append(txn, caller.Actor(), "CreateHouseAddress", row.wallet_id, details.dump(),
+                                              row.created_unix_ms)
+                                 .status());
+          FillAddress(row, response->mutable_house_address());
+          return absl::OkStatus();
         });
       });
 }

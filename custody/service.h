@@ -128,6 +128,8 @@ class CustodyService final : public v1::Custody::Service {
       v1::RejectWithdrawalResponse* response) override;
   grpc::Status ImportColdKeys(grpc::ServerContext* context, const v1::ImportColdKeysRequest* request,
       v1::ImportColdKeysResponse* response) override;
+  grpc::Status CreateHouseAddress(grpc::ServerContext* context, const v1::CreateHouseAddressRequest* request,
+      v1::CreateHouseAddressResponse* response) override;
   grpc::Status GetAllocation(grpc::ServerContext* context, const v1::GetAllocationRequest* request,
       v1::GetAllocationResponse* response) override;
   grpc::Status GetCoverage(grpc::ServerContext* context, const v1::GetCoverageRequest* request,

@@ -417,6 +417,26 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   stack.ExpectInvariantsAndAuditHold();
 }
 
+// A new client (platform role) and a BTC deposit address of it; returns the address.
+std::string NewClientAddress(v1::Custody::Stub& platform, const std::string& ref) {
+  grpc::ClientContext cctx;
+  v1::CreateClientRequest creq;
+  creq.set_idempotency_key("client-" + ref);
+  creq.set_client_ref(ref);
+  v1::CreateClientResponse client;
+  grpc::Status s = platform.CreateClient(&cctx, creq, &client);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  grpc::ClientContext actx;
+  v1::CreateDepositAddressRequest areq;
+  areq.set_idempotency_key("addr-" + ref);
+  areq.set_client_id(client.client().client_id());
+  areq.set_asset_id("BTC");
+  v1::CreateDepositAddressResponse address;
+  s = platform.CreateDepositAddress(&actx, areq, &address);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return address.deposit_address().address();
+}
+
 // The sweeps of a wallet as the auditor sees them, newest first.
 std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) {
   grpc::ClientContext ctx;
@@ -601,6 +621,106 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   stack.ExpectInvariantsAndAuditHold();
 }
 
+// The sweep's fee is a receivable of the client-hot wallet from the house; once it reaches the
+// asset's receivable_threshold, custodyd pays it back from house-hot (funded through a house
+// address) with a fee_reimbursement, which signerd signs because it pays a client-hot wallet's
+// own address from a house-hot wallet. Afterwards the receivables net to zero, the house bore
+// both fees, and the books hold.
+TEST(ReimbursementE2e, TheHousePaysBackTheSweepFeeAndReceivablesNetToZero) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["BTC"] = {RegtestAddress(0)};
+  options.asset_lines["BTC"] = "receivable_threshold = \"1\"\n";
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer),
+                     &imported)
+                  .ok());
+  // The house funds its hot wallet; the platform only sees its own clients' side.
+  grpc::ClientContext hctx;
+  v1::CreateHouseAddressRequest hreq;
+  hreq.set_idempotency_key("house-1");
+  hreq.set_asset_id("BTC");
+  v1::CreateHouseAddressResponse house;
+  grpc::Status s = admin->CreateHouseAddress(&hctx, hreq, &house);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(house.house_address().wallet_id(), "BTC:house-hot");
+  EXPECT_EQ(house.house_address().client_id(), "");
+  {
+    grpc::ClientContext ctx;
+    v1::CreateHouseAddressResponse denied;
+    hreq.set_idempotency_key("house-by-platform");
+    EXPECT_EQ(platform->CreateHouseAddress(&ctx, hreq, &denied).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  stack.Credit("bitcoin", house.house_address().address(), "10000000");  // 0.1 BTC of the house's own
+
+  stack.Credit("bitcoin", NewClientAddress(*platform, "reimburse-1"), "100000000");
+  stack.Mine("bitcoin", 3);
+
+  auto moves = [&](v1::RequestKind kind) {
+    grpc::ClientContext ctx;
+    v1::ListWithdrawalsRequest req;
+    req.set_asset_id("BTC");
+    v1::ListWithdrawalsResponse resp;
+    EXPECT_TRUE(auditor->ListWithdrawals(&ctx, req, &resp).ok());
+    std::vector<v1::Withdrawal> out;
+    for (const v1::Withdrawal& w : resp.withdrawals()) {
+      if (w.kind() == kind) out.push_back(w);
+    }
+    return out;
+  };
+  auto settle = [&](v1::RequestKind kind) {
+    EXPECT_TRUE(Eventually([&] {
+      const auto m = moves(kind);
+      return !m.empty() && m[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+    })) << stack.CustodydStderr();
+    stack.Mine("bitcoin", 3);
+    EXPECT_TRUE(Eventually([&] {
+      const auto m = moves(kind);
+      return !m.empty() && m[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED;
+    })) << stack.CustodydStderr();
+    return moves(kind);
+  };
+  const std::vector<v1::Withdrawal> sweeps = settle(v1::REQUEST_KIND_SWEEP);
+  ASSERT_EQ(sweeps.size(), 1u);
+  const uint64_t sweep_fee = std::stoull(sweeps[0].network_fee());
+  const std::vector<v1::Withdrawal> paid = settle(v1::REQUEST_KIND_FEE_REIMBURSEMENT);
+  ASSERT_EQ(paid.size(), 1u) << "one reimbursement";
+  EXPECT_EQ(paid[0].amount(), sweeps[0].network_fee());
+  EXPECT_EQ(paid[0].source_wallet(), "BTC:house-hot");
+  const uint64_t reimbursement_fee = std::stoull(paid[0].network_fee());
+  EXPECT_EQ(stack.BroadcastCount("bitcoin", paid[0].txid()).accepted(), 1u);
+  {
+    grpc::ClientContext ctx;
+    v1::GetWithdrawalRequest req;
+    req.set_withdrawal_id(paid[0].withdrawal_id());
+    v1::GetWithdrawalResponse resp;
+    EXPECT_EQ(platform->GetWithdrawal(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  EXPECT_TRUE(report.holds()) << report.DebugString();
+  for (const auto& a : report.assets()) {
+    if (a.asset_id() != "BTC") continue;
+    EXPECT_EQ(a.receivables(), "0") << "receivables net to zero once settled";
+    EXPECT_EQ(a.client_liabilities(), "100000000");
+    EXPECT_EQ(a.client_wallet_holdings(), "100000000");
+    EXPECT_EQ(a.house_holdings(), std::to_string(10'000'000 - sweep_fee - reimbursement_fee));
+    EXPECT_EQ(a.house_client_funds(), "0");
+  }
+  // Nothing planned again: the receivable is paid.
+  std::this_thread::sleep_for(std::chrono::milliseconds(750));
+  EXPECT_EQ(moves(v1::REQUEST_KIND_FEE_REIMBURSEMENT).size(), 1u);
+  stack.ExpectInvariantsAndAuditHold();
+}
+
 // custodyd SIGKILLed at each step boundary of a sweep (its test-only kill point) and started
 // again: the sweep completes exactly once, chainsim accepted one transaction, and the books hold.
 class SweepCrashE2e : public ::testing::TestWithParam<std::string> {};
@@ -621,20 +741,7 @@ TEST_P(SweepCrashE2e, KilledCustodydResumesTheSweepOnce) {
     ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer),
                        &imported)
                     .ok());
-    grpc::ClientContext cctx;
-    v1::CreateClientRequest creq;
-    creq.set_idempotency_key("client-1");
-    creq.set_client_ref("crash-" + step);
-    v1::CreateClientResponse client;
-    ASSERT_TRUE(platform->CreateClient(&cctx, creq, &client).ok());
-    grpc::ClientContext actx;
-    v1::CreateDepositAddressRequest areq;
-    areq.set_idempotency_key("addr-1");
-    areq.set_client_id(client.client().client_id());
-    areq.set_asset_id("BTC");
-    v1::CreateDepositAddressResponse address;
-    ASSERT_TRUE(platform->CreateDepositAddress(&actx, areq, &address).ok());
-    deposit_address = address.deposit_address().address();
+    deposit_address = NewClientAddress(*platform, "crash-" + step);
   }
   ASSERT_EQ(stack.StopCustodyd(), 0) << stack.CustodydStderr();
   stack.StartCustodyd({}, false, {"RINGFENCE_CUSTODYD_TEST_KILL_AT=" + step});

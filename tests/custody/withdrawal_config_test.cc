@@ -205,8 +205,8 @@ TEST(WithdrawalConfigTest, LoadConfigReadsThePolicyFile) {
 }
 
 TEST(WithdrawalConfigTest, AddressesMustBeCanonicalForTheAssetsNetwork) {
-  AssetConfig btc{"BTC", "bitcoin", "regtest", 8, 3, "", std::nullopt, 200, {}, std::nullopt};
-  AssetConfig eth{"ETH", "ethereum", "dev", 18, 12, "", std::nullopt, 200, {}, std::nullopt};
+  AssetConfig btc{"BTC", "bitcoin", "regtest", 8, 3, "", std::nullopt, 200, {}, std::nullopt, std::nullopt};
+  AssetConfig eth{"ETH", "ethereum", "dev", 18, 12, "", std::nullopt, 200, {}, std::nullopt, std::nullopt};
   std::array<uint8_t, 20> hash;
   hash.fill(0x75);
   const std::string good = chain::P2wpkhAddress("bcrt", hash).value();

@@ -551,7 +551,7 @@ TEST_F(WithdrawalStoreTest, ASweepHasNoClientDecisionOrHoldAndCountsAgainstNoWin
 // waits while a sweep is in flight.
 TEST_F(WithdrawalStoreTest, APlannedSweepLeavesWhatWithdrawalsNeedAndWaitsForOneInFlight) {
   Config config;
-  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", Units(50), 200, {}, std::nullopt}};
+  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", Units(50), 200, {}, std::nullopt, std::nullopt}};
   auto allocation = [&]() {
     auto txn = Read();
     auto report = ComputeAllocation(*txn, config, "BTC");

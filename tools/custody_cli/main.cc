@@ -183,6 +183,10 @@ int main(int argc, char** argv) {
   withdrawals->add_option("--client", f.client_id, "only this client");
   withdrawals->add_option("--asset", f.asset_id, "only this asset");
   page_options(withdrawals);
+  CLI::App* house_address =
+      app.add_subcommand("create-house-address", "an address of the asset's house-hot wallet (CreateHouseAddress, admin)");
+  house_address->add_option("--asset", f.asset_id, "asset id, e.g. BTC")->required();
+  key_option(house_address);
   CLI::App* allocation = app.add_subcommand("allocation", "hot and cold client holdings against the cap (GetAllocation)");
   allocation->add_option("--asset", f.asset_id, "only this asset");
   CLI::App* coverage = app.add_subcommand("coverage", "insurance cover required against configured (GetCoverage)");
@@ -330,6 +334,15 @@ int main(int argc, char** argv) {
     return Call<v1::GetStatementResponse>(
         f, [&](grpc::ClientContext* c, v1::GetStatementResponse* r) { return s->GetStatement(c, req, r); },
         cli::RenderStatement);
+  }
+  if (house_address->parsed()) {
+    v1::CreateHouseAddressRequest req;
+    req.set_idempotency_key(key());
+    req.set_asset_id(f.asset_id);
+    return Call<v1::CreateHouseAddressResponse>(
+        f, [&](grpc::ClientContext* c, v1::CreateHouseAddressResponse* r) { return s->CreateHouseAddress(c, req, r); },
+        [](const v1::CreateHouseAddressResponse& r) { return cli::RenderDepositAddress(r.house_address()); },
+        generated_key);
   }
   if (allocation->parsed()) {
     v1::GetAllocationRequest req;
