@@ -13,8 +13,9 @@
 #       signs it, chainsim mines it, the ledger settles it;
 #   A7. the cold tier: an offline signer on its own token makes cold keys, the admin imports them
 #       (custodyd checks the signer's identity), signerd registers the cold addresses, and
-#       custodyd sweeps BTC's hot holdings over the 2% cap to cold by itself; allocation,
-#       coverage and the segregation report (the sweep's fee is owed by the house);
+#       custodyd sweeps BTC's hot holdings over the 2% cap to cold by itself; the house, funded
+#       through a house address, pays the sweep's fee back (a fee reimbursement); allocation,
+#       coverage and the segregation report;
 #       `custodyd check` and `audit verify`.
 # Part B, the signer on its own (ringfence_demo builds the withdrawal custodyd builds in A6):
 #   1. a software HSM token is initialised through PKCS#11 (OpenSC's pkcs11-tool);
@@ -166,6 +167,11 @@ payout "$w2"
 as platform balances --client "$c1" --asset BTC | indent
 
 step "A7. the cold tier: keys made offline, imported, and a sweep that brings BTC's hot share under its cap"
+echo "  the house funds its own hot wallet (it pays the fees of internal moves):"
+house=$(as admin --json create-house-address --asset BTC | json_field address)
+ctl credit --chain bitcoin --address "$house" --amount 5000000 --decimals 8 --unit BTC
+ctl mine --chain bitcoin --blocks 3
+wait_ingested bitcoin BTC
 echo "  every BTC of the clients is hot:"
 as auditor allocation --asset BTC | indent
 echo "  the offline signer (signerd --offline: its own token, no socket) makes two cold keys:"
@@ -176,29 +182,34 @@ as admin import-cold-keys --file "$work/cold-keys.json" | tee "$work/cold-import
 mapfile -t cold_addresses < <(awk '$2 == "BTC:client-cold" {print $3}' "$work/cold-import.txt")
 echo "  signerd's own configuration registers the cold addresses (a sweep may pay nothing else):"
 stack_register_cold BTC "${cold_addresses[@]}"
-# wait_sweep STATE: the id of the BTC sweep once custodyd reports it in STATE (auditor role:
-# internal moves are not the platform's to see).
-wait_sweep() {
+# wait_move KIND STATE: the id of the BTC internal move of KIND (SWEEP, FEE_REIMBURSEMENT) once
+# custodyd reports it in STATE (auditor role: internal moves are not the platform's to see).
+wait_move() {
   local i id
   for ((i = 0; i < 300; i++)); do
     id=$(as auditor --json withdrawals --asset BTC | python3 -c '
 import json, sys
 for w in json.load(sys.stdin).get("withdrawals", []):
-    if w.get("kind") == "REQUEST_KIND_SWEEP" and w.get("state") == "WITHDRAWAL_STATE_'"$1"'":
+    if w.get("kind") == "REQUEST_KIND_'"$1"'" and w.get("state") == "WITHDRAWAL_STATE_'"$2"'":
         print(w["withdrawalId"])
         break')
     [ -n "$id" ] && { printf '%s\n' "$id"; return 0; }
     sleep 0.1
   done
-  echo "no BTC sweep reached $1; custodyd's log:" >&2
+  echo "no BTC $1 reached $2; custodyd's log:" >&2
   tail -n 20 "$work/custodyd.log" >&2
   return 1
 }
-sweep=$(wait_sweep BROADCAST)
+sweep=$(wait_move SWEEP BROADCAST)
 echo "  custodyd planned sweep $sweep, signerd signed it without approvals (a registered cold address):"
 ctl mine --chain bitcoin --blocks 3
-wait_sweep CONFIRMED >/dev/null
+wait_move SWEEP CONFIRMED >/dev/null
 as auditor withdrawal --id "$sweep" | indent
+echo "  its fee came out of the clients' hot coins: the house owes it, and pays it back from house-hot:"
+reimbursement=$(wait_move FEE_REIMBURSEMENT BROADCAST)
+ctl mine --chain bitcoin --blocks 3
+wait_move FEE_REIMBURSEMENT CONFIRMED >/dev/null
+as auditor withdrawal --id "$reimbursement" | indent
 echo "  (ETH and USDC-ETH stay over their caps: Ethereum sweeps need the consolidation of deposit accounts,"
 echo "  which is not built yet; the aggregate and the coverage say so rather than hide it)"
 as auditor allocation | indent

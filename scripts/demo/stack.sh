@@ -179,6 +179,7 @@ confirmations = 3
 withdrawal_fee_cap = "10000"
 hot_cap_bps = 200
 min_sweep = "1000000"
+receivable_threshold = "1"
 price = "6500000"
 
 [[assets]]
