@@ -584,6 +584,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   RF_ASSIGN_OR_RETURN(const toml::table* coverage, s.Table("coverage", false));
   if (coverage != nullptr) {
     Section c(*coverage, "coverage");
+    config.coverage.configured = true;
     RF_ASSIGN_OR_RETURN(int64_t share, c.Integer("cold_share_bps", false, 5000, 0, 10000));
     config.coverage.cold_share_bps = static_cast<uint32_t>(share);
     RF_ASSIGN_OR_RETURN(std::vector<const toml::table*> covers, c.Tables("cover", false, kMaxCovers));

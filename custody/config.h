@@ -150,6 +150,7 @@ struct CoverConfig {
   base::Amount amount;  // base units of the asset
 };
 struct CoverageConfig {
+  bool configured = false;  // a [coverage] section is present: shortfalls raise alerts
   uint32_t cold_share_bps = 5000;
   std::vector<CoverConfig> covers;  // [[coverage.cover]]
 };

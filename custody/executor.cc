@@ -349,6 +349,41 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
   return created;
 }
 
+absl::Status WithdrawalExecutor::CheckCoverage() {
+  if (!config_.coverage.configured) return absl::OkStatus();
+  AllocationReport report;
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+    RF_ASSIGN_OR_RETURN(report, ComputeAllocation(*snapshot, config_, ""));
+  }
+  for (const AssetAllocation& a : report.assets) {
+    const bool short_now = !a.cover_shortfall.is_zero();
+    auto [known, first] = coverage_short_.try_emplace(a.asset->id, short_now);
+    // An alert when cover turns short (or is short when custodyd starts), and when it is
+    // restored; nothing while it stays as it was.
+    if (!first && known->second == short_now) continue;
+    if (first && !short_now) continue;
+    const std::string action = short_now ? "coverage.shortfall" : "coverage.restored";
+    const nlohmann::json details = {{"required", a.cover_required.ToBaseUnitString()},
+                                    {"configured", a.cover_configured.ToBaseUnitString()},
+                                    {"shortfall", a.cover_shortfall.ToBaseUnitString()},
+                                    {"hot", a.hot.ToBaseUnitString()},
+                                    {"cold", a.cold.ToBaseUnitString()},
+                                    {"ledger_seq", report.ledger_seq}};
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+    RF_RETURN_IF_ERROR(
+        AuditLog::Append(*txn, "system", action, a.asset->id, details.dump(), env_.NowUnixMs()).status());
+    RF_RETURN_IF_ERROR(txn->Commit());
+    known->second = short_now;
+    Log(short_now ? Cat("ALERT coverage of ", a.asset->id, " is short by ", a.cover_shortfall.ToBaseUnitString(),
+                        " (required ", a.cover_required.ToBaseUnitString(), ", configured ",
+                        a.cover_configured.ToBaseUnitString(), ")")
+                  : Cat("coverage of ", a.asset->id, " restored (required ", a.cover_required.ToBaseUnitString(),
+                        ", configured ", a.cover_configured.ToBaseUnitString(), ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   // Sweeps first, so that this pass carries them as far as it carries withdrawals. A planning
   // error (the store) is logged; the withdrawals still move.
@@ -384,6 +419,12 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   if (threads > 0) work();
   for (std::thread& t : pool) t.join();
   total.stopped = stopping_;
+  // After the moves, so that a settlement and the coverage it changes are judged in one pass.
+  if (!stopping_) {
+    if (absl::Status checked = CheckCoverage(); !checked.ok()) {
+      Log(Cat("ERROR checking coverage: ", checked.message()));
+    }
+  }
   return total;
 }
 

@@ -133,6 +133,11 @@ class WithdrawalExecutor {
   // house-hot -> the client-hot wallet's own change address (kind fee_reimbursement, the one
   // kind by which signerd lets a house wallet pay a client wallet), one at a time.
   absl::StatusOr<int> PlanReimbursements();
+  // With a [coverage] section: after each pass's moves, the cover each asset requires against
+  // the cover configured (custody/allocation.h). When an asset's cover turns short (or is short
+  // at start) an ALERT line and a `coverage.shortfall` audit entry; when it is restored, a
+  // `coverage.restored` entry. Only the executor's thread calls it.
+  absl::Status CheckCoverage();
 
   Outcome Advance(const std::string& withdrawal_id, ExecutorPass& pass);
   Outcome ClaimAndBuild(const store::WithdrawalRow& row, ExecutorPass& pass);
@@ -203,6 +208,7 @@ class WithdrawalExecutor {
   std::map<std::string, std::pair<std::string, std::string>> change_keys_;
   struct SpentCache;
   std::unique_ptr<SpentCache> spent_;  // under build_mu_
+  std::map<std::string, bool> coverage_short_;  // by asset: short at the last check (CheckCoverage)
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -485,6 +485,10 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   options.cold_identity_hex = cold_signer.Hex();
   options.cold_addresses["BTC"] = {RegtestAddress(0), RegtestAddress(1)};
   options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"60000000\"\n";
+  // 0.6 BTC of cover: enough for 0.5 BTC hot, short for 1 BTC hot, enough again once most of
+  // it is cold (half of cold is required).
+  options.extra_config =
+      "[coverage]\ncold_share_bps = 5000\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");
   auto auditor = stack.As("auditor");
@@ -604,19 +608,39 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   EXPECT_TRUE(seen);
   EXPECT_TRUE(report.holds());
   // The sweep's outputs (to cold, and its change back to hot) are not deposits.
-  {
+  auto audit = [&] {
     grpc::ClientContext ctx;
     v1::ListAuditEntriesRequest req;
     req.set_page_size(1000);
     v1::ListAuditEntriesResponse resp;
-    ASSERT_TRUE(auditor->ListAuditEntries(&ctx, req, &resp).ok());
-    int detected = 0, created = 0;
+    EXPECT_TRUE(auditor->ListAuditEntries(&ctx, req, &resp).ok());
+    return resp;
+  };
+  auto count = [&](const std::string& action, const std::string& subject) {
+    int n = 0;
+    const v1::ListAuditEntriesResponse entries = audit();  // kept alive for the loop
+    for (const auto& e : entries.entries()) n += e.action() == action && e.subject() == subject;
+    return n;
+  };
+  // The coverage check follows the settlement within the executor's pass.
+  EXPECT_TRUE(Eventually([&] { return count("coverage.restored", "BTC") > 0; }));
+  {
+    const v1::ListAuditEntriesResponse resp = audit();
+    int detected = 0, created = 0, short_btc = 0, restored_btc = 0, other_alerts = 0;
     for (const auto& e : resp.entries()) {
       if (e.action() == "deposit.detected") ++detected;
       if (e.action() == "sweep.created") ++created;
+      const bool alert = e.action() == "coverage.shortfall" || e.action() == "coverage.restored";
+      if (alert && e.subject() != "BTC") ++other_alerts;
+      if (e.action() == "coverage.shortfall" && e.subject() == "BTC") ++short_btc;
+      if (e.action() == "coverage.restored" && e.subject() == "BTC") ++restored_btc;
     }
     EXPECT_EQ(detected, 2);
     EXPECT_EQ(created, 1);
+    // Cover turned short once (1 BTC hot against 0.6) and was restored once by the sweep.
+    EXPECT_EQ(short_btc, 1);
+    EXPECT_EQ(restored_btc, 1);
+    EXPECT_EQ(other_alerts, 0) << "assets holding nothing need no cover";
   }
   stack.ExpectInvariantsAndAuditHold();
 }
