@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cstdio>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -742,6 +743,115 @@ TEST(ReimbursementE2e, TheHousePaysBackTheSweepFeeAndReceivablesNetToZero) {
   // Nothing planned again: the receivable is paid.
   std::this_thread::sleep_for(std::chrono::milliseconds(750));
   EXPECT_EQ(moves(v1::REQUEST_KIND_FEE_REIMBURSEMENT).size(), 1u);
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+// A longer mixed run: rounds of deposits of varying size to several clients, each followed by
+// whatever sweeps and fee reimbursements custodyd plans, mined to settlement. After every
+// round the books hold (segregation with receivables), and once a sweep has settled the hot
+// share is within the cap; at the end every receivable has been paid back.
+TEST(MixedRunE2e, RoundsOfDepositsSweepsAndReimbursementsKeepTheCapAndTheBooks) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["BTC"] = {RegtestAddress(0), RegtestAddress(1)};
+  options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"100000\"\nreceivable_threshold = \"1\"\n";
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1",
+                     ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold"),
+                                  Key("cold-btc-2", 1, "BTC", "BTC:client-cold")},
+                                 cold_signer),
+                     &imported)
+                  .ok());
+  grpc::ClientContext hctx;
+  v1::CreateHouseAddressRequest hreq;
+  hreq.set_idempotency_key("house-1");
+  hreq.set_asset_id("BTC");
+  v1::CreateHouseAddressResponse house;
+  ASSERT_TRUE(admin->CreateHouseAddress(&hctx, hreq, &house).ok());
+  stack.Credit("bitcoin", house.house_address().address(), "50000000");
+  std::vector<std::string> addresses;
+  for (int c = 0; c < 4; ++c) addresses.push_back(NewClientAddress(*platform, "mixed-" + std::to_string(c)));
+
+  // Every move that is broadcast gets its confirmations; returns when nothing is moving.
+  auto settle_moves = [&] {
+    for (int i = 0; i < 20; ++i) {
+      grpc::ClientContext ctx;
+      v1::ListWithdrawalsRequest req;
+      req.set_asset_id("BTC");
+      req.add_states(v1::WITHDRAWAL_STATE_APPROVED);
+      req.add_states(v1::WITHDRAWAL_STATE_SIGNING);
+      req.add_states(v1::WITHDRAWAL_STATE_SIGNED);
+      req.add_states(v1::WITHDRAWAL_STATE_BROADCAST);
+      v1::ListWithdrawalsResponse live;
+      EXPECT_TRUE(auditor->ListWithdrawals(&ctx, req, &live).ok());
+      if (live.withdrawals_size() == 0) return;
+      stack.Mine("bitcoin", 1);
+      stack.WaitIngested("bitcoin");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // an executor pass
+    }
+    ADD_FAILURE() << "moves still live after 20 blocks\n" << stack.CustodydStderr();
+  };
+  uint64_t deposited = 0;
+  int sweeps_seen = 0;
+  for (int round = 0; round < 12; ++round) {
+    for (size_t c = 0; c < addresses.size(); ++c) {
+      const uint64_t amount = 1'000'000 * (1 + (round * 7 + c * 3) % 11);  // 0.01 .. 0.11 BTC
+      stack.Credit("bitcoin", addresses[c], std::to_string(amount));
+      deposited += amount;
+    }
+    stack.Mine("bitcoin", 3);
+    stack.WaitIngested("bitcoin");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // an executor pass plans
+    settle_moves();
+    const auto sweeps = Sweeps(*auditor);
+    const v1::AssetAllocation btc = Allocation(*auditor).assets(0);
+    if (static_cast<int>(sweeps.size()) > sweeps_seen) {
+      sweeps_seen = static_cast<int>(sweeps.size());
+      EXPECT_FALSE(btc.over_cap()) << "round " << round << ": " << btc.DebugString();
+      EXPECT_LE(btc.hot_share_bps(), btc.hot_cap_bps()) << "round " << round;
+    }
+    EXPECT_EQ(btc.client_total(), std::to_string(deposited)) << "round " << round;
+    grpc::ClientContext sctx;
+    v1::GetSegregationReportResponse report;
+    ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+    EXPECT_TRUE(report.holds()) << "round " << round << "\n" << report.DebugString();
+  }
+  EXPECT_GE(sweeps_seen, 3);
+  // The last reimbursement: receivables net to zero once settled.
+  settle_moves();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  settle_moves();
+  {
+    grpc::ClientContext ctx;
+    v1::ListWithdrawalsRequest req;
+    req.set_asset_id("BTC");
+    req.set_page_size(1000);
+    v1::ListWithdrawalsResponse all;
+    ASSERT_TRUE(auditor->ListWithdrawals(&ctx, req, &all).ok());
+    int reimbursements = 0, confirmed = 0;
+    for (const v1::Withdrawal& w : all.withdrawals()) {
+      reimbursements += w.kind() == v1::REQUEST_KIND_FEE_REIMBURSEMENT;
+      confirmed += w.state() == v1::WITHDRAWAL_STATE_CONFIRMED;
+    }
+    EXPECT_EQ(confirmed, all.withdrawals_size()) << "every move settled";
+    EXPECT_GE(reimbursements, 1);
+    std::printf("mixed run: %zu deposits, %d sweeps, %d fee reimbursements settled\n", 12 * addresses.size(),
+                sweeps_seen, reimbursements);
+  }
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  for (const auto& a : report.assets()) {
+    if (a.asset_id() == "BTC") {
+      EXPECT_EQ(a.receivables(), "0") << a.DebugString();
+    }
+  }
   stack.ExpectInvariantsAndAuditHold();
 }
 
