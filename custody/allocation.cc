@@ -52,7 +52,7 @@ absl::Status ReadMovements(store::Txn& txn, const AssetConfig& asset, AssetAlloc
         if (r.state != WithdrawalState::kPendingApproval) {
           RF_ASSIGN_OR_RETURN(a->sweeping, Sum(a->sweeping, r.amount, Cat(asset.id, " sweeps in flight")));
         }
-      } else if (r.kind == "withdrawal" && r.state != WithdrawalState::kBroadcast) {
+      } else if (!store::IsInternalMove(r) && r.state != WithdrawalState::kBroadcast) {
         RF_ASSIGN_OR_RETURN(const Amount need, Sum(r.amount, r.fee_cap, Cat(asset.id, " withdrawal ", r.withdrawal_id)));
         RF_ASSIGN_OR_RETURN(a->reserved_for_withdrawals,
                             Sum(a->reserved_for_withdrawals, need, Cat(asset.id, " reserved for withdrawals")));

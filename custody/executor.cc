@@ -48,9 +48,6 @@ std::string_view HrpOf(const std::string& network) {
   return "tb";
 }
 
-// An internal move (sweep, fee reimbursement): no client, no hold; booked once, at settlement.
-bool IsInternal(const WithdrawalRow& row) { return row.kind != "withdrawal"; }
-
 sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
   if (row.kind == "sweep") return sv1::REQUEST_KIND_SWEEP;
   if (row.kind == "fee_reimbursement") return sv1::REQUEST_KIND_FEE_REIMBURSEMENT;
@@ -834,7 +831,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const Withdrawal
   // A client's withdrawal leaves the client's claims here (held -> in flight); a sweep stays
   // client money throughout and is booked once, at settlement.
   absl::StatusOr<uint64_t> seq =
-      IsInternal(row) ? absl::StatusOr<uint64_t>(0)
+      store::IsInternalMove(row) ? absl::StatusOr<uint64_t>(0)
                    : MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
   if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() ||
       !Audit(**txn, row, "broadcast", {{"txid", row.txid}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||
@@ -980,7 +977,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow
   if (!txn.ok()) return Outcome::kRetry;
   // A sweep reserved nothing, so nothing is released.
   absl::StatusOr<uint64_t> seq =
-      IsInternal(row) ? absl::StatusOr<uint64_t>(0)
+      store::IsInternalMove(row) ? absl::StatusOr<uint64_t>(0)
                    : MoveHold(**txn, row, "withdrawal_release", ClientAvailableAccount(row.client_id, row.asset_id),
                               env_.NowUnixMs());
   const std::string clipped = reason.substr(0, 400);

@@ -883,7 +883,7 @@ absl::Status CheckMadeId(std::string_view field, std::string_view value, std::st
 // Internal moves (sweeps) name the cold wallet's addresses: the platform sees clients'
 // withdrawals only; approvers, auditors and admins see everything.
 bool VisibleTo(const Caller& caller, const store::WithdrawalRow& row) {
-  return row.kind == "withdrawal" || caller.role != Role::kPlatform;
+  return !store::IsInternalMove(row) || caller.role != Role::kPlatform;
 }
 
 absl::Status CheckWithdrawalId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "w_"); }

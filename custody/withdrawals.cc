@@ -52,7 +52,7 @@ absl::StatusOr<WithdrawalRow> Load(store::Txn& txn, std::string_view field, cons
   if (!row) return absl::NotFoundError(Cat(field, ": no withdrawal ", Clip(withdrawal_id)));
   // Internal moves share the table but are the executor's alone: nobody cancels, approves or
   // rejects a sweep through the withdrawal RPCs.
-  if (row->kind != "withdrawal") {
+  if (store::IsInternalMove(*row)) {
     return absl::FailedPreconditionError(Cat(field, ": ", withdrawal_id, " is an internal ", row->kind,
                                              ", not a client's withdrawal"));
   }

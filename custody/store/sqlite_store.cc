@@ -2022,7 +2022,7 @@ class SqliteTxn final : public Txn {
   absl::StatusOr<bool> HasHold(const std::string& withdrawal_id) {
     RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, GetWithdrawal(withdrawal_id));
     if (!row) return absl::NotFoundError(Cat("no withdrawal ", Clip(withdrawal_id)));
-    return row->kind == "withdrawal";
+    return !IsInternalMove(*row);
   }
 
   // The next id of a table whose ids are max + 1 (the writer lock makes that safe here; a

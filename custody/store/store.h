@@ -209,6 +209,10 @@ struct WithdrawalRow {
   uint64_t event_seq = 0;         // the last withdrawal_events seq of this withdrawal
 };
 
+// An internal move (sweep, top-up, fee reimbursement) rather than a client's withdrawal: no
+// client, no policy decision, no hold; the executor's alone, and not the platform's to see.
+inline bool IsInternalMove(const WithdrawalRow& row) { return row.kind != "withdrawal"; }
+
 enum class HoldState { kHeld, kReleased, kSettled };
 
 // What a withdrawal reserved of its client's balance: `amount` (the withdrawal's amount plus,

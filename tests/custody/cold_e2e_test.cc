@@ -438,8 +438,20 @@ std::string NewClientAddress(v1::Custody::Stub& platform, const std::string& ref
   return address.deposit_address().address();
 }
 
-// The sweeps of a wallet as the auditor sees them, newest first.
-std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) {
+// A new address of the BTC house-hot wallet (admin role).
+std::string HouseAddress(v1::Custody::Stub& admin) {
+  grpc::ClientContext ctx;
+  v1::CreateHouseAddressRequest req;
+  req.set_idempotency_key("house-btc");
+  req.set_asset_id("BTC");
+  v1::CreateHouseAddressResponse house;
+  grpc::Status s = admin.CreateHouseAddress(&ctx, req, &house);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return house.house_address().address();
+}
+
+// The BTC moves of `kind` as the auditor sees them, newest first.
+std::vector<v1::Withdrawal> Moves(v1::Custody::Stub& auditor, v1::RequestKind kind) {
   grpc::ClientContext ctx;
   v1::ListWithdrawalsRequest req;
   req.set_asset_id("BTC");
@@ -449,10 +461,12 @@ std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   std::vector<v1::Withdrawal> out;
   for (const v1::Withdrawal& w : resp.withdrawals()) {
-    if (w.kind() == v1::REQUEST_KIND_SWEEP) out.push_back(w);
+    if (w.kind() == kind) out.push_back(w);
   }
   return out;
 }
+
+std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) { return Moves(auditor, v1::REQUEST_KIND_SWEEP); }
 
 // Polls until `done` holds (true) or a minute passes (false).
 bool Eventually(const std::function<bool()>& done) {
@@ -687,18 +701,7 @@ TEST(ReimbursementE2e, TheHousePaysBackTheSweepFeeAndReceivablesNetToZero) {
   stack.Credit("bitcoin", NewClientAddress(*platform, "reimburse-1"), "100000000");
   stack.Mine("bitcoin", 3);
 
-  auto moves = [&](v1::RequestKind kind) {
-    grpc::ClientContext ctx;
-    v1::ListWithdrawalsRequest req;
-    req.set_asset_id("BTC");
-    v1::ListWithdrawalsResponse resp;
-    EXPECT_TRUE(auditor->ListWithdrawals(&ctx, req, &resp).ok());
-    std::vector<v1::Withdrawal> out;
-    for (const v1::Withdrawal& w : resp.withdrawals()) {
-      if (w.kind() == kind) out.push_back(w);
-    }
-    return out;
-  };
+  auto moves = [&](v1::RequestKind kind) { return Moves(*auditor, kind); };
   auto settle = [&](v1::RequestKind kind) {
     EXPECT_TRUE(Eventually([&] {
       const auto m = moves(kind);
@@ -768,13 +771,7 @@ TEST(MixedRunE2e, RoundsOfDepositsSweepsAndReimbursementsKeepTheCapAndTheBooks) 
                                  cold_signer),
                      &imported)
                   .ok());
-  grpc::ClientContext hctx;
-  v1::CreateHouseAddressRequest hreq;
-  hreq.set_idempotency_key("house-1");
-  hreq.set_asset_id("BTC");
-  v1::CreateHouseAddressResponse house;
-  ASSERT_TRUE(admin->CreateHouseAddress(&hctx, hreq, &house).ok());
-  stack.Credit("bitcoin", house.house_address().address(), "50000000");
+  stack.Credit("bitcoin", HouseAddress(*admin), "50000000");
   std::vector<std::string> addresses;
   for (int c = 0; c < 4; ++c) addresses.push_back(NewClientAddress(*platform, "mixed-" + std::to_string(c)));
 
