@@ -37,8 +37,8 @@ std::optional<Amount> Value(Amount amount, const AssetConfig& asset) {
   return amount.CheckedMulRatio(*asset.price, unit, base::Rounding::kDown);
 }
 
-// The asset's live movements: what clients' withdrawals still need from hot, and the sweeps in
-// flight.
+// The asset's live movements: what clients' withdrawals still need from hot, and the sweeps and
+// top-ups in flight.
 absl::Status ReadMovements(store::Txn& txn, const AssetConfig& asset, AssetAllocation* a) {
   using store::WithdrawalState;
   store::WithdrawalFilter live;
@@ -52,6 +52,8 @@ absl::Status ReadMovements(store::Txn& txn, const AssetConfig& asset, AssetAlloc
         if (r.state != WithdrawalState::kPendingApproval) {
           RF_ASSIGN_OR_RETURN(a->sweeping, Sum(a->sweeping, r.amount, Cat(asset.id, " sweeps in flight")));
         }
+      } else if (r.kind == "top_up") {
+        RF_ASSIGN_OR_RETURN(a->topping_up, Sum(a->topping_up, r.amount, Cat(asset.id, " top-ups in flight")));
       } else if (!store::IsInternalMove(r) && r.state != WithdrawalState::kBroadcast) {
         RF_ASSIGN_OR_RETURN(const Amount need, Sum(r.amount, r.fee_cap, Cat(asset.id, " withdrawal ", r.withdrawal_id)));
         RF_ASSIGN_OR_RETURN(a->reserved_for_withdrawals,
@@ -104,6 +106,16 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
     }
     RF_ASSIGN_OR_RETURN(const std::vector<store::AddressRow> cold_rows, txn.ListAddressesOfWallet(wallets[1].wallet_id));
     a.cold_addresses = static_cast<uint32_t>(cold_rows.size());
+    if (a.reserved_for_withdrawals > a.hot && a.topping_up.is_zero() && a.cold_addresses > 0 &&
+        asset.withdrawal_fee_cap.has_value()) {
+      // Enough for the withdrawals and half the cap besides (so that the next withdrawal does
+      // not need another top-up at once), at most what cold holds beyond its own fee.
+      const Amount half_cap = *a.total.CheckedMulRatio(asset.hot_cap_bps, 2 * kBps, base::Rounding::kDown);
+      RF_ASSIGN_OR_RETURN(const Amount want,
+                          Sum(*a.reserved_for_withdrawals.CheckedSub(a.hot), half_cap, Cat(asset.id, " top-up")));
+      const Amount can = a.cold.CheckedSub(*asset.withdrawal_fee_cap).value_or(Amount::Zero());
+      a.planned_top_up = want < can ? want : can;
+    }
 
     const Amount cold_part = *a.cold.CheckedMulRatio(config.coverage.cold_share_bps, kBps, base::Rounding::kUp);
     RF_ASSIGN_OR_RETURN(a.cover_required, Sum(a.hot, cold_part, Cat(asset.id, " cover required")));

@@ -41,6 +41,12 @@ struct AssetAllocation {
   // do not cross it at once) and what withdrawals have reserved; zero when not over the cap,
   // when a sweep is already in flight, or when less than the asset's min_sweep.
   base::Amount planned_sweep;
+  // Top-ups of the asset not yet settled (pending approval to broadcast): their amounts.
+  base::Amount topping_up;
+  // What a top-up would move now: when withdrawals have reserved more than hot holds, that
+  // difference plus half the cap, at most cold less its fee cap; zero when no top-up is needed,
+  // one is already on its way, or no cold key is imported.
+  base::Amount planned_top_up;
   uint32_t cold_addresses = 0;   // addresses of the client-cold wallet (imported cold keys)
   // Coverage.
   base::Amount cover_required;   // hot + ceil(cold * cold_share_bps / 10,000)

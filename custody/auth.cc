@@ -54,6 +54,8 @@ constexpr MethodRoles kTable[] = {
     {"CreateHouseAddress", kAdmin},
     {"GetAllocation", kApprover | kAuditor | kAdmin},
     {"GetCoverage", kApprover | kAuditor | kAdmin},
+    {"ExportSigningBundle", kApprover | kAdmin},
+    {"ImportSignedBundle", kApprover | kAdmin},
 };
 
 constexpr std::string_view kMethods[] = {
@@ -64,7 +66,7 @@ constexpr std::string_view kMethods[] = {
     "AddWhitelistAddress", "RemoveWhitelistAddress", "ListWhitelist", "RejectWhitelistAddition",
     "CreateWithdrawal", "GetWithdrawal", "ListWithdrawals", "CancelWithdrawal", "WatchWithdrawals",
     "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal", "ImportColdKeys",
-    "CreateHouseAddress", "GetAllocation", "GetCoverage",
+    "CreateHouseAddress", "GetAllocation", "GetCoverage", "ExportSigningBundle", "ImportSignedBundle",
 };
 
 unsigned RolesOf(std::string_view method) {

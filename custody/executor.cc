@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "base/hex.h"
 #include "base/status.h"
 #include "base/text.h"
@@ -21,9 +22,22 @@
 #include "custody/audit_log.h"
 #include "custody/ledger.h"
 #include "custody/txbuild.h"
+#include "custody/whitelist.h"
 
 namespace ringfence::custody {
+
+// What an unfinished build spends: Bitcoin outpoints, or an Ethereum sender's nonce and
+// commitments.
+struct WithdrawalExecutor::Spent {
+  std::set<std::pair<std::string, uint32_t>> outpoints;  // display txid, vout
+  std::map<std::string, uint64_t> next_nonce;            // ethereum key id -> one past its highest nonce
+  std::map<std::string, base::Amount> native_committed;  // ethereum key id -> value + max fee
+  std::map<std::string, base::Amount> token_committed;   // ethereum key id -> token amount
+};
+
 namespace {
+
+using Spent = WithdrawalExecutor::Spent;
 
 using base::Cat;
 using store::WithdrawalRow;
@@ -32,6 +46,7 @@ namespace sv1 = ringfence::signer::v1;
 namespace codec = ::ringfence::chain;
 
 constexpr char kBuildMethod[] = "ringfence.custody.executor/Build";
+constexpr char kBundleMethod[] = "ringfence.custody.executor/SigningBundle";
 constexpr char kChangeKeyMethod[] = "ringfence.custody.executor/ChangeKey";
 constexpr uint32_t kMaxUnfinished = 10'000;
 constexpr size_t kUnspentChunk = 1'000;
@@ -50,6 +65,7 @@ std::string_view HrpOf(const std::string& network) {
 
 sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
   if (row.kind == "sweep") return sv1::REQUEST_KIND_SWEEP;
+  if (row.kind == "top_up") return sv1::REQUEST_KIND_TOP_UP;
   if (row.kind == "fee_reimbursement") return sv1::REQUEST_KIND_FEE_REIMBURSEMENT;
   return sv1::REQUEST_KIND_WITHDRAWAL;
 }
@@ -88,15 +104,6 @@ absl::StatusOr<uint64_t> MoveHold(store::Txn& txn, const WithdrawalRow& row, std
                                   {to, false, hold->amount}},
                                  now_ms));
 }
-
-// What an unfinished build spends: Bitcoin outpoints, or an Ethereum sender's nonce and
-// commitments.
-struct Spent {
-  std::set<std::pair<std::string, uint32_t>> outpoints;  // display txid, vout
-  std::map<std::string, uint64_t> next_nonce;            // ethereum key id -> one past its highest nonce
-  std::map<std::string, base::Amount> native_committed;  // ethereum key id -> value + max fee
-  std::map<std::string, base::Amount> token_committed;   // ethereum key id -> token amount
-};
 
 void AddTo(std::map<std::string, base::Amount>& m, const std::string& k, base::Amount v) {
   std::optional<base::Amount> sum = m[k].CheckedAdd(v);
@@ -138,17 +145,16 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
       signer_(signer),
       adapters_(std::move(adapters)),
       options_(std::move(options)),
-      spent_(std::make_unique<SpentCache>()) {}
-
-// Under build_mu_: each unfinished withdrawal's share of what is spent (SpentByUnfinished).
-struct WithdrawalExecutor::SpentCache {
-  std::map<std::string, Spent> by_id;
-};
+      spent_(std::make_unique<std::map<std::string, Spent>>()) {}
 
 WithdrawalExecutor::~WithdrawalExecutor() { Stop(); }
 
 std::string WithdrawalExecutor::BuildRecordKey(const std::string& withdrawal_id) {
   return Cat("executor/build/", withdrawal_id);
+}
+
+std::string WithdrawalExecutor::BundleRecordKey(const std::string& withdrawal_id) {
+  return Cat("executor/bundle/", withdrawal_id);
 }
 
 chain::ChainAdapter* WithdrawalExecutor::AdapterFor(const std::string& chain) const {
@@ -238,10 +244,12 @@ absl::StatusOr<bool> MoveInFlight(store::Txn& txn, const std::string& asset_id, 
   }
 }
 
-// Inserts an approved internal move with its audit entry and commits `txn`; returns its id.
+// Inserts an internal move with its audit entry and commits `txn`; returns its id. Approved at
+// once unless `approvals` asks for some.
 absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn, const AssetConfig& asset,
                                        const std::string& kind, base::Amount amount, const std::string& source_wallet,
-                                       const std::string& destination, nlohmann::json details) {
+                                       const std::string& destination, nlohmann::json details,
+                                       const policy::ApprovalRule* approvals = nullptr) {
   const int64_t now_ms = env.NowUnixMs();
   uint8_t id[8];
   env.RandomBytes(id);
@@ -260,6 +268,14 @@ absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn
   // Approved from the start: signerd decides for itself what an internal move needs (its
   // internal-sweep rule for a sweep to a registered cold address; its amount tiers otherwise).
   row.state = WithdrawalState::kApproved;
+  if (approvals != nullptr && approvals->k > 0) {
+    // A top-up: the policy's approvers decide, and the offline signer checks their approvals.
+    row.state = WithdrawalState::kPendingApproval;
+    row.approvals_required = approvals->k;
+    row.approval_group = approvals->group.value();
+    details["approvals_required"] = approvals->k;
+    details["approval_group"] = row.approval_group;
+  }
   row.expires_at_unix_s = now_ms / 1000 + kSweepExpirySeconds;
   row.created_unix_ms = now_ms;
   row.updated_unix_ms = now_ms;
@@ -346,6 +362,70 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
   return created;
 }
 
+absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
+  int created = 0;
+  if (!config_.withdrawals.has_value()) return 0;  // no policy, no approvers: no top-ups
+  RF_ASSIGN_OR_RETURN(const policy::Policy* policy, PolicyOf(config_));
+  for (const AssetConfig& asset : config_.assets) {
+    if (asset.chain != "bitcoin" || !asset.withdrawal_fee_cap.has_value()) continue;
+    const policy::AssetPolicy* rules = policy->FindAsset(policy::AssetId(asset.id));
+    if (rules == nullptr) continue;
+    auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<AssetAllocation>> {
+      RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
+      if (report.assets.at(0).planned_top_up.is_zero()) return std::nullopt;
+      return report.assets.at(0);
+    };
+    {
+      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+      RF_ASSIGN_OR_RETURN(std::optional<AssetAllocation> needed, plan(*snapshot));
+      if (!needed) continue;
+    }
+    // The destination: the client-hot wallet's change address (made through signerd on first
+    // use, before the write transaction), which the offline signer's configuration registers
+    // as the client-hot wallet's.
+    std::pair<std::string, std::string> change;
+    {
+      std::lock_guard<std::mutex> lock(build_mu_);
+      RF_ASSIGN_OR_RETURN(change, ChangeKey(ClientHotWallet(asset.id), asset));
+    }
+    RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<AssetAllocation>(store_, plan));
+    if (!planned) continue;
+    const AssetAllocation& a = planned->second;
+    RF_ASSIGN_OR_RETURN(const std::string id,
+                        RecordMove(env_, std::move(planned->first), asset, "top_up", a.planned_top_up,
+                                   WalletsOf(asset)[1].wallet_id, change.second,
+                                   {{"to_wallet", ClientHotWallet(asset.id)},
+                                    {"hot", a.hot.ToBaseUnitString()},
+                                    {"cold", a.cold.ToBaseUnitString()},
+                                    {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()}},
+                                   &rules->top_up_approvals));
+    ++created;
+    if (!Step(id, "planned")) break;
+  }
+  return created;
+}
+
+bool WithdrawalExecutor::WaitsForTopUp(const WithdrawalRow& row, const AssetConfig& asset, const absl::Status& build) {
+  // Under build_mu_ (ClaimAndBuild). Only a client's Bitcoin withdrawal that lacks coins, while
+  // the asset's cold wallet holds some: a top-up (planned by the next pass, approved by ops)
+  // can bring them. Anything else that cannot be built fails as before.
+  if (store::IsInternalMove(row) || asset.chain != "bitcoin" || !absl::IsFailedPrecondition(build) ||
+      !absl::StartsWith(build.message(), "insufficient_funds")) {
+    return false;
+  }
+  absl::StatusOr<std::unique_ptr<store::Txn>> snapshot = store_.BeginRead();
+  if (!snapshot.ok()) return false;
+  absl::StatusOr<AllocationReport> report = ComputeAllocation(**snapshot, config_, asset.id);
+  if (!report.ok()) return false;
+  const AssetAllocation& a = report->assets.at(0);
+  if (a.cold_addresses == 0 || (a.cold.is_zero() && a.topping_up.is_zero())) return false;
+  if (waiting_for_top_up_.insert(row.withdrawal_id).second) {
+    Log(Cat(row.withdrawal_id, ": hot cannot pay it yet (", build.message(), "); left approved for a top-up from ",
+            WalletsOf(asset)[1].wallet_id));
+  }
+  return true;
+}
+
 absl::Status WithdrawalExecutor::CheckCoverage() {
   if (!config_.coverage.configured) return absl::OkStatus();
   AllocationReport report;
@@ -389,6 +469,9 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   }
   if (absl::StatusOr<int> planned = PlanReimbursements(); !planned.ok()) {
     Log(Cat("ERROR planning fee reimbursements: ", planned.status().message()));
+  }
+  if (absl::StatusOr<int> planned = PlanTopUps(); !planned.ok()) {
+    Log(Cat("ERROR planning top-ups: ", planned.status().message()));
   }
   std::vector<std::string> ids;
   {
@@ -434,6 +517,12 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Advance(const std::string& withd
       absl::StatusOr<std::optional<WithdrawalRow>> got = (*txn)->GetWithdrawal(withdrawal_id);
       if (!got.ok() || !got->has_value()) return Outcome::kRetry;
       row = **got;
+    }
+    // An approved top-up waits for ops to export it to the offline signer, and a signing one
+    // for the signed answer (ExportTopUp, ImportSignedTopUp); from signed on it moves as any.
+    if (row->kind == "top_up" &&
+        (row->state == WithdrawalState::kApproved || row->state == WithdrawalState::kSigning)) {
+      return Outcome::kProgress;
     }
     Outcome outcome;
     switch (row->state) {
@@ -562,7 +651,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   }
   // The chain is read before the claim's transaction, so that no node call holds the store's
   // writer; what other unfinished withdrawals spend is subtracted inside it.
-  absl::StatusOr<ChainView> view = ReadChain(row, *asset);
+  absl::StatusOr<ChainView> view = ReadChain(row, *asset, change_);
   if (!view.ok()) {
     Log(Cat(row.withdrawal_id, ": build deferred: ", view.status().message()));
     return Outcome::kRetry;
@@ -576,7 +665,11 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
     return Outcome::kRetry;
   }
   absl::StatusOr<sv1::SignTransactionRequest> request =
-      asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view) : BuildEthereum(**txn, *claimed, *asset, *view);
+      asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view, change_.second, *spent_)
+                                : BuildEthereum(**txn, *claimed, *asset, *view);
+  if (!request.ok() && WaitsForTopUp(*claimed, *asset, request.status())) {
+    return Outcome::kRetry;  // dropped without Commit: still approved
+  }
   if (!request.ok()) {
     if (absl::IsFailedPrecondition(request.status()) || absl::IsInvalidArgument(request.status())) {
       // Nothing can be built for it: committed as claimed, then failed, so the record shows both.
@@ -635,8 +728,8 @@ absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const st
 
 }  // namespace
 
-absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(const WithdrawalRow& row,
-                                                                           const AssetConfig& asset) {
+absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(
+    const WithdrawalRow& row, const AssetConfig& asset, const std::pair<std::string, std::string>& change) {
   chain::ChainAdapter& node = *AdapterFor(asset.chain);
   ChainView view;
   std::vector<store::AddressRow> addresses;
@@ -649,7 +742,7 @@ absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(cons
   view.fee = *fee;
   if (asset.chain == "bitcoin") {
     for (const store::AddressRow& a : addresses) view.key_of[a.address] = a.key_id;
-    view.key_of[change_.second] = change_.first;
+    view.key_of[change.second] = change.first;
     std::vector<std::string> all;
     for (const auto& [address, key] : view.key_of) all.push_back(address);
     for (size_t i = 0; i < all.size(); i += kUnspentChunk) {
@@ -681,8 +774,10 @@ absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(cons
 }
 
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(store::Txn& txn, const WithdrawalRow& row,
-                                                                             const ChainView& view) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_->by_id,
+                                                                             const ChainView& view,
+                                                                             const std::string& change_address,
+                                                                             std::map<std::string, Spent>& spent_cache) {
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_cache,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   std::vector<txbuild::Coin> coins;
   for (const chain::Utxo& u : view.utxos) {
@@ -697,7 +792,7 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
   spend.candidates = std::move(coins);
   spend.destination = row.destination;
   spend.amount = static_cast<uint64_t>(row.amount.base_units());
-  spend.change_address = change_.second;
+  spend.change_address = change_address;
   spend.sat_per_vbyte = static_cast<uint64_t>(view.fee.sat_per_vbyte.base_units());
   spend.fee_cap = row.fee_cap;
   RF_ASSIGN_OR_RETURN(txbuild::BitcoinPlan plan, txbuild::BuildBitcoinSpend(spend));
@@ -710,7 +805,7 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(store::Txn& txn, const WithdrawalRow& row,
                                                                               const AssetConfig& asset,
                                                                               const ChainView& view) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_->by_id,
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, *spent_,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   const bool token = !asset.erc20_contract.empty();
   txbuild::EthereumSpend spend;
@@ -886,6 +981,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   if (!fee.ok()) return Outcome::kRetry;
   absl::StatusOr<std::vector<store::Posting>> settlement =
       row.kind == "sweep"               ? SweepSettlement(row, *asset, *fee)
+      : row.kind == "top_up"            ? TopUpSettlement(row, *fee)
       : row.kind == "fee_reimbursement" ? ReimbursementSettlement(row, *fee)
                                         : WithdrawalSettlement(**txn, row, *fee);
   if (!settlement.ok()) {
@@ -958,6 +1054,20 @@ absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::SweepSettlement(
   return postings;
 }
 
+absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::TopUpSettlement(const WithdrawalRow& row,
+                                                                               base::Amount fee) const {
+  // The amount arrives in the hot wallet; the fee left the cold wallet's coins on the house's
+  // account: the house owes it to the client wallets, and pays it back into client-hot (a
+  // receivable of client-hot, settled by a fee reimbursement like a sweep's fee).
+  std::optional<base::Amount> out = row.amount.CheckedAdd(fee);
+  if (!out) return absl::OutOfRangeError("amount + fee exceeds 2^128 - 1");
+  const std::string client_hot = ClientHotWallet(row.asset_id);
+  std::vector<store::Posting> postings = {{WalletAccount(client_hot), true, row.amount},
+                                          {WalletAccount(row.source_wallet_id), false, *out}};
+  if (!fee.is_zero()) postings.push_back({ReceivableAccount(client_hot), true, fee});
+  return postings;
+}
+
 absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::ReimbursementSettlement(const WithdrawalRow& row,
                                                                                        base::Amount fee) const {
   // The house pays back what it owed the client-hot wallet (the receivable is cleared by the
@@ -990,6 +1100,195 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::FailUnsigned(const WithdrawalRow
   ++pass.failed;
   Step(row.withdrawal_id, "failed");
   return Outcome::kFailed;
+}
+
+// --- top-ups through the offline signer ---------------------------------------------------------
+
+namespace {
+
+absl::StatusOr<WithdrawalRow> LoadTopUp(store::Txn& txn, const std::string& withdrawal_id) {
+  RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, txn.GetWithdrawal(withdrawal_id));
+  if (!row) return absl::NotFoundError(Cat("withdrawal_id: no withdrawal ", base::Clip(withdrawal_id)));
+  if (row->kind != "top_up") {
+    return absl::FailedPreconditionError(
+        Cat("withdrawal_id: ", withdrawal_id, " is a ", row->kind, "; only a top-up is signed offline"));
+  }
+  return *std::move(row);
+}
+
+// Each input's witness is [DER signature + SIGHASH_ALL, compressed public key] by the key the
+// build chose for it (whose P2WPKH address is `address_of` the key id), over BIP-143's hash.
+absl::Status VerifyWitnesses(const sv1::SignTransactionRequest& request, const codec::Transaction& signed_tx,
+                             const std::map<std::string, std::string>& address_of) {
+  if (static_cast<size_t>(request.bitcoin_inputs_size()) != signed_tx.inputs.size()) {
+    return absl::FailedPreconditionError("signed_tx: not as many inputs as the exported transaction");
+  }
+  const codec::Bip143Shared shared = codec::Bip143Precompute(signed_tx);
+  for (size_t i = 0; i < signed_tx.inputs.size(); ++i) {
+    const std::string where = Cat("signed_tx: input ", i);
+    const sv1::BitcoinInputSpend& spend = request.bitcoin_inputs(static_cast<int>(i));
+    auto address = address_of.find(spend.key_id());
+    if (address == address_of.end()) {
+      return absl::FailedPreconditionError(Cat(where, " is by key ", spend.key_id(), ", not a key of the cold wallet"));
+    }
+    absl::StatusOr<codec::SegwitAddress> decoded = codec::DecodeSegwitAddress(address->second);
+    if (!decoded.ok() || decoded->program.size() != 20) {
+      return absl::FailedPreconditionError(Cat(where, ": the key's address ", address->second, " is not P2WPKH"));
+    }
+    std::array<uint8_t, 20> program{};
+    std::copy(decoded->program.begin(), decoded->program.end(), program.begin());
+    const std::vector<std::vector<uint8_t>>& witness = signed_tx.inputs[i].witness;
+    if (witness.size() != 2 || witness[1].size() != 33 || witness[0].size() < 9 ||
+        witness[0].back() != codec::kSighashAll) {
+      return absl::FailedPreconditionError(Cat(where, ": the witness is not a P2WPKH signature and public key"));
+    }
+    if (codec::Hash160(witness[1]) != program) {
+      return absl::FailedPreconditionError(Cat(where, ": the witness's public key is not the key of ", address->second));
+    }
+    absl::StatusOr<codec::CompactSignature> sig =
+        codec::ParseDerSignature(std::span<const uint8_t>(witness[0].data(), witness[0].size() - 1));
+    if (!sig.ok()) return absl::FailedPreconditionError(Cat(where, ": ", sig.status().message()));
+    absl::StatusOr<std::array<uint8_t, 32>> sighash =
+        codec::Bip143Sighash(signed_tx, shared, i, codec::P2wpkhScriptCode(program), spend.amount(), codec::kSighashAll);
+    if (!sighash.ok()) return absl::FailedPreconditionError(Cat(where, ": ", sighash.status().message()));
+    if (absl::Status ok = codec::VerifyEcdsa(*sighash, *sig, witness[1]); !ok.ok()) {
+      return absl::FailedPreconditionError(Cat(where, ": the signature does not verify (", ok.message(), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ColdChange(const std::string& cold_wallet) {
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+  RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, snapshot->ListAddressesOfWallet(cold_wallet));
+  if (cold.empty()) return absl::FailedPreconditionError(Cat(cold_wallet, " has no imported cold key"));
+  return std::make_pair(cold.front().key_id, cold.front().address);
+}
+
+absl::StatusOr<std::optional<WithdrawalExecutor::ChainView>> WithdrawalExecutor::ReadForExport(
+    const std::string& withdrawal_id) {
+  WithdrawalRow row;
+  {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+    RF_ASSIGN_OR_RETURN(row, LoadTopUp(*snapshot, withdrawal_id));
+  }
+  if (row.state == WithdrawalState::kSigning) return std::nullopt;  // exported before: its bundle is recorded
+  if (row.state != WithdrawalState::kApproved) {
+    return absl::FailedPreconditionError(Cat("withdrawal_id: top-up ", withdrawal_id, " is ",
+                                             store::WithdrawalStateName(row.state),
+                                             "; only an approved top-up is exported"));
+  }
+  const AssetConfig* asset = config_.FindAsset(row.asset_id);
+  if (asset == nullptr || asset->chain != "bitcoin" || AdapterFor(asset->chain) == nullptr) {
+    return absl::FailedPreconditionError(Cat("withdrawal_id: asset ", row.asset_id, " has no Bitcoin chain adapter"));
+  }
+  RF_ASSIGN_OR_RETURN(const auto change, ColdChange(row.source_wallet_id));
+  return ReadChain(row, *asset, change);
+}
+
+absl::StatusOr<ExportedBundle> WithdrawalExecutor::ExportTopUp(store::Txn& txn, const std::string& withdrawal_id,
+                                                               const std::optional<ChainView>& view) {
+  RF_ASSIGN_OR_RETURN(WithdrawalRow row, LoadTopUp(txn, withdrawal_id));
+  ExportedBundle out;
+  if (row.state == WithdrawalState::kSigning) {
+    RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> record, txn.GetIdempotency(BundleRecordKey(withdrawal_id)));
+    if (!record || record->method != kBundleMethod) {
+      return absl::DataLossError(Cat("top-up ", withdrawal_id, " is signing but has no exported bundle"));
+    }
+    RF_RETURN_IF_ERROR(offline::ReadSigningBundle(record->response, &out.digest).status());
+    out.file = record->response;
+    out.row = std::move(row);
+    return out;
+  }
+  if (row.state != WithdrawalState::kApproved || !view) {
+    return absl::FailedPreconditionError(Cat("withdrawal_id: top-up ", withdrawal_id, " is ",
+                                             store::WithdrawalStateName(row.state), "; export it again"));
+  }
+  const int64_t now = env_.NowUnixMs();
+  RF_ASSIGN_OR_RETURN(WithdrawalRow claimed, txn.ClaimWithdrawalForSigning(withdrawal_id, now));
+  RF_ASSIGN_OR_RETURN(const auto change, ColdChange(row.source_wallet_id));
+  // Cold coins are spent by nothing but top-ups (one at a time per asset), so this build needs
+  // no lock against the executor's hot builds; its own cache of what unfinished builds spend.
+  std::map<std::string, Spent> spent_cache;
+  absl::StatusOr<sv1::SignTransactionRequest> request = BuildBitcoin(txn, claimed, *view, change.second, spent_cache);
+  if (!request.ok()) {
+    return absl::FailedPreconditionError(Cat("top-up ", withdrawal_id, " cannot be built from ", row.source_wallet_id,
+                                             ": ", request.status().message()));
+  }
+  std::string serialized;
+  request->SerializeToString(&serialized);
+  const std::string build_hash = base::HexEncode(codec::Sha256(Span(serialized)));
+  RF_RETURN_IF_ERROR(
+      txn.PutIdempotency(store::IdempotencyRow{BuildRecordKey(withdrawal_id), kBuildMethod, build_hash, serialized}));
+  RF_ASSIGN_OR_RETURN(std::vector<store::ApprovalRow> approvals, txn.ListApprovals(withdrawal_id));
+  offline::SigningBundle bundle;
+  bundle.bundle_id = withdrawal_id;
+  bundle.kind = "top_up";
+  bundle.source_wallet = row.source_wallet_id;
+  bundle.created_at = now / 1000;
+  bundle.request = *std::move(request);
+  for (const store::ApprovalRow& a : approvals) {
+    sv1::TransactionApproval* approval = bundle.request.add_approvals();
+    approval->set_approver_id(a.approver_id);
+    approval->set_signature(a.signature);
+  }
+  RF_ASSIGN_OR_RETURN(out.file, offline::WriteSigningBundle(bundle));
+  RF_ASSIGN_OR_RETURN(out.digest, offline::SigningBundleDigest(bundle));
+  RF_RETURN_IF_ERROR(txn.PutIdempotency(
+      store::IdempotencyRow{BundleRecordKey(withdrawal_id), kBundleMethod, base::HexEncode(out.digest), out.file}));
+  RF_RETURN_IF_ERROR(Audit(txn, claimed, "exported",
+                           {{"bundle_digest", base::HexEncode(out.digest)},
+                            {"build_sha256", build_hash},
+                            {"approvals", approvals.size()}},
+                           now));
+  out.row = std::move(claimed);
+  return out;
+}
+
+absl::StatusOr<ImportedBundle> WithdrawalExecutor::ImportSignedTopUp(store::Txn& txn,
+                                                                     const offline::SignedBundle& signed_bundle) {
+  const std::string& id = signed_bundle.bundle_id;
+  RF_ASSIGN_OR_RETURN(WithdrawalRow row, LoadTopUp(txn, id));
+  RF_ASSIGN_OR_RETURN(std::optional<store::IdempotencyRow> record, txn.GetIdempotency(BundleRecordKey(id)));
+  if (!record || record->method != kBundleMethod) {
+    return absl::FailedPreconditionError(Cat("bundle_id: top-up ", id, " was never exported"));
+  }
+  if (record->request_hash != base::HexEncode(signed_bundle.bundle_digest)) {
+    return absl::FailedPreconditionError(Cat("bundle_digest: ", base::HexEncode(signed_bundle.bundle_digest),
+                                             " is not the digest of the bundle exported for ", id, " (",
+                                             record->request_hash, ")"));
+  }
+  if (row.state != WithdrawalState::kSigning) {
+    if (!row.txid.empty() && row.txid == signed_bundle.txid && row.signed_tx == signed_bundle.signed_tx) {
+      return ImportedBundle{std::move(row), true};
+    }
+    return absl::FailedPreconditionError(
+        Cat("bundle_id: top-up ", id, " is ", store::WithdrawalStateName(row.state), ", not waiting for its signature"));
+  }
+  RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest request, LoadBuild(txn, id));
+  sv1::SignTransactionResponse answer;
+  answer.set_signed_tx(signed_bundle.signed_tx);
+  answer.set_txid(signed_bundle.txid);
+  absl::StatusOr<std::string> txid = CheckSigned(request, answer);
+  if (!txid.ok()) return absl::FailedPreconditionError(Cat("signed_tx: ", txid.status().message()));
+  absl::StatusOr<codec::Transaction> tx = codec::ParseTransaction(Span(signed_bundle.signed_tx));
+  if (!tx.ok()) return absl::FailedPreconditionError(Cat("signed_tx: ", tx.status().message()));
+  std::map<std::string, std::string> address_of;
+  RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(row.source_wallet_id));
+  for (const store::AddressRow& a : cold) address_of[a.key_id] = a.address;
+  RF_RETURN_IF_ERROR(VerifyWitnesses(request, *tx, address_of));
+  const int64_t now = env_.NowUnixMs();
+  RF_RETURN_IF_ERROR(txn.RecordSigned(id, *txid, signed_bundle.signed_tx, now));
+  RF_RETURN_IF_ERROR(Audit(txn, row, "signed",
+                           {{"txid", *txid},
+                            {"offline_log_sequence", signed_bundle.log_sequence},
+                            {"signer_key", base::HexEncode(signed_bundle.signer_key)}},
+                           now));
+  RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> updated, txn.GetWithdrawal(id));
+  if (!updated) return absl::DataLossError(Cat("top-up ", id, " vanished"));
+  return ImportedBundle{*std::move(updated), false};
 }
 
 }  // namespace ringfence::custody

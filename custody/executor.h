@@ -59,6 +59,7 @@
 #include "custody/env.h"
 #include "custody/signer_client.h"
 #include "custody/store/store.h"
+#include "offline/bundle.h"
 #include "proto/signer_tx.pb.h"
 
 namespace ringfence::custody {
@@ -98,6 +99,20 @@ struct ExecutorPass {
   bool stopped = false;  // a test hook stopped the pass
 };
 
+// A top-up's signing bundle as exported (docs/signing-bundle.md).
+struct ExportedBundle {
+  store::WithdrawalRow row;  // the top-up, in state signing
+  std::string file;          // the signing bundle's bytes
+  base::Digest32 digest{};   // its digest
+};
+
+// A signed bundle's import: the top-up now signed, or as it was when the same signed
+// transaction was imported before.
+struct ImportedBundle {
+  store::WithdrawalRow row;
+  bool already_imported = false;
+};
+
 class WithdrawalExecutor {
  public:
   // `adapters` maps a chain name to its adapter. Everything passed in must outlive the executor.
@@ -119,6 +134,44 @@ class WithdrawalExecutor {
 
   // The build record key of a withdrawal (an idempotency row of the store).
   static std::string BuildRecordKey(const std::string& withdrawal_id);
+  // The exported signing bundle's record key of a top-up (an idempotency row of the store).
+  static std::string BundleRecordKey(const std::string& withdrawal_id);
+
+  // What an unfinished build spends (executor.cc).
+  struct Spent;
+  // What the build needs from the chain, read before the claim's store transaction.
+  struct ChainView {
+    std::map<std::string, std::string> key_of;  // bitcoin: address -> key id (change key included)
+    std::vector<chain::Utxo> utxos;             // bitcoin
+    chain::FeeEstimate fee;
+    struct Account {
+      std::string address;
+      std::string key_id;
+      base::Amount native;
+      base::Amount token;
+      uint64_t pending_nonce = 0;
+    };
+    std::vector<Account> accounts;  // ethereum
+  };
+
+  // Top-ups through the offline signer (docs/signing-bundle.md). An approved top-up is exported
+  // once: ReadForExport reads the cold wallet's coins from the chain (outside any store
+  // transaction; nullopt when the top-up was exported already), then ExportTopUp, in the
+  // caller's write transaction, claims it (approved -> signing), builds its transaction from
+  // those coins with the change to the cold wallet's first address, and records the build and
+  // the bundle (the request with the approvals so far). Exporting an exported top-up returns the
+  // recorded bundle unchanged. NOT_FOUND for an unknown id; FAILED_PRECONDITION for another kind
+  // or state, or for a transaction that cannot be built (the top-up stays approved).
+  absl::StatusOr<std::optional<ChainView>> ReadForExport(const std::string& withdrawal_id);
+  absl::StatusOr<ExportedBundle> ExportTopUp(store::Txn& txn, const std::string& withdrawal_id,
+                                             const std::optional<ChainView>& view);
+  // The offline signer's answer, in the caller's write transaction: `signed_bundle` must already
+  // be verified under the configured identity key (offline::VerifyIdentitySignature). Checks
+  // that it answers the bundle exported for the top-up (same digest), that its transaction is
+  // the exported one with a valid signature by each input's cold key, and records it (signing ->
+  // signed); the executor broadcasts and settles it as any move. The same signed transaction
+  // again: already_imported, nothing changed. FAILED_PRECONDITION when any check fails.
+  absl::StatusOr<ImportedBundle> ImportSignedTopUp(store::Txn& txn, const offline::SignedBundle& signed_bundle);
 
  private:
   enum class Outcome { kProgress, kRetry, kFailed, kStopped };
@@ -133,6 +186,17 @@ class WithdrawalExecutor {
   // house-hot -> the client-hot wallet's own change address (kind fee_reimbursement, the one
   // kind by which signerd lets a house wallet pay a client wallet), one at a time.
   absl::StatusOr<int> PlanReimbursements();
+  // Top-ups: for each Bitcoin asset whose clients' withdrawals need more than client-hot holds
+  // (custody/allocation.h: planned_top_up), with none on its way, a top-up client-cold -> the
+  // client-hot wallet's change address, pending the approvals of the policy's
+  // top_up_approvals (approved at once when that asks for none). It is not signed here: ops
+  // export it to the offline signer (ExportTopUp) and import the answer (ImportSignedTopUp).
+  absl::StatusOr<int> PlanTopUps();
+  // A client's withdrawal that hot cannot pay now and a top-up could: left approved, logged
+  // once (under build_mu_).
+  bool WaitsForTopUp(const store::WithdrawalRow& row, const AssetConfig& asset, const absl::Status& build);
+  // The cold wallet's first address as (key id, address): the change of a top-up.
+  absl::StatusOr<std::pair<std::string, std::string>> ColdChange(const std::string& cold_wallet);
   // With a [coverage] section: after each pass's moves, the cover each asset requires against
   // the cover configured (custody/allocation.h). When an asset's cover turns short (or is short
   // at start) an ALERT line and a `coverage.shortfall` audit entry; when it is restored, a
@@ -150,6 +214,7 @@ class WithdrawalExecutor {
                                                                    base::Amount fee);
   absl::StatusOr<std::vector<store::Posting>> SweepSettlement(const store::WithdrawalRow& row, const AssetConfig& asset,
                                                               base::Amount fee) const;
+  absl::StatusOr<std::vector<store::Posting>> TopUpSettlement(const store::WithdrawalRow& row, base::Amount fee) const;
   absl::StatusOr<std::vector<store::Posting>> ReimbursementSettlement(const store::WithdrawalRow& row,
                                                                       base::Amount fee) const;
   // Fails a withdrawal that was not signed: the release entry and signing -> failed.
@@ -157,27 +222,16 @@ class WithdrawalExecutor {
   bool Step(const std::string& withdrawal_id, const std::string& step);
 
   absl::StatusOr<signer::v1::SignTransactionRequest> LoadBuild(store::Txn& txn, const std::string& withdrawal_id);
-  // What the build needs from the chain, read before the claim's store transaction.
-  struct ChainView {
-    std::map<std::string, std::string> key_of;  // bitcoin: address -> key id (change key included)
-    std::vector<chain::Utxo> utxos;             // bitcoin
-    chain::FeeEstimate fee;
-    struct Account {
-      std::string address;
-      std::string key_id;
-      base::Amount native;
-      base::Amount token;
-      uint64_t pending_nonce = 0;
-    };
-    std::vector<Account> accounts;  // ethereum
-  };
   // UNAVAILABLE when the node or the store cannot be read (the claim is then not made).
-  absl::StatusOr<ChainView> ReadChain(const store::WithdrawalRow& row, const AssetConfig& asset);
+  // `change` is the Bitcoin wallet's change (key id, address).
+  absl::StatusOr<ChainView> ReadChain(const store::WithdrawalRow& row, const AssetConfig& asset,
+                                      const std::pair<std::string, std::string>& change);
   // The request to sign for `row` from `view`, less what unfinished withdrawals spend (read in
-  // `txn`). FAILED_PRECONDITION or INVALID_ARGUMENT when no transaction can be built (the
-  // withdrawal then fails).
+  // `txn`; `spent_cache` keeps each one's share). FAILED_PRECONDITION or INVALID_ARGUMENT when
+  // no transaction can be built (the withdrawal then fails).
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildBitcoin(store::Txn& txn, const store::WithdrawalRow& row,
-                                                                  const ChainView& view);
+                                                                  const ChainView& view, const std::string& change_address,
+                                                                  std::map<std::string, Spent>& spent_cache);
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildEthereum(store::Txn& txn, const store::WithdrawalRow& row,
                                                                    const AssetConfig& asset, const ChainView& view);
   // The designated change key of a Bitcoin wallet: (key id, address), made on first use.
@@ -206,8 +260,8 @@ class WithdrawalExecutor {
   // Under build_mu_: each wallet's change key and address once read or made with its address
   // row, so that a build reads neither again.
   std::map<std::string, std::pair<std::string, std::string>> change_keys_;
-  struct SpentCache;
-  std::unique_ptr<SpentCache> spent_;  // under build_mu_
+  std::unique_ptr<std::map<std::string, Spent>> spent_;  // under build_mu_: each unfinished build's share
+  std::set<std::string> waiting_for_top_up_;    // under build_mu_: withdrawals logged as waiting
   std::map<std::string, bool> coverage_short_;  // by asset: short at the last check (CheckCoverage)
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

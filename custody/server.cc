@@ -144,6 +144,7 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
       std::make_unique<WithdrawalExecutor>(cfg, *d->store_, env, *d->signer_, *d->tx_signer_, by_chain, executor_options);
   d->auth_ = std::make_unique<Authenticator>(cfg.roles, options.insecure_role);
   d->service_ = std::make_unique<CustodyService>(cfg, *d->store_, env, *d->signer_, *d->auth_);
+  d->service_->SetExecutor(d->executor_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -151,9 +152,9 @@ absl::StatusOr<std::unique_ptr<Custodyd>> Custodyd::Start(const Config& config, 
   int port = 0;
   builder.AddListeningPort(cfg.server.listen, credentials, &port);
   builder.RegisterService(d->service_.get());
-  // The largest request is ImportColdKeys with a cold-key file of its largest size; gRPC's
+  // The largest request is ImportSignedBundle with a signed bundle of its largest size; gRPC's
   // default (4 MiB) would refuse it before the service could say why.
-  builder.SetMaxReceiveMessageSize(static_cast<int>(offline::kMaxColdKeysFileBytes + (64 << 10)));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(offline::kMaxBundleFileBytes + (64 << 10)));
   d->server_ = builder.BuildAndStart();
   if (d->server_ == nullptr || port == 0) {
     d->server_.reset();

@@ -20,6 +20,7 @@
 #include "custody/idempotency.h"
 #include "custody/invariants.h"
 #include "custody/ledger.h"
+#include "offline/bundle.h"
 #include "policy/ids.h"
 
 namespace ringfence::custody {
@@ -998,6 +999,7 @@ absl::Status CustodyService::FillWithdrawal(store::Txn& txn, const store::Withdr
   }
   out->set_source_wallet(row.source_wallet_id);
   out->set_kind(row.kind == "sweep"               ? v1::REQUEST_KIND_SWEEP
+                : row.kind == "top_up"            ? v1::REQUEST_KIND_TOP_UP
                 : row.kind == "fee_reimbursement" ? v1::REQUEST_KIND_FEE_REIMBURSEMENT
                                                   : v1::REQUEST_KIND_WITHDRAWAL);
   out->set_fee_cap(row.fee_cap.ToBaseUnitString());
@@ -1524,6 +1526,97 @@ grpc::Status CustodyService::ImportColdKeys(grpc::ServerContext* context, const 
       });
 }
 
+grpc::Status CustodyService::ExportSigningBundle(grpc::ServerContext* context,
+                                                 const v1::ExportSigningBundleRequest* request,
+                                                 v1::ExportSigningBundleResponse* response) {
+  return Serve(
+      "ExportSigningBundle", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        return CheckWithdrawalId("withdrawal_id", request->withdrawal_id());
+      },
+      [&](const Caller& caller) -> absl::Status {
+        if (executor_ == nullptr) return absl::UnavailableError("this custodyd runs no executor; nothing is exported");
+        // The cold wallet's coins are read from the chain before the write transaction; a
+        // retry of a recorded request reads them again and returns the recorded answer.
+        RF_ASSIGN_OR_RETURN(const std::optional<WithdrawalExecutor::ChainView> view,
+                            executor_->ReadForExport(request->withdrawal_id()));
+        RF_RETURN_IF_ERROR(Mutate("ExportSigningBundle", request->idempotency_key(), *request, response,
+                                  [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(ExportedBundle exported, executor_->ExportTopUp(txn, request->withdrawal_id(), view));
+          response->set_file(exported.file);
+          response->set_bundle_digest(base::HexEncode(exported.digest));
+          RF_RETURN_IF_ERROR(FillWithdrawal(txn, exported.row, response->mutable_withdrawal()));
+          const json details = {{"bundle_digest", base::HexEncode(exported.digest)}, {"bytes", exported.file.size()}};
+          return AuditLog::Append(txn, caller.Actor(), "ExportSigningBundle", request->withdrawal_id(), details.dump(),
+                                  env_.NowUnixMs())
+              .status();
+        }));
+        NotifyWithdrawalEvents();
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status CustodyService::ImportSignedBundle(grpc::ServerContext* context,
+                                                const v1::ImportSignedBundleRequest* request,
+                                                v1::ImportSignedBundleResponse* response) {
+  return Serve(
+      "ImportSignedBundle", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(Idempotency::CheckKey(request->idempotency_key()));
+        if (request->file().empty()) return absl::InvalidArgumentError("file: empty");
+        if (request->file().size() > offline::kMaxBundleFileBytes) {
+          return absl::InvalidArgumentError(
+              Cat("file: ", request->file().size(), " bytes; a signed bundle is at most ", offline::kMaxBundleFileBytes));
+        }
+        return absl::OkStatus();
+      },
+      [&](const Caller& caller) -> absl::Status {
+        if (executor_ == nullptr) return absl::UnavailableError("this custodyd runs no executor; nothing is imported");
+        if (!config_.cold_signer.has_value()) {
+          return absl::FailedPreconditionError("no [cold_signer] identity_key is configured; no signed bundle is believed");
+        }
+        absl::StatusOr<offline::SignedBundle> signed_bundle = offline::ReadSignedBundle(request->file());
+        if (!signed_bundle.ok()) return absl::InvalidArgumentError(Cat("file: ", signed_bundle.status().message()));
+        // Believed only under the identity key of custodyd's own configuration.
+        RF_ASSIGN_OR_RETURN(const base::Digest32 digest, offline::SignedBundleDigest(*signed_bundle));
+        if (absl::Status by = offline::VerifyIdentitySignature(digest, signed_bundle->signer_key, signed_bundle->signature,
+                                                               config_.cold_signer->identity_key);
+            !by.ok()) {
+          const absl::Status denied = absl::PermissionDeniedError(Cat("file: ", by.message()));
+          AuditDenial(caller, "ImportSignedBundle", std::string(denied.message()));
+          return denied;
+        }
+        bool already = false;
+        absl::Status s = Mutate("ImportSignedBundle", request->idempotency_key(), *request, response,
+                                [&](store::Txn& txn) -> absl::Status {
+          RF_ASSIGN_OR_RETURN(ImportedBundle imported, executor_->ImportSignedTopUp(txn, *signed_bundle));
+          already = imported.already_imported;
+          response->set_already_imported(imported.already_imported);
+          RF_RETURN_IF_ERROR(FillWithdrawal(txn, imported.row, response->mutable_withdrawal()));
+          const json details = {{"bundle_id", signed_bundle->bundle_id},
+                                {"bundle_digest", base::HexEncode(signed_bundle->bundle_digest)},
+                                {"txid", signed_bundle->txid},
+                                {"signed_bundle_digest", base::HexEncode(digest)},
+                                {"already_imported", imported.already_imported}};
+          return AuditLog::Append(txn, caller.Actor(), "ImportSignedBundle", signed_bundle->bundle_id, details.dump(),
+                                  env_.NowUnixMs())
+              .status();
+        });
+        if (!s.ok()) {
+          if (s.code() == absl::StatusCode::kFailedPrecondition) {
+            AuditDenial(caller, "ImportSignedBundle", std::string(s.message()));
+          }
+          return s;
+        }
+        if (!already) {
+          executor_->Wake();
+          NotifyWithdrawalEvents();
+        }
+        return absl::OkStatus();
+      });
+}
+
 grpc::Status CustodyService::CreateHouseAddress(grpc::ServerContext* context,
                                                 const v1::CreateHouseAddressRequest* request,
                                                 v1::CreateHouseAddressResponse* response) {
@@ -1620,6 +1713,8 @@ grpc::Status CustodyService::GetAllocation(grpc::ServerContext* context, const v
           out->set_cold_value(OptionalValue(a.cold_value));
           out->set_reserved_for_withdrawals(a.reserved_for_withdrawals.ToBaseUnitString());
           out->set_sweeping(a.sweeping.ToBaseUnitString());
+          out->set_topping_up(a.topping_up.ToBaseUnitString());
+          out->set_planned_top_up(a.planned_top_up.ToBaseUnitString());
         }
         response->set_ledger_seq(report.ledger_seq);
         if (config_.allocation.has_value()) {

@@ -33,6 +33,7 @@
 #include "custody/auth.h"
 #include "custody/config.h"
 #include "custody/env.h"
+#include "custody/executor.h"
 #include "custody/signer_client.h"
 #include "custody/store/store.h"
 #include "custody/whitelist.h"
@@ -132,12 +133,20 @@ class CustodyService final : public v1::Custody::Service {
       v1::CreateHouseAddressResponse* response) override;
   grpc::Status GetAllocation(grpc::ServerContext* context, const v1::GetAllocationRequest* request,
       v1::GetAllocationResponse* response) override;
+  grpc::Status ExportSigningBundle(grpc::ServerContext* context, const v1::ExportSigningBundleRequest* request,
+                                   v1::ExportSigningBundleResponse* response) override;
+  grpc::Status ImportSignedBundle(grpc::ServerContext* context, const v1::ImportSignedBundleRequest* request,
+                                  v1::ImportSignedBundleResponse* response) override;
   grpc::Status GetCoverage(grpc::ServerContext* context, const v1::GetCoverageRequest* request,
       v1::GetCoverageResponse* response) override;
 
   // Wakes every WatchWithdrawals stream to look for new events (the executor calls it after
   // its commits; the service after its own).
   void NotifyWithdrawalEvents();
+  // The executor that exports top-ups and takes the offline signer's answers
+  // (ExportSigningBundle, ImportSignedBundle); without one those RPCs are UNAVAILABLE. Set once,
+  // before the server starts.
+  void SetExecutor(WithdrawalExecutor* executor) { executor_ = executor; }
 
  private:
   // Runs one RPC: `validate` (limits and grammar), then the role check for `method`, then
@@ -169,6 +178,7 @@ class CustodyService final : public v1::Custody::Service {
   const Authenticator& auth_;
   const Whitelists whitelists_;
   const Withdrawals withdrawals_;
+  WithdrawalExecutor* executor_ = nullptr;
 
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;

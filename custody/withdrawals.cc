@@ -47,12 +47,17 @@ absl::Status Audit(store::Txn& txn, std::string_view actor, std::string_view act
       .status();
 }
 
-absl::StatusOr<WithdrawalRow> Load(store::Txn& txn, std::string_view field, const std::string& withdrawal_id) {
+// Which rows an RPC may act on: a client's withdrawal, and for approvals and rejections also a
+// top-up (the one internal move that needs approvers).
+enum class Target { kWithdrawal, kApprovable };
+
+absl::StatusOr<WithdrawalRow> Load(store::Txn& txn, std::string_view field, const std::string& withdrawal_id,
+                                   Target target = Target::kWithdrawal) {
   RF_ASSIGN_OR_RETURN(std::optional<WithdrawalRow> row, txn.GetWithdrawal(withdrawal_id));
   if (!row) return absl::NotFoundError(Cat(field, ": no withdrawal ", Clip(withdrawal_id)));
-  // Internal moves share the table but are the executor's alone: nobody cancels, approves or
-  // rejects a sweep through the withdrawal RPCs.
-  if (store::IsInternalMove(*row)) {
+  // Internal moves share the table but are the executor's: nobody cancels a sweep or a top-up,
+  // and only a top-up is approved or rejected through the withdrawal RPCs.
+  if (store::IsInternalMove(*row) && !(target == Target::kApprovable && row->kind == "top_up")) {
     return absl::FailedPreconditionError(Cat(field, ": ", withdrawal_id, " is an internal ", row->kind,
                                              ", not a client's withdrawal"));
   }
@@ -64,7 +69,7 @@ absl::StatusOr<WithdrawalRow> Load(store::Txn& txn, std::string_view field, cons
 policy::ApprovalSubject Withdrawals::Subject(const WithdrawalRow& row) {
   policy::ApprovalSubject s;
   s.request_id = row.withdrawal_id;
-  s.kind = policy::RequestKind::kWithdrawal;
+  s.kind = row.kind == "top_up" ? policy::RequestKind::kTopUp : policy::RequestKind::kWithdrawal;
   s.source_wallet = row.source_wallet_id;
   s.chain = row.chain;
   s.network = row.network;
@@ -95,6 +100,11 @@ absl::StatusOr<uint64_t> Withdrawals::ReleaseHold(store::Txn& txn, const Withdra
   RF_ASSIGN_OR_RETURN(uint64_t seq, Ledger::Post(txn, std::move(entry)));
   RF_RETURN_IF_ERROR(txn.CloseHold(row.withdrawal_id, store::HoldState::kReleased, seq));
   return seq;
+}
+
+absl::StatusOr<uint64_t> Withdrawals::ReleaseIfHeld(store::Txn& txn, const WithdrawalRow& row, int64_t now_unix_ms) {
+  if (store::IsInternalMove(row)) return 0;
+  return ReleaseHold(txn, row, now_unix_ms);
 }
 
 absl::StatusOr<DecisionSummary> Withdrawals::Summarise(store::Txn& txn, uint64_t decision_id) {
@@ -267,7 +277,7 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Approve(store::Txn& txn, const std::s
                                                    const ApproverConfig& approver, std::string_view signature,
                                                    std::string_view actor, int64_t now_unix_ms) const {
   RF_ASSIGN_OR_RETURN(const policy::Policy* policy, PolicyOf(config_));
-  RF_ASSIGN_OR_RETURN(WithdrawalRow row, Load(txn, "target_id", withdrawal_id));
+  RF_ASSIGN_OR_RETURN(WithdrawalRow row, Load(txn, "target_id", withdrawal_id, Target::kApprovable));
   if (row.state != WithdrawalState::kPendingApproval) {
     return absl::FailedPreconditionError(Cat("target_id: withdrawal ", withdrawal_id, " is ",
                                              store::WithdrawalStateName(row.state), ", not pending approval"));
@@ -334,7 +344,7 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Approve(store::Txn& txn, const std::s
 absl::StatusOr<WithdrawalRow> Withdrawals::Reject(store::Txn& txn, const std::string& withdrawal_id,
                                                   const ApproverConfig& approver, const std::string& reason,
                                                   std::string_view actor, int64_t now_unix_ms) const {
-  RF_ASSIGN_OR_RETURN(WithdrawalRow row, Load(txn, "withdrawal_id", withdrawal_id));
+  RF_ASSIGN_OR_RETURN(WithdrawalRow row, Load(txn, "withdrawal_id", withdrawal_id, Target::kApprovable));
   if (row.state != WithdrawalState::kPendingApproval) {
     return absl::FailedPreconditionError(Cat("withdrawal_id: withdrawal ", withdrawal_id, " is ",
                                              store::WithdrawalStateName(row.state), ", not pending approval"));
@@ -346,7 +356,8 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Reject(store::Txn& txn, const std::st
   row.state = WithdrawalState::kRejected;
   row.reason = why;
   row.updated_unix_ms = now_unix_ms;
-  RF_ASSIGN_OR_RETURN(uint64_t released, ReleaseHold(txn, row, now_unix_ms));
+  // A top-up holds nothing of a client's.
+  RF_ASSIGN_OR_RETURN(uint64_t released, ReleaseIfHeld(txn, row, now_unix_ms));
   RF_RETURN_IF_ERROR(Audit(txn, actor, "rejected", row,
                            {{"approver_id", approver.id}, {"reason", reason}, {"release_seq", released}}, now_unix_ms));
   return row;
@@ -384,7 +395,7 @@ absl::StatusOr<size_t> Withdrawals::ExpireOverdue(store::Txn& txn, int64_t now_u
                         txn.TransitionWithdrawal(row.withdrawal_id, kFrom, WithdrawalState::kRejected, why, now_unix_ms));
     row.state = WithdrawalState::kRejected;
     row.reason = why;
-    RF_ASSIGN_OR_RETURN(uint64_t released, ReleaseHold(txn, row, now_unix_ms));
+    RF_ASSIGN_OR_RETURN(uint64_t released, ReleaseIfHeld(txn, row, now_unix_ms));
     RF_RETURN_IF_ERROR(Audit(txn, "system", "expired", row, {{"reason", why}, {"release_seq", released}}, now_unix_ms));
     ++closed;
   }

@@ -13,7 +13,9 @@
 //
 // Approvals are Ed25519 signatures over policy::ApprovalDigest v2 of the stored withdrawal
 // (kind withdrawal, source wallet = the asset's client-hot wallet, expires_at fixed at
-// creation), computed here from the row, never taken from the caller.
+// creation), computed here from the row, never taken from the caller. A top-up (kind top_up,
+// source wallet the asset's client-cold wallet, planned by the executor) is approved and
+// rejected the same way; it holds nothing of a client's, so nothing is released.
 //
 // Every method changes nothing on error (the caller drops the Txn). Stateless apart from the
 // borrowed Config; thread-safe.
@@ -94,6 +96,9 @@ class Withdrawals {
   // released. REQUIRES: the withdrawal has a hold in state held whose amount sits in the
   // client's held account (i.e. it was not broadcast).
   static absl::StatusOr<uint64_t> ReleaseHold(store::Txn& txn, const store::WithdrawalRow& row, int64_t now_unix_ms);
+
+  // ReleaseHold for a client's withdrawal; nothing (0) for an internal move, which holds nothing.
+  static absl::StatusOr<uint64_t> ReleaseIfHeld(store::Txn& txn, const store::WithdrawalRow& row, int64_t now_unix_ms);
 
   // The matched rules and denials of a recorded withdrawal decision.
   static absl::StatusOr<DecisionSummary> Summarise(store::Txn& txn, uint64_t decision_id);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -54,7 +55,7 @@ struct Flags {
   unsigned timeout_seconds = 30;
   std::string idempotency_key;
   std::string client_id, client_ref, asset_id, wallet_id, reason, page_token;
-  std::string address, label, amount, withdrawal_id, file;
+  std::string address, label, amount, withdrawal_id, file, out;
   uint32_t page_size = 0;
   uint64_t from_seq = 0, at_seq = 0, after_seq = 0;
 };
@@ -81,6 +82,16 @@ int Call(const Flags& flags, const std::function<grpc::Status(grpc::ClientContex
     if (!generated_key.empty()) std::cout << "idempotency key: " << generated_key << "\n";
   }
   return 0;
+}
+
+// At most `limit` bytes of the file at `path`; nullopt when it cannot be opened.
+std::optional<std::string> ReadUpTo(const std::string& path, std::streamsize limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string bytes(static_cast<size_t>(limit), '\0');
+  in.read(bytes.data(), limit);
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  return bytes;
 }
 
 }  // namespace
@@ -195,6 +206,15 @@ int main(int argc, char** argv) {
       "import-cold-keys", "the client-cold wallets' keys from the offline signer's cold-key file (ImportColdKeys, admin)");
   import_cold->add_option("--file", f.file, "the cold-key file `signerd --offline ... create-keys` wrote")->required();
   key_option(import_cold);
+  CLI::App* export_bundle = app.add_subcommand(
+      "export-bundle", "an approved top-up's signing bundle for the offline signer (ExportSigningBundle, approver or admin)");
+  export_bundle->add_option("--id", f.withdrawal_id, "the top-up's id (w_...)")->required();
+  export_bundle->add_option("--out", f.out, "where to write the bundle (written beside it, then renamed)")->required();
+  key_option(export_bundle);
+  CLI::App* import_signed = app.add_subcommand(
+      "import-signed-bundle", "the offline signer's signed bundle of a top-up (ImportSignedBundle, approver or admin)");
+  import_signed->add_option("--file", f.file, "the file `signerd --offline ... sign` wrote")->required();
+  key_option(import_signed);
   CLI::App* audit = app.add_subcommand("audit", "the hash-chained audit log, oldest first (ListAuditEntries)");
   audit->add_option("--after-seq", f.after_seq, "entries after this seq (default 0)")
       ->check(CLI::NonNegativeNumber);
@@ -360,15 +380,11 @@ int main(int argc, char** argv) {
   }
   if (import_cold->parsed()) {
     // custodyd refuses a file above its limit (4 MiB) naming the rule; reading stops just past it.
-    constexpr std::streamsize kReadAtMost = (std::streamsize{4} << 20) + 1;
-    std::ifstream in(f.file, std::ios::binary);
-    if (!in) return BadInput("import-cold-keys: cannot read " + ringfence::base::Clip(f.file, 200));
-    std::string bytes(static_cast<size_t>(kReadAtMost), '\0');
-    in.read(bytes.data(), kReadAtMost);
-    bytes.resize(static_cast<size_t>(in.gcount()));
+    std::optional<std::string> bytes = ReadUpTo(f.file, (std::streamsize{4} << 20) + 1);
+    if (!bytes) return BadInput("import-cold-keys: cannot read " + ringfence::base::Clip(f.file, 200));
     v1::ImportColdKeysRequest req;
     req.set_idempotency_key(key());
-    req.set_file(bytes);
+    req.set_file(*std::move(bytes));
     return Call<v1::ImportColdKeysResponse>(
         f, [&](grpc::ClientContext* c, v1::ImportColdKeysResponse* r) { return s->ImportColdKeys(c, req, r); },
         [](const v1::ImportColdKeysResponse& r) {
@@ -377,6 +393,52 @@ int main(int argc, char** argv) {
             out += k.key_id() + "  " + k.wallet_id() + "  " + k.address() + (k.already_known() ? "  (already known)" : "") + "\n";
           }
           return out + std::to_string(r.added()) + " of " + std::to_string(r.keys_size()) + " keys added\n";
+        },
+        generated_key);
+  }
+  if (export_bundle->parsed()) {
+    v1::ExportSigningBundleRequest req;
+    req.set_idempotency_key(key());
+    req.set_withdrawal_id(f.withdrawal_id);
+    return Call<v1::ExportSigningBundleResponse>(
+        f,
+        [&](grpc::ClientContext* c, v1::ExportSigningBundleResponse* r) {
+          grpc::Status status = s->ExportSigningBundle(c, req, r);
+          if (!status.ok()) return status;
+          // Written beside its name and renamed into place: a reader never sees half a bundle.
+          const std::string tmp = f.out + ".part";
+          {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            out.write(r->file().data(), static_cast<std::streamsize>(r->file().size()));
+            out.close();
+            if (!out || std::rename(tmp.c_str(), f.out.c_str()) != 0) {
+              std::remove(tmp.c_str());
+              return grpc::Status(grpc::StatusCode::ABORTED,
+                                  "cannot write " + ringfence::base::Clip(f.out, 200) +
+                                      "; the top-up is exported: the same command again returns the same bundle");
+            }
+          }
+          return status;
+        },
+        [&](const v1::ExportSigningBundleResponse& r) {
+          return cli::RenderWithdrawal(r.withdrawal()) + "signing bundle " + r.bundle_digest() + " (" +
+                 std::to_string(r.file().size()) + " bytes) written to " + f.out + "\n";
+        },
+        generated_key);
+  }
+  if (import_signed->parsed()) {
+    // custodyd refuses a file above its limit (16 MiB) naming the rule; reading stops just past it.
+    std::optional<std::string> bytes = ReadUpTo(f.file, (std::streamsize{16} << 20) + 1);
+    if (!bytes) return BadInput("import-signed-bundle: cannot read " + ringfence::base::Clip(f.file, 200));
+    v1::ImportSignedBundleRequest req;
+    req.set_idempotency_key(key());
+    req.set_file(*std::move(bytes));
+    return Call<v1::ImportSignedBundleResponse>(
+        f, [&](grpc::ClientContext* c, v1::ImportSignedBundleResponse* r) { return s->ImportSignedBundle(c, req, r); },
+        [](const v1::ImportSignedBundleResponse& r) {
+          return cli::RenderWithdrawal(r.withdrawal()) +
+                 (r.already_imported() ? "already imported: nothing changed\n"
+                                       : "imported: custodyd broadcasts it and settles it once confirmed\n");
         },
         generated_key);
   }

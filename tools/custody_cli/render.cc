@@ -295,6 +295,8 @@ std::string RenderAllocation(const v1::GetAllocationResponse& r) {
                    {"reserved for withdrawals", show(a.reserved_for_withdrawals())},
                    {"sweeping now", show(a.sweeping())},
                    {"planned sweep", Cat(show(a.planned_sweep()), " (min ", show(a.min_sweep()), ")")},
+                   {"topping up now", show(a.topping_up())},
+                   {"planned top-up", show(a.planned_top_up())},
                    {"cold addresses", Cat(a.cold_addresses())},
                    {"hot / cold value", Cat(ShowValue(a.hot_value(), r.reference_decimals(), r.reference()), " / ",
                                             ShowValue(a.cold_value(), r.reference_decimals(), r.reference()))}},
