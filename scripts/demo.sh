@@ -14,8 +14,11 @@
 #   A7. the cold tier: an offline signer on its own token makes cold keys, the admin imports them
 #       (custodyd checks the signer's identity), signerd registers the cold addresses, and
 #       custodyd sweeps BTC's hot holdings over the 2% cap to cold by itself; the house, funded
-#       through a house address, pays the sweep's fee back (a fee reimbursement); allocation,
-#       coverage and the segregation report;
+#       through a house address, pays the sweep's fee back (a fee reimbursement);
+#   A8. a withdrawal larger than the hot wallet: custodyd plans a top-up from cold, ops approve
+#       it with `quorum`, export its signing bundle, the offline signer signs it on its token,
+#       the admin imports the answer, custodyd broadcasts and settles it and pays the
+#       withdrawal; allocation, coverage and the segregation report;
 #       `custodyd check` and `audit verify`.
 # Part B, the signer on its own (ringfence_demo builds the withdrawal custodyd builds in A6):
 #   1. a software HSM token is initialised through PKCS#11 (OpenSC's pkcs11-tool);
@@ -210,6 +213,61 @@ reimbursement=$(wait_move FEE_REIMBURSEMENT BROADCAST)
 ctl mine --chain bitcoin --blocks 3
 wait_move FEE_REIMBURSEMENT CONFIRMED >/dev/null
 as auditor withdrawal --id "$reimbursement" | indent
+
+step "A8. a withdrawal larger than the hot wallet: a top-up from cold, approved with quorum, signed offline"
+echo "  0.05 BTC for acme-0001, under the approval tier, but hot holds less: custodyd keeps it approved"
+echo "  and plans a top-up from cold, which needs 2 of 3 ops:"
+w3=$(as platform --json create-withdrawal --client "$c1" --asset BTC --amount 5000000 --destination "$dest" |
+  json_field withdrawalId)
+topup=$(wait_move TOP_UP PENDING_APPROVAL)
+"$B/tools/quorum/quorum" --cert "$certs/approver.crt" --key "$certs/approver.key" show "$topup" | indent
+approve "$topup" alice
+approve "$topup" bob
+echo "  ops export the signing bundle and carry it to the offline signer:"
+as approver export-bundle --id "$topup" --out "$work/topup.bundle" | grep "^signing bundle" | indent
+hot_change=$(as auditor --json withdrawal --id "$topup" | json_field destination)
+# The offline signer's own transaction config: the approvers it believes (2 of them for any
+# cold move), and the client-hot wallet a top-up may pay, by its address.
+{
+  sed -n '/^\[\[approver\]\]/,/^$/p' "$work/custody-approvers.toml"
+  printf '[quorum.BTC]\ninternal_sweep_approvals = 2\ntiers = [{ from = "0", approvals = 2 }]\n'
+} > "$work/cold-approvers.toml"
+cat > "$work/cold-signer-tx.toml" <<TOML
+approver_registry = "$work/cold-approvers.toml"
+
+[bitcoin]
+network = "regtest"
+
+[[asset]]
+id = "BTC"
+chain = "bitcoin"
+
+[[wallet]]
+id = "BTC:client-hot"
+asset = "BTC"
+owner = "client"
+tier = "hot"
+addresses = ["$hot_change"]
+TOML
+grep -q '^\[transactions\]' "$work/cold-signerd.toml" ||
+  printf '\n[transactions]\nconfig = "%s"\n' "$work/cold-signer-tx.toml" >> "$work/cold-signerd.toml"
+HSM_SIM_DIR=$work/cold-token "$B/signer/signerd" --offline --config "$work/cold-signerd.toml" sign \
+  --in "$work/topup.bundle" --out "$work/topup.signed" | indent
+echo "  signed again, the same bundle is refused (the offline signer's own replay rule):"
+if HSM_SIM_DIR=$work/cold-token "$B/signer/signerd" --offline --config "$work/cold-signerd.toml" sign \
+  --in "$work/topup.bundle" --out "$work/topup.again" 2>&1 | indent; then
+  echo "the offline signer signed a bundle twice" >&2
+  exit 1
+fi
+echo "  the admin imports the signed file; custodyd checks the identity, the digest and every signature:"
+as admin import-signed-bundle --file "$work/topup.signed" | grep -E "^(imported|already imported)" | indent
+wait_move TOP_UP BROADCAST >/dev/null
+ctl mine --chain bitcoin --blocks 3
+wait_move TOP_UP CONFIRMED >/dev/null
+as auditor withdrawal --id "$topup" | indent
+echo "  with the coins in hot, the waiting withdrawal is paid:"
+payout "$w3"
+
 echo "  (ETH and USDC-ETH stay over their caps: Ethereum sweeps need the consolidation of deposit accounts,"
 echo "  which is not built yet; the aggregate and the coverage say so rather than hide it)"
 as auditor allocation | indent

@@ -218,7 +218,12 @@ absl::StatusOr<WhitelistReview> ReviewWhitelistAddition(const v1::WhitelistEntry
 std::string RenderWithdrawalReview(const v1::Withdrawal& w, const WithdrawalReview& r, int64_t now_unix_s) {
   const policy::ApprovalSubject& s = r.subject;
   std::string whitelist;
-  if (w.whitelist_entry_id().empty()) {
+  if (s.kind != policy::RequestKind::kWithdrawal) {
+    // An internal move pays another wallet of the clients or the house, which the signer
+    // recognises from its own configuration; no client's whitelist applies.
+    whitelist = Cat("not applicable: a ", policy::RequestKindName(s.kind),
+                    " between Ringfence's own wallets (the signer checks the destination against its configuration)");
+  } else if (w.whitelist_entry_id().empty()) {
     whitelist = "NOT on the client's whitelist (no entry named)";
   } else if (w.whitelist_approved_at_unix_s() <= 0) {
     whitelist = Cat("entry ", w.whitelist_entry_id(), ", NOT approved");
@@ -236,7 +241,7 @@ std::string RenderWithdrawalReview(const v1::Withdrawal& w, const WithdrawalRevi
   std::vector<std::pair<std::string, std::string>> fields = {
       {"state", StateName(v1::WithdrawalState_Name(w.state()), "WITHDRAWAL_STATE_")},
       {"kind", std::string(policy::RequestKindName(s.kind))},
-      {"client", w.client_id()},
+      {"client", w.client_id().empty() ? std::string("none (an internal move of client holdings)") : w.client_id()},
       {"asset", Cat(s.asset, " on ", s.chain, "/", s.network)},
       {"amount", base::FormatLabelledAmount(s.amount, r.units.asset_decimals, s.asset)},
       {"destination", s.destination},
