@@ -285,29 +285,77 @@ absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn
   details["from_wallet"] = row.source_wallet_id;
   RF_RETURN_IF_ERROR(Audit(*txn, row, "created", std::move(details), now_ms));
   RF_RETURN_IF_ERROR(txn->Commit());
-  Log(Cat(row.withdrawal_id, ": ", kind, " of ", row.amount.ToBaseUnitString(), " ", asset.id, " from ", source_wallet,
+  Log(Cat(row.withdrawal_id, ": ", kind, " of ", row.amount.ToBaseUnitString(), " base units of ", asset.id, " from ", source_wallet,
           " to ", destination));
   return row.withdrawal_id;
 }
 
 }  // namespace
 
+absl::StatusOr<std::optional<base::Amount>> WithdrawalExecutor::LargestSendable(const AssetConfig& asset) {
+  // Ether only: a token account pays its gas in ether it does not hold until the house funds it.
+  if (asset.chain != "ethereum") return std::nullopt;
+  WithdrawalRow probe;
+  probe.source_wallet_id = ClientHotWallet(asset.id);
+  RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(probe, asset, {}));
+  // The most a transaction can cost in gas at the node's advice, within the fee cap.
+  txbuild::EthereumSpend spend;
+  spend.chain_id = options_.ethereum_chain_id;
+  spend.destination = "0x0000000000000000000000000000000000000001";
+  spend.amount = base::Amount(1);
+  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
+  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
+  spend.fee_cap = *asset.withdrawal_fee_cap;
+  RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan, txbuild::BuildEthereumSpend(spend));
+  base::Amount best;
+  for (const ChainView::Account& a : view.accounts) {
+    const std::optional<base::Amount> sendable = a.native.CheckedSub(plan.max_fee);
+    if (sendable && *sendable > best) best = *sendable;
+  }
+  return best;
+}
+
 absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
   int created = 0;
   for (const AssetConfig& asset : config_.assets) {
-    // Bitcoin only for now: an Ethereum wallet's coins sit in one account per deposit address,
-    // and a sweep of them needs the consolidation that is not built yet.
-    if (asset.chain != "bitcoin" || !asset.withdrawal_fee_cap.has_value()) continue;
+    // Bitcoin and ether. A token's deposit accounts hold no ether for gas until the house funds
+    // them, which is not built yet.
+    if (!asset.withdrawal_fee_cap.has_value() || !asset.erc20_contract.empty()) continue;
     // One sweep of an asset at a time (ComputeAllocation plans none while one is in flight):
     // the next is planned from the books the last one leaves.
     const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
     using Plan = std::pair<AssetAllocation, std::string>;  // the figures, the cold address
-    RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+    auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_sweep.is_zero()) return std::nullopt;
       RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(cold_wallet));
       if (cold.empty()) return std::nullopt;  // no cold key imported yet: GetAllocation shows it over its cap
       return Plan(report.assets.at(0), cold.front().address);  // the first address in address order
+    };
+    // Ethereum: the wallet's ether sits in one account per deposit address and one transaction
+    // sends from one account, so a sweep moves at most what the largest account can send; the
+    // next pass sweeps the next account (each sweep consolidates one deposit account into cold).
+    std::optional<base::Amount> sendable;
+    if (asset.chain == "ethereum") {
+      {
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+        RF_ASSIGN_OR_RETURN(std::optional<Plan> needed, plan(*snapshot));
+        if (!needed) continue;
+      }
+      absl::StatusOr<std::optional<base::Amount>> read = LargestSendable(asset);
+      if (!read.ok()) {
+        Log(Cat(asset.id, ": sweep deferred: ", read.status().message()));
+        continue;
+      }
+      sendable = *read;
+    }
+    RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+      RF_ASSIGN_OR_RETURN(std::optional<Plan> p, plan(txn));
+      if (p && sendable && p->first.planned_sweep > *sendable) {
+        if (*sendable < asset.min_sweep || sendable->is_zero()) return std::nullopt;
+        p->first.planned_sweep = *sendable;
+      }
+      return p;
     }));
     if (!planned) continue;
     const AssetAllocation& a = planned->second.first;

@@ -176,7 +176,7 @@ class WithdrawalExecutor {
  private:
   enum class Outcome { kProgress, kRetry, kFailed, kStopped };
 
-  // The allocation policy (custody/allocation.h): for each Bitcoin asset over its hot cap, with
+  // The allocation policy (custody/allocation.h): for each Bitcoin or ether asset over its hot cap, with
   // an imported cold address and no sweep of its own still moving, a sweep of the planned amount
   // to the client-cold wallet, created approved (signerd's internal-sweep rule needs no
   // approvals to a cold address registered in its own configuration). Returns how many.
@@ -186,6 +186,10 @@ class WithdrawalExecutor {
   // house-hot -> the client-hot wallet's own change address (kind fee_reimbursement, the one
   // kind by which signerd lets a house wallet pay a client wallet), one at a time.
   absl::StatusOr<int> PlanReimbursements();
+  // Ether: the most the wallet's largest account can send now, less the most a transfer's gas
+  // can cost (its sweep moves at most this); nullopt for other chains. UNAVAILABLE when the node
+  // cannot be read.
+  absl::StatusOr<std::optional<base::Amount>> LargestSendable(const AssetConfig& asset);
   // Top-ups: for each Bitcoin asset whose clients' withdrawals need more than client-hot holds
   // (custody/allocation.h: planned_top_up), with none on its way, a top-up client-cold -> the
   // client-hot wallet's change address, pending the approvals of the policy's

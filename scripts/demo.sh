@@ -268,8 +268,9 @@ as auditor withdrawal --id "$topup" | indent
 echo "  with the coins in hot, the waiting withdrawal is paid:"
 payout "$w3"
 
-echo "  (ETH and USDC-ETH stay over their caps: Ethereum sweeps need the consolidation of deposit accounts,"
-echo "  which is not built yet; the aggregate and the coverage say so rather than hide it)"
+echo "  (ETH and USDC-ETH stay over their caps here: this demo makes no Ethereum cold keys, and a token's"
+echo "  deposit accounts hold no ether for the gas of a sweep until the house funds them, which is not"
+echo "  built yet; the aggregate and the coverage say so rather than hide it)"
 as auditor allocation | indent
 as auditor coverage | indent
 as auditor segregation-report | indent

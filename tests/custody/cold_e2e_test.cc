@@ -418,8 +418,8 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   stack.ExpectInvariantsAndAuditHold();
 }
 
-// A new client (platform role) and a BTC deposit address of it; returns the address.
-std::string NewClientAddress(v1::Custody::Stub& platform, const std::string& ref) {
+// A new client (platform role) and a deposit address of it for `asset`; returns the address.
+std::string NewClientAddress(v1::Custody::Stub& platform, const std::string& ref, const std::string& asset = "BTC") {
   grpc::ClientContext cctx;
   v1::CreateClientRequest creq;
   creq.set_idempotency_key("client-" + ref);
@@ -431,7 +431,7 @@ std::string NewClientAddress(v1::Custody::Stub& platform, const std::string& ref
   v1::CreateDepositAddressRequest areq;
   areq.set_idempotency_key("addr-" + ref);
   areq.set_client_id(client.client().client_id());
-  areq.set_asset_id("BTC");
+  areq.set_asset_id(asset);
   v1::CreateDepositAddressResponse address;
   s = platform.CreateDepositAddress(&actx, areq, &address);
   EXPECT_TRUE(s.ok()) << s.error_message();
@@ -450,11 +450,11 @@ std::string HouseAddress(v1::Custody::Stub& admin) {
   return house.house_address().address();
 }
 
-// The BTC moves of `kind` as the auditor sees them, newest first.
-std::vector<v1::Withdrawal> Moves(v1::Custody::Stub& auditor, v1::RequestKind kind) {
+// The moves of `kind` of `asset` as the auditor sees them, newest first.
+std::vector<v1::Withdrawal> Moves(v1::Custody::Stub& auditor, v1::RequestKind kind, const std::string& asset = "BTC") {
   grpc::ClientContext ctx;
   v1::ListWithdrawalsRequest req;
-  req.set_asset_id("BTC");
+  req.set_asset_id(asset);
   req.set_page_size(100);
   v1::ListWithdrawalsResponse resp;
   grpc::Status s = auditor.ListWithdrawals(&ctx, req, &resp);
@@ -478,10 +478,10 @@ bool Eventually(const std::function<bool()>& done) {
   return done();
 }
 
-v1::GetAllocationResponse Allocation(v1::Custody::Stub& auditor) {
+v1::GetAllocationResponse Allocation(v1::Custody::Stub& auditor, const std::string& asset = "BTC") {
   grpc::ClientContext ctx;
   v1::GetAllocationRequest req;
-  req.set_asset_id("BTC");
+  req.set_asset_id(asset);
   v1::GetAllocationResponse resp;
   grpc::Status s = auditor.GetAllocation(&ctx, req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
@@ -848,6 +848,85 @@ TEST(MixedRunE2e, RoundsOfDepositsSweepsAndReimbursementsKeepTheCapAndTheBooks) 
     if (a.asset_id() == "BTC") {
       EXPECT_EQ(a.receivables(), "0") << a.DebugString();
     }
+  }
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+// Ether sits in one account per deposit address and a transaction sends from one account: each
+// sweep moves what the largest account can send (its balance less the most its gas can cost),
+// one at a time, until the hot share is within the cap; each sweep's gas is a receivable, and
+// the books hold throughout.
+TEST(EthSweepE2e, EachSweepEmptiesOneDepositAccountUntilHotIsWithinTheCap) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["ETH"] = {EthAddress(2)};
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-eth-1", 2, "ETH", "ETH:client-cold")}, cold_signer),
+                     &imported)
+                  .ok());
+  const uint64_t kEth = 1'000'000'000'000'000'000ull;
+  std::map<std::string, uint64_t> deposited;  // address -> wei
+  for (int c = 0; c < 3; ++c) {
+    const std::string address = NewClientAddress(*platform, "eth-sweep-" + std::to_string(c), "ETH");
+    deposited[address] = kEth * static_cast<uint64_t>(c + 1);
+    stack.Credit("ethereum", address, std::to_string(deposited[address]));
+  }
+  stack.Mine("ethereum", 2);
+  stack.WaitIngested("ethereum");
+  // Mine while anything moves; at most 10 rounds.
+  for (int round = 0; round < 10; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // an executor pass plans and signs
+    std::vector<v1::Withdrawal> sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH");
+    bool live = false;
+    for (const v1::Withdrawal& w : sweeps) live = live || w.state() != v1::WITHDRAWAL_STATE_CONFIRMED;
+    if (!live && !Allocation(*auditor, "ETH").assets(0).over_cap()) break;
+    stack.Mine("ethereum", 1);
+    stack.WaitIngested("ethereum");
+  }
+  const std::vector<v1::Withdrawal> sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH");
+  ASSERT_EQ(sweeps.size(), 3u) << stack.CustodydStderr();
+  std::set<std::string> sources;
+  for (const v1::Withdrawal& w : sweeps) {
+    EXPECT_EQ(w.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << w.DebugString();
+    EXPECT_EQ(w.destination(), EthAddress(2));
+    EXPECT_EQ(w.source_wallet(), "ETH:client-hot");
+    // Which account paid it: the chain's view of its transaction.
+    grpc::ClientContext ctx;
+    sim::GetTransactionRequest req;
+    req.set_chain("ethereum");
+    req.set_txid(w.txid());
+    sim::GetTransactionResponse tx;
+    ASSERT_TRUE(stack.node().GetTransaction(&ctx, req, &tx).ok());
+    EXPECT_EQ(tx.state(), sim::GetTransactionResponse::STATE_CONFIRMED);
+  }
+  // Oldest first: the 3 ETH account, then the 2 ETH one, then what the cap still needs of the
+  // 1 ETH one (each sweep at most its account's balance less the gas).
+  const base::Amount first = base::ParseBaseUnits(sweeps[2].amount()).value();
+  const base::Amount second = base::ParseBaseUnits(sweeps[1].amount()).value();
+  EXPECT_LT(first, base::Amount(3 * kEth));
+  EXPECT_GT(first, base::Amount(2 * kEth));
+  EXPECT_LT(second, base::Amount(2 * kEth));
+  EXPECT_GT(second, base::Amount(kEth));
+  const v1::AssetAllocation eth = Allocation(*auditor, "ETH").assets(0);
+  EXPECT_FALSE(eth.over_cap()) << eth.DebugString();
+  EXPECT_LE(eth.hot_share_bps(), eth.hot_cap_bps());
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  EXPECT_TRUE(report.holds()) << report.DebugString();
+  for (const auto& a : report.assets()) {
+    if (a.asset_id() != "ETH") continue;
+    // Every sweep's gas is owed by the house: three fees, none zero.
+    uint64_t fees = 0;
+    for (const v1::Withdrawal& w : sweeps) fees += std::stoull(w.network_fee());
+    EXPECT_GT(fees, 0u);
+    EXPECT_EQ(a.receivables(), std::to_string(fees)) << a.DebugString();
   }
   stack.ExpectInvariantsAndAuditHold();
 }
