@@ -20,6 +20,7 @@
 #include "chain/hashes.h"
 #include "custody/allocation.h"
 #include "custody/audit_log.h"
+#include "custody/deposits.h"
 #include "custody/ledger.h"
 #include "custody/txbuild.h"
 #include "custody/whitelist.h"
@@ -55,12 +56,6 @@ void Log(const std::string& line) { std::fprintf(stderr, "custodyd executor: %s\
 
 std::span<const uint8_t> Span(const std::string& s) {
   return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-
-std::string_view HrpOf(const std::string& network) {
-  if (network == "mainnet") return "bc";
-  if (network == "regtest") return "bcrt";
-  return "tb";
 }
 
 sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
@@ -376,11 +371,19 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
 absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
   int created = 0;
   for (const AssetConfig& asset : config_.assets) {
-    if (asset.chain != "bitcoin" || !asset.receivable_threshold || !asset.withdrawal_fee_cap) continue;
+    // Bitcoin and ether (a token's receivables are in the chain's ether: ERC-20 gas).
+    if (!asset.erc20_contract.empty() || !asset.receivable_threshold || !asset.withdrawal_fee_cap) continue;
     const std::string client_hot = ClientHotWallet(asset.id);
     const std::string house_hot = WalletsOf(asset)[2].wallet_id;
-    // The amount owed and where to pay it (the client-hot wallet's own change address, which
-    // signerd knows as a key bound to that wallet), if a reimbursement is due and none is moving.
+    if (asset.chain == "ethereum") {
+      // The wallet's own account (no client's deposit address: a payment into one would read as
+      // that client's deposit), made through signerd on first use, as a Bitcoin change key.
+      std::lock_guard<std::mutex> lock(build_mu_);
+      RF_RETURN_IF_ERROR(ChangeKey(client_hot, asset).status());
+    }
+    // The amount owed and where to pay it, if a reimbursement is due and none is moving: the
+    // client-hot wallet's own address (Bitcoin, its change address; ether, its own account),
+    // of a key signerd knows bound to that wallet.
     using Plan = std::pair<base::Amount, std::string>;
     RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
       RF_ASSIGN_OR_RETURN(const store::AccountBalance r, txn.GetBalance(ReceivableAccount(client_hot)));
@@ -396,7 +399,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
       for (const store::AddressRow& a : hot) {
         if (a.client_id.empty()) return Plan(owed, a.address);
       }
-      return std::nullopt;  // no change address yet: the first Bitcoin build makes it
+      return std::nullopt;  // no own address yet: made below, before the next pass
     }));
     if (!planned) continue;
     RF_ASSIGN_OR_RETURN(const std::string id,
@@ -667,8 +670,8 @@ absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ChangeKe
   RF_ASSIGN_OR_RETURN(const ringfence::custody::Account wallet, ParseWalletId(wallet_id));
   RF_ASSIGN_OR_RETURN(SignerKey made, keys_.CreateKey(Cat("change of ", wallet_id),
                                                       WalletBinding{wallet_id, asset.id, wallet.owner_class, wallet.tier}));
-  RF_ASSIGN_OR_RETURN(auto compressed, codec::CompressPublicKey(made.public_key));
-  RF_ASSIGN_OR_RETURN(std::string address, codec::P2wpkhAddress(HrpOf(asset.network), codec::Hash160(compressed)));
+  // Bitcoin: a P2WPKH address; ether: the account's EIP-55 address.
+  RF_ASSIGN_OR_RETURN(std::string address, DepositAddressFor(asset, made.public_key));
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
   const std::string value = Cat(made.key_id, " ", address);
   absl::Status put = txn->PutIdempotency(

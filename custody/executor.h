@@ -181,10 +181,11 @@ class WithdrawalExecutor {
   // to the client-cold wallet, created approved (signerd's internal-sweep rule needs no
   // approvals to a cold address registered in its own configuration). Returns how many.
   absl::StatusOr<int> PlanSweeps();
-  // Receivables: for each Bitcoin asset with a receivable_threshold, once what the house owes
-  // the client-hot wallet reaches it and house-hot holds it plus a fee cap, a transfer of it
-  // house-hot -> the client-hot wallet's own change address (kind fee_reimbursement, the one
-  // kind by which signerd lets a house wallet pay a client wallet), one at a time.
+  // Receivables: for each Bitcoin or ether asset with a receivable_threshold, once what the
+  // house owes the client-hot wallet reaches it and house-hot holds it plus a fee cap, a
+  // transfer of it house-hot -> the client-hot wallet's own change address (ether: its first
+  // account) (kind fee_reimbursement, the one kind by which signerd lets a house wallet pay a
+  // client wallet), one at a time.
   absl::StatusOr<int> PlanReimbursements();
   // Ether: the most the wallet's largest account can send now, less the most a transfer's gas
   // can cost (its sweep moves at most this); nullopt for other chains. UNAVAILABLE when the node

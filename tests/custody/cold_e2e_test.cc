@@ -27,6 +27,7 @@
 #include "chain/eth_address.h"
 #include "chain/hashes.h"
 #include "offline/bundle.h"
+#include "tests/custody/approver_keys.h"
 #include "tests/custody/e2e_harness.h"
 
 namespace ringfence::custody::testing {
@@ -438,12 +439,12 @@ std::string NewClientAddress(v1::Custody::Stub& platform, const std::string& ref
   return address.deposit_address().address();
 }
 
-// A new address of the BTC house-hot wallet (admin role).
-std::string HouseAddress(v1::Custody::Stub& admin) {
+// A new address of the asset's house-hot wallet (admin role).
+std::string HouseAddress(v1::Custody::Stub& admin, const std::string& asset = "BTC") {
   grpc::ClientContext ctx;
   v1::CreateHouseAddressRequest req;
-  req.set_idempotency_key("house-btc");
-  req.set_asset_id("BTC");
+  req.set_idempotency_key("house-" + asset);
+  req.set_asset_id(asset);
   v1::CreateHouseAddressResponse house;
   grpc::Status s = admin.CreateHouseAddress(&ctx, req, &house);
   EXPECT_TRUE(s.ok()) << s.error_message();
@@ -927,6 +928,230 @@ TEST(EthSweepE2e, EachSweepEmptiesOneDepositAccountUntilHotIsWithinTheCap) {
     for (const v1::Withdrawal& w : sweeps) fees += std::stoull(w.network_fee());
     EXPECT_GT(fees, 0u);
     EXPECT_EQ(a.receivables(), std::to_string(fees)) << a.DebugString();
+  }
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+// A long run over BTC and ETH: rounds of deposits to four clients on both chains, each client's
+// withdrawals to its whitelisted addresses, and the sweeps and fee reimbursements custodyd plans,
+// every move mined to settlement. After every round in which a sweep of an asset settled, that
+// asset's hot share is within its cap; after every round segregation holds on both assets and
+// each client's balance is what it deposited less what it withdrew with the fees it paid; at the
+// end every move is confirmed and the receivables of both assets are back to zero.
+TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeepCapsAndBooks) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["BTC"] = {RegtestAddress(0)};
+  options.cold_addresses["ETH"] = {EthAddress(2)};
+  // A 20% cap, so that the hot wallets can pay the run's withdrawals without top-ups (those
+  // need the offline signer: custody_topup_e2e_test).
+  options.asset_lines["BTC"] = "hot_cap_bps = 2000\nmin_sweep = \"1000000\"\nreceivable_threshold = \"1\"\n";
+  options.asset_lines["ETH"] = "hot_cap_bps = 2000\nmin_sweep = \"100000000000000000\"\nreceivable_threshold = \"1\"\n";
+  // ETH destinations usable at once (kTestPolicy cools them off for a day).
+  const std::string cooling = "[assets.ETH.whitelist]\ncooling_off_seconds = 86400";
+  options.policy.replace(options.policy.find(cooling), cooling.size(), "[assets.ETH.whitelist]\ncooling_off_seconds = 0");
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  auto approver = stack.As("approver");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1",
+                     ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold"),
+                                  Key("cold-eth-1", 2, "ETH", "ETH:client-cold")},
+                                 cold_signer),
+                     &imported)
+                  .ok());
+  stack.Credit("bitcoin", HouseAddress(*admin, "BTC"), "100000000");
+  stack.Credit("ethereum", HouseAddress(*admin, "ETH"), "10000000000000000000");
+  const char* kAssets[] = {"BTC", "ETH"};
+  const std::map<std::string, std::string> chain_of = {{"BTC", "bitcoin"}, {"ETH", "ethereum"}};
+  const std::map<std::string, uint32_t> blocks_of = {{"BTC", 3}, {"ETH", 2}};
+  int keys = 0;
+  struct Client {
+    std::string id;
+    std::map<std::string, std::string> deposit;      // asset -> address
+    std::map<std::string, std::string> destination;  // asset -> whitelisted address
+  };
+  std::vector<Client> clients(4);
+  for (size_t c = 0; c < clients.size(); ++c) {
+    grpc::ClientContext cctx;
+    v1::CreateClientRequest creq;
+    creq.set_idempotency_key("client-" + std::to_string(c));
+    creq.set_client_ref("multi-" + std::to_string(c));
+    v1::CreateClientResponse made;
+    ASSERT_TRUE(platform->CreateClient(&cctx, creq, &made).ok());
+    clients[c].id = made.client().client_id();
+    std::array<uint8_t, 20> hash{};
+    hash.fill(static_cast<uint8_t>(0x40 + c));
+    clients[c].destination["BTC"] = chain::P2wpkhAddress("bcrt", hash).value();
+    clients[c].destination["ETH"] = chain::EthChecksumAddress(hash);
+    for (const char* asset : kAssets) {
+      grpc::ClientContext actx;
+      v1::CreateDepositAddressRequest areq;
+      areq.set_idempotency_key("addr-" + std::to_string(++keys));
+      areq.set_client_id(clients[c].id);
+      areq.set_asset_id(asset);
+      v1::CreateDepositAddressResponse address;
+      ASSERT_TRUE(platform->CreateDepositAddress(&actx, areq, &address).ok());
+      clients[c].deposit[asset] = address.deposit_address().address();
+      grpc::ClientContext wctx;
+      v1::AddWhitelistAddressRequest wreq;
+      wreq.set_idempotency_key("wl-" + std::to_string(++keys));
+      wreq.set_client_id(clients[c].id);
+      wreq.set_asset_id(asset);
+      wreq.set_address(clients[c].destination[asset]);
+      v1::AddWhitelistAddressResponse added;
+      ASSERT_TRUE(platform->AddWhitelistAddress(&wctx, wreq, &added).ok());
+      grpc::ClientContext pctx;
+      v1::SubmitApprovalRequest preq;
+      preq.set_idempotency_key("approve-" + std::to_string(++keys));
+      preq.set_target_id(added.entry().entry_id());
+      preq.set_approver_id("alice");
+      preq.set_signature(Sign(ApproverKey("alice"), WhitelistDigestOf(added.entry())));
+      v1::SubmitApprovalResponse approved;
+      grpc::Status s = approver->SubmitApproval(&pctx, preq, &approved);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_TRUE(approved.whitelist_entry().usable());
+    }
+  }
+  auto mine_all = [&](uint32_t extra) {
+    for (const char* asset : kAssets) stack.Mine(chain_of.at(asset), blocks_of.at(asset) + extra);
+    for (const char* asset : kAssets) stack.WaitIngested(chain_of.at(asset));
+  };
+  // Every live move of both assets mined to settlement; returns when nothing moves.
+  auto settle_moves = [&] {
+    for (int i = 0; i < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // an executor pass plans and signs
+      int live = 0;
+      for (const char* asset : kAssets) {
+        grpc::ClientContext ctx;
+        v1::ListWithdrawalsRequest req;
+        req.set_asset_id(asset);
+        for (auto st : {v1::WITHDRAWAL_STATE_PENDING_APPROVAL, v1::WITHDRAWAL_STATE_APPROVED,
+                        v1::WITHDRAWAL_STATE_SIGNING, v1::WITHDRAWAL_STATE_SIGNED, v1::WITHDRAWAL_STATE_BROADCAST}) {
+          req.add_states(st);
+        }
+        v1::ListWithdrawalsResponse resp;
+        EXPECT_TRUE(auditor->ListWithdrawals(&ctx, req, &resp).ok());
+        live += resp.withdrawals_size();
+      }
+      if (live == 0) return;
+      mine_all(0);
+    }
+    ADD_FAILURE() << "moves still live after 20 rounds of blocks\n" << stack.CustodydStderr();
+  };
+  // What each client should hold: deposits less withdrawals and the fees it was charged.
+  std::map<std::string, std::map<std::string, base::Amount>> expected;
+  std::vector<std::string> withdrawal_ids;
+  std::map<std::string, size_t> sweeps_seen = {{"BTC", 0}, {"ETH", 0}};
+  size_t deposits = 0;
+  constexpr int kRounds = 13;
+  for (int round = 0; round < kRounds; ++round) {
+    for (size_t c = 0; c < clients.size(); ++c) {
+      const uint64_t step = 1 + (round * 7 + c * 3) % 5;  // 1..5
+      const std::map<std::string, base::Amount> amount = {
+          {"BTC", base::Amount(step * 5'000'000ull)},                  // 0.05 .. 0.25 BTC
+          {"ETH", base::Amount(step * 500'000'000'000'000'000ull)}};  // 0.5 .. 2.5 ETH
+      for (const char* asset : kAssets) {
+        stack.Credit(chain_of.at(asset), clients[c].deposit[asset], amount.at(asset).ToBaseUnitString());
+        expected[clients[c].id][asset] = *expected[clients[c].id][asset].CheckedAdd(amount.at(asset));
+        ++deposits;
+      }
+    }
+    mine_all(0);
+    settle_moves();
+    // Two clients withdraw from each asset this round.
+    for (size_t k = 0; k < 2; ++k) {
+      const Client& client = clients[(round * 2 + k) % clients.size()];
+      for (const char* asset : kAssets) {
+        grpc::ClientContext ctx;
+        v1::CreateWithdrawalRequest req;
+        req.set_idempotency_key("wd-" + std::to_string(++keys));
+        req.set_client_id(client.id);
+        req.set_asset_id(asset);
+        req.set_amount(std::string(asset) == "BTC" ? "2000000" : "200000000000000000");  // 0.02 BTC, 0.2 ETH
+        req.set_destination(client.destination.at(asset));
+        v1::CreateWithdrawalResponse made;
+        grpc::Status s = platform->CreateWithdrawal(&ctx, req, &made);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        ASSERT_EQ(made.withdrawal().state(), v1::WITHDRAWAL_STATE_APPROVED) << made.withdrawal().DebugString();
+        withdrawal_ids.push_back(made.withdrawal().withdrawal_id());
+      }
+    }
+    settle_moves();
+    for (const char* asset : kAssets) {
+      const std::vector<v1::Withdrawal> sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, asset);
+      const v1::AssetAllocation a = Allocation(*auditor, asset).assets(0);
+      if (sweeps.size() > sweeps_seen[asset]) {
+        sweeps_seen[asset] = sweeps.size();
+        EXPECT_LE(a.hot_share_bps(), a.hot_cap_bps()) << "round " << round << ": " << a.DebugString();
+      }
+    }
+    grpc::ClientContext sctx;
+    v1::GetSegregationReportResponse report;
+    ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+    EXPECT_TRUE(report.holds()) << "round " << round << "\n" << report.DebugString();
+  }
+  settle_moves();
+  settle_moves();  // the last reimbursements, planned once the last moves settled
+  // Every withdrawal confirmed; each client's balance as expected.
+  for (const std::string& id : withdrawal_ids) {
+    grpc::ClientContext ctx;
+    v1::GetWithdrawalRequest req;
+    req.set_withdrawal_id(id);
+    v1::GetWithdrawalResponse got;
+    ASSERT_TRUE(auditor->GetWithdrawal(&ctx, req, &got).ok());
+    const v1::Withdrawal& w = got.withdrawal();
+    ASSERT_EQ(w.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << w.DebugString();
+    base::Amount out = base::ParseBaseUnits(w.amount()).value();
+    out = *out.CheckedAdd(base::ParseBaseUnits(w.network_fee()).value());  // native assets: the client pays
+    expected[w.client_id()][w.asset_id()] = *expected[w.client_id()][w.asset_id()].CheckedSub(out);
+  }
+  for (const Client& client : clients) {
+    for (const char* asset : kAssets) {
+      grpc::ClientContext ctx;
+      v1::GetBalancesRequest req;
+      req.set_client_id(client.id);
+      req.set_asset_id(asset);
+      v1::GetBalancesResponse got;
+      ASSERT_TRUE(platform->GetBalances(&ctx, req, &got).ok());
+      ASSERT_EQ(got.balances_size(), 1);
+      EXPECT_EQ(got.balances(0).available(), expected[client.id][asset].ToBaseUnitString()) << client.id << " " << asset;
+      EXPECT_EQ(got.balances(0).held(), "0");
+    }
+  }
+  size_t moves = 0, reimbursements = 0;
+  for (const char* asset : kAssets) {
+    grpc::ClientContext ctx;
+    v1::ListWithdrawalsRequest req;
+    req.set_asset_id(asset);
+    req.set_page_size(1000);
+    v1::ListWithdrawalsResponse all;
+    ASSERT_TRUE(auditor->ListWithdrawals(&ctx, req, &all).ok());
+    for (const v1::Withdrawal& w : all.withdrawals()) {
+      EXPECT_EQ(w.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << w.DebugString();
+      reimbursements += w.kind() == v1::REQUEST_KIND_FEE_REIMBURSEMENT;
+    }
+    moves += static_cast<size_t>(all.withdrawals_size());
+  }
+  EXPECT_GE(sweeps_seen["BTC"], 3u);
+  EXPECT_GE(sweeps_seen["ETH"], 3u);
+  EXPECT_GE(reimbursements, 2u);
+  EXPECT_GE(deposits + moves, 200u);
+  std::printf("multi-asset run: %zu deposits and %zu moves settled (%zu withdrawals, %zu BTC and %zu ETH sweeps, "
+              "%zu fee reimbursements)\n",
+              deposits, moves, withdrawal_ids.size(), sweeps_seen["BTC"], sweeps_seen["ETH"], reimbursements);
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  EXPECT_TRUE(report.holds()) << report.DebugString();
+  for (const auto& a : report.assets()) {
+    if (a.asset_id() == "BTC" || a.asset_id() == "ETH") {
+      EXPECT_EQ(a.receivables(), "0") << a.DebugString();
+    }
   }
   stack.ExpectInvariantsAndAuditHold();
 }
