@@ -1223,12 +1223,118 @@ INSTANTIATE_TEST_SUITE_P(EveryBoundary, SweepCrashE2e,
                          ::testing::Values("planned", "claimed", "answered", "signed", "sent", "broadcast",
                                            "settling"));
 
+// A signed bundle for `bundle_id` signed by `by` (a stand-in transaction: these files are
+// refused before their transaction is looked at).
+std::string SignedBundleFile(const std::string& bundle_id, const Identity& by) {
+  air::SignedBundle b;
+  b.bundle_id = bundle_id;
+  b.bundle_digest.fill(0x42);
+  b.signed_tx = std::string("\x02\x00\x00\x00", 4);
+  b.txid = std::string(64, 'a');
+  b.log_sequence = 7;
+  b.signer_key = by.public_key;
+  absl::StatusOr<base::Digest32> digest = air::SignedBundleDigest(b);
+  EXPECT_TRUE(digest.ok()) << digest.status();
+  if (!digest.ok()) return "";
+  crypto_sign_detached(b.signature.data(), nullptr, digest->data(), digest->size(), by.secret_key.data());
+  absl::StatusOr<std::string> text = air::WriteSignedBundle(b);
+  EXPECT_TRUE(text.ok()) << text.status();
+  return text.ok() ? *text : "";
+}
+
+grpc::Status ImportSigned(v1::Custody::Stub& stub, const std::string& key, const std::string& file) {
+  grpc::ClientContext ctx;
+  v1::ImportSignedBundleRequest request;
+  request.set_idempotency_key(key);
+  request.set_file(file);
+  v1::ImportSignedBundleResponse response;
+  return stub.ImportSignedBundle(&ctx, request, &response);
+}
+
+grpc::Status Export(v1::Custody::Stub& stub, const std::string& key, const std::string& id) {
+  grpc::ClientContext ctx;
+  v1::ExportSigningBundleRequest request;
+  request.set_idempotency_key(key);
+  request.set_withdrawal_id(id);
+  v1::ExportSigningBundleResponse response;
+  return stub.ExportSigningBundle(&ctx, request, &response);
+}
+
+// The top-up RPCs' refusals of bad input: each a clear error, the refused signatures audited,
+// and nothing changed (no move, no ledger entry). The flow itself: custody_topup_e2e_test.
+TEST(BundleRpcsE2e, BadInputIsRefusedAndChangesNothing) {
+  const Identity cold_signer(0x11);
+  const Identity stranger(0x22);
+  StackOptions options;
+  options.cold_identity_hex = cold_signer.Hex();
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto approver = stack.As("approver");
+  auto platform = stack.As("platform");
+  auto auditor = stack.As("auditor");
+  struct Case {
+    std::string name;
+    grpc::Status status;
+    grpc::StatusCode code;
+    std::string says;
+  };
+  const std::string good = SignedBundleFile("w_00000000000000aa", cold_signer);
+  std::string edited = good;
+  edited.replace(edited.find("\"log_sequence\":7"), 16, "\"log_sequence\":8");
+  const std::vector<Case> cases = {
+      {"export as platform", Export(*platform, "k1", "w_00000000000000aa"), grpc::StatusCode::PERMISSION_DENIED, ""},
+      {"export without a key", Export(*approver, "", "w_00000000000000aa"), grpc::StatusCode::INVALID_ARGUMENT,
+       "idempotency_key"},
+      {"export of a malformed id", Export(*approver, "k2", "w_xyz"), grpc::StatusCode::INVALID_ARGUMENT, "withdrawal_id"},
+      {"export of an unknown id", Export(*admin, "k3", "w_00000000000000aa"), grpc::StatusCode::NOT_FOUND,
+       "w_00000000000000aa"},
+      {"import as platform", ImportSigned(*platform, "k4", good), grpc::StatusCode::PERMISSION_DENIED, ""},
+      {"import as auditor", ImportSigned(*auditor, "k5", good), grpc::StatusCode::PERMISSION_DENIED, ""},
+      {"import of nothing", ImportSigned(*admin, "k6", ""), grpc::StatusCode::INVALID_ARGUMENT, "file: empty"},
+      {"import above the limit", ImportSigned(*admin, "k7", std::string((size_t{16} << 20) + 1, ' ')),
+       grpc::StatusCode::INVALID_ARGUMENT, "at most 16777216"},
+      {"import of malformed JSON", ImportSigned(*admin, "k8", "{\"format\":"), grpc::StatusCode::INVALID_ARGUMENT, "file:"},
+      {"import of a cold-key file", ImportSigned(*admin, "k9", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")},
+                                                                            cold_signer)),
+       grpc::StatusCode::INVALID_ARGUMENT, "unknown key"},
+      {"import signed by another identity", ImportSigned(*admin, "k10", SignedBundleFile("w_00000000000000aa", stranger)),
+       grpc::StatusCode::PERMISSION_DENIED, "file:"},
+      {"import of an edited file", ImportSigned(*admin, "k11", edited), grpc::StatusCode::PERMISSION_DENIED, "file:"},
+      {"import for no exported top-up", ImportSigned(*approver, "k12", good), grpc::StatusCode::NOT_FOUND,
+       "w_00000000000000aa"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.status.error_code(), c.code) << c.name << ": " << c.status.error_message();
+    EXPECT_THAT(c.status.error_message(), HasSubstr(c.says)) << c.name;
+    EXPECT_LT(c.status.error_message().size(), 600u) << c.name;
+  }
+  // Nothing moved or was booked; the two refused signatures are in the audit log.
+  grpc::ClientContext lctx;
+  v1::ListWithdrawalsResponse moves;
+  ASSERT_TRUE(auditor->ListWithdrawals(&lctx, v1::ListWithdrawalsRequest(), &moves).ok());
+  EXPECT_EQ(moves.withdrawals_size(), 0);
+  grpc::ClientContext actx;
+  v1::ListAuditEntriesResponse audit;
+  ASSERT_TRUE(auditor->ListAuditEntries(&actx, v1::ListAuditEntriesRequest(), &audit).ok());
+  int denied_imports = 0;
+  for (const auto& e : audit.entries()) {
+    denied_imports += e.action() == "denied" && e.details().find("ImportSignedBundle") != std::string::npos &&
+                      e.details().find("file:") != std::string::npos;
+  }
+  EXPECT_EQ(denied_imports, 2) << audit.DebugString();
+  stack.ExpectInvariantsAndAuditHold();
+}
+
 TEST(ColdKeysE2e, WithoutAColdSignerNothingIsImported) {
   const Identity cold_signer(0x11);
   CustodyStack stack;
   v1::ImportColdKeysResponse response;
   grpc::Status s = Import(*stack.As("admin"), "import-1",
                           ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("[cold_signer]"));
+  // Nor is a signed bundle believed.
+  s = ImportSigned(*stack.As("admin"), "import-2", SignedBundleFile("w_00000000000000aa", cold_signer));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("[cold_signer]"));
 }
