@@ -28,6 +28,7 @@
 #include "chain/hashes.h"
 #include "offline/bundle.h"
 #include "tests/custody/approver_keys.h"
+#include "tests/custody/cold_support.h"
 #include "tests/custody/e2e_harness.h"
 
 namespace ringfence::custody::testing {
@@ -41,19 +42,6 @@ constexpr const char* kPoints[] = {
     "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
     "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
     "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9",
-};
-
-struct Identity {
-  std::array<uint8_t, 32> public_key{};
-  std::array<uint8_t, 64> secret_key{};
-  explicit Identity(uint8_t seed_byte) {
-    EXPECT_GE(sodium_init(), 0);
-    std::array<uint8_t, 32> seed;
-    seed.fill(seed_byte);
-    crypto_sign_seed_keypair(public_key.data(), secret_key.data(), seed.data());
-  }
-  ~Identity() { sodium_memzero(secret_key.data(), secret_key.size()); }
-  std::string Hex() const { return base::HexEncode(public_key); }
 };
 
 air::ColdKey Key(const std::string& key_id, int point, const std::string& asset, const std::string& wallet_id,
@@ -73,14 +61,7 @@ std::string ColdKeyFile(const std::vector<air::ColdKey>& keys, const Identity& b
   air::ColdKeys file;
   file.created_at = 1'790'000'000;
   file.keys = keys;
-  file.signer_key = by.public_key;
-  absl::StatusOr<base::Digest32> digest = air::ColdKeysDigest(file);
-  EXPECT_TRUE(digest.ok()) << digest.status();
-  if (!digest.ok()) return "";
-  crypto_sign_detached(file.signature.data(), nullptr, digest->data(), digest->size(), by.secret_key.data());
-  absl::StatusOr<std::string> text = air::WriteColdKeys(file);
-  EXPECT_TRUE(text.ok()) << text.status();
-  return text.ok() ? *text : "";
+  return ColdKeysSignedBy(std::move(file), by);
 }
 
 grpc::Status Import(v1::Custody::Stub& stub, const std::string& key, const std::string& file,
@@ -1232,14 +1213,7 @@ std::string SignedBundleFile(const std::string& bundle_id, const Identity& by) {
   b.signed_tx = std::string("\x02\x00\x00\x00", 4);
   b.txid = std::string(64, 'a');
   b.log_sequence = 7;
-  b.signer_key = by.public_key;
-  absl::StatusOr<base::Digest32> digest = air::SignedBundleDigest(b);
-  EXPECT_TRUE(digest.ok()) << digest.status();
-  if (!digest.ok()) return "";
-  crypto_sign_detached(b.signature.data(), nullptr, digest->data(), digest->size(), by.secret_key.data());
-  absl::StatusOr<std::string> text = air::WriteSignedBundle(b);
-  EXPECT_TRUE(text.ok()) << text.status();
-  return text.ok() ? *text : "";
+  return SignedBundleSignedBy(std::move(b), by);
 }
 
 grpc::Status ImportSigned(v1::Custody::Stub& stub, const std::string& key, const std::string& file) {
