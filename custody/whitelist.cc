@@ -100,6 +100,15 @@ absl::StatusOr<store::WhitelistEntryRow> Whitelists::RequestAdd(store::Txn& txn,
     return absl::FailedPreconditionError(Cat("client_id: client ", client->client_id, " is frozen (",
                                              Clip(client->frozen_reason, 100), "); its whitelist cannot change"));
   }
+  // An address of Ringfence's own wallets (a deposit, house, cold or change address) is no
+  // withdrawal destination: a client's coins would move between wallets under no kind that says
+  // so (signerd refuses a client wallet paying a house wallet only at signing, after approvals),
+  // or reappear as another client's deposit.
+  RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> own, txn.GetAddress(args.address));
+  if (own) {
+    return absl::FailedPreconditionError(Cat("address: ", args.address, " is an address of Ringfence's own wallet ",
+                                             own->wallet_id, "; a withdrawal cannot pay it"));
+  }
   RF_ASSIGN_OR_RETURN(std::optional<store::WhitelistEntryRow> live,
                       txn.GetLiveWhitelistEntry(args.client_id, args.asset_id, args.address));
   if (live) {

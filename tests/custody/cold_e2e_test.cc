@@ -1299,6 +1299,55 @@ TEST(BundleRpcsE2e, BadInputIsRefusedAndChangesNothing) {
   stack.ExpectInvariantsAndAuditHold();
 }
 
+// No address of Ringfence's own wallets can be whitelisted as a destination: another client's
+// deposit address, a house address, a cold address. Refused at the request, before any approval
+// or signature (signerd would refuse the house one only when signing).
+TEST(WhitelistE2e, OwnWalletAddressesAreNoDestination) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.cold_identity_hex = cold_signer.Hex();
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto platform = stack.As("platform");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer),
+                     &imported)
+                  .ok());
+  const std::string other_deposit = NewClientAddress(*platform, "own-1");
+  NewClientAddress(*platform, "own-2");
+  grpc::ClientContext lctx;
+  v1::ListClientsRequest lreq;
+  v1::ListClientsResponse clients;
+  ASSERT_TRUE(platform->ListClients(&lctx, lreq, &clients).ok());
+  std::string second;
+  for (const auto& c : clients.clients()) {
+    if (c.client_ref() == "own-2") second = c.client_id();
+  }
+  ASSERT_FALSE(second.empty());
+  const std::map<std::string, std::string> own = {{other_deposit, "BTC:client-hot"},
+                                                  {HouseAddress(*admin), "BTC:house-hot"},
+                                                  {RegtestAddress(0), "BTC:client-cold"}};
+  int n = 0;
+  for (const auto& [address, wallet] : own) {
+    grpc::ClientContext ctx;
+    v1::AddWhitelistAddressRequest req;
+    req.set_idempotency_key("wl-" + std::to_string(++n));
+    req.set_client_id(second);
+    req.set_asset_id("BTC");
+    req.set_address(address);
+    v1::AddWhitelistAddressResponse resp;
+    grpc::Status s = platform->AddWhitelistAddress(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << address << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("own wallet " + wallet)) << address;
+  }
+  grpc::ClientContext wctx;
+  v1::ListWhitelistRequest wreq;
+  wreq.set_client_id(second);
+  v1::ListWhitelistResponse listed;
+  ASSERT_TRUE(platform->ListWhitelist(&wctx, wreq, &listed).ok());
+  EXPECT_EQ(listed.entries_size(), 0);
+}
+
 TEST(ColdKeysE2e, WithoutAColdSignerNothingIsImported) {
   const Identity cold_signer(0x11);
   CustodyStack stack;
