@@ -1182,6 +1182,8 @@ grpc::Status CustodyService::CreateWithdrawal(grpc::ServerContext* context, cons
           return FillWithdrawal(txn, row, response->mutable_withdrawal());
         }));
         NotifyWithdrawalEvents();
+        // An approved withdrawal is picked up at once rather than at the executor's next poll.
+        if (executor_ != nullptr && response->withdrawal().state() == v1::WITHDRAWAL_STATE_APPROVED) executor_->Wake();
         return absl::OkStatus();
       });
 }
@@ -1440,6 +1442,7 @@ grpc::Status CustodyService::SubmitApproval(grpc::ServerContext* context, const 
           return s;
         }
         NotifyWithdrawalEvents();
+        if (executor_ != nullptr && response->withdrawal().state() == v1::WITHDRAWAL_STATE_APPROVED) executor_->Wake();
         return absl::OkStatus();
       });
 }
