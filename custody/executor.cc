@@ -424,6 +424,13 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
     auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<AssetAllocation>> {
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_top_up.is_zero()) return std::nullopt;
+      // Approvers who rejected a top-up (or let it expire) are not asked again at once: the next
+      // one waits kTopUpRetrySeconds after the last refusal.
+      RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> refused,
+                          txn.ListWithdrawals({"", asset.id, {WithdrawalState::kRejected}}, {"", 100}));
+      for (const WithdrawalRow& r : refused) {
+        if (r.kind == "top_up" && env_.NowUnixMs() - r.updated_unix_ms < kTopUpRetrySeconds * 1000) return std::nullopt;
+      }
       return report.assets.at(0);
     };
     {

@@ -66,6 +66,8 @@ namespace ringfence::custody {
 
 // How long signerd accepts a sweep's request after it is planned (its expires_at).
 inline constexpr int64_t kSweepExpirySeconds = 86400;
+// After a top-up is rejected (or its approvals expire), how long before another is planned.
+inline constexpr int64_t kTopUpRetrySeconds = 3600;
 
 struct ExecutorOptions {
   std::chrono::milliseconds poll_interval{250};

@@ -713,6 +713,49 @@ TEST_F(TopUpE2e, WithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
 // content) refuses a signed bundle of another identity (the offline signer's own) or edited
 // after signing, one whose bundle digest or transaction is not what it exported, and a second
 // import changes nothing: one broadcast.
+// Approvers may say no: a rejected top-up moves nothing and holds nothing, the withdrawal
+// keeps waiting approved, and no new top-up is put to the approvers at once (the next waits
+// kTopUpRetrySeconds); a top-up cannot be cancelled through the platform's CancelWithdrawal.
+TEST_F(TopUpE2e, ARejectedTopUpIsNotAskedAgainAtOnce) {
+  Start(/*trust_test_identity=*/true);
+  ASSERT_FALSE(HasFatalFailure());
+  FundAndSweep();
+  ASSERT_FALSE(HasFatalFailure());
+  WithdrawAndApprove();
+  ASSERT_FALSE(HasFatalFailure());
+  const v1::Withdrawal planned = WaitTopUp();
+  ASSERT_FALSE(planned.withdrawal_id().empty());
+  {
+    grpc::ClientContext ctx;
+    v1::CancelWithdrawalRequest req;
+    req.set_idempotency_key("cancel-top-up");
+    req.set_withdrawal_id(planned.withdrawal_id());
+    req.set_reason("not the platform's");
+    v1::CancelWithdrawalResponse resp;
+    grpc::Status s = admin_->CancelWithdrawal(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  }
+  grpc::ClientContext ctx;
+  v1::RejectWithdrawalRequest req;
+  req.set_idempotency_key("reject-top-up");
+  req.set_withdrawal_id(planned.withdrawal_id());
+  req.set_approver_id("carol");
+  req.set_reason("move it from another cold wallet");
+  v1::RejectWithdrawalResponse rejected;
+  grpc::Status s = approver_->RejectWithdrawal(&ctx, req, &rejected);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(rejected.withdrawal().state(), v1::WITHDRAWAL_STATE_REJECTED);
+  EXPECT_EQ(rejected.withdrawal().held(), "0");
+  // Several executor passes (250 ms apart) later: still that one top-up, the withdrawal waiting.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto top_ups = Moves(v1::REQUEST_KIND_TOP_UP);
+  ASSERT_EQ(top_ups.size(), 1u);
+  EXPECT_EQ(top_ups[0].state(), v1::WITHDRAWAL_STATE_REJECTED);
+  EXPECT_EQ(Allocation().topping_up(), "0");
+  ExpectWithdrawalWaits("after the rejection");
+  stack_->ExpectInvariantsAndAuditHold();
+}
+
 TEST_F(TopUpE2e, EditedReplayedAndForeignBundlesAreRefused) {
   Start(/*trust_test_identity=*/true);
   ASSERT_FALSE(HasFatalFailure());
