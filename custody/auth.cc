@@ -54,6 +54,7 @@ constexpr MethodRoles kTable[] = {
     {"CreateHouseAddress", kAdmin},
     {"GetAllocation", kApprover | kAuditor | kAdmin},
     {"GetCoverage", kApprover | kAuditor | kAdmin},
+    {"GetReconciliation", kApprover | kAuditor | kAdmin},
 };
 
 constexpr std::string_view kMethods[] = {
@@ -64,7 +65,7 @@ constexpr std::string_view kMethods[] = {
     "AddWhitelistAddress", "RemoveWhitelistAddress", "ListWhitelist", "RejectWhitelistAddition",
     "CreateWithdrawal", "GetWithdrawal", "ListWithdrawals", "CancelWithdrawal", "WatchWithdrawals",
     "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal", "ImportColdKeys",
-    "CreateHouseAddress", "GetAllocation", "GetCoverage",
+    "CreateHouseAddress", "GetAllocation", "GetCoverage", "GetReconciliation",
 };
 
 unsigned RolesOf(std::string_view method) {

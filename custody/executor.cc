@@ -138,7 +138,16 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
       signer_(signer),
       adapters_(std::move(adapters)),
       options_(std::move(options)),
-      spent_(std::make_unique<SpentCache>()) {}
+      spent_(std::make_unique<SpentCache>()) {
+  if (config_.reconciliation.has_value()) {
+    reconciler_ = std::make_unique<Reconciler>(
+        config_, store_, env_, adapters_,
+        [this](store::Txn& txn, const WithdrawalRow& row) -> absl::StatusOr<base::Amount> {
+          RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest request, LoadBuild(txn, row.withdrawal_id));
+          return NetworkFee(request);
+        });
+  }
+}
 
 // Under build_mu_: each unfinished withdrawal's share of what is spent (SpentByUnfinished).
 struct WithdrawalExecutor::SpentCache {
@@ -238,6 +247,12 @@ absl::StatusOr<bool> MoveInFlight(store::Txn& txn, const std::string& asset_id, 
   }
 }
 
+// Whether the asset has a freeze in state frozen (custody/reconciler.h).
+absl::StatusOr<bool> IsFrozen(store::Txn& txn, const std::string& asset_id) {
+  RF_ASSIGN_OR_RETURN(std::optional<store::AssetFreezeRow> freeze, txn.GetActiveFreeze(asset_id));
+  return freeze.has_value();
+}
+
 // Inserts an approved internal move with its audit entry and commits `txn`; returns its id.
 absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn, const AssetConfig& asset,
                                        const std::string& kind, base::Amount amount, const std::string& source_wallet,
@@ -287,6 +302,8 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
     using Plan = std::pair<AssetAllocation, std::string>;  // the figures, the cold address
     RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+      RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, asset.id));
+      if (frozen) return std::nullopt;
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_sweep.is_zero()) return std::nullopt;
       RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(cold_wallet));
@@ -319,6 +336,8 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
     // signerd knows as a key bound to that wallet), if a reimbursement is due and none is moving.
     using Plan = std::pair<base::Amount, std::string>;
     RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+      RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, asset.id));
+      if (frozen) return std::nullopt;
       RF_ASSIGN_OR_RETURN(const store::AccountBalance r, txn.GetBalance(ReceivableAccount(client_hot)));
       const base::Amount owed = NormalBalance(NormalSide::kDebit, r, ReceivableAccount(client_hot));
       if (owed < *asset.receivable_threshold) return std::nullopt;
@@ -420,6 +439,11 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   if (!stopping_) {
     if (absl::Status checked = CheckCoverage(); !checked.ok()) {
       Log(Cat("ERROR checking coverage: ", checked.message()));
+    }
+    if (reconciler_ != nullptr) {
+      if (absl::StatusOr<ReconcilePass> reconciled = reconciler_->RunOnce(); !reconciled.ok()) {
+        Log(Cat("ERROR reconciling: ", reconciled.status().message()));
+      }
     }
   }
   return total;
@@ -570,6 +594,9 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   const int64_t now = env_.NowUnixMs();
+  if (absl::StatusOr<bool> frozen = IsFrozen(**txn, row.asset_id); !frozen.ok() || *frozen) {
+    return Outcome::kRetry;  // left approved until the freeze is lifted
+  }
   absl::StatusOr<WithdrawalRow> claimed = (*txn)->ClaimWithdrawalForSigning(row.withdrawal_id, now);
   if (!claimed.ok()) {
     // Cancelled, or not yet due: nothing to do now.

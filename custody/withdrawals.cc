@@ -13,6 +13,7 @@
 #include "custody/approvers.h"
 #include "custody/audit_log.h"
 #include "custody/ledger.h"
+#include "custody/reconciler.h"
 #include "custody/store/sqlite_store.h"
 #include "custody/whitelist.h"
 #include "policy/quorum.h"
@@ -149,6 +150,7 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Create(store::Txn& txn, const CreateW
 
   // Serialise on the asset's outflows (asset windows span clients) and the client's balance.
   RF_RETURN_IF_ERROR(txn.LockAssetOutflows(asset->id));
+  RF_RETURN_IF_ERROR(Reconciler::CheckNotFrozen(txn, asset->id));
   const std::string available_account = ClientAvailableAccount(client->client_id, asset->id);
   RF_ASSIGN_OR_RETURN(store::AccountBalance balance, txn.GetBalanceForUpdate(available_account));
   const Amount available = NormalBalance(NormalSide::kCredit, balance, available_account);
