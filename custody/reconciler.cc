@@ -40,6 +40,17 @@ absl::Status AddTo(Amount& sum, Amount value, std::string_view what) {
 
 std::string TransferRef(const std::string& txid, uint32_t index) { return Cat(txid, ":", index); }
 
+// A new audit entry of the reconciler's, for the caller to fill in its details. `action` must
+// outlive the entry (a literal).
+AuditInput& SystemEntry(std::vector<AuditInput>& audit, std::string_view action, std::string subject, int64_t now) {
+  AuditInput& entry = audit.emplace_back();
+  entry.actor = kSystemActor;
+  entry.action = action;
+  entry.subject = std::move(subject);
+  entry.unix_ms = now;
+  return entry;
+}
+
 }  // namespace
 
 // --- signed amounts and the arithmetic -----------------------------------------------------------
@@ -108,7 +119,6 @@ struct Reconciler::ChainSnapshot {
   std::vector<store::UnknownTransferRow> unknown;  // every clientless transfer to a client wallet, at or below the height
   std::set<std::string> recorded;                  // unknown transfers recorded already (txid:index)
   std::set<std::string> unacknowledged;            // ... of which not acknowledged
-  std::map<std::string, std::optional<store::AssetFreezeRow>> freezes;  // by asset
 };
 
 Reconciler::Reconciler(const Config& config, store::Store& store, Env& env,
@@ -148,7 +158,6 @@ absl::StatusOr<std::optional<Reconciler::ChainSnapshot>> Reconciler::Snapshot(co
   std::vector<std::pair<std::string, std::vector<std::string>>> by_asset;  // asset -> its wallets' addresses
   for (const AssetConfig& a : config_.assets) {
     if (a.chain != chain_name) continue;
-    RF_ASSIGN_OR_RETURN(s.freezes[a.id], txn->GetActiveFreeze(a.id));
     std::vector<std::string>& of_asset = by_asset.emplace_back(a.id, std::vector<std::string>{}).second;
     for (store::WalletRow& w : WalletsOf(a)) {
       ChainSnapshot::Wallet& wallet = s.wallets.emplace_back();
@@ -329,12 +338,8 @@ absl::StatusOr<bool> Reconciler::ReconcileChain(const std::string& chain_name, c
     mismatched[row.asset_id].push_back(figures);
     // One entry when a wallet turns to a mismatch or its difference changes, not one per block.
     if (w.last && w.last->state == "mismatch" && w.last->difference == row.difference) continue;
-    AuditInput& entry = audit.emplace_back();
-    entry.actor = kSystemActor;
-    entry.action = "reconciliation.mismatch";
-    entry.subject = row.wallet_id;
-    entry.unix_ms = now;
-    entry.details.Add("acknowledged", row.acknowledged)
+    SystemEntry(audit, "reconciliation.mismatch", row.wallet_id, now)
+        .details.Add("acknowledged", row.acknowledged)
         .Add("asset_id", row.asset_id)
         .Add("block_hash", row.block_hash)
         .Add("chain_balance", row.chain_balance.ToBaseUnitString())
@@ -360,12 +365,8 @@ absl::StatusOr<bool> Reconciler::ReconcileChain(const std::string& chain_name, c
     if (!is_new) continue;
     t.recorded_unix_ms = now;
     fresh.push_back(&t);
-    AuditInput& entry = audit.emplace_back();
-    entry.actor = kSystemActor;
-    entry.action = "reconciliation.unknown_transfer";
-    entry.subject = ref;
-    entry.unix_ms = now;
-    entry.details.Add("address", t.address)
+    SystemEntry(audit, "reconciliation.unknown_transfer", ref, now)
+        .details.Add("address", t.address)
         .Add("amount", t.amount.ToBaseUnitString())
         .Add("asset_id", t.asset_id)
         .Add("block_height", t.block_height)
@@ -413,12 +414,8 @@ absl::StatusOr<bool> Reconciler::ReconcileChain(const std::string& chain_name, c
     freeze.created_unix_ms = now;
     freeze.updated_unix_ms = now;
     RF_RETURN_IF_ERROR(txn->InsertFreeze(freeze));
-    AuditInput& entry = audit.emplace_back();
-    entry.actor = kSystemActor;
-    entry.action = "asset.frozen";
-    entry.subject = a.id;
-    entry.unix_ms = now;
-    entry.details.Add("approval_group", freeze.approval_group)
+    SystemEntry(audit, "asset.frozen", a.id, now)
+        .details.Add("approval_group", freeze.approval_group)
         .Add("approvals_required", freeze.approvals_required)
         .Add("details_sha256", DetailsSha256(freeze.details))
         .Add("freeze_id", freeze.freeze_id)
@@ -486,22 +483,9 @@ absl::StatusOr<store::AssetFreezeRow> Reconciler::LiftApprove(store::Txn& txn, c
     return absl::FailedPreconditionError(
         Cat("target_id: asset freeze ", freeze_id, " is ", store::FreezeStateName(freeze->state), ", not frozen"));
   }
-  const policy::ApproverGroup* group = policy->FindGroup(policy::GroupId(freeze->approval_group));
-  if (group == nullptr ||
-      !std::binary_search(group->members.begin(), group->members.end(), policy::PrincipalId(approver.id))) {
-    return absl::PermissionDeniedError(
-        Cat("approver_id: ", approver.id, " is not a member of approver group ", Clip(freeze->approval_group)));
-  }
   RF_ASSIGN_OR_RETURN(policy::ApprovalDigestBytes digest, LiftDigest(*freeze));
-  RF_RETURN_IF_ERROR(VerifyApproval(approver, digest, signature));
-  store::ApprovalRow approval;
-  approval.target_id = freeze_id;
-  approval.target_kind = "asset_freeze";
-  approval.approver_id = approver.id;
-  approval.signature = std::string(signature);
-  approval.digest = std::string(digest.begin(), digest.end());
-  approval.unix_ms = now_unix_ms;
-  RF_RETURN_IF_ERROR(txn.InsertApproval(approval));
+  RF_RETURN_IF_ERROR(RecordApproval(txn, *policy, freeze->approval_group, approver, digest, signature, freeze_id,
+                                    "asset_freeze", now_unix_ms));
   RF_ASSIGN_OR_RETURN(std::vector<store::ApprovalRow> approvals, txn.ListApprovals(freeze_id));
   const json approval_details = {{"approver_id", approver.id},
                                  {"asset_id", freeze->asset_id},

@@ -334,7 +334,9 @@ constexpr const char* kMigrations[] = {
     )sql",
     // 5: reconciliation (issue 13): each wallet's last reconciliation, asset freezes (an
     // approval target: approvals.target_kind 'asset_freeze', so the append-only approvals
-    // table is rebuilt with the wider CHECK), and unknown incoming transfers.
+    // table is rebuilt with the wider CHECK), and unknown incoming transfers. The new tables
+    // are made IF NOT EXISTS so that re-running it over a file some test rewound to an older
+    // version (its schema_version only) is harmless.
     R"sql(
       CREATE TABLE approvals_v5 (
         target_id TEXT NOT NULL,
@@ -355,7 +357,7 @@ constexpr const char* kMigrations[] = {
       CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
         BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
 
-      CREATE TABLE reconciliations (
+      CREATE TABLE IF NOT EXISTS reconciliations (
         wallet_id TEXT PRIMARY KEY NOT NULL REFERENCES wallets (wallet_id),
         asset_id TEXT NOT NULL,
         chain TEXT NOT NULL,
@@ -372,7 +374,7 @@ constexpr const char* kMigrations[] = {
         unix_ms INTEGER NOT NULL
       ) STRICT;
 
-      CREATE TABLE asset_freezes (
+      CREATE TABLE IF NOT EXISTS asset_freezes (
         freeze_id TEXT PRIMARY KEY NOT NULL,
         asset_id TEXT NOT NULL,
         reason TEXT NOT NULL,
@@ -384,10 +386,10 @@ constexpr const char* kMigrations[] = {
         created_unix_ms INTEGER NOT NULL,
         updated_unix_ms INTEGER NOT NULL
       ) STRICT;
-      CREATE UNIQUE INDEX asset_freezes_one_frozen ON asset_freezes (asset_id) WHERE state = 'frozen';
-      CREATE INDEX asset_freezes_by_time ON asset_freezes (created_unix_ms, freeze_id);
+      CREATE UNIQUE INDEX IF NOT EXISTS asset_freezes_one_frozen ON asset_freezes (asset_id) WHERE state = 'frozen';
+      CREATE INDEX IF NOT EXISTS asset_freezes_by_time ON asset_freezes (created_unix_ms, freeze_id);
 
-      CREATE TABLE unknown_transfers (
+      CREATE TABLE IF NOT EXISTS unknown_transfers (
         chain TEXT NOT NULL,
         txid TEXT NOT NULL,
         idx INTEGER NOT NULL CHECK (idx >= 0),
@@ -401,8 +403,8 @@ constexpr const char* kMigrations[] = {
         recorded_unix_ms INTEGER NOT NULL,
         PRIMARY KEY (chain, txid, idx)
       ) STRICT;
-      CREATE INDEX unknown_transfers_by_asset ON unknown_transfers (asset_id, chain, txid, idx);
-      CREATE INDEX deposits_clientless ON deposits (chain, txid, idx) WHERE client_id IS NULL;
+      CREATE INDEX IF NOT EXISTS unknown_transfers_by_asset ON unknown_transfers (asset_id, chain, txid, idx);
+      CREATE INDEX IF NOT EXISTS deposits_clientless ON deposits (chain, txid, idx) WHERE client_id IS NULL;
     )sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));

@@ -20,6 +20,15 @@
 extern char** environ;
 
 namespace ringfence::custody::testing {
+
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
 namespace {
 
 std::string ReadFile(const std::filesystem::path& path) {

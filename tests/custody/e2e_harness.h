@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -134,6 +135,10 @@ inline constexpr HouseAddress kHouseAddresses[] = {
     {"ETH", "0x5555555555555555555555555555555555555555"},
     {"USDC-ETH", "0x6666666666666666666666666666666666666666"},
 };
+
+// Polls until `done` holds (true) or a minute passes (false): for what custodyd does on its
+// own threads (the executor's passes), which no health check reports.
+bool Eventually(const std::function<bool()>& done);
 
 // A child process with stderr in a file and stdout in a file or a pipe; killed on destruction
 // if still running. `env` ("NAME=value") is added to the test's environment.

@@ -36,16 +36,6 @@ using ::testing::StartsWith;
 constexpr char kBtc[] = "bitcoin";
 constexpr char kReconciliation[] = "[reconciliation]\nlift_approvals = 2\nlift_group = \"ops\"\n";
 
-// Polls until `done` holds (true) or a minute passes (false).
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 std::string BtcAddress(uint8_t fill) {
   std::array<uint8_t, 20> hash;
   hash.fill(fill);
@@ -273,7 +263,9 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
 
   // The change address: one of the client-hot wallet's own addresses, no deposit address.
   std::string change;
-  for (const auto& a : Wallet(ReconciledAtTip(), "BTC:client-hot")->addresses()) {
+  const v1::GetReconciliationResponse settled = ReconciledAtTip();
+  ASSERT_NE(Wallet(settled, "BTC:client-hot"), nullptr);
+  for (const auto& a : Wallet(settled, "BTC:client-hot")->addresses()) {
     if (a.address() != deposit) change = a.address();
   }
   ASSERT_FALSE(change.empty());

@@ -201,7 +201,8 @@ TEST(ApprovalDigestTest, FreezeLiftDocumentExample) {
       "00000003" "425443"
       "00000010" "756e6b6e6f776e5f7472616e73666572"
       "00000040");
-  body.insert(body.end(), BaseLift().details_sha256.begin(), BaseLift().details_sha256.end());
+  const std::string hash_text = BaseLift().details_sha256;
+  body.insert(body.end(), hash_text.begin(), hash_text.end());
   const std::vector<uint8_t> height = *base::HexDecode("0000000000000078");
   body.insert(body.end(), height.begin(), height.end());
   EXPECT_EQ(*FreezeLiftDigest(BaseLift()), TaggedHashOf(kFreezeLiftTag, body));
