@@ -482,7 +482,9 @@ void ExpectReconciledWithoutAlarm(CustodyStack& stack, v1::Custody::Stub& audito
     return at_tip == 3;
   })) << stack.CustodydStderr();
   for (const auto& w : r.wallets()) {
-    if (w.asset_id() == "BTC") EXPECT_EQ(w.difference(), "0") << w.ShortDebugString();
+    if (w.asset_id() != "BTC") continue;
+    EXPECT_EQ(w.difference(), "0") << w.ShortDebugString();
+    EXPECT_EQ(w.state(), "ok") << w.ShortDebugString();
   }
   EXPECT_EQ(r.freezes_size(), 0);
   EXPECT_EQ(r.unknown_transfers_size(), 0);
