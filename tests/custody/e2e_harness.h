@@ -136,6 +136,17 @@ inline constexpr HouseAddress kHouseAddresses[] = {
     {"USDC-ETH", "0x6666666666666666666666666666666666666666"},
 };
 
+// Calls that many tests make, each with the idempotency key given. The first two fail the
+// test on error; the others return custodyd's answer (and copy what it sent into `out`).
+std::string CreateClientAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_ref);
+std::string CreateDepositAddressAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                   const std::string& asset);
+grpc::Status SubmitApprovalAs(v1::Custody::Stub& approver, const std::string& key, const std::string& target_id,
+                              const std::string& approver_id, const std::string& signature,
+                              v1::SubmitApprovalResponse* out);
+grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const v1::CreateWithdrawalRequest& request,
+                                v1::Withdrawal* out);
+
 // Polls until `done` holds (true) or a minute passes (false): for what custodyd does on its
 // own threads (the executor's passes), which no health check reports.
 bool Eventually(const std::function<bool()>& done);

@@ -117,41 +117,9 @@ class ReconcileE2eTest : public ::testing::Test {
     for (const auto& a : r.assets()) EXPECT_FALSE(a.frozen()) << when << ": " << a.ShortDebugString();
   }
 
-  std::string NewClient(const std::string& ref) {
-    grpc::ClientContext ctx;
-    v1::CreateClientRequest req;
-    req.set_idempotency_key("create-" + ref);
-    req.set_client_ref(ref);
-    v1::CreateClientResponse resp;
-    grpc::Status s = platform_->CreateClient(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.client().client_id();
-  }
-
-  std::string DepositAddress(const std::string& client_id, const std::string& asset) {
-    grpc::ClientContext ctx;
-    v1::CreateDepositAddressRequest req;
-    req.set_idempotency_key("address-" + std::to_string(++keys_));
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    v1::CreateDepositAddressResponse resp;
-    grpc::Status s = platform_->CreateDepositAddress(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.deposit_address().address();
-  }
-
   grpc::Status Approve(const std::string& target_id, const std::string& approver_id, const std::string& signature,
                        v1::SubmitApprovalResponse* out = nullptr) {
-    grpc::ClientContext ctx;
-    v1::SubmitApprovalRequest req;
-    req.set_idempotency_key("approve-" + std::to_string(++keys_));
-    req.set_target_id(target_id);
-    req.set_approver_id(approver_id);
-    req.set_signature(signature);
-    v1::SubmitApprovalResponse resp;
-    grpc::Status s = approver_->SubmitApproval(&ctx, req, &resp);
-    if (out != nullptr) *out = resp;
-    return s;
+    return SubmitApprovalAs(*approver_, "approve-" + std::to_string(++keys_), target_id, approver_id, signature, out);
   }
 
   void Whitelist(const std::string& client_id, const std::string& address) {
@@ -171,17 +139,13 @@ class ReconcileE2eTest : public ::testing::Test {
 
   grpc::Status Create(const std::string& client_id, const std::string& asset, const std::string& amount,
                       const std::string& destination, v1::Withdrawal* out) {
-    grpc::ClientContext ctx;
     v1::CreateWithdrawalRequest req;
     req.set_idempotency_key("wd-" + std::to_string(++keys_));
     req.set_client_id(client_id);
     req.set_asset_id(asset);
     req.set_amount(amount);
     req.set_destination(destination);
-    v1::CreateWithdrawalResponse resp;
-    grpc::Status s = platform_->CreateWithdrawal(&ctx, req, &resp);
-    if (out != nullptr) *out = resp.withdrawal();
-    return s;
+    return CreateWithdrawalAs(*platform_, req, out);
   }
 
   v1::Withdrawal Get(const std::string& id) {
@@ -226,8 +190,8 @@ class ReconcileE2eTest : public ::testing::Test {
 };
 
 TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAgain) {
-  const std::string client = NewClient("recon-1");
-  const std::string deposit = DepositAddress(client, "BTC");
+  const std::string client = CreateClientAs(*platform_, "create-recon-1", "recon-1");
+  const std::string deposit = CreateDepositAddressAs(*platform_, "address-1", client, "BTC");
   const std::string destination = BtcAddress(0x42);
   Whitelist(client, destination);
   ASSERT_FALSE(HasFatalFailure());
