@@ -60,13 +60,31 @@ grpc::Status SubmitApprovalAs(v1::Custody::Stub& approver, const std::string& ke
   return s;
 }
 
-grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const v1::CreateWithdrawalRequest& request,
-                                v1::Withdrawal* out) {
+grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                const std::string& asset, const std::string& amount, const std::string& destination,
+                                v1::Withdrawal* out, const std::string& requested_by) {
   grpc::ClientContext ctx;
+  v1::CreateWithdrawalRequest req;
+  req.set_idempotency_key(key);
+  req.set_client_id(client_id);
+  req.set_asset_id(asset);
+  req.set_amount(amount);
+  req.set_destination(destination);
+  req.set_requested_by(requested_by);
   v1::CreateWithdrawalResponse resp;
-  grpc::Status s = platform.CreateWithdrawal(&ctx, request, &resp);
+  grpc::Status s = platform.CreateWithdrawal(&ctx, req, &resp);
   if (out != nullptr) *out = resp.withdrawal();
   return s;
+}
+
+v1::Withdrawal GetWithdrawalAs(v1::Custody::Stub& caller, const std::string& withdrawal_id) {
+  grpc::ClientContext ctx;
+  v1::GetWithdrawalRequest req;
+  req.set_withdrawal_id(withdrawal_id);
+  v1::GetWithdrawalResponse resp;
+  grpc::Status s = caller.GetWithdrawal(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.withdrawal();
 }
 
 bool Eventually(const std::function<bool()>& done) {

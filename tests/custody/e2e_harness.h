@@ -144,8 +144,11 @@ std::string CreateDepositAddressAs(v1::Custody::Stub& platform, const std::strin
 grpc::Status SubmitApprovalAs(v1::Custody::Stub& approver, const std::string& key, const std::string& target_id,
                               const std::string& approver_id, const std::string& signature,
                               v1::SubmitApprovalResponse* out);
-grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const v1::CreateWithdrawalRequest& request,
-                                v1::Withdrawal* out);
+grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                const std::string& asset, const std::string& amount, const std::string& destination,
+                                v1::Withdrawal* out, const std::string& requested_by = "");
+// The withdrawal as `caller` sees it; fails the test on error.
+v1::Withdrawal GetWithdrawalAs(v1::Custody::Stub& caller, const std::string& withdrawal_id);
 
 // Polls until `done` holds (true) or a minute passes (false): for what custodyd does on its
 // own threads (the executor's passes), which no health check reports.

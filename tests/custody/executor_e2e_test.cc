@@ -247,29 +247,14 @@ class ExecutorE2eTest : public ::testing::Test {
 
   v1::Withdrawal Create(const std::string& client_id, const std::string& asset, const std::string& amount,
                         const std::string& destination, const std::string& requested_by = "") {
-    grpc::ClientContext ctx;
-    v1::CreateWithdrawalRequest req;
-    req.set_idempotency_key("wd-" + std::to_string(++keys_));
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    req.set_amount(amount);
-    req.set_destination(destination);
-    req.set_requested_by(requested_by);
-    v1::CreateWithdrawalResponse resp;
-    grpc::Status s = platform_->CreateWithdrawal(&ctx, req, &resp);
+    v1::Withdrawal created;
+    grpc::Status s = CreateWithdrawalAs(*platform_, "wd-" + std::to_string(++keys_), client_id, asset, amount, destination,
+                                        &created, requested_by);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
+    return created;
   }
 
-  v1::Withdrawal Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetWithdrawalRequest req;
-    req.set_withdrawal_id(id);
-    v1::GetWithdrawalResponse resp;
-    grpc::Status s = auditor_->GetWithdrawal(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
-  }
+  v1::Withdrawal Get(const std::string& id) { return GetWithdrawalAs(*auditor_, id); }
 
   // Polls the withdrawal until it is in one of `states` (the executor moves it in the
   // background); a test failure at the ceiling.

@@ -139,24 +139,10 @@ class ReconcileE2eTest : public ::testing::Test {
 
   grpc::Status Create(const std::string& client_id, const std::string& asset, const std::string& amount,
                       const std::string& destination, v1::Withdrawal* out) {
-    v1::CreateWithdrawalRequest req;
-    req.set_idempotency_key("wd-" + std::to_string(++keys_));
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    req.set_amount(amount);
-    req.set_destination(destination);
-    return CreateWithdrawalAs(*platform_, req, out);
+    return CreateWithdrawalAs(*platform_, "wd-" + std::to_string(++keys_), client_id, asset, amount, destination, out);
   }
 
-  v1::Withdrawal Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetWithdrawalRequest req;
-    req.set_withdrawal_id(id);
-    v1::GetWithdrawalResponse resp;
-    grpc::Status s = auditor_->GetWithdrawal(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
-  }
+  v1::Withdrawal Get(const std::string& id) { return GetWithdrawalAs(*auditor_, id); }
 
   // Mines until the withdrawal is confirmed, checking at every height that the reconciliation
   // finds no difference (its transaction confirmed but not yet settled in between).

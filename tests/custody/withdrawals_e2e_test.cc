@@ -128,25 +128,11 @@ class WithdrawalsE2eTest : public ::testing::Test {
   grpc::Status Create(const std::string& client_id, const std::string& asset, const std::string& amount,
                       const std::string& destination, v1::Withdrawal* out, const std::string& key = "",
                       const std::string& requested_by = "") {
-    v1::CreateWithdrawalRequest req;
-    req.set_idempotency_key(key.empty() ? "wd-" + std::to_string(++keys_) : key);
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    req.set_amount(amount);
-    req.set_destination(destination);
-    req.set_requested_by(requested_by);
-    return CreateWithdrawalAs(*platform_, req, out);
+    return CreateWithdrawalAs(*platform_, key.empty() ? "wd-" + std::to_string(++keys_) : key, client_id, asset, amount,
+                              destination, out, requested_by);
   }
 
-  v1::Withdrawal Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetWithdrawalRequest req;
-    req.set_withdrawal_id(id);
-    v1::GetWithdrawalResponse resp;
-    grpc::Status s = auditor_->GetWithdrawal(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
-  }
+  v1::Withdrawal Get(const std::string& id) { return GetWithdrawalAs(*auditor_, id); }
 
   std::vector<v1::Withdrawal> List(const std::string& client_id) {
     grpc::ClientContext ctx;
