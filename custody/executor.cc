@@ -441,9 +441,11 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
       Log(Cat("ERROR checking coverage: ", checked.message()));
     }
     if (reconciler_ != nullptr) {
-      if (absl::StatusOr<ReconcilePass> reconciled = reconciler_->RunOnce(); !reconciled.ok()) {
-        Log(Cat("ERROR reconciling: ", reconciled.status().message()));
-      }
+      // Logged once per distinct error: a node that stays away would otherwise fill the log.
+      absl::StatusOr<ReconcilePass> reconciled = reconciler_->RunOnce();
+      const std::string error = reconciled.ok() ? "" : std::string(reconciled.status().message());
+      if (!error.empty() && error != reconcile_error_) Log(Cat("ERROR reconciling (retried each pass): ", error));
+      reconcile_error_ = error;
     }
   }
   return total;

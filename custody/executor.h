@@ -217,6 +217,7 @@ class WithdrawalExecutor {
   std::unique_ptr<SpentCache> spent_;  // under build_mu_
   std::map<std::string, bool> coverage_short_;  // by asset: short at the last check (CheckCoverage)
   std::unique_ptr<Reconciler> reconciler_;      // with [reconciliation]: run after each pass
+  std::string reconcile_error_;                 // the last error it returned ("" none)
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -22,8 +22,8 @@
 #include "base/hex.h"
 #include "chain/bech32.h"
 #include "chain/eth_address.h"
-#include "chain/hashes.h"
 #include "policy/approval_digest.h"
+#include "policy/config.h"
 #include "tests/custody/approver_keys.h"
 #include "tests/custody/e2e_harness.h"
 
@@ -49,8 +49,7 @@ policy::ApprovalDigestBytes LiftDigestOf(const v1::AssetFreeze& f) {
   subject.freeze_id = f.freeze_id();
   subject.asset = f.asset_id();
   subject.reason = f.reason();
-  subject.details_sha256 = base::HexEncode(
-      chain::Sha256(std::span(reinterpret_cast<const uint8_t*>(f.details().data()), f.details().size())));
+  subject.details_sha256 = policy::Sha256Hex(f.details());
   subject.height = f.height();
   absl::StatusOr<policy::ApprovalDigestBytes> digest = policy::FreezeLiftDigest(subject);
   EXPECT_TRUE(digest.ok()) << digest.status();
