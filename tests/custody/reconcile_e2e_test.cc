@@ -4,8 +4,9 @@
 // Normal operation (a deposit seen but not yet credited, a withdrawal confirmed but not yet
 // settled, both settled) reconciles without a difference at every height. A transfer to a
 // client wallet's own address (no deposit address) is an unknown incoming transfer: recorded,
-// shown, audited, and it freezes BTC (withdrawals refused with asset_frozen, other assets
-// untouched) until two approvers of the lift group sign the freeze-lift digest. A chain balance
+// shown, audited, and it freezes BTC (withdrawals refused with asset_frozen, an approved one
+// not claimed, other assets untouched) until two approvers of the lift group sign the
+// freeze-lift digest. A chain balance
 // changed behind the ledger's back (a reorganisation that drops a credited deposit) is a
 // balance mismatch and freezes BTC again.
 #include <gmock/gmock.h>
@@ -182,7 +183,7 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
   ASSERT_FALSE(HasFatalFailure());
 
   // A deposit seen (1 confirmation of 3) is in flight: no difference; credited: none either.
-  stack_->Credit(kBtc, deposit, "50000000");
+  stack_->Credit(kBtc, deposit, "150000000");
   stack_->Mine(kBtc, 1);
   stack_->WaitIngested(kBtc);
   ExpectNoFalseAlarm("deposit pending");
@@ -190,9 +191,9 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
     const v1::GetReconciliationResponse r = Report();
     const v1::WalletReconciliation* hot = Wallet(r, "BTC:client-hot");
     ASSERT_NE(hot, nullptr);
-    EXPECT_EQ(hot->chain_balance(), "50000000");
+    EXPECT_EQ(hot->chain_balance(), "150000000");
     EXPECT_EQ(hot->ledger_balance(), "0");
-    EXPECT_EQ(hot->expected(), "50000000");
+    EXPECT_EQ(hot->expected(), "150000000");
     ASSERT_EQ(hot->addresses_size(), 1);
     EXPECT_EQ(hot->addresses(0).address(), deposit);
     EXPECT_TRUE(r.configured());
@@ -200,7 +201,7 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
   stack_->Mine(kBtc, 2);
   stack_->WaitIngested(kBtc);
   ExpectNoFalseAlarm("deposit credited");
-  EXPECT_EQ(Wallet(Report(), "BTC:client-hot")->ledger_balance(), "50000000");
+  EXPECT_EQ(Wallet(Report(), "BTC:client-hot")->ledger_balance(), "150000000");
 
   // A withdrawal: broadcast, confirmed but unsettled, settled; no difference at any height.
   v1::Withdrawal w;
@@ -219,6 +220,11 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
   }
   ASSERT_FALSE(change.empty());
   EXPECT_EQ(AuditCount("asset.frozen"), 0u);
+  // A withdrawal of 1 BTC waits for two approvals; it will get them while BTC is frozen.
+  v1::Withdrawal big;
+  s = Create(client, "BTC", "100000000", destination, &big);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(big.state(), v1::WITHDRAWAL_STATE_PENDING_APPROVAL);
 
   // Someone pays the change address: an unknown incoming transfer.
   const std::string unknown_txid = stack_->Credit(kBtc, change, "1234567");
@@ -263,6 +269,15 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
     EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("asset_frozen"))) << s.error_message();
   }
 
+  // Approvals of a withdrawal still count, but the executor claims nothing of a frozen asset:
+  // the approved withdrawal waits (a few of its 250 ms passes).
+  for (const char* id : {"alice", "bob"}) {
+    s = Approve(big.withdrawal_id(), id, Sign(ApproverKey(id), DigestOf(SubjectOf(big))));
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Get(big.withdrawal_id()).state(), v1::WITHDRAWAL_STATE_APPROVED);
+
   // The freeze waits for approvals in the approvers' list.
   {
     grpc::ClientContext ctx;
@@ -304,7 +319,10 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
   EXPECT_EQ(AuditCount("asset.freeze_approval", freeze.freeze_id()), 2u);
   EXPECT_EQ(AuditCount("asset.unfrozen", freeze.freeze_id()), 1u);
 
-  // Withdrawals of BTC work again, and nothing freezes on the acknowledged transfer.
+  // The approved withdrawal goes out now; new ones are accepted again; nothing freezes on the
+  // acknowledged transfer.
+  SettleWithoutAlarm(big.withdrawal_id());
+  ASSERT_FALSE(HasFatalFailure());
   s = Create(client, "BTC", "1000000", destination, &w);
   ASSERT_TRUE(s.ok()) << s.error_message();
   SettleWithoutAlarm(w.withdrawal_id());
