@@ -357,6 +357,60 @@ TEST_F(ReconcileE2eTest, UnknownTransferFreezesUntilApprovalsAndAReorgFreezesAga
   EXPECT_THAT(s.error_message(), HasSubstr("balance_mismatch"));
 }
 
+// Ethereum: ETH and USDC deposits, pending and credited, reconcile without a difference (the
+// client-hot wallets counted at every address of the chain); USDC sent to an ETH deposit
+// address is nobody's USDC deposit: an unknown transfer that freezes USDC-ETH alone.
+TEST_F(ReconcileE2eTest, EthereumDepositsReconcileAndAnotherAssetsTransferIsUnknown) {
+  const std::string client = CreateClientAs(*platform_, "create-eth-1", "eth-1");
+  const std::string eth = CreateDepositAddressAs(*platform_, "address-eth", client, "ETH");
+  const std::string usdc = CreateDepositAddressAs(*platform_, "address-usdc", client, "USDC-ETH");
+  stack_->Credit("ethereum", eth, "3000000000000000000");
+  stack_->Credit("ethereum", usdc, "7000000", kUsdcContract);
+  auto reconciled_at_tip = [&] {
+    const uint64_t tip = stack_->Tip("ethereum");
+    v1::GetReconciliationResponse r;
+    EXPECT_TRUE(Eventually([&] {
+      r = Report();
+      int at_tip = 0;
+      for (const auto& w : r.wallets()) at_tip += w.chain() == "ethereum" && w.height() == tip;
+      return at_tip == 6;
+    })) << stack_->CustodydStderr();
+    return r;
+  };
+  for (int blocks : {1, 1}) {  // pending (1 of 2 confirmations), then credited
+    stack_->Mine("ethereum", blocks);
+    stack_->WaitIngested("ethereum");
+    const v1::GetReconciliationResponse r = reconciled_at_tip();
+    for (const auto& w : r.wallets()) {
+      if (w.chain() != "ethereum") continue;
+      EXPECT_EQ(w.difference(), "0") << w.ShortDebugString();
+      EXPECT_EQ(w.state(), "ok") << w.ShortDebugString();
+    }
+    for (const auto& a : r.assets()) EXPECT_FALSE(a.frozen()) << a.ShortDebugString();
+  }
+  const v1::GetReconciliationResponse credited = Report();
+  EXPECT_EQ(Wallet(credited, "ETH:client-hot")->ledger_balance(), "3000000000000000000");
+  EXPECT_EQ(Wallet(credited, "USDC-ETH:client-hot")->chain_balance(), "7000000");
+
+  stack_->Credit("ethereum", eth, "2500000", kUsdcContract);
+  stack_->Mine("ethereum", 2);
+  stack_->WaitIngested("ethereum");
+  v1::GetReconciliationResponse r;
+  ASSERT_TRUE(Eventually([&] {
+    r = Report();
+    return Asset(r, "USDC-ETH")->frozen();
+  })) << stack_->CustodydStderr();
+  EXPECT_EQ(Asset(r, "USDC-ETH")->reason(), "unknown_transfer");
+  EXPECT_FALSE(Asset(r, "ETH")->frozen());
+  EXPECT_FALSE(Asset(r, "BTC")->frozen());
+  ASSERT_EQ(r.unknown_transfers_size(), 1);
+  EXPECT_EQ(r.unknown_transfers(0).address(), eth);
+  EXPECT_EQ(r.unknown_transfers(0).wallet_id(), "USDC-ETH:client-hot");
+  EXPECT_EQ(r.unknown_transfers(0).amount(), "2500000");
+  // Booked to unattributed by the ingestor, so the books still equal the chain.
+  EXPECT_EQ(Wallet(r, "USDC-ETH:client-hot")->difference(), "0");
+}
+
 // GetReconciliation is for approvers, auditors and admins, not the platform; a bad asset id is
 // refused naming the field.
 TEST_F(ReconcileE2eTest, GetReconciliationRolesAndInput) {
