@@ -93,15 +93,16 @@ class ReconcileE2eTest : public ::testing::Test {
     return nullptr;
   }
 
-  // Waits until every BTC wallet is reconciled at the chain's current tip; returns the report.
-  v1::GetReconciliationResponse ReconciledAtTip() {
-    const uint64_t tip = stack_->Tip(kBtc);
+  // Waits until every wallet of `chain` (`wallets` of them: three per asset) is reconciled at
+  // the chain's current tip; returns the report.
+  v1::GetReconciliationResponse ReconciledAtTip(const std::string& chain = kBtc, int wallets = 3) {
+    const uint64_t tip = stack_->Tip(chain);
     v1::GetReconciliationResponse r;
     EXPECT_TRUE(Eventually([&] {
       r = Report();
       int at_tip = 0;
-      for (const auto& w : r.wallets()) at_tip += w.asset_id() == "BTC" && w.height() == tip;
-      return at_tip == 3;
+      for (const auto& w : r.wallets()) at_tip += w.chain() == chain && w.height() == tip;
+      return at_tip == wallets;
     })) << stack_->CustodydStderr();
     return r;
   }
@@ -366,21 +367,10 @@ TEST_F(ReconcileE2eTest, EthereumDepositsReconcileAndAnotherAssetsTransferIsUnkn
   const std::string usdc = CreateDepositAddressAs(*platform_, "address-usdc", client, "USDC-ETH");
   stack_->Credit("ethereum", eth, "3000000000000000000");
   stack_->Credit("ethereum", usdc, "7000000", kUsdcContract);
-  auto reconciled_at_tip = [&] {
-    const uint64_t tip = stack_->Tip("ethereum");
-    v1::GetReconciliationResponse r;
-    EXPECT_TRUE(Eventually([&] {
-      r = Report();
-      int at_tip = 0;
-      for (const auto& w : r.wallets()) at_tip += w.chain() == "ethereum" && w.height() == tip;
-      return at_tip == 6;
-    })) << stack_->CustodydStderr();
-    return r;
-  };
   for (int blocks : {1, 1}) {  // pending (1 of 2 confirmations), then credited
     stack_->Mine("ethereum", blocks);
     stack_->WaitIngested("ethereum");
-    const v1::GetReconciliationResponse r = reconciled_at_tip();
+    const v1::GetReconciliationResponse r = ReconciledAtTip("ethereum", 6);  // ETH and USDC-ETH
     for (const auto& w : r.wallets()) {
       if (w.chain() != "ethereum") continue;
       EXPECT_EQ(w.difference(), "0") << w.ShortDebugString();

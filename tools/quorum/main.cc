@@ -331,6 +331,23 @@ bool TakeReview(const absl::StatusOr<Review>& review, Reviewed* out) {
   return true;
 }
 
+// The pending approval whose whitelist entry or asset freeze is `id`; nullopt after printing
+// that it is not among the `what` pending approval (unknown, or `gone`).
+std::optional<v1::PendingApproval> FindPending(Custodyd& custodyd, const std::string& id, std::string_view what,
+                                               std::string_view gone) {
+  std::optional<v1::PendingApproval> found;
+  if (!custodyd.Pending("", [&](const v1::PendingApproval& p) {
+        const bool match = (p.kind() == v1::APPROVAL_TARGET_KIND_WHITELIST_ADD && p.whitelist_entry().entry_id() == id) ||
+                           (p.kind() == v1::APPROVAL_TARGET_KIND_ASSET_FREEZE && p.asset_freeze().freeze_id() == id);
+        if (match) found = p;
+        return !match;
+      })) {
+    return std::nullopt;
+  }
+  if (!found) Fail(Cat(id, " is not among the ", what, " pending approval (unknown, or ", gone, ")"), kExitFailed);
+  return found;
+}
+
 // Fetches `id`, prints the review and returns it; nullopt after printing why not (*exit_code
 // set). A whitelist addition is looked up among the pending approvals: custodyd has no other
 // way to fetch one entry, and only a pending one can be approved.
@@ -352,37 +369,16 @@ std::optional<Reviewed> FetchAndShow(Custodyd& custodyd, const std::string& id, 
     if (!TakeReview(review, &out)) return std::nullopt;
     std::fputs(quorum::RenderWithdrawalReview(out.withdrawal, *review, now).c_str(), stdout);
   } else if (kind == TargetKind::kAssetFreeze) {
-    // Like a whitelist addition, a freeze is found among the pending approvals.
-    bool found = false;
-    if (!custodyd.Pending("", [&](const v1::PendingApproval& p) {
-          if (p.kind() != v1::APPROVAL_TARGET_KIND_ASSET_FREEZE || p.asset_freeze().freeze_id() != id) return true;
-          out.freeze = p.asset_freeze();
-          found = true;
-          return false;
-        })) {
-      return std::nullopt;
-    }
-    if (!found) {
-      Fail(Cat(id, " is not among the asset freezes pending approval (unknown, or already lifted)"), kExitFailed);
-      return std::nullopt;
-    }
+    std::optional<v1::PendingApproval> pending = FindPending(custodyd, id, "asset freezes", "already lifted");
+    if (!pending) return std::nullopt;
+    out.freeze = pending->asset_freeze();
     auto review = quorum::ReviewAssetFreeze(out.freeze);
     if (!TakeReview(review, &out)) return std::nullopt;
     std::fputs(quorum::RenderFreezeReview(out.freeze, *review, now).c_str(), stdout);
   } else {
-    bool found = false;
-    if (!custodyd.Pending("", [&](const v1::PendingApproval& p) {
-          if (p.kind() != v1::APPROVAL_TARGET_KIND_WHITELIST_ADD || p.whitelist_entry().entry_id() != id) return true;
-          out.entry = p.whitelist_entry();
-          found = true;
-          return false;
-        })) {
-      return std::nullopt;
-    }
-    if (!found) {
-      Fail(Cat(id, " is not among the whitelist additions pending approval (unknown, or already decided)"), kExitFailed);
-      return std::nullopt;
-    }
+    std::optional<v1::PendingApproval> pending = FindPending(custodyd, id, "whitelist additions", "already decided");
+    if (!pending) return std::nullopt;
+    out.entry = pending->whitelist_entry();
     auto review = quorum::ReviewWhitelistAddition(out.entry, assets);
     if (!TakeReview(review, &out)) return std::nullopt;
     std::fputs(quorum::RenderWhitelistReview(out.entry, *review, now).c_str(), stdout);
