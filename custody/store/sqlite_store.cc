@@ -1981,26 +1981,24 @@ class SqliteTxn final : public Txn {
   absl::StatusOr<std::vector<ReconciliationRow>> ListReconciliations() override {
     RF_RETURN_IF_ERROR(Usable());
     RF_ASSIGN_OR_RETURN(Query q, Statement(kListReconciliations));
-    std::vector<ReconciliationRow> rows;
-    RF_RETURN_IF_ERROR(EachRow(q, "listing reconciliations", [&]() -> absl::Status {
-      ReconciliationRow& row = rows.emplace_back();
-      row.wallet_id = q.ColumnText(0);
-      row.asset_id = q.ColumnText(1);
-      row.chain = q.ColumnText(2);
-      row.height = q.ColumnUint(3);
-      row.block_hash = q.ColumnText(4);
-      RF_ASSIGN_OR_RETURN(row.chain_balance, q.ColumnAmount(5, "reconciliations"));
-      RF_ASSIGN_OR_RETURN(row.ledger_balance, q.ColumnAmount(6, "reconciliations"));
-      row.expected = q.ColumnText(7);
-      row.difference = q.ColumnText(8);
-      row.acknowledged = q.ColumnText(9);
-      row.state = q.ColumnText(10);
-      row.addresses = q.ColumnText(11);
-      row.ledger_seq = q.ColumnUint(12);
-      row.unix_ms = q.ColumnInt(13);
-      return absl::OkStatus();
-    }));
-    return rows;
+    return Rows<ReconciliationRow>(q, "listing reconciliations", [](const Query& r) -> absl::StatusOr<ReconciliationRow> {
+      ReconciliationRow row;
+      row.wallet_id = r.ColumnText(0);
+      row.asset_id = r.ColumnText(1);
+      row.chain = r.ColumnText(2);
+      row.height = r.ColumnUint(3);
+      row.block_hash = r.ColumnText(4);
+      RF_ASSIGN_OR_RETURN(row.chain_balance, r.ColumnAmount(5, "reconciliations"));
+      RF_ASSIGN_OR_RETURN(row.ledger_balance, r.ColumnAmount(6, "reconciliations"));
+      row.expected = r.ColumnText(7);
+      row.difference = r.ColumnText(8);
+      row.acknowledged = r.ColumnText(9);
+      row.state = r.ColumnText(10);
+      row.addresses = r.ColumnText(11);
+      row.ledger_seq = r.ColumnUint(12);
+      row.unix_ms = r.ColumnInt(13);
+      return row;
+    });
   }
 
   absl::Status SetAcknowledgedDifference(const std::string& wallet_id, const std::string& difference) override {
@@ -2054,12 +2052,8 @@ class SqliteTxn final : public Txn {
     }
     RF_ASSIGN_OR_RETURN(Query q, Statement(frozen_only ? kListFrozen : kListFreezes));
     q.Int(1, limit);
-    std::vector<AssetFreezeRow> rows;
-    RF_RETURN_IF_ERROR(EachRow(q, "listing freezes", [&]() -> absl::Status {
-      rows.push_back(ReadFreeze(q));
-      return absl::OkStatus();
-    }));
-    return rows;
+    return Rows<AssetFreezeRow>(q, "listing freezes",
+                                [](const Query& r) -> absl::StatusOr<AssetFreezeRow> { return ReadFreeze(r); });
   }
 
   absl::Status LiftFreeze(const std::string& freeze_id, int64_t now_unix_ms) override {
@@ -2087,23 +2081,21 @@ class SqliteTxn final : public Txn {
     RF_RETURN_IF_ERROR(Usable());
     RF_ASSIGN_OR_RETURN(Query q, Statement(asset_id.empty() ? kListAllUnknownTransfers : kListUnknownTransfers));
     if (!asset_id.empty()) q.Text(1, asset_id);
-    std::vector<UnknownTransferRow> rows;
-    RF_RETURN_IF_ERROR(EachRow(q, "listing unknown transfers", [&]() -> absl::Status {
-      UnknownTransferRow& row = rows.emplace_back();
-      row.chain = q.ColumnText(0);
-      row.txid = q.ColumnText(1);
-      row.index = static_cast<uint32_t>(q.ColumnUint(2));
-      row.asset_id = q.ColumnText(3);
-      row.address = q.ColumnText(4);
-      row.wallet_id = q.ColumnText(5);
-      RF_ASSIGN_OR_RETURN(row.amount, q.ColumnAmount(6, "unknown_transfers"));
-      row.block_height = q.ColumnUint(7);
-      row.acknowledged = q.ColumnInt(8) != 0;
-      row.freeze_id = q.ColumnText(9);
-      row.recorded_unix_ms = q.ColumnInt(10);
-      return absl::OkStatus();
-    }));
-    return rows;
+    return Rows<UnknownTransferRow>(q, "listing unknown transfers", [](const Query& r) -> absl::StatusOr<UnknownTransferRow> {
+      UnknownTransferRow row;
+      row.chain = r.ColumnText(0);
+      row.txid = r.ColumnText(1);
+      row.index = static_cast<uint32_t>(r.ColumnUint(2));
+      row.asset_id = r.ColumnText(3);
+      row.address = r.ColumnText(4);
+      row.wallet_id = r.ColumnText(5);
+      RF_ASSIGN_OR_RETURN(row.amount, r.ColumnAmount(6, "unknown_transfers"));
+      row.block_height = r.ColumnUint(7);
+      row.acknowledged = r.ColumnInt(8) != 0;
+      row.freeze_id = r.ColumnText(9);
+      row.recorded_unix_ms = r.ColumnInt(10);
+      return row;
+    });
   }
 
   absl::Status AcknowledgeUnknownTransfer(const std::string& chain, const std::string& txid, uint32_t index,
