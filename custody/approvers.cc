@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/status.h"
 #include "base/text.h"
 
 namespace ringfence::custody {
@@ -43,6 +44,27 @@ absl::Status VerifyApproval(const ApproverConfig& approver, const policy::Approv
             "'s key over the digest of this request (forged, made for another request or wallet, or an old digest version)"));
   }
   return absl::OkStatus();
+}
+
+absl::Status RecordApproval(store::Txn& txn, const policy::Policy& policy, std::string_view group,
+                            const ApproverConfig& approver, const policy::ApprovalDigestBytes& digest,
+                            std::string_view signature, std::string_view target_id, std::string_view target_kind,
+                            int64_t now_unix_ms) {
+  const policy::ApproverGroup* found = policy.FindGroup(policy::GroupId(std::string(group)));
+  if (found == nullptr ||
+      !std::binary_search(found->members.begin(), found->members.end(), policy::PrincipalId(approver.id))) {
+    return absl::PermissionDeniedError(
+        Cat("approver_id: ", approver.id, " is not a member of approver group ", base::Clip(group)));
+  }
+  RF_RETURN_IF_ERROR(VerifyApproval(approver, digest, signature));
+  store::ApprovalRow approval;
+  approval.target_id = std::string(target_id);
+  approval.target_kind = std::string(target_kind);
+  approval.approver_id = approver.id;
+  approval.signature = std::string(signature);
+  approval.digest = std::string(digest.begin(), digest.end());
+  approval.unix_ms = now_unix_ms;
+  return txn.InsertApproval(approval);
 }
 
 std::string RequesterPrincipal(const Caller& caller, std::string_view requested_by) {

@@ -17,7 +17,9 @@
 #include "absl/status/statusor.h"
 #include "custody/auth.h"
 #include "custody/config.h"
+#include "custody/store/store.h"
 #include "policy/approval_digest.h"
+#include "policy/config.h"
 
 namespace ringfence::custody {
 
@@ -34,6 +36,15 @@ absl::StatusOr<const ApproverConfig*> ApproverFor(const Config& config, const Ca
 // PERMISSION_DENIED "signature: ..." otherwise.
 absl::Status VerifyApproval(const ApproverConfig& approver, const policy::ApprovalDigestBytes& digest,
                             std::string_view signature);
+
+// Records `approver`'s approval of `target_id` (a `target_kind`, store::ApprovalRow) over
+// `digest`: PERMISSION_DENIED unless the approver is a member of approver group `group` of
+// `policy` and `signature` verifies (VerifyApproval); ALREADY_EXISTS for a second approval of
+// the target by the same approver. Writes nothing on error.
+absl::Status RecordApproval(store::Txn& txn, const policy::Policy& policy, std::string_view group,
+                            const ApproverConfig& approver, const policy::ApprovalDigestBytes& digest,
+                            std::string_view signature, std::string_view target_id, std::string_view target_kind,
+                            int64_t now_unix_ms);
 
 // The principal id a caller stands for as a requester: `requested_by` when given (already
 // validated), else the caller's identity with every byte outside [A-Za-z0-9._:@-] replaced by

@@ -56,6 +56,7 @@ constexpr MethodRoles kTable[] = {
     {"GetCoverage", kApprover | kAuditor | kAdmin},
     {"ExportSigningBundle", kApprover | kAdmin},
     {"ImportSignedBundle", kApprover | kAdmin},
+    {"GetReconciliation", kApprover | kAuditor | kAdmin},
 };
 
 constexpr std::string_view kMethods[] = {
@@ -67,6 +68,7 @@ constexpr std::string_view kMethods[] = {
     "CreateWithdrawal", "GetWithdrawal", "ListWithdrawals", "CancelWithdrawal", "WatchWithdrawals",
     "ListPendingApprovals", "SubmitApproval", "RejectWithdrawal", "ImportColdKeys",
     "CreateHouseAddress", "GetAllocation", "GetCoverage", "ExportSigningBundle", "ImportSignedBundle",
+    "GetReconciliation",
 };
 
 unsigned RolesOf(std::string_view method) {

@@ -605,6 +605,23 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     }
     RF_RETURN_IF_ERROR(c.Finish());
   }
+  RF_ASSIGN_OR_RETURN(const toml::table* reconciliation, s.Table("reconciliation", false));
+  if (reconciliation != nullptr) {
+    Section r(*reconciliation, "reconciliation");
+    ReconciliationConfig c;
+    RF_ASSIGN_OR_RETURN(int64_t k, r.Integer("lift_approvals", false, 2, 1, 16));
+    c.lift_approvals = static_cast<uint32_t>(k);
+    RF_ASSIGN_OR_RETURN(c.lift_group, r.String("lift_group", true));
+    if (!IsAssetId(c.lift_group)) {
+      return FieldError(r.Path("lift_group"), Cat("must be 1..", kMaxAssetIdLength, " bytes of [A-Za-z0-9._-]"));
+    }
+    RF_RETURN_IF_ERROR(r.Finish());
+    if (!config.withdrawals.has_value() || !config.withdrawals->executor) {
+      return FieldError("reconciliation", "needs a [withdrawals] section with executor = true (the reconciler runs in "
+                                          "the executor's passes; the policy names the lift group)");
+    }
+    config.reconciliation = std::move(c);
+  }
   RF_ASSIGN_OR_RETURN(const toml::table* cold_signer, s.Table("cold_signer", false));
   if (cold_signer != nullptr) {
     Section c(*cold_signer, "cold_signer");
@@ -642,6 +659,18 @@ absl::Status AttachPolicy(Config& config, std::string_view policy_text) {
         return FieldError(Cat("withdrawals.policy: groups.", id.value(), ".members"),
                           Cat("names ", base::Clip(member.value()), " which is no [[approvers]] id"));
       }
+    }
+  }
+  if (config.reconciliation.has_value()) {
+    const policy::ApproverGroup* group = parsed->FindGroup(policy::GroupId(config.reconciliation->lift_group));
+    if (group == nullptr) {
+      return FieldError("reconciliation.lift_group",
+                        Cat("names ", base::Clip(config.reconciliation->lift_group), ", which is no group of the policy"));
+    }
+    if (group->members.size() < config.reconciliation->lift_approvals) {
+      return FieldError("reconciliation.lift_approvals",
+                        Cat("is ", config.reconciliation->lift_approvals, " but group ", config.reconciliation->lift_group,
+                            " has only ", group->members.size(), " members"));
     }
   }
   config.withdrawals->policy = std::make_shared<const policy::Policy>(*std::move(parsed));

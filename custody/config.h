@@ -155,6 +155,15 @@ struct CoverageConfig {
   std::vector<CoverConfig> covers;  // [[coverage.cover]]
 };
 
+// [reconciliation]: custodyd compares chain balances with the ledger at every new block
+// (custody/reconciler.h). A difference freezes the asset's outgoing movements; lifting the
+// freeze takes lift_approvals signatures of distinct members of the policy group lift_group.
+// Requires [withdrawals] with its executor (the reconciler runs in the executor's passes).
+struct ReconciliationConfig {
+  uint32_t lift_approvals = 2;  // 1..16
+  std::string lift_group;       // a group of the withdrawal policy
+};
+
 struct Config {
   ServerConfig server;
   std::vector<RoleMapping> roles;
@@ -167,6 +176,7 @@ struct Config {
   std::optional<ColdSignerConfig> cold_signer;   // absent: no cold keys can be imported
   std::optional<AllocationConfig> allocation;    // absent: no aggregate figures
   CoverageConfig coverage;                        // [coverage]; defaults when absent
+  std::optional<ReconciliationConfig> reconciliation;  // absent: no reconciliation, no freezes
 
   // The asset with this id, or nullptr.
   const AssetConfig* FindAsset(std::string_view id) const;
@@ -184,7 +194,8 @@ absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 // Parses `policy_text` (policy/config.h) into config.withdrawals and checks it against the
 // config: every policy asset is a configured asset with the same decimals and a
-// withdrawal_fee_cap, and every approver-group member is an [[approvers]] id. InvalidArgument
+// withdrawal_fee_cap, every approver-group member is an [[approvers]] id, and a
+// [reconciliation] lift_group is a group with at least lift_approvals members. InvalidArgument
 // naming the field otherwise. REQUIRES: config.withdrawals is set.
 absl::Status AttachPolicy(Config& config, std::string_view policy_text);
 

@@ -140,7 +140,16 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
       signer_(signer),
       adapters_(std::move(adapters)),
       options_(std::move(options)),
-      spent_(std::make_unique<std::map<std::string, Spent>>()) {}
+      spent_(std::make_unique<std::map<std::string, Spent>>()) {
+  if (config_.reconciliation.has_value()) {
+    reconciler_ = std::make_unique<Reconciler>(
+        config_, store_, env_, adapters_,
+        [this](store::Txn& txn, const WithdrawalRow& row) -> absl::StatusOr<base::Amount> {
+          RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest request, LoadBuild(txn, row.withdrawal_id));
+          return NetworkFee(request);
+        });
+  }
+}
 
 WithdrawalExecutor::~WithdrawalExecutor() { Stop(); }
 
@@ -239,6 +248,12 @@ absl::StatusOr<bool> MoveInFlight(store::Txn& txn, const std::string& asset_id, 
   }
 }
 
+// Whether the asset has a freeze in state frozen (custody/reconciler.h).
+absl::StatusOr<bool> IsFrozen(store::Txn& txn, const std::string& asset_id) {
+  RF_ASSIGN_OR_RETURN(std::optional<store::AssetFreezeRow> freeze, txn.GetActiveFreeze(asset_id));
+  return freeze.has_value();
+}
+
 // Inserts an internal move with its audit entry and commits `txn`; returns its id. Approved at
 // once unless `approvals` asks for some.
 absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn, const AssetConfig& asset,
@@ -321,6 +336,8 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
     using Plan = std::pair<AssetAllocation, std::string>;  // the figures, the cold address
     auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+      RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, asset.id));
+      if (frozen) return std::nullopt;
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_sweep.is_zero()) return std::nullopt;
       RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(cold_wallet));
@@ -386,6 +403,8 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
     // of a key signerd knows bound to that wallet.
     using Plan = std::pair<base::Amount, std::string>;
     RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
+      RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, asset.id));
+      if (frozen) return std::nullopt;
       RF_ASSIGN_OR_RETURN(const store::AccountBalance r, txn.GetBalance(ReceivableAccount(client_hot)));
       const base::Amount owed = NormalBalance(NormalSide::kDebit, r, ReceivableAccount(client_hot));
       if (owed < *asset.receivable_threshold) return std::nullopt;
@@ -422,6 +441,8 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
     const policy::AssetPolicy* rules = policy->FindAsset(policy::AssetId(asset.id));
     if (rules == nullptr) continue;
     auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<AssetAllocation>> {
+      RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, asset.id));
+      if (frozen) return std::nullopt;
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_top_up.is_zero()) return std::nullopt;
       // Approvers who rejected a top-up (or let it expire) are not asked again at once: the next
@@ -561,6 +582,13 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   if (!stopping_) {
     if (absl::Status checked = CheckCoverage(); !checked.ok()) {
       Log(Cat("ERROR checking coverage: ", checked.message()));
+    }
+    if (reconciler_ != nullptr) {
+      // Logged once per distinct error: a node that stays away would otherwise fill the log.
+      absl::StatusOr<ReconcilePass> reconciled = reconciler_->RunOnce();
+      const std::string error = reconciled.ok() ? "" : std::string(reconciled.status().message());
+      if (!error.empty() && error != reconcile_error_) Log(Cat("ERROR reconciling (retried each pass): ", error));
+      reconcile_error_ = error;
     }
   }
   return total;
@@ -717,6 +745,9 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   const int64_t now = env_.NowUnixMs();
+  if (absl::StatusOr<bool> frozen = IsFrozen(**txn, row.asset_id); !frozen.ok() || *frozen) {
+    return Outcome::kRetry;  // left approved until the freeze is lifted
+  }
   absl::StatusOr<WithdrawalRow> claimed = (*txn)->ClaimWithdrawalForSigning(row.withdrawal_id, now);
   if (!claimed.ok()) {
     // Cancelled, or not yet due: nothing to do now.
@@ -1263,6 +1294,12 @@ absl::StatusOr<ExportedBundle> WithdrawalExecutor::ExportTopUp(store::Txn& txn, 
   if (row.state != WithdrawalState::kApproved || !view) {
     return absl::FailedPreconditionError(Cat("withdrawal_id: top-up ", withdrawal_id, " is ",
                                              store::WithdrawalStateName(row.state), "; export it again"));
+  }
+  // A frozen asset moves nothing new out (custody/reconciler.h); the top-up stays approved.
+  RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, row.asset_id));
+  if (frozen) {
+    return absl::FailedPreconditionError(
+        Cat("asset_frozen: ", row.asset_id, " is frozen by reconciliation; top-up ", withdrawal_id, " stays approved"));
   }
   const int64_t now = env_.NowUnixMs();
   RF_ASSIGN_OR_RETURN(WithdrawalRow claimed, txn.ClaimWithdrawalForSigning(withdrawal_id, now));

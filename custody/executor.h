@@ -34,6 +34,12 @@
 // to the same wallet) and recorded in the store; its address is not a deposit address, so the
 // deposit ingestor never mistakes change for a deposit.
 //
+// Frozen assets (custody/reconciler.h): a move of an asset with a freeze in state frozen is not
+// claimed (it stays approved until the freeze is lifted), and no sweep or fee reimbursement of
+// it is planned. A move claimed before the freeze (signing, signed, broadcast) is carried on:
+// its transaction may already be signed or on the chain, and settling it keeps the books
+// matching the chain.
+//
 // Thread-safety: Start/Stop from one thread; RunOnce may be called by tests instead of Start
 // (never both). Claims and builds are serialised inside the executor; signing, broadcasting
 // and watching run for up to `parallelism` withdrawals at once.
@@ -57,6 +63,7 @@
 #include "custody/chain/adapter.h"
 #include "custody/config.h"
 #include "custody/env.h"
+#include "custody/reconciler.h"
 #include "custody/signer_client.h"
 #include "custody/store/store.h"
 #include "offline/bundle.h"
@@ -270,6 +277,8 @@ class WithdrawalExecutor {
   std::unique_ptr<std::map<std::string, Spent>> spent_;  // under build_mu_: each unfinished build's share
   std::set<std::string> waiting_for_top_up_;    // under build_mu_: withdrawals logged as waiting
   std::map<std::string, bool> coverage_short_;  // by asset: short at the last check (CheckCoverage)
+  std::unique_ptr<Reconciler> reconciler_;      // with [reconciliation]: run after each pass
+  std::string reconcile_error_;                 // the last error it returned ("" none)
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

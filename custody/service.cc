@@ -21,6 +21,7 @@
 #include "custody/invariants.h"
 #include "custody/ledger.h"
 #include "offline/bundle.h"
+#include "custody/reconciler.h"
 #include "policy/ids.h"
 
 namespace ringfence::custody {
@@ -889,6 +890,24 @@ bool VisibleTo(const Caller& caller, const store::WithdrawalRow& row) {
 
 absl::Status CheckWithdrawalId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "w_"); }
 absl::Status CheckEntryId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "wl_"); }
+absl::Status CheckFreezeId(std::string_view field, std::string_view value) { return CheckMadeId(field, value, "fz_"); }
+
+absl::Status FillAssetFreeze(store::Txn& txn, const store::AssetFreezeRow& row, v1::AssetFreeze* out) {
+  out->set_freeze_id(row.freeze_id);
+  out->set_asset_id(row.asset_id);
+  out->set_reason(row.reason);
+  out->set_details(row.details);
+  out->set_details_sha256(Reconciler::DetailsSha256(row.details));
+  out->set_height(row.height);
+  out->set_state(std::string(store::FreezeStateName(row.state)));
+  out->set_approvals_required(row.approvals_required);
+  out->set_approval_group(row.approval_group);
+  RF_ASSIGN_OR_RETURN(std::vector<store::ApprovalRow> approvals, txn.ListApprovals(row.freeze_id));
+  for (const store::ApprovalRow& a : approvals) out->add_approved_by(a.approver_id);
+  out->set_created_unix_ms(row.created_unix_ms);
+  out->set_updated_unix_ms(row.updated_unix_ms);
+  return absl::OkStatus();
+}
 
 absl::Status CheckPrintable(std::string_view field, std::string_view value, size_t max, bool required) {
   RF_RETURN_IF_ERROR(CheckLength(field, value, max));
@@ -1333,6 +1352,7 @@ grpc::Status CustodyService::ListPendingApprovals(grpc::ServerContext* context,
           // "w:<ordinal>" (withdrawals, newest first) then "e:<entry id>" (whitelist additions).
           if (cursor.starts_with("w:")) return CheckSeqCursor(cursor.substr(2));
           if (cursor.starts_with("e:")) return CheckEntryId("page_token", cursor.substr(2));
+          if (cursor.starts_with("f:")) return CheckFreezeId("page_token", cursor.substr(2));
           return absl::InvalidArgumentError(Cat("page_token: carries a malformed cursor (", Clip(cursor), ")"));
         }
         return absl::OkStatus();
@@ -1349,7 +1369,7 @@ grpc::Status CustodyService::ListPendingApprovals(grpc::ServerContext* context,
           return false;
         };
         std::string next;
-        if (!cursor.starts_with("e:")) {
+        if (!cursor.starts_with("e:") && !cursor.starts_with("f:")) {
           std::string after = cursor.starts_with("w:") ? cursor.substr(2) : "";
           // Scan in pages until this page is full or the withdrawals run out.
           while (response->pending_size() < static_cast<int>(size)) {
@@ -1372,7 +1392,7 @@ grpc::Status CustodyService::ListPendingApprovals(grpc::ServerContext* context,
           }
           cursor.clear();
         }
-        if (next.empty()) {
+        if (next.empty() && !cursor.starts_with("f:")) {
           std::string after = cursor.starts_with("e:") ? cursor.substr(2) : "";
           while (response->pending_size() < static_cast<int>(size)) {
             RF_ASSIGN_OR_RETURN(std::vector<store::WhitelistEntryRow> rows, txn->ListPendingWhitelistEntries({after, size}));
@@ -1392,6 +1412,25 @@ grpc::Status CustodyService::ListPendingApprovals(grpc::ServerContext* context,
             if (rows.size() < size) break;
           }
         }
+        if (next.empty() && response->pending_size() < static_cast<int>(size)) {
+          // Asset freezes in state frozen (at most one per asset), by freeze id.
+          const std::string after = cursor.starts_with("f:") ? cursor.substr(2) : "";
+          RF_ASSIGN_OR_RETURN(std::vector<store::AssetFreezeRow> frozen, txn->ListFreezes(true, 10'000));
+          std::sort(frozen.begin(), frozen.end(),
+                    [](const auto& a, const auto& b) { return a.freeze_id < b.freeze_id; });
+          for (const store::AssetFreezeRow& row : frozen) {
+            if (row.freeze_id <= after) continue;
+            if (response->pending_size() == static_cast<int>(size)) {
+              next = Cat("f:", response->pending().rbegin()->asset_freeze().freeze_id());
+              break;
+            }
+            RF_ASSIGN_OR_RETURN(bool skip, approved_by_caller(row.freeze_id));
+            if (skip) continue;
+            v1::PendingApproval* p = response->add_pending();
+            p->set_kind(v1::APPROVAL_TARGET_KIND_ASSET_FREEZE);
+            RF_RETURN_IF_ERROR(FillAssetFreeze(*txn, row, p->mutable_asset_freeze()));
+          }
+        }
         if (!next.empty()) response->set_next_page_token(EncodePageToken('p', request->approver_id(), next));
         return absl::OkStatus();
       });
@@ -1408,9 +1447,12 @@ grpc::Status CustodyService::SubmitApproval(grpc::ServerContext* context, const 
           RF_RETURN_IF_ERROR(CheckWithdrawalId("target_id", request->target_id()));
         } else if (request->target_id().starts_with("wl_")) {
           RF_RETURN_IF_ERROR(CheckEntryId("target_id", request->target_id()));
+        } else if (request->target_id().starts_with("fz_")) {
+          RF_RETURN_IF_ERROR(CheckFreezeId("target_id", request->target_id()));
         } else {
-          return absl::InvalidArgumentError(Cat("target_id: must be a withdrawal id (w_...) or a whitelist entry id "
-                                                "(wl_...), got ", Clip(request->target_id())));
+          return absl::InvalidArgumentError(Cat("target_id: must be a withdrawal id (w_...), a whitelist entry id "
+                                                "(wl_...) or an asset freeze id (fz_...), got ",
+                                                Clip(request->target_id())));
         }
         RF_RETURN_IF_ERROR(CheckPrincipal("approver_id", request->approver_id(), true));
         if (request->signature().size() != kEd25519SignatureLength) {
@@ -1429,6 +1471,13 @@ grpc::Status CustodyService::SubmitApproval(grpc::ServerContext* context, const 
                                                                                request->signature(), caller.Actor(), now));
             response->set_kind(v1::APPROVAL_TARGET_KIND_WITHDRAWAL);
             return FillWithdrawal(txn, row, response->mutable_withdrawal());
+          }
+          if (request->target_id().starts_with("fz_")) {
+            RF_ASSIGN_OR_RETURN(store::AssetFreezeRow row,
+                                Reconciler::LiftApprove(txn, config_, request->target_id(), *approver,
+                                                        request->signature(), caller.Actor(), now));
+            response->set_kind(v1::APPROVAL_TARGET_KIND_ASSET_FREEZE);
+            return FillAssetFreeze(txn, row, response->mutable_asset_freeze());
           }
           RF_ASSIGN_OR_RETURN(store::WhitelistEntryRow row, whitelists_.Approve(txn, request->target_id(), *approver,
                                                                                 request->signature(), caller.Actor(), now));
@@ -1769,6 +1818,83 @@ grpc::Status CustodyService::GetCoverage(grpc::ServerContext* context, const v1:
           response->set_required_value(report.cover_required_value.ToBaseUnitString());
           response->set_configured_value(report.cover_configured_value.ToBaseUnitString());
           response->set_shortfall_value(report.cover_shortfall_value.ToBaseUnitString());
+        }
+        return absl::OkStatus();
+      });
+}
+
+// --- reconciliation ----------------------------------------------------------------------------
+
+grpc::Status CustodyService::GetReconciliation(grpc::ServerContext* context,
+                                               const v1::GetReconciliationRequest* request,
+                                               v1::GetReconciliationResponse* response) {
+  return Serve(
+      "GetReconciliation", context,
+      [&]() -> absl::Status {
+        RF_RETURN_IF_ERROR(CheckOptionalAssetId(request->asset_id()));
+        if (!request->asset_id().empty()) return KnownAsset(config_, "asset_id", request->asset_id()).status();
+        return absl::OkStatus();
+      },
+      [&](const Caller&) -> absl::Status {
+        const std::string& only = request->asset_id();
+        response->set_configured(config_.reconciliation.has_value());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
+        for (const AssetConfig& a : config_.assets) {
+          if (!only.empty() && a.id != only) continue;
+          v1::AssetReconciliationState* out = response->add_assets();
+          out->set_asset_id(a.id);
+          RF_ASSIGN_OR_RETURN(std::optional<store::AssetFreezeRow> freeze, txn->GetActiveFreeze(a.id));
+          out->set_frozen(freeze.has_value());
+          if (freeze) {
+            out->set_freeze_id(freeze->freeze_id);
+            out->set_reason(freeze->reason);
+          }
+        }
+        RF_ASSIGN_OR_RETURN(std::vector<store::ReconciliationRow> rows, txn->ListReconciliations());
+        for (const store::ReconciliationRow& row : rows) {
+          if (!only.empty() && row.asset_id != only) continue;
+          v1::WalletReconciliation* out = response->add_wallets();
+          out->set_wallet_id(row.wallet_id);
+          out->set_asset_id(row.asset_id);
+          out->set_chain(row.chain);
+          out->set_height(row.height);
+          out->set_block_hash(row.block_hash);
+          out->set_chain_balance(row.chain_balance.ToBaseUnitString());
+          out->set_ledger_balance(row.ledger_balance.ToBaseUnitString());
+          out->set_expected(row.expected);
+          out->set_difference(row.difference);
+          out->set_acknowledged(row.acknowledged);
+          out->set_state(row.state);
+          const json addresses = json::parse(row.addresses, nullptr, false);
+          if (addresses.is_array()) {
+            for (const json& a : addresses) {
+              v1::AddressBalance* ab = out->add_addresses();
+              ab->set_address(a.value("address", ""));
+              ab->set_balance(a.value("balance", ""));
+            }
+          }
+          out->set_ledger_seq(row.ledger_seq);
+          out->set_unix_ms(row.unix_ms);
+        }
+        RF_ASSIGN_OR_RETURN(std::vector<store::UnknownTransferRow> unknown, txn->ListUnknownTransfers(only));
+        for (const store::UnknownTransferRow& t : unknown) {
+          v1::UnknownTransfer* out = response->add_unknown_transfers();
+          out->set_chain(t.chain);
+          out->set_txid(t.txid);
+          out->set_index(t.index);
+          out->set_asset_id(t.asset_id);
+          out->set_address(t.address);
+          out->set_wallet_id(t.wallet_id);
+          out->set_amount(t.amount.ToBaseUnitString());
+          out->set_block_height(t.block_height);
+          out->set_acknowledged(t.acknowledged);
+          out->set_freeze_id(t.freeze_id);
+          out->set_recorded_unix_ms(t.recorded_unix_ms);
+        }
+        RF_ASSIGN_OR_RETURN(std::vector<store::AssetFreezeRow> freezes, txn->ListFreezes(false, 100));
+        for (const store::AssetFreezeRow& f : freezes) {
+          if (!only.empty() && f.asset_id != only) continue;
+          RF_RETURN_IF_ERROR(FillAssetFreeze(*txn, f, response->add_freezes()));
         }
         return absl::OkStatus();
       });

@@ -139,6 +139,8 @@ class CustodyService final : public v1::Custody::Service {
                                   v1::ImportSignedBundleResponse* response) override;
   grpc::Status GetCoverage(grpc::ServerContext* context, const v1::GetCoverageRequest* request,
       v1::GetCoverageResponse* response) override;
+  grpc::Status GetReconciliation(grpc::ServerContext* context, const v1::GetReconciliationRequest* request,
+      v1::GetReconciliationResponse* response) override;
 
   // Wakes every WatchWithdrawals stream to look for new events (the executor calls it after
   // its commits; the service after its own).

@@ -178,22 +178,9 @@ absl::StatusOr<store::WhitelistEntryRow> Whitelists::Approve(store::Txn& txn, co
     return absl::PermissionDeniedError(
         Cat("approver_id: ", approver.id, " requested whitelist entry ", entry_id, " and cannot approve it"));
   }
-  const policy::ApproverGroup* group = policy->FindGroup(policy::GroupId(entry->approval_group));
-  if (group == nullptr || !std::binary_search(group->members.begin(), group->members.end(),
-                                              policy::PrincipalId(approver.id))) {
-    return absl::PermissionDeniedError(
-        Cat("approver_id: ", approver.id, " is not a member of approver group ", Clip(entry->approval_group)));
-  }
   RF_ASSIGN_OR_RETURN(policy::ApprovalDigestBytes digest, Digest(*entry));
-  RF_RETURN_IF_ERROR(VerifyApproval(approver, digest, signature));
-  store::ApprovalRow approval;
-  approval.target_id = entry_id;
-  approval.target_kind = "whitelist_add";
-  approval.approver_id = approver.id;
-  approval.signature = std::string(signature);
-  approval.digest = std::string(digest.begin(), digest.end());
-  approval.unix_ms = now_unix_ms;
-  RF_RETURN_IF_ERROR(txn.InsertApproval(approval));
+  RF_RETURN_IF_ERROR(RecordApproval(txn, *policy, entry->approval_group, approver, digest, signature, entry_id,
+                                    "whitelist_add", now_unix_ms));
   RF_RETURN_IF_ERROR(Record(txn, *entry, "approval", actor,
                             json{{"approver_id", approver.id}, {"digest", base::HexEncode(digest)}}.dump(), now_unix_ms));
 

@@ -13,6 +13,7 @@
 #include "custody/approvers.h"
 #include "custody/audit_log.h"
 #include "custody/ledger.h"
+#include "custody/reconciler.h"
 #include "custody/store/sqlite_store.h"
 #include "custody/whitelist.h"
 #include "policy/quorum.h"
@@ -159,6 +160,7 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Create(store::Txn& txn, const CreateW
 
   // Serialise on the asset's outflows (asset windows span clients) and the client's balance.
   RF_RETURN_IF_ERROR(txn.LockAssetOutflows(asset->id));
+  RF_RETURN_IF_ERROR(Reconciler::CheckNotFrozen(txn, asset->id));
   const std::string available_account = ClientAvailableAccount(client->client_id, asset->id);
   RF_ASSIGN_OR_RETURN(store::AccountBalance balance, txn.GetBalanceForUpdate(available_account));
   const Amount available = NormalBalance(NormalSide::kCredit, balance, available_account);
@@ -291,22 +293,9 @@ absl::StatusOr<WithdrawalRow> Withdrawals::Approve(store::Txn& txn, const std::s
     return absl::PermissionDeniedError(
         Cat("approver_id: ", approver.id, " requested withdrawal ", withdrawal_id, " and cannot approve it"));
   }
-  const policy::ApproverGroup* group = policy->FindGroup(policy::GroupId(row.approval_group));
-  if (group == nullptr ||
-      !std::binary_search(group->members.begin(), group->members.end(), policy::PrincipalId(approver.id))) {
-    return absl::PermissionDeniedError(
-        Cat("approver_id: ", approver.id, " is not a member of approver group ", Clip(row.approval_group)));
-  }
   RF_ASSIGN_OR_RETURN(policy::ApprovalDigestBytes digest, Digest(row));
-  RF_RETURN_IF_ERROR(VerifyApproval(approver, digest, signature));
-  store::ApprovalRow approval;
-  approval.target_id = withdrawal_id;
-  approval.target_kind = "withdrawal";
-  approval.approver_id = approver.id;
-  approval.signature = std::string(signature);
-  approval.digest = std::string(digest.begin(), digest.end());
-  approval.unix_ms = now_unix_ms;
-  RF_RETURN_IF_ERROR(txn.InsertApproval(approval));
+  RF_RETURN_IF_ERROR(RecordApproval(txn, *policy, row.approval_group, approver, digest, signature, withdrawal_id,
+                                    "withdrawal", now_unix_ms));
 
   policy::QuorumInput input;
   input.rule = policy::ApprovalRule{policy::GroupId(row.approval_group), row.approvals_required};

@@ -58,4 +58,16 @@ absl::StatusOr<ApprovalDigestBytes> WhitelistChangeDigest(const WhitelistChangeS
   return base::TaggedHash(kWhitelistChangeTag, body);
 }
 
+absl::StatusOr<ApprovalDigestBytes> FreezeLiftDigest(const FreezeLiftSubject& s) {
+  base::DigestBody body;
+  body.Text("freeze_id", s.freeze_id);
+  body.Text("action", "lift");
+  body.Text("asset", s.asset);
+  body.Text("reason", s.reason);
+  body.Text("details_sha256", s.details_sha256);
+  body.U64(s.height);
+  if (!body.status().ok()) return body.status();
+  return base::TaggedHash(kFreezeLiftTag, body);
+}
+
 }  // namespace ringfence::policy

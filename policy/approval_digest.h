@@ -2,7 +2,8 @@
 // Ed25519. Two kinds, each with its own tag (written up byte by byte in docs/approval-digest.md):
 //  - the approval digest (v2) of one request that moves funds (a withdrawal, a sweep, a top-up,
 //    a fee reimbursement): ApprovalDigest;
-//  - the whitelist-change digest of one whitelist addition: WhitelistChangeDigest.
+//  - the whitelist-change digest of one whitelist addition: WhitelistChangeDigest;
+//  - the freeze-lift digest of one asset freeze the reconciler raised: FreezeLiftDigest.
 //
 // signerd recomputes the approval digest to verify approvals against its own approver registry
 // (from the request and the bindings of the keys it signs with, never from a passed field), the
@@ -32,6 +33,7 @@ namespace ringfence::policy {
 // (docs/approval-digest.md, "Versions").
 inline constexpr char kApprovalTag[] = "ringfence/approval/v2";
 inline constexpr char kWhitelistChangeTag[] = "ringfence/whitelist/v1";
+inline constexpr char kFreezeLiftTag[] = "ringfence/freeze-lift/v1";
 // Longest text field accepted in a digest; longer text is refused, never truncated.
 inline constexpr size_t kMaxApprovalFieldBytes = base::kMaxDigestTextBytes;
 
@@ -82,6 +84,21 @@ struct WhitelistChangeSubject {
 // The 32-byte whitelist-change digest (tag kWhitelistChangeTag). InvalidArgument naming the
 // field as ApprovalDigest does.
 absl::StatusOr<ApprovalDigestBytes> WhitelistChangeDigest(const WhitelistChangeSubject& subject);
+
+// Lifting one asset freeze, as approvers see it: the freeze, the asset, why it was raised and
+// the SHA-256 (64 lowercase hex digits) of its details (the differences and unknown transfers
+// it froze on, whose acceptance lifting it records).
+struct FreezeLiftSubject {
+  std::string freeze_id;
+  std::string asset;
+  std::string reason;
+  std::string details_sha256;
+  uint64_t height = 0;     // the block height it was raised at
+};
+
+// The 32-byte freeze-lift digest (tag kFreezeLiftTag). InvalidArgument naming the field as
+// ApprovalDigest does.
+absl::StatusOr<ApprovalDigestBytes> FreezeLiftDigest(const FreezeLiftSubject& subject);
 
 }  // namespace ringfence::policy
 

@@ -332,6 +332,80 @@ constexpr const char* kMigrations[] = {
       CREATE INDEX withdrawals_by_asset_time ON withdrawals (asset_id, created_unix_ms);
       CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
     )sql",
+    // 5: reconciliation (issue 13): each wallet's last reconciliation, asset freezes (an
+    // approval target: approvals.target_kind 'asset_freeze', so the append-only approvals
+    // table is rebuilt with the wider CHECK), and unknown incoming transfers. The new tables
+    // are made IF NOT EXISTS so that re-running it over a file some test rewound to an older
+    // version (its schema_version only) is harmless.
+    R"sql(
+      CREATE TABLE approvals_v5 (
+        target_id TEXT NOT NULL,
+        target_kind TEXT NOT NULL CHECK (target_kind IN ('withdrawal', 'whitelist_add', 'asset_freeze')),
+        approver_id TEXT NOT NULL,
+        signature BLOB NOT NULL CHECK (length(signature) = 64),
+        digest BLOB NOT NULL CHECK (length(digest) = 32),
+        unix_ms INTEGER NOT NULL,
+        seq INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (target_id, approver_id)
+      ) STRICT;
+      INSERT INTO approvals_v5 SELECT * FROM approvals;
+      DROP TABLE approvals;
+      ALTER TABLE approvals_v5 RENAME TO approvals;
+      CREATE INDEX approvals_by_target ON approvals (target_id, seq);
+      CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+      CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+
+      CREATE TABLE IF NOT EXISTS reconciliations (
+        wallet_id TEXT PRIMARY KEY NOT NULL REFERENCES wallets (wallet_id),
+        asset_id TEXT NOT NULL,
+        chain TEXT NOT NULL,
+        height INTEGER NOT NULL CHECK (height >= 0),
+        block_hash TEXT NOT NULL,
+        chain_balance BLOB NOT NULL CHECK (length(chain_balance) = 16),
+        ledger_balance BLOB NOT NULL CHECK (length(ledger_balance) = 16),
+        expected TEXT NOT NULL,
+        difference TEXT NOT NULL,
+        acknowledged TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('ok', 'mismatch')),
+        addresses TEXT NOT NULL,
+        ledger_seq INTEGER NOT NULL CHECK (ledger_seq >= 0),
+        unix_ms INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE IF NOT EXISTS asset_freezes (
+        freeze_id TEXT PRIMARY KEY NOT NULL,
+        asset_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        details TEXT NOT NULL,
+        height INTEGER NOT NULL CHECK (height >= 0),
+        state TEXT NOT NULL CHECK (state IN ('frozen', 'lifted')),
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 1),
+        approval_group TEXT NOT NULL,
+        created_unix_ms INTEGER NOT NULL,
+        updated_unix_ms INTEGER NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX IF NOT EXISTS asset_freezes_one_frozen ON asset_freezes (asset_id) WHERE state = 'frozen';
+      CREATE INDEX IF NOT EXISTS asset_freezes_by_time ON asset_freezes (created_unix_ms, freeze_id);
+
+      CREATE TABLE IF NOT EXISTS unknown_transfers (
+        chain TEXT NOT NULL,
+        txid TEXT NOT NULL,
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        asset_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        wallet_id TEXT NOT NULL,
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        block_height INTEGER NOT NULL CHECK (block_height >= 0),
+        acknowledged INTEGER NOT NULL CHECK (acknowledged IN (0, 1)),
+        freeze_id TEXT REFERENCES asset_freezes (freeze_id),
+        recorded_unix_ms INTEGER NOT NULL,
+        PRIMARY KEY (chain, txid, idx)
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS unknown_transfers_by_asset ON unknown_transfers (asset_id, chain, txid, idx);
+      CREATE INDEX IF NOT EXISTS deposits_clientless ON deposits (chain, txid, idx) WHERE client_id IS NULL;
+    )sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 
@@ -427,6 +501,20 @@ enum Sql : int {
   kListOverdueWithdrawals,
   kListOverdueWhitelist,
   kFindWithdrawalByTxid,
+  kListClientlessDeposits,
+  kPutReconciliation,
+  kListReconciliations,
+  kSetAcknowledged,
+  kInsertFreeze,
+  kGetFreeze,
+  kGetActiveFreeze,
+  kListFreezes,
+  kListFrozen,
+  kLiftFreeze,
+  kInsertUnknownTransfer,
+  kListUnknownTransfers,
+  kListAllUnknownTransfers,
+  kAckUnknownTransfer,
   kSqlCount,
 };
 
@@ -444,6 +532,14 @@ enum Sql : int {
   " kind, chain, network, fee_cap, fee_asset, fee_charged_to_client, requester, state, reason,"             \
   " approvals_required, approval_group, not_before_unix_s, expires_at_unix_s, decision_id, policy_hash,"    \
   " txid, signed_tx, network_fee, confirmed_height, created_unix_ms, updated_unix_ms, event_seq"
+#define RF_RECONCILIATION_COLUMNS                                                                      \
+  "wallet_id, asset_id, chain, height, block_hash, chain_balance, ledger_balance, expected, difference,"  \
+  " acknowledged, state, addresses, ledger_seq, unix_ms"
+#define RF_FREEZE_COLUMNS                                                                              \
+  "freeze_id, asset_id, reason, details, height, state, approvals_required, approval_group,"           \
+  " created_unix_ms, updated_unix_ms"
+#define RF_UNKNOWN_TRANSFER_COLUMNS \
+  "chain, txid, idx, asset_id, address, wallet_id, amount, block_height, acknowledged, freeze_id, recorded_unix_ms"
 #define RF_HOLD_COLUMNS "withdrawal_id, client_id, asset_id, amount, state, placed_seq, closed_seq"
 #define RF_LIVE_WITHDRAWAL_STATES "('pending_approval', 'approved', 'signing', 'signed', 'broadcast', 'confirmed')"
 
@@ -570,6 +666,29 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "SELECT " RF_WHITELIST_COLUMNS " FROM whitelist_entries WHERE state = 'pending_approval' AND expires_at_unix_s <= ?1"
     " ORDER BY entry_id LIMIT ?2",
     "SELECT withdrawal_id FROM withdrawals WHERE chain = ?1 AND txid = ?2 AND txid <> '' ORDER BY ordinal LIMIT 1",
+    "SELECT " RF_DEPOSIT_COLUMNS " FROM deposits WHERE chain = ?1 AND client_id IS NULL AND status <> 'orphaned'"
+    " ORDER BY txid, idx",
+    "INSERT INTO reconciliations (" RF_RECONCILIATION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+    " ?12, ?13, ?14) ON CONFLICT (wallet_id) DO UPDATE SET asset_id = excluded.asset_id, chain = excluded.chain,"
+    " height = excluded.height, block_hash = excluded.block_hash, chain_balance = excluded.chain_balance,"
+    " ledger_balance = excluded.ledger_balance, expected = excluded.expected, difference = excluded.difference,"
+    " state = excluded.state, addresses = excluded.addresses, ledger_seq = excluded.ledger_seq,"
+    " unix_ms = excluded.unix_ms",
+    "SELECT " RF_RECONCILIATION_COLUMNS " FROM reconciliations ORDER BY wallet_id",
+    "UPDATE reconciliations SET acknowledged = ?2 WHERE wallet_id = ?1",
+    "INSERT INTO asset_freezes (" RF_FREEZE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    "SELECT " RF_FREEZE_COLUMNS " FROM asset_freezes WHERE freeze_id = ?1",
+    "SELECT " RF_FREEZE_COLUMNS " FROM asset_freezes WHERE asset_id = ?1 AND state = 'frozen'",
+    "SELECT " RF_FREEZE_COLUMNS " FROM asset_freezes ORDER BY created_unix_ms DESC, freeze_id DESC LIMIT ?1",
+    "SELECT " RF_FREEZE_COLUMNS " FROM asset_freezes WHERE state = 'frozen'"
+    " ORDER BY created_unix_ms DESC, freeze_id DESC LIMIT ?1",
+    "UPDATE asset_freezes SET state = 'lifted', updated_unix_ms = ?2 WHERE freeze_id = ?1 AND state = 'frozen'",
+    "INSERT INTO unknown_transfers (" RF_UNKNOWN_TRANSFER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, NULL, ?9)"
+    " ON CONFLICT DO NOTHING",
+    "SELECT " RF_UNKNOWN_TRANSFER_COLUMNS " FROM unknown_transfers WHERE asset_id = ?1 ORDER BY chain, txid, idx",
+    "SELECT " RF_UNKNOWN_TRANSFER_COLUMNS " FROM unknown_transfers ORDER BY chain, txid, idx",
+    "UPDATE unknown_transfers SET acknowledged = 1, freeze_id = ?4 WHERE chain = ?1 AND txid = ?2 AND idx = ?3"
+    " AND acknowledged = 0",
 };
 
 // The writer's page cache (negative: KiB) and WAL auto-checkpoint interval (pages).
@@ -1833,6 +1952,171 @@ class SqliteTxn final : public Txn {
     return std::optional<std::string>(q.ColumnText(0));
   }
 
+  // --- reconciliation --------------------------------------------------------------------------
+  absl::StatusOr<std::vector<DepositRow>> ListClientlessDeposits(const std::string& chain) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListClientlessDeposits));
+    q.Text(1, chain);
+    return Deposits(q);
+  }
+
+  absl::Status PutReconciliation(const ReconciliationRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t height, ToSqlInt(row.height, "height"));
+    RF_ASSIGN_OR_RETURN(int64_t seq, ToSqlInt(row.ledger_seq, "ledger_seq"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kPutReconciliation));
+    q.Text(1, row.wallet_id).Text(2, row.asset_id).Text(3, row.chain).Int(4, height).Text(5, row.block_hash);
+    q.Amount(6, row.chain_balance).Amount(7, row.ledger_balance).Text(8, row.expected).Text(9, row.difference);
+    q.Text(10, row.acknowledged.empty() ? "0" : row.acknowledged).Text(11, row.state).Text(12, row.addresses);
+    q.Int(13, seq).Int(14, row.unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return absl::NotFoundError(Cat("no wallet ", Clip(row.wallet_id)));
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return absl::InvalidArgumentError(Cat("reconciliation of ", Clip(row.wallet_id), ": state must be ok|mismatch (",
+                                            sqlite3_errmsg(connection_->db), ")"));
+    }
+    return Done(rc, "storing a reconciliation");
+  }
+
+  absl::StatusOr<std::vector<ReconciliationRow>> ListReconciliations() override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListReconciliations));
+    return Rows<ReconciliationRow>(q, "listing reconciliations", [](const Query& r) -> absl::StatusOr<ReconciliationRow> {
+      ReconciliationRow row;
+      row.wallet_id = r.ColumnText(0);
+      row.asset_id = r.ColumnText(1);
+      row.chain = r.ColumnText(2);
+      row.height = r.ColumnUint(3);
+      row.block_hash = r.ColumnText(4);
+      RF_ASSIGN_OR_RETURN(row.chain_balance, r.ColumnAmount(5, "reconciliations"));
+      RF_ASSIGN_OR_RETURN(row.ledger_balance, r.ColumnAmount(6, "reconciliations"));
+      row.expected = r.ColumnText(7);
+      row.difference = r.ColumnText(8);
+      row.acknowledged = r.ColumnText(9);
+      row.state = r.ColumnText(10);
+      row.addresses = r.ColumnText(11);
+      row.ledger_seq = r.ColumnUint(12);
+      row.unix_ms = r.ColumnInt(13);
+      return row;
+    });
+  }
+
+  absl::Status SetAcknowledgedDifference(const std::string& wallet_id, const std::string& difference) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kSetAcknowledged));
+    q.Text(1, wallet_id).Text(2, difference);
+    RF_RETURN_IF_ERROR(Done(q.Step(), "acknowledging a difference"));
+    if (sqlite3_changes(connection_->db) == 0) {
+      return absl::NotFoundError(Cat("wallet ", Clip(wallet_id), " has no reconciliation"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertFreeze(const AssetFreezeRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t height, ToSqlInt(row.height, "height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertFreeze));
+    q.Text(1, row.freeze_id).Text(2, row.asset_id).Text(3, row.reason).Text(4, row.details).Int(5, height);
+    q.Text(6, FreezeStateName(row.state)).Int(7, row.approvals_required).Text(8, row.approval_group);
+    q.Int(9, row.created_unix_ms).Int(10, row.updated_unix_ms);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+      return absl::AlreadyExistsError(
+          Cat("freeze ", Clip(row.freeze_id), ": the id is taken or asset ", Clip(row.asset_id), " is frozen already"));
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+      return absl::InvalidArgumentError(Cat("freeze ", Clip(row.freeze_id), ": approvals_required must be >= 1 (",
+                                            sqlite3_errmsg(connection_->db), ")"));
+    }
+    return Done(rc, "recording a freeze");
+  }
+
+  absl::StatusOr<std::optional<AssetFreezeRow>> GetFreeze(const std::string& freeze_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetFreeze));
+    q.Text(1, freeze_id);
+    return OneFreeze(q);
+  }
+
+  absl::StatusOr<std::optional<AssetFreezeRow>> GetActiveFreeze(const std::string& asset_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kGetActiveFreeze));
+    q.Text(1, asset_id);
+    return OneFreeze(q);
+  }
+
+  absl::StatusOr<std::vector<AssetFreezeRow>> ListFreezes(bool frozen_only, uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("limit: ", limit, " is outside 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(frozen_only ? kListFrozen : kListFreezes));
+    q.Int(1, limit);
+    return Rows<AssetFreezeRow>(q, "listing freezes",
+                                [](const Query& r) -> absl::StatusOr<AssetFreezeRow> { return ReadFreeze(r); });
+  }
+
+  absl::Status LiftFreeze(const std::string& freeze_id, int64_t now_unix_ms) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kLiftFreeze));
+    q.Text(1, freeze_id).Int(2, now_unix_ms);
+    RF_RETURN_IF_ERROR(Done(q.Step(), "lifting a freeze"));
+    if (sqlite3_changes(connection_->db) == 1) return absl::OkStatus();
+    RF_ASSIGN_OR_RETURN(std::optional<AssetFreezeRow> row, GetFreeze(freeze_id));
+    if (!row) return absl::NotFoundError(Cat("no freeze ", Clip(freeze_id)));
+    return absl::FailedPreconditionError(Cat("freeze ", freeze_id, " is ", FreezeStateName(row->state), ", not frozen"));
+  }
+
+  absl::StatusOr<bool> InsertUnknownTransfer(const UnknownTransferRow& row) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(int64_t height, ToSqlInt(row.block_height, "block_height"));
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kInsertUnknownTransfer));
+    q.Text(1, row.chain).Text(2, row.txid).Int(3, row.index).Text(4, row.asset_id).Text(5, row.address);
+    q.Text(6, row.wallet_id).Amount(7, row.amount).Int(8, height).Int(9, row.recorded_unix_ms);
+    RF_RETURN_IF_ERROR(Done(q.Step(), "recording an unknown transfer"));
+    return sqlite3_changes(connection_->db) == 1;
+  }
+
+  absl::StatusOr<std::vector<UnknownTransferRow>> ListUnknownTransfers(const std::string& asset_id) override {
+    RF_RETURN_IF_ERROR(Usable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(asset_id.empty() ? kListAllUnknownTransfers : kListUnknownTransfers));
+    if (!asset_id.empty()) q.Text(1, asset_id);
+    return Rows<UnknownTransferRow>(q, "listing unknown transfers", [](const Query& r) -> absl::StatusOr<UnknownTransferRow> {
+      UnknownTransferRow row;
+      row.chain = r.ColumnText(0);
+      row.txid = r.ColumnText(1);
+      row.index = static_cast<uint32_t>(r.ColumnUint(2));
+      row.asset_id = r.ColumnText(3);
+      row.address = r.ColumnText(4);
+      row.wallet_id = r.ColumnText(5);
+      RF_ASSIGN_OR_RETURN(row.amount, r.ColumnAmount(6, "unknown_transfers"));
+      row.block_height = r.ColumnUint(7);
+      row.acknowledged = r.ColumnInt(8) != 0;
+      row.freeze_id = r.ColumnText(9);
+      row.recorded_unix_ms = r.ColumnInt(10);
+      return row;
+    });
+  }
+
+  absl::Status AcknowledgeUnknownTransfer(const std::string& chain, const std::string& txid, uint32_t index,
+                                          const std::string& freeze_id) override {
+    RF_RETURN_IF_ERROR(Writable());
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kAckUnknownTransfer));
+    q.Text(1, chain).Text(2, txid).Int(3, index).Text(4, freeze_id);
+    const int rc = q.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return absl::NotFoundError(Cat("no freeze ", Clip(freeze_id)));
+    RF_RETURN_IF_ERROR(Done(rc, "acknowledging an unknown transfer"));
+    if (sqlite3_changes(connection_->db) == 1) return absl::OkStatus();
+    RF_ASSIGN_OR_RETURN(std::vector<UnknownTransferRow> all, ListUnknownTransfers(""));
+    for (const UnknownTransferRow& t : all) {
+      if (t.chain == chain && t.txid == txid && t.index == index) {
+        return absl::FailedPreconditionError(
+            Cat("unknown transfer ", Clip(txid, 80), ":", index, " is acknowledged already (", t.freeze_id, ")"));
+      }
+    }
+    return absl::NotFoundError(Cat("no unknown transfer ", Clip(txid, 80), ":", index, " on ", Clip(chain)));
+  }
+
   absl::StatusOr<uint64_t> LastWithdrawalEventSeq() override {
     RF_RETURN_IF_ERROR(Usable());
     RF_ASSIGN_OR_RETURN(uint64_t next, NextId(kNextEventSeq, "withdrawal_events"));
@@ -1919,7 +2203,7 @@ class SqliteTxn final : public Txn {
     }
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
       return absl::InvalidArgumentError(Cat("approval of ", Clip(row.target_id), ": target_kind must be withdrawal|"
-                                            "whitelist_add, the signature 64 bytes and the digest 32 (",
+                                            "whitelist_add|asset_freeze, the signature 64 bytes and the digest 32 (",
                                             sqlite3_errmsg(connection_->db), ")"));
     }
     return Done(rc, "recording an approval");
@@ -2151,6 +2435,28 @@ class SqliteTxn final : public Txn {
     row.hash = q.ColumnText(1);
     row.parent_hash = q.ColumnText(2);
     return std::optional<ChainBlockRow>(std::move(row));
+  }
+
+  static AssetFreezeRow ReadFreeze(const Query& q) {
+    AssetFreezeRow row;
+    row.freeze_id = q.ColumnText(0);
+    row.asset_id = q.ColumnText(1);
+    row.reason = q.ColumnText(2);
+    row.details = q.ColumnText(3);
+    row.height = q.ColumnUint(4);
+    row.state = q.ColumnText(5) == "lifted" ? FreezeState::kLifted : FreezeState::kFrozen;
+    row.approvals_required = static_cast<uint32_t>(q.ColumnUint(6));
+    row.approval_group = q.ColumnText(7);
+    row.created_unix_ms = q.ColumnInt(8);
+    row.updated_unix_ms = q.ColumnInt(9);
+    return row;
+  }
+
+  absl::StatusOr<std::optional<AssetFreezeRow>> OneFreeze(Query& q) {
+    const int rc = q.Step();
+    if (rc == SQLITE_DONE) return std::optional<AssetFreezeRow>();
+    if (rc != SQLITE_ROW) return Fail(rc, "reading a freeze");
+    return std::optional<AssetFreezeRow>(ReadFreeze(q));
   }
 
   absl::StatusOr<std::vector<DepositRow>> Deposits(Query& q) {

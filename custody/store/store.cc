@@ -27,6 +27,11 @@ constexpr std::array<std::pair<WithdrawalState, std::string_view>, 10> kWithdraw
     {WithdrawalState::kFailed, "failed"},
 }};
 
+constexpr std::array<std::pair<FreezeState, std::string_view>, 2> kFreezeStates = {{
+    {FreezeState::kFrozen, "frozen"},
+    {FreezeState::kLifted, "lifted"},
+}};
+
 template <typename E, size_t N>
 std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
   for (const auto& [v, name] : table) {
@@ -47,6 +52,7 @@ std::optional<E> ValueOf(const std::array<std::pair<E, std::string_view>, N>& ta
 
 std::string_view WhitelistStateName(WhitelistState state) { return NameOf(kWhitelistStates, state); }
 std::optional<WhitelistState> ParseWhitelistState(std::string_view name) { return ValueOf(kWhitelistStates, name); }
+std::string_view FreezeStateName(FreezeState state) { return NameOf(kFreezeStates, state); }
 std::string_view WithdrawalStateName(WithdrawalState state) { return NameOf(kWithdrawalStates, state); }
 std::optional<WithdrawalState> ParseWithdrawalState(std::string_view name) { return ValueOf(kWithdrawalStates, name); }
 

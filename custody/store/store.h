@@ -229,8 +229,8 @@ struct HoldRow {
 };
 
 struct ApprovalRow {
-  std::string target_id;          // a withdrawal id or a whitelist entry id
-  std::string target_kind;        // "withdrawal" | "whitelist_add"
+  std::string target_id;          // a withdrawal id, a whitelist entry id or an asset freeze id
+  std::string target_kind;        // "withdrawal" | "whitelist_add" | "asset_freeze"
   std::string approver_id;
   std::string signature;          // 64 bytes, Ed25519
   std::string digest;             // 32 bytes the signature verified over
@@ -270,6 +270,63 @@ struct WithdrawalFilter {
 struct Page {
   std::string after;   // id / key cursor, or a decimal seq for journals
   uint32_t limit = 100;
+};
+
+// --- reconciliation (schema version 5; custody/reconciler.h, docs/ledger.md) ----------------
+
+// The last reconciliation of one wallet: its chain balance at `height` against what the ledger
+// leads one to expect there. Signed figures are decimal text ("-1500", "0", "42").
+struct ReconciliationRow {
+  std::string wallet_id;
+  std::string asset_id;
+  std::string chain;
+  uint64_t height = 0;
+  std::string block_hash;
+  base::Amount chain_balance;     // the sum over the wallet's addresses
+  base::Amount ledger_balance;    // wallet:<wallet_id> on the books
+  std::string expected;           // ledger balance + movements in flight the chain already shows
+  std::string difference;         // chain balance - expected
+  std::string acknowledged;       // the difference approvers accepted by lifting a freeze ("0" at first)
+  std::string state;              // "ok" (difference == acknowledged) | "mismatch"
+  std::string addresses;          // canonical JSON: [{"address":..,"balance":..}, ...]
+  uint64_t ledger_seq = 0;        // the journal point the figures are of
+  int64_t unix_ms = 0;
+};
+
+enum class FreezeState { kFrozen, kLifted };
+// "frozen", "lifted".
+std::string_view FreezeStateName(FreezeState state);
+
+// A freeze of an asset's outgoing movements, raised by the reconciler and lifted by approvals
+// (target id = freeze_id, digest policy::FreezeLiftDigest).
+struct AssetFreezeRow {
+  std::string freeze_id;          // "fz_" + 16 hex digits
+  std::string asset_id;
+  std::string reason;             // "balance_mismatch", "unknown_transfer" or both, comma-separated
+  std::string details;            // canonical JSON: the wallets' differences and the unknown transfers
+  uint64_t height = 0;            // the block height it was raised at
+  FreezeState state = FreezeState::kFrozen;
+  uint32_t approvals_required = 0;
+  std::string approval_group;
+  int64_t created_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
+};
+
+// A transfer to one of a client wallet's own addresses (no deposit address) or of another
+// asset than the address's, not from our own transaction: booked to unattributed:<asset> by
+// the deposit ingestor, recorded here by the reconciler, acknowledged when a freeze lifts.
+struct UnknownTransferRow {
+  std::string chain;
+  std::string txid;
+  uint32_t index = 0;
+  std::string asset_id;
+  std::string address;
+  std::string wallet_id;
+  base::Amount amount;
+  uint64_t block_height = 0;
+  bool acknowledged = false;
+  std::string freeze_id;          // the freeze it was acknowledged by ("" until then)
+  int64_t recorded_unix_ms = 0;
 };
 
 class Txn {
@@ -476,6 +533,37 @@ class Txn {
   // `release_seq` (the journal entry the caller posted in this transaction).
   virtual absl::Status FailWithdrawal(const std::string& withdrawal_id, const std::string& reason,
                                       uint64_t release_seq, int64_t now_unix_ms) = 0;
+
+  // --- reconciliation (custody/reconciler.h) ---------------------------------------------------
+  // Deposits on `chain` with no client (booked to unattributed:<asset> or, for a house
+  // address, to the house) that are not orphaned, by (txid, index).
+  virtual absl::StatusOr<std::vector<DepositRow>> ListClientlessDeposits(const std::string& chain) = 0;
+  // Inserts or replaces the wallet's row; an existing row keeps its `acknowledged` (only
+  // SetAcknowledgedDifference changes it). NOT_FOUND for an unknown wallet.
+  virtual absl::Status PutReconciliation(const ReconciliationRow& row) = 0;
+  // Every wallet's last reconciliation, by wallet_id.
+  virtual absl::StatusOr<std::vector<ReconciliationRow>> ListReconciliations() = 0;
+  // NOT_FOUND if the wallet has no reconciliation row.
+  virtual absl::Status SetAcknowledgedDifference(const std::string& wallet_id, const std::string& difference) = 0;
+  // ALREADY_EXISTS if the id is taken or the asset already has a freeze in state frozen (at
+  // most one per asset, enforced by the store, so concurrent reconcilers cannot raise two).
+  virtual absl::Status InsertFreeze(const AssetFreezeRow& row) = 0;
+  // Locks the freeze's row until the end of the transaction.
+  virtual absl::StatusOr<std::optional<AssetFreezeRow>> GetFreeze(const std::string& freeze_id) = 0;
+  // The asset's freeze in state frozen, if any.
+  virtual absl::StatusOr<std::optional<AssetFreezeRow>> GetActiveFreeze(const std::string& asset_id) = 0;
+  // Every freeze (frozen ones only when `frozen_only`), newest first, at most `limit` (1..10000).
+  virtual absl::StatusOr<std::vector<AssetFreezeRow>> ListFreezes(bool frozen_only, uint32_t limit) = 0;
+  // frozen -> lifted. FAILED_PRECONDITION unless frozen; NOT_FOUND if absent.
+  virtual absl::Status LiftFreeze(const std::string& freeze_id, int64_t now_unix_ms) = 0;
+  // Idempotent on (chain, txid, index): returns false (and changes nothing) if recorded already.
+  virtual absl::StatusOr<bool> InsertUnknownTransfer(const UnknownTransferRow& row) = 0;
+  // Every unknown transfer of the asset ("" any), by (chain, txid, index).
+  virtual absl::StatusOr<std::vector<UnknownTransferRow>> ListUnknownTransfers(const std::string& asset_id) = 0;
+  // Marks it acknowledged by `freeze_id`. NOT_FOUND if absent (or no such freeze);
+  // FAILED_PRECONDITION if it is acknowledged already.
+  virtual absl::Status AcknowledgeUnknownTransfer(const std::string& chain, const std::string& txid, uint32_t index,
+                                                  const std::string& freeze_id) = 0;
 
   // --- audit log -------------------------------------------------------------------------------
   // Locks the head so appends are serialised; the caller computes the hash over the head.

@@ -450,14 +450,27 @@ std::vector<v1::Withdrawal> Moves(v1::Custody::Stub& auditor, v1::RequestKind ki
 
 std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) { return Moves(auditor, v1::REQUEST_KIND_SWEEP); }
 
-// Polls until `done` holds (true) or a minute passes (false).
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+// No false alarm from normal operation: every wallet of `asset` reconciled at the chain's tip
+// without a difference, and no asset ever frozen (custody/reconciler.h).
+void ExpectReconciledWithoutAlarm(CustodyStack& stack, v1::Custody::Stub& auditor, const std::string& asset = "BTC",
+                                  const std::string& chain = "bitcoin") {
+  const uint64_t tip = stack.Tip(chain);
+  v1::GetReconciliationResponse r;
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext ctx;
+    r.Clear();
+    EXPECT_TRUE(auditor.GetReconciliation(&ctx, v1::GetReconciliationRequest(), &r).ok());
+    int at_tip = 0;
+    for (const auto& w : r.wallets()) at_tip += w.asset_id() == asset && w.height() == tip;
+    return at_tip == 3;
+  })) << stack.CustodydStderr();
+  for (const auto& w : r.wallets()) {
+    if (w.asset_id() != asset) continue;
+    EXPECT_EQ(w.difference(), "0") << w.ShortDebugString();
+    EXPECT_EQ(w.state(), "ok") << w.ShortDebugString();
   }
-  return done();
+  EXPECT_EQ(r.freezes_size(), 0);
+  EXPECT_EQ(r.unknown_transfers_size(), 0);
 }
 
 v1::GetAllocationResponse Allocation(v1::Custody::Stub& auditor, const std::string& asset = "BTC") {
@@ -485,7 +498,8 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   // 0.6 BTC of cover: enough for 0.5 BTC hot, short for 1 BTC hot, enough again once most of
   // it is cold (half of cold is required).
   options.extra_config =
-      "[coverage]\ncold_share_bps = 5000\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n";
+      "[coverage]\ncold_share_bps = 5000\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n"
+      "\n[reconciliation]\nlift_group = \"ops\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");
   auto auditor = stack.As("auditor");
@@ -639,6 +653,7 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
     EXPECT_EQ(restored_btc, 1);
     EXPECT_EQ(other_alerts, 0) << "assets holding nothing need no cover";
   }
+  ExpectReconciledWithoutAlarm(stack, *auditor);
   stack.ExpectInvariantsAndAuditHold();
 }
 
@@ -742,6 +757,7 @@ TEST(MixedRunE2e, RoundsOfDepositsSweepsAndReimbursementsKeepTheCapAndTheBooks) 
   options.cold_identity_hex = cold_signer.Hex();
   options.cold_addresses["BTC"] = {RegtestAddress(0), RegtestAddress(1)};
   options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"100000\"\nreceivable_threshold = \"1\"\n";
+  options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");
   auto auditor = stack.As("auditor");
@@ -831,6 +847,7 @@ TEST(MixedRunE2e, RoundsOfDepositsSweepsAndReimbursementsKeepTheCapAndTheBooks) 
       EXPECT_EQ(a.receivables(), "0") << a.DebugString();
     }
   }
+  ExpectReconciledWithoutAlarm(stack, *auditor);
   stack.ExpectInvariantsAndAuditHold();
 }
 
@@ -930,6 +947,7 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
   // need the offline signer: custody_topup_e2e_test).
   options.asset_lines["BTC"] = "hot_cap_bps = 2000\nmin_sweep = \"1000000\"\nreceivable_threshold = \"1\"\n";
   options.asset_lines["ETH"] = "hot_cap_bps = 2000\nmin_sweep = \"100000000000000000\"\nreceivable_threshold = \"1\"\n";
+  options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
   // ETH destinations usable at once (kTestPolicy cools them off for a day).
   const std::string cooling = "[assets.ETH.whitelist]\ncooling_off_seconds = 86400";
   options.policy.replace(options.policy.find(cooling), cooling.size(), "[assets.ETH.whitelist]\ncooling_off_seconds = 0");
@@ -1134,6 +1152,9 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
       EXPECT_EQ(a.receivables(), "0") << a.DebugString();
     }
   }
+  // The reconciler compared chain and books at every block of the run: no false alarm.
+  ExpectReconciledWithoutAlarm(stack, *auditor, "BTC", "bitcoin");
+  ExpectReconciledWithoutAlarm(stack, *auditor, "ETH", "ethereum");
   stack.ExpectInvariantsAndAuditHold();
 }
 

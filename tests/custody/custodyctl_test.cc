@@ -136,6 +136,13 @@ TEST_F(CustodyctlTest, DepositsFromPendingToAvailableInDisplayAndBaseUnits) {
   ASSERT_EQ(clients.exit_code, 0) << clients.err;
   EXPECT_THAT(clients.out, HasSubstr(alice.client_id()));
 
+  // Without [reconciliation] the report says so and freezes nothing.
+  const CommandResult reconciliation = Ctl("auditor", {"reconciliation", "--asset", "BTC"});
+  ASSERT_EQ(reconciliation.exit_code, 0) << reconciliation.err;
+  EXPECT_THAT(reconciliation.out, HasSubstr("reconciliation is not configured"));
+  EXPECT_THAT(reconciliation.out, HasSubstr("BTC: not frozen"));
+  EXPECT_NE(Ctl("platform", {"reconciliation"}).exit_code, 0);
+
   const CommandResult audit = Ctl("auditor", {"audit"});
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_THAT(audit.out, HasSubstr("deposit.credited"));

@@ -20,6 +20,81 @@
 extern char** environ;
 
 namespace ringfence::custody::testing {
+
+std::string CreateClientAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_ref) {
+  grpc::ClientContext ctx;
+  v1::CreateClientRequest req;
+  req.set_idempotency_key(key);
+  req.set_client_ref(client_ref);
+  v1::CreateClientResponse resp;
+  grpc::Status s = platform.CreateClient(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.client().client_id();
+}
+
+std::string CreateDepositAddressAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                   const std::string& asset) {
+  grpc::ClientContext ctx;
+  v1::CreateDepositAddressRequest req;
+  req.set_idempotency_key(key);
+  req.set_client_id(client_id);
+  req.set_asset_id(asset);
+  v1::CreateDepositAddressResponse resp;
+  grpc::Status s = platform.CreateDepositAddress(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.deposit_address().address();
+}
+
+grpc::Status SubmitApprovalAs(v1::Custody::Stub& approver, const std::string& key, const std::string& target_id,
+                              const std::string& approver_id, const std::string& signature,
+                              v1::SubmitApprovalResponse* out) {
+  grpc::ClientContext ctx;
+  v1::SubmitApprovalRequest req;
+  req.set_idempotency_key(key);
+  req.set_target_id(target_id);
+  req.set_approver_id(approver_id);
+  req.set_signature(signature);
+  v1::SubmitApprovalResponse resp;
+  grpc::Status s = approver.SubmitApproval(&ctx, req, &resp);
+  if (out != nullptr) *out = resp;
+  return s;
+}
+
+grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                const std::string& asset, const std::string& amount, const std::string& destination,
+                                v1::Withdrawal* out, const std::string& requested_by) {
+  grpc::ClientContext ctx;
+  v1::CreateWithdrawalRequest req;
+  req.set_idempotency_key(key);
+  req.set_client_id(client_id);
+  req.set_asset_id(asset);
+  req.set_amount(amount);
+  req.set_destination(destination);
+  req.set_requested_by(requested_by);
+  v1::CreateWithdrawalResponse resp;
+  grpc::Status s = platform.CreateWithdrawal(&ctx, req, &resp);
+  if (out != nullptr) *out = resp.withdrawal();
+  return s;
+}
+
+v1::Withdrawal GetWithdrawalAs(v1::Custody::Stub& caller, const std::string& withdrawal_id) {
+  grpc::ClientContext ctx;
+  v1::GetWithdrawalRequest req;
+  req.set_withdrawal_id(withdrawal_id);
+  v1::GetWithdrawalResponse resp;
+  grpc::Status s = caller.GetWithdrawal(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.withdrawal();
+}
+
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
 namespace {
 
 std::string ReadFile(const std::filesystem::path& path) {

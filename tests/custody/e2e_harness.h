@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -134,6 +135,24 @@ inline constexpr HouseAddress kHouseAddresses[] = {
     {"ETH", "0x5555555555555555555555555555555555555555"},
     {"USDC-ETH", "0x6666666666666666666666666666666666666666"},
 };
+
+// Calls that many tests make, each with the idempotency key given. The first two fail the
+// test on error; the others return custodyd's answer (and copy what it sent into `out`).
+std::string CreateClientAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_ref);
+std::string CreateDepositAddressAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                   const std::string& asset);
+grpc::Status SubmitApprovalAs(v1::Custody::Stub& approver, const std::string& key, const std::string& target_id,
+                              const std::string& approver_id, const std::string& signature,
+                              v1::SubmitApprovalResponse* out);
+grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const std::string& key, const std::string& client_id,
+                                const std::string& asset, const std::string& amount, const std::string& destination,
+                                v1::Withdrawal* out, const std::string& requested_by = "");
+// The withdrawal as `caller` sees it; fails the test on error.
+v1::Withdrawal GetWithdrawalAs(v1::Custody::Stub& caller, const std::string& withdrawal_id);
+
+// Polls until `done` holds (true) or a minute passes (false): for what custodyd does on its
+// own threads (the executor's passes), which no health check reports.
+bool Eventually(const std::function<bool()>& done);
 
 // A child process with stderr in a file and stdout in a file or a pipe; killed on destruction
 // if still running. `env` ("NAME=value") is added to the test's environment.

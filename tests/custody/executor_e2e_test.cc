@@ -191,28 +191,11 @@ class ExecutorE2eTest : public ::testing::Test {
     Connect();
   }
 
-  std::string NewClient(const std::string& ref) {
-    grpc::ClientContext ctx;
-    v1::CreateClientRequest req;
-    req.set_idempotency_key("create-" + ref);
-    req.set_client_ref(ref);
-    v1::CreateClientResponse resp;
-    grpc::Status s = platform_->CreateClient(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.client().client_id();
-  }
+  std::string NewClient(const std::string& ref) { return CreateClientAs(*platform_, "create-" + ref, ref); }
 
   // A new deposit address of the client for `asset`.
   std::string DepositAddress(const std::string& client_id, const std::string& asset) {
-    grpc::ClientContext ctx;
-    v1::CreateDepositAddressRequest req;
-    req.set_idempotency_key("address-" + std::to_string(++keys_));
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    v1::CreateDepositAddressResponse resp;
-    grpc::Status s = platform_->CreateDepositAddress(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.deposit_address().address();
+    return CreateDepositAddressAs(*platform_, "address-" + std::to_string(++keys_), client_id, asset);
   }
 
   static const char* ChainOf(const std::string& asset) { return asset == "BTC" ? kBtc : kEth; }
@@ -241,16 +224,7 @@ class ExecutorE2eTest : public ::testing::Test {
 
   grpc::Status Approve(const std::string& target_id, const std::string& approver_id, const std::string& signature,
                        v1::SubmitApprovalResponse* out = nullptr) {
-    grpc::ClientContext ctx;
-    v1::SubmitApprovalRequest req;
-    req.set_idempotency_key("approve-" + std::to_string(++keys_));
-    req.set_target_id(target_id);
-    req.set_approver_id(approver_id);
-    req.set_signature(signature);
-    v1::SubmitApprovalResponse resp;
-    grpc::Status s = approver_->SubmitApproval(&ctx, req, &resp);
-    if (out != nullptr) *out = resp;
-    return s;
+    return SubmitApprovalAs(*approver_, "approve-" + std::to_string(++keys_), target_id, approver_id, signature, out);
   }
 
   // Whitelists `address` for the client (alice approves; usable at once under the policy).
@@ -273,29 +247,14 @@ class ExecutorE2eTest : public ::testing::Test {
 
   v1::Withdrawal Create(const std::string& client_id, const std::string& asset, const std::string& amount,
                         const std::string& destination, const std::string& requested_by = "") {
-    grpc::ClientContext ctx;
-    v1::CreateWithdrawalRequest req;
-    req.set_idempotency_key("wd-" + std::to_string(++keys_));
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    req.set_amount(amount);
-    req.set_destination(destination);
-    req.set_requested_by(requested_by);
-    v1::CreateWithdrawalResponse resp;
-    grpc::Status s = platform_->CreateWithdrawal(&ctx, req, &resp);
+    v1::Withdrawal created;
+    grpc::Status s = CreateWithdrawalAs(*platform_, "wd-" + std::to_string(++keys_), client_id, asset, amount, destination,
+                                        &created, requested_by);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
+    return created;
   }
 
-  v1::Withdrawal Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetWithdrawalRequest req;
-    req.set_withdrawal_id(id);
-    v1::GetWithdrawalResponse resp;
-    grpc::Status s = auditor_->GetWithdrawal(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
-  }
+  v1::Withdrawal Get(const std::string& id) { return GetWithdrawalAs(*auditor_, id); }
 
   // Polls the withdrawal until it is in one of `states` (the executor moves it in the
   // background); a test failure at the ceiling.

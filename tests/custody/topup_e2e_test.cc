@@ -95,16 +95,6 @@ std::string SealedApproverKey(uint8_t seed_byte, const std::string& passphrase) 
          "\nsealed_seed=" + base::HexEncode(sealed) + "\n";
 }
 
-// Polls until `done` holds (true) or a minute passes (false).
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 class TopUpE2e : public ::testing::Test {
  protected:
   // Provisions the offline signer (identity, one cold key) on its own token, then starts the
@@ -141,6 +131,8 @@ class TopUpE2e : public ::testing::Test {
     // 0.02 BTC, over the cap of the smaller total) stays hot, so that the end balances are those
     // of the top-up and the withdrawal alone.
     options.asset_lines["BTC"] = "min_sweep = \"5000000\"\n";
+    // The reconciler runs throughout: a top-up in flight must not read as a difference.
+    options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
     stack_ = std::make_unique<CustodyStack>(options);
     ASSERT_FALSE(HasFatalFailure());
     platform_ = stack_->As("platform");
@@ -703,6 +695,23 @@ TEST_F(TopUpE2e, WithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
   EXPECT_EQ(after.planned_top_up(), "0");
   EXPECT_EQ(after.reserved_for_withdrawals(), "0");
   EXPECT_EQ(Moves(v1::REQUEST_KIND_TOP_UP).size(), 1u) << "one top-up in all";
+  // Chain and books agreed at every block of it: no freeze, every BTC wallet at difference 0.
+  const uint64_t tip = stack_->Tip("bitcoin");
+  v1::GetReconciliationResponse rec;
+  EXPECT_TRUE(Eventually([&] {
+    grpc::ClientContext ctx;
+    rec.Clear();
+    EXPECT_TRUE(auditor_->GetReconciliation(&ctx, v1::GetReconciliationRequest(), &rec).ok());
+    int at_tip = 0;
+    for (const auto& w : rec.wallets()) at_tip += w.asset_id() == "BTC" && w.height() == tip;
+    return at_tip == 3;
+  })) << stack_->CustodydStderr();
+  for (const auto& w : rec.wallets()) {
+    if (w.asset_id() == "BTC") {
+      EXPECT_EQ(w.difference(), "0") << w.ShortDebugString();
+    }
+  }
+  EXPECT_EQ(rec.freezes_size(), 0) << rec.DebugString();
   stack_->ExpectInvariantsAndAuditHold();
 }
 

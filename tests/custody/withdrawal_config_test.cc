@@ -190,6 +190,38 @@ TEST(WithdrawalConfigTest, ThePolicyMustFitTheConfig) {
   }
 }
 
+// [reconciliation]: the approvals that lift a freeze, checked against the policy's groups.
+TEST(WithdrawalConfigTest, ReconciliationIsCheckedAndNamed) {
+  EXPECT_FALSE(ParseConfig(kBase, "t")->reconciliation.has_value());
+  absl::StatusOr<Config> c = ParseConfig(kBase + "\n[reconciliation]\nlift_group = \"ops\"\n", "t");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->reconciliation.has_value());
+  EXPECT_EQ(c->reconciliation->lift_approvals, 2u);
+  EXPECT_EQ(c->reconciliation->lift_group, "ops");
+  EXPECT_TRUE(AttachPolicy(*c, kPolicy).ok());
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {kBase + "\n[reconciliation]\n", "'reconciliation.lift_group'"},
+      {kBase + "\n[reconciliation]\nlift_group = \"ops\"\nlift_approvals = 0\n", "reconciliation.lift_approvals"},
+      {kBase + "\n[reconciliation]\nlift_group = \"ops\"\nlift_approvals = 17\n", "reconciliation.lift_approvals"},
+      {kBase + "\n[reconciliation]\nlift_group = \"o p\"\n", "reconciliation.lift_group"},
+      {kBase + "\n[reconciliation]\nlift_group = \"ops\"\nquorum = 2\n", "reconciliation.quorum"},
+      {Replace(kBase, "approval_window_seconds = 600", "approval_window_seconds = 600\nexecutor = false") +
+           "\n[reconciliation]\nlift_group = \"ops\"\n",
+       "executor = true"},
+  };
+  for (const auto& [text, what] : refused) {
+    SCOPED_TRACE(what);
+    absl::Status s = ParseError(text);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(s.message(), HasSubstr(what));
+  }
+  // The group must be the policy's, with at least lift_approvals members.
+  Config other = *ParseConfig(kBase + "\n[reconciliation]\nlift_group = \"treasury\"\n", "t");
+  EXPECT_THAT(AttachPolicy(other, kPolicy).message(), HasSubstr("reconciliation.lift_group"));
+  Config three = *ParseConfig(kBase + "\n[reconciliation]\nlift_group = \"ops\"\nlift_approvals = 3\n", "t");
+  EXPECT_THAT(AttachPolicy(three, kPolicy).message(), HasSubstr("has only 2 members"));
+}
+
 TEST(WithdrawalConfigTest, LoadConfigReadsThePolicyFile) {
   ringfence::testing::TempDir dir("custody_wconfig");
   const std::string policy_path = (dir.path() / "policy.toml").string();

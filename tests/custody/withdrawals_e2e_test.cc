@@ -63,16 +63,7 @@ class WithdrawalsE2eTest : public ::testing::Test {
     if (stack_ != nullptr && !HasFatalFailure()) stack_->ExpectInvariantsAndAuditHold();
   }
 
-  std::string NewClient(const std::string& ref) {
-    grpc::ClientContext ctx;
-    v1::CreateClientRequest req;
-    req.set_idempotency_key("create-" + ref);
-    req.set_client_ref(ref);
-    v1::CreateClientResponse resp;
-    grpc::Status s = platform_->CreateClient(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.client().client_id();
-  }
+  std::string NewClient(const std::string& ref) { return CreateClientAs(*platform_, "create-" + ref, ref); }
 
   // Credits `amount` base units to a new deposit address of the client and waits until it is
   // available.
@@ -119,16 +110,7 @@ class WithdrawalsE2eTest : public ::testing::Test {
 
   grpc::Status Approve(const std::string& target_id, const std::string& approver_id, const std::string& signature,
                        v1::SubmitApprovalResponse* out = nullptr) {
-    grpc::ClientContext ctx;
-    v1::SubmitApprovalRequest req;
-    req.set_idempotency_key("approve-" + std::to_string(++keys_));
-    req.set_target_id(target_id);
-    req.set_approver_id(approver_id);
-    req.set_signature(signature);
-    v1::SubmitApprovalResponse resp;
-    grpc::Status s = approver_->SubmitApproval(&ctx, req, &resp);
-    if (out != nullptr) *out = resp;
-    return s;
+    return SubmitApprovalAs(*approver_, "approve-" + std::to_string(++keys_), target_id, approver_id, signature, out);
   }
 
   // Whitelists `address` for the client and has alice approve it; returns the active entry.
@@ -146,29 +128,11 @@ class WithdrawalsE2eTest : public ::testing::Test {
   grpc::Status Create(const std::string& client_id, const std::string& asset, const std::string& amount,
                       const std::string& destination, v1::Withdrawal* out, const std::string& key = "",
                       const std::string& requested_by = "") {
-    grpc::ClientContext ctx;
-    v1::CreateWithdrawalRequest req;
-    req.set_idempotency_key(key.empty() ? "wd-" + std::to_string(++keys_) : key);
-    req.set_client_id(client_id);
-    req.set_asset_id(asset);
-    req.set_amount(amount);
-    req.set_destination(destination);
-    req.set_requested_by(requested_by);
-    v1::CreateWithdrawalResponse resp;
-    grpc::Status s = platform_->CreateWithdrawal(&ctx, req, &resp);
-    if (out != nullptr) *out = resp.withdrawal();
-    return s;
+    return CreateWithdrawalAs(*platform_, key.empty() ? "wd-" + std::to_string(++keys_) : key, client_id, asset, amount,
+                              destination, out, requested_by);
   }
 
-  v1::Withdrawal Get(const std::string& id) {
-    grpc::ClientContext ctx;
-    v1::GetWithdrawalRequest req;
-    req.set_withdrawal_id(id);
-    v1::GetWithdrawalResponse resp;
-    grpc::Status s = auditor_->GetWithdrawal(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.withdrawal();
-  }
+  v1::Withdrawal Get(const std::string& id) { return GetWithdrawalAs(*auditor_, id); }
 
   std::vector<v1::Withdrawal> List(const std::string& client_id) {
     grpc::ClientContext ctx;

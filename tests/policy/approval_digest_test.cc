@@ -71,6 +71,7 @@ std::array<uint8_t, 32> TaggedHashOf(const char* tag_text, const std::vector<uin
 TEST(ApprovalDigestTest, TagsAreTheDocumentedOnes) {
   EXPECT_STREQ(kApprovalTag, "ringfence/approval/v2");
   EXPECT_STREQ(kWhitelistChangeTag, "ringfence/whitelist/v1");
+  EXPECT_STREQ(kFreezeLiftTag, "ringfence/freeze-lift/v1");
 }
 
 TEST(ApprovalDigestTest, EveryFieldChangesTheDigest) {
@@ -178,6 +179,51 @@ TEST(ApprovalDigestTest, WhitelistChangeDocumentExample) {
   EXPECT_EQ(*WhitelistChangeDigest(BaseChange()), TaggedHashOf(kWhitelistChangeTag, body));
   EXPECT_EQ(base::HexEncode(*WhitelistChangeDigest(BaseChange())),
             "5c371fe33ea6979603f040b68d4339d4dcf72142ca9556c95a40106810a6b538");
+}
+
+// The third example of docs/approval-digest.md.
+FreezeLiftSubject BaseLift() {
+  FreezeLiftSubject f;
+  f.freeze_id = "fz-1";
+  f.asset = "BTC";
+  f.reason = "unknown_transfer";
+  f.details_sha256 = "281132bd93dd0f21db29e0b525fe0bf38a67a828ca07f757fc4569ea89baf3a3";
+  f.height = 120;
+  return f;
+}
+
+TEST(ApprovalDigestTest, FreezeLiftDocumentExample) {
+  const std::string details = R"({"block_hash":"00","height":7})";
+  EXPECT_EQ(base::HexEncode(Sha256(details)), BaseLift().details_sha256);
+  std::vector<uint8_t> body = *base::HexDecode(
+      "00000004" "667a2d31"
+      "00000004" "6c696674"
+      "00000003" "425443"
+      "00000010" "756e6b6e6f776e5f7472616e73666572"
+      "00000040");
+  const std::string hash_text = BaseLift().details_sha256;
+  body.insert(body.end(), hash_text.begin(), hash_text.end());
+  const std::vector<uint8_t> height = *base::HexDecode("0000000000000078");
+  body.insert(body.end(), height.begin(), height.end());
+  EXPECT_EQ(*FreezeLiftDigest(BaseLift()), TaggedHashOf(kFreezeLiftTag, body));
+  EXPECT_EQ(base::HexEncode(*FreezeLiftDigest(BaseLift())),
+            "de3b4f5f604f251f7aa6f25907223cbce79b4473d6385ca11321b5a4f4d5f2a1");
+}
+
+TEST(ApprovalDigestTest, FreezeLiftBindsEveryFieldAndNamesBadOnes) {
+  std::vector<FreezeLiftSubject> variants(5, BaseLift());
+  variants[0].freeze_id = "fz-2";
+  variants[1].asset = "ETH";
+  variants[2].reason = "balance_mismatch";
+  variants[3].details_sha256[0] = '3';
+  variants[4].height = 121;
+  std::set<ApprovalDigestBytes> seen = {*FreezeLiftDigest(BaseLift())};
+  for (size_t i = 0; i < variants.size(); ++i) {
+    EXPECT_TRUE(seen.insert(*FreezeLiftDigest(variants[i])).second) << "variant " << i;
+  }
+  FreezeLiftSubject empty = BaseLift();
+  empty.reason = "";
+  EXPECT_THAT(std::string(FreezeLiftDigest(empty).status().message()), HasSubstr("reason"));
 }
 
 TEST(ApprovalDigestTest, WhitelistChangeBindsEveryFieldAndNamesBadOnes) {

@@ -94,6 +94,39 @@ v1::Withdrawal Honest() {
 TEST(ParseTargetId, WithdrawalAndWhitelistIds) {
   EXPECT_EQ(*ParseTargetId("w_0123456789abcdef"), TargetKind::kWithdrawal);
   EXPECT_EQ(*ParseTargetId("wl_0123456789abcdef"), TargetKind::kWhitelistAddition);
+  EXPECT_EQ(*ParseTargetId("fz_0123456789abcdef"), TargetKind::kAssetFreeze);
+  for (const std::string bad : {"fz_0123456789abcde", "fz_0123456789ABCDEF", "fz0123456789abcdef"}) {
+    EXPECT_EQ(ParseTargetId(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+// The freeze-lift digest is computed from the details shown (docs/approval-digest.md's
+// example), and a details_sha256 that is not their hash is a disagreement.
+TEST(ReviewAssetFreeze, DigestFromTheShownDetailsAndATamperedHashIsCaught) {
+  v1::AssetFreeze f;
+  f.set_freeze_id("fz-1");
+  f.set_asset_id("BTC");
+  f.set_reason("unknown_transfer");
+  f.set_details(R"({"block_hash":"00","height":7})");
+  f.set_details_sha256("281132bd93dd0f21db29e0b525fe0bf38a67a828ca07f757fc4569ea89baf3a3");
+  f.set_height(120);
+  f.set_approvals_required(2);
+  f.set_approval_group("ops");
+  absl::StatusOr<FreezeReview> review = ReviewAssetFreeze(f);
+  ASSERT_TRUE(review.ok()) << review.status();
+  EXPECT_EQ(base::HexEncode(review->digest), "de3b4f5f604f251f7aa6f25907223cbce79b4473d6385ca11321b5a4f4d5f2a1");
+  EXPECT_TRUE(review->disagreements.empty());
+  const std::string text = RenderFreezeReview(f, *review, 0);
+  EXPECT_THAT(text, HasSubstr("asset freeze fz-1"));
+  EXPECT_THAT(text, HasSubstr("de3b4f5f604f251f7aa6f25907223cbce79b4473d6385ca11321b5a4f4d5f2a1"));
+  f.set_details(R"({"block_hash":"00","height":8})");
+  review = ReviewAssetFreeze(f);
+  ASSERT_TRUE(review.ok());
+  EXPECT_NE(base::HexEncode(review->digest), "de3b4f5f604f251f7aa6f25907223cbce79b4473d6385ca11321b5a4f4d5f2a1");
+  ASSERT_EQ(review->disagreements.size(), 1u);
+  EXPECT_THAT(review->disagreements[0], StartsWith("details_sha256: "));
+  f.set_reason("");
+  EXPECT_EQ(ReviewAssetFreeze(f).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ParseTargetId, MalformedIdsAreRefusedNamingId) {

@@ -202,6 +202,9 @@ int main(int argc, char** argv) {
   allocation->add_option("--asset", f.asset_id, "only this asset");
   CLI::App* coverage = app.add_subcommand("coverage", "insurance cover required against configured (GetCoverage)");
   coverage->add_option("--asset", f.asset_id, "only this asset");
+  CLI::App* reconciliation = app.add_subcommand(
+      "reconciliation", "chain against ledger per wallet, freezes and unknown incoming transfers (GetReconciliation)");
+  reconciliation->add_option("--asset", f.asset_id, "only this asset");
   CLI::App* import_cold = app.add_subcommand(
       "import-cold-keys", "the client-cold wallets' keys from the offline signer's cold-key file (ImportColdKeys, admin)");
   import_cold->add_option("--file", f.file, "the cold-key file `signerd --offline ... create-keys` wrote")->required();
@@ -377,6 +380,13 @@ int main(int argc, char** argv) {
     return Call<v1::GetCoverageResponse>(
         f, [&](grpc::ClientContext* c, v1::GetCoverageResponse* r) { return s->GetCoverage(c, req, r); },
         cli::RenderCoverage);
+  }
+  if (reconciliation->parsed()) {
+    v1::GetReconciliationRequest req;
+    req.set_asset_id(f.asset_id);
+    return Call<v1::GetReconciliationResponse>(
+        f, [&](grpc::ClientContext* c, v1::GetReconciliationResponse* r) { return s->GetReconciliation(c, req, r); },
+        cli::RenderReconciliation);
   }
   if (import_cold->parsed()) {
     // custodyd refuses a file above its limit (4 MiB) naming the rule; reading stops just past it.

@@ -336,6 +336,42 @@ std::string RenderCoverage(const v1::GetCoverageResponse& r) {
   return out;
 }
 
+std::string RenderReconciliation(const v1::GetReconciliationResponse& r) {
+  std::string out = r.configured() ? "reconciliation of chain against ledger (base units)\n"
+                                   : "reconciliation is not configured (no [reconciliation] section)\n";
+  for (const v1::AssetReconciliationState& a : r.assets()) {
+    out += Cat(a.asset_id(), ": ", a.frozen() ? Cat("FROZEN by ", a.freeze_id(), " (", a.reason(), ")") : "not frozen", "\n");
+  }
+  if (r.wallets_size() > 0) {
+    Table t({"WALLET", "HEIGHT", "CHAIN", "LEDGER", "EXPECTED", "DIFFERENCE", "ACKNOWLEDGED", "STATE"});
+    for (const v1::WalletReconciliation& w : r.wallets()) {
+      t.AddRow({w.wallet_id(), Cat(w.height()), w.chain_balance(), w.ledger_balance(), w.expected(), w.difference(),
+                w.acknowledged(), w.state()});
+    }
+    out += t.Render();
+  }
+  if (r.unknown_transfers_size() > 0) {
+    out += "unknown incoming transfers:\n";
+    Table t({"TRANSFER", "ASSET", "AMOUNT", "ADDRESS", "WALLET", "HEIGHT", "ACKNOWLEDGED"});
+    for (const v1::UnknownTransfer& u : r.unknown_transfers()) {
+      t.AddRow({Cat(u.txid(), ":", u.index()), u.asset_id(), u.amount(), u.address(), u.wallet_id(), Cat(u.block_height()),
+                u.acknowledged() ? Cat("yes (", u.freeze_id(), ")") : "NO"});
+    }
+    out += t.Render();
+  }
+  if (r.freezes_size() > 0) {
+    out += "freezes, newest first:\n";
+    Table t({"FREEZE", "ASSET", "REASON", "HEIGHT", "STATE", "APPROVALS", "SINCE"});
+    for (const v1::AssetFreeze& f : r.freezes()) {
+      t.AddRow({f.freeze_id(), f.asset_id(), f.reason(), Cat(f.height()), f.state(),
+                Cat(f.approved_by_size(), "/", f.approvals_required(), " of ", f.approval_group()),
+                ShowTime(f.created_unix_ms())});
+    }
+    out += t.Render();
+  }
+  return out;
+}
+
 std::string RenderAudit(const v1::ListAuditEntriesResponse& response) {
   Table t({"SEQ", "TIME", "ACTOR", "ACTION", "SUBJECT", "DETAILS"});
   for (const v1::AuditEntry& e : response.entries()) {

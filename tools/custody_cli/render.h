@@ -53,6 +53,7 @@ std::string RenderSegregationReport(const v1::GetSegregationReportResponse& resp
 std::string RenderAudit(const v1::ListAuditEntriesResponse& response);
 std::string RenderAllocation(const v1::GetAllocationResponse& response);
 std::string RenderCoverage(const v1::GetCoverageResponse& response);
+std::string RenderReconciliation(const v1::GetReconciliationResponse& response);
 std::string RenderWhitelistEntry(const v1::WhitelistEntry& entry);
 std::string RenderWhitelist(const v1::ListWhitelistResponse& response);
 std::string RenderWithdrawal(const v1::Withdrawal& withdrawal);

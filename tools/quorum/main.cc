@@ -314,6 +314,7 @@ struct Reviewed {
   TargetKind kind = TargetKind::kWithdrawal;
   v1::Withdrawal withdrawal;
   v1::WhitelistEntry entry;
+  v1::AssetFreeze freeze;
   ringfence::policy::ApprovalDigestBytes digest{};
   std::vector<std::string> disagreements;
 };
@@ -328,6 +329,23 @@ bool TakeReview(const absl::StatusOr<Review>& review, Reviewed* out) {
   out->digest = review->digest;
   out->disagreements = review->disagreements;
   return true;
+}
+
+// The pending approval whose whitelist entry or asset freeze is `id`; nullopt after printing
+// that it is not among the `what` pending approval (unknown, or `gone`).
+std::optional<v1::PendingApproval> FindPending(Custodyd& custodyd, const std::string& id, std::string_view what,
+                                               std::string_view gone) {
+  std::optional<v1::PendingApproval> found;
+  if (!custodyd.Pending("", [&](const v1::PendingApproval& p) {
+        const bool match = (p.kind() == v1::APPROVAL_TARGET_KIND_WHITELIST_ADD && p.whitelist_entry().entry_id() == id) ||
+                           (p.kind() == v1::APPROVAL_TARGET_KIND_ASSET_FREEZE && p.asset_freeze().freeze_id() == id);
+        if (match) found = p;
+        return !match;
+      })) {
+    return std::nullopt;
+  }
+  if (!found) Fail(Cat(id, " is not among the ", what, " pending approval (unknown, or ", gone, ")"), kExitFailed);
+  return found;
 }
 
 // Fetches `id`, prints the review and returns it; nullopt after printing why not (*exit_code
@@ -350,20 +368,17 @@ std::optional<Reviewed> FetchAndShow(Custodyd& custodyd, const std::string& id, 
     auto review = quorum::ReviewWithdrawal(out.withdrawal, assets);
     if (!TakeReview(review, &out)) return std::nullopt;
     std::fputs(quorum::RenderWithdrawalReview(out.withdrawal, *review, now).c_str(), stdout);
+  } else if (kind == TargetKind::kAssetFreeze) {
+    std::optional<v1::PendingApproval> pending = FindPending(custodyd, id, "asset freezes", "already lifted");
+    if (!pending) return std::nullopt;
+    out.freeze = pending->asset_freeze();
+    auto review = quorum::ReviewAssetFreeze(out.freeze);
+    if (!TakeReview(review, &out)) return std::nullopt;
+    std::fputs(quorum::RenderFreezeReview(out.freeze, *review, now).c_str(), stdout);
   } else {
-    bool found = false;
-    if (!custodyd.Pending("", [&](const v1::PendingApproval& p) {
-          if (p.kind() != v1::APPROVAL_TARGET_KIND_WHITELIST_ADD || p.whitelist_entry().entry_id() != id) return true;
-          out.entry = p.whitelist_entry();
-          found = true;
-          return false;
-        })) {
-      return std::nullopt;
-    }
-    if (!found) {
-      Fail(Cat(id, " is not among the whitelist additions pending approval (unknown, or already decided)"), kExitFailed);
-      return std::nullopt;
-    }
+    std::optional<v1::PendingApproval> pending = FindPending(custodyd, id, "whitelist additions", "already decided");
+    if (!pending) return std::nullopt;
+    out.entry = pending->whitelist_entry();
     auto review = quorum::ReviewWhitelistAddition(out.entry, assets);
     if (!TakeReview(review, &out)) return std::nullopt;
     std::fputs(quorum::RenderWhitelistReview(out.entry, *review, now).c_str(), stdout);
@@ -441,13 +456,16 @@ int Approve(Custodyd& custodyd, const std::string& id, TargetKind kind, const Ap
     std::fprintf(stderr, "quorum: the request's idempotency key was %s\n", idempotency_key.c_str());
     return kExitFailed;
   }
+  const bool freeze = kind == TargetKind::kAssetFreeze;
   const google::protobuf::RepeatedPtrField<std::string>& approvals =
-      kind == TargetKind::kWithdrawal ? resp.withdrawal().approvals() : resp.whitelist_entry().approvals();
-  const uint32_t required = kind == TargetKind::kWithdrawal ? resp.withdrawal().approvals_required()
-                                                            : resp.whitelist_entry().approvals_required();
-  const std::string state = kind == TargetKind::kWithdrawal
-                                ? v1::WithdrawalState_Name(resp.withdrawal().state())
-                                : v1::WhitelistState_Name(resp.whitelist_entry().state());
+      freeze ? resp.asset_freeze().approved_by()
+             : kind == TargetKind::kWithdrawal ? resp.withdrawal().approvals() : resp.whitelist_entry().approvals();
+  const uint32_t required = freeze                            ? resp.asset_freeze().approvals_required()
+                            : kind == TargetKind::kWithdrawal ? resp.withdrawal().approvals_required()
+                                                              : resp.whitelist_entry().approvals_required();
+  const std::string state = freeze                            ? resp.asset_freeze().state()
+                            : kind == TargetKind::kWithdrawal ? v1::WithdrawalState_Name(resp.withdrawal().state())
+                                                              : v1::WhitelistState_Name(resp.whitelist_entry().state());
   bool counted = false;
   for (const std::string& a : approvals) counted = counted || a == flags.approver_id;
   std::printf("approved %s as %s: %d of %u approvals, state %s\nidempotency key: %s\n", id.c_str(),
@@ -548,12 +566,14 @@ int main(int argc, char** argv) {
   auto* pending = app.add_subcommand("pending", "what waits for approval, oldest first (ListPendingApprovals)");
   pending->add_option("--approver-id", approver_id, "leave out what this approver already approved");
 
-  auto* show = app.add_subcommand("show", "everything to review about a withdrawal or whitelist addition, and the digest an approval signs");
-  show->add_option("ID", target_id, "w_... (withdrawal) or wl_... (whitelist addition)")->required();
+  auto* show = app.add_subcommand(
+      "show", "everything to review about a withdrawal, whitelist addition or asset freeze, and the digest an approval signs");
+  show->add_option("ID", target_id, "w_... (withdrawal), wl_... (whitelist addition) or fz_... (asset freeze)")->required();
 
   ApproveFlags approve_flags;
   auto* approve = app.add_subcommand("approve", "show, confirm, sign the computed digest and submit the approval");
-  approve->add_option("ID", target_id, "w_... (withdrawal) or wl_... (whitelist addition)")->required();
+  approve->add_option("ID", target_id, "w_... (withdrawal), wl_... (whitelist addition) or fz_... (lift an asset freeze)")
+      ->required();
   approve->add_option("--key-file", approve_flags.key_file, "sealed approver key file")->required();
   approve->add_option("--approver-id", approve_flags.approver_id, "your id in custodyd's [[approvers]]")->required();
   approve->add_flag("--yes", approve_flags.yes, "do not ask for confirmation on the terminal");
@@ -594,6 +614,9 @@ int main(int argc, char** argv) {
     kind = *parsed;
   }
   if (reject->parsed()) {
+    if (kind == TargetKind::kAssetFreeze) {
+      return Fail("ID: an asset freeze is lifted by approvals (quorum approve); it cannot be rejected", kExitBadInput);
+    }
     if (absl::Status s = CheckReason(reason); !s.ok()) return Fail(s.message(), kExitBadInput);
   }
   cli::FillFromEnvironment(&connection);

@@ -9,6 +9,7 @@
 #include "base/hex.h"
 #include "base/status.h"
 #include "base/text.h"
+#include "policy/config.h"
 #include "policy/withdrawal.h"
 #include "tools/custody_cli/render.h"
 
@@ -115,18 +116,23 @@ absl::StatusOr<TargetKind> ParseTargetId(std::string_view id) {
   if (id.starts_with("wl_")) {
     kind = TargetKind::kWhitelistAddition;
     hex = id.substr(3);
+  } else if (id.starts_with("fz_")) {
+    kind = TargetKind::kAssetFreeze;
+    hex = id.substr(3);
   } else if (id.starts_with("w_")) {
     kind = TargetKind::kWithdrawal;
     hex = id.substr(2);
   } else {
     return absl::InvalidArgumentError(
-        Cat("ID: ", Clip(id), " is neither a withdrawal id (w_ + 16 hex digits) nor a whitelist entry id (wl_ + 16 hex digits)"));
+        Cat("ID: ", Clip(id), " is not a withdrawal id (w_ + 16 hex digits), a whitelist entry id (wl_ + 16 hex digits) "
+            "or an asset freeze id (fz_ + 16 hex digits)"));
   }
   const bool hex_ok = hex.size() == kIdHexDigits && std::all_of(hex.begin(), hex.end(), [](char c) {
                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
                       });
   if (!hex_ok) {
-    return absl::InvalidArgumentError(Cat("ID: ", Clip(id), " must be ", kind == TargetKind::kWithdrawal ? "w_" : "wl_",
+    const char* prefix = kind == TargetKind::kWithdrawal ? "w_" : kind == TargetKind::kAssetFreeze ? "fz_" : "wl_";
+    return absl::InvalidArgumentError(Cat("ID: ", Clip(id), " must be ", prefix,
                                           " followed by 16 lowercase hex digits"));
   }
   return kind;
@@ -215,6 +221,23 @@ absl::StatusOr<WhitelistReview> ReviewWhitelistAddition(const v1::WhitelistEntry
   return review;
 }
 
+absl::StatusOr<FreezeReview> ReviewAssetFreeze(const v1::AssetFreeze& freeze) {
+  FreezeReview review;
+  review.subject.freeze_id = freeze.freeze_id();
+  review.subject.asset = freeze.asset_id();
+  review.subject.reason = freeze.reason();
+  review.subject.details_sha256 = policy::Sha256Hex(freeze.details());
+  review.subject.height = freeze.height();
+  absl::StatusOr<policy::ApprovalDigestBytes> digest = policy::FreezeLiftDigest(review.subject);
+  if (!digest.ok()) return DigestRefused(digest.status());
+  review.digest = *digest;
+  if (freeze.details_sha256() != review.subject.details_sha256) {
+    review.disagreements.push_back(Cat("details_sha256: custodyd sent ", Clip(freeze.details_sha256()),
+                                       ", the details shown hash to ", review.subject.details_sha256));
+  }
+  return review;
+}
+
 std::string RenderWithdrawalReview(const v1::Withdrawal& w, const WithdrawalReview& r, int64_t now_unix_s) {
   const policy::ApprovalSubject& s = r.subject;
   std::string whitelist;
@@ -285,6 +308,25 @@ std::string RenderWhitelistReview(const v1::WhitelistEntry& e, const WhitelistRe
              ", computed by quorum from the fields above):\n  ", base::HexEncode(r.digest), "\n");
 }
 
+std::string RenderFreezeReview(const v1::AssetFreeze& f, const FreezeReview& r, int64_t now_unix_s) {
+  std::string approvals = Cat(f.approved_by_size(), " of ", f.approvals_required(), " required");
+  if (!f.approval_group().empty()) approvals += Cat(" (group ", f.approval_group(), ")");
+  if (f.approved_by_size() > 0) approvals += Cat(": ", Joined(f.approved_by()));
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"state", f.state()},
+      {"action", "lift the freeze: outgoing movements of the asset resume, and what it froze on is accepted"},
+      {"asset", f.asset_id()},
+      {"reason", f.reason()},
+      {"height", Cat(f.height())},
+      {"frozen", ShowWhen(f.created_unix_ms() / 1000, now_unix_s)},
+      {"details", f.details()},
+      {"details sha256", r.subject.details_sha256},
+      {"approvals", approvals},
+  };
+  return Cat("asset freeze ", f.freeze_id(), "\n", Fields(fields), "\ndigest to sign (", policy::kFreezeLiftTag,
+             ", computed by quorum from the fields above):\n  ", base::HexEncode(r.digest), "\n");
+}
+
 std::string RenderDisagreements(std::string_view target_id, const std::vector<std::string>& disagreements) {
   std::string out = Cat(
       "\n!!! WARNING: custodyd's answer for ", target_id,
@@ -307,6 +349,12 @@ std::string RenderPendingLine(const v1::PendingApproval& p, int64_t now_unix_s) 
                "  ", custody_cli::ShowAmount(w.amount(), w.decimals(), w.asset_id()), "  to ", w.destination(),
                "  approvals ", w.approvals_size(), "/", w.approvals_required(), "  expires ",
                ShowWhen(w.expires_at_unix_s(), now_unix_s), "\n");
+  }
+  if (p.kind() == v1::APPROVAL_TARGET_KIND_ASSET_FREEZE) {
+    const v1::AssetFreeze& f = p.asset_freeze();
+    return Cat(f.freeze_id(), "  lift-freeze  ", f.asset_id(), "  ", f.reason(), "  at height ", f.height(),
+               "  approvals ", f.approved_by_size(), "/", f.approvals_required(), "  frozen ",
+               ShowWhen(f.created_unix_ms() / 1000, now_unix_s), "\n");
   }
   return Cat("(an approval of unknown kind ", static_cast<int>(p.kind()), ")\n");
 }

@@ -27,10 +27,10 @@ namespace ringfence::quorum {
 
 namespace v1 = ringfence::custody::v1;
 
-enum class TargetKind { kWithdrawal, kWhitelistAddition };
+enum class TargetKind { kWithdrawal, kWhitelistAddition, kAssetFreeze };
 
-// An approval target id as custodyd makes them: "w_" (a withdrawal) or "wl_" (a whitelist
-// addition) followed by 16 lowercase hex digits. InvalidArgument naming ID otherwise (the text
+// An approval target id as custodyd makes them: "w_" (a withdrawal), "wl_" (a whitelist
+// addition) or "fz_" (lifting an asset freeze) followed by 16 lowercase hex digits. InvalidArgument naming ID otherwise (the text
 // quoted clipped).
 absl::StatusOr<TargetKind> ParseTargetId(std::string_view id);
 
@@ -74,6 +74,17 @@ absl::StatusOr<WhitelistReview> ReviewWhitelistAddition(const v1::WhitelistEntry
 std::vector<std::string> CompareWhitelistDigest(const policy::ApprovalDigestBytes& digest,
                                                 std::string_view digest_hex);
 
+// Lifting an asset freeze as quorum will sign it: the freeze-lift digest over the freeze's id,
+// asset, reason, height and the SHA-256 of its details computed here from the details shown.
+struct FreezeReview {
+  policy::FreezeLiftSubject subject;
+  policy::ApprovalDigestBytes digest{};
+  std::vector<std::string> disagreements;  // custodyd's details_sha256 is not the details' hash
+};
+
+// Reviews `freeze`. FailedPrecondition as ReviewWithdrawal.
+absl::StatusOr<FreezeReview> ReviewAssetFreeze(const v1::AssetFreeze& freeze);
+
 // The text `quorum show` prints: every field an approver must see, amounts in display units
 // with base units labelled, times in UTC with how long ago or how soon relative to `now_unix_s`,
 // and last the digest to sign.
@@ -81,6 +92,7 @@ std::string RenderWithdrawalReview(const v1::Withdrawal& withdrawal, const Withd
                                    int64_t now_unix_s);
 std::string RenderWhitelistReview(const v1::WhitelistEntry& entry, const WhitelistReview& review,
                                   int64_t now_unix_s);
+std::string RenderFreezeReview(const v1::AssetFreeze& freeze, const FreezeReview& review, int64_t now_unix_s);
 
 // The loud warning printed when `disagreements` is not empty.
 std::string RenderDisagreements(std::string_view target_id, const std::vector<std::string>& disagreements);

@@ -37,6 +37,13 @@ void CheckAccepted(const Config& config) {
     RF_CHECK(config.allocation->reference_decimals <= 18 && config.allocation->aggregate_hot_cap_bps <= 10000,
              "allocation figures out of range accepted");
   }
+  if (config.reconciliation) {
+    RF_CHECK(config.withdrawals && config.withdrawals->executor, "[reconciliation] accepted without the executor");
+    RF_CHECK(config.reconciliation->lift_approvals >= 1 && config.reconciliation->lift_approvals <= 16,
+             "lift_approvals outside 1..16 accepted");
+    RF_CHECK(!config.reconciliation->lift_group.empty() && config.reconciliation->lift_group.size() <= 32,
+             "a lift group id outside 1..32 bytes accepted");
+  }
   std::set<std::string> chains;
   for (const auto& chain : config.chains) {
     RF_CHECK(chains.insert(chain.name).second, "a duplicate chain was accepted");
