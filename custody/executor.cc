@@ -254,6 +254,19 @@ absl::StatusOr<bool> IsFrozen(store::Txn& txn, const std::string& asset_id) {
   return freeze.has_value();
 }
 
+// Whether an internal move of `kind` of the asset ended in `state` (failed, or rejected)
+// less than `seconds` ago: the planners wait that long before making the next one, so that a
+// move signerd refuses, or approvers reject, is not made again on every pass.
+absl::StatusOr<bool> RecentlyRefused(store::Txn& txn, const std::string& asset_id, std::string_view kind,
+                                     WithdrawalState state, int64_t seconds, int64_t now_ms) {
+  // Newest first: the most recent 100 are enough to find one within the window.
+  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> ended, txn.ListWithdrawals({"", asset_id, {state}}, {"", 100}));
+  for (const WithdrawalRow& r : ended) {
+    if (r.kind == kind && now_ms - r.updated_unix_ms < seconds * 1000) return true;
+  }
+  return false;
+}
+
 // Inserts an internal move with its audit entry and commits `txn`; returns its id. Approved at
 // once unless `approvals` asks for some.
 absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn, const AssetConfig& asset,
@@ -340,6 +353,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
       if (frozen) return std::nullopt;
       RF_ASSIGN_OR_RETURN(AllocationReport report, ComputeAllocation(txn, config_, asset.id));
       if (report.assets.at(0).planned_sweep.is_zero()) return std::nullopt;
+      RF_ASSIGN_OR_RETURN(const bool failed, RecentlyRefused(txn, asset.id, "sweep", WithdrawalState::kFailed,
+                                                             kInternalMoveRetrySeconds, env_.NowUnixMs()));
+      if (failed) return std::nullopt;
       RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(cold_wallet));
       if (cold.empty()) return std::nullopt;  // no cold key imported yet: GetAllocation shows it over its cap
       return Plan(report.assets.at(0), cold.front().address);  // the first address in address order
@@ -410,6 +426,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
       if (owed < *asset.receivable_threshold) return std::nullopt;
       RF_ASSIGN_OR_RETURN(const bool moving, MoveInFlight(txn, asset.id, "fee_reimbursement"));
       if (moving) return std::nullopt;
+      RF_ASSIGN_OR_RETURN(const bool failed, RecentlyRefused(txn, asset.id, "fee_reimbursement", WithdrawalState::kFailed,
+                                                             kInternalMoveRetrySeconds, env_.NowUnixMs()));
+      if (failed) return std::nullopt;
       // The house must be able to pay it and the fee.
       RF_ASSIGN_OR_RETURN(const base::Amount house, Ledger::WalletHolding(txn, house_hot));
       const std::optional<base::Amount> need = owed.CheckedAdd(*asset.withdrawal_fee_cap);
@@ -447,11 +466,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
       if (report.assets.at(0).planned_top_up.is_zero()) return std::nullopt;
       // Approvers who rejected a top-up (or let it expire) are not asked again at once: the next
       // one waits kTopUpRetrySeconds after the last refusal.
-      RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> refused,
-                          txn.ListWithdrawals({"", asset.id, {WithdrawalState::kRejected}}, {"", 100}));
-      for (const WithdrawalRow& r : refused) {
-        if (r.kind == "top_up" && env_.NowUnixMs() - r.updated_unix_ms < kTopUpRetrySeconds * 1000) return std::nullopt;
-      }
+      RF_ASSIGN_OR_RETURN(const bool refused, RecentlyRefused(txn, asset.id, "top_up", WithdrawalState::kRejected,
+                                                              kTopUpRetrySeconds, env_.NowUnixMs()));
+      if (refused) return std::nullopt;
       return report.assets.at(0);
     };
     {

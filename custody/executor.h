@@ -75,6 +75,9 @@ namespace ringfence::custody {
 inline constexpr int64_t kSweepExpirySeconds = 86400;
 // After a top-up is rejected (or its approvals expire), how long before another is planned.
 inline constexpr int64_t kTopUpRetrySeconds = 3600;
+// After a sweep or fee reimbursement fails (signerd refused it, or no transaction could be
+// built), how long before the next of its kind and asset is planned.
+inline constexpr int64_t kInternalMoveRetrySeconds = 300;
 
 struct ExecutorOptions {
   std::chrono::milliseconds poll_interval{250};

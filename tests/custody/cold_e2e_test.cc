@@ -1225,6 +1225,36 @@ INSTANTIATE_TEST_SUITE_P(EveryBoundary, SweepCrashE2e,
                          ::testing::Values("planned", "claimed", "answered", "signed", "sent", "broadcast",
                                            "settling"));
 
+// A sweep signerd refuses (here its configuration does not register the cold address) fails
+// with the refusal, holds nothing, and is not planned again on every pass: the next waits
+// kInternalMoveRetrySeconds.
+TEST(SweepE2e, ARefusedSweepIsNotRepeatedEveryPass) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();  // no cold_addresses: signerd knows no cold wallet
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer),
+                     &imported)
+                  .ok());
+  stack.Credit("bitcoin", NewClientAddress(*platform, "refused-1"), "100000000");
+  stack.Mine("bitcoin", 3);
+  stack.WaitIngested("bitcoin");
+  ASSERT_TRUE(Eventually([&] {
+    const auto sweeps = Sweeps(*auditor);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_FAILED;
+  })) << stack.CustodydStderr();
+  EXPECT_THAT(Sweeps(*auditor)[0].reason(), HasSubstr("signer"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // several executor passes
+  EXPECT_EQ(Sweeps(*auditor).size(), 1u) << "one refused sweep, not one per pass";
+  EXPECT_TRUE(Allocation(*auditor).assets(0).over_cap());
+  stack.ExpectInvariantsAndAuditHold();
+}
+
 // A signed bundle for `bundle_id` signed by `by` (a stand-in transaction: these files are
 // refused before their transaction is looked at).
 std::string SignedBundleFile(const std::string& bundle_id, const Identity& by) {
