@@ -414,6 +414,18 @@ class TopUpE2e : public ::testing::Test {
     return top_ups.empty() ? v1::Withdrawal() : top_ups[0];
   }
 
+  // The common start of each test: the stack, 2 BTC swept to cold, the 1.5 BTC withdrawal
+  // approved, and the top-up custodyd plans for it (empty on a failure).
+  v1::Withdrawal PlanTopUp(bool trust_test_identity) {
+    Start(trust_test_identity);
+    if (HasFatalFailure()) return {};
+    FundAndSweep();
+    if (HasFatalFailure()) return {};
+    WithdrawAndApprove();
+    if (HasFatalFailure()) return {};
+    return WaitTopUp();
+  }
+
   // Checks that the client's withdrawal waits, approved, not failed.
   void ExpectWithdrawalWaits(const std::string& when) {
     const v1::Withdrawal w = Get(withdrawal_id_);
@@ -439,15 +451,8 @@ class TopUpE2e : public ::testing::Test {
 // and settled; then the waiting withdrawal is paid from hot. Balances, receivables and the
 // books checked at the end, and the top-up's transaction on chainsim.
 TEST_F(TopUpE2e, WithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
-  Start(/*trust_test_identity=*/false);
-  ASSERT_FALSE(HasFatalFailure());
-  FundAndSweep();
-  ASSERT_FALSE(HasFatalFailure());
-  WithdrawAndApprove();
-  ASSERT_FALSE(HasFatalFailure());
-
   // The top-up: client-cold to the client-hot wallet's own address, pending two approvals.
-  const v1::Withdrawal planned = WaitTopUp();
+  const v1::Withdrawal planned = PlanTopUp(/*trust_test_identity=*/false);
   ASSERT_FALSE(planned.withdrawal_id().empty());
   const std::string top_up_id = planned.withdrawal_id();
   EXPECT_EQ(planned.state(), v1::WITHDRAWAL_STATE_PENDING_APPROVAL) << planned.DebugString();
@@ -726,13 +731,7 @@ TEST_F(TopUpE2e, WithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
 // keeps waiting approved, and no new top-up is put to the approvers at once (the next waits
 // kTopUpRetrySeconds); a top-up cannot be cancelled through the platform's CancelWithdrawal.
 TEST_F(TopUpE2e, ARejectedTopUpIsNotAskedAgainAtOnce) {
-  Start(/*trust_test_identity=*/true);
-  ASSERT_FALSE(HasFatalFailure());
-  FundAndSweep();
-  ASSERT_FALSE(HasFatalFailure());
-  WithdrawAndApprove();
-  ASSERT_FALSE(HasFatalFailure());
-  const v1::Withdrawal planned = WaitTopUp();
+  const v1::Withdrawal planned = PlanTopUp(/*trust_test_identity=*/true);
   ASSERT_FALSE(planned.withdrawal_id().empty());
   {
     grpc::ClientContext ctx;
@@ -766,13 +765,7 @@ TEST_F(TopUpE2e, ARejectedTopUpIsNotAskedAgainAtOnce) {
 }
 
 TEST_F(TopUpE2e, EditedReplayedAndForeignBundlesAreRefused) {
-  Start(/*trust_test_identity=*/true);
-  ASSERT_FALSE(HasFatalFailure());
-  FundAndSweep();
-  ASSERT_FALSE(HasFatalFailure());
-  WithdrawAndApprove();
-  ASSERT_FALSE(HasFatalFailure());
-  const v1::Withdrawal planned = WaitTopUp();
+  const v1::Withdrawal planned = PlanTopUp(/*trust_test_identity=*/true);
   ASSERT_FALSE(planned.withdrawal_id().empty());
   const std::string top_up_id = planned.withdrawal_id();
   const auto digest = DigestOf(SubjectOf(planned));
