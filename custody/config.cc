@@ -709,4 +709,12 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   return config;
 }
 
+std::string NativeAssetOf(const Config& config, const AssetConfig& asset) {
+  if (asset.erc20_contract.empty()) return asset.id;
+  for (const AssetConfig& a : config.assets) {
+    if (a.chain == asset.chain && a.erc20_contract.empty()) return a.id;
+  }
+  return "";
+}
+
 }  // namespace ringfence::custody

@@ -214,6 +214,11 @@ bool IsLoopbackHost(std::string_view host);
 // Splits "host:port" / "[v6]:port"; std::nullopt if it has no port or the port is not 0..65535.
 std::optional<std::pair<std::string, uint16_t>> SplitListen(std::string_view listen);
 
+// The native asset of `asset`'s chain: `asset` itself unless it is an ERC-20 token, else the
+// configured asset on the same chain without a contract ("" if none is configured). A token's
+// gas is paid in it.
+std::string NativeAssetOf(const Config& config, const AssetConfig& asset);
+
 }  // namespace ringfence::custody
 
 #endif  // RINGFENCE_CUSTODY_CONFIG_H_

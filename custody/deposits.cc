@@ -218,10 +218,11 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watc
     if (t.amount.is_zero()) continue;  // moves nothing; an ERC-20 Transfer may carry zero
     RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, FindAddress(*txn, watch, t.to_address));
     if (!address) continue;  // not ours (the node reported more than we watch)
-    // An output of our own transaction (a withdrawal's Bitcoin change) is no deposit: the
-    // executor's settlement already accounts for it. Only a withdrawal's address rows
-    // carry no client, so a client's deposit address is never looked up here.
-    if (address->client_id.empty()) {
+    // An output of our own transaction (a withdrawal's Bitcoin change, a sweep into cold, ether
+    // sent into a token account for its gas) is no deposit: the executor's settlement accounts
+    // for it. Only such transfers pay a wallet's own address or another asset's address, so a
+    // client's deposit of its own asset is never looked up here.
+    if (address->client_id.empty() || address->asset_id != asset->id) {
       RF_ASSIGN_OR_RETURN(std::optional<std::string> own, txn->FindWithdrawalByTxid(chain_.name, t.txid));
       if (own) {
         ++result->own_outputs;

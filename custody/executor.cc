@@ -62,6 +62,7 @@ sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
   if (row.kind == "sweep") return sv1::REQUEST_KIND_SWEEP;
   if (row.kind == "top_up") return sv1::REQUEST_KIND_TOP_UP;
   if (row.kind == "fee_reimbursement") return sv1::REQUEST_KIND_FEE_REIMBURSEMENT;
+  if (row.kind == "gas_funding") return sv1::REQUEST_KIND_GAS_FUNDING;
   return sv1::REQUEST_KIND_WITHDRAWAL;
 }
 
@@ -269,7 +270,8 @@ absl::StatusOr<bool> RecentlyRefused(store::Txn& txn, const std::string& asset_i
 
 // Inserts an internal move with its audit entry and commits `txn`; returns its id. Approved at
 // once unless `approvals` asks for some.
-absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn, const AssetConfig& asset,
+absl::StatusOr<std::string> RecordMove(Env& env, const Config& config, std::unique_ptr<store::Txn> txn,
+                                       const AssetConfig& asset,
                                        const std::string& kind, base::Amount amount, const std::string& source_wallet,
                                        const std::string& destination, nlohmann::json details,
                                        const policy::ApprovalRule* approvals = nullptr) {
@@ -286,7 +288,7 @@ absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn
   row.chain = asset.chain;
   row.network = asset.network;
   row.fee_cap = *asset.withdrawal_fee_cap;
-  row.fee_asset = asset.id;
+  row.fee_asset = NativeAssetOf(config, asset);  // a token's gas is paid in its chain's ether
   row.requester = "system";
   // Approved from the start: signerd decides for itself what an internal move needs (its
   // internal-sweep rule for a sweep to a registered cold address; its amount tiers otherwise).
@@ -315,35 +317,82 @@ absl::StatusOr<std::string> RecordMove(Env& env, std::unique_ptr<store::Txn> txn
 
 }  // namespace
 
-absl::StatusOr<std::optional<base::Amount>> WithdrawalExecutor::LargestSendable(const AssetConfig& asset) {
-  // Ether only: a token account pays its gas in ether it does not hold until the house funds it.
+absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExecutor::EthSweepSourceOf(
+    const AssetConfig& asset) {
   if (asset.chain != "ethereum") return std::nullopt;
   WithdrawalRow probe;
   probe.source_wallet_id = ClientHotWallet(asset.id);
   RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(probe, asset, {}));
-  // The most a transaction can cost in gas at the node's advice, within the fee cap.
+  // The most a transfer (of ether, or of the token) can cost in gas at the node's advice,
+  // within the fee cap.
   txbuild::EthereumSpend spend;
   spend.chain_id = options_.ethereum_chain_id;
   spend.destination = "0x0000000000000000000000000000000000000001";
   spend.amount = base::Amount(1);
+  spend.token_contract = asset.erc20_contract;
   spend.base_fee_per_gas = view.fee.base_fee_per_gas;
   spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
   spend.fee_cap = *asset.withdrawal_fee_cap;
   RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan, txbuild::BuildEthereumSpend(spend));
-  base::Amount best;
-  for (const ChainView::Account& a : view.accounts) {
-    const std::optional<base::Amount> sendable = a.native.CheckedSub(plan.max_fee);
-    if (sendable && *sendable > best) best = *sendable;
+  EthSweepSource out;
+  if (asset.erc20_contract.empty()) {
+    for (const ChainView::Account& a : view.accounts) {
+      const std::optional<base::Amount> sendable = a.native.CheckedSub(plan.max_fee);
+      if (sendable && *sendable > out.sendable) out.sendable = *sendable;
+    }
+    return out;
   }
-  return best;
+  const ChainView::Account* largest = nullptr;
+  for (const ChainView::Account& a : view.accounts) {
+    if (!a.token.is_zero() && (largest == nullptr || a.token > largest->token)) largest = &a;
+  }
+  if (largest == nullptr) return out;  // no tokens on the chain yet: nothing to sweep
+  if (largest->native >= plan.max_fee) {
+    out.sendable = largest->token;
+    return out;
+  }
+  // Funded to twice what the transfer can cost at today's advice (room for the base fee to
+  // rise before it is signed), never beyond the fee cap, which bounds what it can ever cost.
+  const base::Amount twice = plan.max_fee.CheckedAdd(plan.max_fee).value_or(spend.fee_cap);
+  const base::Amount target = std::min(twice, spend.fee_cap);
+  out.needs_gas = std::make_pair(largest->address, *target.CheckedSub(largest->native));  // native < max_fee <= target
+  return out;
+}
+
+absl::StatusOr<bool> WithdrawalExecutor::PlanGasFunding(const AssetConfig& token, const std::string& account,
+                                                        base::Amount amount) {
+  const AssetConfig* native = config_.FindAsset(NativeAssetOf(config_, token));
+  if (native == nullptr || !native->withdrawal_fee_cap.has_value()) {
+    Log(Cat(token.id, ": sweep deferred: its deposit account ", account, " holds no ether for gas, and no ether asset ",
+            "with a withdrawal_fee_cap is configured to fund it"));
+    return false;
+  }
+  // One funding of the chain at a time: the account it funds is swept once it confirms.
+  RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<bool>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<bool>> {
+    for (const std::string& id : {token.id, native->id}) {
+      RF_ASSIGN_OR_RETURN(const bool frozen, IsFrozen(txn, id));
+      if (frozen) return std::nullopt;
+    }
+    RF_ASSIGN_OR_RETURN(const bool moving, MoveInFlight(txn, native->id, "gas_funding"));
+    if (moving) return std::nullopt;
+    RF_ASSIGN_OR_RETURN(const bool failed, RecentlyRefused(txn, native->id, "gas_funding", WithdrawalState::kFailed,
+                                                           kInternalMoveRetrySeconds, env_.NowUnixMs()));
+    if (failed) return std::nullopt;
+    return true;
+  }));
+  if (!planned) return false;
+  RF_ASSIGN_OR_RETURN(const std::string id,
+                      RecordMove(env_, config_, std::move(planned->first), *native, "gas_funding", amount,
+                                 ClientHotWallet(native->id), account,
+                                 {{"to_wallet", ClientHotWallet(token.id)}, {"for_sweep_of", token.id}}));
+  Step(id, "planned");
+  return true;
 }
 
 absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
   int created = 0;
   for (const AssetConfig& asset : config_.assets) {
-    // Bitcoin and ether. A token's deposit accounts hold no ether for gas until the house funds
-    // them, which is not built yet.
-    if (!asset.withdrawal_fee_cap.has_value() || !asset.erc20_contract.empty()) continue;
+    if (!asset.withdrawal_fee_cap.has_value()) continue;
     // One sweep of an asset at a time (ComputeAllocation plans none while one is in flight):
     // the next is planned from the books the last one leaves.
     const std::string cold_wallet = WalletsOf(asset)[1].wallet_id;
@@ -360,9 +409,11 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
       if (cold.empty()) return std::nullopt;  // no cold key imported yet: GetAllocation shows it over its cap
       return Plan(report.assets.at(0), cold.front().address);  // the first address in address order
     };
-    // Ethereum: the wallet's ether sits in one account per deposit address and one transaction
-    // sends from one account, so a sweep moves at most what the largest account can send; the
-    // next pass sweeps the next account (each sweep consolidates one deposit account into cold).
+    // Ethereum: the wallet's ether (or tokens) sits in one account per deposit address and one
+    // transaction sends from one account, so a sweep moves at most what the largest account can
+    // send; the next pass sweeps the next account (each sweep consolidates one deposit account
+    // into cold). A token account pays its sweep's gas in ether: one that holds too little is
+    // funded first from the ether client-hot wallet (gas_funding) and swept once that confirms.
     std::optional<base::Amount> sendable;
     if (asset.chain == "ethereum") {
       {
@@ -370,12 +421,17 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
         RF_ASSIGN_OR_RETURN(std::optional<Plan> needed, plan(*snapshot));
         if (!needed) continue;
       }
-      absl::StatusOr<std::optional<base::Amount>> read = LargestSendable(asset);
+      absl::StatusOr<std::optional<EthSweepSource>> read = EthSweepSourceOf(asset);
       if (!read.ok()) {
         Log(Cat(asset.id, ": sweep deferred: ", read.status().message()));
         continue;
       }
-      sendable = *read;
+      if ((*read)->needs_gas) {
+        RF_ASSIGN_OR_RETURN(const bool funding, PlanGasFunding(asset, (*read)->needs_gas->first, (*read)->needs_gas->second));
+        if (funding) ++created;
+        continue;
+      }
+      sendable = (*read)->sendable;
     }
     RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
       RF_ASSIGN_OR_RETURN(std::optional<Plan> p, plan(txn));
@@ -388,7 +444,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     if (!planned) continue;
     const AssetAllocation& a = planned->second.first;
     RF_ASSIGN_OR_RETURN(const std::string id,
-                        RecordMove(env_, std::move(planned->first), asset, "sweep", a.planned_sweep, ClientHotWallet(asset.id),
+                        RecordMove(env_, config_, std::move(planned->first), asset, "sweep", a.planned_sweep, ClientHotWallet(asset.id),
                                    planned->second.second,
                                    {{"to_wallet", cold_wallet},
                                     {"hot", a.hot.ToBaseUnitString()},
@@ -441,7 +497,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanReimbursements() {
     }));
     if (!planned) continue;
     RF_ASSIGN_OR_RETURN(const std::string id,
-                        RecordMove(env_, std::move(planned->first), asset, "fee_reimbursement", planned->second.first,
+                        RecordMove(env_, config_, std::move(planned->first), asset, "fee_reimbursement", planned->second.first,
                                    house_hot, planned->second.second,
                                    {{"to_wallet", client_hot},
                                     {"threshold", asset.receivable_threshold->ToBaseUnitString()}}));
@@ -488,7 +544,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
     if (!planned) continue;
     const AssetAllocation& a = planned->second;
     RF_ASSIGN_OR_RETURN(const std::string id,
-                        RecordMove(env_, std::move(planned->first), asset, "top_up", a.planned_top_up,
+                        RecordMove(env_, config_, std::move(planned->first), asset, "top_up", a.planned_top_up,
                                    WalletsOf(asset)[1].wallet_id, change.second,
                                    {{"to_wallet", ClientHotWallet(asset.id)},
                                     {"hot", a.hot.ToBaseUnitString()},
@@ -1089,6 +1145,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
       row.kind == "sweep"               ? SweepSettlement(row, *asset, *fee)
       : row.kind == "top_up"            ? TopUpSettlement(row, *fee)
       : row.kind == "fee_reimbursement" ? ReimbursementSettlement(row, *fee)
+      : row.kind == "gas_funding"       ? GasFundingSettlement(row, *fee)
                                         : WithdrawalSettlement(**txn, row, *fee);
   if (!settlement.ok()) {
     Log(Cat("ERROR ", row.withdrawal_id, ": ", settlement.status().message(), "; not settled"));
@@ -1103,11 +1160,12 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   nlohmann::json details = {
       {"txid", row.txid}, {"network_fee", fee->ToBaseUnitString()}, {"height", status->height}, {"journal_seq", *seq}};
   if (row.fee_asset != row.asset_id && !fee->is_zero()) {
-    // A token withdrawal's gas left the sending account's ether, which the books hold in the
-    // fee asset's client-hot wallet (docs/ledger.md): the house owes it back (a receivable).
+    // A token withdrawal's (or sweep's) gas left the sending account's ether, which the books
+    // hold in the fee asset's client-hot wallet (docs/ledger.md): the house owes it back (a
+    // receivable).
     const std::string gas_wallet = ClientHotWallet(row.fee_asset);
     store::JournalEntry gas =
-        Entry(row, "withdrawal_gas", {{ReceivableAccount(gas_wallet), true, *fee}, {WalletAccount(gas_wallet), false, *fee}},
+        Entry(row, Cat(row.kind, "_gas"), {{ReceivableAccount(gas_wallet), true, *fee}, {WalletAccount(gas_wallet), false, *fee}},
               env_.NowUnixMs());
     gas.asset_id = row.fee_asset;
     absl::StatusOr<uint64_t> gas_seq = Ledger::Post(**txn, std::move(gas));
@@ -1151,12 +1209,14 @@ absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::SweepSettlement(
                                                                                const AssetConfig& asset,
                                                                                base::Amount fee) const {
   // The amount moves to the cold wallet; the fee left the hot wallet's coins on the house's
-  // account, so the house owes it to the client wallet until it pays it back (a receivable).
-  std::optional<base::Amount> out = row.amount.CheckedAdd(fee);
+  // account, so the house owes it to the client wallet until it pays it back (a receivable). A
+  // token's gas is ether: booked by the caller's second entry in the ether asset.
+  const base::Amount own_fee = row.fee_asset == row.asset_id ? fee : base::Amount::Zero();
+  std::optional<base::Amount> out = row.amount.CheckedAdd(own_fee);
   if (!out) return absl::OutOfRangeError("amount + fee exceeds 2^128 - 1");
   std::vector<store::Posting> postings = {{WalletAccount(WalletsOf(asset)[1].wallet_id), true, row.amount},
                                           {WalletAccount(row.source_wallet_id), false, *out}};
-  if (!fee.is_zero()) postings.push_back({ReceivableAccount(row.source_wallet_id), true, fee});
+  if (!own_fee.is_zero()) postings.push_back({ReceivableAccount(row.source_wallet_id), true, own_fee});
   return postings;
 }
 
@@ -1172,6 +1232,16 @@ absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::TopUpSettlement(
                                           {WalletAccount(row.source_wallet_id), false, *out}};
   if (!fee.is_zero()) postings.push_back({ReceivableAccount(client_hot), true, fee});
   return postings;
+}
+
+absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::GasFundingSettlement(const WithdrawalRow& row,
+                                                                                    base::Amount fee) const {
+  // The ether stays in the books' ETH client-hot wallet, which holds the chain's ether at every
+  // client-hot address of the chain, token accounts included (docs/ledger.md); only the fee
+  // left it, on the house's account: a receivable, as a sweep's fee.
+  if (fee.is_zero()) return absl::FailedPreconditionError("a gas_funding with no network fee moves nothing on the books");
+  return std::vector<store::Posting>{{ReceivableAccount(row.source_wallet_id), true, fee},
+                                     {WalletAccount(row.source_wallet_id), false, fee}};
 }
 
 absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::ReimbursementSettlement(const WithdrawalRow& row,

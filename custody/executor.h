@@ -188,7 +188,8 @@ class WithdrawalExecutor {
  private:
   enum class Outcome { kProgress, kRetry, kFailed, kStopped };
 
-  // The allocation policy (custody/allocation.h): for each Bitcoin or ether asset over its hot cap, with
+  // The allocation policy (custody/allocation.h): for each asset over its hot cap (Bitcoin, ether,
+  // ERC-20 tokens, whose accounts are funded with gas first: PlanGasFunding), with
   // an imported cold address and no sweep of its own still moving, a sweep of the planned amount
   // to the client-cold wallet, created approved (signerd's internal-sweep rule needs no
   // approvals to a cold address registered in its own configuration). Returns how many.
@@ -199,10 +200,21 @@ class WithdrawalExecutor {
   // account) (kind fee_reimbursement, the one kind by which signerd lets a house wallet pay a
   // client wallet), one at a time.
   absl::StatusOr<int> PlanReimbursements();
-  // Ether: the most the wallet's largest account can send now, less the most a transfer's gas
-  // can cost (its sweep moves at most this); nullopt for other chains. UNAVAILABLE when the node
-  // cannot be read.
-  absl::StatusOr<std::optional<base::Amount>> LargestSendable(const AssetConfig& asset);
+  // What one sweep of an Ethereum asset can move (nullopt for other chains), read from the node:
+  // ether, the most one client-hot account can send less the gas a transfer can cost at the
+  // node's advice within the fee cap; a token, what its largest account holds, if that account
+  // holds that gas in ether, else `needs_gas`: the account and the ether to send it (up to twice
+  // that gas, at most the fee cap). UNAVAILABLE when the node cannot be read.
+  struct EthSweepSource {
+    base::Amount sendable;
+    std::optional<std::pair<std::string, base::Amount>> needs_gas;
+  };
+  absl::StatusOr<std::optional<EthSweepSource>> EthSweepSourceOf(const AssetConfig& asset);
+  // Gas for a token sweep: `amount` of the chain's ether from its client-hot wallet to the
+  // token's deposit account `account` (kind gas_funding, approved: signerd's amount tiers
+  // apply), unless one is moving, one failed within kInternalMoveRetrySeconds, or either asset
+  // is frozen. Returns whether it was planned.
+  absl::StatusOr<bool> PlanGasFunding(const AssetConfig& token, const std::string& account, base::Amount amount);
   // Top-ups: for each Bitcoin asset whose clients' withdrawals need more than client-hot holds
   // (custody/allocation.h: planned_top_up), with none on its way, a top-up client-cold -> the
   // client-hot wallet's change address, pending the approvals of the policy's
@@ -234,6 +246,8 @@ class WithdrawalExecutor {
   absl::StatusOr<std::vector<store::Posting>> TopUpSettlement(const store::WithdrawalRow& row, base::Amount fee) const;
   absl::StatusOr<std::vector<store::Posting>> ReimbursementSettlement(const store::WithdrawalRow& row,
                                                                       base::Amount fee) const;
+  absl::StatusOr<std::vector<store::Posting>> GasFundingSettlement(const store::WithdrawalRow& row,
+                                                                   base::Amount fee) const;
   // Fails a withdrawal that was not signed: the release entry and signing -> failed.
   Outcome FailUnsigned(const store::WithdrawalRow& row, const std::string& reason, ExecutorPass& pass);
   bool Step(const std::string& withdrawal_id, const std::string& step);

@@ -1020,6 +1020,7 @@ absl::Status CustodyService::FillWithdrawal(store::Txn& txn, const store::Withdr
   out->set_kind(row.kind == "sweep"               ? v1::REQUEST_KIND_SWEEP
                 : row.kind == "top_up"            ? v1::REQUEST_KIND_TOP_UP
                 : row.kind == "fee_reimbursement" ? v1::REQUEST_KIND_FEE_REIMBURSEMENT
+                : row.kind == "gas_funding"       ? v1::REQUEST_KIND_GAS_FUNDING
                                                   : v1::REQUEST_KIND_WITHDRAWAL);
   out->set_fee_cap(row.fee_cap.ToBaseUnitString());
   out->set_fee_asset(row.fee_asset);

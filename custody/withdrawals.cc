@@ -30,16 +30,6 @@ using store::WithdrawalState;
 
 namespace {
 
-// The native asset of `asset`'s chain: the configured asset on the same chain without an
-// ERC-20 contract ("" if none is configured).
-std::string NativeAssetOf(const Config& config, const AssetConfig& asset) {
-  if (asset.erc20_contract.empty()) return asset.id;
-  for (const AssetConfig& a : config.assets) {
-    if (a.chain == asset.chain && a.erc20_contract.empty()) return a.id;
-  }
-  return "";
-}
-
 absl::Status Audit(store::Txn& txn, std::string_view actor, std::string_view action, const WithdrawalRow& row,
                    json details, int64_t now_unix_ms) {
   details["state"] = std::string(store::WithdrawalStateName(row.state));

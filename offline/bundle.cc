@@ -45,6 +45,8 @@ std::string_view KindName(signer::v1::RequestKind kind) {
       return policy::RequestKindName(policy::RequestKind::kTopUp);
     case signer::v1::REQUEST_KIND_FEE_REIMBURSEMENT:
       return policy::RequestKindName(policy::RequestKind::kFeeReimbursement);
+    case signer::v1::REQUEST_KIND_GAS_FUNDING:
+      return policy::RequestKindName(policy::RequestKind::kGasFunding);
     default:
       return "";
   }
@@ -70,7 +72,7 @@ absl::StatusOr<std::string> Serialize(const signer::v1::SignTransactionRequest& 
 absl::Status CheckSigningBundle(const SigningBundle& b) {
   if (absl::Status s = CheckId("bundle_id", b.bundle_id, kMaxBundleIdBytes); !s.ok()) return s;
   if (!policy::ParseRequestKind(b.kind).has_value()) {
-    return Bad("kind", base::Cat("must be withdrawal, sweep, top_up or fee_reimbursement, found ", base::Clip(b.kind)));
+    return Bad("kind", base::Cat("must be withdrawal, sweep, top_up, fee_reimbursement or gas_funding, found ", base::Clip(b.kind)));
   }
   if (b.request.request_id() != b.bundle_id) {
     return Bad("request.request_id", base::Cat("is ", base::Clip(b.request.request_id()), ", not the bundle_id"));

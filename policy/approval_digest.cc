@@ -17,6 +17,8 @@ std::string_view RequestKindName(RequestKind kind) {
       return "top_up";
     case RequestKind::kFeeReimbursement:
       return "fee_reimbursement";
+    case RequestKind::kGasFunding:
+      return "gas_funding";
   }
   RF_CHECK(false, "unknown RequestKind");
   return "";
@@ -24,7 +26,7 @@ std::string_view RequestKindName(RequestKind kind) {
 
 std::optional<RequestKind> ParseRequestKind(std::string_view name) {
   for (RequestKind kind : {RequestKind::kWithdrawal, RequestKind::kSweep, RequestKind::kTopUp,
-                           RequestKind::kFeeReimbursement}) {
+                           RequestKind::kFeeReimbursement, RequestKind::kGasFunding}) {
     if (RequestKindName(kind) == name) return kind;
   }
   return std::nullopt;

@@ -45,9 +45,10 @@ enum class RequestKind {
   kSweep,              // client hot -> the same asset's client cold
   kTopUp,              // client cold -> the same asset's client hot
   kFeeReimbursement,   // house hot -> the same asset's client hot
+  kGasFunding,         // a chain's native client hot -> an account of a token's client hot, for gas
 };
 
-// "withdrawal", "sweep", "top_up", "fee_reimbursement".
+// "withdrawal", "sweep", "top_up", "fee_reimbursement", "gas_funding".
 std::string_view RequestKindName(RequestKind kind);
 // Inverse of RequestKindName; nullopt for any other text (unknown kinds are refused).
 std::optional<RequestKind> ParseRequestKind(std::string_view name);

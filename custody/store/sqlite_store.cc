@@ -406,6 +406,54 @@ constexpr const char* kMigrations[] = {
       CREATE INDEX IF NOT EXISTS unknown_transfers_by_asset ON unknown_transfers (asset_id, chain, txid, idx);
       CREATE INDEX IF NOT EXISTS deposits_clientless ON deposits (chain, txid, idx) WHERE client_id IS NULL;
     )sql",
+    // 6: internal moves of kind 'gas_funding' (ether from the ETH client-hot wallet into a
+    // token deposit account, for the gas of the token's sweep), and room for an internal move
+    // to name the policy decision it was planned under (decision_id, optional for them). The
+    // table is rebuilt as in version 4.
+    R"sql(
+      CREATE TABLE withdrawals_v6 (
+        withdrawal_id TEXT PRIMARY KEY NOT NULL,
+        ordinal INTEGER NOT NULL UNIQUE CHECK (ordinal >= 1),
+        client_id TEXT REFERENCES clients (client_id),
+        asset_id TEXT NOT NULL,
+        amount BLOB NOT NULL CHECK (length(amount) = 16),
+        destination TEXT NOT NULL,
+        whitelist_entry_id TEXT REFERENCES whitelist_entries (entry_id),
+        source_wallet_id TEXT NOT NULL REFERENCES wallets (wallet_id),
+        kind TEXT NOT NULL CHECK (kind IN ('withdrawal', 'sweep', 'top_up', 'fee_reimbursement', 'gas_funding')),
+        chain TEXT NOT NULL,
+        network TEXT NOT NULL,
+        fee_cap BLOB NOT NULL CHECK (length(fee_cap) = 16),
+        fee_asset TEXT NOT NULL,
+        fee_charged_to_client INTEGER NOT NULL CHECK (fee_charged_to_client IN (0, 1)),
+        requester TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('denied', 'pending_approval', 'approved', 'signing', 'signed',
+                                             'broadcast', 'confirmed', 'rejected', 'cancelled', 'failed')),
+        reason TEXT NOT NULL,
+        approvals_required INTEGER NOT NULL CHECK (approvals_required >= 0),
+        approval_group TEXT NOT NULL,
+        not_before_unix_s INTEGER NOT NULL,
+        expires_at_unix_s INTEGER NOT NULL,
+        decision_id INTEGER REFERENCES policy_decisions (decision_id),
+        policy_hash TEXT NOT NULL,
+        txid TEXT NOT NULL,
+        signed_tx BLOB NOT NULL,
+        network_fee BLOB CHECK (network_fee IS NULL OR length(network_fee) = 16),
+        confirmed_height INTEGER NOT NULL CHECK (confirmed_height >= 0),
+        created_unix_ms INTEGER NOT NULL,
+        updated_unix_ms INTEGER NOT NULL,
+        event_seq INTEGER NOT NULL,
+        CHECK (CASE kind WHEN 'withdrawal' THEN client_id IS NOT NULL AND decision_id IS NOT NULL
+                         ELSE client_id IS NULL END)
+      ) STRICT;
+      INSERT INTO withdrawals_v6 SELECT * FROM withdrawals;
+      DROP TABLE withdrawals;
+      ALTER TABLE withdrawals_v6 RENAME TO withdrawals;
+      CREATE INDEX withdrawals_by_client ON withdrawals (client_id, ordinal);
+      CREATE INDEX withdrawals_by_state ON withdrawals (state, ordinal);
+      CREATE INDEX withdrawals_by_asset_time ON withdrawals (asset_id, created_unix_ms);
+      CREATE INDEX withdrawals_by_txid ON withdrawals (chain, txid) WHERE txid <> '';
+    )sql",
 };
 constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
 

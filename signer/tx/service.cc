@@ -39,6 +39,9 @@ TxRequest FromProto(const v1::SignTransactionRequest& p) {
     case v1::REQUEST_KIND_FEE_REIMBURSEMENT:
       r.kind = policy::RequestKind::kFeeReimbursement;
       break;
+    case v1::REQUEST_KIND_GAS_FUNDING:
+      r.kind = policy::RequestKind::kGasFunding;
+      break;
     default:  // unspecified or a value this build does not know: refused by the checks
       break;
   }

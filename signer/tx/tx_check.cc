@@ -85,7 +85,7 @@ absl::Status CheckRequestShape(const TxRequest& r) {
                   Cat("approvals: ", r.approvals.size(), " given, at most ", kMaxApprovals));
   }
   if (!r.kind) {
-    return Refuse("request_malformed", "kind: must be withdrawal, sweep, top_up or fee_reimbursement");
+    return Refuse("request_malformed", "kind: must be withdrawal, sweep, top_up, fee_reimbursement or gas_funding");
   }
   if (r.unsigned_tx.empty()) return Refuse("tx_decode", "unsigned_tx is empty");
   return absl::OkStatus();
@@ -226,7 +226,7 @@ absl::Status CheckBitcoin(const TxRequest& r, const TxConfig& config, const OwnK
     return Refuse("asset_mismatch", Cat("the inputs belong to wallet ", out->source_wallet.wallet_id, " of asset ",
                                         out->source_wallet.asset, ", the request moves ", r.intent.asset));
   }
-  if (auto st = internal::CheckKindRules(r, keys, out); !st.ok()) return st;
+  if (auto st = internal::CheckKindRules(r, config, keys, out); !st.ok()) return st;
 
   // The destination first, so that paying another address is reported as such.
   std::optional<size_t> dest_index;
@@ -301,7 +301,7 @@ absl::Status Deny(std::string_view rule, absl::string_view detail) {
   return absl::PermissionDeniedError(Cat(rule, ": ", detail));
 }
 
-absl::Status CheckKindRules(const TxRequest& r, const OwnKeys& keys, const CheckedTx* out) {
+absl::Status CheckKindRules(const TxRequest& r, const TxConfig& config, const OwnKeys& keys, const CheckedTx* out) {
   const WalletBinding& source = out->source_wallet;
   const std::string_view kind = policy::RequestKindName(out->kind);
   const WalletBinding* dest = keys.WalletAt(r.intent.destination);
@@ -347,6 +347,36 @@ absl::Status CheckKindRules(const TxRequest& r, const OwnKeys& keys, const Check
       }
       target = {OwnerClass::kClient, Tier::kHot};
       break;
+    case policy::RequestKind::kGasFunding: {
+      // Ether into one of a token's deposit accounts, so that the account can pay the gas of
+      // the token's sweep: from the chain's native coin's client-hot wallet to an account of a
+      // token's client-hot wallet on the same chain, and nowhere else.
+      if (source.owner_class != OwnerClass::kClient) {
+        return Refuse("kind_owner_mismatch",
+                      Cat("a gas_funding is paid by a client-hot wallet; the inputs belong to ", source_text));
+      }
+      if (source.tier != Tier::kHot) {
+        return Refuse("kind_tier_mismatch",
+                      Cat("a gas_funding leaves a client-hot wallet; the inputs belong to ", source_text));
+      }
+      const AssetConfig* from = config.FindAsset(source.asset);
+      if (from == nullptr || from->erc20_contract.has_value()) {
+        return Refuse("kind_asset_mismatch", Cat("a gas_funding pays its chain's native coin; the inputs belong to ",
+                                                 source_text, ", a token's wallet"));
+      }
+      const AssetConfig* to = dest == nullptr ? nullptr : config.FindAsset(dest->asset);
+      if (dest == nullptr || dest->owner_class != OwnerClass::kClient || dest->tier != Tier::kHot || to == nullptr ||
+          !to->erc20_contract.has_value() || to->chain != from->chain) {
+        return Refuse("destination_not_registered_wallet",
+                      Cat("a gas_funding from ", source_text, " pays an account of a token's client-hot wallet on ",
+                          ChainName(from->chain), "; the destination ", r.intent.destination, " is ",
+                          dest == nullptr ? std::string("no wallet signerd knows")
+                                          : Cat("an address of ", OwnerClassName(dest->owner_class), "-",
+                                                TierName(dest->tier), " wallet ", dest->wallet_id, " (", dest->asset,
+                                                ")")));
+      }
+      return absl::OkStatus();
+    }
   }
   if (dest == nullptr || dest->owner_class != target->first || dest->tier != target->second ||
       dest->asset != source.asset) {

@@ -52,7 +52,7 @@ absl::Status CheckEthereum(const TxRequest& r, const TxConfig& config, const Own
   }
   auto destination = ParseCanonicalEthereumDestination(r.intent.destination, "intent.destination");
   if (!destination.ok()) return Refuse("destination_malformed", destination.status().message());
-  if (auto st = CheckKindRules(r, keys, out); !st.ok()) return st;
+  if (auto st = CheckKindRules(r, config, keys, out); !st.ok()) return st;
 
   auto kind = chain::DetectEthTxKind(r.unsigned_tx);
   if (!kind.ok()) return Refuse("tx_decode", Cat("unsigned_tx: ", kind.status().message()));

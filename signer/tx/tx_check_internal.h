@@ -25,8 +25,9 @@ absl::Status Deny(std::string_view rule, absl::string_view detail);
 // The kind rules of docs/sign_transaction.md ("Segregation") for `out->kind` from
 // `out->source_wallet` to the request's destination: client_funds_to_house,
 // house_pays_client, kind_owner_mismatch, kind_tier_mismatch,
-// destination_not_registered_wallet.
-absl::Status CheckKindRules(const TxRequest& request, const OwnKeys& keys, const CheckedTx* out);
+// kind_asset_mismatch, destination_not_registered_wallet.
+absl::Status CheckKindRules(const TxRequest& request, const TxConfig& config, const OwnKeys& keys,
+                            const CheckedTx* out);
 
 absl::Status CheckEthereum(const TxRequest& request, const TxConfig& config, const OwnKeys& keys,
                            const ParsedIntent& intent, CheckedTx* out);

@@ -483,6 +483,20 @@ v1::GetAllocationResponse Allocation(v1::Custody::Stub& auditor, const std::stri
   return resp;
 }
 
+// What chainsim's Ethereum chain holds at `address` at its tip (ether, or the token's units).
+std::string ChainBalanceOf(CustodyStack& stack, const std::string& address, const std::string& token = "") {
+  grpc::ClientContext ctx;
+  sim::GetBalanceRequest req;
+  req.set_chain("ethereum");
+  req.set_address(address);
+  req.set_token_contract(token);
+  req.set_height(stack.Tip("ethereum"));
+  sim::GetBalanceResponse resp;
+  grpc::Status s = stack.node().GetBalance(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.amount();
+}
+
 // Deposits that take the hot share over the cap are swept to the imported cold addresses:
 // planned by custodyd, signed by signerd under its internal-sweep rule (no approvals, because
 // the destination is a cold address of its own configuration), broadcast, confirmed and
@@ -927,6 +941,149 @@ TEST(EthSweepE2e, EachSweepEmptiesOneDepositAccountUntilHotIsWithinTheCap) {
     EXPECT_GT(fees, 0u);
     EXPECT_EQ(a.receivables(), std::to_string(fees)) << a.DebugString();
   }
+  stack.ExpectInvariantsAndAuditHold();
+}
+
+// The height of the block that holds `txid` on chainsim's Ethereum chain (0 if none does).
+uint64_t MinedAt(CustodyStack& stack, const std::string& txid) {
+  grpc::ClientContext ctx;
+  sim::GetTransactionRequest req;
+  req.set_chain("ethereum");
+  req.set_txid(txid);
+  sim::GetTransactionResponse tx;
+  EXPECT_TRUE(stack.node().GetTransaction(&ctx, req, &tx).ok());
+  return tx.state() == sim::GetTransactionResponse::STATE_CONFIRMED ? tx.height() : 0;
+}
+
+// A token's deposit accounts hold no ether for gas. Over the cap, custodyd funds the largest
+// account with ether from the ETH client-hot wallet (kind gas_funding, which signerd allows only
+// into a token account of a client-hot wallet), sweeps that account's tokens to cold once the
+// funding confirms, and goes on account by account until the token's hot share is within its
+// cap. The funding is no deposit (nothing unattributed, no unknown transfer), each fee is a
+// receivable of ETH client-hot until the house pays it back, and the books, the reconciler and
+// every client's balances hold throughout.
+TEST(TokenSweepE2e, EachTokenAccountIsFundedWithGasThenSweptUntilHotIsWithinTheCap) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.cold_addresses["USDC-ETH"] = {EthAddress(2)};
+  // Ether stays hot here (its own sweeps are EthSweepE2e's); its receivables are paid back.
+  options.asset_lines["ETH"] = "hot_cap_bps = 10000\nreceivable_threshold = \"1\"\n";
+  options.asset_lines["USDC-ETH"] = "hot_cap_bps = 200\n";
+  options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
+  CustodyStack stack(options);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  auto platform = stack.As("platform");
+  v1::ImportColdKeysResponse imported;
+  ASSERT_TRUE(Import(*admin, "import-1",
+                     ColdKeyFile({Key("cold-usdc-1", 2, "USDC-ETH", "USDC-ETH:client-cold")}, cold_signer), &imported)
+                  .ok());
+  stack.Credit("ethereum", HouseAddress(*admin, "ETH"), "1000000000000000000");
+  const std::string eth_client = NewClientAddress(*platform, "token-sweep-eth", "ETH");
+  stack.Credit("ethereum", eth_client, "1000000000000000000");
+  const uint64_t kUsdc = 1'000'000;  // base units per USDC
+  std::vector<std::string> accounts;
+  for (int c = 0; c < 3; ++c) {
+    accounts.push_back(NewClientAddress(*platform, "token-sweep-" + std::to_string(c), "USDC-ETH"));
+    stack.Credit("ethereum", accounts.back(), std::to_string(1000 * kUsdc * static_cast<uint64_t>(c + 1)), kUsdcContract);
+  }
+  stack.Mine("ethereum", 2);
+  stack.WaitIngested("ethereum");
+
+  auto live = [&](v1::RequestKind kind, const std::string& asset) {
+    for (const v1::Withdrawal& w : Moves(*auditor, kind, asset)) {
+      if (w.state() != v1::WITHDRAWAL_STATE_CONFIRMED) return true;
+    }
+    return false;
+  };
+  auto receivable = [&](const std::string& asset) {
+    grpc::ClientContext ctx;
+    v1::GetSegregationReportResponse report;
+    EXPECT_TRUE(auditor->GetSegregationReport(&ctx, v1::GetSegregationReportRequest(), &report).ok());
+    for (const auto& a : report.assets()) {
+      if (a.asset_id() == asset) return a.receivables();
+    }
+    return std::string("none");
+  };
+  // Mine while anything moves: three accounts, each a funding then a sweep, then the paying back.
+  for (int round = 0; round < 30; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // an executor pass plans and signs
+    if (!live(v1::REQUEST_KIND_GAS_FUNDING, "ETH") && !live(v1::REQUEST_KIND_SWEEP, "USDC-ETH") &&
+        !live(v1::REQUEST_KIND_FEE_REIMBURSEMENT, "ETH") && !Allocation(*auditor, "USDC-ETH").assets(0).over_cap() &&
+        receivable("ETH") == "0") {
+      break;
+    }
+    stack.Mine("ethereum", 1);
+    stack.WaitIngested("ethereum");
+  }
+
+  const std::vector<v1::Withdrawal> sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, "USDC-ETH");
+  const std::vector<v1::Withdrawal> fundings = Moves(*auditor, v1::REQUEST_KIND_GAS_FUNDING, "ETH");
+  ASSERT_EQ(sweeps.size(), 3u) << stack.CustodydStderr();
+  ASSERT_EQ(fundings.size(), 3u) << stack.CustodydStderr();
+  // Oldest first: the 3,000 USDC account whole, then the 2,000 one, then what the cap still
+  // needs of the 1,000 one.
+  EXPECT_EQ(sweeps[2].amount(), std::to_string(3000 * kUsdc));
+  EXPECT_EQ(sweeps[1].amount(), std::to_string(2000 * kUsdc));
+  EXPECT_LT(std::stoull(sweeps[0].amount()), 1000 * kUsdc);
+  uint64_t swept = 0, gas = 0;
+  for (const v1::Withdrawal& w : sweeps) {
+    EXPECT_EQ(w.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << w.DebugString();
+    EXPECT_EQ(w.destination(), EthAddress(2));
+    EXPECT_EQ(w.source_wallet(), "USDC-ETH:client-hot");
+    EXPECT_EQ(w.fee_asset(), "ETH");
+    swept += std::stoull(w.amount());
+    gas += std::stoull(w.network_fee());
+  }
+  // Each funding paid the account swept after it (newest first in both lists), from ETH
+  // client-hot, in a block before that sweep's.
+  for (size_t i = 0; i < fundings.size(); ++i) {
+    const v1::Withdrawal& f = fundings[i];
+    EXPECT_EQ(f.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << f.DebugString();
+    EXPECT_EQ(f.source_wallet(), "ETH:client-hot");
+    EXPECT_EQ(f.destination(), accounts[i]) << "funding " << i;
+    EXPECT_LT(MinedAt(stack, f.txid()), MinedAt(stack, sweeps[i].txid())) << "funding " << i;
+    EXPECT_GT(std::stoull(f.amount()), 0u);
+    EXPECT_LE(std::stoull(f.amount()), std::stoull(kEthFeeCap));
+    gas += std::stoull(f.network_fee());
+  }
+  EXPECT_EQ(ChainBalanceOf(stack, EthAddress(2), kUsdcContract), std::to_string(swept));
+  EXPECT_EQ(ChainBalanceOf(stack, accounts[2], kUsdcContract), "0");
+  EXPECT_EQ(ChainBalanceOf(stack, accounts[1], kUsdcContract), "0");
+  const v1::AssetAllocation usdc = Allocation(*auditor, "USDC-ETH").assets(0);
+  EXPECT_FALSE(usdc.over_cap()) << usdc.DebugString();
+  EXPECT_LE(usdc.hot_share_bps(), usdc.hot_cap_bps());
+  EXPECT_EQ(usdc.client_cold(), std::to_string(swept));
+
+  // The six fees (three fundings, three sweeps' gas) were owed by the house and paid back.
+  const std::vector<v1::Withdrawal> paid = Moves(*auditor, v1::REQUEST_KIND_FEE_REIMBURSEMENT, "ETH");
+  uint64_t reimbursed = 0;
+  for (const v1::Withdrawal& r : paid) {
+    EXPECT_EQ(r.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << r.DebugString();
+    reimbursed += std::stoull(r.amount());
+  }
+  EXPECT_GT(gas, 0u);
+  EXPECT_EQ(reimbursed, gas);
+  EXPECT_EQ(receivable("ETH"), "0");
+  EXPECT_EQ(receivable("USDC-ETH"), "0");
+
+  // Clients keep what they deposited: the fundings were not deposits and cost them nothing.
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  EXPECT_TRUE(report.holds()) << report.DebugString();
+  for (const auto& a : report.assets()) {
+    EXPECT_EQ(a.unattributed(), "0") << a.DebugString();
+    if (a.asset_id() == "USDC-ETH") {
+      EXPECT_EQ(a.client_liabilities(), std::to_string(6000 * kUsdc));
+    } else if (a.asset_id() == "ETH") {
+      EXPECT_EQ(a.client_liabilities(), "1000000000000000000");
+    }
+  }
+  ExpectReconciledWithoutAlarm(stack, *auditor, "ETH", "ethereum");
+  ExpectReconciledWithoutAlarm(stack, *auditor, "USDC-ETH", "ethereum");
   stack.ExpectInvariantsAndAuditHold();
 }
 

@@ -170,6 +170,9 @@ ringfence::signer::v1::SignTransactionRequest ToProto(const TxRequest& r) {
       case policy::RequestKind::kFeeReimbursement:
         p.set_kind(ringfence::signer::v1::REQUEST_KIND_FEE_REIMBURSEMENT);
         break;
+      case policy::RequestKind::kGasFunding:
+        p.set_kind(ringfence::signer::v1::REQUEST_KIND_GAS_FUNDING);
+        break;
     }
   }
   p.set_expires_at(r.expires_at);

@@ -429,7 +429,7 @@ std::vector<RefusalCase> BitcoinSegregationRefusals() {
        C::kPermissionDenied, "approval_expired", "expired at 1800000000"},
       {"no kind",
        [](const World&, BitcoinCase* c) { c->request.kind.reset(); },
-       C::kFailedPrecondition, "request_malformed", "kind: must be withdrawal, sweep, top_up or fee_reimbursement"},
+       C::kFailedPrecondition, "request_malformed", "kind: must be withdrawal, sweep, top_up, fee_reimbursement or gas_funding"},
   };
 }
 
@@ -548,6 +548,63 @@ TEST_F(BitcoinCheckTest, EthereumSweepToTheRegisteredColdWalletIsAnInternalSweep
   ASSERT_TRUE(checked.ok()) << checked.status();
   EXPECT_TRUE(checked->internal_sweep);
   EXPECT_EQ(checked->source_wallet.wallet_id, "ETH:client-hot");
+}
+
+// gas_funding: ether from the ETH client-hot wallet into an account of the token's client-hot
+// wallet (so that it can pay its sweep's gas), and nowhere else; only the native coin's wallet
+// pays it.
+TEST_F(BitcoinCheckTest, GasFundingPaysOnlyATokenAccountFromTheNativeClientHotWallet) {
+  using C = absl::StatusCode;
+  const auto usdc_account = *chain::EthAddressFromPubkeyBytes(world_.own_keys[kUsdcKey].public_key);
+  const auto house = *chain::EthAddressFromPubkeyBytes(world_.own_keys[kHouseEthKey].public_key);
+  const auto cold = *chain::EthAddressFromPubkeyBytes(TestPublicKey(kColdKeySeed));
+  auto funding = [&](const chain::EthAddress& to, size_t sender, EthForm form) {
+    EthereumCase c = ValidEthereumRequest(world_, form, "gas-1");
+    if (form == EthForm::kErc20) {
+      auto t = *chain::DecodeErc20Transfer(c.eip1559.data);
+      t.to = to;
+      c.eip1559.data = chain::EncodeErc20Transfer(t);
+    } else {
+      c.eip1559.to = to;
+    }
+    SetEthTx(&c);
+    c.request.intent.destination = chain::EthChecksumAddress(to);
+    c.request.ethereum_key_id = world_.own_keys[sender].key_id;
+    c.request.kind = policy::RequestKind::kGasFunding;
+    Approve(world_, &c.request, {world_.approvers[0], world_.approvers[1]});
+    return CheckTransaction(c.request, world_.config, world_.registry, world_.keys, kFixtureNow);
+  };
+  auto checked = funding(usdc_account, kEthKey, EthForm::kEip1559);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->source_wallet.wallet_id, "ETH:client-hot");
+  EXPECT_FALSE(checked->internal_sweep);
+
+  struct Refused {
+    const char* name;
+    absl::StatusOr<CheckedTx> result;
+    const char* rule;
+    const char* detail;
+  };
+  const Refused refused[] = {
+      {"to a house account", funding(house, kEthKey, EthForm::kEip1559), "destination_not_registered_wallet",
+       "house-hot wallet ETH:house-hot (ETH)"},
+      {"to the ETH cold wallet", funding(cold, kEthKey, EthForm::kEip1559), "destination_not_registered_wallet",
+       "client-cold wallet ETH:client-cold (ETH)"},
+      {"to an account of ether's own client-hot wallet",
+       funding(*chain::EthAddressFromPubkeyBytes(world_.own_keys[kEthKey].public_key), kEthKey, EthForm::kEip1559),
+       "destination_not_registered_wallet", "client-hot wallet ETH:client-hot (ETH)"},
+      {"paid by the house", funding(usdc_account, kHouseEthKey, EthForm::kEip1559), "kind_owner_mismatch",
+       "house-hot wallet ETH:house-hot"},
+      {"paid in tokens", funding(usdc_account, kUsdcKey, EthForm::kErc20), "kind_asset_mismatch",
+       "USDC-ETH:client-hot, a token's wallet"},
+  };
+  for (const Refused& r : refused) {
+    SCOPED_TRACE(r.name);
+    ASSERT_FALSE(r.result.ok());
+    EXPECT_EQ(r.result.status().code(), C::kFailedPrecondition);
+    EXPECT_THAT(std::string(r.result.status().message()), ::testing::StartsWith(std::string(r.rule) + ": "));
+    EXPECT_THAT(std::string(r.result.status().message()), ::testing::HasSubstr(r.detail));
+  }
 }
 
 struct EthRefusal {

@@ -123,7 +123,7 @@ struct SubjectFlags {
 
   void Add(CLI::App* cmd) {
     cmd->add_option("--request-id", subject.request_id, "withdrawal or sweep id")->required();
-    cmd->add_option("--kind", kind, "withdrawal, sweep, top_up or fee_reimbursement")->required();
+    cmd->add_option("--kind", kind, "withdrawal, sweep, top_up, fee_reimbursement or gas_funding")->required();
     cmd->add_option("--source-wallet", subject.source_wallet, "id of the wallet the funds leave")->required();
     cmd->add_option("--expires-at", subject.expires_at, "when the approval expires, Unix seconds")->required();
     cmd->add_option("--chain", subject.chain, "bitcoin or ethereum")->required();
@@ -143,7 +143,7 @@ struct SubjectFlags {
     const auto parsed_kind = ringfence::policy::ParseRequestKind(kind);
     if (!parsed_kind) {
       return absl::InvalidArgumentError(
-          Cat("--kind: ", Clip(kind), " is not withdrawal, sweep, top_up or fee_reimbursement"));
+          Cat("--kind: ", Clip(kind), " is not withdrawal, sweep, top_up, fee_reimbursement or gas_funding"));
     }
     subject.kind = *parsed_kind;
     auto amount_value = ringfence::base::ParseBaseUnits(amount);

@@ -42,6 +42,8 @@ std::optional<policy::RequestKind> KindOf(v1::RequestKind kind) {
       return policy::RequestKind::kTopUp;
     case v1::REQUEST_KIND_FEE_REIMBURSEMENT:
       return policy::RequestKind::kFeeReimbursement;
+    case v1::REQUEST_KIND_GAS_FUNDING:
+      return policy::RequestKind::kGasFunding;
     default:
       return std::nullopt;
   }
