@@ -185,12 +185,13 @@ as admin import-cold-keys --file "$work/cold-keys.json" | tee "$work/cold-import
 mapfile -t cold_addresses < <(awk '$2 == "BTC:client-cold" {print $3}' "$work/cold-import.txt")
 echo "  signerd's own configuration registers the cold addresses (a sweep may pay nothing else):"
 stack_register_cold BTC "${cold_addresses[@]}"
-# wait_move KIND STATE: the id of the BTC internal move of KIND (SWEEP, FEE_REIMBURSEMENT) once
-# custodyd reports it in STATE (auditor role: internal moves are not the platform's to see).
+# wait_move KIND STATE [ASSET]: the id of the internal move of KIND (SWEEP, FEE_REIMBURSEMENT,
+# GAS_FUNDING, TOP_UP) of ASSET (BTC by default) once custodyd reports it in STATE (auditor
+# role: internal moves are not the platform's to see).
 wait_move() {
-  local i id
+  local i id asset=${3:-BTC}
   for ((i = 0; i < 300; i++)); do
-    id=$(as auditor --json withdrawals --asset BTC | python3 -c '
+    id=$(as auditor --json withdrawals --asset "$asset" | python3 -c '
 import json, sys
 for w in json.load(sys.stdin).get("withdrawals", []):
     if w.get("kind") == "REQUEST_KIND_'"$1"'" and w.get("state") == "WITHDRAWAL_STATE_'"$2"'":
@@ -199,7 +200,7 @@ for w in json.load(sys.stdin).get("withdrawals", []):
     [ -n "$id" ] && { printf '%s\n' "$id"; return 0; }
     sleep 0.1
   done
-  echo "no BTC $1 reached $2; custodyd's log:" >&2
+  echo "no $asset $1 reached $2; custodyd's log:" >&2
   tail -n 20 "$work/custodyd.log" >&2
   return 1
 }
@@ -268,9 +269,31 @@ as auditor withdrawal --id "$topup" | indent
 echo "  with the coins in hot, the waiting withdrawal is paid:"
 payout "$w3"
 
-echo "  (ETH and USDC-ETH stay over their caps here: this demo makes no Ethereum cold keys, and a token's"
-echo "  deposit accounts hold no ether for the gas of a sweep until the house funds them, which is not"
-echo "  built yet; the aggregate and the coverage say so rather than hide it)"
+step "A9. a token sweep: ether for the gas into the USDC-ETH deposit account, then the tokens to cold"
+echo "  the offline signer makes a USDC-ETH cold key; the admin imports it; signerd registers its address:"
+HSM_SIM_DIR=$work/cold-token "$B/signer/signerd" --offline --config "$work/cold-signerd.toml" create-keys \
+  --wallet-id USDC-ETH:client-cold --asset USDC-ETH --owner client --tier cold --count 1 \
+  --out "$work/cold-keys-usdc.json" | indent
+as admin import-cold-keys --file "$work/cold-keys-usdc.json" | tee "$work/cold-import-usdc.txt" | indent
+mapfile -t usdc_cold < <(awk '$2 == "USDC-ETH:client-cold" {print $3}' "$work/cold-import-usdc.txt")
+stack_register_cold USDC-ETH "${usdc_cold[@]}"
+echo "  USDC-ETH is all hot, and its deposit account holds no ether for a transfer's gas: custodyd first"
+echo "  sends it ether from ETH client-hot (gas_funding; the fee is owed by the house, as a sweep's):"
+funding=$(wait_move GAS_FUNDING BROADCAST ETH)
+ctl mine --chain ethereum --blocks 2
+wait_move GAS_FUNDING CONFIRMED ETH >/dev/null
+as auditor withdrawal --id "$funding" | indent
+echo "  then the account's tokens go to the cold address (signed without approvals: a registered cold address):"
+token_sweep=$(wait_move SWEEP BROADCAST USDC-ETH)
+ctl mine --chain ethereum --blocks 2
+wait_move SWEEP CONFIRMED USDC-ETH >/dev/null
+as auditor withdrawal --id "$token_sweep" | indent
+as auditor allocation --asset USDC-ETH | indent
+echo "  (what stays hot is the 3 USDC of A5, sent to an ETH address: unattributed, held by a key of ETH's"
+echo "  wallet, which no USDC-ETH sweep may spend; an operator resolves it)"
+
+echo "  (ETH stays over its cap here: this demo makes no ETH cold keys; the aggregate and the coverage"
+echo "  say so rather than hide it)"
 as auditor allocation | indent
 as auditor coverage | indent
 as auditor segregation-report | indent

@@ -81,7 +81,8 @@ stack_start() {
     approvers_signer+=$'[[approver]]\nid = "ops-'$who$'"\npublic_key = "'$pk$'"\n\n'
   done
   # signerd's quorum per asset, in base units: the policy's approval tiers (none below them).
-  # A BTC sweep to a registered cold address needs no approval (custodyd plans them itself).
+  # A BTC or USDC-ETH sweep to a registered cold address needs no approval (custodyd plans them
+  # itself); the demo makes no ETH cold keys.
   cat > "$work/custody-approvers.toml" <<TOML
 ${approvers_signer}[quorum.BTC]
 internal_sweep_approvals = 0
@@ -92,7 +93,7 @@ internal_sweep_approvals = 2
 tiers = [{ from = "0", approvals = 0 }, { from = "10000000000000000000", approvals = 2 }]
 
 [quorum.USDC-ETH]
-internal_sweep_approvals = 2
+internal_sweep_approvals = 0
 tiers = [{ from = "0", approvals = 0 }, { from = "1000000000", approvals = 2 }]
 TOML
   cat > "$work/custody-signer-tx.toml" <<TOML
