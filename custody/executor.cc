@@ -512,7 +512,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
   if (!config_.withdrawals.has_value()) return 0;  // no policy, no approvers: no top-ups
   RF_ASSIGN_OR_RETURN(const policy::Policy* policy, PolicyOf(config_));
   for (const AssetConfig& asset : config_.assets) {
-    if (asset.chain != "bitcoin" || !asset.withdrawal_fee_cap.has_value()) continue;
+    // Bitcoin and ether. (A token top-up would land in an account with no ether for the
+    // withdrawals' gas; not built.)
+    if (!asset.erc20_contract.empty() || !asset.withdrawal_fee_cap.has_value()) continue;
     const policy::AssetPolicy* rules = policy->FindAsset(policy::AssetId(asset.id));
     if (rules == nullptr) continue;
     auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<AssetAllocation>> {
@@ -532,9 +534,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
       RF_ASSIGN_OR_RETURN(std::optional<AssetAllocation> needed, plan(*snapshot));
       if (!needed) continue;
     }
-    // The destination: the client-hot wallet's change address (made through signerd on first
-    // use, before the write transaction), which the offline signer's configuration registers
-    // as the client-hot wallet's.
+    // The destination: the client-hot wallet's change address (ether: its own account; made
+    // through signerd on first use, before the write transaction), which the offline signer's
+    // configuration registers as the client-hot wallet's.
     std::pair<std::string, std::string> change;
     {
       std::lock_guard<std::mutex> lock(build_mu_);
@@ -558,10 +560,10 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
 }
 
 bool WithdrawalExecutor::WaitsForTopUp(const WithdrawalRow& row, const AssetConfig& asset, const absl::Status& build) {
-  // Under build_mu_ (ClaimAndBuild). Only a client's Bitcoin withdrawal that lacks coins, while
-  // the asset's cold wallet holds some: a top-up (planned by the next pass, approved by ops)
-  // can bring them. Anything else that cannot be built fails as before.
-  if (store::IsInternalMove(row) || asset.chain != "bitcoin" || !absl::IsFailedPrecondition(build) ||
+  // Under build_mu_ (ClaimAndBuild). Only a client's Bitcoin or ether withdrawal that lacks
+  // funds, while the asset's cold wallet holds some: a top-up (planned by the next pass,
+  // approved by ops) can bring them. Anything else that cannot be built fails as before.
+  if (store::IsInternalMove(row) || !asset.erc20_contract.empty() || !absl::IsFailedPrecondition(build) ||
       !absl::StartsWith(build.message(), "insufficient_funds")) {
     return false;
   }
@@ -828,7 +830,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   }
   absl::StatusOr<sv1::SignTransactionRequest> request =
       asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view, change_.second, *spent_)
-                                : BuildEthereum(**txn, *claimed, *asset, *view);
+                                : BuildEthereum(**txn, *claimed, *asset, *view, *spent_);
   if (!request.ok() && WaitsForTopUp(*claimed, *asset, request.status())) {
     return Outcome::kRetry;  // dropped without Commit: still approved
   }
@@ -966,8 +968,9 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
 
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(store::Txn& txn, const WithdrawalRow& row,
                                                                               const AssetConfig& asset,
-                                                                              const ChainView& view) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, *spent_,
+                                                                              const ChainView& view,
+                                                                              std::map<std::string, Spent>& spent_cache) {
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_cache,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   const bool token = !asset.erc20_contract.empty();
   txbuild::EthereumSpend spend;
@@ -1334,6 +1337,26 @@ absl::Status VerifyWitnesses(const sv1::SignTransactionRequest& request, const c
   return absl::OkStatus();
 }
 
+// The signature recovers to the account of the key the build chose to send from (the cold
+// wallet's `address_of` that key id).
+absl::Status VerifySender(const sv1::SignTransactionRequest& request, const std::string& signed_tx,
+                          const std::map<std::string, std::string>& address_of) {
+  auto address = address_of.find(request.ethereum_key_id());
+  if (address == address_of.end()) {
+    return absl::FailedPreconditionError(
+        Cat("signed_tx: sent by key ", request.ethereum_key_id(), ", not a key of the cold wallet"));
+  }
+  absl::StatusOr<codec::SignedEip1559Tx> tx = codec::DecodeSignedEip1559(Span(signed_tx));
+  if (!tx.ok()) return absl::FailedPreconditionError(Cat("signed_tx: ", tx.status().message()));
+  absl::StatusOr<codec::EthAddress> sender = codec::RecoverSender(*tx);
+  if (!sender.ok()) return absl::FailedPreconditionError(Cat("signed_tx: the signature does not recover: ", sender.status().message()));
+  if (codec::EthChecksumAddress(*sender) != address->second) {
+    return absl::FailedPreconditionError(Cat("signed_tx: signed by ", codec::EthChecksumAddress(*sender), ", not by ",
+                                             address->second, ", the account the transaction was built to send from"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::pair<std::string, std::string>> WithdrawalExecutor::ColdChange(const std::string& cold_wallet) {
@@ -1357,11 +1380,12 @@ absl::StatusOr<std::optional<WithdrawalExecutor::ChainView>> WithdrawalExecutor:
                                              "; only an approved top-up is exported"));
   }
   const AssetConfig* asset = config_.FindAsset(row.asset_id);
-  if (asset == nullptr || asset->chain != "bitcoin" || AdapterFor(asset->chain) == nullptr) {
-    return absl::FailedPreconditionError(Cat("withdrawal_id: asset ", row.asset_id, " has no Bitcoin chain adapter"));
+  if (asset == nullptr || !asset->erc20_contract.empty() || AdapterFor(asset->chain) == nullptr) {
+    return absl::FailedPreconditionError(
+        Cat("withdrawal_id: asset ", row.asset_id, " has no chain adapter, or is a token (not topped up)"));
   }
   RF_ASSIGN_OR_RETURN(const auto change, ColdChange(row.source_wallet_id));
-  return ReadChain(row, *asset, change);
+  return ReadChain(row, *asset, change);  // ether: the cold wallet's accounts, balances and nonces
 }
 
 absl::StatusOr<ExportedBundle> WithdrawalExecutor::ExportTopUp(store::Txn& txn, const std::string& withdrawal_id,
@@ -1391,10 +1415,15 @@ absl::StatusOr<ExportedBundle> WithdrawalExecutor::ExportTopUp(store::Txn& txn, 
   const int64_t now = env_.NowUnixMs();
   RF_ASSIGN_OR_RETURN(WithdrawalRow claimed, txn.ClaimWithdrawalForSigning(withdrawal_id, now));
   RF_ASSIGN_OR_RETURN(const auto change, ColdChange(row.source_wallet_id));
-  // Cold coins are spent by nothing but top-ups (one at a time per asset), so this build needs
-  // no lock against the executor's hot builds; its own cache of what unfinished builds spend.
+  const AssetConfig* asset = config_.FindAsset(row.asset_id);
+  if (asset == nullptr) return absl::FailedPreconditionError(Cat("asset ", row.asset_id, " is not configured"));
+  // Cold funds are spent by nothing but top-ups (one at a time per asset), so this build needs
+  // no lock against the executor's hot builds; its own cache of what unfinished builds spend
+  // (ether: the nonces their builds took, for a cold account as for any).
   std::map<std::string, Spent> spent_cache;
-  absl::StatusOr<sv1::SignTransactionRequest> request = BuildBitcoin(txn, claimed, *view, change.second, spent_cache);
+  absl::StatusOr<sv1::SignTransactionRequest> request =
+      asset->chain == "bitcoin" ? BuildBitcoin(txn, claimed, *view, change.second, spent_cache)
+                                : BuildEthereum(txn, claimed, *asset, *view, spent_cache);
   if (!request.ok()) {
     return absl::FailedPreconditionError(Cat("top-up ", withdrawal_id, " cannot be built from ", row.source_wallet_id,
                                              ": ", request.status().message()));
@@ -1455,12 +1484,16 @@ absl::StatusOr<ImportedBundle> WithdrawalExecutor::ImportSignedTopUp(store::Txn&
   answer.set_txid(signed_bundle.txid);
   absl::StatusOr<std::string> txid = CheckSigned(request, answer);
   if (!txid.ok()) return absl::FailedPreconditionError(Cat("signed_tx: ", txid.status().message()));
-  absl::StatusOr<codec::Transaction> tx = codec::ParseTransaction(Span(signed_bundle.signed_tx));
-  if (!tx.ok()) return absl::FailedPreconditionError(Cat("signed_tx: ", tx.status().message()));
   std::map<std::string, std::string> address_of;
   RF_ASSIGN_OR_RETURN(std::vector<store::AddressRow> cold, txn.ListAddressesOfWallet(row.source_wallet_id));
   for (const store::AddressRow& a : cold) address_of[a.key_id] = a.address;
-  RF_RETURN_IF_ERROR(VerifyWitnesses(request, *tx, address_of));
+  if (request.chain() == "bitcoin") {
+    absl::StatusOr<codec::Transaction> tx = codec::ParseTransaction(Span(signed_bundle.signed_tx));
+    if (!tx.ok()) return absl::FailedPreconditionError(Cat("signed_tx: ", tx.status().message()));
+    RF_RETURN_IF_ERROR(VerifyWitnesses(request, *tx, address_of));
+  } else {
+    RF_RETURN_IF_ERROR(VerifySender(request, signed_bundle.signed_tx, address_of));
+  }
   const int64_t now = env_.NowUnixMs();
   RF_RETURN_IF_ERROR(txn.RecordSigned(id, *txid, signed_bundle.signed_tx, now));
   RF_RETURN_IF_ERROR(Audit(txn, row, "signed",

@@ -264,7 +264,8 @@ class WithdrawalExecutor {
                                                                   const ChainView& view, const std::string& change_address,
                                                                   std::map<std::string, Spent>& spent_cache);
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildEthereum(store::Txn& txn, const store::WithdrawalRow& row,
-                                                                   const AssetConfig& asset, const ChainView& view);
+                                                                   const AssetConfig& asset, const ChainView& view,
+                                                                   std::map<std::string, Spent>& spent_cache);
   // The designated change key of a Bitcoin wallet: (key id, address), made on first use.
   absl::StatusOr<std::pair<std::string, std::string>> ChangeKey(const std::string& wallet_id, const AssetConfig& asset);
   // The change address as one of the wallet's own addresses (no client), and its recording.

@@ -32,6 +32,8 @@
 #include "base/hex.h"
 #include "chain/bech32.h"
 #include "chain/bitcoin_tx.h"
+#include "chain/eth_address.h"
+#include "chain/eth_tx.h"
 #include "chain/hashes.h"
 #include "offline/bundle.h"
 #include "tests/custody/approver_keys.h"
@@ -114,23 +116,29 @@ class TopUpE2e : public ::testing::Test {
     ASSERT_NE(at, std::string::npos) << r.out;
     ASSERT_TRUE(base::HexDecodeInto(r.out.substr(at + prefix.size(), 64), offline_identity_).ok()) << r.out;
     const fs::path keys_file = cold_->dir() / "cold-keys.json";
-    r = Offline({"create-keys", "--wallet-id", "BTC:client-cold", "--asset", "BTC", "--owner", "client", "--tier",
-                 "cold", "--count", "1", "--out", keys_file.string()});
+    r = Offline({"create-keys", "--wallet-id", asset_ + ":client-cold", "--asset", asset_, "--owner", "client",
+                 "--tier", "cold", "--count", "1", "--out", keys_file.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     absl::StatusOr<air::ColdKeys> keys = air::ReadColdKeys(ReadAll(keys_file));
     ASSERT_TRUE(keys.ok()) << keys.status();
     ASSERT_EQ(keys->keys.size(), 1u);
-    cold_address_ = chain::P2wpkhAddress("bcrt", chain::Hash160(keys->keys[0].public_key)).value();
+    cold_address_ = asset_ == "BTC"
+                        ? chain::P2wpkhAddress("bcrt", chain::Hash160(keys->keys[0].public_key)).value()
+                        : chain::EthChecksumAddress(chain::EthAddressFromPubkeyBytes(keys->keys[0].public_key).value());
 
     StackOptions options;
     options.executor = true;
     options.cold_identity_hex =
         trust_test_identity ? test_identity_.Hex() : base::HexEncode(std::span<const uint8_t>(offline_identity_));
-    options.cold_addresses["BTC"] = {cold_address_};
+    options.cold_addresses[asset_] = {cold_address_};
     // The first sweep (1.98 BTC) goes to cold; the hot remainder after the withdrawal (about
     // 0.02 BTC, over the cap of the smaller total) stays hot, so that the end balances are those
-    // of the top-up and the withdrawal alone.
+    // of the top-up and the withdrawal alone. Likewise for ether (0.05 ETH).
     options.asset_lines["BTC"] = "min_sweep = \"5000000\"\n";
+    options.asset_lines["ETH"] = "min_sweep = \"50000000000000000\"\n";
+    // ETH destinations usable at once (kTestPolicy cools them off for a day).
+    const std::string cooling = "[assets.ETH.whitelist]\ncooling_off_seconds = 86400";
+    options.policy.replace(options.policy.find(cooling), cooling.size(), "[assets.ETH.whitelist]\ncooling_off_seconds = 0");
     // The reconciler runs throughout: a top-up in flight must not read as a difference.
     options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
     stack_ = std::make_unique<CustodyStack>(options);
@@ -167,8 +175,8 @@ class TopUpE2e : public ::testing::Test {
       const size_t at = tx.find(relative);
       ASSERT_NE(at, std::string::npos) << tx;
       tx.replace(at, relative.size(), "approver_registry = \"" + (stack_->dir() / "approvers.toml").string() + "\"");
-      tx += "\n[[wallet]]\nid = \"BTC:client-hot\"\nasset = \"BTC\"\nowner = \"client\"\ntier = \"hot\"\n"
-            "addresses = [\"" + hot_address + "\"]\n";
+      tx += "\n[[wallet]]\nid = \"" + asset_ + ":client-hot\"\nasset = \"" + asset_ +
+            "\"\nowner = \"client\"\ntier = \"hot\"\naddresses = [\"" + hot_address + "\"]\n";
       WriteAll(dir / "cold-tx.toml", tx);
       config += "\n[transactions]\nconfig = \"" + (dir / "cold-tx.toml").string() + "\"\n";
     }
@@ -231,7 +239,7 @@ class TopUpE2e : public ::testing::Test {
     v1::CreateDepositAddressRequest req;
     req.set_idempotency_key("addr-" + client_id);
     req.set_client_id(client_id);
-    req.set_asset_id("BTC");
+    req.set_asset_id(asset_);
     v1::CreateDepositAddressResponse resp;
     grpc::Status s = platform_->CreateDepositAddress(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -262,11 +270,11 @@ class TopUpE2e : public ::testing::Test {
     return resp.withdrawal();
   }
 
-  // The BTC moves of `kind`, as the auditor sees them.
+  // The moves of `kind` of the test's asset, as the auditor sees them.
   std::vector<v1::Withdrawal> Moves(v1::RequestKind kind) {
     grpc::ClientContext ctx;
     v1::ListWithdrawalsRequest req;
-    req.set_asset_id("BTC");
+    req.set_asset_id(asset_);
     req.set_page_size(100);
     v1::ListWithdrawalsResponse resp;
     grpc::Status s = auditor_->ListWithdrawals(&ctx, req, &resp);
@@ -289,7 +297,7 @@ class TopUpE2e : public ::testing::Test {
   v1::AssetAllocation Allocation() {
     grpc::ClientContext ctx;
     v1::GetAllocationRequest req;
-    req.set_asset_id("BTC");
+    req.set_asset_id(asset_);
     v1::GetAllocationResponse resp;
     grpc::Status s = auditor_->GetAllocation(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -299,7 +307,7 @@ class TopUpE2e : public ::testing::Test {
   std::map<std::string, v1::Wallet> Wallets() {
     grpc::ClientContext ctx;
     v1::ListWalletsRequest req;
-    req.set_asset_id("BTC");
+    req.set_asset_id(asset_);
     v1::ListWalletsResponse resp;
     grpc::Status s = auditor_->ListWallets(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -314,9 +322,9 @@ class TopUpE2e : public ::testing::Test {
     grpc::Status s = auditor_->GetSegregationReport(&ctx, v1::GetSegregationReportRequest(), &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     for (const v1::AssetSegregation& a : resp.assets()) {
-      if (a.asset_id() == "BTC") return a;
+      if (a.asset_id() == asset_) return a;
     }
-    ADD_FAILURE() << "no BTC in the segregation report";
+    ADD_FAILURE() << "no " << asset_ << " in the segregation report";
     return {};
   }
 
@@ -439,6 +447,7 @@ class TopUpE2e : public ::testing::Test {
   fs::path cold_config_;
   air::IdentityKey offline_identity_{};
   const Identity test_identity_{0x33};
+  std::string asset_ = "BTC";  // the asset topped up: BTC, or ETH (set before Start)
   std::string cold_address_;
   std::string client_id_, deposit_address_, destination_, withdrawal_id_;
   uint64_t sweep_fee_ = 0;
@@ -1007,6 +1016,148 @@ TEST_F(TopUpE2e, EditedReplayedAndForeignBundlesAreRefused) {
   ASSERT_TRUE(WaitState(withdrawal_id_, v1::WITHDRAWAL_STATE_CONFIRMED));
   EXPECT_EQ(stack_->BroadcastCount("bitcoin", signed_bundle->txid).received(), 1u) << "one broadcast in all";
   EXPECT_TRUE(Segregation().holds());
+  stack_->ExpectInvariantsAndAuditHold();
+}
+
+// An ether top-up: the same path for the native coin of Ethereum. The cold wallet is the account
+// of a key the offline signer made; the top-up is an EIP-1559 transfer from it to the ETH
+// client-hot wallet's own account, with the nonce the node gives, signed offline and checked on
+// import against the sender its signature recovers. The 1.5 ETH withdrawal hot could not pay
+// waits, approved, and is paid once the top-up has settled.
+TEST_F(TopUpE2e, EtherWithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
+  asset_ = "ETH";
+  Start(/*trust_test_identity=*/true);
+  ASSERT_FALSE(HasFatalFailure());
+  const uint64_t kEther = 1'000'000'000'000'000'000ull;
+  client_id_ = NewClient("eth-topup-client");
+  deposit_address_ = DepositAddress(client_id_);
+  stack_->Credit("ethereum", deposit_address_, std::to_string(2 * kEther));
+  stack_->Mine("ethereum", 2);
+  // 2 ETH, all hot: swept to cold down to half the 2% cap.
+  ASSERT_TRUE(Eventually([&] {
+    const auto sweeps = Moves(v1::REQUEST_KIND_SWEEP);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+  })) << stack_->CustodydStderr();
+  stack_->Mine("ethereum", 2);
+  ASSERT_TRUE(WaitState(Moves(v1::REQUEST_KIND_SWEEP).at(0).withdrawal_id(), v1::WITHDRAWAL_STATE_CONFIRMED));
+  ASSERT_EQ(Moves(v1::REQUEST_KIND_SWEEP).size(), 1u);
+
+  std::array<uint8_t, 20> hash;
+  hash.fill(0x42);
+  destination_ = chain::EthChecksumAddress(hash);
+  {
+    grpc::ClientContext ctx;
+    v1::AddWhitelistAddressRequest req;
+    req.set_idempotency_key("whitelist-eth");
+    req.set_client_id(client_id_);
+    req.set_asset_id("ETH");
+    req.set_address(destination_);
+    v1::AddWhitelistAddressResponse added;
+    ASSERT_TRUE(platform_->AddWhitelistAddress(&ctx, req, &added).ok());
+    v1::SubmitApprovalResponse approved;
+    ASSERT_TRUE(Approve(added.entry().entry_id(), "alice", Sign(ApproverKey("alice"), WhitelistDigestOf(added.entry())),
+                        &approved)
+                    .ok());
+    ASSERT_EQ(approved.whitelist_entry().state(), v1::WHITELIST_STATE_ACTIVE);
+  }
+  {
+    // Below ETH's approval tier: approved at once, and hot cannot pay it.
+    grpc::ClientContext ctx;
+    v1::CreateWithdrawalRequest req;
+    req.set_idempotency_key("withdraw-eth");
+    req.set_client_id(client_id_);
+    req.set_asset_id("ETH");
+    req.set_amount(std::to_string(3 * kEther / 2));
+    req.set_destination(destination_);
+    v1::CreateWithdrawalResponse created;
+    grpc::Status s = platform_->CreateWithdrawal(&ctx, req, &created);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(created.withdrawal().state(), v1::WITHDRAWAL_STATE_APPROVED) << created.withdrawal().DebugString();
+    withdrawal_id_ = created.withdrawal().withdrawal_id();
+  }
+  const v1::Withdrawal planned = WaitTopUp();
+  const std::string top_up_id = planned.withdrawal_id();
+  ASSERT_FALSE(top_up_id.empty());
+  EXPECT_EQ(planned.state(), v1::WITHDRAWAL_STATE_PENDING_APPROVAL) << planned.DebugString();
+  EXPECT_EQ(planned.source_wallet(), "ETH:client-cold");
+  EXPECT_EQ(planned.digest_inputs().chain(), "ethereum");
+  EXPECT_EQ(planned.approvals_required(), 2u);
+  {
+    const auto wallets = Wallets();
+    const auto& hot = wallets.at("ETH:client-hot").addresses();
+    EXPECT_NE(std::find(hot.begin(), hot.end(), planned.destination()), hot.end()) << planned.destination();
+    EXPECT_NE(planned.destination(), deposit_address_) << "a client's deposit address";
+  }
+  ExpectWithdrawalWaits("ether top-up pending approval");
+  const auto digest = DigestOf(SubjectOf(planned));
+  for (const char* who : {"alice", "bob"}) {
+    ASSERT_TRUE(Approve(top_up_id, who, Sign(ApproverKey(who), digest)).ok()) << who;
+  }
+  v1::ExportSigningBundleResponse exported;
+  grpc::Status s = Export(*approver_, "export-eth", top_up_id, &exported);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::StatusOr<air::SigningBundle> bundle = air::ReadSigningBundle(exported.file());
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ(bundle->request.chain(), "ethereum");
+  EXPECT_FALSE(bundle->request.ethereum_key_id().empty());
+
+  // Signed offline, on the offline signer's own token.
+  WriteColdConfig(/*with_transactions=*/true, planned.destination());
+  const fs::path bundle_path = cold_->dir() / "eth-bundle.json";
+  const fs::path signed_path = cold_->dir() / "eth-signed.json";
+  WriteAll(bundle_path, exported.file());
+  CommandResult r = Offline({"sign", "--in", bundle_path.string(), "--out", signed_path.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  absl::StatusOr<air::SignedBundle> signed_bundle = air::ReadSignedBundle(ReadAll(signed_path));
+  ASSERT_TRUE(signed_bundle.ok()) << signed_bundle.status();
+  {
+    // The exported transaction with the other recovery parity: another sender recovers (or none),
+    // so it is refused, and nothing changes.
+    absl::StatusOr<chain::SignedEip1559Tx> tx = chain::DecodeSignedEip1559(Bytes(signed_bundle->signed_tx));
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    chain::EthSignature other = tx->signature;
+    other.y_parity ^= 1;
+    absl::StatusOr<std::vector<uint8_t>> raw = chain::EncodeSignedEip1559(tx->tx, other);
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    air::SignedBundle b = *signed_bundle;
+    b.signed_tx = ToString(*raw);
+    b.txid = base::HexEncode(chain::EthTxHash(*raw));
+    v1::ImportSignedBundleResponse refused;
+    s = Import(*admin_, "import-other-sender", SignedBundleSignedBy(b, test_identity_), &refused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("signed_tx: signed by 0x"), HasSubstr("does not recover")));
+    EXPECT_EQ(Get(top_up_id).state(), v1::WITHDRAWAL_STATE_SIGNING);
+  }
+  v1::ImportSignedBundleResponse imported;
+  s = Import(*admin_, "import-eth", SignedBundleSignedBy(*signed_bundle, test_identity_), &imported);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(imported.withdrawal().state(), v1::WITHDRAWAL_STATE_SIGNED);
+  ASSERT_TRUE(WaitState(top_up_id, v1::WITHDRAWAL_STATE_BROADCAST));
+  stack_->Mine("ethereum", 2);
+  ASSERT_TRUE(WaitState(top_up_id, v1::WITHDRAWAL_STATE_CONFIRMED));
+  EXPECT_EQ(stack_->BroadcastCount("ethereum", Get(top_up_id).txid()).accepted(), 1u);
+
+  // The waiting withdrawal, paid from hot.
+  ASSERT_TRUE(WaitState(withdrawal_id_, v1::WITHDRAWAL_STATE_BROADCAST));
+  stack_->Mine("ethereum", 2);
+  ASSERT_TRUE(WaitState(withdrawal_id_, v1::WITHDRAWAL_STATE_CONFIRMED));
+  const v1::Withdrawal paid = Get(withdrawal_id_);
+  const uint64_t fee = std::stoull(paid.network_fee());
+  EXPECT_GT(fee, 0u);
+  grpc::ClientContext bctx;
+  v1::GetBalancesRequest breq;
+  breq.set_client_id(client_id_);
+  v1::GetBalancesResponse balances;
+  ASSERT_TRUE(platform_->GetBalances(&bctx, breq, &balances).ok());
+  int eth_rows = 0;
+  for (const auto& b : balances.balances()) {
+    if (b.asset_id() != "ETH") continue;
+    ++eth_rows;
+    EXPECT_EQ(b.available(), std::to_string(2 * kEther - 3 * kEther / 2 - fee));
+    EXPECT_EQ(b.held(), "0");
+  }
+  EXPECT_EQ(eth_rows, 1);
+  EXPECT_TRUE(Segregation().holds()) << Segregation().DebugString();
   stack_->ExpectInvariantsAndAuditHold();
 }
 
