@@ -360,7 +360,7 @@ absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExec
 }
 
 absl::StatusOr<bool> WithdrawalExecutor::PlanGasFunding(const AssetConfig& token, const std::string& account,
-                                                        base::Amount amount) {
+                                                        base::Amount amount, std::string_view purpose) {
   const AssetConfig* native = config_.FindAsset(NativeAssetOf(config_, token));
   if (native == nullptr || !native->withdrawal_fee_cap.has_value()) {
     Log(Cat(token.id, ": sweep deferred: its deposit account ", account, " holds no ether for gas, and no ether asset ",
@@ -384,7 +384,9 @@ absl::StatusOr<bool> WithdrawalExecutor::PlanGasFunding(const AssetConfig& token
   RF_ASSIGN_OR_RETURN(const std::string id,
                       RecordMove(env_, config_, std::move(planned->first), *native, "gas_funding", amount,
                                  ClientHotWallet(native->id), account,
-                                 {{"to_wallet", ClientHotWallet(token.id)}, {"for_sweep_of", token.id}}));
+                                 {{"to_wallet", ClientHotWallet(token.id)},
+                                  {"for", std::string(purpose)},
+                                  {"token", token.id}}));
   Step(id, "planned");
   return true;
 }
@@ -427,7 +429,8 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
         continue;
       }
       if ((*read)->needs_gas) {
-        RF_ASSIGN_OR_RETURN(const bool funding, PlanGasFunding(asset, (*read)->needs_gas->first, (*read)->needs_gas->second));
+        RF_ASSIGN_OR_RETURN(const bool funding,
+                            PlanGasFunding(asset, (*read)->needs_gas->first, (*read)->needs_gas->second, "sweep"));
         if (funding) ++created;
         continue;
       }
@@ -580,6 +583,63 @@ bool WithdrawalExecutor::WaitsForTopUp(const WithdrawalRow& row, const AssetConf
   return true;
 }
 
+bool WithdrawalExecutor::WaitsForGas(const WithdrawalRow& row, const AssetConfig& asset, const ChainView& view,
+                                     const absl::Status& build) {
+  if (store::IsInternalMove(row) || asset.erc20_contract.empty() || !absl::IsFailedPrecondition(build) ||
+      !absl::StartsWith(build.message(), "insufficient_funds")) {
+    return false;
+  }
+  const AssetConfig* native = config_.FindAsset(NativeAssetOf(config_, asset));
+  if (native == nullptr || !native->withdrawal_fee_cap.has_value()) return false;
+  {
+    absl::StatusOr<std::unique_ptr<store::Txn>> snapshot = store_.BeginRead();
+    if (!snapshot.ok()) return false;
+    absl::StatusOr<bool> failed = RecentlyRefused(**snapshot, native->id, "gas_funding", WithdrawalState::kFailed,
+                                                  kInternalMoveRetrySeconds, env_.NowUnixMs());
+    if (!failed.ok() || *failed) return false;
+  }
+  // The most the token transfer can cost in gas now, within its fee cap.
+  txbuild::EthereumSpend spend;
+  spend.chain_id = options_.ethereum_chain_id;
+  spend.destination = row.destination;
+  spend.amount = row.amount;
+  spend.token_contract = asset.erc20_contract;
+  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
+  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
+  spend.fee_cap = row.fee_cap;
+  absl::StatusOr<txbuild::EthereumPlan> plan = txbuild::BuildEthereumSpend(spend);
+  if (!plan.ok()) return false;
+  const ChainView::Account* holder = nullptr;  // the largest account that holds the amount but not the gas
+  for (const ChainView::Account& a : view.accounts) {
+    if (a.token >= row.amount && a.native < plan->max_fee && (holder == nullptr || a.token > holder->token)) holder = &a;
+  }
+  if (holder == nullptr) return false;
+  const base::Amount twice = plan->max_fee.CheckedAdd(plan->max_fee).value_or(row.fee_cap);
+  const base::Amount target = std::min(twice, row.fee_cap);
+  gas_needed_[asset.id] = {holder->address, *target.CheckedSub(holder->native)};  // native < max_fee <= target
+  if (waiting_for_gas_.insert(row.withdrawal_id).second) {
+    Log(Cat(row.withdrawal_id, ": its tokens are in ", holder->address, ", which holds no ether for the gas; left ",
+            "approved until ", native->id, " client-hot funds it"));
+  }
+  return true;
+}
+
+absl::StatusOr<int> WithdrawalExecutor::PlanGasForWithdrawals() {
+  std::map<std::string, std::pair<std::string, base::Amount>> needed;
+  {
+    std::lock_guard<std::mutex> lock(build_mu_);
+    needed.swap(gas_needed_);
+  }
+  int created = 0;
+  for (const auto& [asset_id, need] : needed) {
+    const AssetConfig* asset = config_.FindAsset(asset_id);
+    if (asset == nullptr) continue;
+    RF_ASSIGN_OR_RETURN(const bool planned, PlanGasFunding(*asset, need.first, need.second, "withdrawal"));
+    created += planned;
+  }
+  return created;
+}
+
 absl::Status WithdrawalExecutor::CheckCoverage() {
   if (!config_.coverage.configured) return absl::OkStatus();
   AllocationReport report;
@@ -626,6 +686,9 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   }
   if (absl::StatusOr<int> planned = PlanTopUps(); !planned.ok()) {
     Log(Cat("ERROR planning top-ups: ", planned.status().message()));
+  }
+  if (absl::StatusOr<int> planned = PlanGasForWithdrawals(); !planned.ok()) {
+    Log(Cat("ERROR planning gas for withdrawals: ", planned.status().message()));
   }
   std::vector<std::string> ids;
   {
@@ -831,7 +894,8 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   absl::StatusOr<sv1::SignTransactionRequest> request =
       asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view, change_.second, *spent_)
                                 : BuildEthereum(**txn, *claimed, *asset, *view, *spent_);
-  if (!request.ok() && WaitsForTopUp(*claimed, *asset, request.status())) {
+  if (!request.ok() && (WaitsForTopUp(*claimed, *asset, request.status()) ||
+                        WaitsForGas(*claimed, *asset, *view, request.status()))) {
     return Outcome::kRetry;  // dropped without Commit: still approved
   }
   if (!request.ok()) {

@@ -214,7 +214,9 @@ class WithdrawalExecutor {
   // token's deposit account `account` (kind gas_funding, approved: signerd's amount tiers
   // apply), unless one is moving, one failed within kInternalMoveRetrySeconds, or either asset
   // is frozen. Returns whether it was planned.
-  absl::StatusOr<bool> PlanGasFunding(const AssetConfig& token, const std::string& account, base::Amount amount);
+  // `purpose` ("sweep" or "withdrawal") is recorded in its audit entry.
+  absl::StatusOr<bool> PlanGasFunding(const AssetConfig& token, const std::string& account, base::Amount amount,
+                                      std::string_view purpose);
   // Top-ups: for each Bitcoin asset whose clients' withdrawals need more than client-hot holds
   // (custody/allocation.h: planned_top_up), with none on its way, a top-up client-cold -> the
   // client-hot wallet's change address, pending the approvals of the policy's
@@ -224,6 +226,15 @@ class WithdrawalExecutor {
   // A client's withdrawal that hot cannot pay now and a top-up could: left approved, logged
   // once (under build_mu_).
   bool WaitsForTopUp(const store::WithdrawalRow& row, const AssetConfig& asset, const absl::Status& build);
+  // A client's token withdrawal whose build found no account able to pay it alone, while an
+  // account holds its tokens but not the gas: records that account in gas_needed_ (the next
+  // pass funds it, PlanGasForWithdrawals) and leaves the withdrawal approved. Not when a gas
+  // funding of the chain failed within kInternalMoveRetrySeconds: then the withdrawal fails
+  // as any that cannot be built. Under build_mu_.
+  bool WaitsForGas(const store::WithdrawalRow& row, const AssetConfig& asset, const ChainView& view,
+                   const absl::Status& build);
+  // Plans the gas fundings withdrawals wait for (PlanGasFunding); returns how many.
+  absl::StatusOr<int> PlanGasForWithdrawals();
   // The cold wallet's first address as (key id, address): the change of a top-up.
   absl::StatusOr<std::pair<std::string, std::string>> ColdChange(const std::string& cold_wallet);
   // With a [coverage] section: after each pass's moves, the cover each asset requires against
@@ -294,6 +305,10 @@ class WithdrawalExecutor {
   std::map<std::string, std::pair<std::string, std::string>> change_keys_;
   std::unique_ptr<std::map<std::string, Spent>> spent_;  // under build_mu_: each unfinished build's share
   std::set<std::string> waiting_for_top_up_;    // under build_mu_: withdrawals logged as waiting
+  // Under build_mu_: token accounts a client withdrawal waits on for gas (WaitsForGas), by
+  // token asset id: the account and the ether to send it; planned by PlanGasForWithdrawals.
+  std::map<std::string, std::pair<std::string, base::Amount>> gas_needed_;
+  std::set<std::string> waiting_for_gas_;  // under build_mu_: withdrawals logged as waiting for gas
   std::map<std::string, bool> coverage_short_;  // by asset: short at the last check (CheckCoverage)
   std::unique_ptr<Reconciler> reconciler_;      // with [reconciliation]: run after each pass
   std::string reconcile_error_;                 // the last error it returned ("" none)

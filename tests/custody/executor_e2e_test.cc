@@ -464,6 +464,72 @@ TEST_F(ExecutorE2eTest, SmallBitcoinWithdrawalIsSignedBroadcastConfirmedAndSettl
                                              v1::WITHDRAWAL_STATE_BROADCAST, v1::WITHDRAWAL_STATE_CONFIRMED));
 }
 
+// A token withdrawal whose tokens sit in a deposit account without ether for the gas is not
+// failed: it waits, approved, while custodyd sends that account ether from ETH client-hot
+// (kind gas_funding); once that is mined, the withdrawal is built, signed and settled. The
+// client pays the amount only; the gas and the funding's fee are the house's, receivables of
+// ETH client-hot, and the ether sent is no deposit.
+TEST_F(ExecutorE2eTest, ATokenWithdrawalWaitsForItsAccountToBeFundedWithGas) {
+  const std::string client = NewClient("usdc-no-gas");
+  Fund(client, "ETH", "1000000000000000000");  // the ETH client-hot wallet's ether, which pays the funding
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string usdc_deposit = Fund(client, "USDC-ETH", "5000000000");
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(ChainBalance(kEth, usdc_deposit), "0");
+  const std::string dest = EthAddress(0x43);
+  ASSERT_NO_FATAL_FAILURE(Whitelist(client, "USDC-ETH", dest));
+  const v1::Withdrawal usdc = Create(client, "USDC-ETH", "1500000000", dest);
+  ASSERT_EQ(usdc.state(), v1::WITHDRAWAL_STATE_APPROVED) << usdc.DebugString();
+
+  auto fundings = [&] {
+    grpc::ClientContext ctx;
+    v1::ListWithdrawalsRequest req;
+    req.set_asset_id("ETH");
+    v1::ListWithdrawalsResponse resp;
+    EXPECT_TRUE(auditor_->ListWithdrawals(&ctx, req, &resp).ok());
+    std::vector<v1::Withdrawal> out;
+    for (const v1::Withdrawal& w : resp.withdrawals()) {
+      if (w.kind() == v1::REQUEST_KIND_GAS_FUNDING) out.push_back(w);
+    }
+    return out;
+  };
+  ASSERT_TRUE(Eventually([&] {
+    const auto f = fundings();
+    return !f.empty() && f[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+  })) << stack_->CustodydStderr();
+  const v1::Withdrawal funding = fundings().at(0);
+  EXPECT_EQ(fundings().size(), 1u);
+  EXPECT_EQ(funding.destination(), usdc_deposit);
+  EXPECT_EQ(funding.source_wallet(), "ETH:client-hot");
+  EXPECT_EQ(funding.client_id(), "");
+  // The withdrawal waits for it, approved, with nothing signed.
+  EXPECT_EQ(Get(usdc.withdrawal_id()).state(), v1::WITHDRAWAL_STATE_APPROVED);
+  EXPECT_EQ(CountEntries(SignLog(stack_->signer_db_path()), "tx_signed", usdc.withdrawal_id()), 0u);
+
+  stack_->Mine(kEth, 2);
+  const v1::Withdrawal done = Settle(usdc.withdrawal_id(), "USDC-ETH");
+  ASSERT_EQ(done.state(), v1::WITHDRAWAL_STATE_CONFIRMED);
+  EXPECT_EQ(Get(funding.withdrawal_id()).state(), v1::WITHDRAWAL_STATE_CONFIRMED);
+  EXPECT_EQ(Balance(client, "USDC-ETH").available(), "3500000000");
+  EXPECT_EQ(Balance(client, "ETH").available(), "1000000000000000000");
+  EXPECT_EQ(ChainBalance(kEth, dest, kUsdcContract), "1500000000");
+  // What the funding sent, less the gas the withdrawal paid, is still in the account.
+  const base::Uint128 sent = base::ParseBaseUnits(funding.amount()).value().base_units();
+  const base::Uint128 gas = base::ParseBaseUnits(done.network_fee()).value().base_units();
+  ASSERT_GE(sent, gas);
+  EXPECT_EQ(ChainBalance(kEth, usdc_deposit), base::Amount(sent - gas).ToBaseUnitString());
+  grpc::ClientContext ctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor_->GetSegregationReport(&ctx, v1::GetSegregationReportRequest(), &report).ok());
+  for (const auto& a : report.assets()) {
+    EXPECT_EQ(a.unattributed(), "0") << a.DebugString();
+    if (a.asset_id() != "ETH") continue;
+    const base::Uint128 funding_fee = base::ParseBaseUnits(Get(funding.withdrawal_id()).network_fee()).value().base_units();
+    EXPECT_EQ(a.receivables(), base::Amount(gas + funding_fee).ToBaseUnitString()) << a.DebugString();
+  }
+  ExpectSegregationBalanced();
+}
+
 TEST_F(ExecutorE2eTest, EtherAndTokenWithdrawalsSettle) {
   const std::string client = NewClient("eth-small");
   const base::Uint128 ether = base::Uint128{1'000'000'000'000'000'000ULL};
