@@ -325,15 +325,10 @@ absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExec
   RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(probe, asset, {}));
   // The most a transfer (of ether, or of the token) can cost in gas at the node's advice,
   // within the fee cap.
-  txbuild::EthereumSpend spend;
-  spend.chain_id = options_.ethereum_chain_id;
-  spend.destination = "0x0000000000000000000000000000000000000001";
-  spend.amount = base::Amount(1);
-  spend.token_contract = asset.erc20_contract;
-  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
-  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
-  spend.fee_cap = *asset.withdrawal_fee_cap;
-  RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan, txbuild::BuildEthereumSpend(spend));
+  RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan,
+                      txbuild::BuildEthereumSpend(EthSpend(view, "0x0000000000000000000000000000000000000001",
+                                                           base::Amount(1), asset.erc20_contract,
+                                                           *asset.withdrawal_fee_cap)));
   EthSweepSource out;
   if (asset.erc20_contract.empty()) {
     for (const ChainView::Account& a : view.accounts) {
@@ -351,12 +346,30 @@ absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExec
     out.sendable = largest->token;
     return out;
   }
-  // Funded to twice what the transfer can cost at today's advice (room for the base fee to
-  // rise before it is signed), never beyond the fee cap, which bounds what it can ever cost.
-  const base::Amount twice = plan.max_fee.CheckedAdd(plan.max_fee).value_or(spend.fee_cap);
-  const base::Amount target = std::min(twice, spend.fee_cap);
-  out.needs_gas = std::make_pair(largest->address, *target.CheckedSub(largest->native));  // native < max_fee <= target
+  out.needs_gas = std::make_pair(largest->address, GasToSend(plan.max_fee, *asset.withdrawal_fee_cap, largest->native));
   return out;
+}
+
+txbuild::EthereumSpend WithdrawalExecutor::EthSpend(const ChainView& view, const std::string& destination,
+                                                    base::Amount amount, const std::string& token_contract,
+                                                    base::Amount fee_cap) const {
+  txbuild::EthereumSpend spend;
+  spend.chain_id = options_.ethereum_chain_id;
+  spend.destination = destination;
+  spend.amount = amount;
+  spend.token_contract = token_contract;
+  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
+  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
+  spend.fee_cap = fee_cap;
+  return spend;
+}
+
+base::Amount WithdrawalExecutor::GasToSend(base::Amount max_fee, base::Amount fee_cap, base::Amount held) {
+  // Twice what the transfer can cost at today's advice (room for the base fee to rise before it
+  // is signed), never beyond the fee cap, which bounds what it can ever cost.
+  const base::Amount twice = max_fee.CheckedAdd(max_fee).value_or(fee_cap);
+  const base::Amount target = std::min(twice, fee_cap);
+  return target.CheckedSub(held).value_or(base::Amount::Zero());
 }
 
 absl::StatusOr<bool> WithdrawalExecutor::PlanGasFunding(const AssetConfig& token, const std::string& account,
@@ -599,24 +612,15 @@ bool WithdrawalExecutor::WaitsForGas(const WithdrawalRow& row, const AssetConfig
     if (!failed.ok() || *failed) return false;
   }
   // The most the token transfer can cost in gas now, within its fee cap.
-  txbuild::EthereumSpend spend;
-  spend.chain_id = options_.ethereum_chain_id;
-  spend.destination = row.destination;
-  spend.amount = row.amount;
-  spend.token_contract = asset.erc20_contract;
-  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
-  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
-  spend.fee_cap = row.fee_cap;
-  absl::StatusOr<txbuild::EthereumPlan> plan = txbuild::BuildEthereumSpend(spend);
+  absl::StatusOr<txbuild::EthereumPlan> plan =
+      txbuild::BuildEthereumSpend(EthSpend(view, row.destination, row.amount, asset.erc20_contract, row.fee_cap));
   if (!plan.ok()) return false;
   const ChainView::Account* holder = nullptr;  // the largest account that holds the amount but not the gas
   for (const ChainView::Account& a : view.accounts) {
     if (a.token >= row.amount && a.native < plan->max_fee && (holder == nullptr || a.token > holder->token)) holder = &a;
   }
   if (holder == nullptr) return false;
-  const base::Amount twice = plan->max_fee.CheckedAdd(plan->max_fee).value_or(row.fee_cap);
-  const base::Amount target = std::min(twice, row.fee_cap);
-  gas_needed_[asset.id] = {holder->address, *target.CheckedSub(holder->native)};  // native < max_fee <= target
+  gas_needed_[asset.id] = {holder->address, GasToSend(plan->max_fee, row.fee_cap, holder->native)};
   if (waiting_for_gas_.insert(row.withdrawal_id).second) {
     Log(Cat(row.withdrawal_id, ": its tokens are in ", holder->address, ", which holds no ether for the gas; left ",
             "approved until ", native->id, " client-hot funds it"));
@@ -1037,14 +1041,7 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(st
   RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_cache,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   const bool token = !asset.erc20_contract.empty();
-  txbuild::EthereumSpend spend;
-  spend.chain_id = options_.ethereum_chain_id;
-  spend.destination = row.destination;
-  spend.amount = row.amount;
-  spend.token_contract = asset.erc20_contract;
-  spend.base_fee_per_gas = view.fee.base_fee_per_gas;
-  spend.max_priority_fee_per_gas = view.fee.max_priority_fee_per_gas;
-  spend.fee_cap = row.fee_cap;
+  txbuild::EthereumSpend spend = EthSpend(view, row.destination, row.amount, asset.erc20_contract, row.fee_cap);
   // The fee the sender must be able to pay: the most this transaction can cost.
   RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan probe, txbuild::BuildEthereumSpend(spend));
   // What unfinished withdrawals of a sender will take is not this one's to spend.

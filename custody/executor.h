@@ -66,6 +66,7 @@
 #include "custody/reconciler.h"
 #include "custody/signer_client.h"
 #include "custody/store/store.h"
+#include "custody/txbuild.h"
 #include "offline/bundle.h"
 #include "proto/signer_tx.pb.h"
 
@@ -210,6 +211,12 @@ class WithdrawalExecutor {
     std::optional<std::pair<std::string, base::Amount>> needs_gas;
   };
   absl::StatusOr<std::optional<EthSweepSource>> EthSweepSourceOf(const AssetConfig& asset);
+  // An Ethereum transfer at the node's fee advice in `view`.
+  txbuild::EthereumSpend EthSpend(const ChainView& view, const std::string& destination, base::Amount amount,
+                                  const std::string& token_contract, base::Amount fee_cap) const;
+  // The ether to send an account holding `held` so that it can pay a transfer costing at most
+  // `max_fee`: up to twice that, at most `fee_cap`.
+  static base::Amount GasToSend(base::Amount max_fee, base::Amount fee_cap, base::Amount held);
   // Gas for a token sweep: `amount` of the chain's ether from its client-hot wallet to the
   // token's deposit account `account` (kind gas_funding, approved: signerd's amount tiers
   // apply), unless one is moving, one failed within kInternalMoveRetrySeconds, or either asset
