@@ -127,10 +127,11 @@ class TopUpE2e : public ::testing::Test {
     options.cold_identity_hex =
         trust_test_identity ? test_identity_.Hex() : base::HexEncode(std::span<const uint8_t>(offline_identity_));
     options.cold_addresses["BTC"] = {cold_address_};
-    // The first sweep (1.98 BTC) goes to cold; the hot remainder after the withdrawal (about
-    // 0.02 BTC, over the cap of the smaller total) stays hot, so that the end balances are those
-    // of the top-up and the withdrawal alone.
-    options.asset_lines["BTC"] = "min_sweep = \"5000000\"\n";
+    // The first sweep (1.98 BTC) goes to cold; what is hot after the withdrawal (the policy's
+    // target of the smaller total, within its cap) stays hot, and a min_sweep of 0.05 BTC keeps
+    // it there should the fee left over take it past the cap, so that the end balances are
+    // those of the top-up and the withdrawal alone.
+    options.policy = TestPolicyWith({{"BTC", "min_sweep = 5000000\n"}});
     // The reconciler runs throughout: a top-up in flight must not read as a difference.
     options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
     stack_ = std::make_unique<CustodyStack>(options);
@@ -356,7 +357,7 @@ class TopUpE2e : public ::testing::Test {
     })) << stack_->CustodydStderr();
     const auto sweeps = Moves(v1::REQUEST_KIND_SWEEP);
     ASSERT_EQ(sweeps.size(), 1u);
-    ASSERT_EQ(sweeps[0].amount(), "198000000");  // down to half the 2% cap of 2 BTC
+    ASSERT_EQ(sweeps[0].amount(), "198000000");  // down to the policy's 1% target of 2 BTC
     ASSERT_EQ(sweeps[0].destination(), cold_address_);
     sweep_fee_ = std::stoull(sweeps[0].network_fee());
     ASSERT_GT(sweep_fee_, 0u);
@@ -474,13 +475,16 @@ TEST_F(TopUpE2e, WithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
     EXPECT_NE(top_up_address, deposit_address_) << "a client's deposit address";
     EXPECT_NE(top_up_address, destination_);
   }
-  // need - hot + half the cap, at most cold less the fee cap.
+  // The policy's top-up: the deficit (need - hot) plus the target, floor(1% of the total once
+  // the withdrawal is paid) (the rule before the policy took half the cap of the total before
+  // it), at most cold less the fee cap.
   const v1::AssetAllocation during = Allocation();
   EXPECT_EQ(during.reserved_for_withdrawals(), std::to_string(kWithdraw + kFeeCap));
   EXPECT_EQ(during.client_hot(), std::to_string(2'000'000 - sweep_fee_));
   EXPECT_EQ(during.client_cold(), "198000000");
-  const uint64_t half_cap = std::stoull(during.client_total()) * during.hot_cap_bps() / 20'000;
-  const uint64_t expected_amount = kWithdraw + kFeeCap - (2'000'000 - sweep_fee_) + half_cap;
+  const uint64_t target = (std::stoull(during.client_total()) - (kWithdraw + kFeeCap)) / 100;
+  EXPECT_EQ(during.hot_target(), std::to_string(target));
+  const uint64_t expected_amount = kWithdraw + kFeeCap - (2'000'000 - sweep_fee_) + target;
   ASSERT_LE(expected_amount, 198'000'000 - kFeeCap);
   EXPECT_EQ(planned.amount(), std::to_string(expected_amount));
   const uint64_t top_up_amount = std::stoull(planned.amount());
