@@ -43,12 +43,12 @@ std::optional<Amount> Value(Amount amount, const AssetConfig& asset) {
 }
 
 // An asset's live movements: what clients' withdrawals still need from hot, and the sweeps and
-// top-ups on their way (all of them, and the part not yet broadcast, which the wallets' net
-// holdings still count).
+// top-ups on their way. An internal move is booked once, at settlement (docs/ledger.md): until
+// then its amount is still in its source wallet's holdings.
 struct Movements {
   Amount reserved_for_withdrawals;
-  Amount sweeping, sweeping_unsent;
-  Amount topping_up, topping_up_unsent;
+  Amount sweeping;
+  Amount topping_up;
 };
 
 absl::StatusOr<Movements> ReadMovements(store::Txn& txn, const AssetConfig& asset) {
@@ -61,19 +61,12 @@ absl::StatusOr<Movements> ReadMovements(store::Txn& txn, const AssetConfig& asse
   for (store::Page page{"", 1000};;) {
     RF_ASSIGN_OR_RETURN(const std::vector<store::WithdrawalRow> rows, txn.ListWithdrawals(live, page));
     for (const store::WithdrawalRow& r : rows) {
-      const bool unsent = r.state != WithdrawalState::kBroadcast;
       if (r.kind == "sweep") {
         if (r.state == WithdrawalState::kPendingApproval) continue;
         RF_ASSIGN_OR_RETURN(m.sweeping, Sum(m.sweeping, r.amount, Cat(asset.id, " sweeps in flight")));
-        if (unsent) {
-          RF_ASSIGN_OR_RETURN(m.sweeping_unsent, Sum(m.sweeping_unsent, r.amount, Cat(asset.id, " sweeps")));
-        }
       } else if (r.kind == "top_up") {
         RF_ASSIGN_OR_RETURN(m.topping_up, Sum(m.topping_up, r.amount, Cat(asset.id, " top-ups in flight")));
-        if (unsent) {
-          RF_ASSIGN_OR_RETURN(m.topping_up_unsent, Sum(m.topping_up_unsent, r.amount, Cat(asset.id, " top-ups")));
-        }
-      } else if (!store::IsInternalMove(r) && unsent) {
+      } else if (!store::IsInternalMove(r) && r.state != WithdrawalState::kBroadcast) {
         RF_ASSIGN_OR_RETURN(const Amount need, Sum(r.amount, r.fee_cap, Cat(asset.id, " withdrawal ", r.withdrawal_id)));
         RF_ASSIGN_OR_RETURN(m.reserved_for_withdrawals,
                             Sum(m.reserved_for_withdrawals, need, Cat(asset.id, " reserved for withdrawals")));
@@ -179,9 +172,9 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
     moving.push_back(m);
   }
 
-  // The policy's input, in asset id order. A move not yet broadcast still sits in its source
-  // wallet's net holdings; the policy counts it in flight already, so that it is not planned
-  // twice. Pending withdrawals are capped at the holdings (a fee cap can make them exceed
+  // The policy's input, in asset id order. A live sweep or top-up still sits in its source
+  // wallet's holdings until it settles; the policy counts it in flight from the moment it is
+  // planned, so that it is not planned twice. Pending withdrawals are capped at the holdings (a fee cap can make them exceed
   // what clients hold, which the policy refuses as malformed input).
   std::vector<size_t> order(all.size());
   std::iota(order.begin(), order.end(), size_t{0});
@@ -192,8 +185,8 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
     const AssetAllocation& a = all[i];
     policy::AssetHoldings h;
     h.asset = policy::AssetId(a.asset->id);
-    h.hot = LessOrZero(a.hot, moving[i].sweeping_unsent);
-    h.cold = LessOrZero(a.cold, moving[i].topping_up_unsent);
+    h.hot = LessOrZero(a.hot, moving[i].sweeping);
+    h.cold = LessOrZero(a.cold, moving[i].topping_up);
     h.in_flight_to_cold = moving[i].sweeping;
     h.in_flight_to_hot = moving[i].topping_up;
     RF_ASSIGN_OR_RETURN(const Amount settled, Sum(h.hot, h.cold, Cat(a.asset->id, " client holdings")));
