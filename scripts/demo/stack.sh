@@ -177,8 +177,6 @@ network = "regtest"
 decimals = 8
 confirmations = 3
 withdrawal_fee_cap = "10000"
-hot_cap_bps = 200
-min_sweep = "1000000"
 receivable_threshold = "1"
 price = "6500000"
 
@@ -224,7 +222,6 @@ identity_key = "$cold_identity"
 [allocation]
 reference = "USD"
 reference_decimals = 2
-aggregate_hot_cap_bps = 200
 
 [coverage]
 cold_share_bps = 5000
