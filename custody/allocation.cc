@@ -198,11 +198,18 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
     evidence->input.assets.push_back(std::move(h));
   }
   RF_ASSIGN_OR_RETURN(evidence->decision, policy::DecideAllocation(*evidence->policy, evidence->input));
+  // The cover required, by the policy's coverage rule, on the wallets' holdings (a move in
+  // flight is still in its source wallet: covered where it is).
+  policy::CoverageInput cover_input;
+  for (size_t i : order) cover_input.assets.push_back({policy::AssetId(all[i].asset->id), all[i].hot, all[i].cold});
+  RF_ASSIGN_OR_RETURN(const policy::CoverageDecision coverage, policy::DecideCoverage(*evidence->policy, cover_input));
   for (size_t k = 0; k < order.size(); ++k) {
     AssetAllocation& a = all[order[k]];
     a.evidence = evidence;
     a.decision = &evidence->decision.assets[k];
     a.rules = evidence->policy->FindAsset(a.decision->asset);
+    a.cold_share_bps = PpmToBps(a.rules->cold_cover_share.ppm());
+    a.cover_required = coverage.assets[k].required;
   }
 
   Amount total_value;
@@ -222,8 +229,6 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
       a.planned_top_up = base::MinAmount(d.amount, LessOrZero(a.cold, *asset.withdrawal_fee_cap));
     }
 
-    const Amount cold_part = *a.cold.CheckedMulRatio(config.coverage.cold_share_bps, kBps, base::Rounding::kUp);
-    RF_ASSIGN_OR_RETURN(a.cover_required, Sum(a.hot, cold_part, Cat(asset.id, " cover required")));
     for (const CoverConfig& c : config.coverage.covers) {
       if (c.asset_id != asset.id) continue;
       RF_ASSIGN_OR_RETURN(a.cover_configured, Sum(a.cover_configured, c.amount, Cat(asset.id, " cover configured")));

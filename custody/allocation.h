@@ -71,7 +71,8 @@ struct AssetAllocation {
   base::Amount planned_top_up;
   uint32_t cold_addresses = 0;   // addresses of the client-cold wallet (imported cold keys)
   // Coverage.
-  base::Amount cover_required;   // hot + ceil(cold * cold_share_bps / 10,000)
+  uint32_t cold_share_bps = 0;   // the policy's cold_share in basis points, rounded down
+  base::Amount cover_required;   // hot + ceil(cold * cold_cover_share) (policy::DecideCoverage)
   base::Amount cover_configured; // sum of [[coverage.cover]] amounts for the asset
   base::Amount cover_shortfall;  // required - configured when positive, else 0
   // In base units of [allocation] reference; absent without a price (or a reference).

@@ -580,8 +580,6 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   if (coverage != nullptr) {
     Section c(*coverage, "coverage");
     config.coverage.configured = true;
-    RF_ASSIGN_OR_RETURN(int64_t share, c.Integer("cold_share_bps", false, 5000, 0, 10000));
-    config.coverage.cold_share_bps = static_cast<uint32_t>(share);
     RF_ASSIGN_OR_RETURN(std::vector<const toml::table*> covers, c.Tables("cover", false, kMaxCovers));
     for (size_t i = 0; i < covers.size(); ++i) {
       Section v(*covers[i], Cat("coverage.cover[", i, "]"));
@@ -643,6 +641,11 @@ absl::Status AttachPolicy(Config& config, std::string_view policy_text) {
     if (configured == nullptr) return FieldError(field, "is not a configured [[assets]] id");
     if (static_cast<uint32_t>(asset.decimals) != configured->decimals) {
       return FieldError(field + ".decimals", Cat("is ", asset.decimals, " but the asset has ", configured->decimals));
+    }
+    // One source for the cover held: custodyd's named [[coverage.cover]] instruments.
+    if (!asset.configured_cover.is_zero()) {
+      return FieldError(field + ".coverage.configured_cover",
+                        "must be 0 for custodyd: the cover held is configured as [[coverage.cover]] instruments");
     }
   }
   // The policy is the one source of the allocation rules (hot cap, target, floor, minimum

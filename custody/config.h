@@ -139,8 +139,9 @@ struct AllocationConfig {
   uint32_t reference_decimals = 2;  // 0..18
 };
 
-// [coverage]: insurance or compensation cover. Required per asset: all of the client-hot
-// holdings and cold_share_bps / 10,000 of the client-cold holdings (rounded up).
+// [coverage]: insurance or compensation cover held, by named instrument. The cover required per
+// asset (all of the client-hot holdings and the policy's cold_share of the client-cold
+// holdings, rounded up) is the policy's rule (policy::DecideCoverage).
 struct CoverConfig {
   std::string policy;  // its name, 1..128 printable bytes
   std::string asset_id;
@@ -148,7 +149,6 @@ struct CoverConfig {
 };
 struct CoverageConfig {
   bool configured = false;  // a [coverage] section is present: shortfalls raise alerts
-  uint32_t cold_share_bps = 5000;
   std::vector<CoverConfig> covers;  // [[coverage.cover]]
 };
 

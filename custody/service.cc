@@ -1804,7 +1804,7 @@ grpc::Status CustodyService::GetCoverage(grpc::ServerContext* context, const v1:
           out->set_decimals(a.asset->decimals);
           out->set_client_hot(a.hot.ToBaseUnitString());
           out->set_client_cold(a.cold.ToBaseUnitString());
-          out->set_cold_share_bps(config_.coverage.cold_share_bps);
+          out->set_cold_share_bps(a.cold_share_bps);
           out->set_required(a.cover_required.ToBaseUnitString());
           out->set_configured(a.cover_configured.ToBaseUnitString());
           out->set_shortfall(a.cover_shortfall.ToBaseUnitString());

@@ -224,7 +224,6 @@ reference = "USD"
 reference_decimals = 2
 
 [coverage]
-cold_share_bps = 5000
 
 [[coverage.cover]]
 policy = "Specie and crime policy 2026"

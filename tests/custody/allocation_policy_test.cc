@@ -236,5 +236,23 @@ TEST_F(AllocationPolicyTest, DefaultsWithoutAPolicyAndAMissingAssetIsAnError) {
   EXPECT_EQ(config_.withdrawals->policy, nullptr);
 }
 
+// The cover required is the policy's coverage rule: all of hot and cold_cover_share of cold,
+// rounded up; [[coverage.cover]] is the cover held.
+TEST_F(AllocationPolicyTest, TheCoverRequiredIsThePolicysColdShare) {
+  Hold("BTC", 1'000'000, 9'000'001);
+  config_.coverage.covers = {{"p", "BTC", Units(4'000'000)}};
+  Attach(PolicyText({}));
+  AssetAllocation a = Btc();
+  EXPECT_EQ(a.cold_share_bps, 5000u);
+  EXPECT_EQ(a.cover_required, Units(1'000'000 + 4'500'001));  // ceil(9,000,001 / 2)
+  EXPECT_EQ(a.cover_configured, Units(4'000'000));
+  EXPECT_EQ(a.cover_shortfall, Units(1'500'001));
+  Attach(PolicyText({}) + "[assets.BTC.coverage]\ncold_share = \"0.25\"\n");
+  a = Btc();
+  EXPECT_EQ(a.cold_share_bps, 2500u);
+  EXPECT_EQ(a.cover_required, Units(1'000'000 + 2'250'001));  // ceil(9,000,001 / 4)
+  EXPECT_EQ(a.cover_shortfall, Units(0));
+}
+
 }  // namespace
 }  // namespace ringfence::custody::testing

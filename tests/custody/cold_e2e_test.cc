@@ -282,7 +282,7 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   options.asset_lines["USDC-ETH"] = "price = \"100\"\n";
   options.extra_config =
       "[allocation]\nreference = \"USD\"\nreference_decimals = 2\n\n"
-      "[coverage]\ncold_share_bps = 5000\n\n"
+      "[coverage]\n\n"
       "[[coverage.cover]]\npolicy = \"Crime policy 2026-A\"\nasset = \"BTC\"\namount = \"30000000\"\n\n"
       "[[coverage.cover]]\npolicy = \"Compensation fund\"\nasset = \"BTC\"\namount = \"20000000\"\n\n"
       "[[coverage.cover]]\npolicy = \"Stablecoin bond\"\nasset = \"USDC-ETH\"\namount = \"1000000000\"\n";
@@ -517,7 +517,7 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   // 0.6 BTC of cover: enough for 0.5 BTC hot, short for 1 BTC hot, enough again once most of
   // it is cold (half of cold is required).
   options.extra_config =
-      "[coverage]\ncold_share_bps = 5000\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n"
+      "[coverage]\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n"
       "\n[reconciliation]\nlift_group = \"ops\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");

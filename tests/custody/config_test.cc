@@ -243,13 +243,12 @@ TEST(ConfigTest, AllocationAndCoverageAreCheckedAndNamed) {
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_FALSE(plain->assets[0].price.has_value());
   EXPECT_FALSE(plain->allocation.has_value());
-  EXPECT_EQ(plain->coverage.cold_share_bps, 5000u);
   EXPECT_TRUE(plain->coverage.covers.empty());
 
   const std::string btc = "confirmations = 3\n";
   const std::string full = Replace(kValid, btc, btc + "price = \"6500000\"\nreceivable_threshold = \"5000\"\n") +
                            "\n[allocation]\nreference = \"USD\"\nreference_decimals = 2\n"
-                           "\n[coverage]\ncold_share_bps = 2500\n"
+                           "\n[coverage]\n"
                            "\n[[coverage.cover]]\npolicy = \"Crime 2026\"\nasset = \"BTC\"\namount = \"100\"\n";
   absl::StatusOr<Config> c = ParseConfig(full, "test.toml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -257,7 +256,7 @@ TEST(ConfigTest, AllocationAndCoverageAreCheckedAndNamed) {
   EXPECT_EQ(c->assets[0].receivable_threshold, std::optional<base::Amount>(base::Amount(5000)));
   ASSERT_TRUE(c->allocation.has_value());
   EXPECT_EQ(c->allocation->reference, "USD");
-  EXPECT_EQ(c->coverage.cold_share_bps, 2500u);
+  EXPECT_TRUE(c->coverage.configured);
   ASSERT_EQ(c->coverage.covers.size(), 1u);
   EXPECT_EQ(c->coverage.covers[0].amount, base::Amount(100));
 
@@ -282,8 +281,9 @@ TEST(ConfigTest, AllocationAndCoverageAreCheckedAndNamed) {
   EXPECT_THAT(ParseError(kValid + "\n[allocation]\nreference = \"USD\"\nreference_decimals = 19\n").message(),
               HasSubstr("'allocation.reference_decimals' must be between 0 and 18"));
   EXPECT_THAT(ParseError(kValid + "\n[allocation]\n").message(), HasSubstr("missing required field 'allocation.reference'"));
-  EXPECT_THAT(ParseError(kValid + "\n[coverage]\ncold_share_bps = 20000\n").message(),
-              HasSubstr("'coverage.cold_share_bps' must be between 0 and 10000"));
+  // The cold cover share is the policy's cold_cover_share now.
+  EXPECT_THAT(ParseError(kValid + "\n[coverage]\ncold_share_bps = 5000\n").message(),
+              HasSubstr("unknown field 'coverage.cold_share_bps'"));
   EXPECT_THAT(ParseError(kValid + "\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"LTC\"\namount = \"1\"\n").message(),
               HasSubstr("'coverage.cover[0].asset' names \"LTC\", which is no [[assets]] id"));
   EXPECT_THAT(ParseError(kValid + "\n[[coverage.cover]]\npolicy = \"\"\nasset = \"BTC\"\namount = \"1\"\n").message(),

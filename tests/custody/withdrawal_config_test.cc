@@ -272,5 +272,17 @@ TEST(WithdrawalConfigTest, AddressesMustBeCanonicalForTheAssetsNetwork) {
   }
 }
 
+// The cover held has one source, custodyd's named [[coverage.cover]] instruments: a policy
+// that configures cover of its own does not attach, naming the field.
+TEST(WithdrawalConfigTest, APolicysConfiguredCoverIsRefused) {
+  absl::StatusOr<Config> c = ParseConfig(kBase, "test.toml");
+  ASSERT_TRUE(c.ok());
+  const std::string with_cover = kPolicy + "[assets.BTC.coverage]\nconfigured_cover = \"1\"\n";
+  absl::Status s = AttachPolicy(*c, with_cover);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("'withdrawals.policy: assets.BTC.coverage.configured_cover' must be 0"));
+  EXPECT_TRUE(AttachPolicy(*c, kPolicy + "[assets.BTC.coverage]\ncold_share = \"0.25\"\n").ok());
+}
+
 }  // namespace
 }  // namespace ringfence::custody

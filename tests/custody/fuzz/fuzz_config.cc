@@ -27,7 +27,6 @@ void CheckAccepted(const Config& config) {
     RF_CHECK(!asset.price || (*asset.price > 0 && asset.decimals <= 19), "a zero price, or a price of 20+ decimals");
     RF_CHECK(!asset.receivable_threshold || !asset.receivable_threshold->is_zero(), "a zero receivable threshold");
   }
-  RF_CHECK(config.coverage.cold_share_bps <= 10000, "a cold cover share above 100% accepted");
   for (const auto& cover : config.coverage.covers) {
     RF_CHECK(config.FindAsset(cover.asset_id) != nullptr, "a cover of an asset that is not configured");
     RF_CHECK(!cover.policy.empty() && cover.policy.size() <= 128, "a cover policy name outside 1..128 bytes");
