@@ -1493,6 +1493,21 @@ TEST(AllocationPolicyE2e, TheSweepIsThePolicysAndItsRecordedDecisionReplays) {
   ASSERT_TRUE(Eventually([&] { return Sweeps(*auditor)[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED; }))
       << stack.CustodydStderr();
   stack.ExpectInvariantsAndAuditHold();
+
+  // A policy file that does not fit the served assets fails the config load, naming the asset
+  // (USDC-ETH left out) or the rule (a target above the cap).
+  std::string without_usdc = options.policy;
+  without_usdc.erase(without_usdc.find("[assets.USDC-ETH]"));
+  std::ofstream(stack.dir() / "policy.toml") << without_usdc;
+  CommandResult check = stack.RunCustodyd({"check", "--config", stack.config_path().string()});
+  EXPECT_NE(check.exit_code, 0) << check.out;
+  EXPECT_THAT(check.err, HasSubstr("'withdrawals.policy: assets.USDC-ETH' is missing"));
+  std::string above_cap = options.policy;
+  above_cap.replace(above_cap.find(from), from.size(), "hot_target = \"0.05\"");
+  std::ofstream(stack.dir() / "policy.toml") << above_cap;
+  check = stack.RunCustodyd({"check", "--config", stack.config_path().string()});
+  EXPECT_NE(check.exit_code, 0) << check.out;
+  EXPECT_THAT(check.err, HasSubstr("assets.BTC.allocation.hot_target"));
 }
 
 // The aggregate cap is enforced (policy [allocation] aggregate_hot_cap): ETH's own cap is 100%,
