@@ -1437,34 +1437,56 @@ TEST(ColdKeysE2e, WithoutAColdSignerNothingIsImported) {
   EXPECT_THAT(s.error_message(), HasSubstr("[cold_signer]"));
 }
 
+// The allocation policy tests' stack: the executor on, the cold signer identity 0x11 and the
+// policy text given.
+StackOptions PolicyStackOptions(const std::string& policy) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.policy = policy;
+  return options;
+}
+
+// Imports cold `key` (signed by identity 0x11), deposits `amount` of `asset` to a new client's
+// address, mines it to credit and waits until the asset's first sweep is broadcast; returns it
+// (a test failure and an empty one if it is not broadcast in time).
+v1::Withdrawal DepositAndAwaitSweep(CustodyStack& stack, const air::ColdKey& key, const std::string& chain,
+                                    uint32_t blocks, const std::string& amount) {
+  const Identity cold_signer(0x11);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  v1::ImportColdKeysResponse imported;
+  EXPECT_TRUE(Import(*admin, "import-1", ColdKeyFile({key}, cold_signer), &imported).ok());
+  stack.Credit(chain, NewClientAddress(*stack.As("platform"), "policy-" + key.asset, key.asset), amount);
+  stack.Mine(chain, blocks);
+  stack.WaitIngested(chain);
+  std::vector<v1::Withdrawal> sweeps;
+  EXPECT_TRUE(Eventually([&] {
+    sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, key.asset);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+  })) << stack.CustodydStderr();
+  EXPECT_EQ(sweeps.size(), 1u);
+  return sweeps.empty() ? v1::Withdrawal() : sweeps[0];
+}
+
+// `custodyd policy replay` on the stack's config (and so its policy file as it is now).
+CommandResult ReplayDecisions(const CustodyStack& stack) {
+  return stack.RunCustodyd({"policy", "replay", "--config", stack.config_path().string()});
+}
+
 // The sweep is the policy's (issue 13: allocation rules from the policy engine): with a 4% cap
 // and a 3% target, 1 BTC all hot is swept down to 3,000,000 sat, 97,000,000 (the rule before the
 // policy, half the cap, would have swept 98,000,000). The decision is recorded with the move and
 // `custodyd policy replay` re-runs it: the same under the policy file it was taken under, a
 // difference once the file says otherwise.
 TEST(AllocationPolicyE2e, TheSweepIsThePolicysAndItsRecordedDecisionReplays) {
-  const Identity cold_signer(0x11);
-  StackOptions options;
-  options.executor = true;
-  options.cold_identity_hex = cold_signer.Hex();
+  StackOptions options = PolicyStackOptions(TestPolicyWith({{"BTC", "hot_cap = \"0.04\"\nhot_target = \"0.03\"\n"}}));
   options.cold_addresses["BTC"] = {RegtestAddress(0)};
-  options.policy = TestPolicyWith({{"BTC", "hot_cap = \"0.04\"\nhot_target = \"0.03\"\n"}});
   CustodyStack stack(options);
-  auto admin = stack.As("admin");
   auto auditor = stack.As("auditor");
-  auto platform = stack.As("platform");
-  v1::ImportColdKeysResponse imported;
-  ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold")}, cold_signer),
-                     &imported)
-                  .ok());
-  stack.Credit("bitcoin", NewClientAddress(*platform, "policy-1"), "100000000");
-  stack.Mine("bitcoin", 3);
-  stack.WaitIngested("bitcoin");
-  ASSERT_TRUE(Eventually([&] {
-    const auto sweeps = Sweeps(*auditor);
-    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
-  })) << stack.CustodydStderr();
-  const v1::Withdrawal sweep = Sweeps(*auditor)[0];
+  const v1::Withdrawal sweep =
+      DepositAndAwaitSweep(stack, Key("cold-btc-1", 0, "BTC", "BTC:client-cold"), "bitcoin", 3, "100000000");
   EXPECT_EQ(sweep.amount(), "97000000");
   const v1::AssetAllocation during = Allocation(*auditor).assets(0);
   EXPECT_EQ(during.hot_cap_bps(), 400u);
@@ -1473,7 +1495,7 @@ TEST(AllocationPolicyE2e, TheSweepIsThePolicysAndItsRecordedDecisionReplays) {
   EXPECT_EQ(during.planned_sweep(), "0");
 
   // The recorded decision replays the same under the configured policy.
-  CommandResult replay = stack.RunCustodyd({"policy", "replay", "--config", stack.config_path().string()});
+  CommandResult replay = ReplayDecisions(stack);
   EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
   EXPECT_THAT(replay.out, HasSubstr(" 0 differ"));
   EXPECT_THAT(replay.out, ::testing::Not(HasSubstr("replayed 0 decisions")));
@@ -1483,7 +1505,7 @@ TEST(AllocationPolicyE2e, TheSweepIsThePolicysAndItsRecordedDecisionReplays) {
   const std::string from = "hot_target = \"0.03\"";
   lower.replace(lower.find(from), from.size(), "hot_target = \"0.02\"");
   std::ofstream(stack.dir() / "policy.toml") << lower;
-  replay = stack.RunCustodyd({"policy", "replay", "--config", stack.config_path().string()});
+  replay = ReplayDecisions(stack);
   EXPECT_EQ(replay.exit_code, 1) << replay.out << replay.err;
   EXPECT_THAT(replay.out, HasSubstr("allocation " + sweep.withdrawal_id() + ": recorded"));
   EXPECT_THAT(replay.out, HasSubstr("\"amount\":\"98000000\""));
@@ -1515,36 +1537,20 @@ TEST(AllocationPolicyE2e, TheSweepIsThePolicysAndItsRecordedDecisionReplays) {
 // At USD 3,000.00 per ETH the total is worth 300,000 cents and the cap 6,000; the 294,000 over
 // it is ceil(294,000 * 10^18 / 300,000) = 0.98 ETH, which custodyd sweeps (aggregate_sweep).
 TEST(AllocationPolicyE2e, TheAggregateCapSweepsAnAssetUnderItsOwnCap) {
-  const Identity cold_signer(0x11);
-  StackOptions options;
-  options.executor = true;
-  options.cold_identity_hex = cold_signer.Hex();
+  StackOptions options =
+      PolicyStackOptions(TestPolicyWith({{"ETH", "hot_cap = \"1\"\n"}}, "[allocation]\naggregate_hot_cap = \"0.02\"\n"));
   options.cold_addresses["ETH"] = {EthAddress(2)};
-  options.policy = TestPolicyWith({{"ETH", "hot_cap = \"1\"\n"}}, "[allocation]\naggregate_hot_cap = \"0.02\"\n");
   options.asset_lines["BTC"] = "price = \"6500000\"\n";
   options.asset_lines["ETH"] = "price = \"300000\"\n";
   options.asset_lines["USDC-ETH"] = "price = \"100\"\n";
   options.extra_config = "[allocation]\nreference = \"USD\"\nreference_decimals = 2\n";
   CustodyStack stack(options);
-  auto admin = stack.As("admin");
   auto auditor = stack.As("auditor");
-  auto platform = stack.As("platform");
-  v1::ImportColdKeysResponse imported;
-  ASSERT_TRUE(Import(*admin, "import-1", ColdKeyFile({Key("cold-eth-1", 2, "ETH", "ETH:client-cold")}, cold_signer),
-                     &imported)
-                  .ok());
-  stack.Credit("ethereum", NewClientAddress(*platform, "aggregate-1", "ETH"), "1000000000000000000");
-  stack.Mine("ethereum", 2);
-  stack.WaitIngested("ethereum");
-  ASSERT_TRUE(Eventually([&] {
-    const auto sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH");
-    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
-  })) << stack.CustodydStderr();
-  const std::vector<v1::Withdrawal> sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH");
-  ASSERT_EQ(sweeps.size(), 1u);
-  EXPECT_EQ(sweeps[0].amount(), "980000000000000000");
-  EXPECT_EQ(sweeps[0].destination(), EthAddress(2));
-  EXPECT_THAT(stack.CustodydStderr(), HasSubstr(sweeps[0].withdrawal_id() + ": sweep of 980000000000000000"));
+  const v1::Withdrawal sweep =
+      DepositAndAwaitSweep(stack, Key("cold-eth-1", 2, "ETH", "ETH:client-cold"), "ethereum", 2, "1000000000000000000");
+  EXPECT_EQ(sweep.amount(), "980000000000000000");
+  EXPECT_EQ(sweep.destination(), EthAddress(2));
+  EXPECT_THAT(stack.CustodydStderr(), HasSubstr(sweep.withdrawal_id() + ": sweep of 980000000000000000"));
 
   stack.Mine("ethereum", 2);
   ASSERT_TRUE(Eventually([&] {
@@ -1561,7 +1567,7 @@ TEST(AllocationPolicyE2e, TheAggregateCapSweepsAnAssetUnderItsOwnCap) {
   EXPECT_EQ(after.assets(1).planned_sweep(), "0") << after.DebugString();
   EXPECT_EQ(Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH").size(), 1u);
   // The decision replays the same.
-  CommandResult replay = stack.RunCustodyd({"policy", "replay", "--config", stack.config_path().string()});
+  CommandResult replay = ReplayDecisions(stack);
   EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
   EXPECT_THAT(replay.out, HasSubstr(" 0 differ"));
   stack.ExpectInvariantsAndAuditHold();

@@ -65,28 +65,17 @@ public_key = "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"
 subject = "CN=bob"
 )";
 
-const std::string kPolicy = R"(version = 1
-[groups.ops]
-members = ["alice", "bob"]
-[assets.BTC]
-decimals = 8
-[assets.BTC.withdrawal]
-per_request_limit = "5"
-[assets.BTC.whitelist]
-cooling_off_seconds = 60
-approvals = { group = "ops", k = 1 }
-[assets.BTC.allocation]
-top_up_approvals = { group = "ops", k = 2 }
-[assets.ETH]
-decimals = 18
-[assets.ETH.withdrawal]
-per_request_limit = "5"
-[assets.ETH.whitelist]
-cooling_off_seconds = 60
-approvals = { group = "ops", k = 1 }
-[assets.ETH.allocation]
-top_up_approvals = { group = "ops", k = 2 }
-)";
+// The rules of one asset; kPolicy has them for BTC and ETH (every configured asset needs its
+// allocation rules in the policy).
+std::string AssetRules(const std::string& asset, int decimals) {
+  const std::string t = "[assets." + asset;
+  return t + "]\ndecimals = " + std::to_string(decimals) + "\n" + t + ".withdrawal]\nper_request_limit = \"5\"\n" + t +
+         ".whitelist]\ncooling_off_seconds = 60\napprovals = { group = \"ops\", k = 1 }\n" + t +
+         ".allocation]\ntop_up_approvals = { group = \"ops\", k = 2 }\n";
+}
+
+const std::string kPolicy =
+    "version = 1\n[groups.ops]\nmembers = [\"alice\", \"bob\"]\n" + AssetRules("BTC", 8) + AssetRules("ETH", 18);
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
