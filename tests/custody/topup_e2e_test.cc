@@ -1014,5 +1014,22 @@ TEST_F(TopUpE2e, EditedReplayedAndForeignBundlesAreRefused) {
   stack_->ExpectInvariantsAndAuditHold();
 }
 
+// A top-up records the allocation decision that planned it, as a sweep does: `custodyd policy
+// replay` finds it the same under the policy it was taken under, and names it once the policy
+// file's BTC target is 0.5% (the top-up would be the deficit plus half as much).
+TEST_F(TopUpE2e, ATopUpsDecisionIsRecordedAndReplays) {
+  const v1::Withdrawal planned = PlanTopUp(/*trust_test_identity=*/true);
+  ASSERT_FALSE(planned.withdrawal_id().empty());
+  const std::vector<std::string> replay = {"policy", "replay", "--config", stack_->config_path().string()};
+  CommandResult same = stack_->RunCustodyd(replay);
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_THAT(same.out, HasSubstr(" 0 differ"));
+  std::ofstream(stack_->dir() / "policy.toml", std::ios::trunc)
+      << TestPolicyWith({{"BTC", "min_sweep = 5000000\nhot_target = \"0.005\"\n"}});
+  CommandResult other = stack_->RunCustodyd(replay);
+  EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
+  EXPECT_THAT(other.out, HasSubstr("allocation " + planned.withdrawal_id() + ": recorded"));
+}
+
 }  // namespace
 }  // namespace ringfence::custody::testing
