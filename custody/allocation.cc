@@ -174,8 +174,8 @@ absl::StatusOr<AllocationReport> ComputeAllocation(store::Txn& txn, const Config
 
   // The policy's input, in asset id order. A live sweep or top-up still sits in its source
   // wallet's holdings until it settles; the policy counts it in flight from the moment it is
-  // planned, so that it is not planned twice. Pending withdrawals are capped at the holdings (a fee cap can make them exceed
-  // what clients hold, which the policy refuses as malformed input).
+  // planned, so that it is not planned twice. Pending withdrawals are capped at the holdings
+  // (fee caps can make them exceed what clients hold, which the policy refuses as malformed).
   std::vector<size_t> order(all.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
