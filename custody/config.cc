@@ -261,9 +261,6 @@ absl::StatusOr<AssetConfig> ParseAsset(const toml::table& table, const std::stri
     if (cap->is_zero()) return FieldError(s.Path("withdrawal_fee_cap"), "must be above 0");
     out.withdrawal_fee_cap = *cap;
   }
-  RF_ASSIGN_OR_RETURN(int64_t cap_bps, s.Integer("hot_cap_bps", false, 200, 0, 10000));
-  out.hot_cap_bps = static_cast<uint32_t>(cap_bps);
-  RF_ASSIGN_OR_RETURN(out.min_sweep, OptionalBaseUnits(s, "min_sweep"));
   bool has_threshold = false;
   RF_ASSIGN_OR_RETURN(std::string threshold, s.String("receivable_threshold", false, &has_threshold));
   if (has_threshold) {
@@ -576,8 +573,6 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     }
     RF_ASSIGN_OR_RETURN(int64_t decimals, a.Integer("reference_decimals", false, 2, 0, 18));
     c.reference_decimals = static_cast<uint32_t>(decimals);
-    RF_ASSIGN_OR_RETURN(int64_t cap, a.Integer("aggregate_hot_cap_bps", false, 200, 0, 10000));
-    c.aggregate_hot_cap_bps = static_cast<uint32_t>(cap);
     RF_RETURN_IF_ERROR(a.Finish());
     config.allocation = std::move(c);
   }
@@ -585,8 +580,6 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   if (coverage != nullptr) {
     Section c(*coverage, "coverage");
     config.coverage.configured = true;
-    RF_ASSIGN_OR_RETURN(int64_t share, c.Integer("cold_share_bps", false, 5000, 0, 10000));
-    config.coverage.cold_share_bps = static_cast<uint32_t>(share);
     RF_ASSIGN_OR_RETURN(std::vector<const toml::table*> covers, c.Tables("cover", false, kMaxCovers));
     for (size_t i = 0; i < covers.size(); ++i) {
       Section v(*covers[i], Cat("coverage.cover[", i, "]"));
@@ -649,8 +642,22 @@ absl::Status AttachPolicy(Config& config, std::string_view policy_text) {
     if (static_cast<uint32_t>(asset.decimals) != configured->decimals) {
       return FieldError(field + ".decimals", Cat("is ", asset.decimals, " but the asset has ", configured->decimals));
     }
-    if (!configured->withdrawal_fee_cap.has_value()) {
-      return FieldError(field, Cat("has withdrawal rules but [[assets]] ", id.value(), " has no withdrawal_fee_cap"));
+    // One source for the cover held: custodyd's named [[coverage.cover]] instruments.
+    if (!asset.configured_cover.is_zero()) {
+      return FieldError(field + ".coverage.configured_cover",
+                        "must be 0 for custodyd: the cover held is configured as [[coverage.cover]] instruments");
+    }
+  }
+  // The policy is the one source of the allocation rules (hot cap, target, floor, minimum
+  // sweep, top-up quorum): an asset custodyd serves without rules there is a configuration
+  // error, not an asset left to defaults. (An asset without a withdrawal_fee_cap may have rules:
+  // its withdrawals are refused for want of the fee cap, and it is never swept or topped up.)
+  for (const AssetConfig& asset : config.assets) {
+    if (parsed->FindAsset(policy::AssetId(asset.id)) == nullptr) {
+      return FieldError(Cat("withdrawals.policy: assets.", asset.id),
+                        Cat("is missing: [[assets]] ", asset.id,
+                            " is served, and its allocation rules (hot_cap, hot_target, hot_floor, min_sweep, "
+                            "top_up_approvals) come from the policy"));
     }
   }
   for (const auto& [id, group] : parsed->groups) {

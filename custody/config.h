@@ -80,11 +80,8 @@ struct AssetConfig {
   // The most network fee a withdrawal of this asset may pay, in base units of the chain's
   // native asset (sat, wei; also wei for an ERC-20). Absent: withdrawals of it are refused.
   std::optional<base::Amount> withdrawal_fee_cap;
-  // Hot/cold allocation (docs/custody-api.md, "Allocation and coverage"): at most
-  // hot_cap_bps / 10,000 of the asset's client holdings in its client-hot wallet (default 200,
-  // 2%); a sweep moving less than min_sweep base units is not worth its fee (default 0).
-  uint32_t hot_cap_bps = 200;
-  base::Amount min_sweep;
+  // The hot/cold allocation rules (cap, target, floor, minimum sweep) are not here: they come
+  // from the policy's [assets.<id>.allocation] (custody/allocation.h, AllocationPolicy).
   // What the house owes the client-hot wallet (receivable:<asset>:client-hot: fees of sweeps and
   // token gas) is paid back from house-hot once it reaches this many base units; absent: never
   // automatically.
@@ -135,15 +132,16 @@ struct ColdSignerConfig {
   std::array<uint8_t, 32> identity_key{};  // "identity_key" = 64 hex digits
 };
 
-// [allocation]: the reference asset the aggregate allocation and coverage are valued in.
+// [allocation]: the reference asset the aggregate allocation and coverage are valued in. The
+// aggregate hot cap is the policy's [allocation] aggregate_hot_cap.
 struct AllocationConfig {
   std::string reference;            // e.g. "USD"; 1..32 bytes of [A-Za-z0-9._-]
   uint32_t reference_decimals = 2;  // 0..18
-  uint32_t aggregate_hot_cap_bps = 200;
 };
 
-// [coverage]: insurance or compensation cover. Required per asset: all of the client-hot
-// holdings and cold_share_bps / 10,000 of the client-cold holdings (rounded up).
+// [coverage]: insurance or compensation cover held, by named instrument. The cover required per
+// asset (all of the client-hot holdings and the policy's cold_share of the client-cold
+// holdings, rounded up) is the policy's rule (policy::DecideCoverage).
 struct CoverConfig {
   std::string policy;  // its name, 1..128 printable bytes
   std::string asset_id;
@@ -151,7 +149,6 @@ struct CoverConfig {
 };
 struct CoverageConfig {
   bool configured = false;  // a [coverage] section is present: shortfalls raise alerts
-  uint32_t cold_share_bps = 5000;
   std::vector<CoverConfig> covers;  // [[coverage.cover]]
 };
 
@@ -193,8 +190,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
 absl::StatusOr<Config> LoadConfig(const std::string& path);
 
 // Parses `policy_text` (policy/config.h) into config.withdrawals and checks it against the
-// config: every policy asset is a configured asset with the same decimals and a
-// withdrawal_fee_cap, every approver-group member is an [[approvers]] id, and a
+// config: the policy's assets are exactly the configured assets (same decimals; a configured
+// asset the policy lacks is an error naming it), every approver-group member is an [[approvers]] id, and a
 // [reconciliation] lift_group is a group with at least lift_approvals members. InvalidArgument
 // naming the field otherwise. REQUIRES: config.withdrawals is set.
 absl::Status AttachPolicy(Config& config, std::string_view policy_text);

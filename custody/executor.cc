@@ -269,12 +269,14 @@ absl::StatusOr<bool> RecentlyRefused(store::Txn& txn, const std::string& asset_i
 }
 
 // Inserts an internal move with its audit entry and commits `txn`; returns its id. Approved at
-// once unless `approvals` asks for some.
+// once unless `approvals` asks for some. A sweep or top-up passes the allocation decision that
+// planned it (`evidence`), recorded in the same transaction (policy_decisions, replayable).
 absl::StatusOr<std::string> RecordMove(Env& env, const Config& config, std::unique_ptr<store::Txn> txn,
                                        const AssetConfig& asset,
                                        const std::string& kind, base::Amount amount, const std::string& source_wallet,
                                        const std::string& destination, nlohmann::json details,
-                                       const policy::ApprovalRule* approvals = nullptr) {
+                                       const policy::ApprovalRule* approvals = nullptr,
+                                       const AllocationEvidence* evidence = nullptr) {
   const int64_t now_ms = env.NowUnixMs();
   uint8_t id[8];
   env.RandomBytes(id);
@@ -304,7 +306,13 @@ absl::StatusOr<std::string> RecordMove(Env& env, const Config& config, std::uniq
   row.expires_at_unix_s = now_ms / 1000 + kSweepExpirySeconds;
   row.created_unix_ms = now_ms;
   row.updated_unix_ms = now_ms;
+  if (evidence != nullptr) row.policy_hash = evidence->policy->hash;
   RF_RETURN_IF_ERROR(txn->InsertWithdrawal(row).status());
+  if (evidence != nullptr) {
+    RF_ASSIGN_OR_RETURN(const uint64_t decision_id, RecordAllocationDecision(*txn, *evidence, row.withdrawal_id, now_ms));
+    details["decision_id"] = decision_id;
+    details["policy_hash"] = row.policy_hash;
+  }
   details["amount"] = row.amount.ToBaseUnitString();
   details["destination"] = row.destination;
   details["from_wallet"] = row.source_wallet_id;
@@ -452,7 +460,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
     RF_ASSIGN_OR_RETURN(auto planned, PlanTwice<Plan>(store_, [&](store::Txn& txn) -> absl::StatusOr<std::optional<Plan>> {
       RF_ASSIGN_OR_RETURN(std::optional<Plan> p, plan(txn));
       if (p && sendable && p->first.planned_sweep > *sendable) {
-        if (*sendable < asset.min_sweep || sendable->is_zero()) return std::nullopt;
+        if (*sendable < p->first.rules->min_sweep || sendable->is_zero()) return std::nullopt;
         p->first.planned_sweep = *sendable;
       }
       return p;
@@ -466,7 +474,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanSweeps() {
                                     {"hot", a.hot.ToBaseUnitString()},
                                     {"hot_cap", a.hot_cap.ToBaseUnitString()},
                                     {"hot_share_bps", a.hot_share_bps},
-                                    {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()}}));
+                                    {"reason", std::string(policy::AllocationReasonCode(a.decision->reason))},
+                                    {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()}},
+                                   nullptr, a.evidence.get()));
     ++created;
     if (!Step(id, "planned")) break;
   }
@@ -567,8 +577,9 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
                                    {{"to_wallet", ClientHotWallet(asset.id)},
                                     {"hot", a.hot.ToBaseUnitString()},
                                     {"cold", a.cold.ToBaseUnitString()},
+                                    {"reason", std::string(policy::AllocationReasonCode(a.decision->reason))},
                                     {"reserved_for_withdrawals", a.reserved_for_withdrawals.ToBaseUnitString()}},
-                                   &rules->top_up_approvals));
+                                   &rules->top_up_approvals, a.evidence.get()));
     ++created;
     if (!Step(id, "planned")) break;
   }

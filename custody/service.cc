@@ -1756,10 +1756,10 @@ grpc::Status CustodyService::GetAllocation(grpc::ServerContext* context, const v
           out->set_client_cold(a.cold.ToBaseUnitString());
           out->set_client_total(a.total.ToBaseUnitString());
           out->set_hot_share_bps(a.hot_share_bps);
-          out->set_hot_cap_bps(a.asset->hot_cap_bps);
+          out->set_hot_cap_bps(a.hot_cap_bps);
           out->set_hot_cap(a.hot_cap.ToBaseUnitString());
           out->set_over_cap(a.over_cap);
-          out->set_min_sweep(a.asset->min_sweep.ToBaseUnitString());
+          out->set_min_sweep(a.rules->min_sweep.ToBaseUnitString());
           out->set_planned_sweep(a.planned_sweep.ToBaseUnitString());
           out->set_cold_addresses(a.cold_addresses);
           out->set_hot_value(OptionalValue(a.hot_value));
@@ -1768,8 +1768,16 @@ grpc::Status CustodyService::GetAllocation(grpc::ServerContext* context, const v
           out->set_sweeping(a.sweeping.ToBaseUnitString());
           out->set_topping_up(a.topping_up.ToBaseUnitString());
           out->set_planned_top_up(a.planned_top_up.ToBaseUnitString());
+          out->set_action(std::string(policy::AllocationActionCode(a.decision->action)));
+          out->set_reason(std::string(policy::AllocationReasonCode(a.decision->reason)));
+          out->set_decided_amount(a.decision->amount.ToBaseUnitString());
+          out->set_hot_after(a.decision->hot_after.ToBaseUnitString());
+          out->set_hot_target(a.decision->target_amount.ToBaseUnitString());
+          out->set_hot_floor(a.rules->hot_floor.ToBaseUnitString());
+          out->set_policy_hash(report.policy_hash);
         }
         response->set_ledger_seq(report.ledger_seq);
+        response->set_policy_hash(report.policy_hash);
         if (config_.allocation.has_value()) {
           response->set_reference(config_.allocation->reference);
           response->set_reference_decimals(config_.allocation->reference_decimals);
@@ -1777,7 +1785,7 @@ grpc::Status CustodyService::GetAllocation(grpc::ServerContext* context, const v
           response->set_hot_value(report.hot_value.ToBaseUnitString());
           response->set_cold_value(report.cold_value.ToBaseUnitString());
           response->set_aggregate_hot_share_bps(report.aggregate_hot_share_bps);
-          response->set_aggregate_hot_cap_bps(config_.allocation->aggregate_hot_cap_bps);
+          response->set_aggregate_hot_cap_bps(report.aggregate_hot_cap_bps);
           response->set_aggregate_over_cap(report.aggregate_over_cap);
         }
         return absl::OkStatus();
@@ -1797,7 +1805,7 @@ grpc::Status CustodyService::GetCoverage(grpc::ServerContext* context, const v1:
           out->set_decimals(a.asset->decimals);
           out->set_client_hot(a.hot.ToBaseUnitString());
           out->set_client_cold(a.cold.ToBaseUnitString());
-          out->set_cold_share_bps(config_.coverage.cold_share_bps);
+          out->set_cold_share_bps(a.cold_share_bps);
           out->set_required(a.cover_required.ToBaseUnitString());
           out->set_configured(a.cover_configured.ToBaseUnitString());
           out->set_shortfall(a.cover_shortfall.ToBaseUnitString());

@@ -48,7 +48,7 @@ void Row(const std::string& name, double count, double seconds) {
 
 Config BenchConfig() {
   Config config;
-  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", base::Amount(10'000), 200, {}, std::nullopt, std::nullopt}};
+  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", base::Amount(10'000), std::nullopt, std::nullopt}};
   return config;
 }
 

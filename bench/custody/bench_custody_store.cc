@@ -144,7 +144,7 @@ struct IngestResult {
 IngestResult IngestBlocks(const testing::TempDir& dir, int blocks, int per_block, int addresses) {
   constexpr uint32_t kConfirmations = 3;
   Config config;
-  config.assets = {{"BTC", "bitcoin", "regtest", 8, kConfirmations, "", std::nullopt, 200, {}, std::nullopt, std::nullopt}};
+  config.assets = {{"BTC", "bitcoin", "regtest", 8, kConfirmations, "", std::nullopt, std::nullopt, std::nullopt}};
   config.chains = {{"bitcoin", "chainsim", "unix:/unused", 1000}};
   auto s = OrDie(store::SqliteStore::Open((dir / "ingest.db").string()), "opening the database");
   {

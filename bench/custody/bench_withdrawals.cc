@@ -65,25 +65,21 @@ constexpr uint64_t kCoin = 1'000'000;    // satoshi per funding output
 constexpr uint64_t kAmount = 100'000;    // satoshi per withdrawal
 constexpr size_t kCreditsPerBatch = 1'000;
 
-// No approvals below 1,000 BTC, no velocity windows: every withdrawal here is approved at
-// creation (the harness's signerd needs none below 1 BTC).
-constexpr char kPolicy[] = R"(version = 1
-
-[groups.ops]
-members = ["alice", "bob", "carol"]
-approval_ttl_seconds = 3600
-
-[assets.BTC]
-decimals = 8
-[assets.BTC.withdrawal]
-per_request_limit = "1000"
-approval_tiers = [{ min_amount = "1000", group = "ops", k = 2 }]
-[assets.BTC.whitelist]
-cooling_off_seconds = 0
-approvals = { group = "ops", k = 1 }
-[assets.BTC.allocation]
-top_up_approvals = { group = "ops", k = 2 }
-)";
+// kTestPolicy with BTC's withdrawal rules replaced: no approvals below 1,000 BTC, no velocity
+// windows, so every withdrawal here is approved at creation (the harness's signerd needs none
+// below 1 BTC). The other assets keep their rules: custodyd needs the allocation rules of every
+// asset it serves.
+std::string BenchPolicy() {
+  std::string policy = custody::testing::kTestPolicy;
+  const std::string from = "[assets.BTC.withdrawal]\n";
+  const size_t at = policy.find(from);
+  const size_t end = policy.find("[assets.BTC.whitelist]", at);
+  if (at == std::string::npos || end == std::string::npos) return policy;
+  policy.replace(at, end - at,
+                 from + "per_request_limit = \"1000\"\n"
+                        "approval_tiers = [{ min_amount = \"1000\", group = \"ops\", k = 2 }]\n");
+  return policy;
+}
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "bench_withdrawals: %s\n", what.c_str());
@@ -432,7 +428,7 @@ int Main(int argc, char** argv) {
 
   custody::testing::StackOptions options;
   options.executor = true;
-  options.policy = kPolicy;
+  options.policy = BenchPolicy();
   custody::testing::CustodyStack stack(options);
   if (HarnessFailed()) Die("the custody stack did not start (see above)");
   std::printf("custodyd over gRPC/TLS (mTLS, platform certificate) at %s with its withdrawal executor, signerd on\n"

@@ -178,8 +178,6 @@ network = "regtest"
 decimals = 8
 confirmations = 3
 withdrawal_fee_cap = "10000"
-hot_cap_bps = 200
-min_sweep = "1000000"
 receivable_threshold = "1"
 price = "6500000"
 
@@ -225,10 +223,8 @@ identity_key = "$cold_identity"
 [allocation]
 reference = "USD"
 reference_decimals = 2
-aggregate_hot_cap_bps = 200
 
 [coverage]
-cold_share_bps = 5000
 
 [[coverage.cover]]
 policy = "Specie and crime policy 2026"

@@ -271,15 +271,18 @@ TEST(AllocationTest, SharesAreBasisPointsRoundedDownWithoutOverflow) {
 
 // Allocation and coverage from the ledger after a deposit: the shares, the cap, the sweep that
 // would be planned (or not, below min_sweep), the cover required against the cover configured,
-// and the aggregates in the reference asset.
+// and the aggregates in the reference asset. The allocation rules are the policy's.
 TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   StackOptions options;
-  options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"1000000\"\nprice = \"6500000\"\n";
-  options.asset_lines["ETH"] = "hot_cap_bps = 500\nmin_sweep = \"1000000000000000000\"\nprice = \"300000\"\n";
+  options.policy = TestPolicyWith({{"BTC", "hot_cap = \"0.02\"\nmin_sweep = 1000000\n"},
+                                   {"ETH", "hot_cap = \"0.05\"\nmin_sweep = \"1\"\n"}},
+                                  "[allocation]\naggregate_hot_cap = \"0.03\"\n");
+  options.asset_lines["BTC"] = "price = \"6500000\"\n";
+  options.asset_lines["ETH"] = "price = \"300000\"\n";
   options.asset_lines["USDC-ETH"] = "price = \"100\"\n";
   options.extra_config =
-      "[allocation]\nreference = \"USD\"\nreference_decimals = 2\naggregate_hot_cap_bps = 300\n\n"
-      "[coverage]\ncold_share_bps = 5000\n\n"
+      "[allocation]\nreference = \"USD\"\nreference_decimals = 2\n\n"
+      "[coverage]\n\n"
       "[[coverage.cover]]\npolicy = \"Crime policy 2026-A\"\nasset = \"BTC\"\namount = \"30000000\"\n\n"
       "[[coverage.cover]]\npolicy = \"Compensation fund\"\nasset = \"BTC\"\namount = \"20000000\"\n\n"
       "[[coverage.cover]]\npolicy = \"Stablecoin bond\"\nasset = \"USDC-ETH\"\namount = \"1000000000\"\n";
@@ -325,7 +328,11 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   EXPECT_EQ(btc.hot_cap_bps(), 200u);
   EXPECT_EQ(btc.hot_cap(), "2000000");
   EXPECT_TRUE(btc.over_cap());
-  EXPECT_EQ(btc.planned_sweep(), "99000000");  // down to half the cap, 1,000,000 sat
+  // Down to the 1% target, 1,000,000 sat, is 99,000,000; the aggregate cap takes more (below).
+  EXPECT_EQ(btc.decided_amount(), btc.planned_sweep());
+  EXPECT_EQ(btc.hot_target(), "1000000");
+  EXPECT_EQ(btc.hot_floor(), "0");
+  EXPECT_EQ(btc.min_sweep(), "1000000");
   EXPECT_EQ(btc.cold_addresses(), 0u);
   EXPECT_EQ(btc.hot_value(), "6500000");       // USD 65,000.00
   const v1::AssetAllocation& eth = alloc.assets(1);
@@ -333,6 +340,9 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   EXPECT_EQ(eth.client_hot(), "500000000000000000");
   EXPECT_TRUE(eth.over_cap());
   EXPECT_EQ(eth.planned_sweep(), "0") << "0.4875 ETH is below the 1 ETH min_sweep";
+  EXPECT_EQ(eth.action(), "none");
+  EXPECT_EQ(eth.reason(), "below_minimum_sweep");
+  EXPECT_EQ(eth.hot_cap_bps(), 500u);
   EXPECT_EQ(eth.hot_value(), "150000");        // USD 1,500.00
   EXPECT_EQ(alloc.assets(2).client_total(), "0");
   EXPECT_FALSE(alloc.assets(2).over_cap());
@@ -345,6 +355,15 @@ TEST(AllocationE2e, HotShareCapPlannedSweepAndCoverFromTheLedger) {
   EXPECT_EQ(alloc.aggregate_hot_share_bps(), 10000u);
   EXPECT_EQ(alloc.aggregate_hot_cap_bps(), 300u);
   EXPECT_TRUE(alloc.aggregate_over_cap());
+  // The aggregate cap (policy): values after each asset's own plan, hot BTC 1,000,000 sat at
+  // USD 650.00 (65,000) + ETH 150,000 = 215,000 against floor(6,650,000 * 3%) = 199,500. BTC,
+  // first in id order, is swept ceil(15,500 * 10^8 / 6,500,000) = 238,462 sat further.
+  EXPECT_EQ(btc.action(), "sweep");
+  EXPECT_EQ(btc.reason(), "aggregate_sweep");
+  EXPECT_EQ(btc.planned_sweep(), "99238462");
+  EXPECT_EQ(btc.hot_after(), "761538");
+  EXPECT_EQ(btc.policy_hash(), alloc.policy_hash());
+  EXPECT_EQ(alloc.policy_hash().size(), 64u);
 
   grpc::ClientContext vctx;
   v1::GetCoverageRequest vreq;
@@ -508,11 +527,11 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   options.executor = true;
   options.cold_identity_hex = cold_signer.Hex();
   options.cold_addresses["BTC"] = {RegtestAddress(0), RegtestAddress(1)};
-  options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"60000000\"\n";
+  options.policy = TestPolicyWith({{"BTC", "hot_cap = \"0.02\"\nmin_sweep = 60000000\n"}});
   // 0.6 BTC of cover: enough for 0.5 BTC hot, short for 1 BTC hot, enough again once most of
   // it is cold (half of cold is required).
   options.extra_config =
-      "[coverage]\ncold_share_bps = 5000\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n"
+      "[coverage]\n\n[[coverage.cover]]\npolicy = \"p\"\nasset = \"BTC\"\namount = \"60000000\"\n"
       "\n[reconciliation]\nlift_group = \"ops\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");
@@ -541,13 +560,15 @@ TEST(SweepE2e, DepositsOverTheCapAreSweptToColdAndTheBooksHold) {
   v1::CreateDepositAddressResponse address;
   ASSERT_TRUE(platform->CreateDepositAddress(&actx, areq, &address).ok());
 
-  // 0.5 BTC: all of it hot, over the 2% cap, but the sweep (0.495 BTC) is below min_sweep.
+  // 0.5 BTC: all of it hot, over the 2% cap, but the sweep to the 1% target (0.495 BTC) is
+  // below min_sweep, and so is all of hot (no sweep of the minimum keeps the zero floor).
   stack.Credit("bitcoin", address.deposit_address().address(), "50000000");
   stack.Mine("bitcoin", 3);
   stack.WaitIngested("bitcoin");
   ASSERT_TRUE(Eventually([&] { return Allocation(*auditor).assets(0).client_hot() == "50000000"; }));
   EXPECT_TRUE(Allocation(*auditor).assets(0).over_cap());
   EXPECT_EQ(Allocation(*auditor).assets(0).planned_sweep(), "0");
+  EXPECT_EQ(Allocation(*auditor).assets(0).reason(), "below_minimum_sweep");
   // The executor plans every 250 ms; a few of its passes find nothing to sweep.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_TRUE(Sweeps(*auditor).empty());
@@ -770,7 +791,8 @@ TEST(MixedRunE2e, RoundsOfDepositsSweepsAndReimbursementsKeepTheCapAndTheBooks) 
   options.executor = true;
   options.cold_identity_hex = cold_signer.Hex();
   options.cold_addresses["BTC"] = {RegtestAddress(0), RegtestAddress(1)};
-  options.asset_lines["BTC"] = "hot_cap_bps = 200\nmin_sweep = \"100000\"\nreceivable_threshold = \"1\"\n";
+  options.policy = TestPolicyWith({{"BTC", "min_sweep = 100000\n"}});
+  options.asset_lines["BTC"] = "receivable_threshold = \"1\"\n";
   options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");
@@ -968,9 +990,9 @@ TEST(TokenSweepE2e, EachTokenAccountIsFundedWithGasThenSweptUntilHotIsWithinTheC
   options.executor = true;
   options.cold_identity_hex = cold_signer.Hex();
   options.cold_addresses["USDC-ETH"] = {EthAddress(2)};
-  // Ether stays hot here (its own sweeps are EthSweepE2e's); its receivables are paid back.
-  options.asset_lines["ETH"] = "hot_cap_bps = 10000\nreceivable_threshold = \"1\"\n";
-  options.asset_lines["USDC-ETH"] = "hot_cap_bps = 200\n";
+  // Ether stays hot here (no ETH cold wallet: its own sweeps are EthSweepE2e's); its
+  // receivables are paid back. USDC-ETH has the policy's default cap, 2%.
+  options.asset_lines["ETH"] = "receivable_threshold = \"1\"\n";
   options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
   CustodyStack stack(options);
   auto admin = stack.As("admin");
@@ -1102,8 +1124,10 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
   options.cold_addresses["ETH"] = {EthAddress(2)};
   // A 20% cap, so that the hot wallets can pay the run's withdrawals without top-ups (those
   // need the offline signer: custody_topup_e2e_test).
-  options.asset_lines["BTC"] = "hot_cap_bps = 2000\nmin_sweep = \"1000000\"\nreceivable_threshold = \"1\"\n";
-  options.asset_lines["ETH"] = "hot_cap_bps = 2000\nmin_sweep = \"100000000000000000\"\nreceivable_threshold = \"1\"\n";
+  options.policy = TestPolicyWith({{"BTC", "hot_cap = \"0.2\"\nmin_sweep = 1000000\n"},
+                                   {"ETH", "hot_cap = \"0.2\"\nmin_sweep = 100000000000000000\n"}});
+  options.asset_lines["BTC"] = "receivable_threshold = \"1\"\n";
+  options.asset_lines["ETH"] = "receivable_threshold = \"1\"\n";
   options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
   // ETH destinations usable at once (kTestPolicy cools them off for a day).
   const std::string cooling = "[assets.ETH.whitelist]\ncooling_off_seconds = 86400";
@@ -1568,6 +1592,142 @@ TEST(ColdKeysE2e, WithoutAColdSignerNothingIsImported) {
   s = ImportSigned(*stack.As("admin"), "import-2", SignedBundleFile("w_00000000000000aa", cold_signer));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("[cold_signer]"));
+}
+
+// The allocation policy tests' stack: the executor on, the cold signer identity 0x11 and the
+// policy text given.
+StackOptions PolicyStackOptions(const std::string& policy) {
+  const Identity cold_signer(0x11);
+  StackOptions options;
+  options.executor = true;
+  options.cold_identity_hex = cold_signer.Hex();
+  options.policy = policy;
+  return options;
+}
+
+// Imports cold `key` (signed by identity 0x11), deposits `amount` of `asset` to a new client's
+// address, mines it to credit and waits until the asset's first sweep is broadcast; returns it
+// (a test failure and an empty one if it is not broadcast in time).
+v1::Withdrawal DepositAndAwaitSweep(CustodyStack& stack, const air::ColdKey& key, const std::string& chain,
+                                    uint32_t blocks, const std::string& amount) {
+  const Identity cold_signer(0x11);
+  auto admin = stack.As("admin");
+  auto auditor = stack.As("auditor");
+  v1::ImportColdKeysResponse imported;
+  EXPECT_TRUE(Import(*admin, "import-1", ColdKeyFile({key}, cold_signer), &imported).ok());
+  stack.Credit(chain, NewClientAddress(*stack.As("platform"), "policy-" + key.asset, key.asset), amount);
+  stack.Mine(chain, blocks);
+  stack.WaitIngested(chain);
+  std::vector<v1::Withdrawal> sweeps;
+  EXPECT_TRUE(Eventually([&] {
+    sweeps = Moves(*auditor, v1::REQUEST_KIND_SWEEP, key.asset);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;
+  })) << stack.CustodydStderr();
+  EXPECT_EQ(sweeps.size(), 1u);
+  return sweeps.empty() ? v1::Withdrawal() : sweeps[0];
+}
+
+// `custodyd policy replay` on the stack's config (and so its policy file as it is now).
+CommandResult ReplayDecisions(const CustodyStack& stack) {
+  return stack.RunCustodyd({"policy", "replay", "--config", stack.config_path().string()});
+}
+
+// The sweep is the policy's (issue 13: allocation rules from the policy engine): with a 4% cap
+// and a 3% target, 1 BTC all hot is swept down to 3,000,000 sat, 97,000,000 (the rule before the
+// policy, half the cap, would have swept 98,000,000). The decision is recorded with the move and
+// `custodyd policy replay` re-runs it: the same under the policy file it was taken under, a
+// difference once the file says otherwise.
+TEST(AllocationPolicyE2e, TheSweepIsThePolicysAndItsRecordedDecisionReplays) {
+  StackOptions options = PolicyStackOptions(TestPolicyWith({{"BTC", "hot_cap = \"0.04\"\nhot_target = \"0.03\"\n"}}));
+  options.cold_addresses["BTC"] = {RegtestAddress(0)};
+  CustodyStack stack(options);
+  auto auditor = stack.As("auditor");
+  const v1::Withdrawal sweep =
+      DepositAndAwaitSweep(stack, Key("cold-btc-1", 0, "BTC", "BTC:client-cold"), "bitcoin", 3, "100000000");
+  EXPECT_EQ(sweep.amount(), "97000000");
+  const v1::AssetAllocation during = Allocation(*auditor).assets(0);
+  EXPECT_EQ(during.hot_cap_bps(), 400u);
+  EXPECT_EQ(during.hot_target(), "3000000");
+  EXPECT_EQ(during.sweeping(), "97000000");
+  EXPECT_EQ(during.planned_sweep(), "0");
+
+  // The recorded decision replays the same under the configured policy.
+  CommandResult replay = ReplayDecisions(stack);
+  EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr(" 0 differ"));
+  EXPECT_THAT(replay.out, ::testing::Not(HasSubstr("replayed 0 decisions")));
+
+  // The policy file now says a 2% target: the recorded decision would sweep 98,000,000.
+  std::string lower = options.policy;
+  const std::string from = "hot_target = \"0.03\"";
+  lower.replace(lower.find(from), from.size(), "hot_target = \"0.02\"");
+  std::ofstream(stack.dir() / "policy.toml") << lower;
+  replay = ReplayDecisions(stack);
+  EXPECT_EQ(replay.exit_code, 1) << replay.out << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr("allocation " + sweep.withdrawal_id() + ": recorded"));
+  EXPECT_THAT(replay.out, HasSubstr("\"amount\":\"98000000\""));
+  EXPECT_THAT(replay.out, HasSubstr(" 1 differ"));
+
+  stack.Mine("bitcoin", 3);
+  ASSERT_TRUE(Eventually([&] { return Sweeps(*auditor)[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED; }))
+      << stack.CustodydStderr();
+  stack.ExpectInvariantsAndAuditHold();
+
+  // A policy file that does not fit the served assets fails the config load, naming the asset
+  // (USDC-ETH left out) or the rule (a target above the cap).
+  std::string without_usdc = options.policy;
+  without_usdc.erase(without_usdc.find("[assets.USDC-ETH]"));
+  std::ofstream(stack.dir() / "policy.toml") << without_usdc;
+  CommandResult check = stack.RunCustodyd({"check", "--config", stack.config_path().string()});
+  EXPECT_NE(check.exit_code, 0) << check.out;
+  EXPECT_THAT(check.err, HasSubstr("'withdrawals.policy: assets.USDC-ETH' is missing"));
+  std::string above_cap = options.policy;
+  above_cap.replace(above_cap.find(from), from.size(), "hot_target = \"0.05\"");
+  std::ofstream(stack.dir() / "policy.toml") << above_cap;
+  check = stack.RunCustodyd({"check", "--config", stack.config_path().string()});
+  EXPECT_NE(check.exit_code, 0) << check.out;
+  EXPECT_THAT(check.err, HasSubstr("assets.BTC.allocation.hot_target"));
+}
+
+// The aggregate cap is enforced (policy [allocation] aggregate_hot_cap): ETH's own cap is 100%,
+// so 1 ETH all hot is within it, but across the priced assets 2% is the most that may be hot.
+// At USD 3,000.00 per ETH the total is worth 300,000 cents and the cap 6,000; the 294,000 over
+// it is ceil(294,000 * 10^18 / 300,000) = 0.98 ETH, which custodyd sweeps (aggregate_sweep).
+TEST(AllocationPolicyE2e, TheAggregateCapSweepsAnAssetUnderItsOwnCap) {
+  StackOptions options =
+      PolicyStackOptions(TestPolicyWith({{"ETH", "hot_cap = \"1\"\n"}}, "[allocation]\naggregate_hot_cap = \"0.02\"\n"));
+  options.cold_addresses["ETH"] = {EthAddress(2)};
+  options.asset_lines["BTC"] = "price = \"6500000\"\n";
+  options.asset_lines["ETH"] = "price = \"300000\"\n";
+  options.asset_lines["USDC-ETH"] = "price = \"100\"\n";
+  options.extra_config = "[allocation]\nreference = \"USD\"\nreference_decimals = 2\n";
+  CustodyStack stack(options);
+  auto auditor = stack.As("auditor");
+  const v1::Withdrawal sweep =
+      DepositAndAwaitSweep(stack, Key("cold-eth-1", 2, "ETH", "ETH:client-cold"), "ethereum", 2, "1000000000000000000");
+  EXPECT_EQ(sweep.amount(), "980000000000000000");
+  EXPECT_EQ(sweep.destination(), EthAddress(2));
+  EXPECT_THAT(stack.CustodydStderr(), HasSubstr(sweep.withdrawal_id() + ": sweep of 980000000000000000"));
+
+  stack.Mine("ethereum", 2);
+  ASSERT_TRUE(Eventually([&] {
+    return Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH")[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED;
+  })) << stack.CustodydStderr();
+  grpc::ClientContext ctx;
+  v1::GetAllocationResponse after;
+  ASSERT_TRUE(auditor->GetAllocation(&ctx, v1::GetAllocationRequest(), &after).ok());
+  EXPECT_TRUE(after.aggregate_complete());
+  EXPECT_FALSE(after.aggregate_over_cap()) << after.DebugString();
+  EXPECT_EQ(after.aggregate_hot_cap_bps(), 200u);
+  ASSERT_EQ(after.assets(1).asset_id(), "ETH");
+  EXPECT_FALSE(after.assets(1).over_cap());
+  EXPECT_EQ(after.assets(1).planned_sweep(), "0") << after.DebugString();
+  EXPECT_EQ(Moves(*auditor, v1::REQUEST_KIND_SWEEP, "ETH").size(), 1u);
+  // The decision replays the same.
+  CommandResult replay = ReplayDecisions(stack);
+  EXPECT_EQ(replay.exit_code, 0) << replay.out << replay.err;
+  EXPECT_THAT(replay.out, HasSubstr(" 0 differ"));
+  stack.ExpectInvariantsAndAuditHold();
 }
 
 }  // namespace

@@ -124,8 +124,8 @@ class DepositsTest : public StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
-    config_.assets = {{"ETH", "ethereum", "dev", 18, 2, "", std::nullopt, 200, {}, std::nullopt, std::nullopt},
-                      {"USDC-ETH", "ethereum", "dev", 6, 2, kToken, std::nullopt, 200, {}, std::nullopt, std::nullopt}};
+    config_.assets = {{"ETH", "ethereum", "dev", 18, 2, "", std::nullopt, std::nullopt, std::nullopt},
+                      {"USDC-ETH", "ethereum", "dev", 6, 2, kToken, std::nullopt, std::nullopt, std::nullopt}};
     config_.chains = {{"ethereum", "chainsim", "unix:/unused", 10}};
     auto txn = Write();
     for (const AssetConfig& a : config_.assets) {

@@ -112,6 +112,22 @@ approvals = { group = "ops", k = 1 }
 top_up_approvals = { group = "ops", k = 2 }
 )";
 
+// kTestPolicy with lines added to the policy's allocation rules: `allocation` by asset id, into
+// that asset's [assets.<id>.allocation] table (e.g. {"BTC", "hot_cap = \"0.05\"\nmin_sweep = 1000\n"}),
+// and `top` before the first table (e.g. "[allocation]\naggregate_hot_cap = \"0.03\"\n").
+// custodyd's sweeps and top-ups follow these rules (docs/policy.md, "Allocation").
+inline std::string TestPolicyWith(const std::map<std::string, std::string>& allocation, const std::string& top = "") {
+  std::string text = kTestPolicy;
+  for (const auto& [asset, lines] : allocation) {
+    const std::string table = "[assets." + asset + ".allocation]\n";
+    const size_t at = text.find(table);
+    if (at != std::string::npos) text.insert(at + table.size(), lines);
+  }
+  const std::string version = "version = 1\n";
+  text.insert(version.size(), top);
+  return text;
+}
+
 // signerd's quorum for each asset, the same amounts as kTestPolicy's approval tiers in base
 // units: below the threshold no approval, from it 2 (of alice, bob and carol).
 struct SignerQuorum {
@@ -198,7 +214,8 @@ struct StackOptions {
   std::string policy = kTestPolicy;
   // [cold_signer] identity_key (64 hex digits); empty: no [cold_signer] section.
   std::string cold_identity_hex;
-  // Lines added to an asset's [[assets]] table, by asset id (e.g. "hot_cap_bps = 100\n").
+  // Lines added to an asset's [[assets]] table, by asset id (e.g. "price = \"6500000\"\n"). The
+  // allocation rules are the policy's: see TestPolicyWith.
   std::map<std::string, std::string> asset_lines;
   // Text appended to custodyd's config (whole sections, e.g. "[allocation]\n...").
   std::string extra_config;

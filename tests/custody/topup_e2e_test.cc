@@ -131,11 +131,11 @@ class TopUpE2e : public ::testing::Test {
     options.cold_identity_hex =
         trust_test_identity ? test_identity_.Hex() : base::HexEncode(std::span<const uint8_t>(offline_identity_));
     options.cold_addresses[asset_] = {cold_address_};
-    // The first sweep (1.98 BTC) goes to cold; the hot remainder after the withdrawal (about
-    // 0.02 BTC, over the cap of the smaller total) stays hot, so that the end balances are those
-    // of the top-up and the withdrawal alone. Likewise for ether (0.05 ETH).
-    options.asset_lines["BTC"] = "min_sweep = \"5000000\"\n";
-    options.asset_lines["ETH"] = "min_sweep = \"50000000000000000\"\n";
+    // The first sweep (1.98 BTC) goes to cold; what is hot after the withdrawal (the policy's
+    // target of the smaller total, within its cap) stays hot, and a min_sweep of 0.05 BTC keeps
+    // it there should the fee left over take it past the cap, so that the end balances are
+    // those of the top-up and the withdrawal alone. Likewise for ether (0.05 ETH).
+    options.policy = TestPolicyWith({{"BTC", "min_sweep = 5000000\n"}, {"ETH", "min_sweep = 50000000000000000\n"}});
     // ETH destinations usable at once (kTestPolicy cools them off for a day).
     const std::string cooling = "[assets.ETH.whitelist]\ncooling_off_seconds = 86400";
     options.policy.replace(options.policy.find(cooling), cooling.size(), "[assets.ETH.whitelist]\ncooling_off_seconds = 0");
@@ -364,7 +364,7 @@ class TopUpE2e : public ::testing::Test {
     })) << stack_->CustodydStderr();
     const auto sweeps = Moves(v1::REQUEST_KIND_SWEEP);
     ASSERT_EQ(sweeps.size(), 1u);
-    ASSERT_EQ(sweeps[0].amount(), "198000000");  // down to half the 2% cap of 2 BTC
+    ASSERT_EQ(sweeps[0].amount(), "198000000");  // down to the policy's 1% target of 2 BTC
     ASSERT_EQ(sweeps[0].destination(), cold_address_);
     sweep_fee_ = std::stoull(sweeps[0].network_fee());
     ASSERT_GT(sweep_fee_, 0u);
@@ -483,13 +483,16 @@ TEST_F(TopUpE2e, WithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
     EXPECT_NE(top_up_address, deposit_address_) << "a client's deposit address";
     EXPECT_NE(top_up_address, destination_);
   }
-  // need - hot + half the cap, at most cold less the fee cap.
+  // The policy's top-up: the deficit (need - hot) plus the target, floor(1% of the total once
+  // the withdrawal is paid) (the rule before the policy took half the cap of the total before
+  // it), at most cold less the fee cap.
   const v1::AssetAllocation during = Allocation();
   EXPECT_EQ(during.reserved_for_withdrawals(), std::to_string(kWithdraw + kFeeCap));
   EXPECT_EQ(during.client_hot(), std::to_string(2'000'000 - sweep_fee_));
   EXPECT_EQ(during.client_cold(), "198000000");
-  const uint64_t half_cap = std::stoull(during.client_total()) * during.hot_cap_bps() / 20'000;
-  const uint64_t expected_amount = kWithdraw + kFeeCap - (2'000'000 - sweep_fee_) + half_cap;
+  const uint64_t target = (std::stoull(during.client_total()) - (kWithdraw + kFeeCap)) / 100;
+  EXPECT_EQ(during.hot_target(), std::to_string(target));
+  const uint64_t expected_amount = kWithdraw + kFeeCap - (2'000'000 - sweep_fee_) + target;
   ASSERT_LE(expected_amount, 198'000'000 - kFeeCap);
   EXPECT_EQ(planned.amount(), std::to_string(expected_amount));
   const uint64_t top_up_amount = std::stoull(planned.amount());
@@ -1159,6 +1162,23 @@ TEST_F(TopUpE2e, EtherWithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
   EXPECT_EQ(eth_rows, 1);
   EXPECT_TRUE(Segregation().holds()) << Segregation().DebugString();
   stack_->ExpectInvariantsAndAuditHold();
+}
+
+// A top-up records the allocation decision that planned it, as a sweep does: `custodyd policy
+// replay` finds it the same under the policy it was taken under, and names it once the policy
+// file's BTC target is 0.5% (the top-up would be the deficit plus half as much).
+TEST_F(TopUpE2e, ATopUpsDecisionIsRecordedAndReplays) {
+  const v1::Withdrawal planned = PlanTopUp(/*trust_test_identity=*/true);
+  ASSERT_FALSE(planned.withdrawal_id().empty());
+  const std::vector<std::string> replay = {"policy", "replay", "--config", stack_->config_path().string()};
+  CommandResult same = stack_->RunCustodyd(replay);
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_THAT(same.out, HasSubstr(" 0 differ"));
+  std::ofstream(stack_->dir() / "policy.toml", std::ios::trunc)
+      << TestPolicyWith({{"BTC", "min_sweep = 5000000\nhot_target = \"0.005\"\n"}});
+  CommandResult other = stack_->RunCustodyd(replay);
+  EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
+  EXPECT_THAT(other.out, HasSubstr("allocation " + planned.withdrawal_id() + ": recorded"));
 }
 
 }  // namespace

@@ -65,19 +65,17 @@ public_key = "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"
 subject = "CN=bob"
 )";
 
-const std::string kPolicy = R"(version = 1
-[groups.ops]
-members = ["alice", "bob"]
-[assets.BTC]
-decimals = 8
-[assets.BTC.withdrawal]
-per_request_limit = "5"
-[assets.BTC.whitelist]
-cooling_off_seconds = 60
-approvals = { group = "ops", k = 1 }
-[assets.BTC.allocation]
-top_up_approvals = { group = "ops", k = 2 }
-)";
+// The rules of one asset; kPolicy has them for BTC and ETH (every configured asset needs its
+// allocation rules in the policy).
+std::string AssetRules(const std::string& asset, int decimals) {
+  const std::string t = "[assets." + asset;
+  return t + "]\ndecimals = " + std::to_string(decimals) + "\n" + t + ".withdrawal]\nper_request_limit = \"5\"\n" + t +
+         ".whitelist]\ncooling_off_seconds = 60\napprovals = { group = \"ops\", k = 1 }\n" + t +
+         ".allocation]\ntop_up_approvals = { group = \"ops\", k = 2 }\n";
+}
+
+const std::string kPolicy =
+    "version = 1\n[groups.ops]\nmembers = [\"alice\", \"bob\"]\n" + AssetRules("BTC", 8) + AssetRules("ETH", 18);
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
@@ -172,11 +170,8 @@ TEST(WithdrawalConfigTest, ThePolicyMustFitTheConfig) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {Replace(kPolicy, "members = [\"alice\", \"bob\"]", "members = [\"alice\", \"mallory\"]"), "mallory"},
       {Replace(kPolicy, "[assets.BTC]\ndecimals = 8", "[assets.BTC]\ndecimals = 6"), "decimals"},
-      {Replace(Replace(Replace(Replace(kPolicy, "assets.BTC.allocation", "assets.ETH.allocation"), "assets.BTC.whitelist",
-                                       "assets.ETH.whitelist"),
-                       "assets.BTC.withdrawal", "assets.ETH.withdrawal"),
-               "[assets.BTC]\ndecimals = 8", "[assets.ETH]\ndecimals = 18"),
-       "withdrawal_fee_cap"},
+      // A configured asset without rules: its allocation rules would have no source.
+      {kPolicy.substr(0, kPolicy.find("[assets.ETH]")), "withdrawals.policy: assets.ETH' is missing"},
       {Replace(kPolicy, "[assets.BTC]", "[assets.DOGE]"), "withdrawals.policy"},
       {"version = 2", "withdrawals.policy"},
   };
@@ -237,8 +232,8 @@ TEST(WithdrawalConfigTest, LoadConfigReadsThePolicyFile) {
 }
 
 TEST(WithdrawalConfigTest, AddressesMustBeCanonicalForTheAssetsNetwork) {
-  AssetConfig btc{"BTC", "bitcoin", "regtest", 8, 3, "", std::nullopt, 200, {}, std::nullopt, std::nullopt};
-  AssetConfig eth{"ETH", "ethereum", "dev", 18, 12, "", std::nullopt, 200, {}, std::nullopt, std::nullopt};
+  AssetConfig btc{"BTC", "bitcoin", "regtest", 8, 3, "", std::nullopt, std::nullopt, std::nullopt};
+  AssetConfig eth{"ETH", "ethereum", "dev", 18, 12, "", std::nullopt, std::nullopt, std::nullopt};
   std::array<uint8_t, 20> hash;
   hash.fill(0x75);
   const std::string good = chain::P2wpkhAddress("bcrt", hash).value();
@@ -264,6 +259,18 @@ TEST(WithdrawalConfigTest, AddressesMustBeCanonicalForTheAssetsNetwork) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(s.message(), HasSubstr("destination"));
   }
+}
+
+// The cover held has one source, custodyd's named [[coverage.cover]] instruments: a policy
+// that configures cover of its own does not attach, naming the field.
+TEST(WithdrawalConfigTest, APolicysConfiguredCoverIsRefused) {
+  absl::StatusOr<Config> c = ParseConfig(kBase, "test.toml");
+  ASSERT_TRUE(c.ok());
+  const std::string with_cover = kPolicy + "[assets.BTC.coverage]\nconfigured_cover = \"1\"\n";
+  absl::Status s = AttachPolicy(*c, with_cover);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("'withdrawals.policy: assets.BTC.coverage.configured_cover' must be 0"));
+  EXPECT_TRUE(AttachPolicy(*c, kPolicy + "[assets.BTC.coverage]\ncold_share = \"0.25\"\n").ok());
 }
 
 }  // namespace

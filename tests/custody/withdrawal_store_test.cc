@@ -548,33 +548,37 @@ TEST_F(WithdrawalStoreTest, ASweepHasNoClientDecisionOrHoldAndCountsAgainstNoWin
 }
 
 // The allocation policy's sweep never takes what clients' withdrawals still need from hot, and
-// waits while a sweep is in flight.
+// waits while a sweep is in flight. No [withdrawals] policy: the policy engine's defaults (cap
+// 2%, target 1%, floor 0, min_sweep 0); min_sweep and the rest from a policy in
+// allocation_policy_test.cc.
 TEST_F(WithdrawalStoreTest, APlannedSweepLeavesWhatWithdrawalsNeedAndWaitsForOneInFlight) {
   Config config;
-  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", Units(50), 200, {}, std::nullopt, std::nullopt}};
+  config.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", Units(50), std::nullopt, std::nullopt}};
   auto allocation = [&]() {
     auto txn = Read();
     auto report = ComputeAllocation(*txn, config, "BTC");
     EXPECT_TRUE(report.ok()) << report.status();
     return report.ok() ? report->assets.at(0) : AssetAllocation{};
   };
-  // 200,000 hot (two deposits), nothing cold: keep half the 2% cap, 2,000.
+  // 200,000 hot (two deposits), nothing cold: down to the 1% target, 2,000.
   AssetAllocation a = allocation();
   EXPECT_EQ(a.hot, Units(200'000));
   EXPECT_TRUE(a.over_cap);
+  EXPECT_EQ(a.hot_cap, Units(4'000));
   EXPECT_EQ(a.reserved_for_withdrawals, Units(0));
   EXPECT_EQ(a.planned_sweep, Units(198'000));
-  // A withdrawal pending approval of 60,000 (+ 50 fee cap): the sweep leaves it in hot.
+  // A withdrawal pending approval of 60,000 (+ 50 fee cap): the sweep leaves it in hot. The
+  // policy's total is what stays once it is paid, 139,950, so the target is
+  // floor(139,950 * 1%) = 1,399 and the sweep 139,950 - 1,399 = 138,551 (the rule before the
+  // policy kept the larger of the withdrawals and half the cap of 200,000, and swept 139,950).
   WithdrawalRow big = Withdrawal("w_1", "c_1", WithdrawalState::kPendingApproval);
   big.amount = Units(60'000);
   Insert(big);
   a = allocation();
   EXPECT_EQ(a.reserved_for_withdrawals, Units(60'050));
-  EXPECT_EQ(a.planned_sweep, Units(139'950));
-  // min_sweep above what is left to move: nothing.
-  config.assets[0].min_sweep = Units(139'951);
-  EXPECT_EQ(allocation().planned_sweep, Units(0));
-  config.assets[0].min_sweep = Units(0);
+  EXPECT_EQ(a.hot_cap, Units(2'799));
+  EXPECT_EQ(a.planned_sweep, Units(138'551));
+  EXPECT_EQ(a.decision->reason, policy::AllocationReason::kSweepToTarget);
   // A sweep in flight: nothing more until it settles.
   WithdrawalRow sweep = Withdrawal("w_s", "", WithdrawalState::kApproved);
   sweep.kind = "sweep";

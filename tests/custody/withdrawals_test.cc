@@ -61,10 +61,10 @@ class WithdrawalsTest : public StoreTest {
     AddClient("c_1");
     Deposit("c_1", "BTC", Units(200'000'000), "fund:1");
     Deposit("c_1", "USDC-ETH", Units(5'000'000), "fund:2");
-    config_.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", base::Amount(10'000), 200, {}, std::nullopt, std::nullopt},
-                      {"ETH", "ethereum", "dev", 18, 2, "", base::Amount(1'000), 200, {}, std::nullopt, std::nullopt},
+    config_.assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", base::Amount(10'000), std::nullopt, std::nullopt},
+                      {"ETH", "ethereum", "dev", 18, 2, "", base::Amount(1'000), std::nullopt, std::nullopt},
                       {"USDC-ETH", "ethereum", "dev", 6, 2, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
-                       base::Amount(1'000), 200, {}, std::nullopt, std::nullopt}};
+                       base::Amount(1'000), std::nullopt, std::nullopt}};
     config_.approvers = {{"alice", {}, "", ""}, {"bob", {}, "", ""}};
     config_.approvers[1].public_key[0] = 1;
     config_.withdrawals = WithdrawalsConfig{"/policy.toml", 600, true, nullptr, ""};

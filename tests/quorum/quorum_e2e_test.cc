@@ -21,6 +21,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/custody/e2e_harness.h"
@@ -62,7 +63,8 @@ class QuorumE2eTest : public ::testing::Test {
       config.replace(at, 64, made.out.substr(0, 64));
     }
     // Two of the three ops approvers for any BTC withdrawal and for a whitelist addition; no
-    // cooling-off, so that an approved address is usable at once.
+    // cooling-off, so that an approved address is usable at once. The other assets keep
+    // kTestPolicy's rules (custodyd needs the allocation rules of every asset it serves).
     const std::filesystem::path policy = stack_.dir() / "policy.toml";
     ASSERT_NE(config.find(policy.string()), std::string::npos) << config;
     ASSERT_EQ(stack_.StopCustodyd(), 0) << stack_.CustodydStderr();
@@ -71,7 +73,8 @@ class QuorumE2eTest : public ::testing::Test {
         << "[assets.BTC]\ndecimals = 8\n\n[assets.BTC.withdrawal]\nper_request_limit = \"10\"\n"
         << "approval_tiers = [{ min_amount = \"0.00000001\", group = \"ops\", k = 2 }]\n\n"
         << "[assets.BTC.whitelist]\ncooling_off_seconds = 0\napprovals = { group = \"ops\", k = 2 }\n\n"
-        << "[assets.BTC.allocation]\ntop_up_approvals = { group = \"ops\", k = 2 }\n";
+        << "[assets.BTC.allocation]\ntop_up_approvals = { group = \"ops\", k = 2 }\n\n"
+        << std::string_view(kTestPolicy).substr(std::string_view(kTestPolicy).find("[assets.ETH]"));
     std::ofstream(stack_.config_path(), std::ios::trunc) << config;
     stack_.StartCustodyd();
     platform_ = stack_.As("platform");

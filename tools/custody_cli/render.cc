@@ -294,6 +294,7 @@ std::string RenderAllocation(const v1::GetAllocationResponse& r) {
                    {"most that may be hot", show(a.hot_cap())},
                    {"reserved for withdrawals", show(a.reserved_for_withdrawals())},
                    {"sweeping now", show(a.sweeping())},
+                   {"policy decision", Cat(a.action(), " ", show(a.decided_amount()), " (", a.reason(), ")")},
                    {"planned sweep", Cat(show(a.planned_sweep()), " (min ", show(a.min_sweep()), ")")},
                    {"topping up now", show(a.topping_up())},
                    {"planned top-up", show(a.planned_top_up())},
@@ -302,6 +303,7 @@ std::string RenderAllocation(const v1::GetAllocationResponse& r) {
                                             ShowValue(a.cold_value(), r.reference_decimals(), r.reference()))}},
                   "  ");
   }
+  out += Cat("allocation rules: policy ", r.policy_hash(), "\n");
   if (!r.reference().empty()) {
     out += Cat("all assets in ", r.reference(), r.aggregate_complete() ? "" : " (some assets have no price)", ": hot ",
                ShowBps(r.aggregate_hot_share_bps()), ", cap ", ShowBps(r.aggregate_hot_cap_bps()),

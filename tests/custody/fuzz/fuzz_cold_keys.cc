@@ -19,8 +19,8 @@ namespace {
 const ringfence::custody::Config& FuzzConfig() {
   static const ringfence::custody::Config* config = [] {
     auto* c = new ringfence::custody::Config;
-    c->assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", std::nullopt, 200, {}, std::nullopt, std::nullopt},
-                 {"ETH", "ethereum", "dev", 18, 2, "", std::nullopt, 200, {}, std::nullopt, std::nullopt}};
+    c->assets = {{"BTC", "bitcoin", "regtest", 8, 3, "", std::nullopt, std::nullopt, std::nullopt},
+                 {"ETH", "ethereum", "dev", 18, 2, "", std::nullopt, std::nullopt, std::nullopt}};
     // The identity of tests/custody/make_cold_keys_corpus.py (Ed25519 from the seed 0x5a x 32),
     // so that the corpus's signed files reach the binding and address checks.
     c->cold_signer = ringfence::custody::ColdSignerConfig{};

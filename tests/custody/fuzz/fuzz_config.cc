@@ -24,17 +24,15 @@ void CheckAccepted(const Config& config) {
     RF_CHECK(asset.confirmations >= 1 && asset.confirmations <= 10000, "confirmations outside 1..10000 accepted");
     RF_CHECK(config.FindChain(asset.chain) != nullptr, "an asset names a chain that is not configured");
     RF_CHECK(asset.erc20_contract.empty() || asset.chain == "ethereum", "an ERC-20 contract on a non-Ethereum asset");
-    RF_CHECK(asset.hot_cap_bps <= 10000, "a hot cap above 100% accepted");
     RF_CHECK(!asset.price || (*asset.price > 0 && asset.decimals <= 19), "a zero price, or a price of 20+ decimals");
     RF_CHECK(!asset.receivable_threshold || !asset.receivable_threshold->is_zero(), "a zero receivable threshold");
   }
-  RF_CHECK(config.coverage.cold_share_bps <= 10000, "a cold cover share above 100% accepted");
   for (const auto& cover : config.coverage.covers) {
     RF_CHECK(config.FindAsset(cover.asset_id) != nullptr, "a cover of an asset that is not configured");
     RF_CHECK(!cover.policy.empty() && cover.policy.size() <= 128, "a cover policy name outside 1..128 bytes");
   }
   if (config.allocation) {
-    RF_CHECK(config.allocation->reference_decimals <= 18 && config.allocation->aggregate_hot_cap_bps <= 10000,
+    RF_CHECK(config.allocation->reference_decimals <= 18,
              "allocation figures out of range accepted");
   }
   if (config.reconciliation) {
