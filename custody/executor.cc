@@ -538,9 +538,10 @@ absl::StatusOr<int> WithdrawalExecutor::PlanTopUps() {
   if (!config_.withdrawals.has_value()) return 0;  // no policy, no approvers: no top-ups
   RF_ASSIGN_OR_RETURN(const policy::Policy* policy, PolicyOf(config_));
   for (const AssetConfig& asset : config_.assets) {
-    // Bitcoin and ether. (A token top-up would land in an account with no ether for the
-    // withdrawals' gas; not built.)
-    if (!asset.erc20_contract.empty() || !asset.withdrawal_fee_cap.has_value()) continue;
+    // Bitcoin, ether and tokens (a token's top-up lands in an account without ether: the
+    // withdrawal it serves waits for its gas, WaitsForGas; the cold account sending it is
+    // funded first, PlanGasForTopUps).
+    if (!asset.withdrawal_fee_cap.has_value()) continue;
     const policy::AssetPolicy* rules = policy->FindAsset(policy::AssetId(asset.id));
     if (rules == nullptr) continue;
     auto plan = [&](store::Txn& txn) -> absl::StatusOr<std::optional<AssetAllocation>> {
@@ -590,7 +591,7 @@ bool WithdrawalExecutor::WaitsForTopUp(const WithdrawalRow& row, const AssetConf
   // Under build_mu_ (ClaimAndBuild). Only a client's Bitcoin or ether withdrawal that lacks
   // funds, while the asset's cold wallet holds some: a top-up (planned by the next pass,
   // approved by ops) can bring them. Anything else that cannot be built fails as before.
-  if (store::IsInternalMove(row) || !asset.erc20_contract.empty() || !absl::IsFailedPrecondition(build) ||
+  if (store::IsInternalMove(row) || !absl::IsFailedPrecondition(build) ||
       !absl::StartsWith(build.message(), "insufficient_funds")) {
     return false;
   }
@@ -655,6 +656,43 @@ absl::StatusOr<int> WithdrawalExecutor::PlanGasForWithdrawals() {
   return created;
 }
 
+absl::StatusOr<int> WithdrawalExecutor::PlanGasForTopUps() {
+  int created = 0;
+  for (const AssetConfig& asset : config_.assets) {
+    if (asset.erc20_contract.empty() || !asset.withdrawal_fee_cap.has_value()) continue;
+    // The approved top-ups of the token not yet exported.
+    std::vector<WithdrawalRow> waiting;
+    {
+      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+      RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows,
+                          snapshot->ListWithdrawals({"", asset.id, {WithdrawalState::kApproved}}, {"", 100}));
+      for (WithdrawalRow& r : rows) {
+        if (r.kind == "top_up") waiting.push_back(std::move(r));
+      }
+    }
+    for (const WithdrawalRow& row : waiting) {
+      absl::StatusOr<ChainView> view = ReadChain(row, asset, {});  // the cold wallet's accounts
+      if (!view.ok()) {
+        Log(Cat(row.withdrawal_id, ": gas for its export deferred: ", view.status().message()));
+        continue;
+      }
+      absl::StatusOr<txbuild::EthereumPlan> plan = txbuild::BuildEthereumSpend(
+          EthSpend(*view, row.destination, row.amount, asset.erc20_contract, row.fee_cap));
+      if (!plan.ok()) continue;
+      const ChainView::Account* holder = nullptr;  // the largest cold account that holds the amount
+      for (const ChainView::Account& a : view->accounts) {
+        if (a.token >= row.amount && (holder == nullptr || a.token > holder->token)) holder = &a;
+      }
+      if (holder == nullptr || holder->native >= plan->max_fee) continue;  // none can, or it has its gas
+      RF_ASSIGN_OR_RETURN(const bool planned, PlanGasFunding(asset, holder->address,
+                                                             GasToSend(plan->max_fee, row.fee_cap, holder->native),
+                                                             "top_up"));
+      created += planned;
+    }
+  }
+  return created;
+}
+
 absl::Status WithdrawalExecutor::CheckCoverage() {
   if (!config_.coverage.configured) return absl::OkStatus();
   AllocationReport report;
@@ -704,6 +742,9 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   }
   if (absl::StatusOr<int> planned = PlanGasForWithdrawals(); !planned.ok()) {
     Log(Cat("ERROR planning gas for withdrawals: ", planned.status().message()));
+  }
+  if (absl::StatusOr<int> planned = PlanGasForTopUps(); !planned.ok()) {
+    Log(Cat("ERROR planning gas for top-ups: ", planned.status().message()));
   }
   std::vector<std::string> ids;
   {
@@ -909,8 +950,10 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   absl::StatusOr<sv1::SignTransactionRequest> request =
       asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view, change_.second, *spent_)
                                 : BuildEthereum(**txn, *claimed, *asset, *view, *spent_);
-  if (!request.ok() && (WaitsForTopUp(*claimed, *asset, request.status()) ||
-                        WaitsForGas(*claimed, *asset, *view, request.status()))) {
+  // Gas first: tokens a top-up brought sit in an account without ether, while cold may still
+  // hold more.
+  if (!request.ok() && (WaitsForGas(*claimed, *asset, *view, request.status()) ||
+                        WaitsForTopUp(*claimed, *asset, request.status()))) {
     return Outcome::kRetry;  // dropped without Commit: still approved
   }
   if (!request.ok()) {
@@ -1300,12 +1343,14 @@ absl::StatusOr<std::vector<store::Posting>> WithdrawalExecutor::TopUpSettlement(
   // The amount arrives in the hot wallet; the fee left the cold wallet's coins on the house's
   // account: the house owes it to the client wallets, and pays it back into client-hot (a
   // receivable of client-hot, settled by a fee reimbursement like a sweep's fee).
-  std::optional<base::Amount> out = row.amount.CheckedAdd(fee);
+  // A token's gas is ether: booked by the caller's second entry in the ether asset.
+  const base::Amount own_fee = row.fee_asset == row.asset_id ? fee : base::Amount::Zero();
+  std::optional<base::Amount> out = row.amount.CheckedAdd(own_fee);
   if (!out) return absl::OutOfRangeError("amount + fee exceeds 2^128 - 1");
   const std::string client_hot = ClientHotWallet(row.asset_id);
   std::vector<store::Posting> postings = {{WalletAccount(client_hot), true, row.amount},
                                           {WalletAccount(row.source_wallet_id), false, *out}};
-  if (!fee.is_zero()) postings.push_back({ReceivableAccount(client_hot), true, fee});
+  if (!own_fee.is_zero()) postings.push_back({ReceivableAccount(client_hot), true, own_fee});
   return postings;
 }
 
@@ -1452,9 +1497,8 @@ absl::StatusOr<std::optional<WithdrawalExecutor::ChainView>> WithdrawalExecutor:
                                              "; only an approved top-up is exported"));
   }
   const AssetConfig* asset = config_.FindAsset(row.asset_id);
-  if (asset == nullptr || !asset->erc20_contract.empty() || AdapterFor(asset->chain) == nullptr) {
-    return absl::FailedPreconditionError(
-        Cat("withdrawal_id: asset ", row.asset_id, " has no chain adapter, or is a token (not topped up)"));
+  if (asset == nullptr || AdapterFor(asset->chain) == nullptr) {
+    return absl::FailedPreconditionError(Cat("withdrawal_id: asset ", row.asset_id, " has no chain adapter"));
   }
   RF_ASSIGN_OR_RETURN(const auto change, ColdChange(row.source_wallet_id));
   return ReadChain(row, *asset, change);  // ether: the cold wallet's accounts, balances and nonces

@@ -242,6 +242,9 @@ class WithdrawalExecutor {
                    const absl::Status& build);
   // Plans the gas fundings withdrawals wait for (PlanGasFunding); returns how many.
   absl::StatusOr<int> PlanGasForWithdrawals();
+  // For each approved token top-up not yet exported whose cold account holding the amount has
+  // no ether for the gas, a gas funding of that account (the export's build needs it).
+  absl::StatusOr<int> PlanGasForTopUps();
   // The cold wallet's first address as (key id, address): the change of a top-up.
   absl::StatusOr<std::pair<std::string, std::string>> ColdChange(const std::string& cold_wallet);
   // With a [coverage] section: after each pass's moves, the cover each asset requires against

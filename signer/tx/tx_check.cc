@@ -348,9 +348,10 @@ absl::Status CheckKindRules(const TxRequest& r, const TxConfig& config, const Ow
       target = {OwnerClass::kClient, Tier::kHot};
       break;
     case policy::RequestKind::kGasFunding: {
-      // Ether into one of a token's deposit accounts, so that the account can pay the gas of
-      // the token's sweep: from the chain's native coin's client-hot wallet to an account of a
-      // token's client-hot wallet on the same chain, and nowhere else.
+      // Ether into one of a token's accounts, so that the account can pay the gas of a transfer
+      // of the token (a sweep, a withdrawal, a top-up from cold): from the chain's native coin's
+      // client-hot wallet to an account of a token's client wallet (hot or cold) on the same
+      // chain, and nowhere else.
       if (source.owner_class != OwnerClass::kClient) {
         return Refuse("kind_owner_mismatch",
                       Cat("a gas_funding is paid by a client-hot wallet; the inputs belong to ", source_text));
@@ -365,10 +366,10 @@ absl::Status CheckKindRules(const TxRequest& r, const TxConfig& config, const Ow
                                                  source_text, ", a token's wallet"));
       }
       const AssetConfig* to = dest == nullptr ? nullptr : config.FindAsset(dest->asset);
-      if (dest == nullptr || dest->owner_class != OwnerClass::kClient || dest->tier != Tier::kHot || to == nullptr ||
+      if (dest == nullptr || dest->owner_class != OwnerClass::kClient || to == nullptr ||
           !to->erc20_contract.has_value() || to->chain != from->chain) {
         return Refuse("destination_not_registered_wallet",
-                      Cat("a gas_funding from ", source_text, " pays an account of a token's client-hot wallet on ",
+                      Cat("a gas_funding from ", source_text, " pays an account of a token's client wallet on ",
                           ChainName(from->chain), "; the destination ", r.intent.destination, " is ",
                           dest == nullptr ? std::string("no wallet signerd knows")
                                           : Cat("an address of ", OwnerClassName(dest->owner_class), "-",

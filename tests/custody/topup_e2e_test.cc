@@ -434,6 +434,40 @@ class TopUpE2e : public ::testing::Test {
     return WaitTopUp();
   }
 
+  // An Ethereum asset's withdrawal of `amount` by the client to a new whitelisted address
+  // (approved by alice), below the asset's approval tier, so approved at once: fills
+  // destination_ and withdrawal_id_.
+  void WhitelistAndWithdraw(const std::string& amount) {
+    std::array<uint8_t, 20> hash;
+    hash.fill(0x42);
+    destination_ = chain::EthChecksumAddress(hash);
+    grpc::ClientContext ctx;
+    v1::AddWhitelistAddressRequest req;
+    req.set_idempotency_key("whitelist-" + asset_);
+    req.set_client_id(client_id_);
+    req.set_asset_id(asset_);
+    req.set_address(destination_);
+    v1::AddWhitelistAddressResponse added;
+    ASSERT_TRUE(platform_->AddWhitelistAddress(&ctx, req, &added).ok());
+    v1::SubmitApprovalResponse approved;
+    ASSERT_TRUE(Approve(added.entry().entry_id(), "alice", Sign(ApproverKey("alice"), WhitelistDigestOf(added.entry())),
+                        &approved)
+                    .ok());
+    ASSERT_EQ(approved.whitelist_entry().state(), v1::WHITELIST_STATE_ACTIVE);
+    grpc::ClientContext wctx;
+    v1::CreateWithdrawalRequest wreq;
+    wreq.set_idempotency_key("withdraw-" + asset_);
+    wreq.set_client_id(client_id_);
+    wreq.set_asset_id(asset_);
+    wreq.set_amount(amount);
+    wreq.set_destination(destination_);
+    v1::CreateWithdrawalResponse created;
+    grpc::Status s = platform_->CreateWithdrawal(&wctx, wreq, &created);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(created.withdrawal().state(), v1::WITHDRAWAL_STATE_APPROVED) << created.withdrawal().DebugString();
+    withdrawal_id_ = created.withdrawal().withdrawal_id();
+  }
+
   // Checks that the client's withdrawal waits, approved, not failed.
   void ExpectWithdrawalWaits(const std::string& when) {
     const v1::Withdrawal w = Get(withdrawal_id_);
@@ -1045,39 +1079,8 @@ TEST_F(TopUpE2e, EtherWithdrawalBeyondHotIsPaidAfterAnOfflineSignedTopUp) {
   ASSERT_TRUE(WaitState(Moves(v1::REQUEST_KIND_SWEEP).at(0).withdrawal_id(), v1::WITHDRAWAL_STATE_CONFIRMED));
   ASSERT_EQ(Moves(v1::REQUEST_KIND_SWEEP).size(), 1u);
 
-  std::array<uint8_t, 20> hash;
-  hash.fill(0x42);
-  destination_ = chain::EthChecksumAddress(hash);
-  {
-    grpc::ClientContext ctx;
-    v1::AddWhitelistAddressRequest req;
-    req.set_idempotency_key("whitelist-eth");
-    req.set_client_id(client_id_);
-    req.set_asset_id("ETH");
-    req.set_address(destination_);
-    v1::AddWhitelistAddressResponse added;
-    ASSERT_TRUE(platform_->AddWhitelistAddress(&ctx, req, &added).ok());
-    v1::SubmitApprovalResponse approved;
-    ASSERT_TRUE(Approve(added.entry().entry_id(), "alice", Sign(ApproverKey("alice"), WhitelistDigestOf(added.entry())),
-                        &approved)
-                    .ok());
-    ASSERT_EQ(approved.whitelist_entry().state(), v1::WHITELIST_STATE_ACTIVE);
-  }
-  {
-    // Below ETH's approval tier: approved at once, and hot cannot pay it.
-    grpc::ClientContext ctx;
-    v1::CreateWithdrawalRequest req;
-    req.set_idempotency_key("withdraw-eth");
-    req.set_client_id(client_id_);
-    req.set_asset_id("ETH");
-    req.set_amount(std::to_string(3 * kEther / 2));
-    req.set_destination(destination_);
-    v1::CreateWithdrawalResponse created;
-    grpc::Status s = platform_->CreateWithdrawal(&ctx, req, &created);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    ASSERT_EQ(created.withdrawal().state(), v1::WITHDRAWAL_STATE_APPROVED) << created.withdrawal().DebugString();
-    withdrawal_id_ = created.withdrawal().withdrawal_id();
-  }
+  // Below ETH's approval tier: approved at once, and hot cannot pay it.
+  ASSERT_NO_FATAL_FAILURE(WhitelistAndWithdraw(std::to_string(3 * kEther / 2)));
   const v1::Withdrawal planned = WaitTopUp();
   const std::string top_up_id = planned.withdrawal_id();
   ASSERT_FALSE(top_up_id.empty());
@@ -1179,6 +1182,126 @@ TEST_F(TopUpE2e, ATopUpsDecisionIsRecordedAndReplays) {
   CommandResult other = stack_->RunCustodyd(replay);
   EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
   EXPECT_THAT(other.out, HasSubstr("allocation " + planned.withdrawal_id() + ": recorded"));
+}
+
+// A token top-up. Token accounts hold no ether, so gas is funded three times, each by a
+// gas_funding from ETH client-hot: the deposit account before its sweep, the cold account before
+// the top-up's export can be built, and the hot account the top-up fills before the waiting
+// withdrawal can be paid from it. Each lands when the block with the funding is mined.
+TEST_F(TopUpE2e, TokenWithdrawalBeyondHotIsPaidAfterAGasFundedOfflineSignedTopUp) {
+  asset_ = "USDC-ETH";
+  Start(/*trust_test_identity=*/true);
+  ASSERT_FALSE(HasFatalFailure());
+  const uint64_t kUsdc = 1'000'000;
+  // Ether in ETH client-hot: what pays the fundings (no ETH cold wallet here, so it stays hot).
+  const std::string funder = NewClient("eth-funder");
+  {
+    grpc::ClientContext ctx;
+    v1::CreateDepositAddressRequest req;
+    req.set_idempotency_key("addr-funder");
+    req.set_client_id(funder);
+    req.set_asset_id("ETH");
+    v1::CreateDepositAddressResponse resp;
+    ASSERT_TRUE(platform_->CreateDepositAddress(&ctx, req, &resp).ok());
+    stack_->Credit("ethereum", resp.deposit_address().address(), "1000000000000000000");
+  }
+  client_id_ = NewClient("usdc-topup-client");
+  deposit_address_ = DepositAddress(client_id_);
+  stack_->Credit("ethereum", deposit_address_, std::to_string(2000 * kUsdc), kUsdcContract);
+  stack_->Mine("ethereum", 2);
+  // Mines a block at a time (an executor pass between) until `done`.
+  auto mine_until = [&](const std::function<bool()>& done) {
+    for (int round = 0; round < 30; ++round) {
+      for (int poll = 0; poll < 12; ++poll) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      stack_->Mine("ethereum", 1);
+    }
+    return done();
+  };
+  auto fundings = [&] {
+    grpc::ClientContext ctx;
+    v1::ListWithdrawalsRequest req;
+    req.set_asset_id("ETH");
+    v1::ListWithdrawalsResponse resp;
+    EXPECT_TRUE(auditor_->ListWithdrawals(&ctx, req, &resp).ok());
+    std::vector<v1::Withdrawal> out;
+    for (const v1::Withdrawal& w : resp.withdrawals()) {
+      if (w.kind() == v1::REQUEST_KIND_GAS_FUNDING) out.push_back(w);
+    }
+    return out;
+  };
+  // The deposit account funded, then swept to cold.
+  ASSERT_TRUE(mine_until([&] {
+    const auto sweeps = Moves(v1::REQUEST_KIND_SWEEP);
+    return !sweeps.empty() && sweeps[0].state() == v1::WITHDRAWAL_STATE_CONFIRMED;
+  })) << stack_->CustodydStderr();
+  ASSERT_EQ(fundings().size(), 1u);
+  EXPECT_EQ(fundings()[0].destination(), deposit_address_);
+  const uint64_t swept = std::stoull(Moves(v1::REQUEST_KIND_SWEEP)[0].amount());
+  ASSERT_GT(swept, 1500 * kUsdc);
+
+  ASSERT_NO_FATAL_FAILURE(WhitelistAndWithdraw(std::to_string(1500 * kUsdc)));
+  const v1::Withdrawal planned = WaitTopUp();
+  const std::string top_up_id = planned.withdrawal_id();
+  ASSERT_FALSE(top_up_id.empty());
+  EXPECT_EQ(planned.source_wallet(), "USDC-ETH:client-cold");
+  EXPECT_EQ(planned.fee_asset(), "ETH");
+  ExpectWithdrawalWaits("token top-up pending approval");
+  const auto digest = DigestOf(SubjectOf(planned));
+  for (const char* who : {"alice", "bob"}) {
+    ASSERT_TRUE(Approve(top_up_id, who, Sign(ApproverKey(who), digest)).ok()) << who;
+  }
+  // The cold account is funded with gas; until that is mined the export cannot be built.
+  ASSERT_TRUE(Eventually([&] { return fundings().size() == 2; })) << stack_->CustodydStderr();
+  EXPECT_EQ(fundings()[0].destination(), cold_address_);
+  v1::ExportSigningBundleResponse exported;
+  ASSERT_TRUE(mine_until([&] {
+    exported.Clear();
+    return Export(*approver_, "export-usdc-" + std::to_string(++keys_), top_up_id, &exported).ok();
+  })) << stack_->CustodydStderr();
+  WriteColdConfig(/*with_transactions=*/true, planned.destination());
+  const fs::path bundle_path = cold_->dir() / "usdc-bundle.json";
+  const fs::path signed_path = cold_->dir() / "usdc-signed.json";
+  WriteAll(bundle_path, exported.file());
+  CommandResult r = Offline({"sign", "--in", bundle_path.string(), "--out", signed_path.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  absl::StatusOr<air::SignedBundle> signed_bundle = air::ReadSignedBundle(ReadAll(signed_path));
+  ASSERT_TRUE(signed_bundle.ok()) << signed_bundle.status();
+  v1::ImportSignedBundleResponse imported;
+  grpc::Status s = Import(*admin_, "import-usdc", SignedBundleSignedBy(*signed_bundle, test_identity_), &imported);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // Settled; then the hot account it filled is funded with gas, and the withdrawal is paid.
+  ASSERT_TRUE(mine_until([&] { return Get(withdrawal_id_).state() == v1::WITHDRAWAL_STATE_CONFIRMED; }))
+      << Get(withdrawal_id_).DebugString() << stack_->CustodydStderr();
+  EXPECT_EQ(Get(top_up_id).state(), v1::WITHDRAWAL_STATE_CONFIRMED);
+  const auto all = fundings();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].destination(), planned.destination());
+  for (const v1::Withdrawal& f : all) {
+    EXPECT_EQ(f.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << f.DebugString();
+    EXPECT_EQ(f.source_wallet(), "ETH:client-hot");
+  }
+  grpc::ClientContext bctx;
+  v1::GetBalancesRequest breq;
+  breq.set_client_id(client_id_);
+  v1::GetBalancesResponse balances;
+  ASSERT_TRUE(platform_->GetBalances(&bctx, breq, &balances).ok());
+  int rows = 0;
+  for (const auto& b : balances.balances()) {
+    if (b.asset_id() != asset_) continue;
+    ++rows;
+    EXPECT_EQ(b.available(), std::to_string(500 * kUsdc));  // the client pays the amount only
+    EXPECT_EQ(b.held(), "0");
+  }
+  EXPECT_EQ(rows, 1);
+  grpc::ClientContext sctx;
+  v1::GetSegregationReportResponse report;
+  ASSERT_TRUE(auditor_->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
+  EXPECT_TRUE(report.holds()) << report.DebugString();
+  for (const auto& a : report.assets()) EXPECT_EQ(a.unattributed(), "0") << a.DebugString();
+  stack_->ExpectInvariantsAndAuditHold();
 }
 
 }  // namespace
