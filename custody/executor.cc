@@ -38,6 +38,17 @@ struct WithdrawalExecutor::Spent {
 
 namespace {
 
+absl::StatusOr<WithdrawalExecutor::Spent> SpentByUnfinished(
+    store::Txn& txn, int64_t now_s, const std::string& except, std::map<std::string, WithdrawalExecutor::Spent>& cache,
+    const std::function<absl::StatusOr<signer::v1::SignTransactionRequest>(const std::string&)>& load);
+
+// `have` less what `committed` holds for `key` (zero if that is more).
+base::Amount LessCommitted(base::Amount have, const std::map<std::string, base::Amount>& committed,
+                           const std::string& key) {
+  auto it = committed.find(key);
+  return it == committed.end() ? have : have.CheckedSub(it->second).value_or(base::Amount::Zero());
+}
+
 using Spent = WithdrawalExecutor::Spent;
 
 using base::Cat;
@@ -331,6 +342,18 @@ absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExec
   WithdrawalRow probe;
   probe.source_wallet_id = ClientHotWallet(asset.id);
   RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(probe, asset, {}));
+  {
+    // What unfinished moves will take from an account (a gas funding sent from it and not yet
+    // mined) is not the sweep's: the build would find the account short and fail the sweep.
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
+    std::map<std::string, Spent> cache;
+    RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(*snapshot, env_.NowUnixMs() / 1000, "", cache,
+                                                       [&](const std::string& id) { return LoadBuild(*snapshot, id); }));
+    for (ChainView::Account& a : view.accounts) {
+      a.native = LessCommitted(a.native, spent.native_committed, a.key_id);
+      a.token = LessCommitted(a.token, spent.token_committed, a.key_id);
+    }
+  }
   // The most a transfer (of ether, or of the token) can cost in gas at the node's advice,
   // within the fee cap.
   RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan plan,
@@ -1099,17 +1122,13 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(st
   // The fee the sender must be able to pay: the most this transaction can cost.
   RF_ASSIGN_OR_RETURN(txbuild::EthereumPlan probe, txbuild::BuildEthereumSpend(spend));
   // What unfinished withdrawals of a sender will take is not this one's to spend.
-  auto less = [](base::Amount have, const std::map<std::string, base::Amount>& m, const std::string& k) {
-    auto it = m.find(k);
-    if (it == m.end()) return have;
-    return have.CheckedSub(it->second).value_or(base::Amount::Zero());
-  };
   std::vector<txbuild::EthAccount> accounts;
   for (const ChainView::Account& a : view.accounts) {
-    accounts.push_back(txbuild::EthAccount{a.address, a.key_id, less(a.native, spent.native_committed, a.key_id),
-                                           less(a.token, spent.token_committed, a.key_id)});
+    accounts.push_back(txbuild::EthAccount{a.address, a.key_id, LessCommitted(a.native, spent.native_committed, a.key_id),
+                                           LessCommitted(a.token, spent.token_committed, a.key_id)});
   }
-  RF_ASSIGN_OR_RETURN(size_t chosen, txbuild::ChooseEthSender(accounts, token, row.amount, probe.max_fee));
+  RF_ASSIGN_OR_RETURN(size_t chosen, txbuild::ChooseEthSender(accounts, token, row.amount, probe.max_fee,
+                                                              /*smallest=*/row.kind == "gas_funding"));
   spend.nonce = view.accounts[chosen].pending_nonce;
   if (auto it = spent.next_nonce.find(accounts[chosen].key_id); it != spent.next_nonce.end()) {
     spend.nonce = std::max(spend.nonce, it->second);

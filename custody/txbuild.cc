@@ -183,7 +183,7 @@ absl::StatusOr<EthereumPlan> BuildEthereumSpend(const EthereumSpend& spend) {
 }
 
 absl::StatusOr<size_t> ChooseEthSender(const std::vector<EthAccount>& accounts, bool token, base::Amount amount,
-                                       base::Amount max_fee) {
+                                       base::Amount max_fee, bool smallest) {
   std::optional<size_t> best;
   for (size_t i = 0; i < accounts.size(); ++i) {
     const EthAccount& a = accounts[i];
@@ -196,7 +196,8 @@ absl::StatusOr<size_t> ChooseEthSender(const std::vector<EthAccount>& accounts, 
     }
     if (!can_pay) continue;
     const base::Amount held = token ? a.token : a.native;
-    if (!best || held > (token ? accounts[*best].token : accounts[*best].native)) best = i;
+    const base::Amount best_held = best ? (token ? accounts[*best].token : accounts[*best].native) : base::Amount();
+    if (!best || (smallest ? held < best_held : held > best_held)) best = i;
   }
   if (!best) {
     return absl::FailedPreconditionError(Cat("insufficient_funds: none of the wallet's ", accounts.size(),

@@ -111,9 +111,11 @@ struct EthAccount {
 // the largest holder of the asset among them so that small deposit accounts are kept whole for
 // consolidation. Returns its index. FAILED_PRECONDITION "insufficient_funds: ..." when no
 // single account can pay (spends from two accounts would be two transactions; consolidation is
-// a later issue).
+// a later issue). With `smallest`, the smallest holder that can pay instead: for a small
+// internal transfer (a gas funding), so that the large accounts stay whole for the sweeps and
+// withdrawals planned from them.
 absl::StatusOr<size_t> ChooseEthSender(const std::vector<EthAccount>& accounts, bool token, base::Amount amount,
-                                       base::Amount max_fee);
+                                       base::Amount max_fee, bool smallest = false);
 
 // What signerd is sent for a withdrawal, without approvals (the executor adds them).
 struct SignRequestFields {

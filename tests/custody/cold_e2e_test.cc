@@ -1122,10 +1122,12 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
   options.cold_identity_hex = cold_signer.Hex();
   options.cold_addresses["BTC"] = {RegtestAddress(0)};
   options.cold_addresses["ETH"] = {EthAddress(2)};
+  options.cold_addresses["USDC-ETH"] = {EthAddress(1)};
   // A 20% cap, so that the hot wallets can pay the run's withdrawals without top-ups (those
   // need the offline signer: custody_topup_e2e_test).
   options.policy = TestPolicyWith({{"BTC", "hot_cap = \"0.2\"\nmin_sweep = 1000000\n"},
-                                   {"ETH", "hot_cap = \"0.2\"\nmin_sweep = 100000000000000000\n"}});
+                                   {"ETH", "hot_cap = \"0.2\"\nmin_sweep = 100000000000000000\n"},
+                                   {"USDC-ETH", "hot_cap = \"0.2\"\nmin_sweep = 100000000\n"}});
   options.asset_lines["BTC"] = "receivable_threshold = \"1\"\n";
   options.asset_lines["ETH"] = "receivable_threshold = \"1\"\n";
   options.extra_config = "[reconciliation]\nlift_group = \"ops\"\n";
@@ -1140,15 +1142,19 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
   v1::ImportColdKeysResponse imported;
   ASSERT_TRUE(Import(*admin, "import-1",
                      ColdKeyFile({Key("cold-btc-1", 0, "BTC", "BTC:client-cold"),
-                                  Key("cold-eth-1", 2, "ETH", "ETH:client-cold")},
+                                  Key("cold-eth-1", 2, "ETH", "ETH:client-cold"),
+                                  Key("cold-usdc-1", 1, "USDC-ETH", "USDC-ETH:client-cold")},
                                  cold_signer),
                      &imported)
                   .ok());
   stack.Credit("bitcoin", HouseAddress(*admin, "BTC"), "100000000");
   stack.Credit("ethereum", HouseAddress(*admin, "ETH"), "10000000000000000000");
-  const char* kAssets[] = {"BTC", "ETH"};
-  const std::map<std::string, std::string> chain_of = {{"BTC", "bitcoin"}, {"ETH", "ethereum"}};
-  const std::map<std::string, uint32_t> blocks_of = {{"BTC", 3}, {"ETH", 2}};
+  // USDC-ETH's accounts pay their gas in ether the ETH client-hot wallet sends them
+  // (gas_funding), which the house pays back (ETH's receivables).
+  const char* kAssets[] = {"BTC", "ETH", "USDC-ETH"};
+  const std::map<std::string, std::string> chain_of = {
+      {"BTC", "bitcoin"}, {"ETH", "ethereum"}, {"USDC-ETH", "ethereum"}};
+  const std::map<std::string, uint32_t> blocks_of = {{"BTC", 3}, {"ETH", 2}, {"USDC-ETH", 2}};
   int keys = 0;
   struct Client {
     std::string id;
@@ -1168,6 +1174,7 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
     hash.fill(static_cast<uint8_t>(0x40 + c));
     clients[c].destination["BTC"] = chain::P2wpkhAddress("bcrt", hash).value();
     clients[c].destination["ETH"] = chain::EthChecksumAddress(hash);
+    clients[c].destination["USDC-ETH"] = chain::EthChecksumAddress(hash);
     for (const char* asset : kAssets) {
       grpc::ClientContext actx;
       v1::CreateDepositAddressRequest areq;
@@ -1226,7 +1233,7 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
   // What each client should hold: deposits less withdrawals and the fees it was charged.
   std::map<std::string, std::map<std::string, base::Amount>> expected;
   std::vector<std::string> withdrawal_ids;
-  std::map<std::string, size_t> sweeps_seen = {{"BTC", 0}, {"ETH", 0}};
+  std::map<std::string, size_t> sweeps_seen = {{"BTC", 0}, {"ETH", 0}, {"USDC-ETH", 0}};
   size_t deposits = 0;
   constexpr int kRounds = 13;
   for (int round = 0; round < kRounds; ++round) {
@@ -1234,9 +1241,11 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
       const uint64_t step = 1 + (round * 7 + c * 3) % 5;  // 1..5
       const std::map<std::string, base::Amount> amount = {
           {"BTC", base::Amount(step * 5'000'000ull)},                  // 0.05 .. 0.25 BTC
-          {"ETH", base::Amount(step * 500'000'000'000'000'000ull)}};  // 0.5 .. 2.5 ETH
+          {"ETH", base::Amount(step * 500'000'000'000'000'000ull)},  // 0.5 .. 2.5 ETH
+          {"USDC-ETH", base::Amount(step * 500'000'000ull)}};       // 500 .. 2,500 USDC
       for (const char* asset : kAssets) {
-        stack.Credit(chain_of.at(asset), clients[c].deposit[asset], amount.at(asset).ToBaseUnitString());
+        stack.Credit(chain_of.at(asset), clients[c].deposit[asset], amount.at(asset).ToBaseUnitString(),
+                     std::string(asset) == "USDC-ETH" ? kUsdcContract : "");
         expected[clients[c].id][asset] = *expected[clients[c].id][asset].CheckedAdd(amount.at(asset));
         ++deposits;
       }
@@ -1252,7 +1261,9 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
         req.set_idempotency_key("wd-" + std::to_string(++keys));
         req.set_client_id(client.id);
         req.set_asset_id(asset);
-        req.set_amount(std::string(asset) == "BTC" ? "2000000" : "200000000000000000");  // 0.02 BTC, 0.2 ETH
+        const std::map<std::string, std::string> wd = {
+            {"BTC", "2000000"}, {"ETH", "200000000000000000"}, {"USDC-ETH", "200000000"}};  // 0.02 BTC, 0.2 ETH, 200 USDC
+        req.set_amount(wd.at(asset));
         req.set_destination(client.destination.at(asset));
         v1::CreateWithdrawalResponse made;
         grpc::Status s = platform->CreateWithdrawal(&ctx, req, &made);
@@ -1287,7 +1298,9 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
     const v1::Withdrawal& w = got.withdrawal();
     ASSERT_EQ(w.state(), v1::WITHDRAWAL_STATE_CONFIRMED) << w.DebugString();
     base::Amount out = base::ParseBaseUnits(w.amount()).value();
-    out = *out.CheckedAdd(base::ParseBaseUnits(w.network_fee()).value());  // native assets: the client pays
+    if (w.fee_charged_to_client()) {
+      out = *out.CheckedAdd(base::ParseBaseUnits(w.network_fee()).value());  // native assets: the client pays
+    }
     expected[w.client_id()][w.asset_id()] = *expected[w.client_id()][w.asset_id()].CheckedSub(out);
   }
   for (const Client& client : clients) {
@@ -1319,23 +1332,25 @@ TEST(MultiAssetRunE2e, DepositsWithdrawalsSweepsAndReimbursementsOnTwoChainsKeep
   }
   EXPECT_GE(sweeps_seen["BTC"], 3u);
   EXPECT_GE(sweeps_seen["ETH"], 3u);
+  EXPECT_GE(sweeps_seen["USDC-ETH"], 3u);
   EXPECT_GE(reimbursements, 2u);
-  EXPECT_GE(deposits + moves, 200u);
-  std::printf("multi-asset run: %zu deposits and %zu moves settled (%zu withdrawals, %zu BTC and %zu ETH sweeps, "
-              "%zu fee reimbursements)\n",
-              deposits, moves, withdrawal_ids.size(), sweeps_seen["BTC"], sweeps_seen["ETH"], reimbursements);
+  EXPECT_GE(deposits + moves, 300u);
+  std::printf("multi-asset run: %zu deposits and %zu moves settled (%zu withdrawals, %zu BTC, %zu ETH and %zu USDC-ETH "
+              "sweeps, %zu fee reimbursements)\n",
+              deposits, moves, withdrawal_ids.size(), sweeps_seen["BTC"], sweeps_seen["ETH"], sweeps_seen["USDC-ETH"],
+              reimbursements);
   grpc::ClientContext sctx;
   v1::GetSegregationReportResponse report;
   ASSERT_TRUE(auditor->GetSegregationReport(&sctx, v1::GetSegregationReportRequest(), &report).ok());
   EXPECT_TRUE(report.holds()) << report.DebugString();
   for (const auto& a : report.assets()) {
-    if (a.asset_id() == "BTC" || a.asset_id() == "ETH") {
-      EXPECT_EQ(a.receivables(), "0") << a.DebugString();
-    }
+    EXPECT_EQ(a.receivables(), "0") << a.DebugString();
+    EXPECT_EQ(a.unattributed(), "0") << a.DebugString();
   }
   // The reconciler compared chain and books at every block of the run: no false alarm.
   ExpectReconciledWithoutAlarm(stack, *auditor, "BTC", "bitcoin");
   ExpectReconciledWithoutAlarm(stack, *auditor, "ETH", "ethereum");
+  ExpectReconciledWithoutAlarm(stack, *auditor, "USDC-ETH", "ethereum");
   stack.ExpectInvariantsAndAuditHold();
 }
 

@@ -195,6 +195,8 @@ TEST(EthereumBuildTest, TheSenderIsTheLargestHolderThatCanPay) {
       {"c", "k3", base::Amount(20'000'000'000'000'000ULL), base::Amount(5)},
   };
   EXPECT_EQ(*ChooseEthSender(accounts, false, base::Amount(1'000), fee), 2u);
+  // A gas funding takes the smallest account that can pay, keeping the large ones whole.
+  EXPECT_EQ(*ChooseEthSender(accounts, false, base::Amount(1'000), fee, /*smallest=*/true), 1u);  // not "a": too little
   EXPECT_THAT(std::string(ChooseEthSender(accounts, false, base::Amount(30'000'000'000'000'000ULL), fee).status().message()),
               HasSubstr("insufficient_funds"));
   // Tokens: the holder of the tokens, with ether for the gas.
