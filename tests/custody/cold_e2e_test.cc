@@ -453,18 +453,7 @@ std::string HouseAddress(v1::Custody::Stub& admin, const std::string& asset = "B
 
 // The moves of `kind` of `asset` as the auditor sees them, newest first.
 std::vector<v1::Withdrawal> Moves(v1::Custody::Stub& auditor, v1::RequestKind kind, const std::string& asset = "BTC") {
-  grpc::ClientContext ctx;
-  v1::ListWithdrawalsRequest req;
-  req.set_asset_id(asset);
-  req.set_page_size(100);
-  v1::ListWithdrawalsResponse resp;
-  grpc::Status s = auditor.ListWithdrawals(&ctx, req, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  std::vector<v1::Withdrawal> out;
-  for (const v1::Withdrawal& w : resp.withdrawals()) {
-    if (w.kind() == kind) out.push_back(w);
-  }
-  return out;
+  return MovesOfKind(auditor, asset, kind);
 }
 
 std::vector<v1::Withdrawal> Sweeps(v1::Custody::Stub& auditor) { return Moves(auditor, v1::REQUEST_KIND_SWEEP); }

@@ -87,6 +87,21 @@ v1::Withdrawal GetWithdrawalAs(v1::Custody::Stub& caller, const std::string& wit
   return resp.withdrawal();
 }
 
+std::vector<v1::Withdrawal> MovesOfKind(v1::Custody::Stub& caller, const std::string& asset, v1::RequestKind kind) {
+  grpc::ClientContext ctx;
+  v1::ListWithdrawalsRequest req;
+  req.set_asset_id(asset);
+  req.set_page_size(100);
+  v1::ListWithdrawalsResponse resp;
+  grpc::Status s = caller.ListWithdrawals(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  std::vector<v1::Withdrawal> out;
+  for (const v1::Withdrawal& w : resp.withdrawals()) {
+    if (w.kind() == kind) out.push_back(w);
+  }
+  return out;
+}
+
 bool Eventually(const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -166,6 +166,10 @@ grpc::Status CreateWithdrawalAs(v1::Custody::Stub& platform, const std::string& 
 // The withdrawal as `caller` sees it; fails the test on error.
 v1::Withdrawal GetWithdrawalAs(v1::Custody::Stub& caller, const std::string& withdrawal_id);
 
+// The withdrawals and internal moves of `kind` of `asset` as `caller` (the auditor) lists them,
+// newest first (one page of 100); fails the test on error.
+std::vector<v1::Withdrawal> MovesOfKind(v1::Custody::Stub& caller, const std::string& asset, v1::RequestKind kind);
+
 // Polls until `done` holds (true) or a minute passes (false): for what custodyd does on its
 // own threads (the executor's passes), which no health check reports.
 bool Eventually(const std::function<bool()>& done);

@@ -481,18 +481,7 @@ TEST_F(ExecutorE2eTest, ATokenWithdrawalWaitsForItsAccountToBeFundedWithGas) {
   const v1::Withdrawal usdc = Create(client, "USDC-ETH", "1500000000", dest);
   ASSERT_EQ(usdc.state(), v1::WITHDRAWAL_STATE_APPROVED) << usdc.DebugString();
 
-  auto fundings = [&] {
-    grpc::ClientContext ctx;
-    v1::ListWithdrawalsRequest req;
-    req.set_asset_id("ETH");
-    v1::ListWithdrawalsResponse resp;
-    EXPECT_TRUE(auditor_->ListWithdrawals(&ctx, req, &resp).ok());
-    std::vector<v1::Withdrawal> out;
-    for (const v1::Withdrawal& w : resp.withdrawals()) {
-      if (w.kind() == v1::REQUEST_KIND_GAS_FUNDING) out.push_back(w);
-    }
-    return out;
-  };
+  auto fundings = [&] { return MovesOfKind(*auditor_, "ETH", v1::REQUEST_KIND_GAS_FUNDING); };
   ASSERT_TRUE(Eventually([&] {
     const auto f = fundings();
     return !f.empty() && f[0].state() == v1::WITHDRAWAL_STATE_BROADCAST;

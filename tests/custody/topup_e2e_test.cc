@@ -1220,18 +1220,7 @@ TEST_F(TopUpE2e, TokenWithdrawalBeyondHotIsPaidAfterAGasFundedOfflineSignedTopUp
     }
     return done();
   };
-  auto fundings = [&] {
-    grpc::ClientContext ctx;
-    v1::ListWithdrawalsRequest req;
-    req.set_asset_id("ETH");
-    v1::ListWithdrawalsResponse resp;
-    EXPECT_TRUE(auditor_->ListWithdrawals(&ctx, req, &resp).ok());
-    std::vector<v1::Withdrawal> out;
-    for (const v1::Withdrawal& w : resp.withdrawals()) {
-      if (w.kind() == v1::REQUEST_KIND_GAS_FUNDING) out.push_back(w);
-    }
-    return out;
-  };
+  auto fundings = [&] { return MovesOfKind(*auditor_, "ETH", v1::REQUEST_KIND_GAS_FUNDING); };
   // The deposit account funded, then swept to cold.
   ASSERT_TRUE(mine_until([&] {
     const auto sweeps = Moves(v1::REQUEST_KIND_SWEEP);
