@@ -694,7 +694,7 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "UPDATE withdrawals SET txid = ?2, signed_tx = ?3 WHERE withdrawal_id = ?1",
     "UPDATE withdrawals SET network_fee = ?2, confirmed_height = ?3 WHERE withdrawal_id = ?1",
     "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE (state = 'approved' AND not_before_unix_s <= ?1)"
-    " OR state IN ('signing', 'signed', 'broadcast') ORDER BY ordinal LIMIT ?2",
+    " OR state IN ('signing', 'signed', 'broadcast') ORDER BY state = 'broadcast', ordinal LIMIT ?2",
     "SELECT coalesce(max(seq), 0) + 1 FROM withdrawal_events",
     "INSERT INTO withdrawal_events (seq, withdrawal_id, client_id, state, reason, unix_ms)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

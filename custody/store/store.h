@@ -511,8 +511,10 @@ class Txn {
   virtual absl::StatusOr<std::vector<ApprovalRow>> ListApprovals(const std::string& target_id) = 0;
 
   // --- the withdrawal executor (custody/executor.*) -------------------------------------------
-  // Approved withdrawals whose not_before has passed (oldest first), and every withdrawal in
-  // signing, signed or broadcast (to resume after a restart), at most `limit` in all.
+  // Approved withdrawals whose not_before has passed, and every withdrawal in signing, signed
+  // or broadcast (to resume after a restart), at most `limit` in all: those still to sign or
+  // send first (oldest first), then those broadcast and waiting for confirmation (oldest
+  // first), so that a backlog of unconfirmed transactions never starves new withdrawals.
   virtual absl::StatusOr<std::vector<WithdrawalRow>> ListExecutable(int64_t now_unix_s, uint32_t limit) = 0;
   // approved -> signing, durably before signerd is asked. FAILED_PRECONDITION unless approved
   // and not_before <= now_unix_ms / 1000. Returns the row as claimed.

@@ -422,6 +422,38 @@ TEST_F(WithdrawalStoreTest, ExecutorPathApprovedToConfirmed) {
   EXPECT_EQ((*open)[0].withdrawal_id, "w_2");
 }
 
+TEST_F(WithdrawalStoreTest, ExecutableListsWorkToDoBeforeTransactionsWaitingForConfirmation) {
+  // Two older withdrawals broadcast and not yet confirmed fill a page of two; a newer approved
+  // one must still be listed first, or a backlog of unconfirmed transactions would hold every
+  // new withdrawal back until they confirm.
+  for (const char* id : {"w_1", "w_2"}) {
+    Insert(Withdrawal(id, "c_1", WithdrawalState::kApproved));
+    auto txn = Write();
+    ASSERT_TRUE(txn->ClaimWithdrawalForSigning(id, 1'000).ok());
+    ASSERT_TRUE(txn->RecordSigned(id, std::string("ab0") + id[2], "raw", 1'000).ok());
+    ASSERT_TRUE(txn->RecordBroadcast(id, 1'000).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  Insert(Withdrawal("w_3", "c_1", WithdrawalState::kApproved));
+  Insert(Withdrawal("w_4", "c_1", WithdrawalState::kApproved));
+  {
+    auto txn = Write();
+    ASSERT_TRUE(txn->ClaimWithdrawalForSigning("w_4", 1'000).ok());  // signing: work to do too
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto txn = Read();
+  auto page = txn->ListExecutable(0, 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].withdrawal_id, "w_3");
+  EXPECT_EQ((*page)[1].withdrawal_id, "w_4");
+  auto all = txn->ListExecutable(0, 100);
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::string> order;
+  for (const WithdrawalRow& r : *all) order.push_back(r.withdrawal_id);
+  EXPECT_EQ(order, (std::vector<std::string>{"w_3", "w_4", "w_1", "w_2"}));
+}
+
 TEST_F(WithdrawalStoreTest, FailReleasesTheHoldOnceAndOnlyFromExecutorStates) {
   Insert(Withdrawal("w_1", "c_1", WithdrawalState::kApproved));
   auto txn = Write();
