@@ -39,7 +39,7 @@ struct WithdrawalExecutor::Spent {
 namespace {
 
 absl::StatusOr<WithdrawalExecutor::Spent> SpentByUnfinished(
-    store::Txn& txn, int64_t now_s, const std::string& except, std::map<std::string, WithdrawalExecutor::Spent>& cache,
+    store::Txn& txn, const std::string& except, std::map<std::string, WithdrawalExecutor::Spent>& cache,
     const std::function<absl::StatusOr<signer::v1::SignTransactionRequest>(const std::string&)>& load);
 
 // `have` less what `committed` holds for `key` (zero if that is more).
@@ -61,6 +61,9 @@ constexpr char kBuildMethod[] = "ringfence.custody.executor/Build";
 constexpr char kBundleMethod[] = "ringfence.custody.executor/SigningBundle";
 constexpr char kChangeKeyMethod[] = "ringfence.custody.executor/ChangeKey";
 constexpr uint32_t kMaxUnfinished = 10'000;
+// A broadcast transaction whose chain tip has not moved is looked at again after this long (a
+// node that dropped it gets the same bytes again then).
+constexpr int64_t kWatchRecheckMs = 2'000;
 constexpr size_t kUnspentChunk = 1'000;
 
 void Log(const std::string& line) { std::fprintf(stderr, "custodyd executor: %s\n", line.c_str()); }
@@ -75,10 +78,6 @@ sv1::RequestKind RequestKindOf(const WithdrawalRow& row) {
   if (row.kind == "fee_reimbursement") return sv1::REQUEST_KIND_FEE_REIMBURSEMENT;
   if (row.kind == "gas_funding") return sv1::REQUEST_KIND_GAS_FUNDING;
   return sv1::REQUEST_KIND_WITHDRAWAL;
-}
-
-bool Unfinished(WithdrawalState s) {
-  return s == WithdrawalState::kSigning || s == WithdrawalState::kSigned || s == WithdrawalState::kBroadcast;
 }
 
 store::JournalEntry Entry(const WithdrawalRow& row, std::string kind, std::vector<store::Posting> postings,
@@ -163,7 +162,10 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
   }
 }
 
-WithdrawalExecutor::~WithdrawalExecutor() { Stop(); }
+WithdrawalExecutor::~WithdrawalExecutor() {
+  Stop();
+  StopWorkers();
+}
 
 std::string WithdrawalExecutor::BuildRecordKey(const std::string& withdrawal_id) {
   return Cat("executor/build/", withdrawal_id);
@@ -189,6 +191,51 @@ bool WithdrawalExecutor::Step(const std::string& withdrawal_id, const std::strin
     return false;
   }
   return !stopping_;
+}
+
+void WithdrawalExecutor::RunOnWorkers(int helpers, const std::function<void()>& job) {
+  // The workers live as long as the executor: a busy executor makes many short passes, and a
+  // thread started and joined for each would cost more than the pass's own work.
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    while (static_cast<int>(workers_.size()) < helpers) {
+      const int index = static_cast<int>(workers_.size());
+      workers_.emplace_back([this, index] {
+        uint64_t seen = 0;
+        std::unique_lock<std::mutex> lock(pool_mu_);
+        for (;;) {
+          pool_wake_.wait(lock, [&] { return pool_stop_ || pool_generation_ != seen; });
+          if (pool_stop_) return;
+          seen = pool_generation_;
+          if (index >= pool_helpers_) continue;
+          const std::function<void()>* job = pool_job_;
+          lock.unlock();
+          (*job)();
+          lock.lock();
+          if (--pool_running_ == 0) pool_done_.notify_all();
+        }
+      });
+    }
+    pool_job_ = &job;
+    pool_helpers_ = helpers;
+    pool_running_ = helpers;
+    ++pool_generation_;
+  }
+  pool_wake_.notify_all();
+  job();
+  std::unique_lock<std::mutex> lock(pool_mu_);
+  pool_done_.wait(lock, [&] { return pool_running_ == 0; });
+  pool_job_ = nullptr;
+}
+
+void WithdrawalExecutor::StopWorkers() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_stop_ = true;
+  }
+  pool_wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 void WithdrawalExecutor::Start() {
@@ -347,7 +394,7 @@ absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExec
     // mined) is not the sweep's: the build would find the account short and fail the sweep.
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
     std::map<std::string, Spent> cache;
-    RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(*snapshot, env_.NowUnixMs() / 1000, "", cache,
+    RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(*snapshot, "", cache,
                                                        [&](const std::string& id) { return LoadBuild(*snapshot, id); }));
     for (ChainView::Account& a : view.accounts) {
       a.native = LessCommitted(a.native, spent.native_committed, a.key_id);
@@ -775,6 +822,14 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
     RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn->ListExecutable(env_.NowUnixMs() / 1000, options_.batch));
     for (const WithdrawalRow& r : rows) ids.push_back(r.withdrawal_id);
   }
+  // Each chain's tip once for the pass: the watch of broadcast transactions and the claims'
+  // Bitcoin views are keyed by it.
+  pass_tips_.clear();
+  if (!ids.empty()) {
+    for (const auto& [name, adapter] : adapters_) {
+      if (absl::StatusOr<chain::BlockRef> tip = adapter->Tip(); tip.ok()) pass_tips_[name] = *tip;
+    }
+  }
   ExecutorPass total;
   std::mutex total_mu;
   std::atomic<size_t> next{0};
@@ -790,10 +845,7 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
     total.retried += mine.retried;
   };
   const size_t threads = std::min<size_t>(ids.size(), static_cast<size_t>(std::max(1, options_.parallelism)));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  if (threads > 0) work();
-  for (std::thread& t : pool) t.join();
+  if (threads > 0) RunOnWorkers(static_cast<int>(threads) - 1, work);
   total.stopped = stopping_;
   // After the moves, so that a settlement and the coverage it changes are judged in one pass.
   if (!stopping_) {
@@ -954,11 +1006,12 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   }
   // The chain is read before the claim's transaction, so that no node call holds the store's
   // writer; what other unfinished withdrawals spend is subtracted inside it.
-  absl::StatusOr<ChainView> view = ReadChain(row, *asset, change_);
-  if (!view.ok()) {
-    Log(Cat(row.withdrawal_id, ": build deferred: ", view.status().message()));
+  absl::StatusOr<std::shared_ptr<const ChainView>> read = ReadChainForClaim(row, *asset);
+  if (!read.ok()) {
+    Log(Cat(row.withdrawal_id, ": build deferred: ", read.status().message()));
     return Outcome::kRetry;
   }
+  const std::shared_ptr<const ChainView> view = *std::move(read);
   absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
   if (!txn.ok()) return Outcome::kRetry;
   const int64_t now = env_.NowUnixMs();
@@ -1013,20 +1066,21 @@ void Merge(const Spent& one, Spent& into) {
 
 // What every unfinished withdrawal but `except` spends. `cache` holds each one's share, parsed
 // once from its build record (immutable); it keeps only the withdrawals still unfinished.
-absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const std::string& except,
+absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, const std::string& except,
                                         std::map<std::string, Spent>& cache,
                                         const std::function<absl::StatusOr<sv1::SignTransactionRequest>(const std::string&)>& load) {
   Spent spent;
   std::map<std::string, Spent> kept;
-  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn.ListExecutable(now_s, kMaxUnfinished));
-  for (const WithdrawalRow& r : rows) {
-    if (r.withdrawal_id == except || !Unfinished(r.state)) continue;
-    auto it = cache.find(r.withdrawal_id);
+  // Ids only: each one's share is parsed once from its build record and kept in `cache`.
+  RF_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.ListUnfinishedIds(kMaxUnfinished));
+  for (const std::string& id : ids) {
+    if (id == except) continue;
+    auto it = cache.find(id);
     if (it == cache.end()) {
-      RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(r.withdrawal_id));
+      RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(id));
       Spent one;
       Account(req, one);
-      it = cache.emplace(r.withdrawal_id, std::move(one)).first;
+      it = cache.emplace(id, std::move(one)).first;
     }
     Merge(it->second, spent);
     kept.insert(cache.extract(it));
@@ -1036,6 +1090,43 @@ absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, int64_t now_s, const st
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<const WithdrawalExecutor::ChainView>> WithdrawalExecutor::ReadChainForClaim(
+    const WithdrawalRow& row, const AssetConfig& asset) {
+  if (asset.chain != "bitcoin") {
+    RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(row, asset, change_));
+    return std::make_shared<const ChainView>(std::move(view));
+  }
+  std::string tip_hash;
+  if (auto tip = pass_tips_.find(asset.chain); tip != pass_tips_.end()) {
+    tip_hash = tip->second.hash;
+  } else {
+    absl::StatusOr<chain::BlockRef> tip_now = AdapterFor(asset.chain)->Tip();
+    if (!tip_now.ok()) return absl::UnavailableError(Cat("Tip: ", tip_now.status().message()));
+    tip_hash = tip_now->hash;
+  }
+  CachedView& cached = claim_views_[row.source_wallet_id];
+  if (cached.view != nullptr && cached.tip_hash == tip_hash && cached.change_address == change_.second) {
+    return cached.view;
+  }
+  // Read before the tip it is kept under could move again: a block mined in between only makes
+  // the view newer than its key, and the next claim after that block reads it again.
+  RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(row, asset, change_));
+  cached = CachedView{tip_hash, change_.second, std::make_shared<const ChainView>(std::move(view))};
+  return cached.view;
+}
+
+bool WithdrawalExecutor::DueForWatch(const WithdrawalRow& row) {
+  auto tip = pass_tips_.find(row.chain);
+  if (tip == pass_tips_.end()) return true;  // the tip could not be read: look every pass
+  const int64_t now = env_.NowUnixMs();
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  auto [it, first] = watched_.try_emplace(row.withdrawal_id, tip->second.hash, now);
+  if (first) return true;
+  if (it->second.first == tip->second.hash && now - it->second.second < kWatchRecheckMs) return false;
+  it->second = {tip->second.hash, now};
+  return true;
+}
 
 absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(
     const WithdrawalRow& row, const AssetConfig& asset, const std::pair<std::string, std::string>& change) {
@@ -1086,7 +1177,7 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
                                                                              const ChainView& view,
                                                                              const std::string& change_address,
                                                                              std::map<std::string, Spent>& spent_cache) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_cache,
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, row.withdrawal_id, spent_cache,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   std::vector<txbuild::Coin> coins;
   for (const chain::Utxo& u : view.utxos) {
@@ -1115,7 +1206,7 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(st
                                                                               const AssetConfig& asset,
                                                                               const ChainView& view,
                                                                               std::map<std::string, Spent>& spent_cache) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, env_.NowUnixMs() / 1000, row.withdrawal_id, spent_cache,
+  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, row.withdrawal_id, spent_cache,
                                                      [&](const std::string& id) { return LoadBuild(txn, id); }));
   const bool token = !asset.erc20_contract.empty();
   txbuild::EthereumSpend spend = EthSpend(view, row.destination, row.amount, asset.erc20_contract, row.fee_cap);
@@ -1256,6 +1347,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
   chain::ChainAdapter* node = AdapterFor(row.chain);
   const AssetConfig* asset = config_.FindAsset(row.asset_id);
   if (node == nullptr || asset == nullptr) return Outcome::kRetry;
+  if (!DueForWatch(row)) return Outcome::kRetry;  // nothing can have changed on the node since the last look
   absl::StatusOr<chain::TxStatus> status = node->GetTransaction(row.txid);
   if (!status.ok()) return Outcome::kRetry;
   if (status->state == chain::TxState::kUnknown) {
@@ -1319,6 +1411,10 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Watch(const WithdrawalRow& row, 
     return Outcome::kRetry;
   }
   ++pass.confirmed;
+  {
+    std::lock_guard<std::mutex> watch_lock(watch_mu_);
+    watched_.erase(row.withdrawal_id);
+  }
   return Step(row.withdrawal_id, "confirmed") ? Outcome::kProgress : Outcome::kStopped;
 }
 

@@ -49,6 +49,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -278,6 +279,17 @@ class WithdrawalExecutor {
   // `change` is the Bitcoin wallet's change (key id, address).
   absl::StatusOr<ChainView> ReadChain(const store::WithdrawalRow& row, const AssetConfig& asset,
                                       const std::pair<std::string, std::string>& change);
+  // ReadChain for a claim (under build_mu_). A Bitcoin wallet's view is kept while the node's
+  // tip is the block it was read at: the confirmed coins at the wallet's addresses change only
+  // with a new block (an address made later cannot hold a coin confirmed before it), and what
+  // unfinished withdrawals spend is subtracted by each build. Ethereum's nonces and balances
+  // move with every broadcast: read each time.
+  absl::StatusOr<std::shared_ptr<const ChainView>> ReadChainForClaim(const store::WithdrawalRow& row,
+                                                                     const AssetConfig& asset);
+  // Whether a broadcast withdrawal's transaction is due a look on the node: the first time,
+  // when the chain's tip has moved since the last look, or kWatchRecheckMs after it (a node
+  // that dropped the transaction gets it again then). Records the look when due.
+  bool DueForWatch(const store::WithdrawalRow& row);
   // The request to sign for `row` from `view`, less what unfinished withdrawals spend (read in
   // `txn`; `spent_cache` keeps each one's share). FAILED_PRECONDITION or INVALID_ARGUMENT when
   // no transaction can be built (the withdrawal then fails).
@@ -314,6 +326,21 @@ class WithdrawalExecutor {
   // row, so that a build reads neither again.
   std::map<std::string, std::pair<std::string, std::string>> change_keys_;
   std::unique_ptr<std::map<std::string, Spent>> spent_;  // under build_mu_: each unfinished build's share
+  // Under build_mu_: each Bitcoin wallet's view for claims, the tip hash and change address it
+  // was read with (ReadChainForClaim).
+  struct CachedView {
+    std::string tip_hash;
+    std::string change_address;
+    std::shared_ptr<const ChainView> view;
+  };
+  std::map<std::string, CachedView> claim_views_;
+  // Each chain's tip, read once at the start of a pass (RunOnce) before its workers start, and
+  // only read by them; a chain whose tip could not be read is absent.
+  std::map<std::string, chain::BlockRef> pass_tips_;
+  // Under watch_mu_: by withdrawal id, the tip hash and time of the last look at its
+  // transaction on the node (DueForWatch).
+  std::mutex watch_mu_;
+  std::map<std::string, std::pair<std::string, int64_t>> watched_;
   std::set<std::string> waiting_for_top_up_;    // under build_mu_: withdrawals logged as waiting
   // Under build_mu_: token accounts a client withdrawal waits on for gas (WaitsForGas), by
   // token asset id: the account and the ether to send it; planned by PlanGasForWithdrawals.
@@ -322,6 +349,19 @@ class WithdrawalExecutor {
   std::map<std::string, bool> coverage_short_;  // by asset: short at the last check (CheckCoverage)
   std::unique_ptr<Reconciler> reconciler_;      // with [reconciliation]: run after each pass
   std::string reconcile_error_;                 // the last error it returned ("" none)
+  // Runs `job` on this thread and on `helpers` pool workers at once, and returns when all are
+  // done (RunOnce's parallel steps).
+  void RunOnWorkers(int helpers, const std::function<void()>& job);
+  void StopWorkers();  // joins the pool (the destructor)
+  std::mutex pool_mu_;
+  std::condition_variable pool_wake_;  // a new job, or stop
+  std::condition_variable pool_done_;  // the last helper finished
+  std::vector<std::thread> workers_;
+  const std::function<void()>* pool_job_ = nullptr;  // under pool_mu_
+  int pool_helpers_ = 0;                             // under pool_mu_: workers 0..helpers-1 run the job
+  int pool_running_ = 0;                             // under pool_mu_: helpers not yet done
+  uint64_t pool_generation_ = 0;                     // under pool_mu_: one per job
+  bool pool_stop_ = false;                           // under pool_mu_
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -536,6 +536,7 @@ enum Sql : int {
   kSetWithdrawalSigned,
   kSetWithdrawalSettled,
   kListExecutable,
+  kListUnfinishedIds,
   kNextEventSeq,
   kInsertEvent,
   kListEvents,
@@ -695,6 +696,7 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "UPDATE withdrawals SET network_fee = ?2, confirmed_height = ?3 WHERE withdrawal_id = ?1",
     "SELECT " RF_WITHDRAWAL_COLUMNS " FROM withdrawals WHERE (state = 'approved' AND not_before_unix_s <= ?1)"
     " OR state IN ('signing', 'signed', 'broadcast') ORDER BY state = 'broadcast', ordinal LIMIT ?2",
+    "SELECT withdrawal_id FROM withdrawals WHERE state IN ('signing', 'signed', 'broadcast') ORDER BY ordinal LIMIT ?1",
     "SELECT coalesce(max(seq), 0) + 1 FROM withdrawal_events",
     "INSERT INTO withdrawal_events (seq, withdrawal_id, client_id, state, reason, unix_ms)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -2282,6 +2284,17 @@ class SqliteTxn final : public Txn {
     RF_ASSIGN_OR_RETURN(Query q, Statement(kListExecutable));
     q.Int(1, now_unix_s).Int(2, limit);
     return Rows<WithdrawalRow>(q, "listing executable withdrawals", ReadWithdrawal);
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListUnfinishedIds(uint32_t limit) override {
+    RF_RETURN_IF_ERROR(Usable());
+    if (limit == 0 || limit > 10 * kMaxPageLimit) {
+      return absl::InvalidArgumentError(Cat("unfinished page limit ", limit, " is not in 1..", 10 * kMaxPageLimit));
+    }
+    RF_ASSIGN_OR_RETURN(Query q, Statement(kListUnfinishedIds));
+    q.Int(1, limit);
+    return Rows<std::string>(q, "listing unfinished withdrawals",
+                             [](const Query& row) -> absl::StatusOr<std::string> { return row.ColumnText(0); });
   }
 
   absl::StatusOr<WithdrawalRow> ClaimWithdrawalForSigning(const std::string& withdrawal_id,

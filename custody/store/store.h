@@ -516,6 +516,9 @@ class Txn {
   // send first (oldest first), then those broadcast and waiting for confirmation (oldest
   // first), so that a backlog of unconfirmed transactions never starves new withdrawals.
   virtual absl::StatusOr<std::vector<WithdrawalRow>> ListExecutable(int64_t now_unix_s, uint32_t limit) = 0;
+  // The ids of every withdrawal in signing, signed or broadcast (those whose built transaction
+  // may still spend), oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<std::string>> ListUnfinishedIds(uint32_t limit) = 0;
   // approved -> signing, durably before signerd is asked. FAILED_PRECONDITION unless approved
   // and not_before <= now_unix_ms / 1000. Returns the row as claimed.
   virtual absl::StatusOr<WithdrawalRow> ClaimWithdrawalForSigning(const std::string& withdrawal_id,
