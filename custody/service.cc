@@ -282,7 +282,7 @@ absl::StatusOr<size_t> CustodyService::ExpireOverdueOnce() {
   return closed;
 }
 
-grpc::Status CustodyService::Serve(std::string_view method, grpc::ServerContext* context,
+grpc::Status CustodyService::Serve(std::string_view method, grpc::ServerContextBase* context,
                                    absl::FunctionRef<absl::Status()> validate,
                                    absl::FunctionRef<absl::Status(const Caller&)> run) {
   try {
@@ -640,9 +640,11 @@ grpc::Status CustodyService::ListDepositAddresses(grpc::ServerContext* context,
 
 // --- balances, ledger, statements --------------------------------------------------------------
 
-grpc::Status CustodyService::GetBalances(grpc::ServerContext* context, const v1::GetBalancesRequest* request,
-                                         v1::GetBalancesResponse* response) {
-  return Serve(
+grpc::ServerUnaryReactor* CustodyService::GetBalances(grpc::CallbackServerContext* context,
+                                                      const v1::GetBalancesRequest* request,
+                                                      v1::GetBalancesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(Serve(
       "GetBalances", context,
       [&]() -> absl::Status {
         RF_RETURN_IF_ERROR(CheckClientId("client_id", request->client_id()));
@@ -699,7 +701,8 @@ grpc::Status CustodyService::GetBalances(grpc::ServerContext* context, const v1:
           out->set_pending(total.ToBaseUnitString());
         }
         return absl::OkStatus();
-      });
+      }));
+  return reactor;
 }
 
 grpc::Status CustodyService::ListLedgerEntries(grpc::ServerContext* context,

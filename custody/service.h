@@ -61,7 +61,10 @@ inline constexpr int kWatchPollMs = 200;
 // passed while still pending (Withdrawals::ExpireOverdue).
 inline constexpr int kExpiryIntervalMs = 1000;
 
-class CustodyService final : public v1::Custody::Service {
+// GetBalances, the call a platform makes most, is served by gRPC's callback API (on the thread
+// that read the request: a few indexed reads, no hand-off to a worker thread); every other RPC
+// by the synchronous API.
+class CustodyService final : public v1::Custody::WithCallbackMethod_GetBalances<v1::Custody::Service> {
  public:
   // Starts the expiry thread (closes overdue approvals every kExpiryIntervalMs); the
   // destructor stops and joins it.
@@ -92,8 +95,8 @@ class CustodyService final : public v1::Custody::Service {
       v1::CreateDepositAddressResponse* response) override;
   grpc::Status ListDepositAddresses(grpc::ServerContext* context, const v1::ListDepositAddressesRequest* request,
       v1::ListDepositAddressesResponse* response) override;
-  grpc::Status GetBalances(grpc::ServerContext* context, const v1::GetBalancesRequest* request,
-      v1::GetBalancesResponse* response) override;
+  grpc::ServerUnaryReactor* GetBalances(grpc::CallbackServerContext* context, const v1::GetBalancesRequest* request,
+                                        v1::GetBalancesResponse* response) override;
   grpc::Status ListLedgerEntries(grpc::ServerContext* context, const v1::ListLedgerEntriesRequest* request,
       v1::ListLedgerEntriesResponse* response) override;
   grpc::Status GetStatement(grpc::ServerContext* context, const v1::GetStatementRequest* request,
@@ -153,7 +156,7 @@ class CustodyService final : public v1::Custody::Service {
  private:
   // Runs one RPC: `validate` (limits and grammar), then the role check for `method`, then
   // `run`; maps the absl::Status to gRPC's and catches every exception.
-  grpc::Status Serve(std::string_view method, grpc::ServerContext* context,
+  grpc::Status Serve(std::string_view method, grpc::ServerContextBase* context,
                      absl::FunctionRef<absl::Status()> validate,
                      absl::FunctionRef<absl::Status(const Caller&)> run);
   // GetAllocation and GetCoverage's figures, from one read snapshot.
