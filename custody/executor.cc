@@ -816,36 +816,85 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   if (absl::StatusOr<int> planned = PlanGasForTopUps(); !planned.ok()) {
     Log(Cat("ERROR planning gas for top-ups: ", planned.status().message()));
   }
-  std::vector<std::string> ids;
-  {
+  // The withdrawals move through a pass in phases, each over all of them: claims (one at a
+  // time: each build sees the inputs of those before it), signing (in parallel; the answers
+  // recorded in one transaction), broadcasting (in parallel; recorded in one transaction),
+  // then the look for confirmations. Each withdrawal still goes as far as it can in one pass,
+  // but N of them make two commits for their signatures and broadcasts instead of 2N.
+  auto list = [&]() -> absl::StatusOr<std::vector<WithdrawalRow>> {
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginRead());
-    RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, txn->ListExecutable(env_.NowUnixMs() / 1000, options_.batch));
-    for (const WithdrawalRow& r : rows) ids.push_back(r.withdrawal_id);
-  }
+    return txn->ListExecutable(env_.NowUnixMs() / 1000, options_.batch);
+  };
+  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows, list());
   // Each chain's tip once for the pass: the watch of broadcast transactions and the claims'
   // Bitcoin views are keyed by it.
   pass_tips_.clear();
-  if (!ids.empty()) {
+  if (!rows.empty()) {
     for (const auto& [name, adapter] : adapters_) {
       if (absl::StatusOr<chain::BlockRef> tip = adapter->Tip(); tip.ok()) pass_tips_[name] = *tip;
     }
   }
   ExecutorPass total;
-  std::mutex total_mu;
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    ExecutorPass mine;
-    for (size_t i = next++; i < ids.size() && !stopping_; i = next++) Advance(ids[i], mine);
-    std::lock_guard<std::mutex> lock(total_mu);
-    total.claimed += mine.claimed;
-    total.signed_ += mine.signed_;
-    total.broadcast += mine.broadcast;
-    total.confirmed += mine.confirmed;
-    total.failed += mine.failed;
-    total.retried += mine.retried;
+  auto in_state = [&](WithdrawalState state) {
+    // An approved or signing top-up waits for ops to export it to the offline signer and to
+    // import its signed answer (ExportTopUp, ImportSignedTopUp); from signed on it moves as any.
+    std::vector<WithdrawalRow> of;
+    for (const WithdrawalRow& r : rows) {
+      const bool offline = r.kind == "top_up" && (state == WithdrawalState::kApproved || state == WithdrawalState::kSigning);
+      if (r.state == state && !offline) of.push_back(r);
+    }
+    return of;
   };
-  const size_t threads = std::min<size_t>(ids.size(), static_cast<size_t>(std::max(1, options_.parallelism)));
-  if (threads > 0) RunOnWorkers(static_cast<int>(threads) - 1, work);
+
+  for (const WithdrawalRow& r : in_state(WithdrawalState::kApproved)) {
+    if (stopping_) break;
+    if (ClaimAndBuild(r, total) == Outcome::kRetry) ++total.retried;
+  }
+  if (!stopping_ && total.claimed > 0) {
+    RF_ASSIGN_OR_RETURN(rows, list());
+  }
+
+  if (!stopping_) {
+    const std::vector<WithdrawalRow> to_sign = in_state(WithdrawalState::kSigning);
+    std::vector<SignedAnswer> answers(to_sign.size());
+    std::vector<char> answered(to_sign.size(), 0);
+    InParallel(to_sign.size(), total, [&](size_t i, ExecutorPass& mine) {
+      std::optional<SignedAnswer> answer = Answer(to_sign[i], mine);
+      if (answer.has_value()) {
+        answers[i] = *std::move(answer);
+        answered[i] = 1;
+      }
+    });
+    std::vector<SignedAnswer> got;
+    for (size_t i = 0; i < answers.size(); ++i) {
+      if (answered[i]) got.push_back(std::move(answers[i]));
+    }
+    if (!stopping_ && !got.empty()) RecordSignedAll(got, total);
+    if (!stopping_ && total.signed_ > 0) {
+      RF_ASSIGN_OR_RETURN(rows, list());
+    }
+  }
+
+  if (!stopping_) {
+    const std::vector<WithdrawalRow> to_send = in_state(WithdrawalState::kSigned);
+    std::vector<char> sent(to_send.size(), 0);
+    InParallel(to_send.size(), total, [&](size_t i, ExecutorPass& mine) { sent[i] = Send(to_send[i], mine) ? 1 : 0; });
+    std::vector<WithdrawalRow> accepted;
+    for (size_t i = 0; i < to_send.size(); ++i) {
+      if (sent[i]) accepted.push_back(to_send[i]);
+    }
+    if (!stopping_ && !accepted.empty()) RecordBroadcastAll(accepted, total);
+    if (!stopping_ && total.broadcast > 0) {
+      RF_ASSIGN_OR_RETURN(rows, list());
+    }
+  }
+
+  if (!stopping_) {
+    const std::vector<WithdrawalRow> to_watch = in_state(WithdrawalState::kBroadcast);
+    InParallel(to_watch.size(), total, [&](size_t i, ExecutorPass& mine) {
+      if (Watch(to_watch[i], mine) == Outcome::kRetry) ++mine.retried;
+    });
+  }
   total.stopped = stopping_;
   // After the moves, so that a settlement and the coverage it changes are judged in one pass.
   if (!stopping_) {
@@ -863,45 +912,24 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   return total;
 }
 
-WithdrawalExecutor::Outcome WithdrawalExecutor::Advance(const std::string& withdrawal_id, ExecutorPass& pass) {
-  for (int steps = 0; steps < 8 && !stopping_; ++steps) {
-    std::optional<WithdrawalRow> row;
-    {
-      absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.BeginRead();
-      if (!txn.ok()) return Outcome::kRetry;
-      absl::StatusOr<std::optional<WithdrawalRow>> got = (*txn)->GetWithdrawal(withdrawal_id);
-      if (!got.ok() || !got->has_value()) return Outcome::kRetry;
-      row = **got;
-    }
-    // An approved top-up waits for ops to export it to the offline signer, and a signing one
-    // for the signed answer (ExportTopUp, ImportSignedTopUp); from signed on it moves as any.
-    if (row->kind == "top_up" &&
-        (row->state == WithdrawalState::kApproved || row->state == WithdrawalState::kSigning)) {
-      return Outcome::kProgress;
-    }
-    Outcome outcome;
-    switch (row->state) {
-      case WithdrawalState::kApproved:
-        outcome = ClaimAndBuild(*row, pass);
-        break;
-      case WithdrawalState::kSigning:
-        outcome = Sign(*row, pass);
-        break;
-      case WithdrawalState::kSigned:
-        outcome = BroadcastSigned(*row, pass);
-        break;
-      case WithdrawalState::kBroadcast:
-        outcome = Watch(*row, pass);
-        break;
-      default:
-        return Outcome::kProgress;  // final, or not the executor's to move
-    }
-    if (outcome != Outcome::kProgress) {
-      if (outcome == Outcome::kRetry) ++pass.retried;
-      return outcome;
-    }
-  }
-  return stopping_ ? Outcome::kStopped : Outcome::kProgress;
+void WithdrawalExecutor::InParallel(size_t n, ExecutorPass& total,
+                                    const std::function<void(size_t, ExecutorPass&)>& each) {
+  if (n == 0) return;
+  std::mutex total_mu;
+  std::atomic<size_t> next{0};
+  const std::function<void()> work = [&] {
+    ExecutorPass mine;
+    for (size_t i = next++; i < n && !stopping_; i = next++) each(i, mine);
+    std::lock_guard<std::mutex> lock(total_mu);
+    total.claimed += mine.claimed;
+    total.signed_ += mine.signed_;
+    total.broadcast += mine.broadcast;
+    total.confirmed += mine.confirmed;
+    total.failed += mine.failed;
+    total.retried += mine.retried;
+  };
+  const size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(1, options_.parallelism)));
+  RunOnWorkers(static_cast<int>(threads) - 1, work);
 }
 
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::LoadBuild(store::Txn& txn,
@@ -1112,6 +1140,12 @@ absl::StatusOr<std::shared_ptr<const WithdrawalExecutor::ChainView>> WithdrawalE
   // Read before the tip it is kept under could move again: a block mined in between only makes
   // the view newer than its key, and the next claim after that block reads it again.
   RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(row, asset, change_));
+  std::sort(view.utxos.begin(), view.utxos.end(), [](const chain::Utxo& a, const chain::Utxo& b) {
+    if (a.amount != b.amount) return a.amount > b.amount;
+    if (a.txid != b.txid) return a.txid < b.txid;
+    return a.vout < b.vout;
+  });
+  view.utxos_largest_first = true;
   cached = CachedView{tip_hash, change_.second, std::make_shared<const ChainView>(std::move(view))};
   return cached.view;
 }
@@ -1184,6 +1218,9 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
     // Confirmed coins only: an unconfirmed one can vanish with the transaction that made it.
     if (u.height == 0 || spent.outpoints.contains({u.txid, u.vout})) continue;
     coins.push_back(txbuild::Coin{u.txid, u.vout, u.amount, view.key_of.at(u.address), u.address});
+    // In BuildBitcoinSpend's own order, it considers no more than these (the one past them
+    // keeps its "largest ... considered" note when funds fall short).
+    if (view.utxos_largest_first && coins.size() > txbuild::kMaxInputs) break;
   }
   if (row.amount.base_units() > codec::kMaxMoney) {
     return absl::FailedPreconditionError(Cat("amount: ", row.amount.ToBaseUnitString(), " satoshi is above 21,000,000 BTC"));
@@ -1256,19 +1293,20 @@ absl::StatusOr<std::string> WithdrawalExecutor::CheckSigned(const sv1::SignTrans
   return txid;
 }
 
-WithdrawalExecutor::Outcome WithdrawalExecutor::Sign(const WithdrawalRow& row, ExecutorPass& pass) {
+std::optional<WithdrawalExecutor::SignedAnswer> WithdrawalExecutor::Answer(const WithdrawalRow& row,
+                                                                           ExecutorPass& pass) {
   sv1::SignTransactionRequest request;
   {
     absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.BeginRead();
-    if (!txn.ok()) return Outcome::kRetry;
+    if (!txn.ok()) return Retry(pass);
     absl::StatusOr<sv1::SignTransactionRequest> built = LoadBuild(**txn, row.withdrawal_id);
     if (!built.ok()) {
       Log(Cat(row.withdrawal_id, ": ", built.status().message()));
-      return Outcome::kRetry;
+      return Retry(pass);
     }
     request = *std::move(built);
     absl::StatusOr<std::vector<store::ApprovalRow>> approvals = (*txn)->ListApprovals(row.withdrawal_id);
-    if (!approvals.ok()) return Outcome::kRetry;
+    if (!approvals.ok()) return Retry(pass);
     for (const store::ApprovalRow& a : *approvals) {
       sv1::TransactionApproval* out = request.add_approvals();
       out->set_approver_id(a.approver_id);
@@ -1279,53 +1317,108 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::Sign(const WithdrawalRow& row, E
   if (!response.ok()) {
     if (absl::IsUnavailable(response.status()) || absl::IsDeadlineExceeded(response.status())) {
       Log(Cat(row.withdrawal_id, ": signing deferred: ", response.status().message()));
-      return Outcome::kRetry;
+      return Retry(pass);
     }
-    return FailUnsigned(row, Cat("signer: ", response.status().message()), pass);
+    FailUnsigned(row, Cat("signer: ", response.status().message()), pass);
+    return std::nullopt;
   }
   absl::StatusOr<std::string> txid = CheckSigned(request, *response);
   if (!txid.ok()) {
     // Never broadcast what was not built; an operator must look (it stays in signing).
     Log(Cat("ERROR ", row.withdrawal_id, ": ", txid.status().message(), "; left in signing"));
-    return Outcome::kRetry;
+    return Retry(pass);
   }
-  if (!Step(row.withdrawal_id, "answered")) return Outcome::kStopped;
-  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
-  if (!txn.ok()) return Outcome::kRetry;
-  if (!(*txn)->RecordSigned(row.withdrawal_id, *txid, response->signed_tx(), env_.NowUnixMs()).ok() ||
-      !Audit(**txn, row, "signed", {{"txid", *txid}, {"replayed", response->replayed()}}, env_.NowUnixMs()).ok() ||
-      !(*txn)->Commit().ok()) {
-    return Outcome::kRetry;
-  }
-  ++pass.signed_;
-  return Step(row.withdrawal_id, "signed") ? Outcome::kProgress : Outcome::kStopped;
+  if (!Step(row.withdrawal_id, "answered")) return std::nullopt;
+  return SignedAnswer{row, *std::move(txid), response->signed_tx(), response->replayed()};
 }
 
-WithdrawalExecutor::Outcome WithdrawalExecutor::BroadcastSigned(const WithdrawalRow& row, ExecutorPass& pass) {
+std::nullopt_t WithdrawalExecutor::Retry(ExecutorPass& pass) {
+  ++pass.retried;
+  return std::nullopt;
+}
+
+template <typename T>
+std::vector<const T*> WithdrawalExecutor::CommitEach(const std::vector<T>& items, ExecutorPass& pass,
+                                                     const std::function<absl::Status(store::Txn&, const T&)>& record) {
+  // All in one transaction; if any record fails, that transaction is dropped whole and each
+  // item is tried in a transaction of its own, so that one bad row holds up no other.
+  std::vector<const T*> done;
+  {
+    absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+    bool all = txn.ok();
+    for (size_t i = 0; all && i < items.size(); ++i) all = record(**txn, items[i]).ok();
+    if (all && (*txn)->Commit().ok()) {
+      for (const T& item : items) done.push_back(&item);
+      return done;
+    }
+  }
+  for (const T& item : items) {
+    absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
+    if (txn.ok() && record(**txn, item).ok() && (*txn)->Commit().ok()) {
+      done.push_back(&item);
+    } else {
+      ++pass.retried;
+    }
+  }
+  return done;
+}
+
+void WithdrawalExecutor::RecordSignedAll(const std::vector<SignedAnswer>& answers, ExecutorPass& pass) {
+  const std::vector<const SignedAnswer*> done = CommitEach<SignedAnswer>(
+      answers, pass, [&](store::Txn& txn, const SignedAnswer& a) -> absl::Status {
+        const int64_t now = env_.NowUnixMs();
+        RF_RETURN_IF_ERROR(txn.RecordSigned(a.row.withdrawal_id, a.txid, a.signed_tx, now));
+        return Audit(txn, a.row, "signed", {{"txid", a.txid}, {"replayed", a.replayed}}, now);
+      });
+  for (const SignedAnswer* a : done) {
+    ++pass.signed_;
+    if (!Step(a->row.withdrawal_id, "signed")) return;
+  }
+}
+
+bool WithdrawalExecutor::Send(const WithdrawalRow& row, ExecutorPass& pass) {
   chain::ChainAdapter* node = AdapterFor(row.chain);
-  if (node == nullptr) return Outcome::kRetry;
+  if (node == nullptr) {
+    ++pass.retried;
+    return false;
+  }
   absl::StatusOr<std::string> sent = node->Broadcast(Span(row.signed_tx));
   if (!sent.ok()) {
     // Retried with the same bytes on a later pass, whatever the node said.
     Log(Cat(row.withdrawal_id, ": broadcast of ", row.txid, " deferred: ", sent.status().message()));
-    return Outcome::kRetry;
+    ++pass.retried;
+    return false;
   }
-  if (!Step(row.withdrawal_id, "sent")) return Outcome::kStopped;
-  absl::StatusOr<std::unique_ptr<store::Txn>> txn = store_.Begin();
-  if (!txn.ok()) return Outcome::kRetry;
-  // A client's withdrawal leaves the client's claims here (held -> in flight); a sweep stays
-  // client money throughout and is booked once, at settlement.
-  absl::StatusOr<uint64_t> seq =
-      store::IsInternalMove(row) ? absl::StatusOr<uint64_t>(0)
-                   : MoveHold(**txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), env_.NowUnixMs());
-  if (!seq.ok() || !(*txn)->RecordBroadcast(row.withdrawal_id, env_.NowUnixMs()).ok() ||
-      !Audit(**txn, row, "broadcast", {{"txid", row.txid}, {"journal_seq", *seq}}, env_.NowUnixMs()).ok() ||
-      !(*txn)->Commit().ok()) {
-    if (!seq.ok()) Log(Cat(row.withdrawal_id, ": broadcast entry: ", seq.status().message()));
-    return Outcome::kRetry;
+  return Step(row.withdrawal_id, "sent");
+}
+
+void WithdrawalExecutor::RecordBroadcastAll(const std::vector<WithdrawalRow>& rows, ExecutorPass& pass) {
+  const std::vector<const WithdrawalRow*> done =
+      CommitEach<WithdrawalRow>(rows, pass, [&](store::Txn& txn, const WithdrawalRow& row) -> absl::Status {
+        const int64_t now = env_.NowUnixMs();
+        // A client's withdrawal leaves the client's claims here (held -> in flight); a sweep
+        // stays client money throughout and is booked once, at settlement.
+        uint64_t seq = 0;
+        if (!store::IsInternalMove(row)) {
+          absl::StatusOr<uint64_t> moved = MoveHold(txn, row, "withdrawal_broadcast", InflightAccount(row.source_wallet_id), now);
+          if (!moved.ok()) {
+            Log(Cat(row.withdrawal_id, ": broadcast entry: ", moved.status().message()));
+            return moved.status();
+          }
+          seq = *moved;
+        }
+        RF_RETURN_IF_ERROR(txn.RecordBroadcast(row.withdrawal_id, now));
+        return Audit(txn, row, "broadcast", {{"txid", row.txid}, {"journal_seq", seq}}, now);
+      });
+  for (const WithdrawalRow* row : done) {
+    ++pass.broadcast;
+    // Seen on the node just now: looked at again once the tip moves (DueForWatch).
+    if (auto tip = pass_tips_.find(row->chain); tip != pass_tips_.end()) {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      watched_[row->withdrawal_id] = {tip->second.hash, env_.NowUnixMs()};
+    }
+    if (!Step(row->withdrawal_id, "broadcast")) return;
   }
-  ++pass.broadcast;
-  return Step(row.withdrawal_id, "broadcast") ? Outcome::kProgress : Outcome::kStopped;
 }
 
 absl::StatusOr<base::Amount> WithdrawalExecutor::NetworkFee(const sv1::SignTransactionRequest& request) const {

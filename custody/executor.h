@@ -157,6 +157,10 @@ class WithdrawalExecutor {
   struct ChainView {
     std::map<std::string, std::string> key_of;  // bitcoin: address -> key id (change key included)
     std::vector<chain::Utxo> utxos;             // bitcoin
+    // bitcoin: utxos sorted as txbuild::BuildBitcoinSpend considers them (largest amount
+    // first, then txid, then vout), so that a build passes it only the first kMaxInputs + 1
+    // it can use instead of every coin of the wallet (ReadChainForClaim sorts them once).
+    bool utxos_largest_first = false;
     chain::FeeEstimate fee;
     struct Account {
       std::string address;
@@ -254,10 +258,30 @@ class WithdrawalExecutor {
   // `coverage.restored` entry. Only the executor's thread calls it.
   absl::Status CheckCoverage();
 
-  Outcome Advance(const std::string& withdrawal_id, ExecutorPass& pass);
+  // Runs each(i, pass) for i in [0, n) on up to `parallelism` threads (this one and the
+  // pool's), adding their counts to `total`; stops starting new ones once stopping_.
+  void InParallel(size_t n, ExecutorPass& total, const std::function<void(size_t, ExecutorPass&)>& each);
+  // A withdrawal in signing, signed by signerd and checked against its build, not yet recorded.
+  struct SignedAnswer {
+    store::WithdrawalRow row;
+    std::string txid;
+    std::string signed_tx;
+    bool replayed = false;
+  };
+  // signerd's answer for a withdrawal in signing; nullopt when there is none to record (to be
+  // retried, failed here, or stopped by a test hook).
+  std::optional<SignedAnswer> Answer(const store::WithdrawalRow& row, ExecutorPass& pass);
+  static std::nullopt_t Retry(ExecutorPass& pass);
+  // Records each item with `record`: all in one transaction, or, if any fails, each in its own
+  // (a failed one counted as retried). Returns those recorded.
+  template <typename T>
+  std::vector<const T*> CommitEach(const std::vector<T>& items, ExecutorPass& pass,
+                                   const std::function<absl::Status(store::Txn&, const T&)>& record);
+  void RecordSignedAll(const std::vector<SignedAnswer>& answers, ExecutorPass& pass);
+  // Broadcasts a signed withdrawal's transaction; true when the node took it (not yet recorded).
+  bool Send(const store::WithdrawalRow& row, ExecutorPass& pass);
+  void RecordBroadcastAll(const std::vector<store::WithdrawalRow>& rows, ExecutorPass& pass);
   Outcome ClaimAndBuild(const store::WithdrawalRow& row, ExecutorPass& pass);
-  Outcome Sign(const store::WithdrawalRow& row, ExecutorPass& pass);
-  Outcome BroadcastSigned(const store::WithdrawalRow& row, ExecutorPass& pass);
   Outcome Watch(const store::WithdrawalRow& row, ExecutorPass& pass);
   // The settlement entry's postings: a client's withdrawal (in flight out of the wallet, the
   // unused fee back to the client), or a sweep (hot -> cold, the fee a receivable from the house).

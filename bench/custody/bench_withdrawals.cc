@@ -420,8 +420,8 @@ int Main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
   if (sodium_init() < 0) Die("libsodium did not initialise");
   DefaultEnvironment();
-  // Enough confirmed coins for the row at up to 150 withdrawals per second (one coin each).
-  const size_t coins = flags.quick ? 2 * kInFlight : static_cast<size_t>(std::max(1.0, flags.seconds) * 150);
+  // Enough confirmed coins for the row at up to 400 withdrawals per second (one coin each).
+  const size_t coins = flags.quick ? 2 * kInFlight : static_cast<size_t>(std::max(1.0, flags.seconds) * 400);
 
   // The reference first, on a machine the stack does not load yet.
   const SignerRows signer = RunSignerBench(flags.seconds, flags.quick);
