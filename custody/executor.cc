@@ -856,18 +856,11 @@ absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
 
   if (!stopping_) {
     const std::vector<WithdrawalRow> to_sign = in_state(WithdrawalState::kSigning);
-    std::vector<SignedAnswer> answers(to_sign.size());
-    std::vector<char> answered(to_sign.size(), 0);
-    InParallel(to_sign.size(), total, [&](size_t i, ExecutorPass& mine) {
-      std::optional<SignedAnswer> answer = Answer(to_sign[i], mine);
-      if (answer.has_value()) {
-        answers[i] = *std::move(answer);
-        answered[i] = 1;
-      }
-    });
+    std::vector<std::optional<SignedAnswer>> answers(to_sign.size());
+    InParallel(to_sign.size(), total, [&](size_t i, ExecutorPass& mine) { answers[i] = Answer(to_sign[i], mine); });
     std::vector<SignedAnswer> got;
-    for (size_t i = 0; i < answers.size(); ++i) {
-      if (answered[i]) got.push_back(std::move(answers[i]));
+    for (std::optional<SignedAnswer>& a : answers) {
+      if (a.has_value()) got.push_back(*std::move(a));
     }
     if (!stopping_ && !got.empty()) RecordSignedAll(got, total);
     if (!stopping_ && total.signed_ > 0) {
@@ -1140,11 +1133,7 @@ absl::StatusOr<std::shared_ptr<const WithdrawalExecutor::ChainView>> WithdrawalE
   // Read before the tip it is kept under could move again: a block mined in between only makes
   // the view newer than its key, and the next claim after that block reads it again.
   RF_ASSIGN_OR_RETURN(ChainView view, ReadChain(row, asset, change_));
-  std::sort(view.utxos.begin(), view.utxos.end(), [](const chain::Utxo& a, const chain::Utxo& b) {
-    if (a.amount != b.amount) return a.amount > b.amount;
-    if (a.txid != b.txid) return a.txid < b.txid;
-    return a.vout < b.vout;
-  });
+  std::sort(view.utxos.begin(), view.utxos.end(), txbuild::ConsideredBefore<chain::Utxo, chain::Utxo>);
   view.utxos_largest_first = true;
   cached = CachedView{tip_hash, change_.second, std::make_shared<const ChainView>(std::move(view))};
   return cached.view;
@@ -1412,11 +1401,8 @@ void WithdrawalExecutor::RecordBroadcastAll(const std::vector<WithdrawalRow>& ro
       });
   for (const WithdrawalRow* row : done) {
     ++pass.broadcast;
-    // Seen on the node just now: looked at again once the tip moves (DueForWatch).
-    if (auto tip = pass_tips_.find(row->chain); tip != pass_tips_.end()) {
-      std::lock_guard<std::mutex> lock(watch_mu_);
-      watched_[row->withdrawal_id] = {tip->second.hash, env_.NowUnixMs()};
-    }
+    // The node took it just now: as good as a look at this tip (DueForWatch).
+    DueForWatch(*row);
     if (!Step(row->withdrawal_id, "broadcast")) return;
   }
 }

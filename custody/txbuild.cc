@@ -71,11 +71,7 @@ absl::StatusOr<BitcoinPlan> BuildBitcoinSpend(const BitcoinSpend& spend) {
     }
     coins.emplace_back(spend.candidates[i], p);
   }
-  std::sort(coins.begin(), coins.end(), [](const auto& a, const auto& b) {
-    if (a.first.amount != b.first.amount) return a.first.amount > b.first.amount;
-    if (a.first.txid != b.first.txid) return a.first.txid < b.first.txid;
-    return a.first.vout < b.first.vout;
-  });
+  std::sort(coins.begin(), coins.end(), [](const auto& a, const auto& b) { return ConsideredBefore(a.first, b.first); });
   coins.erase(std::unique(coins.begin(), coins.end(), [](const auto& a, const auto& b) { return a.second == b.second; }),
               coins.end());
 

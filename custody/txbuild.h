@@ -54,6 +54,16 @@ struct Coin {
   std::string address;  // the key's P2WPKH address
 };
 
+// The order in which BuildBitcoinSpend considers coins: largest amount first, then txid, then
+// vout. For anything with those three fields (a Coin, or a node's unspent output), so that a
+// caller that sorts its coins beforehand sorts them the same way.
+template <typename A, typename B>
+bool ConsideredBefore(const A& a, const B& b) {
+  if (a.amount != b.amount) return a.amount > b.amount;
+  if (a.txid != b.txid) return a.txid < b.txid;
+  return a.vout < b.vout;
+}
+
 struct BitcoinSpend {
   std::vector<Coin> candidates;  // any order; selection sorts them
   std::string destination;       // canonical segwit address
