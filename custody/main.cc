@@ -20,6 +20,7 @@
 #include "custody/config.h"
 #include "custody/server.h"
 #include "custody/withdrawals.h"
+#include "rpc/process.h"
 
 namespace {
 
@@ -57,6 +58,7 @@ bool SetKillPoint(ringfence::custody::ServerOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ringfence::rpc::DisableMutexDeadlockDetection();
   namespace custody = ringfence::custody;
   CLI::App app{"custodyd: Ringfence's custody service (clients, deposit addresses, ledger, audit log)"};
   app.require_subcommand(0, 1);

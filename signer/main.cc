@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "rpc/process.h"
 #include "signer/config.h"
 #include "signer/server.h"
 #if RINGFENCE_SIGNERD_WITH_TX
@@ -164,6 +165,7 @@ int Run(const ringfence::signer::Config& config, const Options& o) {
 #endif
 
 int main(int argc, char** argv) {
+  ringfence::rpc::DisableMutexDeadlockDetection();
   CLI::App app{"signerd: Ringfence's signer, serving keys on a PKCS#11 token over a Unix socket"};
   std::string config_path;
   bool verify_log = false;

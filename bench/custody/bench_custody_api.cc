@@ -44,6 +44,7 @@
 #include "base/amount.h"
 #include "base/text.h"
 #include "bench/custody/commit_rate.h"
+#include "rpc/process.h"
 #include "tests/custody/e2e_harness.h"
 
 namespace ringfence::custody::bench {
@@ -430,4 +431,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace ringfence::custody::bench
 
-int main(int argc, char** argv) { return ringfence::custody::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  ringfence::rpc::DisableMutexDeadlockDetection();  // as the daemons do
+  return ringfence::custody::bench::Main(argc, argv);
+}

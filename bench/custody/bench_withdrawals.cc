@@ -46,6 +46,7 @@
 #include "base/amount.h"
 #include "base/text.h"
 #include "chain/bech32.h"
+#include "rpc/process.h"
 #include "tests/custody/approver_keys.h"
 #include "tests/custody/e2e_harness.h"
 
@@ -463,4 +464,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace ringfence::custody::bench
 
-int main(int argc, char** argv) { return ringfence::custody::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  ringfence::rpc::DisableMutexDeadlockDetection();  // as the daemons do
+  return ringfence::custody::bench::Main(argc, argv);
+}

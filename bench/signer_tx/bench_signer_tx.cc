@@ -31,6 +31,7 @@
 
 #include "base/hex.h"
 #include "proto/signer_tx.grpc.pb.h"
+#include "rpc/process.h"
 #include "signer/tx/service.h"
 #include "tests/common/temp_dir.h"
 #include "tests/signer_tx/harness.h"
@@ -430,6 +431,7 @@ int RunToken(TokenKind kind, const Options& opt, double* round_trip_us) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ringfence::rpc::DisableMutexDeadlockDetection();  // as signerd does
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Options opt;
   for (int i = 1; i < argc; ++i) {

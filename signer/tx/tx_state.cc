@@ -132,6 +132,10 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
     }
     changed_.wait(lock);  // the identical request in flight: take its outcome
   }
+  // Every lookup below reads one snapshot: one read transaction instead of one per statement,
+  // which would each take the WAL read lock and, after any commit, refill the page cache.
+  auto reading = BeginRead();
+  if (!reading.ok()) return reading.status();
   auto signed_before = LookupRequest(id);
   if (!signed_before.ok()) return signed_before.status();
   if (*signed_before) {
@@ -173,6 +177,28 @@ absl::StatusOr<TxState::Decision> TxState::Reserve(const CheckedTx& checked) {
   if (nonce_key) nonces_.emplace(*nonce_key, id);
   for (const OutpointKey& o : claim.outpoints_) outpoints_.emplace(o, id);
   return decision;
+}
+
+absl::StatusOr<TxState::ReadTxn> TxState::BeginRead() {
+  auto begin = ReadStatement(kBeginSlot, "BEGIN");
+  if (!begin.ok()) return begin.status();
+  if (sqlite3_step(*begin) != SQLITE_DONE) {
+    return absl::UnavailableError(Cat("starting a read of the transaction state: ", sqlite3_errmsg(read_db_)));
+  }
+  sqlite3_reset(*begin);
+  return ReadTxn(this);
+}
+
+void TxState::EndRead() {
+  // Ending a read transaction cannot lose anything; if COMMIT fails the snapshot is dropped
+  // with ROLLBACK, so that the next Reserve reads newer commits.
+  auto end = ReadStatement(kCommitSlot, "COMMIT");
+  if (end.ok() && sqlite3_step(*end) == SQLITE_DONE) {
+    sqlite3_reset(*end);
+    return;
+  }
+  if (end.ok()) sqlite3_reset(*end);
+  sqlite3_exec(read_db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 absl::StatusOr<sqlite3_stmt*> TxState::ReadStatement(int slot, const char* sql) {

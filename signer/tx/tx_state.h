@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -132,6 +133,24 @@ class TxState {
   // The cached read statement in `slot` (prepared on first use), reset and unbound.
   // REQUIRES: mu_ held.
   absl::StatusOr<sqlite3_stmt*> ReadStatement(int slot, const char* sql);
+  // One read transaction on read_db_ around a Reserve's lookups, ended when the ReadTxn goes.
+  // REQUIRES: mu_ held for the ReadTxn's whole life.
+  class ReadTxn {
+   public:
+    explicit ReadTxn(TxState* state) : state_(state) {}
+    ReadTxn(ReadTxn&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+    ReadTxn& operator=(ReadTxn&&) = delete;
+    ~ReadTxn() {
+      if (state_ != nullptr) state_->EndRead();
+    }
+
+   private:
+    TxState* state_;
+  };
+  absl::StatusOr<ReadTxn> BeginRead();
+  void EndRead();
+  static constexpr int kBeginSlot = 3;
+  static constexpr int kCommitSlot = 4;
 
   std::mutex mu_;
   std::condition_variable changed_;
@@ -144,7 +163,7 @@ class TxState {
   // the database and the claims in flight as one step (see Reserve in tx_state.cc), so the
   // reads happen under mu_ anyway and a separate mutex would add nothing.
   sqlite3* read_db_ = nullptr;                                      // Guarded by mu_.
-  std::array<sqlite3_stmt*, 3> read_statements_{};                  // Guarded by mu_.
+  std::array<sqlite3_stmt*, 5> read_statements_{};                  // Guarded by mu_.
 
   // Prepared statements of WriteRows; used by the log writer thread only.
   sqlite3* statements_db_ = nullptr;

@@ -9,9 +9,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "rpc/process.h"
 #include "tools/chainsim/service.h"
 
 int main(int argc, char** argv) {
+  ringfence::rpc::DisableMutexDeadlockDetection();
   CLI::App app{"chainsim: a development Bitcoin (regtest) and Ethereum (chain id 1337) chain for Ringfence"};
   std::string state_path;
   std::string listen;
