@@ -467,6 +467,9 @@ enum Sql : int {
   kSavepoint,
   kReleaseSavepoint,
   kRollbackToSavepoint,
+  kMemberSavepoint,
+  kMemberRelease,
+  kMemberRollback,
   kGetIdempotency,
   kPutIdempotency,
   kGetClient,
@@ -601,6 +604,9 @@ constexpr std::array<const char*, kSqlCount> kSqlText = {
     "SAVEPOINT append_journal",
     "RELEASE append_journal",
     "ROLLBACK TO append_journal",
+    "SAVEPOINT member",
+    "RELEASE member",
+    "ROLLBACK TO member",
     "SELECT method, request_hash, response FROM idempotency WHERE key = ?1",
     "INSERT INTO idempotency (key, method, request_hash, response) VALUES (?1, ?2, ?3, ?4)",
     "SELECT " RF_CLIENT_COLUMNS " FROM clients WHERE client_id = ?1",
@@ -1156,18 +1162,30 @@ AuditRow ReadAudit(const Query& q) {
 
 }  // namespace
 
+// What the members of a batch learn when SQLite rolled its transaction back on its own.
+absl::Status BatchLost() {
+  return absl::UnavailableError(
+      "the database rolled the transaction back (an I/O or disk error); nothing of it was written; retry");
+}
+
 // A transaction on one connection: the writer (BEGIN IMMEDIATE, writer_mu_ held for its life)
 // or a pooled reader (BEGIN DEFERRED pinned to a snapshot at once).
 class SqliteTxn final : public Txn {
  public:
-  // Writer.
-  SqliteTxn(internal::Connection* writer, std::unique_lock<std::timed_mutex> writer_lock)
-      : connection_(writer), writable_(true), writer_lock_(std::move(writer_lock)) {}
+  // Writer: a member of the store's open batch (see SqliteStore's file comment).
+  SqliteTxn(SqliteStore* store, internal::Connection* writer, std::unique_lock<std::timed_mutex> writer_lock)
+      : connection_(writer), writable_(true), writer_lock_(std::move(writer_lock)), store_(store) {}
   // Reader; handed back to `store` at the end.
   SqliteTxn(SqliteStore* store, std::unique_ptr<internal::Connection> reader)
       : connection_(reader.get()), writable_(false), store_(store), reader_(std::move(reader)) {}
 
   ~SqliteTxn() override {
+    if (writable_) {
+      // A member that did not commit: its savepoint is rolled back, the batch goes on.
+      if (member_) EndMember(/*keep=*/false).IgnoreError();
+      Release();
+      return;
+    }
     if (!ended_ && !sqlite3_get_autocommit(connection_->db)) {
       // Best effort: if even ROLLBACK fails, SQLite rolls back when the connection next starts
       // a transaction or closes; nothing of this one was committed either way.
@@ -1180,6 +1198,7 @@ class SqliteTxn final : public Txn {
   // Starts the transaction. Called once, right after construction.
   absl::Status Start() {
     sqlite3* db = connection_->db;
+    if (writable_) return StartMember();
     if (!sqlite3_get_autocommit(db)) {
       // Left open by a failed rollback of an earlier Txn: end it before starting ours.
       Exec(db, "ROLLBACK", "rolling back a transaction left open").IgnoreError();
@@ -1204,6 +1223,12 @@ class SqliteTxn final : public Txn {
 
   absl::Status Commit() override {
     RF_RETURN_IF_ERROR(Usable());
+    if (writable_) {
+      // Durable once this returns OK, whether this member or a later one ran the COMMIT.
+      absl::Status status = EndMember(/*keep=*/true);
+      ended_ = true;
+      return status;
+    }
     absl::Status status = CommitOnConnection();
     ended_ = true;
     // Only now, with every statement of this Txn reset, may another Txn use the connection.
@@ -2417,6 +2442,96 @@ class SqliteTxn final : public Txn {
     return Done(q.Step(), what);
   }
 
+  // Writer, writer_mu_ held: joins the open batch, or opens one (BEGIN IMMEDIATE) if there is
+  // none, and sets this member's savepoint. On an error nothing is open for this Txn.
+  absl::Status StartMember() {
+    sqlite3* db = connection_->db;
+    std::shared_ptr<SqliteStore::Batch> batch = store_->OpenBatch();
+    if (batch != nullptr && sqlite3_get_autocommit(db)) {
+      // SQLite ended the batch's transaction under an earlier member (an I/O or disk error
+      // rolls the whole transaction back): the members waiting for it learn that nothing of
+      // theirs was written.
+      store_->FinishBatch(batch, BatchLost());
+      batch = nullptr;
+    }
+    if (batch == nullptr) {
+      if (!sqlite3_get_autocommit(db)) {
+        // Left open by a failed rollback of an earlier Txn: end it before starting ours.
+        Exec(db, "ROLLBACK", "rolling back a transaction left open").IgnoreError();
+      }
+      RF_ASSIGN_OR_RETURN(Query begin, Statement(kBeginWrite));
+      const int rc = begin.Step();
+      if (rc != SQLITE_DONE) {
+        ended_ = true;
+        return SqlStatus(db, rc, "starting a write transaction");
+      }
+      batch = store_->NewBatch();
+    }
+    batch_ = std::move(batch);
+    member_ = true;
+    RF_ASSIGN_OR_RETURN(Query savepoint, Statement(kMemberSavepoint));
+    const int rc = savepoint.Step();
+    if (rc != SQLITE_DONE) {
+      absl::Status status = SqlStatus(db, rc, "starting a write transaction (savepoint)");
+      savepoint.Reset();
+      EndMember(/*keep=*/false).IgnoreError();
+      ended_ = true;
+      return status;
+    }
+    return absl::OkStatus();
+  }
+
+  // Writer: ends this member, keeping its writes in the batch (`keep`) or rolling them back.
+  // Then, holding the writer, commits the batch if no other writer is waiting for it (or the
+  // batch is full or old), else leaves it open for the next one, and gives the writer back.
+  // For a kept member returns once the batch is committed: OK, or why nothing of it was
+  // written. For a member rolled back, OK unless even the rollback failed.
+  absl::Status EndMember(bool keep) {
+    sqlite3* db = connection_->db;
+    member_ = false;
+    std::shared_ptr<SqliteStore::Batch> batch = std::move(batch_);
+    absl::Status mine = absl::OkStatus();
+    if (!sqlite3_get_autocommit(db) && keep) {
+      auto release = Statement(kMemberRelease);
+      const int rc = release.ok() ? release->Step() : SQLITE_ERROR;
+      if (rc != SQLITE_DONE) {
+        mine = release.ok() ? SqlStatus(db, rc, "committing (releasing the savepoint)") : release.status();
+        if (release.ok()) release->Reset();
+        keep = false;
+      }
+    }
+    if (!sqlite3_get_autocommit(db) && !keep) {
+      for (Sql undo : {kMemberRollback, kMemberRelease}) {
+        auto q = Statement(undo);
+        if (!q.ok() || q->Step() != SQLITE_DONE) mine.Update(absl::InternalError("rolling back a savepoint failed"));
+      }
+    }
+    if (sqlite3_get_autocommit(db)) {
+      // The batch's transaction is gone (see StartMember): nothing of any member was written.
+      store_->FinishBatch(batch, BatchLost());
+      Release();
+      return keep ? BatchLost() : mine;
+    }
+    if (keep) ++batch->members;
+    if (batch->members == 0) {
+      // Nothing kept: end the empty transaction now rather than hold the database's write lock.
+      RF_ASSIGN_OR_RETURN(Query rollback, Statement(kRollback));
+      rollback.Step();
+      rollback.Reset();
+      store_->FinishBatch(batch, absl::OkStatus());
+      Release();
+      return mine;
+    }
+    if (!store_->ShouldCommit(*batch)) {
+      Release();  // the next writer goes on with the batch, and one of them commits it
+      return keep ? store_->AwaitBatch(batch) : mine;
+    }
+    absl::Status committed = CommitOnConnection();
+    store_->FinishBatch(batch, committed);
+    Release();
+    return keep ? committed : mine;
+  }
+
   absl::Status CommitOnConnection() {
     RF_ASSIGN_OR_RETURN(Query commit, Statement(kCommit));
     const int rc = commit.Step();
@@ -2633,6 +2748,8 @@ class SqliteTxn final : public Txn {
   std::unique_lock<std::timed_mutex> writer_lock_;
   SqliteStore* store_ = nullptr;
   std::unique_ptr<internal::Connection> reader_;
+  std::shared_ptr<SqliteStore::Batch> batch_;  // writer: the batch this member belongs to
+  bool member_ = false;                        // writer: its savepoint is open
   bool ended_ = false;
   bool broken_ = false;
 };
@@ -2826,11 +2943,15 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 
 absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::Begin() {
   std::unique_lock<std::timed_mutex> lock(writer_mu_, std::defer_lock);
-  if (!lock.try_lock_for(std::chrono::milliseconds(options_.busy_timeout_ms))) {
+  // Counted while waiting: a member ending meanwhile leaves the batch open for this writer.
+  writers_waiting_.fetch_add(1);
+  const bool locked = lock.try_lock_for(std::chrono::milliseconds(options_.busy_timeout_ms));
+  writers_waiting_.fetch_sub(1);
+  if (!locked) {
     return absl::AbortedError(
         Cat("waited ", options_.busy_timeout_ms, " ms for the database writer; retry"));
   }
-  auto txn = std::make_unique<SqliteTxn>(writer_.get(), std::move(lock));
+  auto txn = std::make_unique<SqliteTxn>(this, writer_.get(), std::move(lock));
   RF_RETURN_IF_ERROR(txn->Start());
   return txn;
 }
@@ -2866,6 +2987,67 @@ absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::BeginRead() {
   auto txn = std::make_unique<SqliteTxn>(this, std::move(connection));
   RF_RETURN_IF_ERROR(txn->Start());
   return txn;
+}
+
+std::shared_ptr<SqliteStore::Batch> SqliteStore::OpenBatch() {
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  return batch_;
+}
+
+std::shared_ptr<SqliteStore::Batch> SqliteStore::NewBatch() {
+  auto batch = std::make_shared<Batch>();
+  batch->opened = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  batch_ = batch;
+  return batch;
+}
+
+bool SqliteStore::ShouldCommit(const Batch& batch) const {
+  return writers_waiting_.load() == 0 || batch.members >= kMaxBatchMembers ||
+         std::chrono::steady_clock::now() - batch.opened >= kMaxBatchAge;
+}
+
+void SqliteStore::FinishBatch(const std::shared_ptr<Batch>& batch, const absl::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(batch_mu_);
+    if (batch_ == batch) batch_ = nullptr;
+    if (batch->done) return;
+    batch->done = true;
+    batch->status = status;
+    if (status.ok() && batch->members > 0) {
+      ++stats_.commits;
+      stats_.transactions += static_cast<uint64_t>(batch->members);
+    }
+  }
+  batch_done_.notify_all();
+}
+
+absl::Status SqliteStore::AwaitBatch(const std::shared_ptr<Batch>& batch) {
+  std::unique_lock<std::mutex> lock(batch_mu_);
+  while (!batch->done) {
+    if (batch_done_.wait_for(lock, kBatchPoll, [&] { return batch->done; })) break;
+    // The writer that was waiting when this member ended may have given up (busy timeout)
+    // instead of taking the batch over: if the writer is free and the batch still open,
+    // commit it here, so that no member waits on a writer that never comes.
+    lock.unlock();
+    std::unique_lock<std::timed_mutex> writer(writer_mu_, std::try_to_lock);
+    if (writer.owns_lock() && OpenBatch() == batch) {
+      sqlite3* db = writer_->db;
+      absl::Status committed = Exec(db, "COMMIT", "committing");
+      if (!committed.ok() && !sqlite3_get_autocommit(db)) {
+        Exec(db, "ROLLBACK", "rolling back after a failed commit").IgnoreError();
+      }
+      FinishBatch(batch, committed);
+    }
+    if (writer.owns_lock()) writer.unlock();
+    lock.lock();
+  }
+  return batch->status;
+}
+
+SqliteStore::GroupCommitStats SqliteStore::group_commit_stats() const {
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  return stats_;
 }
 
 void SqliteStore::ReturnReader(std::unique_ptr<internal::Connection> connection) {

@@ -9,7 +9,22 @@
 //
 // Concurrency: one writer connection, taken by Begin() under a mutex (waiting its turn, up to
 // the busy timeout) and then BEGIN IMMEDIATE (which waits, up to the same timeout, for a writer
-// in another process). Read transactions (BeginRead) each take a read-only connection from a
+// in another process).
+//
+// Group commit: write transactions that follow each other closely share one SQLite
+// transaction, and so one fsync. Each write Txn is a member of the open batch: its writes run
+// inside a savepoint of the batch's transaction, still one Txn at a time on the writer, each
+// seeing every earlier member's writes (the same order and the same rules as if each had
+// committed alone). A member that ends without Commit rolls back to its savepoint and takes
+// nothing else with it. Commit() releases the savepoint; then, if no other writer is waiting
+// for the writer connection (or the batch holds kMaxBatchMembers or is kMaxBatchAge old), it
+// runs the batch's COMMIT itself, else it hands the writer on and waits for a later member's
+// COMMIT. Either way Commit() returns OK only once the batch is durable, and an error if the
+// COMMIT failed (nothing of any member written). Under no contention nothing waits: a lone
+// writer commits at once. REQUIRES: a thread holding a write Txn never waits for another
+// thread's Commit() to return (that member may be waiting for this Txn to end).
+//
+// Read transactions (BeginRead) each take a read-only connection from a
 // small pool and see one WAL snapshot from the moment they start, concurrently with the
 // writer. Every connection keeps its prepared statements for its lifetime.
 //
@@ -19,12 +34,15 @@
 #ifndef RINGFENCE_CUSTODY_STORE_SQLITE_STORE_H_
 #define RINGFENCE_CUSTODY_STORE_SQLITE_STORE_H_
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "custody/store/store.h"
 
@@ -62,6 +80,18 @@ class SqliteStore : public Store {
 
   const std::string& path() const { return path_; }
 
+  // Committed batches and the write Txns they held, since Open (for tests and benchmarks).
+  struct GroupCommitStats {
+    uint64_t commits = 0;
+    uint64_t transactions = 0;
+  };
+  GroupCommitStats group_commit_stats() const;
+  // Threads waiting in Begin() for the writer right now (for tests).
+  int writers_waiting() const { return writers_waiting_.load(); }
+
+  static constexpr int kMaxBatchMembers = 64;
+  static constexpr std::chrono::milliseconds kMaxBatchAge{20};
+
  private:
   friend class SqliteTxn;
   SqliteStore(std::string path, SqliteStoreOptions options);
@@ -69,12 +99,36 @@ class SqliteStore : public Store {
   absl::StatusOr<std::unique_ptr<internal::Connection>> OpenConnection(bool read_only);
   void ReturnReader(std::unique_ptr<internal::Connection> connection);
 
+  // One open SQLite write transaction shared by several write Txns (see the file comment).
+  struct Batch {
+    std::chrono::steady_clock::time_point opened;
+    int members = 0;       // Txns committed into it so far; changed with writer_mu_ held
+    bool done = false;     // Guarded by batch_mu_.
+    absl::Status status;   // the COMMIT's outcome, once done. Guarded by batch_mu_.
+  };
+  // How often a member waiting for its batch checks that someone will commit it.
+  static constexpr std::chrono::milliseconds kBatchPoll{5};
+  // The open batch, or null. REQUIRES for NewBatch/FinishBatch: writer_mu_ held.
+  std::shared_ptr<Batch> OpenBatch();
+  std::shared_ptr<Batch> NewBatch();
+  void FinishBatch(const std::shared_ptr<Batch>& batch, const absl::Status& status);
+  // With writer_mu_ held, after a member ended: commit the batch now?
+  bool ShouldCommit(const Batch& batch) const;
+  // Without writer_mu_: waits until `batch` is committed or failed; its outcome.
+  absl::Status AwaitBatch(const std::shared_ptr<Batch>& batch);
+
   const std::string path_;
   const SqliteStoreOptions options_;
 
   // The writer: held by at most one Txn at a time (writer_mu_ is locked for the Txn's life).
   std::timed_mutex writer_mu_;
   std::unique_ptr<internal::Connection> writer_;
+  std::atomic<int> writers_waiting_{0};  // threads in Begin() waiting for writer_mu_
+
+  mutable std::mutex batch_mu_;
+  std::condition_variable batch_done_;
+  std::shared_ptr<Batch> batch_;  // Guarded by batch_mu_; replaced only with writer_mu_ held.
+  GroupCommitStats stats_;        // Guarded by batch_mu_.
 
   std::mutex readers_mu_;
   std::condition_variable reader_returned_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -105,6 +106,106 @@ TEST_F(StoreTest, BeginWaitsForTheWriterAndGivesUpAfterTheBusyTimeout) {
   EXPECT_TRUE(store_->BeginRead().ok());
   ASSERT_TRUE(holder->Commit().ok());
   EXPECT_TRUE(store_->Begin().ok());
+}
+
+// Starts `n` threads that each wait in Begin(), insert client `ids[i]` and then commit (or,
+// where `commit[i]` is false, drop the Txn), and returns once all of them wait for the writer.
+std::vector<std::thread> QueueWriters(store::SqliteStore& s, const std::vector<std::string>& ids,
+                                      const std::vector<bool>& commit, std::vector<absl::Status>& results) {
+  std::vector<std::thread> threads;
+  results.assign(ids.size(), absl::UnknownError("not run"));
+  const int before = s.writers_waiting();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([&s, &results, id = ids[i], keep = commit[i], i] {
+      auto txn = s.Begin();
+      if (!txn.ok()) {
+        results[i] = txn.status();
+        return;
+      }
+      results[i] = (*txn)->InsertClient(Client(id, "ref-" + id));
+      if (results[i].ok() && keep) results[i] = (*txn)->Commit();
+    });
+  }
+  while (s.writers_waiting() < before + static_cast<int>(ids.size())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return threads;
+}
+
+TEST_F(StoreTest, WritersThatWaitForEachOtherShareOneCommit) {
+  const auto stats0 = store_->group_commit_stats();
+  auto first = Write();
+  ASSERT_TRUE(first->InsertClient(Client("c_a", "ref-c_a")).ok());
+  std::vector<absl::Status> results;
+  auto threads = QueueWriters(*store_, {"c_b", "c_c"}, {true, true}, results);
+  // Two writers wait: this Commit hands the writer on and returns once the last one committed.
+  ASSERT_TRUE(first->Commit().ok());
+  for (auto& t : threads) t.join();
+  for (const absl::Status& r : results) EXPECT_TRUE(r.ok()) << r;
+  const auto stats = store_->group_commit_stats();
+  EXPECT_EQ(stats.commits - stats0.commits, 1u);
+  EXPECT_EQ(stats.transactions - stats0.transactions, 3u);
+  auto txn = Read();
+  for (const char* id : {"c_a", "c_b", "c_c"}) EXPECT_TRUE((*txn->GetClient(id)).has_value()) << id;
+}
+
+TEST_F(StoreTest, AWriterDroppedInsideABatchTakesNothingElseWithIt) {
+  const auto stats0 = store_->group_commit_stats();
+  auto first = Write();
+  ASSERT_TRUE(first->InsertClient(Client("c_a", "ref-c_a")).ok());
+  std::vector<absl::Status> results;
+  // The middle one is dropped without Commit, after its insert.
+  auto threads = QueueWriters(*store_, {"c_b", "c_c", "c_d"}, {true, false, true}, results);
+  ASSERT_TRUE(first->Commit().ok());
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(results[0].ok()) << results[0];
+  EXPECT_TRUE(results[1].ok()) << results[1];  // its insert worked; it was dropped afterwards
+  EXPECT_TRUE(results[2].ok()) << results[2];
+  const auto stats = store_->group_commit_stats();
+  EXPECT_EQ(stats.commits - stats0.commits, 1u);
+  EXPECT_EQ(stats.transactions - stats0.transactions, 3u);
+  auto txn = Read();
+  EXPECT_TRUE((*txn->GetClient("c_a")).has_value());
+  EXPECT_TRUE((*txn->GetClient("c_b")).has_value());
+  EXPECT_FALSE((*txn->GetClient("c_c")).has_value()) << "a dropped Txn left a row";
+  EXPECT_TRUE((*txn->GetClient("c_d")).has_value());
+  txn.reset();
+  // The writer is free again and a lone writer commits at once, in a batch of its own.
+  auto lone = Write();
+  ASSERT_TRUE(lone->InsertClient(Client("c_e", "ref-c_e")).ok());
+  ASSERT_TRUE(lone->Commit().ok());
+  EXPECT_EQ(store_->group_commit_stats().commits - stats.commits, 1u);
+  EXPECT_TRUE((*Read()->GetClient("c_e")).has_value());
+}
+
+TEST_F(StoreTest, AFailedStatementInsideABatchLeavesTheOtherMembersWhole) {
+  auto first = Write();
+  ASSERT_TRUE(first->InsertClient(Client("c_a", "ref-c_a")).ok());
+  std::vector<absl::Status> results;
+  // c_b reuses c_a's id: refused inside the batch, before c_a is even committed.
+  std::vector<std::thread> threads;
+  results.assign(2, absl::UnknownError("not run"));
+  const int before = store_->writers_waiting();
+  threads.emplace_back([&] {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok());
+    results[0] = (*txn)->InsertClient(Client("c_a", "ref-other"));
+    if (results[0].ok()) results[0] = (*txn)->Commit();
+  });
+  threads.emplace_back([&] {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok());
+    results[1] = (*txn)->InsertClient(Client("c_c", "ref-c_c"));
+    if (results[1].ok()) results[1] = (*txn)->Commit();
+  });
+  while (store_->writers_waiting() < before + 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(first->Commit().ok());
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(results[0].ok()) << "a duplicate client id was accepted";
+  EXPECT_TRUE(results[1].ok()) << results[1];
+  auto txn = Read();
+  EXPECT_EQ((*txn->GetClient("c_a"))->client_ref, "ref-c_a");
+  EXPECT_TRUE((*txn->GetClient("c_c")).has_value());
 }
 
 TEST_F(StoreTest, BeginReadWaitsForAFreeConnectionAndGivesUp) {
