@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <string_view>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -27,20 +28,69 @@
 
 namespace ringfence::custody {
 
+namespace {
+
+// Bitcoin outpoints (display txid, vout), looked up by a txid the caller holds without a copy.
+struct OutpointLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    const std::string_view at(a.first), bt(b.first);
+    return at < bt || (at == bt && a.second < b.second);
+  }
+};
+using OutpointView = std::pair<std::string_view, uint32_t>;
+
+}  // namespace
+
 // What an unfinished build spends: Bitcoin outpoints, or an Ethereum sender's nonce and
 // commitments.
 struct WithdrawalExecutor::Spent {
-  std::set<std::pair<std::string, uint32_t>> outpoints;  // display txid, vout
+  std::set<std::pair<std::string, uint32_t>, OutpointLess> outpoints;  // display txid, vout
   std::map<std::string, uint64_t> next_nonce;            // ethereum key id -> one past its highest nonce
   std::map<std::string, base::Amount> native_committed;  // ethereum key id -> value + max fee
   std::map<std::string, base::Amount> token_committed;   // ethereum key id -> token amount
 };
 
-namespace {
+// What every unfinished build spends, kept between claims: each one's share, parsed once from
+// its build record (immutable), and how many of them spend each Bitcoin outpoint. Refresh()
+// brings it to the unfinished withdrawals a transaction sees; a claim then asks about the
+// coins it considers, without merging every share into one set each time.
+struct WithdrawalExecutor::SpentIndex {
+  struct Share {
+    Spent spent;
+    uint64_t round = 0;  // the last Refresh that found it unfinished
+  };
+  std::map<std::string, Share> shares;  // unfinished withdrawal id -> its share
+  std::map<std::pair<std::string, uint32_t>, int, OutpointLess> outpoints;  // -> shares spending it
+  uint64_t round = 0;
+  // The executor's pass this index serves (0: none, list every time) and the pass it last
+  // listed the unfinished withdrawals in. Within a pass the executor is the only one to start
+  // builds of hot wallets and adds each one it commits (Add), so one listing per pass is
+  // enough; withdrawals that finish meanwhile stay counted until the next pass, which holds
+  // their coins back a little longer and never spends one twice.
+  uint64_t pass = 0;
+  uint64_t listed_pass = 0;
 
-absl::StatusOr<WithdrawalExecutor::Spent> SpentByUnfinished(
-    store::Txn& txn, const std::string& except, std::map<std::string, WithdrawalExecutor::Spent>& cache,
-    const std::function<absl::StatusOr<signer::v1::SignTransactionRequest>(const std::string&)>& load);
+  using Load = std::function<absl::StatusOr<signer::v1::SignTransactionRequest>(const std::string&)>;
+  // Keeps exactly the shares of the withdrawals `txn` lists as unfinished. `except` (the
+  // withdrawal being built, which has no build record yet) is not loaded.
+  absl::Status Refresh(store::Txn& txn, const std::string& except, const Load& load);
+  // A build just committed.
+  void Add(const std::string& id, const signer::v1::SignTransactionRequest& request);
+  // Whether an unfinished build other than `except`'s spends `outpoint`.
+  bool Spends(const OutpointView& outpoint, const std::string& except) const {
+    auto it = outpoints.find(outpoint);
+    if (it == outpoints.end()) return false;
+    int holders = it->second;
+    if (auto own = shares.find(except); own != shares.end() && own->second.spent.outpoints.contains(outpoint)) --holders;
+    return holders > 0;
+  }
+  // The Ethereum nonces and commitments of every unfinished build but `except`'s, merged.
+  Spent EthereumExcept(const std::string& except) const;
+};
+
+namespace {
 
 // `have` less what `committed` holds for `key` (zero if that is more).
 base::Amount LessCommitted(base::Amount have, const std::map<std::string, base::Amount>& committed,
@@ -61,6 +111,8 @@ constexpr char kBuildMethod[] = "ringfence.custody.executor/Build";
 constexpr char kBundleMethod[] = "ringfence.custody.executor/SigningBundle";
 constexpr char kChangeKeyMethod[] = "ringfence.custody.executor/ChangeKey";
 constexpr uint32_t kMaxUnfinished = 10'000;
+// Coins a Bitcoin build tries first, of the wallet's largest (see BuildBitcoin).
+constexpr size_t kQuickCandidates = 8;
 // A broadcast transaction whose chain tip has not moved is looked at again after this long (a
 // node that dropped it gets the same bytes again then).
 constexpr int64_t kWatchRecheckMs = 2'000;
@@ -116,7 +168,7 @@ void AddTo(std::map<std::string, base::Amount>& m, const std::string& k, base::A
   m[k] = sum.value_or(base::Amount::Max());
 }
 
-void Account(const sv1::SignTransactionRequest& req, Spent& spent) {
+void AccountSpent(const sv1::SignTransactionRequest& req, Spent& spent) {
   if (req.chain() == "bitcoin") {
     absl::StatusOr<codec::Transaction> tx = codec::ParseTransaction(Span(req.unsigned_tx()));
     if (!tx.ok()) return;
@@ -151,7 +203,7 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
       signer_(signer),
       adapters_(std::move(adapters)),
       options_(std::move(options)),
-      spent_(std::make_unique<std::map<std::string, Spent>>()) {
+      spent_(std::make_unique<SpentIndex>()) {
   if (config_.reconciliation.has_value()) {
     reconciler_ = std::make_unique<Reconciler>(
         config_, store_, env_, adapters_,
@@ -393,9 +445,9 @@ absl::StatusOr<std::optional<WithdrawalExecutor::EthSweepSource>> WithdrawalExec
     // What unfinished moves will take from an account (a gas funding sent from it and not yet
     // mined) is not the sweep's: the build would find the account short and fail the sweep.
     RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
-    std::map<std::string, Spent> cache;
-    RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(*snapshot, "", cache,
-                                                       [&](const std::string& id) { return LoadBuild(*snapshot, id); }));
+    SpentIndex index;
+    RF_RETURN_IF_ERROR(index.Refresh(*snapshot, "", [&](const std::string& id) { return LoadBuild(*snapshot, id); }));
+    const Spent spent = index.EthereumExcept("");
     for (ChainView::Account& a : view.accounts) {
       a.native = LessCommitted(a.native, spent.native_committed, a.key_id);
       a.token = LessCommitted(a.token, spent.token_committed, a.key_id);
@@ -799,6 +851,10 @@ absl::Status WithdrawalExecutor::CheckCoverage() {
 }
 
 absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
+  {
+    std::lock_guard<std::mutex> lock(build_mu_);
+    ++pass_number_;
+  }
   // Sweeps first, so that this pass carries them as far as it carries withdrawals. A planning
   // error (the store) is logged; the withdrawals still move.
   if (absl::StatusOr<int> planned = PlanSweeps(); !planned.ok()) {
@@ -1044,6 +1100,7 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
     // Cancelled, or not yet due: nothing to do now.
     return Outcome::kRetry;
   }
+  spent_->pass = pass_number_;
   absl::StatusOr<sv1::SignTransactionRequest> request =
       asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view, change_.second, *spent_)
                                 : BuildEthereum(**txn, *claimed, *asset, *view, *spent_);
@@ -1072,45 +1129,64 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
       (*txn)->PutIdempotency(store::IdempotencyRow{BuildRecordKey(row.withdrawal_id), kBuildMethod, hash, serialized});
   if (put.ok()) put = Audit(**txn, *claimed, "claimed", {{"build_sha256", hash}}, now);
   if (!put.ok() || !(*txn)->Commit().ok()) return Outcome::kRetry;
+  spent_->Add(row.withdrawal_id, *request);
   ++pass.claimed;
   return Step(row.withdrawal_id, "claimed") ? Outcome::kProgress : Outcome::kStopped;
 }
 
-namespace {
-
-void Merge(const Spent& one, Spent& into) {
-  into.outpoints.insert(one.outpoints.begin(), one.outpoints.end());
-  for (const auto& [key, nonce] : one.next_nonce) into.next_nonce[key] = std::max(into.next_nonce[key], nonce);
-  for (const auto& [key, value] : one.native_committed) AddTo(into.native_committed, key, value);
-  for (const auto& [key, value] : one.token_committed) AddTo(into.token_committed, key, value);
+void WithdrawalExecutor::SpentIndex::Add(const std::string& id, const sv1::SignTransactionRequest& request) {
+  if (shares.contains(id)) return;
+  Share share;
+  AccountSpent(request, share.spent);
+  share.round = round;
+  for (const auto& o : share.spent.outpoints) ++outpoints[o];
+  shares.emplace(id, std::move(share));
 }
 
-// What every unfinished withdrawal but `except` spends. `cache` holds each one's share, parsed
-// once from its build record (immutable); it keeps only the withdrawals still unfinished.
-absl::StatusOr<Spent> SpentByUnfinished(store::Txn& txn, const std::string& except,
-                                        std::map<std::string, Spent>& cache,
-                                        const std::function<absl::StatusOr<sv1::SignTransactionRequest>(const std::string&)>& load) {
-  Spent spent;
-  std::map<std::string, Spent> kept;
-  // Ids only: each one's share is parsed once from its build record and kept in `cache`.
+absl::Status WithdrawalExecutor::SpentIndex::Refresh(store::Txn& txn, const std::string& except, const Load& load) {
+  if (pass != 0 && pass == listed_pass) return absl::OkStatus();
+  listed_pass = pass;
+  ++round;
+  // Ids only: a share new to the index is parsed once from its build record.
   RF_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.ListUnfinishedIds(kMaxUnfinished));
   for (const std::string& id : ids) {
-    if (id == except) continue;
-    auto it = cache.find(id);
-    if (it == cache.end()) {
+    auto it = shares.find(id);
+    if (it == shares.end()) {
+      if (id == except) continue;
       RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(id));
-      Spent one;
-      Account(req, one);
-      it = cache.emplace(id, std::move(one)).first;
+      Share share;
+      AccountSpent(req, share.spent);
+      for (const auto& o : share.spent.outpoints) ++outpoints[o];
+      it = shares.emplace(id, std::move(share)).first;
     }
-    Merge(it->second, spent);
-    kept.insert(cache.extract(it));
+    it->second.round = round;
   }
-  cache = std::move(kept);
-  return spent;
+  for (auto it = shares.begin(); it != shares.end();) {
+    if (it->second.round == round) {
+      ++it;
+      continue;
+    }
+    // Finished (or no longer listed): its coins and commitments are its own no more.
+    for (const auto& o : it->second.spent.outpoints) {
+      auto held = outpoints.find(o);
+      if (held != outpoints.end() && --held->second <= 0) outpoints.erase(held);
+    }
+    it = shares.erase(it);
+  }
+  return absl::OkStatus();
 }
 
-}  // namespace
+Spent WithdrawalExecutor::SpentIndex::EthereumExcept(const std::string& except) const {
+  Spent into;
+  for (const auto& [id, share] : shares) {
+    if (id == except) continue;
+    const Spent& one = share.spent;
+    for (const auto& [key, nonce] : one.next_nonce) into.next_nonce[key] = std::max(into.next_nonce[key], nonce);
+    for (const auto& [key, value] : one.native_committed) AddTo(into.native_committed, key, value);
+    for (const auto& [key, value] : one.token_committed) AddTo(into.token_committed, key, value);
+  }
+  return into;
+}
 
 absl::StatusOr<std::shared_ptr<const WithdrawalExecutor::ChainView>> WithdrawalExecutor::ReadChainForClaim(
     const WithdrawalRow& row, const AssetConfig& asset) {
@@ -1199,29 +1275,49 @@ absl::StatusOr<WithdrawalExecutor::ChainView> WithdrawalExecutor::ReadChain(
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(store::Txn& txn, const WithdrawalRow& row,
                                                                              const ChainView& view,
                                                                              const std::string& change_address,
-                                                                             std::map<std::string, Spent>& spent_cache) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, row.withdrawal_id, spent_cache,
-                                                     [&](const std::string& id) { return LoadBuild(txn, id); }));
-  std::vector<txbuild::Coin> coins;
+                                                                             SpentIndex& spent) {
+  RF_RETURN_IF_ERROR(spent.Refresh(txn, row.withdrawal_id, [&](const std::string& id) { return LoadBuild(txn, id); }));
+  std::vector<const chain::Utxo*> usable;
   for (const chain::Utxo& u : view.utxos) {
     // Confirmed coins only: an unconfirmed one can vanish with the transaction that made it.
-    if (u.height == 0 || spent.outpoints.contains({u.txid, u.vout})) continue;
-    coins.push_back(txbuild::Coin{u.txid, u.vout, u.amount, view.key_of.at(u.address), u.address});
+    if (u.height == 0 || spent.Spends(OutpointView(u.txid, u.vout), row.withdrawal_id)) continue;
+    usable.push_back(&u);
     // In BuildBitcoinSpend's own order, it considers no more than these (the one past them
     // keeps its "largest ... considered" note when funds fall short).
-    if (view.utxos_largest_first && coins.size() > txbuild::kMaxInputs) break;
+    if (view.utxos_largest_first && usable.size() > txbuild::kMaxInputs) break;
   }
+  auto coins = [&](size_t n) {
+    std::vector<txbuild::Coin> out;
+    out.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const chain::Utxo& u = *usable[i];
+      out.push_back(txbuild::Coin{u.txid, u.vout, u.amount, view.key_of.at(u.address), u.address});
+    }
+    return out;
+  };
   if (row.amount.base_units() > codec::kMaxMoney) {
     return absl::FailedPreconditionError(Cat("amount: ", row.amount.ToBaseUnitString(), " satoshi is above 21,000,000 BTC"));
   }
   txbuild::BitcoinSpend spend;
-  spend.candidates = std::move(coins);
   spend.destination = row.destination;
   spend.amount = static_cast<uint64_t>(row.amount.base_units());
   spend.change_address = change_address;
   spend.sat_per_vbyte = static_cast<uint64_t>(view.fee.sat_per_vbyte.base_units());
   spend.fee_cap = row.fee_cap;
-  RF_ASSIGN_OR_RETURN(txbuild::BitcoinPlan plan, txbuild::BuildBitcoinSpend(spend));
+  std::optional<txbuild::BitcoinPlan> quick;
+  if (view.utxos_largest_first && usable.size() > kQuickCandidates) {
+    // BuildBitcoinSpend takes the first coins, in this very order, that pay: when the first
+    // few pay, the plan from them is the plan from all. Only when they do not is every
+    // candidate decoded and sorted again.
+    spend.candidates = coins(kQuickCandidates);
+    absl::StatusOr<txbuild::BitcoinPlan> first = txbuild::BuildBitcoinSpend(spend);
+    if (first.ok()) quick = *std::move(first);
+  }
+  if (!quick) {
+    spend.candidates = coins(usable.size());
+    RF_ASSIGN_OR_RETURN(quick, txbuild::BuildBitcoinSpend(spend));
+  }
+  const txbuild::BitcoinPlan& plan = *quick;
   const txbuild::SignRequestFields fields{row.withdrawal_id, row.chain,  row.network,           row.asset_id,
                                           row.amount,        row.destination, row.fee_cap, row.expires_at_unix_s,
                                           RequestKindOf(row)};
@@ -1231,9 +1327,9 @@ absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildBitcoin(sto
 absl::StatusOr<sv1::SignTransactionRequest> WithdrawalExecutor::BuildEthereum(store::Txn& txn, const WithdrawalRow& row,
                                                                               const AssetConfig& asset,
                                                                               const ChainView& view,
-                                                                              std::map<std::string, Spent>& spent_cache) {
-  RF_ASSIGN_OR_RETURN(Spent spent, SpentByUnfinished(txn, row.withdrawal_id, spent_cache,
-                                                     [&](const std::string& id) { return LoadBuild(txn, id); }));
+                                                                              SpentIndex& index) {
+  RF_RETURN_IF_ERROR(index.Refresh(txn, row.withdrawal_id, [&](const std::string& id) { return LoadBuild(txn, id); }));
+  const Spent spent = index.EthereumExcept(row.withdrawal_id);
   const bool token = !asset.erc20_contract.empty();
   txbuild::EthereumSpend spend = EthSpend(view, row.destination, row.amount, asset.erc20_contract, row.fee_cap);
   // The fee the sender must be able to pay: the most this transaction can cost.
@@ -1730,10 +1826,10 @@ absl::StatusOr<ExportedBundle> WithdrawalExecutor::ExportTopUp(store::Txn& txn, 
   // Cold funds are spent by nothing but top-ups (one at a time per asset), so this build needs
   // no lock against the executor's hot builds; its own cache of what unfinished builds spend
   // (ether: the nonces their builds took, for a cold account as for any).
-  std::map<std::string, Spent> spent_cache;
+  SpentIndex spent;
   absl::StatusOr<sv1::SignTransactionRequest> request =
-      asset->chain == "bitcoin" ? BuildBitcoin(txn, claimed, *view, change.second, spent_cache)
-                                : BuildEthereum(txn, claimed, *asset, *view, spent_cache);
+      asset->chain == "bitcoin" ? BuildBitcoin(txn, claimed, *view, change.second, spent)
+                                : BuildEthereum(txn, claimed, *asset, *view, spent);
   if (!request.ok()) {
     return absl::FailedPreconditionError(Cat("top-up ", withdrawal_id, " cannot be built from ", row.source_wallet_id,
                                              ": ", request.status().message()));

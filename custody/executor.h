@@ -151,8 +151,9 @@ class WithdrawalExecutor {
   // The exported signing bundle's record key of a top-up (an idempotency row of the store).
   static std::string BundleRecordKey(const std::string& withdrawal_id);
 
-  // What an unfinished build spends (executor.cc).
+  // What an unfinished build spends, and what all of them spend (executor.cc).
   struct Spent;
+  struct SpentIndex;
   // What the build needs from the chain, read before the claim's store transaction.
   struct ChainView {
     std::map<std::string, std::string> key_of;  // bitcoin: address -> key id (change key included)
@@ -315,14 +316,14 @@ class WithdrawalExecutor {
   // that dropped the transaction gets it again then). Records the look when due.
   bool DueForWatch(const store::WithdrawalRow& row);
   // The request to sign for `row` from `view`, less what unfinished withdrawals spend (read in
-  // `txn`; `spent_cache` keeps each one's share). FAILED_PRECONDITION or INVALID_ARGUMENT when
-  // no transaction can be built (the withdrawal then fails).
+  // `txn`; `spent` keeps each one's share between calls). FAILED_PRECONDITION or
+  // INVALID_ARGUMENT when no transaction can be built (the withdrawal then fails).
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildBitcoin(store::Txn& txn, const store::WithdrawalRow& row,
                                                                   const ChainView& view, const std::string& change_address,
-                                                                  std::map<std::string, Spent>& spent_cache);
+                                                                  SpentIndex& spent);
   absl::StatusOr<signer::v1::SignTransactionRequest> BuildEthereum(store::Txn& txn, const store::WithdrawalRow& row,
                                                                    const AssetConfig& asset, const ChainView& view,
-                                                                   std::map<std::string, Spent>& spent_cache);
+                                                                   SpentIndex& spent);
   // The designated change key of a Bitcoin wallet: (key id, address), made on first use.
   absl::StatusOr<std::pair<std::string, std::string>> ChangeKey(const std::string& wallet_id, const AssetConfig& asset);
   // The change address as one of the wallet's own addresses (no client), and its recording.
@@ -349,7 +350,8 @@ class WithdrawalExecutor {
   // Under build_mu_: each wallet's change key and address once read or made with its address
   // row, so that a build reads neither again.
   std::map<std::string, std::pair<std::string, std::string>> change_keys_;
-  std::unique_ptr<std::map<std::string, Spent>> spent_;  // under build_mu_: each unfinished build's share
+  std::unique_ptr<SpentIndex> spent_;  // under build_mu_: what the unfinished builds spend
+  uint64_t pass_number_ = 0;           // under build_mu_: passes started (SpentIndex lists once per pass)
   // Under build_mu_: each Bitcoin wallet's view for claims, the tip hash and change address it
   // was read with (ReadChainForClaim).
   struct CachedView {
