@@ -64,13 +64,13 @@ struct WithdrawalExecutor::SpentIndex {
   std::map<std::string, Share> shares;  // unfinished withdrawal id -> its share
   std::map<std::pair<std::string, uint32_t>, int, OutpointLess> outpoints;  // -> shares spending it
   uint64_t round = 0;
-  // The executor's pass this index serves (0: none, list every time) and the pass it last
-  // listed the unfinished withdrawals in. Within a pass the executor is the only one to start
-  // builds of hot wallets and adds each one it commits (Add), so one listing per pass is
-  // enough; withdrawals that finish meanwhile stay counted until the next pass, which holds
-  // their coins back a little longer and never spends one twice.
-  uint64_t pass = 0;
-  uint64_t listed_pass = 0;
+  // The executor's own index lists the unfinished withdrawals once per pass (RunOnce clears
+  // `listed`): within a pass the executor is the only one to start builds of hot wallets and
+  // adds each one it commits (Add); withdrawals that finish meanwhile stay counted until the
+  // next pass, which holds their coins back a little longer and never spends one twice. A
+  // one-off index (once_per_pass false) lists at every Refresh.
+  bool once_per_pass = false;
+  bool listed = false;
 
   using Load = std::function<absl::StatusOr<signer::v1::SignTransactionRequest>(const std::string&)>;
   // Keeps exactly the shares of the withdrawals `txn` lists as unfinished. `except` (the
@@ -78,6 +78,8 @@ struct WithdrawalExecutor::SpentIndex {
   absl::Status Refresh(store::Txn& txn, const std::string& except, const Load& load);
   // A build just committed.
   void Add(const std::string& id, const signer::v1::SignTransactionRequest& request);
+  // The share of `request` under `id`, its outpoints counted; the entry.
+  std::map<std::string, Share>::iterator Insert(const std::string& id, const signer::v1::SignTransactionRequest& request);
   // Whether an unfinished build other than `except`'s spends `outpoint`.
   bool Spends(const OutpointView& outpoint, const std::string& except) const {
     auto it = outpoints.find(outpoint);
@@ -204,6 +206,7 @@ WithdrawalExecutor::WithdrawalExecutor(const Config& config, store::Store& store
       adapters_(std::move(adapters)),
       options_(std::move(options)),
       spent_(std::make_unique<SpentIndex>()) {
+  spent_->once_per_pass = true;
   if (config_.reconciliation.has_value()) {
     reconciler_ = std::make_unique<Reconciler>(
         config_, store_, env_, adapters_,
@@ -853,7 +856,7 @@ absl::Status WithdrawalExecutor::CheckCoverage() {
 absl::StatusOr<ExecutorPass> WithdrawalExecutor::RunOnce() {
   {
     std::lock_guard<std::mutex> lock(build_mu_);
-    ++pass_number_;
+    spent_->listed = false;
   }
   // Sweeps first, so that this pass carries them as far as it carries withdrawals. A planning
   // error (the store) is logged; the withdrawals still move.
@@ -1100,7 +1103,6 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
     // Cancelled, or not yet due: nothing to do now.
     return Outcome::kRetry;
   }
-  spent_->pass = pass_number_;
   absl::StatusOr<sv1::SignTransactionRequest> request =
       asset->chain == "bitcoin" ? BuildBitcoin(**txn, *claimed, *view, change_.second, *spent_)
                                 : BuildEthereum(**txn, *claimed, *asset, *view, *spent_);
@@ -1134,18 +1136,22 @@ WithdrawalExecutor::Outcome WithdrawalExecutor::ClaimAndBuild(const WithdrawalRo
   return Step(row.withdrawal_id, "claimed") ? Outcome::kProgress : Outcome::kStopped;
 }
 
-void WithdrawalExecutor::SpentIndex::Add(const std::string& id, const sv1::SignTransactionRequest& request) {
-  if (shares.contains(id)) return;
+std::map<std::string, WithdrawalExecutor::SpentIndex::Share>::iterator WithdrawalExecutor::SpentIndex::Insert(
+    const std::string& id, const sv1::SignTransactionRequest& request) {
   Share share;
   AccountSpent(request, share.spent);
   share.round = round;
   for (const auto& o : share.spent.outpoints) ++outpoints[o];
-  shares.emplace(id, std::move(share));
+  return shares.emplace(id, std::move(share)).first;
+}
+
+void WithdrawalExecutor::SpentIndex::Add(const std::string& id, const sv1::SignTransactionRequest& request) {
+  if (!shares.contains(id)) Insert(id, request);
 }
 
 absl::Status WithdrawalExecutor::SpentIndex::Refresh(store::Txn& txn, const std::string& except, const Load& load) {
-  if (pass != 0 && pass == listed_pass) return absl::OkStatus();
-  listed_pass = pass;
+  if (once_per_pass && listed) return absl::OkStatus();
+  listed = true;
   ++round;
   // Ids only: a share new to the index is parsed once from its build record.
   RF_ASSIGN_OR_RETURN(std::vector<std::string> ids, txn.ListUnfinishedIds(kMaxUnfinished));
@@ -1154,10 +1160,7 @@ absl::Status WithdrawalExecutor::SpentIndex::Refresh(store::Txn& txn, const std:
     if (it == shares.end()) {
       if (id == except) continue;
       RF_ASSIGN_OR_RETURN(sv1::SignTransactionRequest req, load(id));
-      Share share;
-      AccountSpent(req, share.spent);
-      for (const auto& o : share.spent.outpoints) ++outpoints[o];
-      it = shares.emplace(id, std::move(share)).first;
+      it = Insert(id, req);
     }
     it->second.round = round;
   }

@@ -351,7 +351,6 @@ class WithdrawalExecutor {
   // row, so that a build reads neither again.
   std::map<std::string, std::pair<std::string, std::string>> change_keys_;
   std::unique_ptr<SpentIndex> spent_;  // under build_mu_: what the unfinished builds spend
-  uint64_t pass_number_ = 0;           // under build_mu_: passes started (SpentIndex lists once per pass)
   // Under build_mu_: each Bitcoin wallet's view for claims, the tip hash and change address it
   // was read with (ReadChainForClaim).
   struct CachedView {
