@@ -2466,9 +2466,19 @@ class SqliteTxn final : public Txn {
         return SqlStatus(db, rc, "starting a write transaction");
       }
       batch = store_->NewBatch();
+      // The member that opens the batch is alone in it: the batch's transaction is its
+      // transaction, and rolling it back takes nothing else. It sets no savepoint, which
+      // matters for size: inside a savepoint SQLite keeps every page the member changes in
+      // its in-memory statement journal, and walks that journal from its start each time
+      // a statement ends, so a member of n statements would cost O(n^2).
+      batch_ = std::move(batch);
+      member_ = true;
+      savepoint_ = false;
+      return absl::OkStatus();
     }
     batch_ = std::move(batch);
     member_ = true;
+    savepoint_ = true;
     RF_ASSIGN_OR_RETURN(Query savepoint, Statement(kMemberSavepoint));
     const int rc = savepoint.Step();
     if (rc != SQLITE_DONE) {
@@ -2491,7 +2501,7 @@ class SqliteTxn final : public Txn {
     member_ = false;
     std::shared_ptr<SqliteStore::Batch> batch = std::move(batch_);
     absl::Status mine = absl::OkStatus();
-    if (!sqlite3_get_autocommit(db) && keep) {
+    if (!sqlite3_get_autocommit(db) && keep && savepoint_) {
       auto release = Statement(kMemberRelease);
       const int rc = release.ok() ? release->Step() : SQLITE_ERROR;
       if (rc != SQLITE_DONE) {
@@ -2500,7 +2510,9 @@ class SqliteTxn final : public Txn {
         keep = false;
       }
     }
-    if (!sqlite3_get_autocommit(db) && !keep) {
+    if (!sqlite3_get_autocommit(db) && !keep && savepoint_) {
+      // (A member without a savepoint opened the batch: nothing else is in it, and the
+      // empty batch is rolled back whole below.)
       for (Sql undo : {kMemberRollback, kMemberRelease}) {
         auto q = Statement(undo);
         if (!q.ok() || q->Step() != SQLITE_DONE) mine.Update(absl::InternalError("rolling back a savepoint failed"));
@@ -2515,9 +2527,12 @@ class SqliteTxn final : public Txn {
     if (keep) ++batch->members;
     if (batch->members == 0) {
       // Nothing kept: end the empty transaction now rather than hold the database's write lock.
-      RF_ASSIGN_OR_RETURN(Query rollback, Statement(kRollback));
-      rollback.Step();
-      rollback.Reset();
+      auto rollback = Statement(kRollback);
+      if (rollback.ok()) {
+        rollback->Step();
+        rollback->Reset();
+      }
+      if (!sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK", "rolling back an empty batch").IgnoreError();
       store_->FinishBatch(batch, absl::OkStatus());
       Release();
       return mine;
@@ -2749,7 +2764,8 @@ class SqliteTxn final : public Txn {
   SqliteStore* store_ = nullptr;
   std::unique_ptr<internal::Connection> reader_;
   std::shared_ptr<SqliteStore::Batch> batch_;  // writer: the batch this member belongs to
-  bool member_ = false;                        // writer: its savepoint is open
+  bool member_ = false;                        // writer: a member of batch_, not yet ended
+  bool savepoint_ = false;                     // writer: the member runs in a savepoint
   bool ended_ = false;
   bool broken_ = false;
 };
