@@ -138,28 +138,56 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
     first_poll_done_ = true;
   }
 
-  // Each pass stores one block or handles one reorganisation; the bound only stops a node
-  // that keeps reorganising under us from holding the poll forever.
+  // Each pass stores the blocks it fetched (one transaction for up to kBlocksPerTransaction
+  // blocks or about kTransfersPerTransaction transfers, so that a node far ahead is caught up
+  // with in few commits) or handles one reorganisation. The blocks are fetched before the
+  // transaction begins: no write waits on the node. The bound only stops a node that keeps
+  // reorganising under us from holding the poll forever.
+  RF_ASSIGN_OR_RETURN(last, last_stored());
   for (uint64_t pass = 0; pass < 2 * kMaxReorgDepth + (tip.height + 1); ++pass) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) break;  // between blocks: what is stored is whole
+      if (stopping_) break;  // between transactions: what is stored is whole
     }
-    RF_ASSIGN_OR_RETURN(last, last_stored());
-    const uint64_t next = last ? last->height + 1 : 0;
-    if (next > tip.height) break;
-    absl::StatusOr<chain::Block> block = adapter_.GetBlock(next, watch.addresses);
-    if (block.status().code() == absl::StatusCode::kAborted) continue;  // reorganised mid-read: ask again
-    if (block.status().code() == absl::StatusCode::kNotFound) break;    // the node's tip went down: next poll
-    RF_RETURN_IF_ERROR(block.status());
-    if (block->ref.height != next) {
-      return absl::DataLossError(Cat("node answered block ", block->ref.height, " for height ", next));
+    std::vector<chain::Block> blocks;
+    size_t transfers = 0;
+    bool reorganised = false;  // the next block does not extend the last one stored or fetched
+    bool retry = false;        // the node reorganised while answering: ask again
+    uint64_t next = last ? last->height + 1 : 0;
+    while (next <= tip.height && blocks.size() < kBlocksPerTransaction && transfers < kTransfersPerTransaction) {
+      absl::StatusOr<chain::Block> block = adapter_.GetBlock(next, watch.addresses);
+      if (block.status().code() == absl::StatusCode::kAborted) {
+        retry = true;
+        break;
+      }
+      if (block.status().code() == absl::StatusCode::kNotFound) break;  // the node's tip went down: next poll
+      RF_RETURN_IF_ERROR(block.status());
+      if (block->ref.height != next) {
+        return absl::DataLossError(Cat("node answered block ", block->ref.height, " for height ", next));
+      }
+      const std::string* parent = !blocks.empty() ? &blocks.back().ref.hash : last ? &last->hash : nullptr;
+      if (parent != nullptr && block->ref.parent_hash != *parent) {
+        reorganised = true;
+        break;
+      }
+      transfers += block->transfers.size();
+      blocks.push_back(*std::move(block));
+      ++next;
     }
-    if (last && block->ref.parent_hash != last->hash) {
+    if (!blocks.empty()) {
+      RF_RETURN_IF_ERROR(StoreBlocks(blocks, watch, &result));
+      const chain::BlockRef& top = blocks.back().ref;
+      last = store::ChainBlockRow{chain_.name, top.height, top.hash, top.parent_hash};
+    }
+    if (reorganised && blocks.empty()) {
+      // The first block fetched does not extend the last one stored.
       RF_RETURN_IF_ERROR(HandleReorg(last->height, &result));
+      RF_ASSIGN_OR_RETURN(last, last_stored());
       continue;
     }
-    RF_RETURN_IF_ERROR(ProcessBlock(*block, watch, &result));
+    // A block that did not extend the ones fetched just before it is asked for again on the
+    // next pass, against what is now stored.
+    if (blocks.empty() && !retry) break;
   }
   RF_ASSIGN_OR_RETURN(last, last_stored());
   result.height = last ? last->height : 0;
@@ -192,13 +220,29 @@ absl::StatusOr<std::optional<store::AddressRow>> DepositIngestor::FindAddress(st
   return txn.GetAddress(address);
 }
 
-absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watch& watch, PollResult* result) {
-  if (block.transfers.size() > kMaxTransfersPerBlock) {
-    return absl::DataLossError(Cat("block ", block.ref.height, " reports ", block.transfers.size(),
-                                   " transfers to our addresses, at most ", kMaxTransfersPerBlock));
+absl::Status DepositIngestor::StoreBlocks(std::span<const chain::Block> blocks, const Watch& watch,
+                                          PollResult* result) {
+  for (const chain::Block& block : blocks) {
+    if (block.transfers.size() > kMaxTransfersPerBlock) {
+      return absl::DataLossError(Cat("block ", block.ref.height, " reports ", block.transfers.size(),
+                                     " transfers to our addresses, at most ", kMaxTransfersPerBlock));
+    }
   }
+  // Counted into `result` only once the transaction has committed.
+  PollResult stored;
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
-  RF_RETURN_IF_ERROR(txn->PutChainBlock({chain_.name, block.ref.height, block.ref.hash, block.ref.parent_hash}));
+  for (const chain::Block& block : blocks) RF_RETURN_IF_ERROR(ProcessBlock(*txn, block, watch, &stored));
+  RF_RETURN_IF_ERROR(txn->Commit());
+  result->blocks += stored.blocks;
+  result->detected += stored.detected;
+  result->own_outputs += stored.own_outputs;
+  result->credited += stored.credited;
+  return absl::OkStatus();
+}
+
+absl::Status DepositIngestor::ProcessBlock(store::Txn& txn, const chain::Block& block, const Watch& watch,
+                                           PollResult* result) {
+  RF_RETURN_IF_ERROR(txn.PutChainBlock({chain_.name, block.ref.height, block.ref.hash, block.ref.parent_hash}));
   const int64_t now = env_.NowUnixMs();
   // The block's audit entries, appended together at the end (AuditLog::AppendBatch): each
   // deposit's deposit.detected in the order of the block's transfers, then each credit's
@@ -216,14 +260,14 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watc
       continue;
     }
     if (t.amount.is_zero()) continue;  // moves nothing; an ERC-20 Transfer may carry zero
-    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, FindAddress(*txn, watch, t.to_address));
+    RF_ASSIGN_OR_RETURN(std::optional<store::AddressRow> address, FindAddress(txn, watch, t.to_address));
     if (!address) continue;  // not ours (the node reported more than we watch)
     // An output of our own transaction (a withdrawal's Bitcoin change, a sweep into cold, ether
     // sent into a token account for its gas) is no deposit: the executor's settlement accounts
     // for it. Only such transfers pay a wallet's own address or another asset's address, so a
     // client's deposit of its own asset is never looked up here.
     if (address->client_id.empty() || address->asset_id != asset->id) {
-      RF_ASSIGN_OR_RETURN(std::optional<std::string> own, txn->FindWithdrawalByTxid(chain_.name, t.txid));
+      RF_ASSIGN_OR_RETURN(std::optional<std::string> own, txn.FindWithdrawalByTxid(chain_.name, t.txid));
       if (own) {
         ++result->own_outputs;
         continue;
@@ -243,7 +287,7 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watc
     row.block_height = block.ref.height;
     row.block_hash = block.ref.hash;
     row.status = store::DepositStatus::kPending;
-    RF_ASSIGN_OR_RETURN(bool stored, txn->UpsertDeposit(row));
+    RF_ASSIGN_OR_RETURN(bool stored, txn.UpsertDeposit(row));
     if (!stored) continue;
     ++result->detected;
     const std::string_view attribution = !row.client_id.empty() ? "client"
@@ -263,9 +307,8 @@ absl::Status DepositIngestor::ProcessBlock(const chain::Block& block, const Watc
         .Add("chain", row.chain)
         .Add("client_id", row.client_id);
   }
-  RF_RETURN_IF_ERROR(CreditReady(*txn, watch, block.ref.height, result, &audit));
-  if (!audit.empty()) RF_RETURN_IF_ERROR(AuditLog::AppendBatch(*txn, audit).status());
-  RF_RETURN_IF_ERROR(txn->Commit());
+  RF_RETURN_IF_ERROR(CreditReady(txn, watch, block.ref.height, result, &audit));
+  if (!audit.empty()) RF_RETURN_IF_ERROR(AuditLog::AppendBatch(txn, audit).status());
   ++result->blocks;
   return absl::OkStatus();
 }

@@ -56,6 +56,11 @@ absl::StatusOr<std::string> DepositAddressFor(const AssetConfig& asset, std::spa
 inline constexpr uint64_t kMaxReorgDepth = 1000;
 // Transfers one block may report to our addresses; more is refused as a malformed answer.
 inline constexpr size_t kMaxTransfersPerBlock = 100'000;
+// One transaction stores up to this many blocks, fetched first, and stops adding blocks once
+// it holds this many transfers (a single block may hold more): few commits while catching up,
+// and the store's writer never held for long.
+inline constexpr size_t kBlocksPerTransaction = 64;
+inline constexpr size_t kTransfersPerTransaction = 4'000;
 
 struct PollResult {
   uint64_t blocks = 0;     // blocks stored
@@ -98,7 +103,11 @@ class DepositIngestor {
   };
   // Reads the addresses added since the last refresh into watch_.
   absl::Status RefreshWatch();
-  absl::Status ProcessBlock(const chain::Block& block, const Watch& watch, PollResult* result);
+  // Stores `blocks` (consecutive, each extending the one before it and the first the last one
+  // stored) in one transaction; counts into `result` once it has committed.
+  absl::Status StoreBlocks(std::span<const chain::Block> blocks, const Watch& watch, PollResult* result);
+  // One block's rows, deposits, credits and audit entries, in `txn`.
+  absl::Status ProcessBlock(store::Txn& txn, const chain::Block& block, const Watch& watch, PollResult* result);
   absl::Status HandleReorg(uint64_t from_height, PollResult* result);
   // Credits every pending deposit that has its confirmations at `height` (one Ledger::PostBatch),
   // adding a deposit.credited entry for each to `audit` for the caller to append.

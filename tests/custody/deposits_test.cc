@@ -33,6 +33,7 @@ class FakeChain : public chain::ChainAdapter {
   const std::string& chain() const override { return name_; }
   absl::StatusOr<chain::BlockRef> Tip() override { return blocks_.back().ref; }
   absl::StatusOr<chain::Block> GetBlock(uint64_t height, std::span<const std::string> watched) override {
+    if (before_get_block) before_get_block(height);
     if (height >= blocks_.size()) return absl::NotFoundError("above the tip");
     chain::Block out{blocks_[height].ref, {}};
     for (const chain::Transfer& t : blocks_[height].transfers) {
@@ -53,6 +54,10 @@ class FakeChain : public chain::ChainAdapter {
   absl::StatusOr<std::string> Broadcast(std::span<const uint8_t>) override {
     return absl::UnimplementedError("not in this test");
   }
+
+  // Called with the height asked for at the start of every GetBlock (a node that changes
+  // while it is being read).
+  std::function<void(uint64_t)> before_get_block;
 
   // Mines one block holding `transfers`; returns its height.
   uint64_t Mine(std::vector<chain::Transfer> transfers = {}) {
@@ -347,6 +352,59 @@ TEST_F(DepositsTest, ARestartResumesWithoutCreditingTwice) {
   EXPECT_EQ(r.credited, 0u);
   EXPECT_EQ(Available("ETH"), base::Amount(540));
   EXPECT_EQ(AuditActions()["deposit.credited"], 2);
+}
+
+TEST_F(DepositsTest, ABacklogOfBlocksIsStoredInFewTransactions) {
+  for (int i = 1; i <= 130; ++i) chain_.Mine({Pay(std::to_string(i), "0xa1", 10)});
+  const uint64_t before = store_->group_commit_stats().transactions;
+  const PollResult r = Poll();
+  const uint64_t transactions = store_->group_commit_stats().transactions - before;
+  EXPECT_EQ(r.height, 130u);
+  EXPECT_EQ(r.blocks, 131u);  // genesis too
+  EXPECT_EQ(r.detected, 130u);
+  EXPECT_EQ(r.credited, 129u);  // 2 confirmations: the deposit at the tip has 1
+  EXPECT_EQ(Available("ETH"), base::Amount(1290));
+  // 131 blocks in transactions of up to kBlocksPerTransaction (3 of them), and one for the
+  // chain balances observed after them; one transaction per block would be 132.
+  EXPECT_EQ(transactions, (131 + kBlocksPerTransaction - 1) / kBlocksPerTransaction + 1);
+  EXPECT_EQ(AuditActions()["deposit.detected"], 130);
+  EXPECT_EQ(AuditActions()["deposit.credited"], 129);
+}
+
+TEST_F(DepositsTest, ABlockThatNoLongerExtendsTheOnesFetchedBeforeItIsAReorganisation) {
+  for (int i = 1; i <= 5; ++i) chain_.Mine({Pay(std::to_string(i), "0xa1", 100 * i)});
+  // Blocks 0..3 are fetched; before block 4 is, the node replaces blocks 3..5 (and mines one
+  // more): block 3 as fetched is stale, and the new block 4 does not extend it.
+  bool reorganised = false;
+  chain_.before_get_block = [&](uint64_t height) {
+    if (height == 4 && !reorganised) {
+      reorganised = true;
+      chain_.Reorg(3);
+    }
+  };
+  PollResult r = Poll();
+  EXPECT_TRUE(reorganised);
+  EXPECT_EQ(r.reorgs, 1u);
+  EXPECT_EQ(r.height, 5u);  // the tip when the poll began
+  // Blocks 1 and 2 stay (credited at 2 confirmations); block 3's deposit was stored pending
+  // with the stale block, then orphaned; nothing of blocks 4 and 5 was ever stored.
+  EXPECT_EQ(r.orphaned, 1u);
+  EXPECT_EQ(r.incidents, 0u);
+  EXPECT_EQ(Available("ETH"), base::Amount(300));
+  EXPECT_TRUE(Pending().empty());
+  EXPECT_EQ(AuditActions()["chain.reorg"], 1);
+  EXPECT_EQ(AuditActions()["deposit.orphaned"], 1);
+  EXPECT_EQ(AuditActions()["deposit.detected"], 3);
+  r = Poll();
+  EXPECT_EQ(r.reorgs, 0u);
+  EXPECT_EQ(r.height, 6u);
+  auto txn = Read();
+  auto top = txn->LastChainBlock("ethereum");
+  ASSERT_TRUE(top.ok() && top->has_value());
+  EXPECT_EQ((*top)->height, 6u);
+  auto node = chain_.GetBlock(6, {});
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ((*top)->hash, node->ref.hash);
 }
 
 TEST_F(DepositsTest, ABlockOfManyDepositsIsCreditedWithAnAuditTrailPerDeposit) {
