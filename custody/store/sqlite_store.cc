@@ -2890,7 +2890,8 @@ absl::StatusOr<std::unique_ptr<internal::Connection>> SqliteStore::OpenConnectio
   connection->read_only = read_only;
   const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                     SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(path_.c_str(), &connection->db, flags, nullptr);
+  const int rc = sqlite3_open_v2(path_.c_str(), &connection->db, flags,
+                                 options_.vfs.empty() ? nullptr : options_.vfs.c_str());
   if (rc != SQLITE_OK) {
     return absl::UnavailableError(Cat("opening the custody database ", Clip(path_, 200), ": ",
                                       connection->db != nullptr ? sqlite3_errmsg(connection->db)
@@ -2942,8 +2943,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   if (sqlite3_threadsafe() == 0) {
     return absl::FailedPreconditionError("this SQLite library was built without thread support");
   }
-  if (options.busy_timeout_ms < 0 || options.max_readers < 1) {
-    return absl::InvalidArgumentError("SqliteStoreOptions: busy_timeout_ms must be >= 0 and max_readers >= 1");
+  if (options.busy_timeout_ms < 0 || options.max_readers < 1 || options.max_batch_age_ms < 0) {
+    return absl::InvalidArgumentError(
+        "SqliteStoreOptions: busy_timeout_ms and max_batch_age_ms must be >= 0, max_readers >= 1");
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(path, options));
   RF_ASSIGN_OR_RETURN(store->writer_, store->OpenConnection(/*read_only=*/false));
@@ -3020,7 +3022,7 @@ std::shared_ptr<SqliteStore::Batch> SqliteStore::NewBatch() {
 
 bool SqliteStore::ShouldCommit(const Batch& batch) const {
   return writers_waiting_.load() == 0 || batch.members >= kMaxBatchMembers ||
-         std::chrono::steady_clock::now() - batch.opened >= kMaxBatchAge;
+         std::chrono::steady_clock::now() - batch.opened >= std::chrono::milliseconds(options_.max_batch_age_ms);
 }
 
 void SqliteStore::FinishBatch(const std::shared_ptr<Batch>& batch, const absl::Status& status) {
@@ -3046,10 +3048,18 @@ absl::Status SqliteStore::AwaitBatch(const std::shared_ptr<Batch>& batch) {
     // instead of taking the batch over: if the writer is free and the batch still open,
     // commit it here, so that no member waits on a writer that never comes.
     lock.unlock();
+    // Not while a writer still waits: it may only be about to take the writer over, and the
+    // batch is then its to carry on (committing under it would only split the batch).
     std::unique_lock<std::timed_mutex> writer(writer_mu_, std::try_to_lock);
-    if (writer.owns_lock() && OpenBatch() == batch) {
+    if (writer.owns_lock() && writers_waiting_.load() == 0 && OpenBatch() == batch) {
       sqlite3* db = writer_->db;
-      absl::Status committed = Exec(db, "COMMIT", "committing");
+      absl::StatusOr<sqlite3_stmt*> commit = writer_->Prepare(kCommit);
+      absl::Status committed = commit.status();
+      if (commit.ok()) {
+        const int rc = sqlite3_step(*commit);
+        if (rc != SQLITE_DONE) committed = SqlStatus(db, rc, "committing");
+        sqlite3_reset(*commit);
+      }
       if (!committed.ok() && !sqlite3_get_autocommit(db)) {
         Exec(db, "ROLLBACK", "rolling back after a failed commit").IgnoreError();
       }

@@ -13,11 +13,12 @@
 //
 // Group commit: write transactions that follow each other closely share one SQLite
 // transaction, and so one fsync. Each write Txn is a member of the open batch: its writes run
-// inside a savepoint of the batch's transaction, still one Txn at a time on the writer, each
+// inside a savepoint of the batch's transaction (all but the member that opens the batch,
+// which is alone in it and needs none), still one Txn at a time on the writer, each
 // seeing every earlier member's writes (the same order and the same rules as if each had
 // committed alone). A member that ends without Commit rolls back to its savepoint and takes
 // nothing else with it. Commit() releases the savepoint; then, if no other writer is waiting
-// for the writer connection (or the batch holds kMaxBatchMembers or is kMaxBatchAge old), it
+// for the writer connection (or the batch holds kMaxBatchMembers or is max_batch_age_ms old), it
 // runs the batch's COMMIT itself, else it hands the writer on and waits for a later member's
 // COMMIT. Either way Commit() returns OK only once the batch is durable, and an error if the
 // COMMIT failed (nothing of any member written). Under no contention nothing waits: a lone
@@ -54,6 +55,12 @@ struct SqliteStoreOptions {
   int busy_timeout_ms = 60'000;
   // Read connections kept open at most; BeginRead() waits when all are in use.
   int max_readers = 8;
+  // A group-commit batch this old is committed by the member that ends next, even if other
+  // writers wait (see the file comment). Tests that count commits set it high.
+  int max_batch_age_ms = 20;
+  // The SQLite VFS every connection opens the file through; empty: SQLite's default. Tests
+  // name a VFS of their own that fails chosen reads, writes or syncs.
+  std::string vfs;
 };
 
 namespace internal {
@@ -90,7 +97,6 @@ class SqliteStore : public Store {
   int writers_waiting() const { return writers_waiting_.load(); }
 
   static constexpr int kMaxBatchMembers = 64;
-  static constexpr std::chrono::milliseconds kMaxBatchAge{20};
 
  private:
   friend class SqliteTxn;
