@@ -51,13 +51,32 @@ struct Movements {
   Amount topping_up;
 };
 
+// Adds the withdrawals `live` lists to `m`.
+absl::Status AddMovements(store::Txn& txn, const AssetConfig& asset, const store::WithdrawalFilter& live,
+                          Movements& m);
+
 absl::StatusOr<Movements> ReadMovements(store::Txn& txn, const AssetConfig& asset) {
   using store::WithdrawalState;
   Movements m;
-  store::WithdrawalFilter live;
-  live.asset_id = asset.id;
-  live.states = {WithdrawalState::kPendingApproval, WithdrawalState::kApproved, WithdrawalState::kSigning,
-                 WithdrawalState::kSigned, WithdrawalState::kBroadcast};
+  // Two listings: everything not yet broadcast, and of what is broadcast only the internal
+  // moves. A client's broadcast withdrawal reserves nothing more (its coins have left), and
+  // there may be very many of them waiting for their confirmations.
+  store::WithdrawalFilter unsent;
+  unsent.asset_id = asset.id;
+  unsent.states = {WithdrawalState::kPendingApproval, WithdrawalState::kApproved, WithdrawalState::kSigning,
+                   WithdrawalState::kSigned};
+  store::WithdrawalFilter moving = unsent;
+  moving.states = {WithdrawalState::kBroadcast};
+  moving.kinds = {"sweep", "top_up"};
+  for (const store::WithdrawalFilter& live : {unsent, moving}) {
+    RF_RETURN_IF_ERROR(AddMovements(txn, asset, live, m));
+  }
+  return m;
+}
+
+absl::Status AddMovements(store::Txn& txn, const AssetConfig& asset, const store::WithdrawalFilter& live,
+                          Movements& m) {
+  using store::WithdrawalState;
   for (store::Page page{"", 1000};;) {
     RF_ASSIGN_OR_RETURN(const std::vector<store::WithdrawalRow> rows, txn.ListWithdrawals(live, page));
     for (const store::WithdrawalRow& r : rows) {
@@ -77,7 +96,7 @@ absl::StatusOr<Movements> ReadMovements(store::Txn& txn, const AssetConfig& asse
     if (rows.size() < page.limit) break;
     page.after = std::to_string(rows.back().ordinal);
   }
-  return m;
+  return absl::OkStatus();
 }
 
 // a - b, or zero when b is larger.

@@ -373,8 +373,10 @@ absl::StatusOr<bool> IsFrozen(store::Txn& txn, const std::string& asset_id) {
 // move signerd refuses, or approvers reject, is not made again on every pass.
 absl::StatusOr<bool> RecentlyRefused(store::Txn& txn, const std::string& asset_id, std::string_view kind,
                                      WithdrawalState state, int64_t seconds, int64_t now_ms) {
-  // Newest first: the most recent 100 are enough to find one within the window.
-  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> ended, txn.ListWithdrawals({"", asset_id, {state}}, {"", 100}));
+  // Newest first, of this kind only (client withdrawals refused in between do not hide one):
+  // the most recent 100 are enough to find one within the window.
+  RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> ended,
+                      txn.ListWithdrawals({"", asset_id, {state}, {std::string(kind)}}, {"", 100}));
   for (const WithdrawalRow& r : ended) {
     if (r.kind == kind && now_ms - r.updated_unix_ms < seconds * 1000) return true;
   }
@@ -790,7 +792,7 @@ absl::StatusOr<int> WithdrawalExecutor::PlanGasForTopUps() {
     {
       RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> snapshot, store_.BeginRead());
       RF_ASSIGN_OR_RETURN(std::vector<WithdrawalRow> rows,
-                          snapshot->ListWithdrawals({"", asset.id, {WithdrawalState::kApproved}}, {"", 100}));
+                          snapshot->ListWithdrawals({"", asset.id, {WithdrawalState::kApproved}, {"top_up"}}, {"", 100}));
       for (WithdrawalRow& r : rows) {
         if (r.kind == "top_up") waiting.push_back(std::move(r));
       }

@@ -1378,7 +1378,7 @@ grpc::Status CustodyService::ListPendingApprovals(grpc::ServerContext* context,
           // Scan in pages until this page is full or the withdrawals run out.
           while (response->pending_size() < static_cast<int>(size)) {
             RF_ASSIGN_OR_RETURN(std::vector<store::WithdrawalRow> rows,
-                                txn->ListWithdrawals({"", "", {store::WithdrawalState::kPendingApproval}}, {after, size}));
+                                txn->ListWithdrawals({"", "", {store::WithdrawalState::kPendingApproval}, {}}, {after, size}));
             for (const store::WithdrawalRow& row : rows) {
               after = std::to_string(row.ordinal);
               RF_ASSIGN_OR_RETURN(bool skip, approved_by_caller(row.withdrawal_id));

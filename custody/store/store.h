@@ -263,6 +263,7 @@ struct WithdrawalFilter {
   std::string client_id;                 // "" any
   std::string asset_id;                  // "" any
   std::vector<WithdrawalState> states;   // empty: any
+  std::vector<std::string> kinds;        // empty: any ("withdrawal", "sweep", ...)
 };
 
 // Where a paginated listing resumes: rows strictly after (or, for newest-first journals, before)

@@ -272,10 +272,10 @@ TEST_F(WithdrawalStoreTest, ListingFiltersAndPagesNewestFirst) {
   ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[0].withdrawal_id, "w_c");
   EXPECT_EQ((*all)[2].withdrawal_id, "w_a");
-  auto c1 = txn->ListWithdrawals({"c_1", "", {}}, {});
+  auto c1 = txn->ListWithdrawals({"c_1", "", {}, {}}, {});
   ASSERT_TRUE(c1.ok());
   EXPECT_EQ(c1->size(), 2u);
-  auto states = txn->ListWithdrawals({"", "BTC", {WithdrawalState::kApproved, WithdrawalState::kDenied}}, {});
+  auto states = txn->ListWithdrawals({"", "BTC", {WithdrawalState::kApproved, WithdrawalState::kDenied}, {}}, {});
   ASSERT_TRUE(states.ok());
   ASSERT_EQ(states->size(), 2u);
   EXPECT_EQ((*states)[0].withdrawal_id, "w_c");
@@ -289,6 +289,23 @@ TEST_F(WithdrawalStoreTest, ListingFiltersAndPagesNewestFirst) {
   EXPECT_EQ((*page2)[0].withdrawal_id, "w_a");
   EXPECT_EQ(txn->ListWithdrawals({}, {"-1", 2}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(txn->ListWithdrawals({}, {"", 1001}).status().code(), absl::StatusCode::kInvalidArgument);
+  // A client and states together, paged (the listing by state has its own statement).
+  const std::vector<WithdrawalState> three = {WithdrawalState::kPendingApproval, WithdrawalState::kApproved,
+                                              WithdrawalState::kDenied};
+  auto c1_states = txn->ListWithdrawals({"c_1", "", three, {}}, {});
+  ASSERT_TRUE(c1_states.ok());
+  ASSERT_EQ(c1_states->size(), 2u);
+  EXPECT_EQ((*c1_states)[0].withdrawal_id, "w_c");
+  EXPECT_EQ((*c1_states)[1].withdrawal_id, "w_a");
+  auto by_state1 = txn->ListWithdrawals({"", "", three, {}}, {"", 2});
+  ASSERT_TRUE(by_state1.ok());
+  ASSERT_EQ(by_state1->size(), 2u);
+  EXPECT_EQ((*by_state1)[1].withdrawal_id, "w_b");
+  auto by_state2 = txn->ListWithdrawals({"", "", three, {}}, {std::to_string(by_state1->back().ordinal), 2});
+  ASSERT_TRUE(by_state2.ok());
+  ASSERT_EQ(by_state2->size(), 1u);
+  EXPECT_EQ((*by_state2)[0].withdrawal_id, "w_a");
+  EXPECT_EQ(txn->ListWithdrawals({"", "", {WithdrawalState::kConfirmed}, {}}, {})->size(), 0u);
   auto events = txn->ListWithdrawalEvents(1, "c_1", 100);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);
@@ -296,6 +313,36 @@ TEST_F(WithdrawalStoreTest, ListingFiltersAndPagesNewestFirst) {
   auto last = txn->LastWithdrawalEventSeq();
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(*last, 3u);
+  txn.reset();
+  // Kinds: an internal move among the client withdrawals.
+  {
+    auto w = Write();
+    WithdrawalRow sweep = Withdrawal("s_1", "", WithdrawalState::kApproved);
+    sweep.kind = "sweep";
+    sweep.fee_charged_to_client = false;
+    sweep.destination = "bcrt1qcold";
+    ASSERT_TRUE(w->InsertWithdrawal(sweep).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  txn = Read();
+  auto sweeps = txn->ListWithdrawals({"", "BTC", {WithdrawalState::kApproved}, {"sweep", "top_up"}}, {});
+  ASSERT_TRUE(sweeps.ok()) << sweeps.status();
+  ASSERT_EQ(sweeps->size(), 1u);
+  EXPECT_EQ((*sweeps)[0].withdrawal_id, "s_1");
+  auto client_kind = txn->ListWithdrawals({"", "", {WithdrawalState::kApproved}, {"withdrawal"}}, {});
+  ASSERT_TRUE(client_kind.ok());
+  ASSERT_EQ(client_kind->size(), 1u);
+  EXPECT_EQ((*client_kind)[0].withdrawal_id, "w_b");
+  auto any_state = txn->ListWithdrawals({"", "", {}, {"sweep"}}, {});
+  ASSERT_TRUE(any_state.ok());
+  ASSERT_EQ(any_state->size(), 1u);
+  auto of_client = txn->ListWithdrawals({"c_1", "", {}, {"withdrawal"}}, {});
+  ASSERT_TRUE(of_client.ok());
+  EXPECT_EQ(of_client->size(), 2u);
+  EXPECT_EQ(txn->ListWithdrawals({"c_1", "", {}, {"sweep"}}, {})->size(), 0u);
+  auto unknown = txn->ListWithdrawals({"", "", {WithdrawalState::kApproved}, {"swep"}}, {});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("swep"), std::string_view::npos) << unknown.status();
 }
 
 TEST_F(WithdrawalStoreTest, OutflowsCountLiveWithdrawalsInTheWindowOnly) {
@@ -665,7 +712,7 @@ TEST_F(WithdrawalStoreTest, ASchema3FileMigratesWithItsWithdrawals) {
   EXPECT_EQ(RawQuery("SELECT count(*) FROM pragma_foreign_key_check"), "0");
   EXPECT_EQ(RawQuery("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'withdrawals'"
                      " AND name LIKE 'withdrawals_by_%'"),
-            "4");
+            "5");
   auto txn = Read();
   auto hold = txn->GetHold("w_1");
   ASSERT_TRUE(hold.ok() && hold->has_value());
