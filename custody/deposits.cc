@@ -170,6 +170,12 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
         reorganised = true;
         break;
       }
+      if (block->transfers.size() > kMaxTransfersPerBlock) {
+        // Refused as a malformed answer, once the blocks before it are stored.
+        if (!blocks.empty()) break;
+        return absl::DataLossError(Cat("block ", block->ref.height, " reports ", block->transfers.size(),
+                                       " transfers to our addresses, at most ", kMaxTransfersPerBlock));
+      }
       transfers += block->transfers.size();
       blocks.push_back(*std::move(block));
       ++next;
@@ -222,12 +228,6 @@ absl::StatusOr<std::optional<store::AddressRow>> DepositIngestor::FindAddress(st
 
 absl::Status DepositIngestor::StoreBlocks(std::span<const chain::Block> blocks, const Watch& watch,
                                           PollResult* result) {
-  for (const chain::Block& block : blocks) {
-    if (block.transfers.size() > kMaxTransfersPerBlock) {
-      return absl::DataLossError(Cat("block ", block.ref.height, " reports ", block.transfers.size(),
-                                     " transfers to our addresses, at most ", kMaxTransfersPerBlock));
-    }
-  }
   // Counted into `result` only once the transaction has committed.
   PollResult stored;
   RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());

@@ -407,6 +407,30 @@ TEST_F(DepositsTest, ABlockThatNoLongerExtendsTheOnesFetchedBeforeItIsAReorganis
   EXPECT_EQ((*top)->hash, node->ref.hash);
 }
 
+TEST_F(DepositsTest, ABlockReportingTooManyTransfersIsRefusedAfterTheBlocksBeforeIt) {
+  chain_.Mine({Pay("1", "0xa1", 500)});
+  chain_.Mine();
+  std::vector<chain::Transfer> flood;
+  flood.reserve(kMaxTransfersPerBlock + 1);
+  for (size_t i = 0; i <= kMaxTransfersPerBlock; ++i) flood.push_back(Pay(std::to_string(i + 10), "0xa1", 1));
+  const uint64_t bad = chain_.Mine(std::move(flood));
+  chain_.Mine();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<PollResult> r = ingestor_->PollOnce();
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(base::Cat("block ", bad, " reports")));
+    ExpectInvariantsHold({"ETH", "USDC-ETH"});
+    // The blocks below it are stored and their deposit credited; nothing of it or above.
+    auto txn = Read();
+    auto top = txn->LastChainBlock("ethereum");
+    ASSERT_TRUE(top.ok() && top->has_value());
+    EXPECT_EQ((*top)->height, bad - 1);
+  }
+  EXPECT_EQ(Available("ETH"), base::Amount(500));
+  EXPECT_EQ(Pending().size(), 0u);
+  EXPECT_EQ(AuditActions()["deposit.detected"], 1);
+}
+
 TEST_F(DepositsTest, ABlockOfManyDepositsIsCreditedWithAnAuditTrailPerDeposit) {
   // Three clients' deposits, the clients' wallet's own address and the house's in one block:
   // credited together (one journal entry each, consecutive), and for each credit the audit
