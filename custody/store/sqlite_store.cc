@@ -1202,6 +1202,22 @@ absl::StatusOr<std::string> JsonKinds(const std::vector<std::string>& kinds) {
 
 }  // namespace
 
+// Commits the transaction open on `connection` through its prepared COMMIT; if that fails,
+// rolls back what is left open (nothing of it was written).
+absl::Status CommitConnection(internal::Connection& connection) {
+  absl::StatusOr<sqlite3_stmt*> commit = connection.Prepare(kCommit);
+  absl::Status status = commit.status();
+  if (commit.ok()) {
+    const int rc = sqlite3_step(*commit);
+    if (rc != SQLITE_DONE) status = SqlStatus(connection.db, rc, "committing");
+    sqlite3_reset(*commit);
+  }
+  if (!status.ok() && !sqlite3_get_autocommit(connection.db)) {
+    Exec(connection.db, "ROLLBACK", "rolling back after a failed commit").IgnoreError();
+  }
+  return status;
+}
+
 // What the members of a batch learn when SQLite rolled its transaction back on its own.
 absl::Status BatchLost() {
   return absl::UnavailableError(
@@ -2593,17 +2609,7 @@ class SqliteTxn final : public Txn {
     return keep ? committed : mine;
   }
 
-  absl::Status CommitOnConnection() {
-    RF_ASSIGN_OR_RETURN(Query commit, Statement(kCommit));
-    const int rc = commit.Step();
-    if (rc == SQLITE_DONE) return absl::OkStatus();
-    absl::Status status = SqlStatus(connection_->db, rc, "committing");
-    commit.Reset();
-    if (!sqlite3_get_autocommit(connection_->db)) {
-      Exec(connection_->db, "ROLLBACK", "rolling back after a failed commit").IgnoreError();
-    }
-    return status;
-  }
+  absl::Status CommitOnConnection() { return CommitConnection(*connection_); }
 
   // Gives the connection back once the transaction has ended: a committed Txn that its owner
   // keeps alive must not hold up the next writer or reader.
@@ -3098,18 +3104,7 @@ absl::Status SqliteStore::AwaitBatch(const std::shared_ptr<Batch>& batch) {
     // batch is then its to carry on (committing under it would only split the batch).
     std::unique_lock<std::timed_mutex> writer(writer_mu_, std::try_to_lock);
     if (writer.owns_lock() && writers_waiting_.load() == 0 && OpenBatch() == batch) {
-      sqlite3* db = writer_->db;
-      absl::StatusOr<sqlite3_stmt*> commit = writer_->Prepare(kCommit);
-      absl::Status committed = commit.status();
-      if (commit.ok()) {
-        const int rc = sqlite3_step(*commit);
-        if (rc != SQLITE_DONE) committed = SqlStatus(db, rc, "committing");
-        sqlite3_reset(*commit);
-      }
-      if (!committed.ok() && !sqlite3_get_autocommit(db)) {
-        Exec(db, "ROLLBACK", "rolling back after a failed commit").IgnoreError();
-      }
-      FinishBatch(batch, committed);
+      FinishBatch(batch, CommitConnection(*writer_));
     }
     if (writer.owns_lock()) writer.unlock();
     lock.lock();

@@ -143,14 +143,6 @@ void RegisterFaultVfs() {
   ASSERT_EQ(sqlite3_vfs_register(&vfs, /*makeDflt=*/0), SQLITE_OK);
 }
 
-store::ClientRow Client(const std::string& id) {
-  store::ClientRow row;
-  row.client_id = id;
-  row.client_ref = "ref-" + id;
-  row.created_unix_ms = 1;
-  return row;
-}
-
 class StoreFaultTest : public StoreTest {
  protected:
   void SetUp() override {
@@ -182,24 +174,12 @@ class StoreFaultTest : public StoreTest {
 TEST_F(StoreFaultTest, AFailedCommitFailsEveryMemberOfTheBatchAndWritesNothing) {
   const auto stats0 = store_->group_commit_stats();
   auto first = Write();
-  ASSERT_TRUE(first->InsertClient(Client("c_a")).ok());
-  std::vector<absl::Status> results(2, absl::UnknownError("not run"));
-  std::vector<std::thread> threads;
-  const int before = store_->writers_waiting();
-  for (int i = 0; i < 2; ++i) {
-    threads.emplace_back([&, i] {
-      auto txn = store_->Begin();
-      if (!txn.ok()) {
-        results[i] = txn.status();
-        return;
-      }
-      results[i] = (*txn)->InsertClient(Client(i == 0 ? "c_b" : "c_c"));
-      // The last member commits the batch, with the log's fsync failing.
-      if (results[i].ok() && i == 1) fail_wal_syncs = true;
-      if (results[i].ok()) results[i] = (*txn)->Commit();
-    });
-  }
-  while (store_->writers_waiting() < before + 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(first->InsertClient(Client("c_a", "ref-c_a")).ok());
+  std::vector<absl::Status> results;
+  // c_c turns the fault on before it commits; whichever of the two ends last runs the batch's
+  // COMMIT, with the log's fsync failing.
+  std::vector<std::thread> threads = QueueWriters(*store_, {"c_b", "c_c"}, {true, true}, results,
+                                                  [](size_t i) { if (i == 1) fail_wal_syncs = true; });
   // Two writers wait: this member hands the writer on and learns the batch's fate.
   const absl::Status mine = first->Commit();
   for (std::thread& t : threads) t.join();
@@ -215,7 +195,7 @@ TEST_F(StoreFaultTest, AFailedCommitFailsEveryMemberOfTheBatchAndWritesNothing) 
   for (const char* id : {"c_a", "c_b", "c_c"}) EXPECT_FALSE(HasClient(id)) << id;
   // The disk is back: the store takes writes again.
   auto next = Write();
-  ASSERT_TRUE(next->InsertClient(Client("c_d")).ok());
+  ASSERT_TRUE(next->InsertClient(Client("c_d", "ref-c_d")).ok());
   ASSERT_TRUE(next->Commit().ok());
   EXPECT_TRUE(HasClient("c_d"));
 }
@@ -225,7 +205,7 @@ TEST_F(StoreFaultTest, ABatchSQLiteRollsBackUnderALaterMemberFailsTheMembersBefo
   // not read since is read from the file.
   {
     auto txn = Write();
-    ASSERT_TRUE(txn->InsertClient(Client("c_0")).ok());
+    ASSERT_TRUE(txn->InsertClient(Client("c_0", "ref-c_0")).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
   Reopen(options_);
@@ -246,7 +226,7 @@ TEST_F(StoreFaultTest, ABatchSQLiteRollsBackUnderALaterMemberFailsTheMembersBefo
     while (!fault_set.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     // Reads the clients table, not read since the store opened: the read fails, and SQLite
     // rolls back the whole transaction, the first member's writes with it.
-    second = (*txn)->InsertClient(Client("c_b"));
+    second = (*txn)->InsertClient(Client("c_b", "ref-c_b"));
     second_commit = (*txn)->Commit();
   });
   while (store_->writers_waiting() < before + 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -273,29 +253,19 @@ TEST_F(StoreFaultTest, ABatchSQLiteRollsBackUnderALaterMemberFailsTheMembersBefo
   EXPECT_FALSE(HasClient("c_b"));
   EXPECT_TRUE(HasClient("c_0"));
   auto next = Write();
-  ASSERT_TRUE(next->InsertClient(Client("c_d")).ok());
+  ASSERT_TRUE(next->InsertClient(Client("c_d", "ref-c_d")).ok());
   ASSERT_TRUE(next->Commit().ok());
   EXPECT_TRUE(HasClient("c_d"));
 }
 
 TEST_F(StoreFaultTest, TheWriterThatOpensABatchDroppedTakesOnlyItsOwnWrites) {
   auto first = Write();
-  ASSERT_TRUE(first->InsertClient(Client("c_a")).ok());
-  absl::Status queued = absl::UnknownError("not run");
-  const int before = store_->writers_waiting();
-  std::thread t([&] {
-    auto txn = store_->Begin();
-    if (!txn.ok()) {
-      queued = txn.status();
-      return;
-    }
-    queued = (*txn)->InsertClient(Client("c_b"));
-    if (queued.ok()) queued = (*txn)->Commit();
-  });
-  while (store_->writers_waiting() < before + 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(first->InsertClient(Client("c_a", "ref-c_a")).ok());
+  std::vector<absl::Status> results;
+  std::vector<std::thread> threads = QueueWriters(*store_, {"c_b"}, {true}, results);
   first.reset();  // dropped without Commit while another writer waits for the writer
-  t.join();
-  EXPECT_TRUE(queued.ok()) << queued;
+  for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(results[0].ok()) << results[0];
   EXPECT_FALSE(HasClient("c_a"));
   EXPECT_TRUE(HasClient("c_b"));
 }

@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/amount.h"
@@ -21,6 +24,41 @@
 namespace ringfence::custody::testing {
 
 inline base::Amount Units(base::Uint128 n) { return base::Amount(n); }
+
+inline store::ClientRow Client(const std::string& id, const std::string& ref) {
+  store::ClientRow row;
+  row.client_id = id;
+  row.client_ref = ref;
+  row.created_unix_ms = 42;
+  return row;
+}
+
+// Starts one thread per id that begins a write Txn (waiting for the writer), inserts client
+// `id` and, if commit[i], commits; results[i] is the first error or OK. Returns once every
+// thread waits for the writer. `before_commit(i)`, if given, runs just before thread i commits.
+inline std::vector<std::thread> QueueWriters(store::SqliteStore& s, const std::vector<std::string>& ids,
+                                             const std::vector<bool>& commit, std::vector<absl::Status>& results,
+                                             std::function<void(size_t)> before_commit = nullptr) {
+  std::vector<std::thread> threads;
+  results.assign(ids.size(), absl::UnknownError("not run"));
+  const int before = s.writers_waiting();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([&s, &results, before_commit, id = ids[i], keep = commit[i], i] {
+      auto txn = s.Begin();
+      if (!txn.ok()) {
+        results[i] = txn.status();
+        return;
+      }
+      results[i] = (*txn)->InsertClient(Client(id, "ref-" + id));
+      if (results[i].ok() && keep && before_commit) before_commit(i);
+      if (results[i].ok() && keep) results[i] = (*txn)->Commit();
+    });
+  }
+  while (s.writers_waiting() < before + static_cast<int>(ids.size())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return threads;
+}
 
 class StoreTest : public ::testing::Test {
  protected:

@@ -22,14 +22,6 @@ using store::DepositRow;
 using store::DepositStatus;
 using store::Page;
 
-ClientRow Client(const std::string& id, const std::string& ref) {
-  ClientRow row;
-  row.client_id = id;
-  row.client_ref = ref;
-  row.created_unix_ms = 42;
-  return row;
-}
-
 TEST_F(StoreTest, OpensInWalModeAtTheLatestSchemaVersion) {
   EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(RawQuery("SELECT version FROM schema_version"), std::to_string(store::SqliteStore::LatestSchemaVersion()));
@@ -110,28 +102,6 @@ TEST_F(StoreTest, BeginWaitsForTheWriterAndGivesUpAfterTheBusyTimeout) {
 
 // Starts `n` threads that each wait in Begin(), insert client `ids[i]` and then commit (or,
 // where `commit[i]` is false, drop the Txn), and returns once all of them wait for the writer.
-std::vector<std::thread> QueueWriters(store::SqliteStore& s, const std::vector<std::string>& ids,
-                                      const std::vector<bool>& commit, std::vector<absl::Status>& results) {
-  std::vector<std::thread> threads;
-  results.assign(ids.size(), absl::UnknownError("not run"));
-  const int before = s.writers_waiting();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    threads.emplace_back([&s, &results, id = ids[i], keep = commit[i], i] {
-      auto txn = s.Begin();
-      if (!txn.ok()) {
-        results[i] = txn.status();
-        return;
-      }
-      results[i] = (*txn)->InsertClient(Client(id, "ref-" + id));
-      if (results[i].ok() && keep) results[i] = (*txn)->Commit();
-    });
-  }
-  while (s.writers_waiting() < before + static_cast<int>(ids.size())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return threads;
-}
-
 // Options under which a batch ends only when no writer waits (or at 64 members): tests that
 // count commits must not depend on how fast this machine runs their threads.
 store::SqliteStoreOptions NoBatchAgeLimit() {
