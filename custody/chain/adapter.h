@@ -108,6 +108,13 @@ class ChainAdapter {
   virtual absl::StatusOr<base::Amount> BalanceAt(const std::string& address, const std::string& token_contract,
                                                  uint64_t height) = 0;
 
+  // The balances of `addresses` as of `height`, one per address in their order (an address
+  // given twice gets its balance twice). For a wallet's observed balance: an adapter asks the
+  // node for many at once where it can (chainsim's GetBalances, a JSON-RPC batch); this default
+  // asks BalanceAt once per address. INVALID_ARGUMENT naming addresses[i] for a bad address.
+  virtual absl::StatusOr<std::vector<base::Amount>> BalancesAt(std::span<const std::string> addresses,
+                                                               const std::string& token_contract, uint64_t height);
+
   // Sends a signed transaction; returns its txid. Broadcasting the same bytes twice returns the
   // same txid (ALREADY_EXISTS is folded into success); an invalid transaction is
   // FAILED_PRECONDITION with the node's reason (clipped).
@@ -128,6 +135,18 @@ class ChainAdapter {
   virtual absl::StatusOr<TxStatus> GetTransaction(const std::string& txid);
 };
 
+inline absl::StatusOr<std::vector<base::Amount>> ChainAdapter::BalancesAt(std::span<const std::string> addresses,
+                                                                         const std::string& token_contract,
+                                                                         uint64_t height) {
+  std::vector<base::Amount> out;
+  out.reserve(addresses.size());
+  for (const std::string& address : addresses) {
+    absl::StatusOr<base::Amount> balance = BalanceAt(address, token_contract, height);
+    if (!balance.ok()) return balance.status();
+    out.push_back(*balance);
+  }
+  return out;
+}
 inline absl::StatusOr<UnspentSet> ChainAdapter::ListUnspent(std::span<const std::string>) {
   return absl::UnimplementedError("ListUnspent: this chain adapter cannot list unspent outputs");
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "base/hex.h"
@@ -232,6 +233,58 @@ absl::StatusOr<base::Amount> ChainsimAdapter::BalanceAt(const std::string& addre
   absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(resp.amount());
   if (!amount.ok()) return Malformed(Cat("GetBalance: ", amount.status().message()));
   return *amount;
+}
+
+absl::StatusOr<std::vector<base::Amount>> ChainsimAdapter::BalancesAt(std::span<const std::string> addresses,
+                                                                      const std::string& token_contract,
+                                                                      uint64_t height) {
+  if (token_contract.size() > kMaxContract) {
+    return absl::InvalidArgumentError(Cat("token_contract: ", token_contract.size(), " bytes, at most ", kMaxContract));
+  }
+  // Each distinct address is asked about once; `slot[i]` is where addresses[i]'s answer is.
+  std::vector<std::string> distinct;
+  std::vector<size_t> slot(addresses.size());
+  {
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      RF_ASSIGN_OR_RETURN(std::string c, Canonical(addresses[i], Cat("addresses[", i, "]")));
+      auto [it, fresh] = index.emplace(std::move(c), distinct.size());
+      if (fresh) distinct.push_back(it->first);
+      slot[i] = it->second;
+    }
+  }
+  std::vector<base::Amount> balances;
+  balances.reserve(distinct.size());
+  for (size_t first = 0; first < distinct.size(); first += kBalanceChunk) {
+    const size_t end = std::min(distinct.size(), first + kBalanceChunk);
+    v1::GetBalancesRequest req;
+    req.set_chain(chain_);
+    for (size_t i = first; i < end; ++i) req.add_addresses(distinct[i]);
+    req.set_token_contract(token_contract);
+    req.set_height(height);
+    v1::GetBalancesResponse resp;
+    auto context = Context();
+    if (grpc::Status s = stub_->GetBalances(context.get(), req, &resp); !s.ok()) return FromGrpc(s, "GetBalances");
+    if (resp.height() != height) {
+      return Malformed(Cat("GetBalances at height ", height, " answered height ", resp.height()));
+    }
+    if (static_cast<size_t>(resp.amounts_size()) != end - first) {
+      return Malformed(Cat("GetBalances answered ", resp.amounts_size(), " amounts for ", end - first, " addresses"));
+    }
+    for (int i = 0; i < resp.amounts_size(); ++i) {
+      const std::string& text = resp.amounts(i);
+      if (text.size() > kMaxAmountText) {
+        return Malformed(Cat("GetBalances amount ", i, " (", base::Clip(text), ") is too long"));
+      }
+      absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
+      if (!amount.ok()) return Malformed(Cat("GetBalances amount ", i, ": ", amount.status().message()));
+      balances.push_back(*amount);
+    }
+  }
+  std::vector<base::Amount> out;
+  out.reserve(addresses.size());
+  for (size_t s : slot) out.push_back(balances[s]);
+  return out;
 }
 
 absl::StatusOr<std::string> ChainsimAdapter::Broadcast(std::span<const uint8_t> signed_tx) {

@@ -59,6 +59,12 @@ class ChainsimAdapter final : public ChainAdapter {
   absl::StatusOr<Block> GetBlock(uint64_t height, std::span<const std::string> watched) override;
   absl::StatusOr<base::Amount> BalanceAt(const std::string& address, const std::string& token_contract,
                                          uint64_t height) override;
+  // Distinct addresses in chunks of at most kBalanceChunk per GetBalances call; each answer
+  // must name the height asked and hold one well-formed amount per address (DATA_LOSS
+  // otherwise).
+  absl::StatusOr<std::vector<base::Amount>> BalancesAt(std::span<const std::string> addresses,
+                                                       const std::string& token_contract, uint64_t height) override;
+  static constexpr size_t kBalanceChunk = 1'000;
   absl::StatusOr<std::string> Broadcast(std::span<const uint8_t> signed_tx) override;
   absl::StatusOr<UnspentSet> ListUnspent(std::span<const std::string> addresses) override;
   absl::StatusOr<AccountNonce> Nonce(const std::string& address) override;

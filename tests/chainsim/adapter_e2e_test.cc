@@ -98,6 +98,12 @@ TEST_F(AdapterE2eTest, BitcoinTipBlocksBalancesAndBroadcast) {
   EXPECT_EQ(*btc_->BalanceAt(alice.BitcoinAddress(), "", 0), base::Amount(0));
   EXPECT_EQ(*btc_->BalanceAt(alice.BitcoinAddress(), "", 1), base::Amount(kBtc));
   EXPECT_EQ(btc_->BalanceAt(alice.BitcoinAddress(), "", 2).status().code(), absl::StatusCode::kNotFound);
+  // Many at once (chainsim's GetBalances) agree with one at a time.
+  const std::vector<std::string> both = {bob.BitcoinAddress(), alice.BitcoinAddress(), alice.BitcoinAddress()};
+  absl::StatusOr<std::vector<base::Amount>> balances = btc_->BalancesAt(both, "", 1);
+  ASSERT_TRUE(balances.ok()) << balances.status();
+  EXPECT_EQ(*balances, (std::vector<base::Amount>{base::Amount(0), base::Amount(kBtc), base::Amount(kBtc)}));
+  EXPECT_EQ(btc_->BalancesAt(both, "", 2).status().code(), absl::StatusCode::kNotFound);
 
   absl::StatusOr<std::string> overspend = btc_->Broadcast(
       ringfence::chainsim::testing::SignedSpend({{credit, 0, kBtc, alice}}, {{alice.BitcoinAddress(), kBtc + 1}}));

@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <functional>
 
 #include "chain/bech32.h"
@@ -30,6 +32,7 @@ class FakeNode final : public v1::Node::Service {
   std::function<grpc::Status(const v1::GetTipRequest&, v1::GetTipResponse*)> tip;
   std::function<grpc::Status(const v1::GetBlockRequest&, v1::GetBlockResponse*)> block;
   std::function<grpc::Status(const v1::GetBalanceRequest&, v1::GetBalanceResponse*)> balance;
+  std::function<grpc::Status(const v1::GetBalancesRequest&, v1::GetBalancesResponse*)> balances;
   std::function<grpc::Status(const v1::BroadcastRequest&, v1::BroadcastResponse*)> broadcast;
   std::function<grpc::Status(const v1::ListUnspentRequest&, v1::ListUnspentResponse*)> unspent;
   std::function<grpc::Status(const v1::GetNonceRequest&, v1::GetNonceResponse*)> nonce;
@@ -69,6 +72,11 @@ class FakeNode final : public v1::Node::Service {
                           v1::GetBalanceResponse* resp) override {
     ++calls;
     return balance(*req, resp);
+  }
+  grpc::Status GetBalances(grpc::ServerContext*, const v1::GetBalancesRequest* req,
+                           v1::GetBalancesResponse* resp) override {
+    ++calls;
+    return balances(*req, resp);
   }
   grpc::Status Broadcast(grpc::ServerContext*, const v1::BroadcastRequest* req, v1::BroadcastResponse* resp) override {
     ++calls;
@@ -261,6 +269,77 @@ TEST_F(AdapterUnitTest, MalformedBalancesAndBroadcastsAreRefused) {
   ExpectMalformed(eth_->Broadcast(raw).status(), "the transaction's is");
 }
 
+// `n` distinct regtest P2WPKH addresses.
+std::vector<std::string> ManyAddresses(size_t n) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<uint8_t> program(20, 0x5a);
+    program[0] = static_cast<uint8_t>(i);
+    program[1] = static_cast<uint8_t>(i >> 8);
+    out.push_back(*ringfence::chain::EncodeSegwitAddress({"bcrt", 0, program}));
+  }
+  return out;
+}
+
+TEST_F(AdapterUnitTest, BalancesAreAskedForInChunksOfDistinctAddressesAndAnsweredInOrder) {
+  // Each address's balance is set apart from every other's, so an answer put back in the wrong
+  // place shows.
+  std::vector<size_t> chunk_sizes;
+  std::map<std::string, std::string> amount_of;
+  std::vector<std::string> addresses = ManyAddresses(2'100);
+  for (size_t i = 0; i < addresses.size(); ++i) amount_of[addresses[i]] = std::to_string(i * 1000 + 7);
+  node_.balances = [&](const v1::GetBalancesRequest& req, v1::GetBalancesResponse* resp) {
+    chunk_sizes.push_back(static_cast<size_t>(req.addresses_size()));
+    EXPECT_EQ(req.chain(), "bitcoin");
+    EXPECT_EQ(req.height(), 12u);
+    for (const std::string& a : req.addresses()) resp->add_amounts(amount_of.at(a));
+    resp->set_height(req.height());
+    return grpc::Status::OK;
+  };
+  // Alice twice (once in upper case) and a few of the many: alice is asked about once.
+  amount_of[alice_] = "340282366920938463463374607431768211455";
+  std::string upper = alice_;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  std::vector<std::string> asked = {alice_};
+  asked.insert(asked.end(), addresses.begin(), addresses.end());
+  asked.push_back(upper);
+  absl::StatusOr<std::vector<base::Amount>> got = btc_->BalancesAt(asked, "", 12);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), asked.size());
+  EXPECT_EQ((*got)[0], base::Amount(*base::ParseBaseUnits("340282366920938463463374607431768211455")));
+  EXPECT_EQ(got->back(), (*got)[0]);
+  for (size_t i = 0; i < addresses.size(); ++i) EXPECT_EQ((*got)[i + 1], base::Amount(i * 1000 + 7)) << i;
+  EXPECT_EQ(chunk_sizes, (std::vector<size_t>{1'000, 1'000, 101}));
+}
+
+TEST_F(AdapterUnitTest, MalformedBalanceListsAreRefused) {
+  const std::vector<std::string> asked = {alice_, bob_};
+  auto answer = [&](uint64_t height_delta, std::vector<std::string> amounts) {
+    node_.balances = [height_delta, amounts](const v1::GetBalancesRequest& req, v1::GetBalancesResponse* resp) {
+      for (const std::string& a : amounts) resp->add_amounts(a);
+      resp->set_height(req.height() + height_delta);
+      return grpc::Status::OK;
+    };
+  };
+  answer(1, {"1", "2"});
+  ExpectMalformed(btc_->BalancesAt(asked, "", 4).status(), "GetBalances at height 4 answered height 5");
+  answer(0, {"1"});
+  ExpectMalformed(btc_->BalancesAt(asked, "", 4).status(), "answered 1 amounts for 2 addresses");
+  answer(0, {"1", "2", "3"});
+  ExpectMalformed(btc_->BalancesAt(asked, "", 4).status(), "answered 3 amounts for 2 addresses");
+  for (const std::string bad : {"", "-1", "01", "1.5", "two", "340282366920938463463374607431768211456"}) {
+    answer(0, {"1", bad});
+    ExpectMalformed(btc_->BalancesAt(asked, "", 4).status(), "GetBalances amount 1");
+  }
+  answer(0, {std::string(40, '1'), "1"});
+  ExpectMalformed(btc_->BalancesAt(asked, "", 4).status(), "is too long");
+  // The node's own refusal keeps its meaning.
+  node_.balances = [](const v1::GetBalancesRequest&, v1::GetBalancesResponse*) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "height: above the tip");
+  };
+  EXPECT_EQ(btc_->BalancesAt(asked, "", 4).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(AdapterUnitTest, NodeErrorsKeepTheirMeaningWithClippedMessages) {
   const std::string long_message(5000, 'z');  // below gRPC's 8 KiB limit for a status message
   node_.broadcast = [&](const v1::BroadcastRequest&, v1::BroadcastResponse*) {
@@ -288,6 +367,12 @@ TEST_F(AdapterUnitTest, OurOwnBadInputNeverReachesTheNode) {
   EXPECT_EQ(btc_->GetBlock(1, eth_on_btc).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(btc_->BalanceAt(std::string(91, 'a'), "", 1).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(eth_->BalanceAt(carol_, std::string(43, 'a'), 1).status().code(), absl::StatusCode::kInvalidArgument);
+  const std::vector<std::string> bad_balances = {alice_, "not-an-address"};
+  absl::Status bad = btc_->BalancesAt(bad_balances, "", 1).status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("addresses[1]"));
+  const std::vector<std::string> one_carol = {carol_};
+  EXPECT_EQ(eth_->BalancesAt(one_carol, std::string(43, 'a'), 1).status().code(), absl::StatusCode::kInvalidArgument);
   const std::vector<uint8_t> huge(400'001, 0);
   EXPECT_EQ(eth_->Broadcast(huge).status().code(), absl::StatusCode::kInvalidArgument);
   const std::vector<uint8_t> not_bitcoin = {0xde, 0xad};

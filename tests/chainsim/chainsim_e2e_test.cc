@@ -133,6 +133,17 @@ class ChainsimE2eTest : public ::testing::Test {
     return s;
   }
 
+  grpc::Status TryBalances(const std::string& chain, const std::vector<std::string>& addresses, uint64_t height,
+                           const std::string& token, v1::GetBalancesResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::GetBalancesRequest req;
+    req.set_chain(chain);
+    for (const std::string& a : addresses) req.add_addresses(a);
+    req.set_height(height);
+    req.set_token_contract(token);
+    return node_->GetBalances(&ctx, req, resp);
+  }
+
   std::string Balance(const std::string& chain, const std::string& address, uint64_t height,
                       const std::string& token = "") {
     std::string amount;
@@ -610,6 +621,73 @@ TEST_F(ChainsimE2eTest, OversizedAndMalformedFieldsAreInvalidArgumentNamingTheFi
                 "credits[2].amount");
   // Nothing of the refused batch was kept.
   EXPECT_EQ(Block("bitcoin", Mine("bitcoin").height(), {}).transaction_count(), 0u);
+}
+
+TEST_F(ChainsimE2eTest, GetBalancesAnswersEachAddressAsGetBalanceDoes) {
+  const TestKey alice(0x11), bob(0x22), carol(0x33);
+  Credit("bitcoin", alice.BitcoinAddress(), "7000");
+  Credit("bitcoin", carol.BitcoinAddress(), "5");
+  const uint64_t first = Mine("bitcoin").height();
+  Credit("bitcoin", alice.BitcoinAddress(), "1000");
+  const uint64_t second = Mine("bitcoin").height();
+  // In the order asked, bob holding nothing, an upper-case address read as its canonical form.
+  std::string upper = carol.BitcoinAddress();
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  const std::vector<std::string> asked = {bob.BitcoinAddress(), alice.BitcoinAddress(), upper};
+  for (uint64_t height : {first, second}) {
+    v1::GetBalancesResponse resp;
+    ASSERT_TRUE(TryBalances("bitcoin", asked, height, "", &resp).ok());
+    EXPECT_EQ(resp.height(), height);
+    ASSERT_EQ(resp.amounts_size(), 3);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(resp.amounts(i), Balance("bitcoin", asked[i], height)) << i;
+  }
+  v1::GetBalancesResponse resp;
+  ASSERT_TRUE(TryBalances("bitcoin", asked, second, "", &resp).ok());
+  EXPECT_EQ(resp.amounts(1), "8000");
+
+  // A token's balances.
+  const std::string token = TestKey(0x66).EthAddress();
+  ASSERT_TRUE(RegisterToken(token, 6).ok());
+  Credit("ethereum", alice.EthAddress(), "250", token);
+  Credit("ethereum", bob.EthAddress(), "9");  // ether, not the token
+  const uint64_t eth = Mine("ethereum").height();
+  v1::GetBalancesResponse tokens;
+  ASSERT_TRUE(TryBalances("ethereum", {bob.EthAddress(), alice.EthAddress()}, eth, token, &tokens).ok());
+  ASSERT_EQ(tokens.amounts_size(), 2);
+  EXPECT_EQ(tokens.amounts(0), "0");
+  EXPECT_EQ(tokens.amounts(1), "250");
+}
+
+TEST_F(ChainsimE2eTest, GetBalancesRefusesBadRequestsNamingTheEntry) {
+  const TestKey alice(0x11), bob(0x22);
+  const uint64_t tip = Mine("bitcoin").height();
+  v1::GetBalancesResponse resp;
+  ExpectRefused(TryBalances("bitcoin", {}, tip, "", &resp), grpc::StatusCode::INVALID_ARGUMENT,
+                "addresses: 0 entries, 1..1000");
+  std::vector<std::string> many;
+  for (int i = 0; i < 1001; ++i) many.push_back(TestKey(static_cast<uint8_t>(1 + i % 250)).BitcoinAddress());
+  ExpectRefused(TryBalances("bitcoin", many, tip, "", &resp), grpc::StatusCode::INVALID_ARGUMENT,
+                "addresses: 1001 entries");
+  ExpectRefused(TryBalances("bitcoin", {alice.BitcoinAddress(), std::string(91, 'a')}, tip, "", &resp),
+                grpc::StatusCode::INVALID_ARGUMENT, "addresses[1]: 91 bytes, at most 90");
+  ExpectRefused(TryBalances("bitcoin", {alice.BitcoinAddress(), alice.EthAddress()}, tip, "", &resp),
+                grpc::StatusCode::INVALID_ARGUMENT, "addresses[1]");
+  // The same address twice, once in upper case: its balance would be counted twice.
+  std::string upper = alice.BitcoinAddress();
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  ExpectRefused(TryBalances("bitcoin", {alice.BitcoinAddress(), bob.BitcoinAddress(), upper}, tip, "", &resp),
+                grpc::StatusCode::INVALID_ARGUMENT, "addresses[2]: " + alice.BitcoinAddress() + " is asked about twice");
+  ExpectRefused(TryBalances("bitcoin", {alice.BitcoinAddress()}, tip + 1, "", &resp), grpc::StatusCode::NOT_FOUND,
+                "height");
+  ExpectRefused(TryBalances("bitcoin", {alice.BitcoinAddress()}, tip, alice.EthAddress(), &resp),
+                grpc::StatusCode::INVALID_ARGUMENT, "token_contract: the bitcoin chain has no tokens");
+  ExpectRefused(TryBalances("ethereum", {alice.EthAddress()}, 0, std::string(43, 'a'), &resp),
+                grpc::StatusCode::INVALID_ARGUMENT, "token_contract: 43 bytes, at most 42");
+  ExpectRefused(TryBalances("ethereum", {alice.EthAddress()}, 0, TestKey(0x77).EthAddress(), &resp),
+                grpc::StatusCode::NOT_FOUND, "is not a registered token");
+  ExpectRefused(TryBalances("dogecoin", {alice.BitcoinAddress()}, 0, "", &resp), grpc::StatusCode::INVALID_ARGUMENT,
+                "chain");
+  EXPECT_EQ(resp.amounts_size(), 0) << "a refused request answers nothing";
 }
 
 TEST_F(ChainsimE2eTest, CreditBatchIsAllOrNothing) {

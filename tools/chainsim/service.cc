@@ -138,6 +138,27 @@ grpc::Status NodeService::GetBalance(grpc::ServerContext*, const v1::GetBalanceR
   });
 }
 
+grpc::Status NodeService::GetBalances(grpc::ServerContext*, const v1::GetBalancesRequest* req,
+                                      v1::GetBalancesResponse* resp) {
+  return Handle([&]() -> absl::Status {
+    RF_ASSIGN_OR_RETURN(ChainId chain, ChainField(req->chain()));
+    if (req->addresses_size() < 1 || req->addresses_size() > static_cast<int>(kMaxBalanceAddresses)) {
+      return absl::InvalidArgumentError(
+          Cat("addresses: ", req->addresses_size(), " entries, 1..", kMaxBalanceAddresses, " allowed"));
+    }
+    for (int i = 0; i < req->addresses_size(); ++i) {
+      RF_RETURN_IF_ERROR(CheckSize(Cat("addresses[", i, "]"), req->addresses(i).size(), kMaxAddressField));
+    }
+    RF_RETURN_IF_ERROR(CheckSize("token_contract", req->token_contract().size(), kMaxContractField));
+    const std::vector<std::string> addresses(req->addresses().begin(), req->addresses().end());
+    RF_ASSIGN_OR_RETURN(std::vector<base::Amount> amounts,
+                        sim_->Balances(chain, addresses, req->token_contract(), req->height()));
+    for (const base::Amount& amount : amounts) resp->add_amounts(amount.ToBaseUnitString());
+    resp->set_height(req->height());
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status NodeService::Broadcast(grpc::ServerContext*, const v1::BroadcastRequest* req,
                                     v1::BroadcastResponse* resp) {
   return Handle([&]() -> absl::Status {

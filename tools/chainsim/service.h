@@ -39,6 +39,8 @@ class NodeService final : public v1::Node::Service {
   grpc::Status GetBlock(grpc::ServerContext*, const v1::GetBlockRequest* req, v1::GetBlockResponse* resp) override;
   grpc::Status GetBalance(grpc::ServerContext*, const v1::GetBalanceRequest* req,
                           v1::GetBalanceResponse* resp) override;
+  grpc::Status GetBalances(grpc::ServerContext*, const v1::GetBalancesRequest* req,
+                           v1::GetBalancesResponse* resp) override;
   grpc::Status Broadcast(grpc::ServerContext*, const v1::BroadcastRequest* req, v1::BroadcastResponse* resp) override;
   grpc::Status GetNonce(grpc::ServerContext*, const v1::GetNonceRequest* req, v1::GetNonceResponse* resp) override;
   grpc::Status ListUnspent(grpc::ServerContext*, const v1::ListUnspentRequest* req,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <unordered_set>
 
 #include "base/check.h"
 #include "base/hex.h"
@@ -242,26 +244,62 @@ absl::StatusOr<BlockView> Simulator::GetBlock(ChainId id, uint64_t height,
 
 absl::StatusOr<base::Amount> Simulator::Balance(ChainId id, std::string_view address, std::string_view token_contract,
                                                 uint64_t height) const {
-  absl::StatusOr<std::string> canonical = CanonicalAddress(id, address, "address");
-  if (!canonical.ok()) return canonical.status();
+  const std::string one(address);
+  absl::StatusOr<std::vector<base::Amount>> balances =
+      ReadBalances(id, std::span<const std::string>(&one, 1), token_contract, height, /*one=*/true);
+  if (!balances.ok()) return balances.status();
+  return balances->front();
+}
+
+absl::StatusOr<std::vector<base::Amount>> Simulator::Balances(ChainId id, std::span<const std::string> addresses,
+                                                              std::string_view token_contract, uint64_t height) const {
+  return ReadBalances(id, addresses, token_contract, height, /*one=*/false);
+}
+
+absl::StatusOr<std::vector<base::Amount>> Simulator::ReadBalances(ChainId id, std::span<const std::string> addresses,
+                                                                  std::string_view token_contract, uint64_t height,
+                                                                  bool one) const {
+  if (addresses.empty() || addresses.size() > kMaxBalanceAddresses) {
+    return absl::InvalidArgumentError(
+        Cat("addresses: ", addresses.size(), " entries, 1..", kMaxBalanceAddresses, " allowed"));
+  }
+  // The key of each address's balance in the confirmed ledger.
+  std::vector<std::string> keys;
+  keys.reserve(addresses.size());
+  std::unordered_set<std::string> seen;
+  std::optional<chain::EthAddress> contract;
+  if (!token_contract.empty()) {
+    if (id == ChainId::kBitcoin) return absl::InvalidArgumentError("token_contract: the bitcoin chain has no tokens");
+    absl::StatusOr<std::string> contract_text = CanonicalAddress(id, token_contract, "token_contract");
+    if (!contract_text.ok()) return contract_text.status();
+    contract = *chain::ParseEthAddress(*contract_text);
+  }
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    absl::StatusOr<std::string> canonical =
+        CanonicalAddress(id, addresses[i], one ? std::string("address") : Cat("addresses[", i, "]"));
+    if (!canonical.ok()) return canonical.status();
+    if (!seen.insert(*canonical).second) {
+      return absl::InvalidArgumentError(Cat("addresses[", i, "]: ", *canonical, " is asked about twice"));
+    }
+    if (id == ChainId::kBitcoin) {
+      keys.push_back(BitcoinBalanceKey(*canonical));
+    } else {
+      const chain::EthAddress holder = *chain::ParseEthAddress(*canonical);
+      keys.push_back(contract ? EthTokenBalanceKey(*contract, holder) : EthBalanceKey(holder));
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   const ChainState& c = chain(id);
   if (height >= c.blocks.size()) {
     return absl::NotFoundError(Cat("height: ", height, " is above the ", ChainName(id), " tip ", c.blocks.size() - 1));
   }
-  if (id == ChainId::kBitcoin) {
-    if (!token_contract.empty()) return absl::InvalidArgumentError("token_contract: the bitcoin chain has no tokens");
-    return c.confirmed->BalanceAt(BitcoinBalanceKey(*canonical), height);
+  if (contract && !tokens_.contains(*contract)) {
+    return absl::NotFoundError(Cat("token_contract: ", chain::EthChecksumAddress(*contract), " is not a registered token"));
   }
-  const chain::EthAddress holder = *chain::ParseEthAddress(*canonical);
-  if (token_contract.empty()) return c.confirmed->BalanceAt(EthBalanceKey(holder), height);
-  absl::StatusOr<std::string> contract_text = CanonicalAddress(id, token_contract, "token_contract");
-  if (!contract_text.ok()) return contract_text.status();
-  const chain::EthAddress contract = *chain::ParseEthAddress(*contract_text);
-  if (!tokens_.contains(contract)) {
-    return absl::NotFoundError(Cat("token_contract: ", *contract_text, " is not a registered token"));
-  }
-  return c.confirmed->BalanceAt(EthTokenBalanceKey(contract, holder), height);
+  std::vector<base::Amount> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) out.push_back(c.confirmed->BalanceAt(key, height));
+  return out;
 }
 
 absl::StatusOr<Nonces> Simulator::Nonce(ChainId id, std::string_view address) const {

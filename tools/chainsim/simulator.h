@@ -98,6 +98,7 @@ struct BroadcastCount {
 };
 
 inline constexpr size_t kMaxUnspentAddresses = 1'000;
+inline constexpr size_t kMaxBalanceAddresses = 1'000;
 inline constexpr size_t kMaxUnspentOutputs = 5'000;
 
 struct ChainChange {
@@ -124,6 +125,11 @@ class Simulator {
   // contract on Bitcoin); NotFound above the tip or for an unregistered token.
   absl::StatusOr<base::Amount> Balance(ChainId chain, std::string_view address, std::string_view token_contract,
                                        uint64_t height) const;
+  // The balances of `addresses` (1..kMaxBalanceAddresses, any form, distinct once canonical)
+  // after block `height`, in their order, read under one lock. As Balance otherwise; a bad or
+  // repeated address is InvalidArgument naming addresses[i].
+  absl::StatusOr<std::vector<base::Amount>> Balances(ChainId chain, std::span<const std::string> addresses,
+                                                     std::string_view token_contract, uint64_t height) const;
   // Validates and adds a signed transaction to the mempool. FailedPrecondition naming the
   // rule when it is invalid; a transaction already in the mempool or the best chain is
   // already_known (and nothing changes).
@@ -159,6 +165,11 @@ class Simulator {
 
 
  private:
+  // Balances and Balance: `one` names the single address "address" in errors instead of
+  // addresses[i].
+  absl::StatusOr<std::vector<base::Amount>> ReadBalances(ChainId chain, std::span<const std::string> addresses,
+                                                         std::string_view token_contract, uint64_t height,
+                                                         bool one) const;
   explicit Simulator(std::unique_ptr<StateStore> store);
   ChainState& chain(ChainId id) { return *chains_[static_cast<size_t>(id)]; }
   const ChainState& chain(ChainId id) const { return *chains_[static_cast<size_t>(id)]; }
