@@ -129,7 +129,7 @@ absl::StatusOr<PollResult> DepositIngestor::PollOnce() {
     // new configuration) are credited before anything else.
     RF_ASSIGN_OR_RETURN(last, last_stored());
     if (last) {
-      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+      RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginLarge());
       std::vector<AuditInput> audit;
       RF_RETURN_IF_ERROR(CreditReady(*txn, watch, last->height, &result, &audit));
       if (!audit.empty()) RF_RETURN_IF_ERROR(AuditLog::AppendBatch(*txn, audit).status());
@@ -230,7 +230,7 @@ absl::Status DepositIngestor::StoreBlocks(std::span<const chain::Block> blocks, 
                                           PollResult* result) {
   // Counted into `result` only once the transaction has committed.
   PollResult stored;
-  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginLarge());
   for (const chain::Block& block : blocks) RF_RETURN_IF_ERROR(ProcessBlock(*txn, block, watch, &stored));
   RF_RETURN_IF_ERROR(txn->Commit());
   result->blocks += stored.blocks;
@@ -412,7 +412,7 @@ absl::Status DepositIngestor::HandleReorg(uint64_t from_height, PollResult* resu
     --fork;
   }
 
-  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.Begin());
+  RF_ASSIGN_OR_RETURN(std::unique_ptr<store::Txn> txn, store_.BeginLarge());
   RF_ASSIGN_OR_RETURN(std::vector<store::DepositRow> above, txn->ListDepositsAbove(chain_.name, fork));
   const int64_t now = env_.NowUnixMs();
   uint64_t orphaned = 0, incidents = 0;

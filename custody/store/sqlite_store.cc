@@ -1229,8 +1229,10 @@ absl::Status BatchLost() {
 class SqliteTxn final : public Txn {
  public:
   // Writer: a member of the store's open batch (see SqliteStore's file comment).
-  SqliteTxn(SqliteStore* store, internal::Connection* writer, std::unique_lock<std::timed_mutex> writer_lock)
-      : connection_(writer), writable_(true), writer_lock_(std::move(writer_lock)), store_(store) {}
+  // `large`: it opens a batch of its own (SqliteStore::BeginLarge).
+  SqliteTxn(SqliteStore* store, internal::Connection* writer, std::unique_lock<std::timed_mutex> writer_lock,
+            bool large = false)
+      : connection_(writer), writable_(true), large_(large), writer_lock_(std::move(writer_lock)), store_(store) {}
   // Reader; handed back to `store` at the end.
   SqliteTxn(SqliteStore* store, std::unique_ptr<internal::Connection> reader)
       : connection_(reader.get()), writable_(false), store_(store), reader_(std::move(reader)) {}
@@ -2516,6 +2518,12 @@ class SqliteTxn final : public Txn {
       store_->FinishBatch(batch, BatchLost());
       batch = nullptr;
     }
+    if (batch != nullptr && large_) {
+      // A large member does not join: the batch left open for it is committed now (its
+      // members, waiting in AwaitBatch, learn the outcome), and it opens its own below.
+      store_->FinishBatch(batch, CommitOnConnection());
+      batch = nullptr;
+    }
     if (batch == nullptr) {
       if (!sqlite3_get_autocommit(db)) {
         // Left open by a failed rollback of an earlier Txn: end it before starting ours.
@@ -2812,6 +2820,7 @@ class SqliteTxn final : public Txn {
 
   internal::Connection* const connection_;
   const bool writable_;
+  const bool large_ = false;  // writer: opens a batch of its own (BeginLarge)
   std::unique_lock<std::timed_mutex> writer_lock_;
   SqliteStore* store_ = nullptr;
   std::unique_ptr<internal::Connection> reader_;
@@ -3011,7 +3020,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   return store;
 }
 
-absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::Begin() {
+absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::Begin() { return BeginWriter(/*large=*/false); }
+
+absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::BeginLarge() { return BeginWriter(/*large=*/true); }
+
+absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::BeginWriter(bool large) {
   std::unique_lock<std::timed_mutex> lock(writer_mu_, std::defer_lock);
   // Counted while waiting: a member ending meanwhile leaves the batch open for this writer.
   writers_waiting_.fetch_add(1);
@@ -3021,7 +3034,7 @@ absl::StatusOr<std::unique_ptr<Txn>> SqliteStore::Begin() {
     return absl::AbortedError(
         Cat("waited ", options_.busy_timeout_ms, " ms for the database writer; retry"));
   }
-  auto txn = std::make_unique<SqliteTxn>(this, writer_.get(), std::move(lock));
+  auto txn = std::make_unique<SqliteTxn>(this, writer_.get(), std::move(lock), large);
   RF_RETURN_IF_ERROR(txn->Start());
   return txn;
 }

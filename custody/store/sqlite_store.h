@@ -22,7 +22,8 @@
 // runs the batch's COMMIT itself, else it hands the writer on and waits for a later member's
 // COMMIT. Either way Commit() returns OK only once the batch is durable, and an error if the
 // COMMIT failed (nothing of any member written). Under no contention nothing waits: a lone
-// writer commits at once. REQUIRES: a thread holding a write Txn never waits for another
+// writer commits at once. A large write Txn (BeginLarge) never joins: it commits the batch
+// left open for it first, then opens one of its own. REQUIRES: a thread holding a write Txn never waits for another
 // thread's Commit() to return (that member may be waiting for this Txn to end).
 //
 // Read transactions (BeginRead) each take a read-only connection from a
@@ -83,6 +84,8 @@ class SqliteStore : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   absl::StatusOr<std::unique_ptr<Txn>> Begin() override;
+  // Commits the batch left open for it, if any, then opens a batch of its own (see Store).
+  absl::StatusOr<std::unique_ptr<Txn>> BeginLarge() override;
   absl::StatusOr<std::unique_ptr<Txn>> BeginRead() override;
 
   const std::string& path() const { return path_; }
@@ -103,6 +106,8 @@ class SqliteStore : public Store {
   SqliteStore(std::string path, SqliteStoreOptions options);
 
   absl::StatusOr<std::unique_ptr<internal::Connection>> OpenConnection(bool read_only);
+  // Begin and BeginLarge: waits for the writer and starts a member.
+  absl::StatusOr<std::unique_ptr<Txn>> BeginWriter(bool large);
   void ReturnReader(std::unique_ptr<internal::Connection> connection);
 
   // One open SQLite write transaction shared by several write Txns (see the file comment).

@@ -584,6 +584,12 @@ class Store {
   // Starts a read-write transaction (SQLite: BEGIN IMMEDIATE). UNAVAILABLE if the database is
   // gone; the caller may retry ABORTED (a serialisation failure on a server database).
   virtual absl::StatusOr<std::unique_ptr<Txn>> Begin() = 0;
+  // The same for a transaction expected to be large (a run of blocks' deposits: thousands of
+  // statements). A store that commits several writers' transactions together runs this one in
+  // a commit of its own, opened by it, so that it pays none of a joining member's costs (in
+  // SQLite a savepoint, whose statement journal grows with every page it changes and is walked
+  // at the end of each statement). Otherwise as Begin().
+  virtual absl::StatusOr<std::unique_ptr<Txn>> BeginLarge() { return Begin(); }
   // A read-only snapshot transaction; writes through it fail.
   virtual absl::StatusOr<std::unique_ptr<Txn>> BeginRead() = 0;
 };

@@ -128,6 +128,42 @@ TEST_F(StoreTest, WritersThatWaitForEachOtherShareOneCommit) {
   for (const char* id : {"c_a", "c_b", "c_c"}) EXPECT_TRUE((*txn->GetClient(id)).has_value()) << id;
 }
 
+TEST_F(StoreTest, ALargeWriterCommitsTheBatchLeftForItAndOpensItsOwn) {
+  Reopen(NoBatchAgeLimit());
+  const auto stats0 = store_->group_commit_stats();
+  auto first = Write();
+  ASSERT_TRUE(first->InsertClient(Client("c_a", "ref-c_a")).ok());
+  absl::Status large_result = absl::UnknownError("not run");
+  std::thread large([&] {
+    auto txn = store_->BeginLarge();
+    if (!txn.ok()) {
+      large_result = txn.status();
+      return;
+    }
+    large_result = (*txn)->InsertClient(Client("c_l", "ref-c_l"));
+    if (large_result.ok()) large_result = (*txn)->Commit();
+  });
+  while (store_->writers_waiting() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // A writer waits, so this member leaves its batch open for it; the large writer commits it
+  // rather than joining, and commits its own transaction apart.
+  ASSERT_TRUE(first->Commit().ok());
+  large.join();
+  ASSERT_TRUE(large_result.ok()) << large_result;
+  const auto stats = store_->group_commit_stats();
+  EXPECT_EQ(stats.commits - stats0.commits, 2u);
+  EXPECT_EQ(stats.transactions - stats0.transactions, 2u);
+  auto txn = Read();
+  for (const char* id : {"c_a", "c_l"}) EXPECT_TRUE((*txn->GetClient(id)).has_value()) << id;
+  txn.reset();
+
+  // Dropped, a large writer takes its own writes with it.
+  auto lone = store_->BeginLarge();
+  ASSERT_TRUE(lone.ok()) << lone.status();
+  ASSERT_TRUE((*lone)->InsertClient(Client("c_x", "ref-c_x")).ok());
+  lone->reset();
+  EXPECT_FALSE((*Read()->GetClient("c_x")).has_value()) << "a dropped large Txn left a row";
+}
+
 TEST_F(StoreTest, AWriterDroppedInsideABatchTakesNothingElseWithIt) {
   Reopen(NoBatchAgeLimit());
   const auto stats0 = store_->group_commit_stats();
