@@ -109,6 +109,13 @@ absl::Status ChainsimAdapter::Malformed(std::string_view what) const {
   return absl::DataLossError(Cat("chainsim ", chain_, ": malformed answer: ", what));
 }
 
+absl::StatusOr<base::Amount> ChainsimAdapter::AmountAnswer(std::string_view where, const std::string& text) const {
+  if (text.size() > kMaxAmountText) return Malformed(Cat(where, "amount ", base::Clip(text), " is too long"));
+  absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
+  if (!amount.ok()) return Malformed(Cat(where, amount.status().message()));
+  return amount;
+}
+
 absl::Status ChainsimAdapter::CheckRef(const v1::BlockRef& ref, std::string_view call) const {
   if (!IsHash(ref.hash())) return Malformed(Cat(call, " block hash ", base::Clip(ref.hash()), " is not 64 lowercase hex digits"));
   if (!IsHash(ref.parent_hash())) {
@@ -198,13 +205,11 @@ absl::StatusOr<Block> ChainsimAdapter::GetBlock(uint64_t height, std::span<const
           return Malformed(Cat(where, "token contract ", base::Clip(t.token_contract()), " is not an EIP-55 address"));
         }
       }
-      if (t.amount().size() > kMaxAmountText) return Malformed(Cat(where, "amount ", base::Clip(t.amount()), " is too long"));
-      absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(t.amount());
-      if (!amount.ok()) return Malformed(Cat(where, amount.status().message()));
+      RF_ASSIGN_OR_RETURN(base::Amount amount, AmountAnswer(where, t.amount()));
       if (!seen.emplace(t.txid(), t.index(), t.token_contract()).second) {
         return Malformed(Cat(where, "transfer ", t.txid(), ":", t.index(), " appears twice"));
       }
-      block.transfers.push_back(Transfer{t.txid(), t.index(), t.to_address(), t.token_contract(), *amount});
+      block.transfers.push_back(Transfer{t.txid(), t.index(), t.to_address(), t.token_contract(), amount});
     }
     first = false;
     next = end;
@@ -229,10 +234,7 @@ absl::StatusOr<base::Amount> ChainsimAdapter::BalanceAt(const std::string& addre
   if (resp.height() != height) {
     return Malformed(Cat("GetBalance at height ", height, " answered height ", resp.height()));
   }
-  if (resp.amount().size() > kMaxAmountText) return Malformed(Cat("GetBalance amount ", base::Clip(resp.amount()), " is too long"));
-  absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(resp.amount());
-  if (!amount.ok()) return Malformed(Cat("GetBalance: ", amount.status().message()));
-  return *amount;
+  return AmountAnswer("GetBalance: ", resp.amount());
 }
 
 absl::StatusOr<std::vector<base::Amount>> ChainsimAdapter::BalancesAt(std::span<const std::string> addresses,
@@ -272,13 +274,8 @@ absl::StatusOr<std::vector<base::Amount>> ChainsimAdapter::BalancesAt(std::span<
       return Malformed(Cat("GetBalances answered ", resp.amounts_size(), " amounts for ", end - first, " addresses"));
     }
     for (int i = 0; i < resp.amounts_size(); ++i) {
-      const std::string& text = resp.amounts(i);
-      if (text.size() > kMaxAmountText) {
-        return Malformed(Cat("GetBalances amount ", i, " (", base::Clip(text), ") is too long"));
-      }
-      absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
-      if (!amount.ok()) return Malformed(Cat("GetBalances amount ", i, ": ", amount.status().message()));
-      balances.push_back(*amount);
+      RF_ASSIGN_OR_RETURN(base::Amount amount, AmountAnswer(Cat("GetBalances amount ", i, ": "), resp.amounts(i)));
+      balances.push_back(amount);
     }
   }
   std::vector<base::Amount> out;
@@ -345,10 +342,8 @@ absl::StatusOr<UnspentSet> ChainsimAdapter::ListUnspent(std::span<const std::str
     if (!asked.contains(o.address())) {
       return Malformed(Cat(where, "address ", base::Clip(o.address()), " is not one that was asked about"));
     }
-    if (o.amount().size() > kMaxAmountText) return Malformed(Cat(where, "amount ", base::Clip(o.amount()), " is too long"));
-    absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(o.amount());
-    if (!amount.ok()) return Malformed(Cat(where, amount.status().message()));
-    if (amount->is_zero() || amount->base_units() > ringfence::chain::kMaxMoney) {
+    RF_ASSIGN_OR_RETURN(base::Amount amount, AmountAnswer(where, o.amount()));
+    if (amount.is_zero() || amount.base_units() > ringfence::chain::kMaxMoney) {
       return Malformed(Cat(where, "amount ", o.amount(), " is outside 1..21,000,000 BTC"));
     }
     if (o.height() > out.tip.height) {
@@ -362,7 +357,7 @@ absl::StatusOr<UnspentSet> ChainsimAdapter::ListUnspent(std::span<const std::str
       return Malformed(Cat(where, "script_pubkey is not the one of ", o.address()));
     }
     if (!seen.emplace(o.txid(), o.vout()).second) return Malformed(Cat(where, o.txid(), ":", o.vout(), " appears twice"));
-    const uint64_t value = static_cast<uint64_t>(amount->base_units());
+    const uint64_t value = static_cast<uint64_t>(amount.base_units());
     if (!out.outputs.empty() && value > out.outputs.back().amount) return Malformed(Cat(where, "not largest first"));
     out.outputs.push_back(Utxo{o.txid(), o.vout(), o.address(), value, o.height(), *std::move(script)});
   }
@@ -391,10 +386,8 @@ absl::StatusOr<FeeEstimate> ChainsimAdapter::EstimateFee() {
   auto context = Context();
   if (grpc::Status s = stub_->GetFeeEstimate(context.get(), req, &resp); !s.ok()) return FromGrpc(s, "GetFeeEstimate");
   auto field = [&](std::string_view name, const std::string& text, uint64_t max) -> absl::StatusOr<base::Amount> {
-    if (text.size() > kMaxAmountText) return Malformed(Cat("GetFeeEstimate ", name, " ", base::Clip(text), " is too long"));
-    absl::StatusOr<base::Amount> amount = base::ParseBaseUnits(text);
-    if (!amount.ok()) return Malformed(Cat("GetFeeEstimate ", name, ": ", amount.status().message()));
-    if (amount->base_units() > max) return Malformed(Cat("GetFeeEstimate ", name, " ", text, " is above ", max));
+    RF_ASSIGN_OR_RETURN(base::Amount amount, AmountAnswer(Cat("GetFeeEstimate ", name, ": "), text));
+    if (amount.base_units() > max) return Malformed(Cat("GetFeeEstimate ", name, " ", text, " is above ", max));
     return amount;
   };
   FeeEstimate out;

@@ -77,6 +77,8 @@ class ChainsimAdapter final : public ChainAdapter {
   std::unique_ptr<grpc::ClientContext> Context() const;
   absl::Status FromGrpc(const grpc::Status& status, std::string_view call) const;
   absl::Status Malformed(std::string_view what) const;
+  // A node's amount in base units (at most 39 digits): Malformed, prefixed with `where`, if not.
+  absl::StatusOr<base::Amount> AmountAnswer(std::string_view where, const std::string& text) const;
   absl::Status CheckRef(const ringfence::chainsim::v1::BlockRef& ref, std::string_view call) const;
   // Our own addresses in the form chainsim answers with (lowercase bech32, EIP-55).
   absl::StatusOr<std::string> Canonical(const std::string& address, std::string_view field) const;
